@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Probes on the C library's allocator entry points.
+ *
+ * One program serves every function: the probe cookie says which function
+ * (enum mt_kind) and where the library's code lies (include/mt_abi.h).
+ * Three attachment flavours share the same entry/return code:
+ *  - mt_libc_session: a uprobe session (entry + return in one program);
+ *    the entry returns 1 to skip the return probe when there is nothing to
+ *    finish (free, nested or filtered calls);
+ *  - mt_libc_entry + mt_libc_return: uprobe_multi entry and return links,
+ *    or classic perf-event uprobes/uretprobes, on older kernels.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "mt_abi.h"
+
+#define MT_DEFINE_MAPS
+#include "core.bpf.h"
+
+#define MAP_ANONYMOUS 0x20
+#define MAP_FAILED ((__u64)-1)
+#define EEXIST 17
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u64 mt_min_size = 0;
+const volatile __u64 mt_max_size = 0;
+const volatile __u32 mt_self_tgid = 0;
+const volatile bool mt_want_stacks = true;
+
+extern bool bpf_session_is_return(void) __ksym __weak;
+extern __u64 *bpf_session_cookie(void) __ksym __weak;
+
+/* Was the call made from inside the probed library itself? */
+static __always_inline bool mt_from_library(struct pt_regs *ctx, __u64 cookie, __u64 caller)
+{
+	__u64 size = MT_COOKIE_SIZE(cookie);
+	__u64 lo = PT_REGS_IP(ctx) - MT_COOKIE_OFF(cookie);
+
+	return size && caller >= lo && caller < lo + size;
+}
+
+/* Checked n * size; 0 on overflow (the call will fail). */
+static __always_inline __u64 mt_mul(__u64 n, __u64 size)
+{
+	__u64 p = n * size;
+
+	/* the barrier keeps clang from turning this into a 128-bit multiply */
+	asm volatile("" : "+r"(p));
+	if (size && p / size != n)
+		return 0;
+	return p;
+}
+
+/*
+ * Entry of any probed function. Returns 0 when the return must be seen,
+ * 1 when the call is finished (or ignored) here.
+ */
+static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
+{
+	__u32 kind = MT_COOKIE_KIND(cookie);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 sp = PT_REGS_SP(ctx);
+	__u64 caller = 0, size = 0, aux = 0;
+	struct mt_thread *t;
+
+	if (tgid == mt_self_tgid)
+		return 1;
+
+	switch (kind) {
+	case MT_KIND_FREE:
+	case MT_KIND_FREE_SIZED:
+	case MT_KIND_FREE_ALIGNED_SIZED:
+		if (!PT_REGS_PARM1(ctx) || mt_call_nested(sp))
+			return 1;
+		mt_release(tgid, PT_REGS_PARM1(ctx));
+		return 1;
+	case MT_KIND_MUNMAP:
+		if (mt_call_nested(sp))
+			return 1;
+		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
+			mt_count(MT_CNT_READ_FAULT);
+			return 1;
+		}
+		if (mt_from_library(ctx, cookie, caller)) {
+			mt_count(MT_CNT_INTERNAL_MMAP);
+			return 1;
+		}
+		/* a whole mapping: partial unmaps of tracked maps are rare */
+		mt_release(tgid, PT_REGS_PARM1(ctx));
+		return 1;
+	case MT_KIND_MALLOC:
+	case MT_KIND_VALLOC:
+	case MT_KIND_PVALLOC:
+		size = PT_REGS_PARM1(ctx);
+		break;
+	case MT_KIND_CALLOC:
+		size = mt_mul(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx));
+		break;
+	case MT_KIND_REALLOC:
+		aux = PT_REGS_PARM1(ctx);
+		size = PT_REGS_PARM2(ctx);
+		break;
+	case MT_KIND_REALLOCARRAY:
+		aux = PT_REGS_PARM1(ctx);
+		size = mt_mul(PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx));
+		break;
+	case MT_KIND_POSIX_MEMALIGN:
+		aux = PT_REGS_PARM1(ctx);
+		size = PT_REGS_PARM3(ctx);
+		break;
+	case MT_KIND_ALIGNED_ALLOC:
+	case MT_KIND_MEMALIGN:
+		size = PT_REGS_PARM2(ctx);
+		break;
+	case MT_KIND_MMAP:
+		if (!(PT_REGS_PARM4(ctx) & MAP_ANONYMOUS))
+			return 1;
+		size = PT_REGS_PARM2(ctx);
+		break;
+	case MT_KIND_MREMAP:
+		aux = PT_REGS_PARM1(ctx);
+		size = PT_REGS_PARM3(ctx);
+		break;
+	default:
+		return 1;
+	}
+
+	t = mt_call_begin(sp);
+	if (!t)
+		return 1;
+	if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
+		mt_count(MT_CNT_READ_FAULT);
+		return 1;
+	}
+	if ((kind == MT_KIND_MMAP || kind == MT_KIND_MREMAP) &&
+	    mt_from_library(ctx, cookie, caller)) {
+		mt_count(MT_CNT_INTERNAL_MMAP);
+		return 1;
+	}
+	/* a filtered size needs no return, unless an old block is released there */
+	if (mt_size_filtered(size) && !aux) {
+		mt_count(MT_CNT_FILTERED);
+		return 1;
+	}
+	t->stack_id = MT_NO_STACK;
+	if (mt_want_stacks) {
+		long id = bpf_get_stackid(ctx, &mt_stacks, BPF_F_USER_STACK);
+
+		if (id >= 0)
+			t->stack_id = id;
+		else
+			mt_count(id == -EEXIST ? MT_CNT_STACK_COLLISION : MT_CNT_STACK_ERROR);
+	}
+	t->outer_sp = sp;
+	t->size = size;
+	t->aux = aux;
+	t->caller = caller;
+	t->kind = kind;
+	t->active = 1;
+	return 0;
+}
+
+/* Return of an outermost call whose entry returned 0. */
+static __always_inline void mt_exit(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 ret = PT_REGS_RC(ctx), ptr = 0;
+	struct mt_thread *t = mt_thread_get();
+
+	/* nested returns (seen only without sessions) sit below the outer frame */
+	if (!t || !t->active || PT_REGS_SP(ctx) <= t->outer_sp)
+		return;
+	t->active = 0;
+
+	switch (t->kind) {
+	case MT_KIND_POSIX_MEMALIGN:
+		if ((int)ret != 0) {
+			mt_count(MT_CNT_ALLOC_FAILED);
+			return;
+		}
+		if (bpf_probe_read_user(&ptr, sizeof(ptr), (void *)t->aux)) {
+			mt_count(MT_CNT_READ_FAULT);
+			return;
+		}
+		mt_record(tgid, ptr, t->size, t);
+		return;
+	case MT_KIND_REALLOC:
+	case MT_KIND_REALLOCARRAY:
+		if (ret) {
+			if (t->aux)
+				mt_release(tgid, t->aux);
+			mt_record(tgid, ret, t->size, t);
+		} else if (t->size == 0 && t->aux) {
+			/* glibc: realloc(p, 0) frees p and returns NULL */
+			mt_release(tgid, t->aux);
+		} else {
+			mt_count(MT_CNT_ALLOC_FAILED);
+		}
+		return;
+	case MT_KIND_MMAP:
+		if (ret == MAP_FAILED) {
+			mt_count(MT_CNT_ALLOC_FAILED);
+			return;
+		}
+		mt_record(tgid, ret, t->size, t);
+		return;
+	case MT_KIND_MREMAP:
+		if (ret == MAP_FAILED) {
+			mt_count(MT_CNT_ALLOC_FAILED);
+			return;
+		}
+		mt_release(tgid, t->aux);
+		mt_record(tgid, ret, t->size, t);
+		return;
+	default:
+		if (!ret) {
+			mt_count(MT_CNT_ALLOC_FAILED);
+			return;
+		}
+		mt_record(tgid, ret, t->size, t);
+		return;
+	}
+}
+
+SEC("uprobe")
+int mt_libc_session(struct pt_regs *ctx)
+{
+	if (bpf_session_is_return()) {
+		mt_exit(ctx);
+		return 0;
+	}
+	return mt_entry(ctx, bpf_get_attach_cookie(ctx));
+}
+
+SEC("uprobe")
+int mt_libc_entry(struct pt_regs *ctx)
+{
+	mt_entry(ctx, bpf_get_attach_cookie(ctx));
+	return 0;
+}
+
+SEC("uretprobe")
+int mt_libc_return(struct pt_regs *ctx)
+{
+	mt_exit(ctx);
+	return 0;
+}

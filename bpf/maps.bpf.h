@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Maps shared by every probe family. Defined in core.bpf.c; other BPF
+ * objects see them as extern and bpftool's linker joins them.
+ * Capacities are set by the loader before load.
+ */
+#ifndef MT_MAPS_BPF_H
+#define MT_MAPS_BPF_H
+
+#ifdef MT_DEFINE_MAPS
+#define MT_MAP
+#else
+#define MT_MAP extern
+#endif
+
+/* entry -> return state of the outermost allocator call of a thread */
+struct mt_thread {
+	__u64 outer_sp; /* stack pointer at the outermost entry */
+	__u64 size; /* requested bytes */
+	__u64 aux; /* realloc/mremap: old block; posix_memalign: out-pointer */
+	__u64 caller; /* [SP] at entry: the call site's return address */
+	__s32 stack_id;
+	__u32 kind; /* enum mt_kind */
+	__u32 active; /* an outermost call is in flight */
+	__u32 pad;
+};
+
+/* live allocations: (tgid, address) -> record */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct mt_alloc_key);
+	__type(value, struct mt_alloc);
+} mt_allocs SEC(".maps");
+
+/* outstanding and cumulative totals per site */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct mt_site_key);
+	__type(value, struct mt_site_stats);
+} mt_sites SEC(".maps");
+
+/* frame-pointer stacks */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1 << 14);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, MT_MAX_STACK_DEPTH * sizeof(__u64));
+} mt_stacks SEC(".maps");
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} mt_counters SEC(".maps");
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mt_thread);
+} mt_threads SEC(".maps");
+
+#endif

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Types shared by the BPF programs and the loader: map keys and values,
+ * limits and the probe cookie layout. Types and constants only. BPF files
+ * include vmlinux.h before this file, user files <linux/types.h>.
+ *
+ * Invariants:
+ * - every struct is padded explicitly and its size pinned below;
+ * - counts are fixed point (MT_COUNT_ONE = one allocation) so that sampled
+ *   allocations can carry fractional weights without a format change;
+ * - an allocation's site (struct mt_site_key) is copied into its record, so
+ *   a free subtracts exactly what the allocation added.
+ */
+#ifndef MT_ABI_H
+#define MT_ABI_H
+
+#include "mt_kinds.h"
+
+#define MT_MAX_STACK_DEPTH 64 /* frames kept per stack map entry */
+#define MT_COUNT_SHIFT 16
+#define MT_COUNT_ONE (1ULL << MT_COUNT_SHIFT)
+
+/* mt_site_key.stack_id when no frame-pointer stack was taken */
+#define MT_NO_STACK (-1)
+
+/*
+ * Probe cookie: which allocator the probe sits on, and where the probed
+ * module's executable segment lies relative to the probe address, so the
+ * BPF side can tell calls made from inside the C library (allocator
+ * internals, thread stacks) from calls made by the program.
+ *   bits  0..7   enum mt_kind
+ *   bits  8..35  probe address - start of the executable segment
+ *   bits 36..63  size of the executable segment (0: unknown)
+ */
+#define MT_COOKIE_KIND(c) ((c)&0xff)
+#define MT_COOKIE_OFF(c) (((c) >> 8) & 0xfffffffULL)
+#define MT_COOKIE_SIZE(c) ((c) >> 36)
+#define MT_COOKIE_MAKE(kind, off, size)                                        \
+	((__u64)(kind) | ((__u64)(off) << 8) | ((__u64)(size) << 36))
+#define MT_COOKIE_FIELD_MAX 0xfffffffULL
+
+/*
+ * Where an allocation was made. Extensible: a DWARF-unwound stack or a
+ * Python frame stack gets its own id field; zero means "none".
+ */
+struct mt_site_key {
+	__u32 tgid;
+	__s32 stack_id; /* frame-pointer stack (stack map id) or MT_NO_STACK */
+	__u64 caller; /* return address at allocator entry ([SP]) */
+	__u32 py_stack_id; /* reserved for Python frames, 0 = none */
+	__u32 flags; /* reserved, 0 */
+};
+
+/* Outstanding and cumulative totals of one site. Updated atomically. */
+struct mt_site_stats {
+	__s64 bytes; /* outstanding bytes (weighted when sampled) */
+	__s64 count; /* outstanding allocations, in MT_COUNT_ONE units */
+	__u64 alloc_bytes; /* bytes allocated since attach */
+	__u64 alloc_count; /* allocations since attach, MT_COUNT_ONE units */
+};
+
+struct mt_alloc_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr;
+};
+
+/* One live allocation. */
+struct mt_alloc {
+	__u64 size; /* requested bytes */
+	__u64 w_bytes; /* bytes added to the site (== size unless sampled) */
+	__u64 w_count; /* count added to the site (MT_COUNT_ONE units) */
+	__u64 ts_ns; /* bpf_ktime_get_ns() at allocation */
+	struct mt_site_key site;
+};
+
+_Static_assert(sizeof(struct mt_site_key) == 24, "mt_site_key size");
+_Static_assert(sizeof(struct mt_site_stats) == 32, "mt_site_stats size");
+_Static_assert(sizeof(struct mt_alloc_key) == 16, "mt_alloc_key size");
+_Static_assert(sizeof(struct mt_alloc) == 56, "mt_alloc size");
+
+#endif /* MT_ABI_H */

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Probe planning: which file of a process holds its allocator, where each
+ * allocator function starts in that file, and at which instruction to put
+ * the probe. Pure ELF work, no BPF: the loader turns a plan into links.
+ */
+#ifndef MT_ATTACH_H
+#define MT_ATTACH_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "mt_kinds.h"
+#include "procmaps.h"
+
+struct mt_probe {
+	enum mt_kind kind;
+	const char *name; /* symbol probed */
+	__u64 offset; /* file offset of the probed instruction */
+	__u64 func_offset; /* file offset of the function */
+	__u64 cookie; /* MT_COOKIE_MAKE(kind, ...) */
+	bool needs_return; /* the result must be seen (not free/munmap) */
+	bool slow; /* the probed instruction is single-stepped (~10 us/hit here) */
+};
+
+struct mt_plan {
+	char path[PATH_MAX]; /* file to attach to, valid in our mount namespace */
+	char shown[PATH_MAX]; /* the file as the target names it */
+	__u64 inode;
+	dev_t dev;
+	struct mt_probe probes[MT_KIND__MAX];
+	size_t nr_probes;
+};
+
+/*
+ * Plan the libc probes for a file. path is the file to read (and attach
+ * to). Returns 0, -ENOENT when the file defines no malloc/free, or another
+ * negative errno.
+ */
+int mt_plan__from_file(struct mt_plan *plan, const char *path);
+
+/*
+ * Find the module of a running process that holds its allocator (the
+ * executable if it defines malloc, else its C library) and plan it,
+ * reading the file through /proc/PID/root (or map_files) with an inode
+ * check so containers work. -ESRCH: gone; -ENOENT: no allocator found.
+ */
+int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps);
+
+/* Print the plan at info level (-v): each probe, its offset and cost. */
+void mt_plan__log(const struct mt_plan *plan);
+
+#endif

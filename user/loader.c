@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Loading and attaching.
+ *
+ * Link flavours, cheapest first (costs measured on this project's VM):
+ *  - session (BPF_TRACE_UPROBE_SESSION, kernel 6.13+): one program sees
+ *    entry and return; an entry that returns 1 skips the return probe;
+ *  - multi (BPF_TRACE_UPROBE_MULTI, 6.6+): one entry link and one return
+ *    link per process, every function in each;
+ *  - perf: one perf-event uprobe (and uretprobe) per function via libbpf.
+ * The expected attach type is fixed at load time, so falling back means
+ * loading again.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "loader.h"
+#include "log.h"
+#include "memtrace.skel.h"
+
+#define MT_BPF_TRACE_UPROBE_MULTI 48
+#define MT_BPF_TRACE_UPROBE_SESSION 57
+#define MT_BPF_F_UPROBE_MULTI_RETURN 1
+#define MT_BPF_LINK_CREATE 28
+
+/* union bpf_attr's link_create member for uprobe_multi (kernel 6.6+) */
+struct mt_link_create_attr {
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__u64 path;
+	__u64 offsets;
+	__u64 ref_ctr_offsets;
+	__u64 cookies;
+	__u32 cnt;
+	__u32 um_flags;
+	__u32 pid;
+	__u32 pad;
+	__u8 rest[144 - 64];
+};
+
+struct mt_pid_links {
+	pid_t pid;
+	int fds[2]; /* raw link fds, -1 when unused */
+	struct bpf_link **links; /* perf mode */
+	size_t nr_links;
+};
+
+struct mt_loader {
+	struct memtrace_bpf *skel;
+	enum mt_attach_mode mode;
+	struct mt_pid_links *pids;
+	size_t nr_pids;
+};
+
+const char *mt_attach_mode__name(enum mt_attach_mode m)
+{
+	switch (m) {
+	case MT_ATTACH_SESSION:
+		return "session";
+	case MT_ATTACH_MULTI:
+		return "uprobe_multi";
+	case MT_ATTACH_PERF:
+		return "perf-event uprobes";
+	default:
+		return "auto";
+	}
+}
+
+enum mt_attach_mode mt_loader__mode(const struct mt_loader *l)
+{
+	return l->mode;
+}
+
+static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mode mode, int *errp)
+{
+	struct mt_loader *l = calloc(1, sizeof(*l));
+	struct memtrace_bpf *skel;
+	int err;
+
+	if (!l) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	l->mode = mode;
+	skel = memtrace_bpf__open();
+	if (!skel) {
+		err = -errno;
+		goto err_out;
+	}
+	l->skel = skel;
+	skel->rodata->mt_min_size = opts->min_size;
+	skel->rodata->mt_max_size = opts->max_size;
+	skel->rodata->mt_self_tgid = getpid();
+	skel->rodata->mt_want_stacks = !opts->no_stacks;
+	bpf_map__set_max_entries(skel->maps.mt_allocs, opts->max_allocs);
+	bpf_map__set_max_entries(skel->maps.mt_sites, opts->max_sites);
+	bpf_map__set_max_entries(skel->maps.mt_stacks, opts->stack_storage);
+
+	switch (mode) {
+	case MT_ATTACH_SESSION:
+		bpf_program__set_expected_attach_type(skel->progs.mt_libc_session,
+						      MT_BPF_TRACE_UPROBE_SESSION);
+		bpf_program__set_autoload(skel->progs.mt_libc_entry, false);
+		bpf_program__set_autoload(skel->progs.mt_libc_return, false);
+		break;
+	case MT_ATTACH_MULTI:
+		bpf_program__set_expected_attach_type(skel->progs.mt_libc_entry,
+						      MT_BPF_TRACE_UPROBE_MULTI);
+		bpf_program__set_expected_attach_type(skel->progs.mt_libc_return,
+						      MT_BPF_TRACE_UPROBE_MULTI);
+		bpf_program__set_autoload(skel->progs.mt_libc_session, false);
+		break;
+	default:
+		bpf_program__set_autoload(skel->progs.mt_libc_session, false);
+		break;
+	}
+	err = memtrace_bpf__load(skel);
+	if (err)
+		goto err_out;
+	return l;
+err_out:
+	mt_loader__free(l);
+	*errp = err;
+	return NULL;
+}
+
+struct mt_loader *mt_loader__new(const struct mt_opts *opts, enum mt_attach_mode mode)
+{
+	static const enum mt_attach_mode order[] = { MT_ATTACH_SESSION, MT_ATTACH_MULTI,
+						     MT_ATTACH_PERF };
+	struct mt_loader *l = NULL;
+	int err = -EINVAL;
+
+	if (mode != MT_ATTACH_AUTO) {
+		l = load_mode(opts, mode, &err);
+	} else {
+		for (size_t i = 0; i < 3 && !l; i++) {
+			l = load_mode(opts, order[i], &err);
+			if (!l && (err == -EPERM || err == -EACCES))
+				break;
+			if (!l)
+				pr_debug("%s programs did not load (%s), trying the next kind",
+					 mt_attach_mode__name(order[i]), strerror(-err));
+		}
+	}
+	if (!l) {
+		if (err == -EPERM || err == -EACCES)
+			pr_err("loading BPF programs: %s: memtrace needs root, or CAP_BPF, "
+			       "CAP_PERFMON and CAP_SYS_PTRACE",
+			       strerror(-err));
+		else
+			pr_err("loading BPF programs (%s mode): %s (run with -vv for details)",
+			       mt_attach_mode__name(mode), strerror(-err));
+		errno = -err;
+		return NULL;
+	}
+	return l;
+}
+
+static int raw_link(int prog_fd, __u32 type, __u32 flags, const char *path, const __u64 *offsets,
+		    const __u64 *cookies, __u32 cnt, pid_t pid)
+{
+	struct mt_link_create_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = prog_fd;
+	attr.attach_type = type;
+	attr.path = (__u64)(unsigned long)path;
+	attr.offsets = (__u64)(unsigned long)offsets;
+	attr.cookies = (__u64)(unsigned long)cookies;
+	attr.cnt = cnt;
+	attr.um_flags = flags;
+	attr.pid = pid;
+	fd = syscall(__NR_bpf, MT_BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
+
+static void pid_links__close(struct mt_pid_links *p)
+{
+	for (int i = 0; i < 2; i++) {
+		if (p->fds[i] >= 0)
+			close(p->fds[i]);
+		p->fds[i] = -1;
+	}
+	for (size_t i = 0; i < p->nr_links; i++)
+		bpf_link__destroy(p->links[i]);
+	free(p->links);
+	p->links = NULL;
+	p->nr_links = 0;
+}
+
+static const char *attach_hint(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return " (another tracer may hold a probe at this address with a different "
+		       "reference counter)";
+	case -EPERM:
+	case -EACCES:
+		return " (needs CAP_BPF and CAP_PERFMON; perf-event uprobes also CAP_SYS_ADMIN)";
+	case -ESRCH:
+		return " (the process is gone)";
+	default:
+		return "";
+	}
+}
+
+static int attach_perf(struct mt_loader *l, struct mt_pid_links *pl, const struct mt_plan *plan,
+		       pid_t pid)
+{
+	pl->links = calloc(plan->nr_probes * 2, sizeof(*pl->links));
+	if (!pl->links)
+		return -ENOMEM;
+	for (size_t i = 0; i < plan->nr_probes; i++) {
+		const struct mt_probe *p = &plan->probes[i];
+
+		for (int ret = 0; ret < 2; ret++) {
+			LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = p->cookie, .retprobe = ret);
+			struct bpf_program *prog =
+				ret ? l->skel->progs.mt_libc_return : l->skel->progs.mt_libc_entry;
+			struct bpf_link *link;
+
+			if (ret && !p->needs_return)
+				continue;
+			/* the return probe goes on the function start, not the moved entry */
+			link = bpf_program__attach_uprobe_opts(prog, pid ? pid : -1, plan->path,
+							       ret ? p->func_offset : p->offset, &o);
+			if (!link) {
+				int err = -errno;
+
+				pr_err("attaching %s%s in %s: %s%s", p->name, ret ? " (return)" : "",
+				       plan->shown, strerror(-err), attach_hint(err));
+				return err;
+			}
+			pl->links[pl->nr_links++] = link;
+		}
+	}
+	return 0;
+}
+
+static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const struct mt_plan *plan,
+			pid_t pid)
+{
+	__u64 offs[MT_KIND__MAX], cookies[MT_KIND__MAX], roffs[MT_KIND__MAX],
+		rcookies[MT_KIND__MAX];
+	__u32 n = 0, rn = 0;
+	int fd;
+
+	for (size_t i = 0; i < plan->nr_probes; i++) {
+		const struct mt_probe *p = &plan->probes[i];
+
+		offs[n] = p->offset;
+		cookies[n++] = p->cookie;
+		if (p->needs_return) {
+			roffs[rn] = p->func_offset;
+			rcookies[rn++] = p->cookie;
+		}
+	}
+	if (l->mode == MT_ATTACH_SESSION) {
+		fd = raw_link(bpf_program__fd(l->skel->progs.mt_libc_session),
+			      MT_BPF_TRACE_UPROBE_SESSION, 0, plan->path, offs, cookies, n, pid);
+		if (fd < 0)
+			goto fail;
+		pl->fds[0] = fd;
+		return 0;
+	}
+	fd = raw_link(bpf_program__fd(l->skel->progs.mt_libc_entry), MT_BPF_TRACE_UPROBE_MULTI, 0,
+		      plan->path, offs, cookies, n, pid);
+	if (fd < 0)
+		goto fail;
+	pl->fds[0] = fd;
+	/*
+	 * Return probes sit on function starts. With the free probe moved, an
+	 * entry link and a return link may differ in offsets; that is fine.
+	 */
+	fd = raw_link(bpf_program__fd(l->skel->progs.mt_libc_return), MT_BPF_TRACE_UPROBE_MULTI,
+		      MT_BPF_F_UPROBE_MULTI_RETURN, plan->path, roffs, rcookies, rn, pid);
+	if (fd < 0)
+		goto fail;
+	pl->fds[1] = fd;
+	return 0;
+fail:
+	if (fd == -EINVAL || fd == -EOPNOTSUPP || fd == -ENOSYS)
+		pr_debug("%s link on %s: %s", mt_attach_mode__name(l->mode), plan->shown,
+			 strerror(-fd));
+	else
+		pr_err("attaching %s probes to %s for pid %d: %s%s", mt_attach_mode__name(l->mode),
+		       plan->shown, pid, strerror(-fd), attach_hint(fd));
+	return fd;
+}
+
+int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid)
+{
+	struct mt_pid_links *pl, *tmp;
+	int err;
+
+	tmp = realloc(l->pids, (l->nr_pids + 1) * sizeof(*l->pids));
+	if (!tmp)
+		return -ENOMEM;
+	l->pids = tmp;
+	pl = &l->pids[l->nr_pids];
+	memset(pl, 0, sizeof(*pl));
+	pl->pid = pid;
+	pl->fds[0] = pl->fds[1] = -1;
+	if (l->mode == MT_ATTACH_PERF)
+		err = attach_perf(l, pl, plan, pid);
+	else
+		err = attach_multi(l, pl, plan, pid);
+	if (err) {
+		pid_links__close(pl);
+		return err;
+	}
+	l->nr_pids++;
+	return 0;
+}
+
+void mt_loader__detach(struct mt_loader *l, pid_t pid)
+{
+	for (size_t i = 0; l && i < l->nr_pids; i++) {
+		if (l->pids[i].pid != pid)
+			continue;
+		pid_links__close(&l->pids[i]);
+		l->pids[i] = l->pids[--l->nr_pids];
+		i--;
+	}
+}
+
+void mt_loader__map_fds(const struct mt_loader *l, struct mt_map_fds *fds)
+{
+	fds->allocs = bpf_map__fd(l->skel->maps.mt_allocs);
+	fds->sites = bpf_map__fd(l->skel->maps.mt_sites);
+	fds->stacks = bpf_map__fd(l->skel->maps.mt_stacks);
+	fds->counters = bpf_map__fd(l->skel->maps.mt_counters);
+}
+
+void mt_loader__free(struct mt_loader *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr_pids; i++)
+		pid_links__close(&l->pids[i]);
+	free(l->pids);
+	memtrace_bpf__destroy(l->skel);
+	free(l);
+}

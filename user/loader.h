@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The BPF side: the only module that includes the skeleton. Opens and
+ * configures the programs and maps, loads them, and turns probe plans into
+ * links (uprobe sessions, uprobe_multi links through raw BPF_LINK_CREATE
+ * since libbpf 1.1 has no API for them, or classic perf-event uprobes).
+ */
+#ifndef MT_LOADER_H
+#define MT_LOADER_H
+
+#include <sys/types.h>
+#include "attach.h"
+#include "opts.h"
+
+struct mt_loader;
+
+/* File descriptors of the maps the reader reads. */
+struct mt_map_fds {
+	int allocs, sites, stacks, counters;
+};
+
+/*
+ * Open, configure and load. mode AUTO picks the cheapest mode this kernel
+ * supports; the mode used is mt_loader__mode(). NULL + errno on failure,
+ * after an error message naming the cause (e.g. a missing capability).
+ */
+struct mt_loader *mt_loader__new(const struct mt_opts *opts, enum mt_attach_mode mode);
+void mt_loader__free(struct mt_loader *l);
+enum mt_attach_mode mt_loader__mode(const struct mt_loader *l);
+const char *mt_attach_mode__name(enum mt_attach_mode m);
+
+/*
+ * Attach the plan's probes for one process (pid 0: every process).
+ * Returns 0 or a negative errno after an error message naming the symbol.
+ * -EOPNOTSUPP: this link type is not supported here (try another mode).
+ */
+int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid);
+/* Close the links of one process (its allocations stay in the maps). */
+void mt_loader__detach(struct mt_loader *l, pid_t pid);
+
+void mt_loader__map_fds(const struct mt_loader *l, struct mt_map_fds *fds);
+
+#endif

@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * memtrace: outstanding bytes per source line of running processes.
+ *
+ * Data flows one way:
+ *   probes (bpf/) -> maps -> reader -> symbolizer -> aggregator -> report
+ *   model -> output format.
+ * This file only orchestrates: options, targets, the event loop, and the
+ * hand-over from each stage to the next.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "aggregate.h"
+#include "attach.h"
+#include "loader.h"
+#include "log.h"
+#include "opts.h"
+#include "output.h"
+#include "procmaps.h"
+#include "reader.h"
+#include "spawn.h"
+#include "sym_native.h"
+
+struct target {
+	pid_t pid;
+	char comm[16];
+	int pidfd; /* -p mode: readable when the process exits */
+	bool child; /* started by us (-- mode) */
+	bool done; /* final report written */
+	char alloc_module[PATH_MAX]; /* basename of the allocator's file */
+	struct mt_agg *agg;
+	unsigned int seq;
+};
+
+struct memtrace {
+	const struct mt_opts *opts;
+	struct mt_loader *loader;
+	struct mt_sym_native *sym;
+	struct mt_map_fds fds;
+	struct target targets[MT_MAX_PIDS];
+	size_t nr_targets;
+	FILE *out;
+	struct mt_output_cfg out_cfg;
+	long reports; /* report rounds written */
+	int child_status;
+};
+
+static double now_realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void read_comm(pid_t pid, char *comm)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(comm, 16, f))
+		comm[strcspn(comm, "\n")] = 0;
+	fclose(f);
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b ? b + 1 : path;
+}
+
+/* Attach a planned set of probes to one process. */
+static int target__attach_plan(struct memtrace *mt, struct target *t, const struct mt_plan *plan)
+{
+	snprintf(t->alloc_module, sizeof(t->alloc_module), "%s", basename_of(plan->shown));
+	if (mt->opts->verbose)
+		mt_plan__log(plan);
+	return mt_loader__attach(mt->loader, plan, t->pid);
+}
+
+/* Plan and attach the probes of one process. */
+static int target__attach(struct memtrace *mt, struct target *t, const struct mt_maps *maps)
+{
+	struct mt_plan plan;
+	int err;
+
+	err = mt_plan__for_pid(&plan, t->pid, maps);
+	if (err == -ESRCH) {
+		pr_err("pid %d exited", t->pid);
+		return err;
+	}
+	if (err == -ENOENT) {
+		pr_err("pid %d (%s) has no C library allocator to probe (a static binary "
+		       "without libc?)",
+		       t->pid, t->comm);
+		return err;
+	}
+	if (err) {
+		pr_err("pid %d: reading its allocator's ELF file: %s", t->pid, strerror(-err));
+		return err;
+	}
+	return target__attach_plan(mt, t, &plan);
+}
+
+static struct target *target__add(struct memtrace *mt, pid_t pid)
+{
+	struct mt_agg_opts ao = {
+		.group_by = mt->opts->group_by,
+		.top = mt->opts->top,
+		.keep_stacks = true,
+	};
+	struct target *t = &mt->targets[mt->nr_targets];
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->pidfd = -1;
+	snprintf(t->comm, sizeof(t->comm), "?");
+	read_comm(pid, t->comm);
+	t->agg = mt_agg__new(&ao);
+	if (!t->agg)
+		return NULL;
+	mt->nr_targets++;
+	return t;
+}
+
+/* Is pid a user process we can trace? Prints the reason when not. */
+static int check_pid(pid_t pid)
+{
+	char path[64], buf[16];
+	ssize_t n;
+
+	if (kill(pid, 0) && errno == ESRCH) {
+		pr_err("no process with pid %d", pid);
+		return -ESRCH;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, sizeof(buf));
+	if (n < 0 && errno == ENOENT) {
+		pr_err("pid %d is a kernel thread (or a zombie): nothing to trace", pid);
+		return -EINVAL;
+	}
+	if (n < 0 && (errno == EACCES || errno == EPERM)) {
+		pr_err("pid %d: %s: memtrace needs root (CAP_SYS_PTRACE to read other "
+		       "processes)",
+		       pid, strerror(errno));
+		return -EPERM;
+	}
+	return 0;
+}
+
+struct spawn_ctx {
+	struct memtrace *mt;
+	struct target *t;
+	size_t last_nr_maps;
+};
+
+/* Called at each syscall stop of a new child until its allocator is mapped. */
+static int spawn_ready(pid_t pid, void *arg)
+{
+	struct spawn_ctx *c = arg;
+	struct mt_maps maps;
+	struct mt_plan plan;
+	int err;
+
+	if (mt_maps__read(pid, &maps))
+		return 0;
+	if (maps.nr_maps == c->last_nr_maps) {
+		mt_maps__free(&maps);
+		return 0;
+	}
+	c->last_nr_maps = maps.nr_maps;
+	err = mt_plan__for_pid(&plan, pid, &maps);
+	if (err == -ENOENT) {
+		/* a static binary without libc never maps one: say so at once */
+		if (maps.nr_mods && !mt_maps__find_name(&maps, "ld-")) {
+			mt_maps__free(&maps);
+			pr_err("'%s' has no C library allocator to probe (a static binary "
+			       "without libc?)",
+			       c->mt->opts->cmd[0]);
+			return -ENOENT;
+		}
+		mt_maps__free(&maps);
+		return 0;
+	}
+	mt_maps__free(&maps);
+	if (err) {
+		pr_err("'%s': reading its allocator's ELF file: %s", c->mt->opts->cmd[0],
+		       strerror(-err));
+		return err;
+	}
+	c->t->pid = pid;
+	read_comm(pid, c->t->comm);
+	err = target__attach_plan(c->mt, c->t, &plan);
+	return err ? err : 1;
+}
+
+static int start_targets(struct memtrace *mt)
+{
+	const struct mt_opts *o = mt->opts;
+	int err;
+
+	if (o->cmd) {
+		struct target *t = target__add(mt, 0);
+		struct spawn_ctx c = { .mt = mt, .t = t };
+		pid_t pid;
+
+		if (!t)
+			return -ENOMEM;
+		t->child = true;
+		pid = mt_spawn__start(o->cmd, spawn_ready, &c);
+		if (pid < 0)
+			return pid;
+		t->pid = pid;
+		mt_sym_native__add_pid(mt->sym, pid);
+		pr_info("attached to pid %d (%s), %s mode", pid, t->comm,
+			mt_attach_mode__name(mt_loader__mode(mt->loader)));
+		return 0;
+	}
+	for (size_t i = 0; i < o->nr_pids; i++) {
+		pid_t pid = o->pids[i];
+		struct mt_maps maps;
+		struct target *t;
+
+		err = check_pid(pid);
+		if (err)
+			return err;
+		t = target__add(mt, pid);
+		if (!t)
+			return -ENOMEM;
+		err = mt_maps__read(pid, &maps);
+		if (err) {
+			pr_err("pid %d: reading its memory map: %s", pid, strerror(-err));
+			return err;
+		}
+		err = target__attach(mt, t, &maps);
+		mt_maps__free(&maps);
+		if (err)
+			return err;
+		t->pidfd = syscall(SYS_pidfd_open, pid, 0);
+		mt_sym_native__add_pid(mt->sym, pid);
+		pr_info("attached to pid %d (%s), %s mode", pid, t->comm,
+			mt_attach_mode__name(mt_loader__mode(mt->loader)));
+	}
+	return 0;
+}
+
+/*
+ * Symbolize one site into frames: the call site ([SP] at entry), then the
+ * frame-pointer stack minus its first entry (the probed instruction) and
+ * minus the caller again where the kernel added it already.
+ */
+static size_t site_frames(struct memtrace *mt, const struct target *t,
+			  const struct mt_raw_site *s, struct mt_frame *frames, size_t max,
+			  size_t *site_idx)
+{
+	__u64 ips[MT_MAX_STACK_DEPTH + 1];
+	int n = 0, m;
+	size_t nf = 0;
+	bool site_set = false;
+
+	ips[n++] = s->key.caller;
+	m = mt_reader__stack(&mt->fds, s->key.stack_id, ips + 1, MT_MAX_STACK_DEPTH);
+	if (m > 1) {
+		int skip = 1;
+
+		if (ips[2] == s->key.caller)
+			skip = 2;
+		memmove(ips + 1, ips + 1 + skip, (m - skip) * sizeof(__u64));
+		n += m - skip;
+	}
+	*site_idx = 0;
+	for (int i = 0; i < n && nf < max; i++) {
+		int k = mt_sym_native__resolve(mt->sym, t->pid, ips[i], true, frames + nf,
+					       (int)(max - nf));
+
+		if (k <= 0)
+			continue;
+		/* the line is the first frame outside the allocator's own library */
+		if (!site_set && !(frames[nf].module && !strcmp(frames[nf].module, t->alloc_module))) {
+			*site_idx = nf;
+			site_set = true;
+		}
+		nf += k;
+	}
+	return nf;
+}
+
+static int report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
+			 bool final, bool exited)
+{
+	struct mt_frame frames[MT_MAX_STACK_DEPTH * 4];
+	struct mt_report r;
+	int err = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (!exited)
+		mt_sym_native__add_pid(mt->sym, t->pid); /* pick up new mappings */
+	mt_agg__begin(t->agg);
+	for (size_t i = 0; i < snap->nr_sites; i++) {
+		const struct mt_raw_site *s = &snap->sites[i];
+		struct mt_sample smp = {};
+
+		if (s->key.tgid != (__u32)t->pid)
+			continue;
+		if (!s->stats.bytes && !s->stats.count && !s->stats.alloc_count)
+			continue;
+		smp.bytes = s->stats.bytes;
+		smp.count_q = s->stats.count;
+		smp.alloc_bytes = s->stats.alloc_bytes;
+		smp.alloc_count_q = s->stats.alloc_count;
+		smp.frames = frames;
+		smp.nr_frames = site_frames(mt, t, s, frames, sizeof(frames) / sizeof(frames[0]),
+					    &smp.site);
+		if (!smp.nr_frames)
+			continue;
+		err = mt_agg__add(t->agg, &smp);
+		if (err)
+			return err;
+	}
+	err = mt_agg__end(t->agg, &r);
+	if (err)
+		return err;
+	r.pid = t->pid;
+	memcpy(r.comm, t->comm, sizeof(r.comm));
+	r.time = now_realtime();
+	r.seq = ++t->seq;
+	r.final = final;
+	r.exited = exited;
+	memcpy(r.counters, snap->counters, sizeof(r.counters));
+	err = mt_output__report(mt->out, &mt->out_cfg, &r);
+	fflush(mt->out);
+	mt_report__free(&r);
+	return err;
+}
+
+/* One report for each live target (and final ones where asked). */
+static int report_round(struct memtrace *mt, bool final)
+{
+	struct mt_snapshot snap;
+	int err;
+
+	err = mt_reader__snapshot(&mt->fds, (__u64)(mt->opts->min_age * 1e9), &snap);
+	if (err) {
+		pr_err("reading BPF maps: %s", strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < mt->nr_targets; i++) {
+		struct target *t = &mt->targets[i];
+
+		if (t->done)
+			continue;
+		err = report_target(mt, t, &snap, final, false);
+		if (err)
+			break;
+		if (final)
+			t->done = true;
+	}
+	mt_snapshot__free(&snap);
+	mt->reports++;
+	return err;
+}
+
+/* A target exited: its final report, then forget it. */
+static int target__finish(struct memtrace *mt, struct target *t)
+{
+	struct mt_snapshot snap;
+	int err;
+
+	if (t->done)
+		return 0;
+	t->done = true;
+	mt_loader__detach(mt->loader, t->pid);
+	err = mt_reader__snapshot(&mt->fds, (__u64)(mt->opts->min_age * 1e9), &snap);
+	if (err)
+		return err;
+	err = report_target(mt, t, &snap, true, true);
+	mt_snapshot__free(&snap);
+	mt_reader__purge(&mt->fds, t->pid);
+	mt_sym_native__forget_pid(mt->sym, t->pid);
+	return err;
+}
+
+static size_t live_targets(const struct memtrace *mt)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < mt->nr_targets; i++)
+		n += !mt->targets[i].done;
+	return n;
+}
+
+static int event_loop(struct memtrace *mt, int sfd)
+{
+	const struct mt_opts *o = mt->opts;
+	double next = now_mono() + o->interval;
+	int err = 0;
+
+	while (live_targets(mt)) {
+		struct pollfd pfds[MT_MAX_PIDS + 1];
+		size_t map[MT_MAX_PIDS + 1], np = 0;
+		double wait = next - now_mono();
+		int timeout = wait > 0 ? (int)ceil(wait * 1000) : 0;
+		int n;
+
+		pfds[np].fd = sfd;
+		pfds[np++].events = POLLIN;
+		for (size_t i = 0; i < mt->nr_targets; i++) {
+			if (mt->targets[i].done || mt->targets[i].pidfd < 0)
+				continue;
+			map[np] = i;
+			pfds[np].fd = mt->targets[i].pidfd;
+			pfds[np++].events = POLLIN;
+		}
+		/* without pidfds (old kernels) poll for exits at least every second */
+		n = poll(pfds, np, timeout > 1000 ? 1000 : timeout);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+
+		if (n > 0 && (pfds[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD)
+					continue;
+				/* SIGINT/SIGTERM: the final word, then stop */
+				if (mt->nr_targets && mt->targets[0].child &&
+				    !mt->targets[0].done) {
+					/* the command gets the signal too (terminal) or from us */
+					if (si.ssi_signo == SIGTERM)
+						kill(mt->targets[0].pid, SIGTERM);
+					continue;
+				}
+				return report_round(mt, true);
+			}
+		}
+		for (size_t i = 1; n > 0 && i < np; i++) {
+			if (pfds[i].revents & (POLLIN | POLLHUP)) {
+				err = target__finish(mt, &mt->targets[map[i]]);
+				if (err)
+					return err;
+			}
+		}
+		for (size_t i = 0; i < mt->nr_targets; i++) {
+			struct target *t = &mt->targets[i];
+			int status;
+
+			if (t->done)
+				continue;
+			if (t->child) {
+				switch (mt_spawn__poll(t->pid, &status)) {
+				case MT_CHILD_EXITING:
+					/* mappings still exist: make them known, then let it go */
+					mt_sym_native__add_pid(mt->sym, t->pid);
+					mt_spawn__resume(t->pid);
+					break;
+				case MT_CHILD_GONE:
+					mt->child_status = status;
+					err = target__finish(mt, t);
+					if (err)
+						return err;
+					break;
+				default:
+					break;
+				}
+			} else if (t->pidfd < 0 && kill(t->pid, 0) && errno == ESRCH) {
+				err = target__finish(mt, t);
+				if (err)
+					return err;
+			}
+		}
+		if (!live_targets(mt))
+			break;
+		if (now_mono() >= next) {
+			bool last = o->count && mt->reports + 1 >= o->count;
+
+			err = report_round(mt, last);
+			if (err || last)
+				return err;
+			next += o->interval;
+			if (next < now_mono())
+				next = now_mono() + o->interval;
+		}
+	}
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct memtrace mt = { .child_status = -1 };
+	struct mt_opts opts;
+	sigset_t mask;
+	int err, sfd = -1;
+
+	err = mt_opts__parse(&opts, argc, argv);
+	if (err)
+		return 2;
+	mt.opts = &opts;
+	mt_log__set_level(MT_LOG_INFO + opts.verbose);
+	mt_log__hook_libbpf();
+
+	mt.out = stdout;
+	if (opts.output) {
+		mt.out = fopen(opts.output, "we");
+		if (!mt.out) {
+			pr_err("cannot open '%s': %s", opts.output, strerror(errno));
+			return 1;
+		}
+	}
+	mt.out_cfg.format = opts.format;
+	mt.out_cfg.show_stacks = opts.verbose || opts.group_by == MT_GROUP_STACK;
+
+	/* signals arrive through a signalfd; the child gets the default dispositions back */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	mt.loader = mt_loader__new(&opts, opts.attach_mode);
+	if (!mt.loader) {
+		err = -errno;
+		goto cleanup;
+	}
+	mt_loader__map_fds(mt.loader, &mt.fds);
+	mt.sym = mt_sym_native__new();
+	if (!mt.sym) {
+		err = -errno;
+		pr_err("symbolizer: %s", strerror(errno));
+		goto cleanup;
+	}
+	err = start_targets(&mt);
+	if (err)
+		goto cleanup;
+	err = event_loop(&mt, sfd);
+cleanup:
+	for (size_t i = 0; i < mt.nr_targets; i++) {
+		if (mt.targets[i].pidfd >= 0)
+			close(mt.targets[i].pidfd);
+		mt_agg__free(mt.targets[i].agg);
+	}
+	mt_sym_native__free(mt.sym);
+	mt_loader__free(mt.loader);
+	if (sfd >= 0)
+		close(sfd);
+	if (mt.out && mt.out != stdout)
+		fclose(mt.out);
+	if (err)
+		return 1;
+	if (opts.cmd && mt.child_status >= 0)
+		return mt_spawn__exit_code(mt.child_status);
+	return 0;
+}

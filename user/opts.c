@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "opts.h"
+
+const char *argp_program_version = "memtrace 0.1";
+const char *argp_program_bug_address = NULL;
+
+static const char doc[] =
+	"Find memory leaks in running processes, from eBPF uprobes on their allocators.\n"
+	"\n"
+	"Reports the bytes still outstanding per source line, growing lines first, every\n"
+	"interval and once more when the targets exit. No restart, no injection.\n"
+	"\v"
+	"EXAMPLES:\n"
+	"  memtrace -p 1234                 report pid 1234 every 5 s until it exits\n"
+	"  memtrace -p 1234,5678 10 3       two processes, every 10 s, 3 reports\n"
+	"  memtrace -- ./server --port 80   run a command traced from its first instruction\n"
+	"  memtrace --group-by stack -p 1234        whole call stacks\n"
+	"  memtrace --min-age 60 -p 1234    only allocations older than a minute\n"
+	"  memtrace --format json -o leaks.ndjson -p 1234   one JSON object per report\n"
+	"\n"
+	"Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: the command's in\n"
+	"-- mode, else 0, or 1 on error.";
+
+static const char args_doc[] = "-p PID[,PID...] [interval [count]]\n-- COMMAND [ARGS...]";
+
+enum {
+	OPT_INTERVAL = 1000,
+	OPT_COUNT,
+	OPT_TOP,
+	OPT_GROUP_BY,
+	OPT_MIN_AGE,
+	OPT_MIN_SIZE,
+	OPT_MAX_SIZE,
+	OPT_FORMAT,
+	OPT_MAX_ALLOCS,
+	OPT_MAX_STACKS,
+	OPT_STACK_STORAGE,
+	OPT_NO_STACKS,
+	OPT_ATTACH_MODE,
+};
+
+static const struct argp_option options[] = {
+	{ NULL, 0, NULL, 0, "Targets:", 1 },
+	{ "pid", 'p', "PID[,PID...]", 0, "Trace these running processes", 1 },
+	{ NULL, 0, NULL, 0, "Reports:", 2 },
+	{ "interval", OPT_INTERVAL, "SEC", 0, "Seconds between reports (default 5)", 2 },
+	{ "count", OPT_COUNT, "N", 0, "Exit after N reports (default: when the targets exit)", 2 },
+	{ "top", OPT_TOP, "N", 0, "Rows per report (default 10, 0 = all)", 2 },
+	{ "group-by", OPT_GROUP_BY, "KEY", 0, "line (default), function, file or stack", 2 },
+	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json (one object per line)", 2 },
+	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 2 },
+	{ "verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2 },
+	{ NULL, 0, NULL, 0, "Filters:", 3 },
+	{ "min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3 },
+	{ "min-size", OPT_MIN_SIZE, "BYTES", 0, "Ignore allocations smaller than BYTES (K/M/G)", 3 },
+	{ "max-size", OPT_MAX_SIZE, "BYTES", 0, "Ignore allocations larger than BYTES (K/M/G)", 3 },
+	{ NULL, 0, NULL, 0, "Capacity and tuning:", 4 },
+	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked (default 1048576)", 4 },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 4 },
+	{ "stack-storage", OPT_STACK_STORAGE, "N", 0, "Stack map entries (default 16384)", 4 },
+	{ "no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 4 },
+	{ "attach-mode", OPT_ATTACH_MODE, "MODE", 0,
+	  "auto (default), session, multi or perf: how probes attach", 4 },
+	{},
+};
+
+int mt_parse_size(const char *s, __u64 *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0 || !isfinite(v))
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v *= 1024, end++;
+		break;
+	case 'm':
+	case 'M':
+		v *= 1024 * 1024, end++;
+		break;
+	case 'g':
+	case 'G':
+		v *= 1024.0 * 1024 * 1024, end++;
+		break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += *end == 'i' ? 1 : 0;
+	if (*end == 'B')
+		end++;
+	if (*end || v > 18e18)
+		return -EINVAL;
+	*out = (__u64)v;
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *out, bool allow_zero)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || (!allow_zero && v == 0) ||
+	    v > 1e7)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_pids(struct mt_opts *o, const char *arg)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long pid;
+
+		if (parse_ulong(tok, INT_MAX, &pid) || pid == 0) {
+			pr_err("invalid pid '%s'", tok);
+			err = -EINVAL;
+			goto cleanup;
+		}
+		if (o->nr_pids == MT_MAX_PIDS) {
+			pr_err("too many pids (at most %d)", MT_MAX_PIDS);
+			err = -E2BIG;
+			goto cleanup;
+		}
+		o->pids[o->nr_pids++] = (pid_t)pid;
+	}
+	if (!o->nr_pids) {
+		pr_err("no pid in '%s'", arg);
+		err = -EINVAL;
+	}
+cleanup:
+	free(copy);
+	return err;
+}
+
+struct parse_state {
+	struct mt_opts *opts;
+	int nr_positional;
+	int err;
+};
+
+#define BAD(fmt, ...)                                                                              \
+	do {                                                                                       \
+		pr_err(fmt, ##__VA_ARGS__);                                                        \
+		ps->err = -EINVAL;                                                                 \
+		return -EINVAL;                                                                    \
+	} while (0)
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct mt_opts *o = ps->opts;
+	unsigned long v;
+	int err;
+
+	switch (key) {
+	case 'p':
+		err = parse_pids(o, arg);
+		if (err) {
+			ps->err = err;
+			return err;
+		}
+		break;
+	case OPT_INTERVAL:
+		if (parse_seconds(arg, &o->interval, false))
+			BAD("invalid --interval '%s': a positive number of seconds", arg);
+		break;
+	case OPT_COUNT:
+		if (parse_ulong(arg, LONG_MAX, &v) || !v)
+			BAD("invalid --count '%s': a positive integer", arg);
+		o->count = (long)v;
+		break;
+	case OPT_TOP:
+		if (parse_ulong(arg, 1UL << 30, &v))
+			BAD("invalid --top '%s': a non-negative integer", arg);
+		o->top = v;
+		break;
+	case OPT_GROUP_BY:
+		if (!strcmp(arg, "line"))
+			o->group_by = MT_GROUP_LINE;
+		else if (!strcmp(arg, "function"))
+			o->group_by = MT_GROUP_FUNCTION;
+		else if (!strcmp(arg, "file"))
+			o->group_by = MT_GROUP_FILE;
+		else if (!strcmp(arg, "stack"))
+			o->group_by = MT_GROUP_STACK;
+		else
+			BAD("invalid --group-by '%s': line, function, file or stack", arg);
+		break;
+	case OPT_MIN_AGE:
+		if (parse_seconds(arg, &o->min_age, true))
+			BAD("invalid --min-age '%s': seconds", arg);
+		break;
+	case OPT_MIN_SIZE:
+		if (mt_parse_size(arg, &o->min_size))
+			BAD("invalid --min-size '%s': bytes, K/M/G suffixes allowed", arg);
+		break;
+	case OPT_MAX_SIZE:
+		if (mt_parse_size(arg, &o->max_size) || !o->max_size)
+			BAD("invalid --max-size '%s': positive bytes, K/M/G suffixes allowed", arg);
+		break;
+	case OPT_FORMAT:
+		if (!strcmp(arg, "text"))
+			o->format = MT_FORMAT_TEXT;
+		else if (!strcmp(arg, "json"))
+			o->format = MT_FORMAT_JSON;
+		else
+			BAD("invalid --format '%s': text or json", arg);
+		break;
+	case 'o':
+		o->output = arg;
+		break;
+	case 'v':
+		o->verbose++;
+		break;
+	case OPT_MAX_ALLOCS:
+		if (parse_ulong(arg, 1UL << 28, &v) || v < 1024)
+			BAD("invalid --max-allocs '%s': 1024 to 268435456", arg);
+		o->max_allocs = v;
+		break;
+	case OPT_MAX_STACKS:
+		if (parse_ulong(arg, 1UL << 24, &v) || v < 64)
+			BAD("invalid --max-stacks '%s': 64 to 16777216", arg);
+		o->max_sites = v;
+		break;
+	case OPT_STACK_STORAGE:
+		if (parse_ulong(arg, 1UL << 22, &v) || v < 64)
+			BAD("invalid --stack-storage '%s': 64 to 4194304", arg);
+		o->stack_storage = v;
+		break;
+	case OPT_NO_STACKS:
+		o->no_stacks = true;
+		break;
+	case OPT_ATTACH_MODE:
+		if (!strcmp(arg, "auto"))
+			o->attach_mode = MT_ATTACH_AUTO;
+		else if (!strcmp(arg, "session"))
+			o->attach_mode = MT_ATTACH_SESSION;
+		else if (!strcmp(arg, "multi"))
+			o->attach_mode = MT_ATTACH_MULTI;
+		else if (!strcmp(arg, "perf"))
+			o->attach_mode = MT_ATTACH_PERF;
+		else
+			BAD("invalid --attach-mode '%s': auto, session, multi or perf", arg);
+		break;
+	case ARGP_KEY_ARG:
+		/* everything after "--" is the command */
+		if (state->quoted && state->next - 1 >= state->quoted) {
+			o->cmd = &state->argv[state->next - 1];
+			state->next = state->argc;
+			break;
+		}
+		if (ps->nr_positional == 0) {
+			if (parse_seconds(arg, &o->interval, false))
+				BAD("invalid interval '%s': a positive number of seconds", arg);
+		} else if (ps->nr_positional == 1) {
+			if (parse_ulong(arg, LONG_MAX, &v) || !v)
+				BAD("invalid count '%s': a positive integer", arg);
+			o->count = (long)v;
+		} else {
+			BAD("unexpected argument '%s' (a command goes after --)", arg);
+		}
+		ps->nr_positional++;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
+{
+	static const struct argp argp = { options, parse_arg, args_doc, doc };
+	struct parse_state ps = { .opts = o };
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	o->interval = 5;
+	o->top = 10;
+	o->max_allocs = 1 << 20;
+	o->max_sites = 1 << 16;
+	o->stack_storage = 1 << 14;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, &ps);
+	if (ps.err)
+		return ps.err;
+	if (err) {
+		/* argp printed its usage message already */
+		return -EINVAL;
+	}
+	if (!o->nr_pids && !o->cmd) {
+		pr_err("nothing to trace: give -p PID or -- COMMAND (see --help)");
+		return -EINVAL;
+	}
+	if (o->nr_pids && o->cmd) {
+		pr_err("give either -p or a command, not both");
+		return -EINVAL;
+	}
+	if (o->max_size && o->min_size > o->max_size) {
+		pr_err("--min-size is larger than --max-size");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Command line -> struct mt_opts. No globals: the struct is passed down. */
+#ifndef MT_OPTS_H
+#define MT_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "report.h"
+#include "output.h"
+
+#define MT_MAX_PIDS 64
+
+enum mt_attach_mode {
+	MT_ATTACH_AUTO = 0, /* session, else uprobe_multi, else perf-event */
+	MT_ATTACH_SESSION,
+	MT_ATTACH_MULTI,
+	MT_ATTACH_PERF,
+};
+
+struct mt_opts {
+	pid_t pids[MT_MAX_PIDS];
+	size_t nr_pids;
+	char **cmd; /* argv of the command to run, NULL-terminated, or NULL */
+	double interval; /* seconds between reports */
+	long count; /* reports before exiting, 0 = until the targets exit */
+	size_t top; /* rows per report, 0 = all */
+	enum mt_group_by group_by;
+	double min_age; /* seconds; 0 = off */
+	__u64 min_size, max_size; /* bytes; max 0 = no limit */
+	enum mt_format format;
+	const char *output; /* -o FILE, NULL = stdout */
+	int verbose;
+	__u32 max_allocs, max_sites, stack_storage;
+	bool no_stacks;
+	enum mt_attach_mode attach_mode;
+};
+
+/*
+ * Parse argv into opts. Returns 0, or a negative errno after printing one
+ * "memtrace: error: ..." line; argp itself exits for --help/--usage.
+ */
+int mt_opts__parse(struct mt_opts *opts, int argc, char **argv);
+
+/* "4096", "4K", "1.5M", "2G" -> bytes. 0 or -EINVAL. */
+int mt_parse_size(const char *s, __u64 *out);
+
+#endif

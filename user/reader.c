@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "reader.h"
+
+static int cmp_site(const void *a, const void *b)
+{
+	const struct mt_raw_site *x = a, *y = b;
+
+	if (x->key.tgid != y->key.tgid)
+		return x->key.tgid < y->key.tgid ? -1 : 1;
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+static int push_site(struct mt_snapshot *s, size_t *cap, const struct mt_site_key *k,
+		     const struct mt_site_stats *v)
+{
+	if (s->nr_sites == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 256;
+		struct mt_raw_site *t = realloc(s->sites, ncap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		s->sites = t;
+		*cap = ncap;
+	}
+	s->sites[s->nr_sites].key = *k;
+	s->sites[s->nr_sites].stats = *v;
+	s->nr_sites++;
+	return 0;
+}
+
+/* Sites map, in batches where the kernel supports it, else key by key. */
+static int read_sites(int fd, struct mt_snapshot *s, size_t *cap)
+{
+	struct mt_site_key keys[256], k, next;
+	struct mt_site_stats vals[256], v;
+	__u64 batch_in = 0, batch_out;
+	bool first = true;
+	int err;
+
+	for (;;) {
+		__u32 n = 256;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch_in, &batch_out, keys, vals, &n,
+					   NULL);
+		if (err && errno != ENOENT)
+			break;
+		for (__u32 i = 0; i < n; i++)
+			if (push_site(s, cap, &keys[i], &vals[i]))
+				return -ENOMEM;
+		if (err) /* ENOENT: done */
+			return 0;
+		batch_in = batch_out;
+		first = false;
+	}
+	if (errno != EINVAL && errno != 524 /* ENOTSUPP */ && errno != EOPNOTSUPP)
+		return -errno;
+	/* no batch ops: iterate */
+	s->nr_sites = 0;
+	err = bpf_map_get_next_key(fd, NULL, &next);
+	while (!err) {
+		k = next;
+		if (!bpf_map_lookup_elem(fd, &k, &v) && push_site(s, cap, &k, &v))
+			return -ENOMEM;
+		err = bpf_map_get_next_key(fd, &k, &next);
+	}
+	return 0;
+}
+
+struct aged {
+	struct mt_site_key key;
+	__u64 bytes, count;
+};
+
+static int cmp_aged(const void *a, const void *b)
+{
+	const struct aged *x = a, *y = b;
+
+	return cmp_site(&(struct mt_raw_site){ .key = x->key }, &(struct mt_raw_site){ .key = y->key });
+}
+
+/* Sites rebuilt from the allocations older than min_age_ns. */
+static int read_aged(int fd, __u64 min_age_ns, struct mt_snapshot *s, size_t *cap)
+{
+	struct mt_alloc_key k, next;
+	struct mt_alloc a;
+	struct aged *v = NULL, *t;
+	size_t n = 0, vcap = 0;
+	struct timespec ts;
+	__u64 now;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns() clock */
+	now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	if (bpf_map_get_next_key(fd, NULL, &next))
+		return 0;
+	do {
+		k = next;
+		if (bpf_map_lookup_elem(fd, &k, &a) || a.ts_ns + min_age_ns > now)
+			continue;
+		if (n == vcap) {
+			vcap = vcap ? vcap * 2 : 1024;
+			t = realloc(v, vcap * sizeof(*v));
+			if (!t) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			v = t;
+		}
+		v[n].key = a.site;
+		v[n].bytes = a.w_bytes;
+		v[n].count = a.w_count;
+		n++;
+	} while (!bpf_map_get_next_key(fd, &k, &next));
+
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_aged);
+	for (size_t i = 0; i < n;) {
+		struct mt_site_stats st = {};
+		size_t j = i;
+
+		for (; j < n && !memcmp(&v[j].key, &v[i].key, sizeof(v[i].key)); j++) {
+			st.bytes += (__s64)v[j].bytes;
+			st.count += (__s64)v[j].count;
+		}
+		err = push_site(s, cap, &v[i].key, &st);
+		if (err)
+			goto cleanup;
+		i = j;
+	}
+cleanup:
+	free(v);
+	return err;
+}
+
+static void read_counters(int fd, __u64 *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	memset(out, 0, sizeof(__u64) * MT_CNT__MAX);
+	if (ncpu <= 0)
+		return;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	for (__u32 c = 0; c < MT_CNT__MAX; c++) {
+		if (bpf_map_lookup_elem(fd, &c, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			out[c] += vals[i];
+	}
+	free(vals);
+}
+
+int mt_reader__snapshot(const struct mt_map_fds *fds, __u64 min_age_ns, struct mt_snapshot *out)
+{
+	size_t cap = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	/* counters first: a drop that happens while we read shows up next time */
+	read_counters(fds->counters, out->counters);
+	if (min_age_ns)
+		err = read_aged(fds->allocs, min_age_ns, out, &cap);
+	else
+		err = read_sites(fds->sites, out, &cap);
+	if (err) {
+		mt_snapshot__free(out);
+		return err;
+	}
+	if (out->nr_sites)
+		qsort(out->sites, out->nr_sites, sizeof(*out->sites), cmp_site);
+	return 0;
+}
+
+void mt_snapshot__free(struct mt_snapshot *s)
+{
+	if (!s)
+		return;
+	free(s->sites);
+	s->sites = NULL;
+	s->nr_sites = 0;
+}
+
+int mt_reader__stack(const struct mt_map_fds *fds, __s32 stack_id, __u64 *ips, int max)
+{
+	__u64 buf[MT_MAX_STACK_DEPTH];
+	__u32 id = (__u32)stack_id;
+	int n = 0;
+
+	if (stack_id < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fds->stacks, &id, buf))
+		return -errno;
+	while (n < MT_MAX_STACK_DEPTH && n < max && buf[n]) {
+		ips[n] = buf[n];
+		n++;
+	}
+	return n;
+}
+
+void mt_reader__purge(const struct mt_map_fds *fds, __u32 tgid)
+{
+	struct mt_alloc_key ak, anext;
+	struct mt_site_key sk, snext;
+	int err;
+
+	/* take the next key before deleting the current one, so iteration goes on */
+	err = bpf_map_get_next_key(fds->allocs, NULL, &anext);
+	while (!err) {
+		ak = anext;
+		err = bpf_map_get_next_key(fds->allocs, &ak, &anext);
+		if (ak.tgid == tgid)
+			bpf_map_delete_elem(fds->allocs, &ak);
+	}
+	err = bpf_map_get_next_key(fds->sites, NULL, &snext);
+	while (!err) {
+		sk = snext;
+		err = bpf_map_get_next_key(fds->sites, &sk, &snext);
+		if (sk.tgid == tgid)
+			bpf_map_delete_elem(fds->sites, &sk);
+	}
+}

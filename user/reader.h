@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The reader: the only module that reads BPF maps. Turns them into plain
+ * structs (sites with their totals, stack address arrays, counters) that
+ * everything after it works on.
+ */
+#ifndef MT_READER_H
+#define MT_READER_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "mt_abi.h"
+#include "loader.h"
+
+struct mt_raw_site {
+	struct mt_site_key key;
+	struct mt_site_stats stats;
+};
+
+struct mt_snapshot {
+	struct mt_raw_site *sites; /* sorted by key.tgid */
+	size_t nr_sites;
+	__u64 counters[MT_CNT__MAX]; /* summed over CPUs */
+};
+
+/*
+ * Read every site. min_age_ns > 0: build the sites from the live
+ * allocations at least that old instead (alloc_* totals are then 0).
+ * Returns 0 or a negative errno.
+ */
+int mt_reader__snapshot(const struct mt_map_fds *fds, __u64 min_age_ns, struct mt_snapshot *out);
+void mt_snapshot__free(struct mt_snapshot *s);
+
+/* Frames of a stack id (return addresses, innermost first); count or negative errno. */
+int mt_reader__stack(const struct mt_map_fds *fds, __s32 stack_id, __u64 *ips, int max);
+
+/* Forget a process: its live allocations and sites. */
+void mt_reader__purge(const struct mt_map_fds *fds, __u32 tgid);
+
+#endif

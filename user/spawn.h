@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Running a command traced from its first instruction.
+ *
+ * The child is started under ptrace and stepped from syscall to syscall
+ * until the file that holds its allocator is mapped; ld.so runs no code
+ * of that file before then, so probes attached at that point see every
+ * allocation. The child then runs freely; ptrace stays attached only to
+ * stop it once at exit, while its mappings still exist, so the last
+ * report can be symbolized. Signals are passed through unchanged.
+ */
+#ifndef MT_SPAWN_H
+#define MT_SPAWN_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * Called at each stop until it returns non-zero: 1 = ready (probes are
+ * attached), negative errno = give up (the child is killed).
+ */
+typedef int (*mt_spawn_ready_fn)(pid_t pid, void *arg);
+
+/*
+ * Start argv[0] (PATH is searched) and step it until ready() says so.
+ * Returns the child's pid, or a negative errno after an error message
+ * (e.g. the command does not exist).
+ */
+pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg);
+
+enum mt_child_event {
+	MT_CHILD_NONE = 0, /* nothing happened */
+	MT_CHILD_EXITING, /* stopped at exit: mappings still there; call __resume */
+	MT_CHILD_GONE, /* exited or killed: *status is its wait status */
+};
+
+/* Handle pending wait events of the child without blocking. */
+enum mt_child_event mt_spawn__poll(pid_t pid, int *status);
+/* Let a child stopped at exit go on. */
+void mt_spawn__resume(pid_t pid);
+/* Exit code that mirrors a wait status: the code, or 128 + signal. */
+int mt_spawn__exit_code(int status);
+
+#endif

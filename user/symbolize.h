@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Frame model shared by every symbolizer backend and everything after it
+ * (aggregation, report, output formats). Plain data; no libbpf, no libdw.
+ */
+#ifndef MT_SYMBOLIZE_H
+#define MT_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+enum mt_frame_kind {
+	MT_FRAME_NATIVE = 0,
+	MT_FRAME_PYTHON = 1,
+};
+
+/*
+ * One source-level frame. Strings are interned by the symbolizer that
+ * produced them and live as long as it does; NULL means unknown.
+ * A machine address with inlined calls expands into several frames,
+ * innermost first: all but the last have inlined = true.
+ */
+struct mt_frame {
+	const char *function;
+	const char *file;
+	const char *module; /* basename of the ELF file */
+	__u64 addr; /* address in the process */
+	int line; /* 0 = unknown */
+	enum mt_frame_kind kind;
+	bool inlined;
+};
+
+#endif
