@@ -123,8 +123,14 @@ bench: memtrace
 deps:
 	$(Q)./tests/install-deps.sh
 
-demo: memtrace targets
-	$(Q)./tests/demo.sh
+$(OUTPUT)/demo/leaky: tests/demo/leaky.c
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@
+
+# the bundled demo: a leaky service traced from its first instruction
+demo: memtrace $(OUTPUT)/demo/leaky
+	$(Q)./memtrace --interval 1 --top 5 -- $(OUTPUT)/demo/leaky 4
 
 format:
 	$(Q)clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h

@@ -90,7 +90,7 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 	rec.w_count = MT_COUNT_ONE;
 	rec.ts_ns = bpf_ktime_get_ns();
 	rec.site.tgid = tgid;
-	rec.site.stack_id = t->stack_id;
+	rec.site.stack = t->stack;
 	rec.site.caller = t->caller;
 
 	st = bpf_map_lookup_elem(&mt_sites, &rec.site);
@@ -114,6 +114,88 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 	__sync_fetch_and_add(&st->count, (__s64)rec.w_count);
 	__sync_fetch_and_add(&st->alloc_bytes, rec.w_bytes);
 	__sync_fetch_and_add(&st->alloc_count, rec.w_count);
+}
+
+/*
+ * Walk the frame-pointer chain from fp, after an optional first return
+ * address. Each frame must lie above the previous one (starting above lo)
+ * on the same stack, within MT_MAX_FRAME_SPAN: code built without frame
+ * pointers uses %rbp for data, and that must end the walk instead of
+ * producing a stack of garbage. Returns the stack's key in mt_stacks, 0
+ * when there is none.
+ */
+static __always_inline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 zero = 0, n = 0;
+	struct mt_stack *s = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
+
+	if (!s)
+		return 0;
+	if (first) {
+		s->ips[0] = first;
+		h = (h ^ first) * 0x100000001b3ULL;
+		n = 1;
+	}
+	for (__u32 i = 1; i < MT_MAX_STACK_DEPTH; i++) {
+		__u64 frame[2]; /* saved %rbp, return address */
+
+		if (fp <= lo || fp - lo > MT_MAX_FRAME_SPAN || (fp & 7))
+			break;
+		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) || !frame[1])
+			break;
+		if (n >= MT_MAX_STACK_DEPTH)
+			break;
+		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = frame[1];
+		n++;
+		h = (h ^ frame[1]) * 0x100000001b3ULL;
+		lo = fp;
+		fp = frame[0];
+	}
+	if (!n)
+		return 0;
+	if (n < MT_MAX_STACK_DEPTH)
+		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = 0;
+	h ^= n;
+	h |= 1; /* never 0 */
+	if (!bpf_map_lookup_elem(&mt_stacks, &h) &&
+	    bpf_map_update_elem(&mt_stacks, &h, s, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&mt_stacks, &h)) {
+		mt_count(MT_CNT_STACKS_FULL);
+		return 0;
+	}
+	return h;
+}
+
+/*
+ * The stack above an allocator call made at caller. At the allocator's
+ * entry %rbp is still the caller's frame pointer, so the walk's first
+ * return address is the caller's caller. A caller inside the probed
+ * library itself (strdup, fopen, ...) is stepped over with its CFI rule
+ * first, so the program's own line comes right after it.
+ */
+static __always_inline __u64 mt_stack_get(struct pt_regs *ctx, __u64 caller, bool in_library,
+					  __u64 seg_lo, __u64 seg_size)
+{
+	__u64 sp = PT_REGS_SP(ctx), fp = PT_REGS_FP(ctx), cfa, ret = 0;
+	struct mt_frame_key k;
+	struct mt_frame_rule *r;
+
+	if (!in_library)
+		return mt_stack_walk(0, fp, sp);
+	k.seg_size = seg_size;
+	k.off = caller - seg_lo;
+	r = bpf_map_lookup_elem(&mt_frame_rules, &k);
+	if (!r)
+		return mt_stack_walk(0, fp, sp);
+	cfa = sp + 8 + r->cfa;
+	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(cfa - 8))) {
+		mt_count(MT_CNT_READ_FAULT);
+		return 0;
+	}
+	if (r->rbp && bpf_probe_read_user(&fp, sizeof(fp), (void *)(cfa + r->rbp)))
+		fp = 0;
+	return mt_stack_walk(ret, fp, cfa - 8);
 }
 
 /*

@@ -21,7 +21,6 @@
 
 #define MAP_ANONYMOUS 0x20
 #define MAP_FAILED ((__u64)-1)
-#define EEXIST 17
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -33,11 +32,17 @@ const volatile bool mt_want_stacks = true;
 extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
 
+/* Start of the probed library's executable segment in this process. */
+static __always_inline __u64 mt_library_lo(struct pt_regs *ctx, __u64 cookie)
+{
+	return PT_REGS_IP(ctx) - MT_COOKIE_OFF(cookie);
+}
+
 /* Was the call made from inside the probed library itself? */
 static __always_inline bool mt_from_library(struct pt_regs *ctx, __u64 cookie, __u64 caller)
 {
 	__u64 size = MT_COOKIE_SIZE(cookie);
-	__u64 lo = PT_REGS_IP(ctx) - MT_COOKIE_OFF(cookie);
+	__u64 lo = mt_library_lo(ctx, cookie);
 
 	return size && caller >= lo && caller < lo + size;
 }
@@ -145,15 +150,10 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		mt_count(MT_CNT_FILTERED);
 		return 1;
 	}
-	t->stack_id = MT_NO_STACK;
-	if (mt_want_stacks) {
-		long id = bpf_get_stackid(ctx, &mt_stacks, BPF_F_USER_STACK);
-
-		if (id >= 0)
-			t->stack_id = id;
-		else
-			mt_count(id == -EEXIST ? MT_CNT_STACK_COLLISION : MT_CNT_STACK_ERROR);
-	}
+	t->stack = 0;
+	if (mt_want_stacks)
+		t->stack = mt_stack_get(ctx, caller, mt_from_library(ctx, cookie, caller),
+					mt_library_lo(ctx, cookie), MT_COOKIE_SIZE(cookie));
 	t->outer_sp = sp;
 	t->size = size;
 	t->aux = aux;

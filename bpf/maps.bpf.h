@@ -19,10 +19,9 @@ struct mt_thread {
 	__u64 size; /* requested bytes */
 	__u64 aux; /* realloc/mremap: old block; posix_memalign: out-pointer */
 	__u64 caller; /* [SP] at entry: the call site's return address */
-	__s32 stack_id;
+	__u64 stack; /* key in mt_stacks, 0 = none */
 	__u32 kind; /* enum mt_kind */
 	__u32 active; /* an outermost call is in flight */
-	__u32 pad;
 };
 
 /* live allocations: (tgid, address) -> record */
@@ -43,13 +42,34 @@ MT_MAP struct {
 	__type(value, struct mt_site_stats);
 } mt_sites SEC(".maps");
 
-/* frame-pointer stacks */
+/*
+ * Frame-pointer stacks by content hash. Unlike a STACK_TRACE map, a
+ * different stack never replaces or is refused a bucket: it gets its own
+ * entry until the map is full.
+ */
 MT_MAP struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 14);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MT_MAX_STACK_DEPTH * sizeof(__u64));
+	__type(key, __u64);
+	__type(value, struct mt_stack);
 } mt_stacks SEC(".maps");
+
+/* CFI steps out of allocator wrappers in the probed library (strdup, ...) */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mt_frame_key);
+	__type(value, struct mt_frame_rule);
+} mt_frame_rules SEC(".maps");
+
+/* scratch space for building a stack (too large for the BPF stack) */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_stack);
+} mt_stack_scratch SEC(".maps");
 
 MT_MAP struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -20,8 +20,8 @@
 #define MT_COUNT_SHIFT 16
 #define MT_COUNT_ONE (1ULL << MT_COUNT_SHIFT)
 
-/* mt_site_key.stack_id when no frame-pointer stack was taken */
-#define MT_NO_STACK (-1)
+/* largest distance between two frame pointers the stack walk accepts */
+#define MT_MAX_FRAME_SPAN (64ULL << 20)
 
 /*
  * Probe cookie: which allocator the probe sits on, and where the probed
@@ -40,15 +40,21 @@
 #define MT_COOKIE_FIELD_MAX 0xfffffffULL
 
 /*
- * Where an allocation was made. Extensible: a DWARF-unwound stack or a
- * Python frame stack gets its own id field; zero means "none".
+ * Where an allocation was made: the call site, and the stacks above it by
+ * the hash that keys them in their maps. Extensible: a DWARF-unwound or a
+ * Python frame stack gets a field of its own; zero means "none".
  */
 struct mt_site_key {
 	__u32 tgid;
-	__s32 stack_id; /* frame-pointer stack (stack map id) or MT_NO_STACK */
-	__u64 caller; /* return address at allocator entry ([SP]) */
-	__u32 py_stack_id; /* reserved for Python frames, 0 = none */
 	__u32 flags; /* reserved, 0 */
+	__u64 caller; /* return address at allocator entry ([SP]) */
+	__u64 stack; /* frame-pointer stack: key in the stacks map, 0 = none */
+	__u64 py_stack; /* reserved for Python frames, 0 = none */
+};
+
+/* A stack: return addresses, outermost last, ended by 0 when shorter. */
+struct mt_stack {
+	__u64 ips[MT_MAX_STACK_DEPTH];
 };
 
 /* Outstanding and cumulative totals of one site. Updated atomically. */
@@ -57,6 +63,23 @@ struct mt_site_stats {
 	__s64 count; /* outstanding allocations, in MT_COUNT_ONE units */
 	__u64 alloc_bytes; /* bytes allocated since attach */
 	__u64 alloc_count; /* allocations since attach, MT_COUNT_ONE units */
+};
+
+/*
+ * How to step from a return address inside the allocator's library (a
+ * wrapper such as strdup calling malloc) to its caller, from the library's
+ * CFI: the wrapper's CFA is (SP at the allocator's entry) + 8 + cfa, its
+ * return address sits at CFA - 8, and the caller's %rbp at CFA + rbp
+ * (rbp == 0: the wrapper leaves %rbp alone).
+ */
+struct mt_frame_key {
+	__u32 seg_size; /* size of the library's executable segment */
+	__u32 off; /* return address - start of that segment */
+};
+
+struct mt_frame_rule {
+	__s32 cfa;
+	__s32 rbp;
 };
 
 struct mt_alloc_key {
@@ -74,9 +97,12 @@ struct mt_alloc {
 	struct mt_site_key site;
 };
 
-_Static_assert(sizeof(struct mt_site_key) == 24, "mt_site_key size");
+_Static_assert(sizeof(struct mt_site_key) == 32, "mt_site_key size");
 _Static_assert(sizeof(struct mt_site_stats) == 32, "mt_site_stats size");
 _Static_assert(sizeof(struct mt_alloc_key) == 16, "mt_alloc_key size");
-_Static_assert(sizeof(struct mt_alloc) == 56, "mt_alloc size");
+_Static_assert(sizeof(struct mt_frame_key) == 8, "mt_frame_key size");
+_Static_assert(sizeof(struct mt_frame_rule) == 8, "mt_frame_rule size");
+_Static_assert(sizeof(struct mt_alloc) == 64, "mt_alloc size");
+_Static_assert(sizeof(struct mt_stack) == MT_MAX_STACK_DEPTH * 8, "mt_stack size");
 
 #endif /* MT_ABI_H */

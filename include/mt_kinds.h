@@ -42,11 +42,9 @@ enum mt_kind { MT_ALLOC_KINDS(MT_KIND_ENUM) MT_KIND__MAX };
 	  "live-allocation map full: raise --max-allocs")                      \
 	X(SITES_FULL, "sites_map_full", 1,                                     \
 	  "per-stack map full: raise --max-stacks")                            \
-	X(STACK_COLLISION, "stack_collision", 1,                               \
-	  "stack map bucket taken: call site kept, deeper frames lost; "       \
+	X(STACKS_FULL, "stacks_map_full", 1,                                   \
+	  "stack map full: call site kept, deeper frames lost; "               \
 	  "raise --stack-storage")                                             \
-	X(STACK_ERROR, "stack_error", 1,                                       \
-	  "stack walk failed: call site kept, deeper frames lost")             \
 	X(MISSED_RETURN, "missed_return", 1,                                   \
 	  "an allocator call's return was never seen")                         \
 	X(READ_FAULT, "read_fault", 1, "reading target memory failed")         \

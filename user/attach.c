@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
@@ -191,6 +193,188 @@ static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow)
 	return 0;
 }
 
+/* Is k an allocating kind (one whose caller becomes a site)? */
+static bool allocating(size_t k)
+{
+	return kinds[k].needs_return && kinds[k].kind != MT_KIND_MMAP &&
+	       kinds[k].kind != MT_KIND_MREMAP;
+}
+
+/*
+ * GOT slots of the allocating functions, from the PLT and GOT relocations:
+ * calls inside a shared C library go through its own PLT (malloc@plt) so
+ * that another malloc can be interposed.
+ */
+static size_t plt_slots(struct elf_file *f, GElf_Addr *slots, size_t max)
+{
+	Elf_Scn *scn = NULL;
+	size_t n = 0;
+
+	while ((scn = elf_nextscn(f->elf, scn))) {
+		GElf_Shdr sh, symsh;
+		Elf_Data *data, *syms;
+		Elf_Scn *symscn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
+			continue;
+		symscn = elf_getscn(f->elf, sh.sh_link);
+		if (!symscn || !gelf_getshdr(symscn, &symsh))
+			continue;
+		data = elf_getdata(scn, NULL);
+		syms = elf_getdata(symscn, NULL);
+		if (!data || !syms)
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize && n < max; i++) {
+			GElf_Rela r;
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getrela(data, i, &r) ||
+			    (GELF_R_TYPE(r.r_info) != R_X86_64_JUMP_SLOT &&
+			     GELF_R_TYPE(r.r_info) != R_X86_64_GLOB_DAT) ||
+			    !gelf_getsym(syms, GELF_R_SYM(r.r_info), &sym))
+				continue;
+			name = elf_strptr(f->elf, symsh.sh_link, sym.st_name);
+			for (size_t k = 0; name && k < NR_KINDS; k++)
+				if (allocating(k) && !strcmp(name, kinds[k].name))
+					slots[n++] = r.r_offset;
+		}
+	}
+	return n;
+}
+
+/* Read a section's bytes; NULL if it has none. */
+static const unsigned char *section_bytes(Elf_Scn *scn, GElf_Shdr *sh)
+{
+	Elf_Data *d;
+
+	if (!gelf_getshdr(scn, sh) || sh->sh_type != SHT_PROGBITS ||
+	    !(sh->sh_flags & SHF_EXECINSTR))
+		return NULL;
+	d = elf_getdata(scn, NULL);
+	return d && d->d_size == sh->sh_size ? d->d_buf : NULL;
+}
+
+static int rel32(const unsigned char *p)
+{
+	int v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Caller's CFA offset and saved %rbp at pc, from the CFI; false when not simple. */
+static bool cfi_rule(Dwarf_CFI *cfi, GElf_Addr pc, struct mt_frame_rule *rule)
+{
+	Dwarf_Frame *frame = NULL;
+	Dwarf_Op ops_mem[3], *ops;
+	size_t nops;
+	bool ok = false;
+
+	if (dwarf_cfi_addrframe(cfi, pc, &frame))
+		return false;
+	/* CFA = %rsp + N */
+	if (dwarf_frame_cfa(frame, &ops, &nops) || nops != 1 || ops[0].atom != DW_OP_bregx ||
+	    ops[0].number != 7)
+		goto out;
+	rule->cfa = (__s32)ops[0].number2;
+	rule->rbp = 0;
+	if (dwarf_frame_register(frame, 6, ops_mem, &ops, &nops))
+		goto out;
+	if (nops >= 1 && ops[0].atom == DW_OP_call_frame_cfa) {
+		if (nops == 2 && ops[1].atom == DW_OP_plus_uconst)
+			rule->rbp = (__s32)(__s64)ops[1].number;
+		else if (nops == 3 && ops[1].atom == DW_OP_consts && ops[2].atom == DW_OP_plus)
+			rule->rbp = (__s32)(__s64)ops[1].number;
+		else
+			goto out;
+	}
+	ok = rule->cfa >= 0;
+out:
+	free(frame);
+	return ok;
+}
+
+/*
+ * Every call from inside the library to one of its allocating functions
+ * (directly or through its PLT), with the CFI rule that steps from that
+ * call's return address to the function that made it.
+ */
+static void plan_rules(struct mt_plan *plan, struct elf_file *f)
+{
+	GElf_Addr slots[64], stubs[64], targets[NR_KINDS + 64];
+	size_t nslots, nstubs = 0, ntargets = 0;
+	Dwarf_CFI *cfi = dwarf_getcfi_elf(f->elf);
+	Elf_Scn *scn = NULL;
+
+	if (!cfi || !f->exec_memsz)
+		return;
+	nslots = plt_slots(f, slots, 64);
+	/*
+	 * PLT stubs jump through a slot: jmp *disp32(%rip) (ff 25), maybe
+	 * after bnd (f2) and endbr64 (f3 0f 1e fa) in .plt.sec entries.
+	 */
+	while ((scn = elf_nextscn(f->elf, scn))) {
+		GElf_Shdr sh;
+		const unsigned char *b = section_bytes(scn, &sh);
+		if (!b || sh.sh_size < 6)
+			continue;
+		for (size_t i = 0; i + 6 <= sh.sh_size && nstubs < 64; i++) {
+			GElf_Addr got;
+
+			if (b[i] != 0xff || b[i + 1] != 0x25)
+				continue;
+			got = sh.sh_addr + i + 6 + rel32(b + i + 2);
+			for (size_t j = 0; j < nslots && nstubs < 64; j++) {
+				size_t at = i;
+
+				if (got != slots[j])
+					continue;
+				if (at >= 1 && b[at - 1] == 0xf2)
+					at--;
+				if (at >= 4 && !memcmp(b + at - 4, "\xf3\x0f\x1e\xfa", 4))
+					at -= 4;
+				stubs[nstubs++] = sh.sh_addr + at;
+			}
+		}
+	}
+	for (size_t k = 0; k < NR_KINDS; k++)
+		if (f->sym[k] && allocating(k))
+			targets[ntargets++] = f->sym[k];
+	for (size_t i = 0; i < nstubs; i++)
+		targets[ntargets++] = stubs[i];
+
+	/* call rel32 (e8) to any target; a stray e8 byte only adds an unused rule */
+	scn = NULL;
+	while ((scn = elf_nextscn(f->elf, scn))) {
+		GElf_Shdr sh;
+		const unsigned char *b = section_bytes(scn, &sh);
+
+		if (!b || sh.sh_size < 5)
+			continue;
+		for (size_t i = 0; i + 5 <= sh.sh_size; i++) {
+			GElf_Addr at = sh.sh_addr + i, to;
+			struct mt_plan_rule *r;
+
+			if (b[i] != 0xe8)
+				continue;
+			to = at + 5 + rel32(b + i + 1);
+			for (size_t j = 0; j < ntargets; j++) {
+				if (to != targets[j] || plan->nr_rules == MT_MAX_FRAME_RULES)
+					continue;
+				if (at + 5 < f->exec_vaddr || at + 5 - f->exec_vaddr >= f->exec_memsz)
+					continue;
+				r = &plan->rules[plan->nr_rules];
+				if (!cfi_rule(cfi, at + 4, &r->rule))
+					continue;
+				r->key.seg_size = (__u32)f->exec_memsz;
+				r->key.off = (__u32)(at + 5 - f->exec_vaddr);
+				plan->nr_rules++;
+			}
+		}
+	}
+}
+
 int mt_plan__from_file(struct mt_plan *plan, const char *path)
 {
 	struct elf_file f;
@@ -243,6 +427,8 @@ int mt_plan__from_file(struct mt_plan *plan, const char *path)
 		}
 		p->cookie = MT_COOKIE_MAKE(p->kind, seg_off, seg_size);
 	}
+	if (f.exec_memsz <= MT_COOKIE_FIELD_MAX)
+		plan_rules(plan, &f);
 out:
 	elf_file__close(&f);
 	return err;
@@ -332,7 +518,9 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
 
 void mt_plan__log(const struct mt_plan *plan)
 {
-	pr_info("probing %s (%zu functions)", plan->shown, plan->nr_probes);
+	pr_info("probing %s (%zu functions; %zu calls to them from inside it stepped over "
+		"with CFI)",
+		plan->shown, plan->nr_probes, plan->nr_rules);
 	for (size_t i = 0; i < plan->nr_probes; i++) {
 		const struct mt_probe *p = &plan->probes[i];
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <linux/types.h>
-#include "mt_kinds.h"
+#include "mt_abi.h"
 #include "procmaps.h"
 
 struct mt_probe {
@@ -24,6 +24,13 @@ struct mt_probe {
 	bool slow; /* the probed instruction is single-stepped (~10 us/hit here) */
 };
 
+#define MT_MAX_FRAME_RULES 4096
+
+struct mt_plan_rule {
+	struct mt_frame_key key;
+	struct mt_frame_rule rule;
+};
+
 struct mt_plan {
 	char path[PATH_MAX]; /* file to attach to, valid in our mount namespace */
 	char shown[PATH_MAX]; /* the file as the target names it */
@@ -31,6 +38,9 @@ struct mt_plan {
 	dev_t dev;
 	struct mt_probe probes[MT_KIND__MAX];
 	size_t nr_probes;
+	/* CFI steps out of the library's own allocating functions (strdup, ...) */
+	struct mt_plan_rule rules[MT_MAX_FRAME_RULES];
+	size_t nr_rules;
 };
 
 /*

@@ -298,8 +298,13 @@ fail:
 
 int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid)
 {
+	int rules_fd = bpf_map__fd(l->skel->maps.mt_frame_rules);
 	struct mt_pid_links *pl, *tmp;
 	int err;
+
+	/* rules are per library file and shared by every process that maps it */
+	for (size_t i = 0; i < plan->nr_rules; i++)
+		bpf_map_update_elem(rules_fd, &plan->rules[i].key, &plan->rules[i].rule, BPF_ANY);
 
 	tmp = realloc(l->pids, (l->nr_pids + 1) * sizeof(*l->pids));
 	if (!tmp)

@@ -271,28 +271,22 @@ static int start_targets(struct memtrace *mt)
 
 /*
  * Symbolize one site into frames: the call site ([SP] at entry), then the
- * frame-pointer stack minus its first entry (the probed instruction) and
- * minus the caller again where the kernel added it already.
+ * frame-pointer stack above it, cut at the first address in no module
+ * (what a function without frame pointers left in %rbp).
  */
 static size_t site_frames(struct memtrace *mt, const struct target *t,
 			  const struct mt_raw_site *s, struct mt_frame *frames, size_t max,
 			  size_t *site_idx)
 {
 	__u64 ips[MT_MAX_STACK_DEPTH + 1];
-	int n = 0, m;
+	int n = 1, m;
 	size_t nf = 0;
 	bool site_set = false;
 
-	ips[n++] = s->key.caller;
-	m = mt_reader__stack(&mt->fds, s->key.stack_id, ips + 1, MT_MAX_STACK_DEPTH);
-	if (m > 1) {
-		int skip = 1;
-
-		if (ips[2] == s->key.caller)
-			skip = 2;
-		memmove(ips + 1, ips + 1 + skip, (m - skip) * sizeof(__u64));
-		n += m - skip;
-	}
+	ips[0] = s->key.caller;
+	m = mt_reader__stack(&mt->fds, s->key.stack, ips + 1, MT_MAX_STACK_DEPTH);
+	if (m > 0)
+		n += m;
 	*site_idx = 0;
 	for (int i = 0; i < n && nf < max; i++) {
 		int k = mt_sym_native__resolve(mt->sym, t->pid, ips[i], true, frames + nf,
@@ -300,6 +294,8 @@ static size_t site_frames(struct memtrace *mt, const struct target *t,
 
 		if (k <= 0)
 			continue;
+		if (i > 0 && !frames[nf].module)
+			break;
 		/* the line is the first frame outside the allocator's own library */
 		if (!site_set && !(frames[nf].module && !strcmp(frames[nf].module, t->alloc_module))) {
 			*site_idx = nf;

@@ -188,18 +188,17 @@ void mt_snapshot__free(struct mt_snapshot *s)
 	s->nr_sites = 0;
 }
 
-int mt_reader__stack(const struct mt_map_fds *fds, __s32 stack_id, __u64 *ips, int max)
+int mt_reader__stack(const struct mt_map_fds *fds, __u64 stack, __u64 *ips, int max)
 {
-	__u64 buf[MT_MAX_STACK_DEPTH];
-	__u32 id = (__u32)stack_id;
+	struct mt_stack s;
 	int n = 0;
 
-	if (stack_id < 0)
+	if (!stack)
 		return 0;
-	if (bpf_map_lookup_elem(fds->stacks, &id, buf))
+	if (bpf_map_lookup_elem(fds->stacks, &stack, &s))
 		return -errno;
-	while (n < MT_MAX_STACK_DEPTH && n < max && buf[n]) {
-		ips[n] = buf[n];
+	while (n < MT_MAX_STACK_DEPTH && n < max && s.ips[n]) {
+		ips[n] = s.ips[n];
 		n++;
 	}
 	return n;

@@ -31,8 +31,8 @@ struct mt_snapshot {
 int mt_reader__snapshot(const struct mt_map_fds *fds, __u64 min_age_ns, struct mt_snapshot *out);
 void mt_snapshot__free(struct mt_snapshot *s);
 
-/* Frames of a stack id (return addresses, innermost first); count or negative errno. */
-int mt_reader__stack(const struct mt_map_fds *fds, __s32 stack_id, __u64 *ips, int max);
+/* Frames of a stack (return addresses, innermost first); count or negative errno. */
+int mt_reader__stack(const struct mt_map_fds *fds, __u64 stack, __u64 *ips, int max);
 
 /* Forget a process: its live allocations and sites. */
 void mt_reader__purge(const struct mt_map_fds *fds, __u32 tgid);
