@@ -1,0 +1,11 @@
+#!/bin/sh
+# Install everything memtrace needs to build and test, from Debian 12 packages.
+set -eu
+[ "$(id -u)" = 0 ] || { echo "install-deps: run as root" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+	make gcc libc6-dev clang llvm bpftool pkg-config \
+	libbpf-dev libelf-dev libdw-dev zlib1g-dev \
+	libc6-dbg python3 valgrind procps >/dev/null
+echo "install-deps: ok"
