@@ -117,8 +117,17 @@ sanitize:
 		EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 		EXTRA_LDFLAGS='-fsanitize=address,undefined' unit
 
-bench: memtrace
-	$(Q)$(MAKE) --no-print-directory -C tests/bench OUTPUT=$(abspath $(OUTPUT))/bench MEMTRACE=$(abspath $(OUTPUT)/memtrace)
+# benchmark workloads: allocator calls must reach libc
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
+$(OUTPUT)/bench/%: tests/bench/%.c
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -g -fno-omit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
+		-pthread -Wall -Werror $< -o $@
+
+bench: memtrace $(BENCH_BINS)
+	$(Q)$(PYTHON) tests/bench/run.py
 
 deps:
 	$(Q)./tests/install-deps.sh

@@ -248,3 +248,30 @@ int mt_libc_return(struct pt_regs *ctx)
 	mt_exit(ctx);
 	return 0;
 }
+
+/*
+ * Benchmark floors (--floor): the same traps at the same places as full
+ * tracing, with no work in them. "return" keeps the return probe of the
+ * allocating functions, "entry" skips every return probe.
+ */
+SEC("uprobe")
+int mt_floor_return(struct pt_regs *ctx)
+{
+	if (bpf_session_is_return())
+		return 0;
+	switch (MT_COOKIE_KIND(bpf_get_attach_cookie(ctx))) {
+	case MT_KIND_FREE:
+	case MT_KIND_MUNMAP:
+	case MT_KIND_FREE_SIZED:
+	case MT_KIND_FREE_ALIGNED_SIZED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+SEC("uprobe")
+int mt_floor_entry(struct pt_regs *ctx)
+{
+	return 1;
+}

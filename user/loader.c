@@ -53,6 +53,7 @@ struct mt_pid_links {
 
 struct mt_loader {
 	struct memtrace_bpf *skel;
+	struct bpf_program *session; /* the session program attached */
 	enum mt_attach_mode mode;
 	struct mt_pid_links *pids;
 	size_t nr_pids;
@@ -102,10 +103,18 @@ static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mo
 	bpf_map__set_max_entries(skel->maps.mt_sites, opts->max_sites);
 	bpf_map__set_max_entries(skel->maps.mt_stacks, opts->stack_storage);
 
+	l->session = skel->progs.mt_libc_session;
+	if (opts->floor == MT_FLOOR_RETURN)
+		l->session = skel->progs.mt_floor_return;
+	else if (opts->floor == MT_FLOOR_ENTRY)
+		l->session = skel->progs.mt_floor_entry;
+	bpf_program__set_autoload(skel->progs.mt_libc_session, false);
+	bpf_program__set_autoload(skel->progs.mt_floor_return, false);
+	bpf_program__set_autoload(skel->progs.mt_floor_entry, false);
 	switch (mode) {
 	case MT_ATTACH_SESSION:
-		bpf_program__set_expected_attach_type(skel->progs.mt_libc_session,
-						      MT_BPF_TRACE_UPROBE_SESSION);
+		bpf_program__set_autoload(l->session, true);
+		bpf_program__set_expected_attach_type(l->session, MT_BPF_TRACE_UPROBE_SESSION);
 		bpf_program__set_autoload(skel->progs.mt_libc_entry, false);
 		bpf_program__set_autoload(skel->progs.mt_libc_return, false);
 		break;
@@ -114,10 +123,8 @@ static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mo
 						      MT_BPF_TRACE_UPROBE_MULTI);
 		bpf_program__set_expected_attach_type(skel->progs.mt_libc_return,
 						      MT_BPF_TRACE_UPROBE_MULTI);
-		bpf_program__set_autoload(skel->progs.mt_libc_session, false);
 		break;
 	default:
-		bpf_program__set_autoload(skel->progs.mt_libc_session, false);
 		break;
 	}
 	err = memtrace_bpf__load(skel);
@@ -140,7 +147,7 @@ struct mt_loader *mt_loader__new(const struct mt_opts *opts, enum mt_attach_mode
 	if (mode != MT_ATTACH_AUTO) {
 		l = load_mode(opts, mode, &err);
 	} else {
-		for (size_t i = 0; i < 3 && !l; i++) {
+		for (size_t i = 0; i < (opts->floor ? 1 : 3) && !l; i++) {
 			l = load_mode(opts, order[i], &err);
 			if (!l && (err == -EPERM || err == -EACCES))
 				break;
@@ -264,7 +271,7 @@ static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const stru
 		}
 	}
 	if (l->mode == MT_ATTACH_SESSION) {
-		fd = raw_link(bpf_program__fd(l->skel->progs.mt_libc_session),
+		fd = raw_link(bpf_program__fd(l->session),
 			      MT_BPF_TRACE_UPROBE_SESSION, 0, plan->path, offs, cookies, n, pid);
 		if (fd < 0)
 			goto fail;

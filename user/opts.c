@@ -44,6 +44,7 @@ enum {
 	OPT_STACK_STORAGE,
 	OPT_NO_STACKS,
 	OPT_ATTACH_MODE,
+	OPT_FLOOR,
 };
 
 static const struct argp_option options[] = {
@@ -68,6 +69,10 @@ static const struct argp_option options[] = {
 	{ "no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 4 },
 	{ "attach-mode", OPT_ATTACH_MODE, "MODE", 0,
 	  "auto (default), session, multi or perf: how probes attach", 4 },
+	{ "floor", OPT_FLOOR, "KIND", 0,
+	  "Benchmarking: attach empty probes at the same places (return: entry and return "
+	  "traps as full tracing has them; entry: entry traps only); session mode only",
+	  4 },
 	{},
 };
 
@@ -274,6 +279,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		else
 			BAD("invalid --attach-mode '%s': auto, session, multi or perf", arg);
 		break;
+	case OPT_FLOOR:
+		if (!strcmp(arg, "return"))
+			o->floor = MT_FLOOR_RETURN;
+		else if (!strcmp(arg, "entry"))
+			o->floor = MT_FLOOR_ENTRY;
+		else
+			BAD("invalid --floor '%s': return or entry", arg);
+		break;
 	case ARGP_KEY_ARG:
 		/* everything after "--" is the command */
 		if (state->quoted && state->next - 1 >= state->quoted) {
@@ -325,6 +338,10 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	}
 	if (o->nr_pids && o->cmd) {
 		pr_err("give either -p or a command, not both");
+		return -EINVAL;
+	}
+	if (o->floor && o->attach_mode != MT_ATTACH_AUTO && o->attach_mode != MT_ATTACH_SESSION) {
+		pr_err("--floor needs session links (--attach-mode session)");
 		return -EINVAL;
 	}
 	if (o->max_size && o->min_size > o->max_size) {

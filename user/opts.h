@@ -19,6 +19,13 @@ enum mt_attach_mode {
 	MT_ATTACH_PERF,
 };
 
+/* Benchmark floors: the same probes doing no work. */
+enum mt_floor {
+	MT_FLOOR_NONE = 0,
+	MT_FLOOR_RETURN, /* entry + return traps where full tracing has them */
+	MT_FLOOR_ENTRY, /* entry traps only */
+};
+
 struct mt_opts {
 	pid_t pids[MT_MAX_PIDS];
 	size_t nr_pids;
@@ -35,6 +42,7 @@ struct mt_opts {
 	__u32 max_allocs, max_sites, stack_storage;
 	bool no_stacks;
 	enum mt_attach_mode attach_mode;
+	enum mt_floor floor;
 };
 
 /*
