@@ -25,13 +25,13 @@ struct mt_map {
 	__u64 inode;
 	dev_t dev;
 	unsigned int prot; /* PROT_READ | PROT_WRITE | PROT_EXEC */
-	char *path; /* NULL for anonymous mappings */
+	char *path;	   /* NULL for anonymous mappings */
 };
 
 struct mt_module {
-	char *path; /* as in the maps file (target's mount namespace) */
+	char *path;  /* as in the maps file (target's mount namespace) */
 	__u64 start; /* lowest address of any mapping of the file */
-	__u64 end; /* highest address of any mapping of the file */
+	__u64 end;   /* highest address of any mapping of the file */
 	__u64 exec_start, exec_end, exec_offset; /* the r-x mapping */
 	__u64 inode;
 	dev_t dev;
