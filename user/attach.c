@@ -489,13 +489,19 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
 	const struct mt_module *pick = NULL;
 	int err;
 
+	char exe[PATH_MAX] = "";
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
 	/* the executable first: a static binary, or one with its own malloc */
 	for (int pass = 0; pass < 3 && !pick; pass++) {
 		for (size_t i = 0; i < maps->nr_mods && !pick; i++) {
 			const struct mt_module *m = &maps->mods[i];
 
-			if (pass == 0 && i > 0)
-				break;
+			if (pass == 0 && strcmp(m->path, exe))
+				continue;
 			if (pass == 1 && !is_libc_name(m->path))
 				continue;
 			if (module_path(pid, maps, m, path, sizeof(path)))

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -518,6 +519,18 @@ int main(int argc, char **argv)
 	mt.opts = &opts;
 	mt_log__set_level(MT_LOG_INFO + opts.verbose);
 	mt_log__hook_libbpf();
+
+	/* the symbolizer keeps every module file open */
+	{
+		struct rlimit rl;
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	/* debug files come from the local disk: never stall a report on the network */
+	unsetenv("DEBUGINFOD_URLS");
 
 	mt.out = stdout;
 	if (opts.output) {
