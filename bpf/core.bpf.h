@@ -20,6 +20,11 @@ extern const volatile __u64 mt_min_size;
 extern const volatile __u64 mt_max_size;
 extern const volatile __u32 mt_self_tgid;
 extern const volatile bool mt_want_stacks;
+extern const volatile __u64 mt_sample_rate; /* R bytes, 0 = record everything */
+extern const volatile __u64 mt_sample_exact; /* R * ln(100): recorded exactly from here */
+extern const volatile __u64 mt_seed; /* 0 = random */
+extern const volatile __u32 mt_g_tab[MT_G_BINS + 1];
+extern const volatile __u32 mt_ln_tab[MT_LN_BINS + 1];
 
 static __always_inline void mt_count(enum mt_counter c)
 {
@@ -81,16 +86,13 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 	struct mt_site_stats zero = {}, *st;
 	struct mt_alloc *old;
 
-	if (mt_size_filtered(size)) {
-		mt_count(MT_CNT_FILTERED);
-		return;
-	}
 	rec.size = size;
-	rec.w_bytes = size;
-	rec.w_count = MT_COUNT_ONE;
+	rec.w_bytes = t->w_bytes;
+	rec.w_count = t->w_count;
 	rec.ts_ns = bpf_ktime_get_ns();
 	rec.site.tgid = tgid;
 	rec.site.stack = t->stack;
+	rec.site.py_stack = t->py_stack;
 	rec.site.caller = t->caller;
 
 	st = bpf_map_lookup_elem(&mt_sites, &rec.site);
@@ -122,9 +124,9 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
  * on the same stack, within MT_MAX_FRAME_SPAN: code built without frame
  * pointers uses %rbp for data, and that must end the walk instead of
  * producing a stack of garbage. Returns the stack's key in mt_stacks, 0
- * when there is none.
+ * when there is none. A global function: verified once.
  */
-static __always_inline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo)
+__noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo)
 {
 	__u64 h = 0xcbf29ce484222325ULL;
 	__u32 zero = 0, n = 0;
@@ -217,6 +219,104 @@ static __always_inline struct mt_thread *mt_call_begin(__u64 sp)
 		t->active = 0;
 	}
 	return t;
+}
+
+/* xorshift64*: reproducible draws when the loader sets a seed */
+static __always_inline __u64 mt_rand(struct mt_thread *t)
+{
+	__u64 x = t->rng;
+
+	if (!x) {
+		x = mt_seed ? mt_seed ^ ((bpf_get_current_pid_tgid() & 0xffffffff) *
+					 0x9e3779b97f4a7c15ULL) :
+			      ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32());
+		x |= 1;
+	}
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	t->rng = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* Bytes to the next sample: R * -ln(u), u uniform in (0, 1]. */
+static __always_inline __s64 mt_draw(struct mt_thread *t)
+{
+	__u32 u = mt_rand(t) >> 32, k = 0, i, frac;
+	__u64 nl;
+
+	if (!u)
+		u = 1;
+	/* u = 2^-k * m with m in [0.5, 1): normalize the top bit */
+	if (!(u & 0xffff0000)) {
+		u <<= 16;
+		k += 16;
+	}
+	if (!(u & 0xff000000)) {
+		u <<= 8;
+		k += 8;
+	}
+	if (!(u & 0xf0000000)) {
+		u <<= 4;
+		k += 4;
+	}
+	if (!(u & 0xc0000000)) {
+		u <<= 2;
+		k += 2;
+	}
+	if (!(u & 0x80000000)) {
+		u <<= 1;
+		k += 1;
+	}
+	/* position of m in [0.5, 1) on the table: (m - 0.5) * 2 * BINS, Q16 */
+	{
+		__u64 pos = ((__u64)(u - 0x80000000U) * (2 * MT_LN_BINS)) >> 16;
+
+		i = (pos >> 16) & (MT_LN_BINS - 1);
+		frac = pos & 0xffff;
+	}
+	nl = (__u64)k * MT_LN2_Q16 + mt_ln_tab[i] -
+	     (((__u64)(mt_ln_tab[i] - mt_ln_tab[i + 1]) * frac) >> 16);
+	return (__s64)((mt_sample_rate * nl) >> 16) + 1;
+}
+
+/*
+ * Decide whether an allocation of size bytes is recorded, and with which
+ * weight (t->w_bytes, t->w_count). Without sampling every allocation is,
+ * with weight 1.
+ */
+static __always_inline bool mt_sample(struct mt_thread *t, __u64 size)
+{
+	__u64 s = size ? size : 1, pos, g;
+	__u32 i, frac;
+
+	t->w_bytes = size;
+	t->w_count = MT_COUNT_ONE;
+	if (!mt_sample_rate || size >= mt_sample_exact)
+		return true;
+	if (t->sample_left <= 0 && !t->rng)
+		t->sample_left = mt_draw(t);
+	if (t->sample_left > (__s64)s) {
+		t->sample_left -= s;
+		return false;
+	}
+	t->sample_left = mt_draw(t);
+	/* x = s / R on the table: s * BINS / (R ln 100), Q16 */
+	pos = (s << 16) * MT_G_BINS / mt_sample_exact;
+	i = (pos >> 16) & (MT_G_BINS - 1);
+	frac = pos & 0xffff;
+	g = mt_g_tab[i] + (((__u64)(mt_g_tab[i + 1] - mt_g_tab[i]) * frac) >> 16);
+	t->w_bytes = (mt_sample_rate * g) >> 16;
+	t->w_count = (t->w_bytes << MT_COUNT_SHIFT) / s;
+	return true;
+}
+
+/* Is a tracked block at addr (so a call that may release it needs its return)? */
+static __always_inline bool mt_tracked(__u32 tgid, __u64 addr)
+{
+	struct mt_alloc_key key = { .tgid = tgid, .addr = addr };
+
+	return addr && bpf_map_lookup_elem(&mt_allocs, &key);
 }
 
 /* Is a free-type call at sp nested inside an allocator call in flight? */

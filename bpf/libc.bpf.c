@@ -14,10 +14,13 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "mt_abi.h"
+#include "mt_python.h"
 
 #define MT_DEFINE_MAPS
 #include "core.bpf.h"
+#include "python.bpf.h"
 
 #define MAP_ANONYMOUS 0x20
 #define MAP_FAILED ((__u64)-1)
@@ -28,6 +31,11 @@ const volatile __u64 mt_min_size = 0;
 const volatile __u64 mt_max_size = 0;
 const volatile __u32 mt_self_tgid = 0;
 const volatile bool mt_want_stacks = true;
+const volatile __u64 mt_sample_rate = 0;
+const volatile __u64 mt_sample_exact = 0;
+const volatile __u64 mt_seed = 0;
+const volatile __u32 mt_g_tab[MT_G_BINS + 1] = {};
+const volatile __u32 mt_ln_tab[MT_LN_BINS + 1] = {};
 
 extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
@@ -78,9 +86,9 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	case MT_KIND_FREE:
 	case MT_KIND_FREE_SIZED:
 	case MT_KIND_FREE_ALIGNED_SIZED:
-		if (!PT_REGS_PARM1(ctx) || mt_call_nested(sp))
-			return 1;
-		mt_release(tgid, PT_REGS_PARM1(ctx));
+		/* no nesting check: no allocator calls the public free */
+		if (PT_REGS_PARM1(ctx))
+			mt_release(tgid, PT_REGS_PARM1(ctx));
 		return 1;
 	case MT_KIND_MUNMAP:
 		if (mt_call_nested(sp))
@@ -145,15 +153,22 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		mt_count(MT_CNT_INTERNAL_MMAP);
 		return 1;
 	}
-	/* a filtered size needs no return, unless an old block is released there */
-	if (mt_size_filtered(size) && !aux) {
-		mt_count(MT_CNT_FILTERED);
-		return 1;
+	t->release_only = 0;
+	if (mt_size_filtered(size) || !mt_sample(t, size)) {
+		if (mt_size_filtered(size))
+			mt_count(MT_CNT_FILTERED);
+		/* not recorded: the return matters only if it releases a tracked block */
+		if (!mt_tracked(tgid, aux))
+			return 1;
+		t->release_only = 1;
 	}
 	t->stack = 0;
-	if (mt_want_stacks)
+	t->py_stack = 0;
+	if (mt_want_stacks && !t->release_only) {
 		t->stack = mt_stack_get(ctx, caller, mt_from_library(ctx, cookie, caller),
 					mt_library_lo(ctx, cookie), MT_COOKIE_SIZE(cookie));
+		t->py_stack = mt_py_stack_get(tgid);
+	}
 	t->outer_sp = sp;
 	t->size = size;
 	t->aux = aux;
@@ -175,6 +190,14 @@ static __always_inline void mt_exit(struct pt_regs *ctx)
 		return;
 	t->active = 0;
 
+	if (t->release_only) {
+		/* realloc/mremap of a tracked block whose result is not recorded */
+		if (ret && ret != MAP_FAILED)
+			mt_release(tgid, t->aux);
+		else if (!ret && t->size == 0 && t->kind != MT_KIND_MREMAP)
+			mt_release(tgid, t->aux);
+		return;
+	}
 	switch (t->kind) {
 	case MT_KIND_POSIX_MEMALIGN:
 		if ((int)ret != 0) {

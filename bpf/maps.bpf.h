@@ -7,6 +7,8 @@
 #ifndef MT_MAPS_BPF_H
 #define MT_MAPS_BPF_H
 
+#include "mt_python.h"
+
 #ifdef MT_DEFINE_MAPS
 #define MT_MAP
 #else
@@ -20,8 +22,14 @@ struct mt_thread {
 	__u64 aux; /* realloc/mremap: old block; posix_memalign: out-pointer */
 	__u64 caller; /* [SP] at entry: the call site's return address */
 	__u64 stack; /* key in mt_stacks, 0 = none */
+	__u64 py_stack; /* key in mt_py_stacks, 0 = none */
+	__u64 w_bytes, w_count; /* weight of the allocation in flight */
+	__s64 sample_left; /* bytes until the next sample */
+	__u64 rng; /* xorshift64* state, 0 = not seeded */
 	__u32 kind; /* enum mt_kind */
 	__u32 active; /* an outermost call is in flight */
+	__u32 release_only; /* not sampled: the return only releases the old block */
+	__u32 pad;
 };
 
 /* live allocations: (tgid, address) -> record */
@@ -84,5 +92,43 @@ MT_MAP struct {
 	__type(key, int);
 	__type(value, struct mt_thread);
 } mt_threads SEC(".maps");
+
+/* interpreter layout of each Python process, by tgid (filled by the loader) */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct mt_py_offsets);
+} mt_py_procs SEC(".maps");
+
+/* thread id -> its PyThreadState, validated on every use */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} mt_py_tstates SEC(".maps");
+
+/* Python stacks by content hash */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 14);
+	__type(key, __u64);
+	__type(value, struct mt_py_stack);
+} mt_py_stacks SEC(".maps");
+
+/* scratch: a Python stack being built and the frame being read */
+struct mt_py_scratch {
+	struct mt_py_stack stack;
+	__u8 frame[136];
+};
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_py_scratch);
+} mt_py_scratch SEC(".maps");
 
 #endif

@@ -82,6 +82,21 @@ struct mt_frame_rule {
 	__s32 rbp;
 };
 
+/*
+ * Poisson sampling over bytes (mean distance R = the sample rate). Tables
+ * computed by the loader, in Q16 fixed point (BPF has no floating point):
+ *   MT_G: g(x) = x / (1 - e^-x) at x = i * ln(100) / MT_G_BINS, i = 0..BINS;
+ *         a sampled allocation of S bytes weighs R * g(S/R) bytes and
+ *         R * g(S/R) / S allocations. S >= R * ln(100) (sampled with
+ *         probability >= 99%) is recorded exactly instead.
+ *   MT_LN: -ln(m) at m = 0.5 + i / (2 * MT_LN_BINS), i = 0..BINS, for the
+ *         exponential draws -ln(u) = k ln 2 - ln(m), u = 2^-k m.
+ */
+#define MT_G_BINS 512
+#define MT_LN_BINS 256
+#define MT_Q16 65536ULL
+#define MT_LN2_Q16 45426ULL /* ln 2 * 65536 */
+
 struct mt_alloc_key {
 	__u32 tgid;
 	__u32 pad;

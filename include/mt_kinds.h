@@ -59,7 +59,13 @@ enum mt_kind { MT_ALLOC_KINDS(MT_KIND_ENUM) MT_KIND__MAX };
 	  "allocator calls made inside another allocator call")                \
 	X(INTERNAL_MMAP, "internal_mmap", 0,                                   \
 	  "mmap family calls made by the C library itself")                    \
-	X(FILTERED, "filtered", 0, "allocations outside --min/--max-size")
+	X(FILTERED, "filtered", 0, "allocations outside --min/--max-size")      \
+	X(PY_READ_FAULT, "py_read_fault", 1,                                   \
+	  "reading the interpreter's frames failed: native line kept")         \
+	X(PY_STACKS_FULL, "py_stacks_map_full", 1,                             \
+	  "Python stack map full: native line kept; raise --stack-storage")    \
+	X(PY_NO_THREAD, "py_no_thread", 0,                                     \
+	  "allocations on threads with no Python thread state")
 
 #define MT_CNT_ENUM(id, name, drop, help) MT_CNT_##id,
 enum mt_counter { MT_COUNTERS(MT_CNT_ENUM) MT_CNT__MAX };

@@ -12,6 +12,7 @@
  * loading again.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -78,6 +79,27 @@ enum mt_attach_mode mt_loader__mode(const struct mt_loader *l)
 	return l->mode;
 }
 
+/* Sampling tables and thresholds (see include/mt_abi.h). */
+static void set_sampling(struct memtrace_bpf *skel, __u64 rate, __u64 seed)
+{
+	const double xmax = log(100.0);
+
+	skel->rodata->mt_sample_rate = rate;
+	skel->rodata->mt_sample_exact = (__u64)ceil((double)rate * xmax);
+	skel->rodata->mt_seed = seed;
+	for (int i = 0; i <= MT_G_BINS; i++) {
+		double x = xmax * i / MT_G_BINS;
+		double g = i ? x / -expm1(-x) : 1.0;
+
+		skel->rodata->mt_g_tab[i] = (__u32)llround(g * MT_Q16);
+	}
+	for (int i = 0; i <= MT_LN_BINS; i++) {
+		double m = 0.5 + (double)i / (2 * MT_LN_BINS);
+
+		skel->rodata->mt_ln_tab[i] = (__u32)llround(-log(m) * MT_Q16);
+	}
+}
+
 static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mode mode, int *errp)
 {
 	struct mt_loader *l = calloc(1, sizeof(*l));
@@ -99,6 +121,7 @@ static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mo
 	skel->rodata->mt_max_size = opts->max_size;
 	skel->rodata->mt_self_tgid = getpid();
 	skel->rodata->mt_want_stacks = !opts->no_stacks;
+	set_sampling(skel, opts->sample_rate, opts->seed);
 	bpf_map__set_max_entries(skel->maps.mt_allocs, opts->max_allocs);
 	bpf_map__set_max_entries(skel->maps.mt_sites, opts->max_sites);
 	bpf_map__set_max_entries(skel->maps.mt_stacks, opts->stack_storage);

@@ -542,6 +542,14 @@ int main(int argc, char **argv)
 	}
 	mt.out_cfg.format = opts.format;
 	mt.out_cfg.show_stacks = opts.verbose || opts.group_by == MT_GROUP_STACK;
+	if (opts.sample_rate) {
+		static char note[96];
+
+		snprintf(note, sizeof(note),
+			 "sampled: one allocation per %llu bytes on average; numbers are estimates",
+			 (unsigned long long)opts.sample_rate);
+		mt.out_cfg.sampling_note = note;
+	}
 
 	/* signals arrive through a signalfd; the child gets the default dispositions back */
 	sigemptyset(&mask);

@@ -45,6 +45,8 @@ enum {
 	OPT_NO_STACKS,
 	OPT_ATTACH_MODE,
 	OPT_FLOOR,
+	OPT_SAMPLE_RATE,
+	OPT_SEED,
 };
 
 static const struct argp_option options[] = {
@@ -62,17 +64,23 @@ static const struct argp_option options[] = {
 	{ "min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3 },
 	{ "min-size", OPT_MIN_SIZE, "BYTES", 0, "Ignore allocations smaller than BYTES (K/M/G)", 3 },
 	{ "max-size", OPT_MAX_SIZE, "BYTES", 0, "Ignore allocations larger than BYTES (K/M/G)", 3 },
-	{ NULL, 0, NULL, 0, "Capacity and tuning:", 4 },
-	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked (default 1048576)", 4 },
-	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 4 },
-	{ "stack-storage", OPT_STACK_STORAGE, "N", 0, "Stack map entries (default 16384)", 4 },
-	{ "no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 4 },
+	{ NULL, 0, NULL, 0, "Sampling (production):", 4 },
+	{ "sample-rate", OPT_SAMPLE_RATE, "BYTES", 0,
+	  "Record one allocation per BYTES allocated on average (Poisson over bytes, "
+	  "K/M suffixes; 0 = every allocation, the default); estimates are unbiased",
+	  4 },
+	{ "seed", OPT_SEED, "N", 0, "Seed the sampling draws (reproducible runs)", 4 },
+	{ NULL, 0, NULL, 0, "Capacity and tuning:", 5 },
+	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked (default 1048576)", 5 },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 5 },
+	{ "stack-storage", OPT_STACK_STORAGE, "N", 0, "Stack map entries (default 16384)", 5 },
+	{ "no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 5 },
 	{ "attach-mode", OPT_ATTACH_MODE, "MODE", 0,
-	  "auto (default), session, multi or perf: how probes attach", 4 },
+	  "auto (default), session, multi or perf: how probes attach", 5 },
 	{ "floor", OPT_FLOOR, "KIND", 0,
 	  "Benchmarking: attach empty probes at the same places (return: entry and return "
 	  "traps as full tracing has them; entry: entry traps only); session mode only",
-	  4 },
+	  5 },
 	{},
 };
 
@@ -278,6 +286,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			o->attach_mode = MT_ATTACH_PERF;
 		else
 			BAD("invalid --attach-mode '%s': auto, session, multi or perf", arg);
+		break;
+	case OPT_SAMPLE_RATE:
+		if (mt_parse_size(arg, &o->sample_rate) || o->sample_rate > (1ULL << 40))
+			BAD("invalid --sample-rate '%s': bytes (K/M/G suffixes), 0 to 1T", arg);
+		break;
+	case OPT_SEED:
+		if (parse_ulong(arg, ULONG_MAX, &v))
+			BAD("invalid --seed '%s'", arg);
+		o->seed = v;
 		break;
 	case OPT_FLOOR:
 		if (!strcmp(arg, "return"))

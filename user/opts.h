@@ -43,6 +43,8 @@ struct mt_opts {
 	bool no_stacks;
 	enum mt_attach_mode attach_mode;
 	enum mt_floor floor;
+	__u64 sample_rate; /* bytes, 0 = record everything */
+	__u64 seed; /* sampling PRNG seed, 0 = random */
 };
 
 /*
