@@ -1,0 +1,1405 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""End-to-end tests of memtrace against real processes (root, real BPF).
+
+Expects `make memtrace targets` to have run. Each case prints `ok NAME` or
+`FAIL NAME: reason`; the last line is `e2e: N passed, M failed` and the exit
+status is non-zero on any failure.
+
+Ground truth is tests/targets/leak_apis.c: every allocator call carries a
+marker `/* @leak bytes=B count=C [kind=mmap] [vg=skip] */` giving what must
+still be live at that line when the program is done; the cases compare
+memtrace's reports with the markers exactly.
+
+Environment:
+  CI=true               a missing capability, tool or BPF failure is a FAIL
+  MEMTRACE_ALLOW_SKIP=1 outside CI, not being root skips everything (loudly)
+  MEMTRACE=path         binary to test (default ./memtrace)
+  E2E_ONLY=a,b          run only the cases whose name starts with a or b
+  E2E_VERBOSE=1         print the commands, extra details; keep the outputs
+  E2E_BUDGET=SEC        time budget of the whole suite (default 150)
+
+Only the Python standard library is used.
+"""
+
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MEMTRACE = os.path.abspath(os.environ.get("MEMTRACE", os.path.join(ROOT, "memtrace")))
+TARGETS = os.path.join(ROOT, ".output", "targets")
+LEAK = os.path.join(TARGETS, "leak_apis")
+LEAK_SRC = os.path.join(ROOT, "tests", "targets", "leak_apis.c")
+NOLIBC_SRC = os.path.join(ROOT, "tests", "e2e", "static_nolibc.c")
+SRC_BASE = "leak_apis.c"
+MODULE = "leak_apis"
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+VERBOSE = os.environ.get("E2E_VERBOSE", "") not in ("", "0")
+ONLY = [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
+
+RUN_TIMEOUT = 60.0  # hard limit for one memtrace run
+ERROR_TIMEOUT = 10.0  # bad input must be refused within this
+# the whole suite (a normal run takes ~15 s); once spent, runs get 5 s and
+# cases not yet started fail at once, so a hanging memtrace cannot hang us
+BUDGET = float(os.environ.get("E2E_BUDGET", "150"))
+
+# the number of calls in leak_apis that return a failure to the program:
+# realloc(huge), reallocarray overflow, malloc(SIZE_MAX-4096),
+# malloc(SIZE_MAX/2), calloc overflow, posix_memalign(align 3), mmap(len 0)
+N_FAILED_CALLS = 7
+N_THREADS = 4  # NTHREADS in leak_apis.c
+N_PRE = 100  # PRE_N in leak_apis.c
+
+T0 = time.monotonic()
+TMP = tempfile.mkdtemp(prefix="memtrace-e2e-")
+CHILDREN = []  # every Popen we started; killed on any exit path
+RESULTS = []  # (name, ok, reason)
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    """A case that cannot run here; under CI=true a missing tool is a Fail instead."""
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def info(msg):
+    """A note that is neither a result nor noise: what a case compared."""
+    print("# " + msg, flush=True)
+
+
+def vlog(msg):
+    if VERBOSE:
+        print("  | " + msg.replace("\n", "\n  | "), flush=True)
+
+
+def elapsed():
+    return time.monotonic() - T0
+
+
+# ---------------------------------------------------------------------------
+# processes
+
+def spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+          stderr=subprocess.PIPE, env=None):
+    """Popen in its own session (so its whole group can be killed)."""
+    p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
+                         env=env, start_new_session=True, cwd=ROOT)
+    CHILDREN.append(p)
+    return p
+
+
+def kill_group(p, sig=signal.SIGKILL):
+    try:
+        os.killpg(p.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        p.kill()
+    except ProcessLookupError:
+        pass
+
+
+def reap(p, timeout=5.0):
+    try:
+        return p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(p)
+        try:
+            return p.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def cleanup():
+    for p in CHILDREN:
+        if p.poll() is None:
+            kill_group(p)
+    for p in CHILDREN:
+        try:
+            p.wait(2)
+        except Exception:
+            pass
+        for f in (p.stdin, p.stdout, p.stderr):
+            try:
+                if f:
+                    f.close()
+            except Exception:
+                pass
+    CHILDREN.clear()
+
+
+class Run:
+    """Result of a finished command."""
+
+    def __init__(self, rc, out, err, secs, timed_out):
+        self.rc, self.out, self.err = rc, out, err
+        self.secs, self.timed_out = secs, timed_out
+
+    def describe(self):
+        if self.timed_out:
+            s = "timed out after %.0f s (killed)" % self.secs
+        elif self.rc is not None and self.rc < 0:
+            s = "killed by signal %d" % -self.rc
+        else:
+            s = "exit %s" % self.rc
+        tail = self.err.strip().splitlines()[-3:]
+        if tail:
+            s += "; stderr: " + " | ".join(tail)
+        return s
+
+
+def run(argv, timeout=RUN_TIMEOUT, stdin_data=None, env=None):
+    timeout = max(5.0, min(timeout, BUDGET - elapsed()))
+    t = time.monotonic()
+    p = spawn(argv, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+              env=env)
+    timed_out = False
+    try:
+        out, err = p.communicate(stdin_data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_group(p)
+        out, err = p.communicate()
+    r = Run(p.returncode, out.decode(errors="replace"), err.decode(errors="replace"),
+            time.monotonic() - t, timed_out)
+    vlog("$ %s -> %s (%.1f s)" % (" ".join(argv), r.rc, r.secs))
+    return r
+
+
+class Lines:
+    """Collects the lines of a pipe in a thread; wait() for one to appear."""
+
+    def __init__(self, f, name=""):
+        self.f, self.name = f, name
+        self.lines = []
+        self.eof = False
+        self.cv = threading.Condition()
+        self.t = threading.Thread(target=self._pump, daemon=True)
+        self.t.start()
+
+    def _pump(self):
+        for raw in iter(self.f.readline, b""):
+            with self.cv:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                self.cv.notify_all()
+        with self.cv:
+            self.eof = True
+            self.cv.notify_all()
+
+    def wait(self, pred, timeout, start=0):
+        """First line at index >= start matching pred, or None on timeout/EOF."""
+        end = time.monotonic() + timeout
+        with self.cv:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    m = pred(self.lines[i])
+                    if m:
+                        return m
+                    i += 1
+                left = end - time.monotonic()
+                if self.eof or left <= 0:
+                    return None
+                self.cv.wait(left)
+
+    def text(self):
+        with self.cv:
+            return "\n".join(self.lines)
+
+
+def regex(pat):
+    r = re.compile(pat)
+    return lambda line: r.search(line)
+
+
+class Target:
+    """A `leak_apis --wait` process driven by signals."""
+
+    def __init__(self, extra=()):
+        self.p = spawn([LEAK, "--wait"] + list(extra), stdin=subprocess.PIPE)
+        self.out = Lines(self.p.stdout, "target stdout")
+        self.err = Lines(self.p.stderr, "target stderr")
+        m = self.out.wait(regex(r"^ready (\d+)$"), 10)
+        if not m:
+            raise Fail("leak_apis --wait did not print 'ready'")
+        self.pid = int(m.group(1))
+        if self.pid != self.p.pid:
+            raise Fail("leak_apis printed pid %d, Popen says %d" % (self.pid, self.p.pid))
+
+    def start_work(self):
+        os.kill(self.pid, signal.SIGUSR1)
+        if not self.out.wait(regex(r"^done$"), 30):
+            raise Fail("leak_apis did not print 'done' within 30 s after SIGUSR1")
+
+    def finish(self):
+        os.kill(self.pid, signal.SIGUSR2)
+        rc = reap(self.p, 10)
+        if rc != 0:
+            raise Fail("leak_apis --wait exited %s after SIGUSR2" % rc)
+
+
+class Memtrace:
+    """A memtrace process running in the background."""
+
+    def __init__(self, args):
+        self.argv = [MEMTRACE] + list(args)
+        vlog("$ " + " ".join(self.argv) + " &")
+        self.p = spawn(self.argv)
+        self.out = Lines(self.p.stdout, "memtrace stdout")
+        self.err = Lines(self.p.stderr, "memtrace stderr")
+
+    def wait_attached(self, pid, timeout=30):
+        m = self.err.wait(regex(r"^memtrace: attached to pid %d\b" % pid), timeout)
+        if not m:
+            self.fail_context("no 'memtrace: attached to pid %d' line within %d s" % (pid, timeout))
+
+    def fail_context(self, msg):
+        rc = self.p.poll()
+        state = "still running" if rc is None else "exited %s" % rc
+        err = self.err.text().strip().splitlines()[-3:]
+        raise Fail("%s (memtrace %s; stderr: %s)" % (msg, state, " | ".join(err) or "empty"))
+
+    def wait_exit(self, timeout):
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        if self.p.poll() is None:
+            kill_group(self.p)
+            reap(self.p)
+
+
+# ---------------------------------------------------------------------------
+# reports
+
+def read_reports(path):
+    """Complete JSON lines written so far (a partial last line is ignored)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return []
+    reps = []
+    for n, line in enumerate(data.split("\n")[:-1], 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise Fail("%s line %d is not JSON (%s): %.120s" % (os.path.basename(path), n, e, line))
+        if not isinstance(obj, dict):
+            raise Fail("%s line %d is not a JSON object" % (os.path.basename(path), n))
+        reps.append(obj)
+    return reps
+
+
+def for_pid(reps, pid):
+    return [r for r in reps if r.get("pid") == pid]
+
+
+def wait_reports(path, pid, n, timeout):
+    end = time.monotonic() + timeout
+    while True:
+        reps = for_pid(read_reports(path), pid)
+        if len(reps) >= n or time.monotonic() > end:
+            return reps
+        time.sleep(0.1)
+
+
+def final_report(reps, pid=None):
+    if pid is not None:
+        reps = for_pid(reps, pid)
+    if not reps:
+        raise Fail("no JSON report%s" % ("" if pid is None else " for pid %d" % pid))
+    last = reps[-1]
+    if last.get("final") is not True:
+        raise Fail("last report (seq %s) is not final: %s" % (last.get("seq"), brief(last)))
+    return last
+
+
+def brief(rep):
+    keys = ("pid", "seq", "final", "exited", "total_bytes", "total_count", "groups")
+    return "{" + ", ".join("%s: %s" % (k, rep.get(k)) for k in keys) + "}"
+
+
+def base(path):
+    return os.path.basename(path or "")
+
+
+def is_ours(site):
+    return base(site.get("file")) == SRC_BASE
+
+
+def sites_of(rep):
+    s = rep.get("sites")
+    if not isinstance(s, list):
+        raise Fail("report has no 'sites' list: %s" % brief(rep))
+    return s
+
+
+def num(site, key):
+    v = site.get(key)
+    return v if isinstance(v, int) else 0
+
+
+# ---------------------------------------------------------------------------
+# ground truth: the markers in leak_apis.c
+
+Marker = collections.namedtuple("Marker", "line bytes count kind vg func text")
+
+FUNC_DEF = re.compile(r"^[A-Za-z_][^;=]*?\b([A-Za-z_]\w*)\s*\([^;]*$")
+MARK = re.compile(r"/\*\s*@leak\s+(.*?)\s*\*/")
+
+
+def parse_markers(path=LEAK_SRC):
+    with open(path) as f:
+        src = f.read().split("\n")
+    markers, funcs, func = {}, {}, None
+    for i, text in enumerate(src, 1):
+        m = FUNC_DEF.match(text)
+        if m and i < len(src) and src[i].startswith("{"):
+            func = m.group(1)
+        funcs[i] = func
+        mm = MARK.search(text)
+        if not mm or "@leak bytes" not in text or text.lstrip().startswith("*"):
+            continue
+        attrs = dict(kv.split("=", 1) for kv in mm.group(1).split())
+        b = int(attrs["bytes"])
+        c = int(attrs.get("count", "0"))
+        if (b == 0) != (c == 0) or (c and b % c):
+            raise Fail("bad marker at %s:%d: %s" % (SRC_BASE, i, text.strip()))
+        markers[i] = Marker(i, b, c, attrs.get("kind", "heap"), attrs.get("vg"), func,
+                            text.strip())
+    if len(markers) < 20:
+        raise Fail("only %d markers found in %s" % (len(markers), LEAK_SRC))
+    return markers, funcs
+
+
+def expected(markers, min_size=None, max_size=None):
+    """line -> (bytes, count) after a size filter on the per-call size."""
+    exp = {}
+    for m in markers.values():
+        b, c = m.bytes, m.count
+        if c:
+            size = b // c
+            if (min_size is not None and size < min_size) or \
+               (max_size is not None and size > max_size):
+                b, c = 0, 0
+        exp[m.line] = (b, c)
+    return exp
+
+
+def check_lines(rep, markers, funcs, exp):
+    """Exact per-line comparison of one report with the expectation."""
+    errs = []
+    rows = collections.defaultdict(list)
+    for s in sites_of(rep):
+        if is_ours(s):
+            rows[s.get("line")].append(s)
+    for line, (b, c) in sorted(exp.items()):
+        got = rows.get(line, [])
+        gb = sum(num(s, "bytes") for s in got)
+        gc = sum(num(s, "count") for s in got)
+        if len(got) > 1:
+            errs.append("%s:%d has %d rows in line mode" % (SRC_BASE, line, len(got)))
+        if (gb, gc) != (b, c):
+            errs.append("%s:%d (%s) bytes/count %d/%d, want %d/%d  [%s]" % (
+                SRC_BASE, line, markers[line].func, gb, gc, b, c, markers[line].text[:60]))
+        for s in got:
+            if b and s.get("function") != markers[line].func:
+                errs.append("%s:%d function %r, want %r" % (SRC_BASE, line, s.get("function"),
+                                                            markers[line].func))
+            mod = s.get("module")
+            if b and mod is not None and base(mod) != MODULE:
+                errs.append("%s:%d module %r, want %r" % (SRC_BASE, line, mod, MODULE))
+    for line, got in sorted(rows.items(), key=lambda kv: kv[0] or 0):
+        if line in exp:
+            continue
+        gb = sum(num(s, "bytes") for s in got)
+        if gb:
+            src = ""
+            try:
+                with open(LEAK_SRC) as f:
+                    src = f.read().split("\n")[line - 1].strip()
+            except Exception:
+                pass
+            errs.append("unmarked site %s:%s (%s) has %d bytes in %d blocks  [%s]" % (
+                SRC_BASE, line, funcs.get(line), gb, sum(num(s, "count") for s in got), src[:60]))
+    want_total = sum(b for b, _ in exp.values())
+    got_total = sum(num(s, "bytes") for ss in rows.values() for s in ss)
+    if want_total != got_total:
+        errs.append("total over %s sites %d, want %d" % (SRC_BASE, got_total, want_total))
+    return errs
+
+
+def check_consistency(rep, top0=True):
+    errs = []
+    for k in ("pid", "comm", "time", "seq", "final", "exited", "group_by", "total_bytes",
+              "total_count", "groups", "drops", "events", "sites"):
+        if k not in rep:
+            errs.append("report lacks %r" % k)
+    if errs:
+        return errs
+    s = rep["sites"]
+    if top0:
+        tb = sum(num(x, "bytes") for x in s)
+        tc = sum(num(x, "count") for x in s)
+        if tb != rep["total_bytes"] or tc != rep["total_count"]:
+            errs.append("--top 0: sites sum to %d B/%d, report totals say %s B/%s" % (
+                tb, tc, rep["total_bytes"], rep["total_count"]))
+        if rep["groups"] != len(s):
+            errs.append("--top 0: %d site rows but groups=%s" % (len(s), rep["groups"]))
+    return errs
+
+
+def check_drops(rep):
+    drops = rep.get("drops") or {}
+    bad = {k: v for k, v in drops.items() if v}
+    return ["drops not zero: %s" % bad] if bad else []
+
+
+def check_events(rep, pre=0):
+    """pre: blocks leak_apis --pre allocated before memtrace attached and freed after."""
+    ev = rep.get("events") or {}
+    errs = []
+    if ev.get("alloc_failed") != N_FAILED_CALLS:
+        errs.append("events.alloc_failed=%s, want %d (calls that returned failure to the program)"
+                    % (ev.get("alloc_failed"), N_FAILED_CALLS))
+    # glibc allocates each thread's tcache with _int_malloc (no probed entry) and frees it
+    # with free() at thread exit: one untracked free per thread; free(NULL) must not count
+    uf = ev.get("untracked_free")
+    if not isinstance(uf, int) or not pre <= uf <= pre + N_THREADS:
+        errs.append("events.untracked_free=%s, want %d..%d (%d blocks allocated before attaching "
+                    "+ up to one per thread: glibc's tcache; free(NULL) is ignored)"
+                    % (uf, pre, pre + N_THREADS, pre))
+    return errs
+
+
+def other_sites(rep):
+    """Sites outside leak_apis.c with live bytes (information only)."""
+    out = []
+    for s in sites_of(rep):
+        if not is_ours(s) and num(s, "bytes"):
+            out.append("%s:%s %s [%s] %d B/%d" % (base(s.get("file")), s.get("line"),
+                                                  s.get("function"), base(s.get("module")),
+                                                  num(s, "bytes"), num(s, "count")))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the cases
+
+CASES = []
+
+
+def case(name):
+    def deco(fn):
+        CASES.append((name, fn))
+        return fn
+    return deco
+
+
+def result(name, errs_or_reason):
+    """Record a result: a list of errors (empty = ok) or a reason string."""
+    if isinstance(errs_or_reason, str):
+        errs = [errs_or_reason]
+    else:
+        errs = list(errs_or_reason)
+    if errs:
+        reason = errs[0] if len(errs) == 1 else "%d problems:\n    - %s" % (
+            len(errs), "\n    - ".join(errs))
+        log("FAIL %s: %s" % (name, reason))
+        RESULTS.append((name, False, reason))
+    else:
+        log("ok %s" % name)
+        RESULTS.append((name, True, ""))
+
+
+def need_tool(tool):
+    if CI:
+        raise Fail("%s not installed (CI=true: a missing tool is a failure)" % tool)
+    raise Skip("%s not installed (this is a FAIL under CI=true)" % tool)
+
+
+def need_time(name):
+    if elapsed() > BUDGET:
+        raise Fail("suite time budget (%.0f s) spent before this case" % BUDGET)
+
+
+def memtrace_dashdash(args, out, target_args=(), timeout=RUN_TIMEOUT, env=None, stdin_data=None):
+    return run([MEMTRACE] + list(args) + ["-o", out, "--", LEAK] + list(target_args),
+               timeout=timeout, env=env, stdin_data=stdin_data)
+
+
+def require_clean_run(r, out, want_rc=0):
+    if r.timed_out or r.rc != want_rc:
+        raise Fail("memtrace -- leak_apis: %s (want exit %d)" % (r.describe(), want_rc))
+    reps = read_reports(out)
+    if not reps:
+        raise Fail("no report in -o file; %s" % r.describe())
+    return reps
+
+
+STATE = {}  # results shared between cases (line-mode totals, the report for valgrind)
+
+
+@case("dashdash-exact")
+def t_dashdash(markers, funcs):
+    """`--` mode, line grouping: every marker exact; pass-through of output."""
+    plain = run([LEAK], timeout=30)
+    if plain.rc != 0:
+        raise Fail("untraced leak_apis failed: %s" % plain.describe())
+    out = os.path.join(TMP, "dashdash.json")
+    r = memtrace_dashdash(["--format", "json", "--top", "0"], out)
+    reps = require_clean_run(r, out)
+    errs = []
+    m = re.search(r"^memtrace: attached to pid (\d+)", r.err, re.M)
+    if not m:
+        errs.append("no 'memtrace: attached to pid N' line on stderr")
+    rep = final_report(reps)
+    STATE["line_report"] = rep
+    STATE.setdefault("counter_reports", []).insert(0, ("--", rep, 0))
+    if m and rep.get("pid") != int(m.group(1)):
+        errs.append("report pid %s != attached pid %s" % (rep.get("pid"), m.group(1)))
+    if rep.get("exited") is not True:
+        errs.append("final report of an exited command has exited=%r" % rep.get("exited"))
+    if rep.get("group_by") != "line":
+        errs.append("group_by=%r, want 'line'" % rep.get("group_by"))
+    if rep.get("comm") != "leak_apis":
+        errs.append("comm=%r, want 'leak_apis'" % rep.get("comm"))
+    errs += check_consistency(rep)
+    errs += check_lines(rep, markers, funcs, expected(markers))
+    # the command's output passes through untouched
+    if r.out != plain.out:
+        errs.append("stdout differs from an untraced run: %r vs %r" % (r.out[:200], plain.out[:200]))
+    their_err = [l for l in r.err.splitlines() if not l.startswith("memtrace:")]
+    if their_err != plain.err.splitlines():
+        errs.append("target's stderr differs: %r vs %r" % (their_err[:5], plain.err.splitlines()))
+    vlog("other live sites: " + "; ".join(other_sites(rep)))
+    return errs
+
+
+@case("attach-modes")
+def t_attach_modes(markers, funcs):
+    """The exact line check under each --attach-mode memtrace offers besides auto."""
+    h = run([MEMTRACE, "--help"], timeout=ERROR_TIMEOUT)
+    if h.rc != 0 or "--attach-mode" not in h.out + h.err:
+        raise Skip("memtrace --help lists no --attach-mode (%s)" % h.describe())
+    errs = []
+    for mode in ("multi", "perf"):  # auto (session here) is every other case
+        out = os.path.join(TMP, "mode-%s.json" % mode)
+        r = memtrace_dashdash(["--format", "json", "--top", "0", "--attach-mode", mode], out)
+        try:
+            rep = final_report(require_clean_run(r, out))
+        except Fail as e:
+            errs.append("%s: %s" % (mode, e))
+            continue
+        STATE.setdefault("counter_reports", []).append(("--attach-mode " + mode, rep, 0))
+        errs += ["%s: %s" % (mode, e) for e in check_lines(rep, markers, funcs, expected(markers))]
+    return errs
+
+
+@case("dashdash-passthrough")
+def t_passthrough(markers, funcs):
+    """exit status, death by signal, args/env/stdin pass through."""
+    errs = []
+    out = os.path.join(TMP, "exit3.json")
+    r = memtrace_dashdash(["--format", "json"], out, ["--exit", "3"])
+    if r.timed_out or r.rc != 3:
+        errs.append("leak_apis --exit 3: memtrace %s, want exit 3" % r.describe())
+    elif not read_reports(out) or read_reports(out)[-1].get("final") is not True:
+        errs.append("leak_apis --exit 3: no final report")
+    out = os.path.join(TMP, "kill15.json")
+    r = memtrace_dashdash(["--format", "json"], out, ["--kill", "15"])
+    if r.timed_out or r.rc != 128 + 15:
+        errs.append("leak_apis --kill 15: memtrace %s, want exit 143 (128+SIGTERM)" % r.describe())
+    else:
+        reps = read_reports(out)
+        if not reps or reps[-1].get("final") is not True or reps[-1].get("exited") is not True:
+            errs.append("leak_apis --kill 15: no final report with exited=true")
+    args = ["--echo", "two words", "", "--format", "-p", "*", "$HOME", "ünï"]
+    env = dict(os.environ, LEAK_APIS_ENV="x=1 'y' \"z\"")
+    data = b"line one\nline two\n"
+    plain = run([LEAK] + args, timeout=30, env=env, stdin_data=data)
+    out = os.path.join(TMP, "echo.json")
+    r = memtrace_dashdash(["--format", "json"], out, args, env=env, stdin_data=data)
+    if r.timed_out or r.rc != 0:
+        errs.append("leak_apis --echo: memtrace %s" % r.describe())
+    # argv[0] is the path the command was run as; compare the rest
+    strip0 = lambda s: "\n".join(l for l in s.splitlines() if not l.startswith("arg[0]="))
+    if strip0(r.out) != strip0(plain.out):
+        errs.append("args/env/stdin not passed through: got %r, want %r" % (
+            strip0(r.out)[:300], strip0(plain.out)[:300]))
+    return errs
+
+
+def wait_settled_report(mt, out, pid, timeout=15):
+    """After the target printed 'done': wait for two more reports, return the last."""
+    n0 = len(for_pid(read_reports(out), pid))
+    reps = wait_reports(out, pid, n0 + 2, timeout)
+    if len(reps) < n0 + 2:
+        mt.fail_context("no report for pid %d within %d s after the work was done "
+                        "(%d reports so far)" % (pid, timeout, len(reps)))
+    return reps[-1]
+
+
+@case("pid-mode")
+def t_pid(markers, funcs):
+    """-p on a waiting process; exact interval report; exits by itself."""
+    errs = []
+    t = Target(["--pre"])  # 100 blocks live before the attach, freed after it
+    out = os.path.join(TMP, "pid.json")
+    mt = Memtrace(["--format", "json", "--top", "0", "--interval", "0.5", "-p", str(t.pid),
+                   "-o", out])
+    try:
+        mt.wait_attached(t.pid)
+        t.start_work()
+        rep = wait_settled_report(mt, out, t.pid)
+        if rep.get("final"):
+            errs.append("report while the process lives has final=true")
+        errs += ["interval report: " + e for e in check_consistency(rep)]
+        errs += ["interval report: " + e for e in
+                 check_lines(rep, markers, funcs, expected(markers))]
+        STATE.setdefault("counter_reports", []).append(("-p (interval report)", rep, N_PRE))
+        seqs = [x.get("seq") for x in for_pid(read_reports(out), t.pid)]
+        if seqs != sorted(seqs) or len(set(seqs)) != len(seqs):
+            errs.append("seq not increasing: %s" % seqs[:20])
+        t.finish()
+        rc = mt.wait_exit(5)
+        if rc is None:
+            errs.append("memtrace still running 5 s after its only target exited")
+            mt.stop()
+        elif rc != 0:
+            errs.append("memtrace exited %s after the target exited, want 0" % rc)
+        reps = for_pid(read_reports(out), t.pid)
+        last = reps[-1] if reps else {}
+        if last.get("final") is not True or last.get("exited") is not True:
+            errs.append("last report is not final/exited: %s" % brief(last))
+        else:
+            errs += ["final report: " + e for e in
+                     check_lines(last, markers, funcs, expected(markers))]
+    finally:
+        mt.stop()
+    return errs
+
+
+def parse_valgrind(xml_path):
+    """line -> definitely lost bytes, by the innermost frame in leak_apis.c."""
+    per_line = collections.Counter()
+    unplaced = 0
+    root = ET.parse(xml_path).getroot()
+    for e in root.iter("error"):
+        if e.findtext("kind") != "Leak_DefinitelyLost":
+            continue
+        lost = int(e.find("xwhat").findtext("leakedbytes"))
+        line = None
+        for fr in e.find("stack").iter("frame"):
+            if fr.findtext("file") == SRC_BASE:
+                line = int(fr.findtext("line"))
+                break
+        if line is None:
+            unplaced += lost
+        else:
+            per_line[line] += lost
+    return per_line, unplaced
+
+
+@case("event-counters")
+def t_counters(markers, funcs):
+    """drops all zero; events.alloc_failed and untracked_free exact (reports of earlier cases)."""
+    reps = STATE.get("counter_reports")
+    if not reps:  # the cases that make these reports did not run: one of our own
+        out = os.path.join(TMP, "counters.json")
+        r = memtrace_dashdash(["--format", "json", "--top", "0"], out)
+        reps = [("--", final_report(require_clean_run(r, out)), 0)]
+    errs = []
+    for label, rep, pre in reps:
+        errs += ["%s: %s" % (label, e) for e in check_drops(rep) + check_events(rep, pre)]
+    return errs
+
+
+@case("valgrind-peer")
+def t_valgrind(markers, funcs):
+    """valgrind's definitely-lost bytes per line vs memtrace (malloc family only)."""
+    vg = shutil.which("valgrind")
+    if not vg:
+        need_tool("valgrind")
+    xml = os.path.join(TMP, "vg.xml")
+    r = run([vg, "--leak-check=full", "--xml=yes", "--xml-file=" + xml, LEAK, "--no-pvalloc"],
+            timeout=90)
+    if r.timed_out or r.rc != 0:
+        raise Fail("valgrind run: %s" % r.describe())
+    vgl, unplaced = parse_valgrind(xml)
+    rep = STATE.get("line_report")
+    if rep is None:  # dashdash-exact did not run or produced nothing: our own run
+        out = os.path.join(TMP, "vg-memtrace.json")
+        r = memtrace_dashdash(["--format", "json", "--top", "0"], out)
+        rep = final_report(require_clean_run(r, out))
+    mt = collections.Counter()
+    for s in sites_of(rep):
+        if is_ours(s):
+            mt[s.get("line")] += num(s, "bytes")
+    compared = sorted(l for l, m in markers.items() if m.kind != "mmap" and m.vg != "skip")
+    skipped = sorted(l for l, m in markers.items() if m.kind == "mmap" or m.vg == "skip")
+    errs = []
+    for l in sorted(set(compared) | set(vgl)):
+        if l in skipped:
+            continue
+        if vgl.get(l, 0) != mt.get(l, 0):
+            errs.append("%s:%d (%s): valgrind definitely lost %d B, memtrace %d B" % (
+                SRC_BASE, l, funcs.get(l), vgl.get(l, 0), mt.get(l, 0)))
+        if l in markers and vgl.get(l, 0) != markers[l].bytes:
+            errs.append("%s:%d: valgrind %d B disagrees with the marker %d B (target bug?)" % (
+                SRC_BASE, l, vgl.get(l, 0), markers[l].bytes))
+    if unplaced:
+        errs.append("valgrind: %d definitely lost bytes without a %s frame" % (unplaced, SRC_BASE))
+    info("valgrind-peer: compared %d lines of the malloc family (malloc, calloc, realloc, "
+         "reallocarray, posix_memalign, aligned_alloc, memalign, valloc, mmap-served malloc/calloc, "
+         "threads); skipped %d lines valgrind cannot see (mmap, mremap) or aborts on (pvalloc)"
+         % (len(compared), len(skipped)))
+    return errs
+
+
+# ---- BPF links --------------------------------------------------------------
+
+UPROBE_LINK_TYPES = ("uprobe_multi", "12", "perf_event", "7")
+
+
+def bpftool_links():
+    """id -> type of every BPF link on the system (bpftool -j link show)."""
+    r = run(["bpftool", "-j", "link", "show"], timeout=20)
+    if r.rc != 0:
+        raise Fail("bpftool link show: %s" % r.describe())
+    try:
+        links = json.loads(r.out or "[]")
+    except ValueError:
+        raise Fail("bpftool -j link show: not JSON: %.100s" % r.out)
+    return {l["id"]: str(l.get("type")) for l in links}
+
+
+def held_links(pid):
+    """BPF links whose fds process pid holds: [(link_id, link_type, uprobe pid or None)]."""
+    out = []
+    d = "/proc/%d/fdinfo" % pid
+    try:
+        fds = os.listdir(d)
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            with open(os.path.join(d, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        m = re.search(r"^link_id:\s*(\d+)", info, re.M)
+        if not m:
+            continue
+        t = re.search(r"^link_type:\s*(\S+)", info, re.M)
+        p = re.search(r"^pid:\s*(\d+)", info, re.M)
+        out.append((int(m.group(1)), t.group(1) if t else "?", int(p.group(1)) if p else None))
+    return out
+
+
+def held_bpf_fds(pid):
+    n = 0
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if "bpf" in os.readlink("/proc/%d/fd/%s" % (pid, fd)):
+                    n += 1
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return n
+
+
+def count_type12(links):
+    return sum(1 for t in links.values() if t in ("12", "uprobe_multi"))
+
+
+def links_gone(ids, timeout=3.0):
+    end = time.monotonic() + timeout
+    while True:
+        left = set(ids) & set(bpftool_links())
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.2)
+
+
+@case("bpf-links")
+def t_links(markers, funcs):
+    """uprobe links exist while tracing and are gone after exit and after kill -9."""
+    if not shutil.which("bpftool"):
+        need_tool("bpftool")
+    errs = []
+    before = bpftool_links()
+    counts = [count_type12(before)]
+
+    # 1: -p mode, target exits, memtrace exits by itself
+    t = Target()
+    out = os.path.join(TMP, "links1.json")
+    mt = Memtrace(["--format", "json", "--interval", "0.5", "-p", str(t.pid), "-o", out])
+    try:
+        mt.wait_attached(t.pid)
+        held = held_links(mt.p.pid)
+        ups = [h for h in held if h[1] in UPROBE_LINK_TYPES]
+        during = bpftool_links()
+        counts.append(count_type12(during))
+        vlog("memtrace holds links %s" % held)
+        if not ups:
+            errs.append("-p: memtrace holds no uprobe link fd while attached (links: %s)" % held)
+        missing = [h[0] for h in ups if h[0] not in during]
+        if missing:
+            errs.append("-p: links %s held by memtrace not listed by bpftool" % missing)
+        wrong = [h for h in ups if h[2] is not None and h[2] != t.pid]
+        if wrong:
+            errs.append("-p %d: uprobe_multi links not filtered to the target pid: %s" % (t.pid, wrong))
+        if held_bpf_fds(t.pid):
+            errs.append("the traced process holds BPF fds")
+        t.start_work()
+        t.finish()
+        rc = mt.wait_exit(10)
+        if rc is None:
+            errs.append("-p: memtrace still running 10 s after its target exited")
+            mt.stop()
+        left = links_gone([h[0] for h in held])
+        if left:
+            errs.append("-p: links %s still exist after memtrace exited" % sorted(left))
+    finally:
+        mt.stop()
+
+    # 2: -p mode, memtrace killed with SIGKILL; the target must live on unharmed
+    t = Target()
+    out = os.path.join(TMP, "links2.json")
+    mt = Memtrace(["--format", "json", "--interval", "0.5", "-p", str(t.pid), "-o", out])
+    try:
+        mt.wait_attached(t.pid)
+        held = held_links(mt.p.pid)
+        if not [h for h in held if h[1] in UPROBE_LINK_TYPES]:
+            errs.append("kill -9: memtrace holds no uprobe link fd while attached")
+        os.kill(mt.p.pid, signal.SIGKILL)
+        mt.p.wait(10)
+        left = links_gone([h[0] for h in held])
+        if left:
+            errs.append("kill -9: links %s still exist after memtrace was killed" % sorted(left))
+        try:
+            t.start_work()
+            t.finish()
+        except Fail as e:
+            errs.append("kill -9: the target did not survive memtrace's death: %s" % e)
+    finally:
+        mt.stop()
+
+    # 3: `--` mode: the command must not inherit memtrace's BPF fds
+    out = os.path.join(TMP, "links3.json")
+    mt = Memtrace(["--format", "json", "-o", out, "--", LEAK, "--wait"])
+    try:
+        m = mt.out.wait(regex(r"^ready (\d+)$"), 30)
+        if not m:
+            mt.fail_context("`-- leak_apis --wait` never printed ready")
+        cpid = int(m.group(1))
+        mt.wait_attached(cpid)
+        held = held_links(mt.p.pid)
+        if not [h for h in held if h[1] in UPROBE_LINK_TYPES]:
+            errs.append("--: memtrace holds no uprobe link fd while attached")
+        n = held_bpf_fds(cpid)
+        if n:
+            errs.append("--: the command inherited %d BPF fds from memtrace (missing O_CLOEXEC?)" % n)
+        os.kill(cpid, signal.SIGUSR1)
+        if not mt.out.wait(regex(r"^done$"), 30):
+            mt.fail_context("`-- leak_apis --wait` never printed done")
+        os.kill(cpid, signal.SIGUSR2)
+        rc = mt.wait_exit(10)
+        if rc != 0:
+            errs.append("--: memtrace exit %s after the command exited 0" % rc)
+        left = links_gone([h[0] for h in held])
+        if left:
+            errs.append("--: links %s still exist after memtrace exited" % sorted(left))
+    finally:
+        mt.stop()
+
+    after = bpftool_links()
+    counts.append(count_type12(after))
+    info("bpf-links: uprobe_multi (bpftool: type 12) links system-wide: before %d, while "
+         "attached %d, after %d; ownership checked in /proc/PID/fdinfo" % tuple(counts))
+    new = {i: t for i, t in after.items() if i not in before and t in UPROBE_LINK_TYPES}
+    if new and not other_memtraces():
+        errs.append("new uprobe links left on the system: %s" % new)
+    return errs
+
+
+def other_memtraces():
+    """Pids of memtrace processes we did not start (another engineer's run)."""
+    ours = {p.pid for p in CHILDREN}
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit() and int(d) not in ours:
+            try:
+                with open("/proc/%s/comm" % d) as f:
+                    if f.read().strip() == "memtrace":
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+# ---- bad input --------------------------------------------------------------
+
+def expect_error(name, argv, need_error_line=True, extra_check=None, allow_argp=False):
+    r = run([MEMTRACE] + argv, timeout=ERROR_TIMEOUT)
+    errs = []
+    lines = [l for l in r.err.splitlines() if l.strip()]
+    if r.timed_out:
+        errs.append("hung: no exit within %.0f s" % ERROR_TIMEOUT)
+    elif r.rc < 0:
+        errs.append("crashed: killed by signal %d" % -r.rc)
+    elif r.rc == 0:
+        errs.append("exit status 0, want non-zero")
+    if not r.timed_out:
+        if any(l.startswith("memtrace: attached") for l in lines):
+            errs.append("printed an 'attached' line")
+        errline = [l for l in lines if l.startswith("memtrace: error:")]
+        if allow_argp and not errline:
+            if not lines:
+                errs.append("no message on stderr")
+        elif need_error_line:
+            if len(lines) != 1 or not lines[0].startswith("memtrace: error:"):
+                errs.append("stderr must be exactly one 'memtrace: error: ...' line, got %d lines: %s"
+                            % (len(lines), " | ".join(lines[:4]) or "(empty)"))
+        if extra_check:
+            errs += extra_check(r)
+    if errs:
+        errs[0] += "  [$ memtrace %s -> %s]" % (" ".join(argv), r.describe())
+    result("bad-input:" + name, errs)
+
+
+def free_pid():
+    pid_max = int(open("/proc/sys/kernel/pid_max").read())
+    for pid in (999999, pid_max - 1, pid_max - 7):
+        if pid < pid_max and not os.path.exists("/proc/%d" % pid):
+            return pid
+    for pid in range(pid_max - 1, 1, -1):
+        if not os.path.exists("/proc/%d" % pid):
+            return pid
+    return 999999
+
+
+@case("bad-input")
+def t_bad_input(markers, funcs):
+    """Each bad input: non-zero exit within 10 s, one error line, no crash."""
+    sleeper = Target()  # a valid pid to pair with bad options
+    try:
+        pid = free_pid()
+        expect_error("no-such-pid", ["-p", str(pid)])
+        expect_error("kernel-thread", ["-p", "2"])
+        expect_error("pid-list-garbage", ["-p", "12x,"])
+
+        exe = os.path.join(TMP, "static_nolibc")
+        cc = run(["cc", "-static", "-nostdlib", "-fno-stack-protector", "-O1", "-Wall", "-Werror",
+                  NOLIBC_SRC, "-o", exe], timeout=60)
+        if cc.rc != 0:
+            result("bad-input:static-nolibc", "cannot build %s: %s" % (NOLIBC_SRC, cc.describe()))
+        else:
+            expect_error("static-nolibc-cmd", ["--", exe])
+            sp = spawn([exe, "sleep"])
+            try:
+                expect_error("static-nolibc-pid", ["-p", str(sp.pid)])
+            finally:
+                kill_group(sp)
+                reap(sp)
+
+        def mentions(word):
+            return lambda r: [] if word in r.err else ["stderr does not mention %r" % word]
+
+        expect_error("unknown-option", ["--no-such-option", "-p", str(sleeper.pid)],
+                     allow_argp=True, extra_check=mentions("no-such-option"))
+        expect_error("negative-interval", ["--interval", "-1", "-p", str(sleeper.pid)])
+        expect_error("group-by-nonsense", ["--group-by", "nonsense", "--", LEAK],
+                     extra_check=lambda r: ["the command ran (its output appeared)"]
+                     if "leak_apis done" in r.out else [])
+        expect_error("format-nonsense", ["--format", "xml", "-p", str(sleeper.pid)])
+        expect_error("missing-command", ["--", "/nonexistent/cmd-e2e"])
+        expect_error("no-target", [])
+        if held_bpf_fds(sleeper.pid):
+            result("bad-input:target-untouched", "the waiting target holds BPF fds")
+        sleeper.start_work()  # the refused runs must not have harmed it
+        sleeper.finish()
+    finally:
+        kill_group(sleeper.p)
+    return None  # sub-results already recorded
+
+
+# ---- grouping -----------------------------------------------------------------
+
+def run_grouped(mode):
+    out = os.path.join(TMP, "group-%s.json" % mode)
+    r = memtrace_dashdash(["--format", "json", "--top", "0", "--group-by", mode], out)
+    rep = final_report(require_clean_run(r, out))
+    errs = []
+    if rep.get("group_by") != mode:
+        errs.append("group_by=%r, want %r" % (rep.get("group_by"), mode))
+    errs += check_consistency(rep)
+    base_rep = STATE.get("line_report")
+    if base_rep:
+        for k in ("total_bytes", "total_count"):
+            if rep.get(k) != base_rep.get(k):
+                errs.append("%s=%s, line mode had %s" % (k, rep.get(k), base_rep.get(k)))
+    return rep, errs
+
+
+def row_is_ours(s):
+    return is_ours(s) or base(s.get("module")) == MODULE
+
+
+@case("group-by-function")
+def t_group_function(markers, funcs):
+    rep, errs = run_grouped("function")
+    want = collections.defaultdict(lambda: [0, 0])
+    for m in markers.values():
+        want[m.func][0] += m.bytes
+        want[m.func][1] += m.count
+    got = collections.defaultdict(lambda: [0, 0])
+    rows = collections.Counter()
+    for s in sites_of(rep):
+        if row_is_ours(s):
+            got[s.get("function")][0] += num(s, "bytes")
+            got[s.get("function")][1] += num(s, "count")
+            rows[s.get("function")] += 1
+    for fn in sorted(set(want) | set(got), key=str):
+        if tuple(got.get(fn, (0, 0))) != tuple(want.get(fn, (0, 0))):
+            errs.append("function %s: bytes/count %d/%d, want %d/%d" % (
+                fn, got[fn][0], got[fn][1], want[fn][0], want[fn][1]))
+    dup = [fn for fn, n in rows.items() if n > 1]
+    if dup:
+        errs.append("functions with several rows: %s" % dup)
+    return errs
+
+
+@case("group-by-file")
+def t_group_file(markers, funcs):
+    rep, errs = run_grouped("file")
+    rows = [s for s in sites_of(rep) if is_ours(s)]
+    wb = sum(m.bytes for m in markers.values())
+    wc = sum(m.count for m in markers.values())
+    gb = sum(num(s, "bytes") for s in rows)
+    gc = sum(num(s, "count") for s in rows)
+    if len(rows) != 1:
+        errs.append("%d rows for %s, want 1" % (len(rows), SRC_BASE))
+    if (gb, gc) != (wb, wc):
+        errs.append("%s: bytes/count %d/%d, want %d/%d" % (SRC_BASE, gb, gc, wb, wc))
+    return errs
+
+
+@case("group-by-stack")
+def t_group_stack(markers, funcs):
+    rep, errs = run_grouped("stack")
+    per_line = collections.defaultdict(lambda: [0, 0])
+    nostack = 0
+    for s in sites_of(rep):
+        st = s.get("stack")
+        if not isinstance(st, list) or not st:
+            nostack += 1
+            continue
+        fr = next((f for f in st if base(f.get("file")) == SRC_BASE), None)
+        if fr is None:
+            continue
+        per_line[fr.get("line")][0] += num(s, "bytes")
+        per_line[fr.get("line")][1] += num(s, "count")
+        fnames = [f.get("function") for f in st]
+        if num(s, "bytes") and fr.get("line") in markers and "run_all" not in fnames \
+                and "thread_worker" not in fnames:
+            errs.append("stack of %s:%s lacks its callers: %s" % (SRC_BASE, fr.get("line"), fnames))
+    if nostack:
+        errs.append("%d rows without a stack" % nostack)
+    exp = expected(markers)
+    for line in sorted(set(exp) | set(per_line), key=lambda x: x or 0):
+        want = exp.get(line, (0, 0))
+        got = tuple(per_line.get(line, (0, 0)))
+        if got != want:
+            errs.append("stacks whose innermost %s frame is line %s: %d/%d, want %d/%d" % (
+                SRC_BASE, line, got[0], got[1], want[0], want[1]))
+    return errs[:15]
+
+
+# ---- filters --------------------------------------------------------------------
+
+@case("size-filters")
+def t_filters(markers, funcs):
+    errs = []
+    for name, args, lo, hi in (("min-size 4000", ["--min-size", "4000"], 4000, None),
+                               ("max-size 1024", ["--max-size", "1024"], None, 1024),
+                               ("min 100 max 900", ["--min-size", "100", "--max-size", "900"],
+                                100, 900)):
+        out = os.path.join(TMP, "filter-%s.json" % name.replace(" ", "_"))
+        r = memtrace_dashdash(["--format", "json", "--top", "0"] + args, out)
+        try:
+            rep = final_report(require_clean_run(r, out))
+        except Fail as e:
+            errs.append("%s: %s" % (name, e))
+            continue
+        errs += ["--%s: %s" % (name, e) for e in
+                 check_lines(rep, markers, funcs, expected(markers, lo, hi))]
+    out = os.path.join(TMP, "min-age.json")
+    r = memtrace_dashdash(["--format", "json", "--top", "0", "--min-age", "3600"], out)
+    try:
+        rep = final_report(require_clean_run(r, out))
+        young = [s for s in sites_of(rep) if is_ours(s) and num(s, "bytes")]
+        if young:
+            errs.append("--min-age 3600: %d sites of a 1-second-old process reported, e.g. %s:%s"
+                        % (len(young), SRC_BASE, young[0].get("line")))
+    except Fail as e:
+        errs.append("--min-age 3600: %s" % e)
+    return errs
+
+
+@case("pid-target-killed")
+def t_pid_killed(markers, funcs):
+    """-p: the target dies by SIGKILL; memtrace ends by itself with a final report."""
+    errs = []
+    t = Target()
+    out = os.path.join(TMP, "killed.json")
+    mt = Memtrace(["--format", "json", "--interval", "0.5", "-p", str(t.pid), "-o", out])
+    try:
+        mt.wait_attached(t.pid)
+        t.start_work()
+        os.kill(t.pid, signal.SIGKILL)
+        reap(t.p)
+        rc = mt.wait_exit(5)
+        if rc is None:
+            errs.append("memtrace still running 5 s after its target was killed")
+        elif rc != 0:
+            errs.append("memtrace exited %s, want 0" % rc)
+        reps = for_pid(read_reports(out), t.pid)
+        if not reps or reps[-1].get("final") is not True or reps[-1].get("exited") is not True:
+            errs.append("no final report with exited=true: %s" % (brief(reps[-1]) if reps else "none"))
+    finally:
+        mt.stop()
+    return errs
+
+
+@case("count")
+def t_count(markers, funcs):
+    """--count N and the positional `interval count`: N reports, exit 0, target unharmed."""
+    errs = []
+    t = Target()
+    try:
+        for label, args, n in (("--count 3", ["--interval", "0.2", "--count", "3"], 3),
+                               ("positional 0.2 2", [], 2)):
+            out = os.path.join(TMP, "count-%d.json" % n)
+            argv = ["--format", "json", "-o", out] + args + ["-p", str(t.pid)]
+            if not args:
+                argv += ["0.2", str(n)]
+            mt = Memtrace(argv)
+            try:
+                rc = mt.wait_exit(15)
+                if rc is None:
+                    errs.append("%s: still running after 15 s" % label)
+                    continue
+                if rc != 0:
+                    errs.append("%s: exit %s (stderr: %s)" % (label, rc, mt.err.text()[-200:]))
+                got = len(for_pid(read_reports(out), t.pid))
+                if got != n:
+                    errs.append("%s: %d reports, want %d" % (label, got, n))
+            finally:
+                mt.stop()
+        if held_bpf_fds(t.pid):
+            errs.append("the target holds BPF fds")
+        t.start_work()  # still works after memtrace detached
+        t.finish()
+    finally:
+        kill_group(t.p)
+    return errs
+
+
+@case("top")
+def t_top(markers, funcs):
+    """--top 3: three rows; groups still counts every group."""
+    out = os.path.join(TMP, "top3.json")
+    r = memtrace_dashdash(["--format", "json", "--top", "3"], out)
+    rep = final_report(require_clean_run(r, out))
+    errs = []
+    if len(sites_of(rep)) != 3:
+        errs.append("--top 3: %d rows" % len(sites_of(rep)))
+    base_rep = STATE.get("line_report")
+    if base_rep:
+        for k in ("groups", "total_bytes", "total_count"):
+            if rep.get(k) != base_rep.get(k):
+                errs.append("--top 3: %s=%s, --top 0 had %s" % (k, rep.get(k), base_rep.get(k)))
+    return errs
+
+
+# ---- several pids ------------------------------------------------------------------
+
+@case("multi-pid")
+def t_multi(markers, funcs):
+    errs = []
+    a, b = Target(), Target()
+    out = os.path.join(TMP, "multi.json")
+    mt = Memtrace(["--format", "json", "--top", "0", "--interval", "0.5", "-p",
+                   "%d,%d" % (a.pid, b.pid), "-o", out])
+    try:
+        mt.wait_attached(a.pid)
+        mt.wait_attached(b.pid)
+        a.start_work()
+        b.start_work()
+        for t in (a, b):
+            rep = wait_settled_report(mt, out, t.pid)
+            errs += ["pid %d: %s" % (t.pid, e) for e in
+                     check_lines(rep, markers, funcs, expected(markers))]
+        na, nb = len(for_pid(read_reports(out), a.pid)), len(for_pid(read_reports(out), b.pid))
+        if abs(na - nb) > 1:
+            errs.append("uneven reports: %d for pid %d, %d for pid %d" % (na, a.pid, nb, b.pid))
+        a.finish()
+        time.sleep(1.5)
+        if mt.p.poll() is not None:
+            errs.append("memtrace exited (%s) when the first of two targets exited" % mt.p.returncode)
+        else:
+            nb0 = len(for_pid(read_reports(out), b.pid))
+            if len(wait_reports(out, b.pid, nb0 + 1, 5)) <= nb0:
+                errs.append("no more reports for pid %d after pid %d exited" % (b.pid, a.pid))
+        b.finish()
+        rc = mt.wait_exit(5)
+        if rc is None:
+            errs.append("memtrace still running 5 s after both targets exited")
+        elif rc != 0:
+            errs.append("memtrace exited %s, want 0" % rc)
+        reps = read_reports(out)
+        for t in (a, b):
+            mine = for_pid(reps, t.pid)
+            if not mine or mine[-1].get("final") is not True or mine[-1].get("exited") is not True:
+                errs.append("pid %d: no final report with exited=true" % t.pid)
+            fin = [x for x in mine if x.get("final")]
+            if len(fin) > 1:
+                errs.append("pid %d: %d final reports" % (t.pid, len(fin)))
+    finally:
+        mt.stop()
+        for t in (a, b):
+            kill_group(t.p)
+    return errs
+
+
+# ---- text output ----------------------------------------------------------------------
+
+@case("text-format")
+def t_text(markers, funcs):
+    out = os.path.join(TMP, "report.txt")
+    r = memtrace_dashdash(["--format", "text"], out)
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace %s" % r.describe())
+    try:
+        with open(out, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise Fail("no -o file written")
+    errs = []
+    big = max(markers.values(), key=lambda m: m.bytes)
+    if not re.search(r"\b%s:%d\b" % (re.escape(SRC_BASE), big.line), text):
+        errs.append("the biggest leak %s:%d (%d B) is not in the text report" % (
+            SRC_BASE, big.line, big.bytes))
+    if not re.search(r"(?im)^.*\bdrops?\b", text):
+        errs.append("no line about drops in the text report")
+    try:
+        json.loads(text.splitlines()[0] if text.strip() else "x")
+        errs.append("--format text wrote JSON")
+    except ValueError:
+        pass
+    if errs:
+        vlog(text[:2000])
+    return errs
+
+
+# ---------------------------------------------------------------------------
+
+def preflight():
+    """Root and binaries. Returns False if the suite must stop here."""
+    if os.geteuid() != 0:
+        if os.environ.get("MEMTRACE_ALLOW_SKIP") == "1" and not CI:
+            log("*" * 72)
+            log("SKIPPED: e2e tests need root (BPF); MEMTRACE_ALLOW_SKIP=1 set, nothing ran")
+            log("*" * 72)
+            return None
+        result("preflight", "not root: the e2e tests need BPF (set MEMTRACE_ALLOW_SKIP=1 "
+               "outside CI to skip)")
+        return False
+    if os.sysconf("SC_PAGESIZE") != 4096:
+        result("preflight", "page size %d: the mmap markers in %s assume 4096"
+               % (os.sysconf("SC_PAGESIZE"), SRC_BASE))
+        return False
+    missing = [p for p in (MEMTRACE, LEAK) if not os.access(p, os.X_OK)]
+    if missing:
+        result("preflight", "missing %s: run `make memtrace targets` first" % ", ".join(missing))
+        return False
+    return True
+
+
+def main():
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, interrupted)
+    try:
+        ok = preflight()
+        if ok is None:
+            log("e2e: 0 passed, 0 failed")
+            return 0
+        if ok:
+            markers, funcs = parse_markers()
+            for name, fn in CASES:
+                if ONLY and not any(name.startswith(o) for o in ONLY):
+                    continue
+                try:
+                    need_time(name)
+                    errs = fn(markers, funcs)
+                    if errs is not None:  # None: the case recorded sub-results itself
+                        result(name, errs)
+                except Skip as e:
+                    log("SKIPPED %s: %s" % (name, e))
+                except Fail as e:
+                    result(name, str(e))
+                except KeyboardInterrupt:
+                    result(name, "interrupted")
+                    raise
+                except Exception as e:  # a bug in the runner or a malformed report
+                    import traceback
+                    vlog(traceback.format_exc())
+                    result(name, "%s: %s" % (type(e).__name__, e))
+                finally:
+                    cleanup()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cleanup()
+        if not VERBOSE:
+            shutil.rmtree(TMP, ignore_errors=True)
+        else:
+            log("  | outputs kept in %s" % TMP)
+    passed = sum(1 for r in RESULTS if r[1])
+    failed = len(RESULTS) - passed
+    log("e2e: %d passed, %d failed" % (passed, failed))
+    return 1 if failed or not RESULTS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
