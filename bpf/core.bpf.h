@@ -201,20 +201,32 @@ static __always_inline __u64 mt_stack_get(struct pt_regs *ctx, __u64 caller, boo
 }
 
 /*
+ * Is a call at sp, returning to caller, nested in the thread's call in
+ * flight? Deeper on the stack, or at the same depth as a tail call from it
+ * (glibc's realloc(NULL, n) jumps to malloc): then the return address at
+ * [SP] is the in-flight call's, replaced by the uretprobe trampoline, not
+ * the caller it had.
+ */
+static __always_inline bool mt_in_flight(struct mt_thread *t, __u64 sp, __u64 caller)
+{
+	return t->active && (sp < t->outer_sp || (sp == t->outer_sp && caller != t->caller));
+}
+
+/*
  * Begin an outermost call: returns the thread state, or NULL when the call
  * is nested (or state is unavailable) and must be ignored.
  */
-static __always_inline struct mt_thread *mt_call_begin(__u64 sp)
+static __always_inline struct mt_thread *mt_call_begin(__u64 sp, __u64 caller)
 {
 	struct mt_thread *t = mt_thread_get();
 
 	if (!t)
 		return NULL;
+	if (mt_in_flight(t, sp, caller)) {
+		mt_count(MT_CNT_NESTED);
+		return NULL;
+	}
 	if (t->active) {
-		if (sp < t->outer_sp) {
-			mt_count(MT_CNT_NESTED);
-			return NULL;
-		}
 		mt_count(MT_CNT_MISSED_RETURN);
 		t->active = 0;
 	}
@@ -319,12 +331,12 @@ static __always_inline bool mt_tracked(__u32 tgid, __u64 addr)
 	return addr && bpf_map_lookup_elem(&mt_allocs, &key);
 }
 
-/* Is a free-type call at sp nested inside an allocator call in flight? */
-static __always_inline bool mt_call_nested(__u64 sp)
+/* Is a release (munmap) at sp, returning to caller, nested in a call in flight? */
+static __always_inline bool mt_call_nested(__u64 sp, __u64 caller)
 {
 	struct mt_thread *t = mt_thread_get();
 
-	if (t && t->active && sp < t->outer_sp) {
+	if (t && mt_in_flight(t, sp, caller)) {
 		mt_count(MT_CNT_NESTED);
 		return true;
 	}

@@ -55,15 +55,14 @@ static __always_inline bool mt_from_library(struct pt_regs *ctx, __u64 cookie, _
 	return size && caller >= lo && caller < lo + size;
 }
 
-/* Checked n * size; 0 on overflow (the call will fail). */
-static __always_inline __u64 mt_mul(__u64 n, __u64 size)
+/* n * size; *overflow set when it does not fit (the call will fail). */
+static __always_inline __u64 mt_mul(__u64 n, __u64 size, bool *overflow)
 {
 	__u64 p = n * size;
 
 	/* the barrier keeps clang from turning this into a 128-bit multiply */
 	asm volatile("" : "+r"(p));
-	if (size && p / size != n)
-		return 0;
+	*overflow = size && p / size != n;
 	return p;
 }
 
@@ -77,6 +76,7 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 sp = PT_REGS_SP(ctx);
 	__u64 caller = 0, size = 0, aux = 0;
+	bool overflow = false;
 	struct mt_thread *t;
 
 	if (tgid == mt_self_tgid)
@@ -91,12 +91,12 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 			mt_release(tgid, PT_REGS_PARM1(ctx));
 		return 1;
 	case MT_KIND_MUNMAP:
-		if (mt_call_nested(sp))
-			return 1;
 		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
 			mt_count(MT_CNT_READ_FAULT);
 			return 1;
 		}
+		if (mt_call_nested(sp, caller))
+			return 1;
 		if (mt_from_library(ctx, cookie, caller)) {
 			mt_count(MT_CNT_INTERNAL_MMAP);
 			return 1;
@@ -110,7 +110,7 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		size = PT_REGS_PARM1(ctx);
 		break;
 	case MT_KIND_CALLOC:
-		size = mt_mul(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx));
+		size = mt_mul(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), &overflow);
 		break;
 	case MT_KIND_REALLOC:
 		aux = PT_REGS_PARM1(ctx);
@@ -118,7 +118,7 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		break;
 	case MT_KIND_REALLOCARRAY:
 		aux = PT_REGS_PARM1(ctx);
-		size = mt_mul(PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx));
+		size = mt_mul(PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), &overflow);
 		break;
 	case MT_KIND_POSIX_MEMALIGN:
 		aux = PT_REGS_PARM1(ctx);
@@ -141,11 +141,16 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		return 1;
 	}
 
-	t = mt_call_begin(sp);
-	if (!t)
-		return 1;
 	if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
 		mt_count(MT_CNT_READ_FAULT);
+		return 1;
+	}
+	t = mt_call_begin(sp, caller);
+	if (!t)
+		return 1;
+	if (overflow) {
+		/* calloc/reallocarray fail with ENOMEM; the old block stays */
+		mt_count(MT_CNT_ALLOC_FAILED);
 		return 1;
 	}
 	if ((kind == MT_KIND_MMAP || kind == MT_KIND_MREMAP) &&
@@ -192,9 +197,8 @@ static __always_inline void mt_exit(struct pt_regs *ctx)
 
 	if (t->release_only) {
 		/* realloc/mremap of a tracked block whose result is not recorded */
+		/* realloc(p, 0) frees p through free(), which is probed */
 		if (ret && ret != MAP_FAILED)
-			mt_release(tgid, t->aux);
-		else if (!ret && t->size == 0 && t->kind != MT_KIND_MREMAP)
 			mt_release(tgid, t->aux);
 		return;
 	}
@@ -216,10 +220,8 @@ static __always_inline void mt_exit(struct pt_regs *ctx)
 			if (t->aux)
 				mt_release(tgid, t->aux);
 			mt_record(tgid, ret, t->size, t);
-		} else if (t->size == 0 && t->aux) {
-			/* glibc: realloc(p, 0) frees p and returns NULL */
-			mt_release(tgid, t->aux);
-		} else {
+		} else if (!(t->size == 0 && t->aux)) {
+			/* glibc's realloc(p, 0) frees p through free(), probed */
 			mt_count(MT_CNT_ALLOC_FAILED);
 		}
 		return;

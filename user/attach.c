@@ -56,10 +56,34 @@ static const struct kind_desc kinds[] = {
 
 #define NR_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
+/*
+ * CPython's allocator domains (--python-allocators). Same argument layouts
+ * as malloc/calloc/realloc/free; a call that reaches libc underneath is
+ * nested and counts once, here.
+ */
+static const struct kind_desc py_kinds[] = {
+	{ MT_KIND_MALLOC, "PyMem_RawMalloc", true, true },
+	{ MT_KIND_CALLOC, "PyMem_RawCalloc", true, false },
+	{ MT_KIND_REALLOC, "PyMem_RawRealloc", true, false },
+	{ MT_KIND_FREE, "PyMem_RawFree", false, true },
+	{ MT_KIND_MALLOC, "PyMem_Malloc", true, false },
+	{ MT_KIND_CALLOC, "PyMem_Calloc", true, false },
+	{ MT_KIND_REALLOC, "PyMem_Realloc", true, false },
+	{ MT_KIND_FREE, "PyMem_Free", false, false },
+	{ MT_KIND_MALLOC, "PyObject_Malloc", true, false },
+	{ MT_KIND_CALLOC, "PyObject_Calloc", true, false },
+	{ MT_KIND_REALLOC, "PyObject_Realloc", true, false },
+	{ MT_KIND_FREE, "PyObject_Free", false, false },
+};
+
+#define MAX_KINDS 32
+
 struct elf_file {
 	int fd;
 	Elf *elf;
-	GElf_Addr sym[NR_KINDS]; /* 0 = not found */
+	const struct kind_desc *tab;
+	size_t ntab;
+	GElf_Addr sym[MAX_KINDS]; /* 0 = not found */
 	GElf_Addr exec_vaddr, exec_memsz;
 };
 
@@ -93,8 +117,8 @@ static void scan_symbols(struct elf_file *f, Elf_Scn *scn, GElf_Shdr *sh)
 		name = elf_strptr(f->elf, sh->sh_link, s.st_name);
 		if (!name)
 			continue;
-		for (size_t k = 0; k < NR_KINDS; k++) {
-			if (f->sym[k] || strcmp(name, kinds[k].name))
+		for (size_t k = 0; k < f->ntab; k++) {
+			if (f->sym[k] || strcmp(name, f->tab[k].name))
 				continue;
 			if (type == STT_GNU_IFUNC) {
 				pr_warn("%s is an IFUNC resolver: not probed", name);
@@ -105,13 +129,16 @@ static void scan_symbols(struct elf_file *f, Elf_Scn *scn, GElf_Shdr *sh)
 	}
 }
 
-static int elf_file__open(struct elf_file *f, const char *path)
+static int elf_file__open(struct elf_file *f, const char *path, const struct kind_desc *tab,
+			  size_t ntab)
 {
 	size_t nphdr;
 	Elf_Scn *scn = NULL;
 	int err = 0;
 
 	memset(f, 0, sizeof(*f));
+	f->tab = tab;
+	f->ntab = ntab < MAX_KINDS ? ntab : MAX_KINDS;
 	f->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f->fd < 0)
 		return -errno;
@@ -193,11 +220,10 @@ static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow)
 	return 0;
 }
 
-/* Is k an allocating kind (one whose caller becomes a site)? */
-static bool allocating(size_t k)
+/* Is d an allocating function (one whose caller becomes a site)? */
+static bool allocating(const struct kind_desc *d)
 {
-	return kinds[k].needs_return && kinds[k].kind != MT_KIND_MMAP &&
-	       kinds[k].kind != MT_KIND_MREMAP;
+	return d->needs_return && d->kind != MT_KIND_MMAP && d->kind != MT_KIND_MREMAP;
 }
 
 /*
@@ -235,8 +261,8 @@ static size_t plt_slots(struct elf_file *f, GElf_Addr *slots, size_t max)
 			    !gelf_getsym(syms, GELF_R_SYM(r.r_info), &sym))
 				continue;
 			name = elf_strptr(f->elf, symsh.sh_link, sym.st_name);
-			for (size_t k = 0; name && k < NR_KINDS; k++)
-				if (allocating(k) && !strcmp(name, kinds[k].name))
+			for (size_t k = 0; name && k < f->ntab; k++)
+				if (allocating(&f->tab[k]) && !strcmp(name, f->tab[k].name))
 					slots[n++] = r.r_offset;
 		}
 	}
@@ -302,7 +328,7 @@ out:
  */
 static void plan_rules(struct mt_plan *plan, struct elf_file *f)
 {
-	GElf_Addr slots[64], stubs[64], targets[NR_KINDS + 64];
+	GElf_Addr slots[64], stubs[64], targets[MAX_KINDS + 64];
 	size_t nslots, nstubs = 0, ntargets = 0;
 	Dwarf_CFI *cfi = dwarf_getcfi_elf(f->elf);
 	Elf_Scn *scn = NULL;
@@ -338,8 +364,8 @@ static void plan_rules(struct mt_plan *plan, struct elf_file *f)
 			}
 		}
 	}
-	for (size_t k = 0; k < NR_KINDS; k++)
-		if (f->sym[k] && allocating(k))
+	for (size_t k = 0; k < f->ntab; k++)
+		if (f->sym[k] && allocating(&f->tab[k]))
 			targets[ntargets++] = f->sym[k];
 	for (size_t i = 0; i < nstubs; i++)
 		targets[ntargets++] = stubs[i];
@@ -375,7 +401,8 @@ static void plan_rules(struct mt_plan *plan, struct elf_file *f)
 	}
 }
 
-int mt_plan__from_file(struct mt_plan *plan, const char *path)
+static int plan_file(struct mt_plan *plan, const char *path, const struct kind_desc *tab,
+		     size_t ntab)
 {
 	struct elf_file f;
 	struct stat st;
@@ -384,20 +411,20 @@ int mt_plan__from_file(struct mt_plan *plan, const char *path)
 	memset(plan, 0, sizeof(*plan));
 	snprintf(plan->path, sizeof(plan->path), "%s", path);
 	snprintf(plan->shown, sizeof(plan->shown), "%s", path);
-	err = elf_file__open(&f, path);
+	err = elf_file__open(&f, path, tab, ntab);
 	if (err)
 		return err;
 	if (fstat(f.fd, &st) == 0) {
 		plan->inode = st.st_ino;
 		plan->dev = st.st_dev;
 	}
-	for (size_t k = 0; k < NR_KINDS; k++) {
-		if (!f.sym[k] && kinds[k].required) {
+	for (size_t k = 0; k < f.ntab; k++) {
+		if (!f.sym[k] && f.tab[k].required) {
 			err = -ENOENT;
 			goto out;
 		}
 	}
-	for (size_t k = 0; k < NR_KINDS; k++) {
+	for (size_t k = 0; k < f.ntab; k++) {
 		struct mt_probe *p;
 		__u64 off, seg_off = 0, seg_size = 0, where;
 		bool dup = false;
@@ -407,18 +434,18 @@ int mt_plan__from_file(struct mt_plan *plan, const char *path)
 		for (size_t j = 0; j < k; j++)
 			dup |= f.sym[j] == f.sym[k];
 		if (dup) {
-			pr_debug("%s is an alias of an already probed function", kinds[k].name);
+			pr_debug("%s is an alias of an already probed function", f.tab[k].name);
 			continue;
 		}
 		if (vaddr_to_offset(f.elf, f.sym[k], &off))
 			continue;
 		p = &plan->probes[plan->nr_probes++];
-		p->kind = kinds[k].kind;
-		p->name = kinds[k].name;
+		p->kind = f.tab[k].kind;
+		p->name = f.tab[k].name;
 		p->func_offset = off;
 		where = place_probe(f.fd, p->kind, off, &p->slow);
 		p->offset = off + where;
-		p->needs_return = kinds[k].needs_return;
+		p->needs_return = f.tab[k].needs_return;
 		if (f.exec_memsz && f.sym[k] >= f.exec_vaddr &&
 		    f.sym[k] + where - f.exec_vaddr <= MT_COOKIE_FIELD_MAX &&
 		    f.exec_memsz <= MT_COOKIE_FIELD_MAX) {
@@ -427,11 +454,16 @@ int mt_plan__from_file(struct mt_plan *plan, const char *path)
 		}
 		p->cookie = MT_COOKIE_MAKE(p->kind, seg_off, seg_size);
 	}
-	if (f.exec_memsz <= MT_COOKIE_FIELD_MAX)
+	if (tab == kinds && f.exec_memsz <= MT_COOKIE_FIELD_MAX)
 		plan_rules(plan, &f);
 out:
 	elf_file__close(&f);
 	return err;
+}
+
+int mt_plan__from_file(struct mt_plan *plan, const char *path)
+{
+	return plan_file(plan, path, kinds, NR_KINDS);
 }
 
 static bool defines_allocator(const char *path)
@@ -439,7 +471,7 @@ static bool defines_allocator(const char *path)
 	struct elf_file f;
 	bool ok;
 
-	if (elf_file__open(&f, path))
+	if (elf_file__open(&f, path, kinds, NR_KINDS))
 		return false;
 	ok = f.sym[0] != 0; /* malloc */
 	for (size_t k = 0; k < NR_KINDS; k++)
@@ -535,4 +567,55 @@ void mt_plan__log(const struct mt_plan *plan)
 			p->slow ? "single-stepped: ~10 us per call on VMs" :
 				  "emulated: ~0.7 us per call");
 	}
+}
+
+/*
+ * LTO+PGO builds (Debian's python3.11) devirtualise the object allocator:
+ * call sites load the _PyObject.malloc slot, compare it with the default
+ * (cmp $imm32,%rax) and run an inlined copy of pymalloc, so the exported
+ * PyObject_Malloc sees almost no calls. Its own thunk shows the pattern:
+ * a RIP-relative load into %rax (48 8b 05) followed by 48 3d imm32.
+ */
+static bool pymalloc_inlined(const char *path)
+{
+	static const struct kind_desc obj[] = {
+		{ MT_KIND_MALLOC, "PyObject_Malloc", true, true },
+	};
+	struct elf_file f;
+	unsigned char b[48];
+	bool load = false, cmp = false;
+	__u64 off;
+
+	if (elf_file__open(&f, path, obj, 1))
+		return false;
+	if (f.sym[0] && !vaddr_to_offset(f.elf, f.sym[0], &off) &&
+	    pread(f.fd, b, sizeof(b), (off_t)off) == (ssize_t)sizeof(b)) {
+		for (size_t i = 0; i + 6 <= sizeof(b); i++) {
+			load |= b[i] == 0x48 && b[i + 1] == 0x8b && b[i + 2] == 0x05;
+			cmp |= load && b[i] == 0x48 && b[i + 1] == 0x3d;
+		}
+	}
+	elf_file__close(&f);
+	return cmp;
+}
+
+int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps, __u64 runtime,
+		    bool *inlined)
+{
+	const struct mt_module *mod = mt_maps__find(maps, runtime);
+	char path[PATH_MAX];
+	int err;
+
+	*inlined = false;
+	if (!mod)
+		return -ENOENT;
+	err = module_path(pid, maps, mod, path, sizeof(path));
+	if (err)
+		return err;
+	err = plan_file(plan, path, py_kinds, sizeof(py_kinds) / sizeof(py_kinds[0]));
+	if (err)
+		return err;
+	snprintf(plan->shown, sizeof(plan->shown), "%s", mod->path);
+	*inlined = pymalloc_inlined(path);
+	return 0;
 }

@@ -58,6 +58,15 @@ int mt_plan__from_file(struct mt_plan *plan, const char *path);
  */
 int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps);
 
+/*
+ * Plan probes on CPython's allocator domains (PyMem_Raw*, PyMem_*,
+ * PyObject_*) in the file that holds the interpreter (the module mapping
+ * runtime, the address of _PyRuntime). *inlined: the build inlines pymalloc
+ * at its call sites (LTO+PGO), so PyObject_* probes would miss most calls.
+ */
+int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps, __u64 runtime,
+		    bool *inlined);
+
 /* Print the plan at info level (-v): each probe, its offset and cost. */
 void mt_plan__log(const struct mt_plan *plan);
 

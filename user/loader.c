@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include "loader.h"
 #include "log.h"
+#include "mt_python.h"
 #include "memtrace.skel.h"
 
 #define MT_BPF_TRACE_UPROBE_MULTI 48
@@ -367,12 +368,23 @@ void mt_loader__detach(struct mt_loader *l, pid_t pid)
 	}
 }
 
+int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_offsets *off)
+{
+	int fd = bpf_map__fd(l->skel->maps.mt_py_procs);
+	__u32 key = pid;
+
+	if (!off)
+		return bpf_map_delete_elem(fd, &key) ? -errno : 0;
+	return bpf_map_update_elem(fd, &key, off, BPF_ANY) ? -errno : 0;
+}
+
 void mt_loader__map_fds(const struct mt_loader *l, struct mt_map_fds *fds)
 {
 	fds->allocs = bpf_map__fd(l->skel->maps.mt_allocs);
 	fds->sites = bpf_map__fd(l->skel->maps.mt_sites);
 	fds->stacks = bpf_map__fd(l->skel->maps.mt_stacks);
 	fds->counters = bpf_map__fd(l->skel->maps.mt_counters);
+	fds->py_stacks = bpf_map__fd(l->skel->maps.mt_py_stacks);
 }
 
 void mt_loader__free(struct mt_loader *l)

@@ -16,7 +16,7 @@ struct mt_loader;
 
 /* File descriptors of the maps the reader reads. */
 struct mt_map_fds {
-	int allocs, sites, stacks, counters;
+	int allocs, sites, stacks, counters, py_stacks;
 };
 
 /*
@@ -37,6 +37,10 @@ const char *mt_attach_mode__name(enum mt_attach_mode m);
 int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid);
 /* Close the links of one process (its allocations stay in the maps). */
 void mt_loader__detach(struct mt_loader *l, pid_t pid);
+
+/* Tell BPF a process runs CPython with this layout (NULL: forget it). 0 or -errno. */
+struct mt_py_offsets;
+int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_offsets *off);
 
 void mt_loader__map_fds(const struct mt_loader *l, struct mt_map_fds *fds);
 

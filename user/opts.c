@@ -23,12 +23,14 @@ static const char doc[] =
 	"  memtrace -- ./server --port 80   run a command traced from its first instruction\n"
 	"  memtrace --group-by stack -p 1234        whole call stacks\n"
 	"  memtrace --min-age 60 -p 1234    only allocations older than a minute\n"
+	"  memtrace -a 30                   every process on the host, sampled, every 30 s\n"
 	"  memtrace --format json -o leaks.ndjson -p 1234   one JSON object per report\n"
 	"\n"
 	"Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: the command's in\n"
 	"-- mode, else 0, or 1 on error.";
 
-static const char args_doc[] = "-p PID[,PID...] [interval [count]]\n-- COMMAND [ARGS...]";
+static const char args_doc[] =
+	"-p PID[,PID...] [interval [count]]\n-a [interval [count]]\n-- COMMAND [ARGS...]";
 
 enum {
 	OPT_INTERVAL = 1000,
@@ -47,11 +49,18 @@ enum {
 	OPT_FLOOR,
 	OPT_SAMPLE_RATE,
 	OPT_SEED,
+	OPT_TOP_PROCESSES,
 };
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Targets:", 1 },
 	{ "pid", 'p', "PID[,PID...]", 0, "Trace these running processes", 1 },
+	{ "all", 'a', NULL, 0,
+	  "Trace every process on the host that maps a C library (sampling on by "
+	  "default: --sample-rate 512K)",
+	  1 },
+	{ "top-processes", OPT_TOP_PROCESSES, "N", 0,
+	  "With -a: processes reported per interval, largest first (default 10, 0 = all)", 1 },
 	{ NULL, 0, NULL, 0, "Reports:", 2 },
 	{ "interval", OPT_INTERVAL, "SEC", 0, "Seconds between reports (default 5)", 2 },
 	{ "count", OPT_COUNT, "N", 0, "Exit after N reports (default: when the targets exit)", 2 },
@@ -181,6 +190,7 @@ struct parse_state {
 	struct mt_opts *opts;
 	int nr_positional;
 	int err;
+	bool rate_set;
 };
 
 #define BAD(fmt, ...)                                                                              \
@@ -204,6 +214,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			ps->err = err;
 			return err;
 		}
+		break;
+	case 'a':
+		o->all = true;
+		break;
+	case OPT_TOP_PROCESSES:
+		if (parse_ulong(arg, 1UL << 20, &v))
+			BAD("invalid --top-processes '%s': a non-negative integer", arg);
+		o->top_processes = v;
 		break;
 	case OPT_INTERVAL:
 		if (parse_seconds(arg, &o->interval, false))
@@ -290,6 +308,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_SAMPLE_RATE:
 		if (mt_parse_size(arg, &o->sample_rate) || o->sample_rate > (1ULL << 40))
 			BAD("invalid --sample-rate '%s': bytes (K/M/G suffixes), 0 to 1T", arg);
+		ps->rate_set = true;
 		break;
 	case OPT_SEED:
 		if (parse_ulong(arg, ULONG_MAX, &v))
@@ -338,6 +357,7 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	memset(o, 0, sizeof(*o));
 	o->interval = 5;
 	o->top = 10;
+	o->top_processes = 10;
 	o->max_allocs = 1 << 20;
 	o->max_sites = 1 << 16;
 	o->stack_storage = 1 << 14;
@@ -349,14 +369,16 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		/* argp printed its usage message already */
 		return -EINVAL;
 	}
-	if (!o->nr_pids && !o->cmd) {
-		pr_err("nothing to trace: give -p PID or -- COMMAND (see --help)");
+	if (!o->nr_pids && !o->cmd && !o->all) {
+		pr_err("nothing to trace: give -p PID, -a or -- COMMAND (see --help)");
 		return -EINVAL;
 	}
-	if (o->nr_pids && o->cmd) {
-		pr_err("give either -p or a command, not both");
+	if (!!o->nr_pids + !!o->cmd + o->all > 1) {
+		pr_err("give one of -p, -a or a command");
 		return -EINVAL;
 	}
+	if (o->all && !ps.rate_set)
+		o->sample_rate = 512 * 1024;
 	if (o->floor && o->attach_mode != MT_ATTACH_AUTO && o->attach_mode != MT_ATTACH_SESSION) {
 		pr_err("--floor needs session links (--attach-mode session)");
 		return -EINVAL;

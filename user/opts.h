@@ -30,6 +30,8 @@ struct mt_opts {
 	pid_t pids[MT_MAX_PIDS];
 	size_t nr_pids;
 	char **cmd; /* argv of the command to run, NULL-terminated, or NULL */
+	bool all; /* -a: every process on the host */
+	size_t top_processes; /* -a: processes reported per interval */
 	double interval; /* seconds between reports */
 	long count; /* reports before exiting, 0 = until the targets exit */
 	size_t top; /* rows per report, 0 = all */

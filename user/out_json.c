@@ -3,7 +3,7 @@
  * JSON output: exactly one object per report, on one line (NDJSON), keys
  * always present and in this order:
  *
- *   {"pid":N,"comm":S,"time":SECONDS.MMM,"seq":N,"final":B,"exited":B,
+ *   {"pid":N,"comm":S,"cgroup":S|null,"time":SECONDS.MMM,"seq":N,"final":B,"exited":B,
  *    "group_by":"line"|"function"|"file"|"stack","sampling":null|S,
  *    "total_bytes":N,"total_count":N,"total_growth_bytes":N,"groups":N,
  *    "drops":{NAME:N for every drop counter},
@@ -158,6 +158,8 @@ int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 
 	fprintf(f, "{\"pid\":%u,\"comm\":", r->pid);
 	json_strn(f, r->comm, sizeof(r->comm));
+	fputs(",\"cgroup\":", f);
+	json_str(f, r->cgroup);
 	if (isfinite(r->time))
 		fprintf(f, ",\"time\":%.3f", r->time);
 	else

@@ -137,7 +137,12 @@ static void put_header(FILE *f, const struct mt_output_cfg *cfg, const struct mt
 		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
 	fprintf(f, "memtrace: pid %u (", r->pid);
 	put_safe_n(f, r->comm, sizeof(r->comm));
-	fprintf(f, ") report #%u at %s%s\n", r->seq, tbuf,
+	fputc(')', f);
+	if (r->cgroup && r->cgroup[0]) {
+		fputs(" cgroup ", f);
+		put_safe(f, r->cgroup);
+	}
+	fprintf(f, " report #%u at %s%s\n", r->seq, tbuf,
 		r->exited ? ", process exited" : (r->final ? ", final" : ""));
 	if (cfg->sampling_note) {
 		fputs("note: ", f);

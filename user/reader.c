@@ -5,6 +5,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "mt_python.h"
 #include "reader.h"
 
 static int cmp_site(const void *a, const void *b)
@@ -199,6 +200,23 @@ int mt_reader__stack(const struct mt_map_fds *fds, __u64 stack, __u64 *ips, int 
 		return -errno;
 	while (n < MT_MAX_STACK_DEPTH && n < max && s.ips[n]) {
 		ips[n] = s.ips[n];
+		n++;
+	}
+	return n;
+}
+
+int mt_reader__py_stack(const struct mt_map_fds *fds, __u64 py_stack, struct mt_py_frame *frames,
+			int max)
+{
+	struct mt_py_stack s;
+	int n = 0;
+
+	if (!py_stack)
+		return 0;
+	if (bpf_map_lookup_elem(fds->py_stacks, &py_stack, &s))
+		return -errno;
+	while (n < MT_PY_MAX_DEPTH && n < max && s.frames[n].code) {
+		frames[n] = s.frames[n];
 		n++;
 	}
 	return n;

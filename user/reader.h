@@ -34,6 +34,11 @@ void mt_snapshot__free(struct mt_snapshot *s);
 /* Frames of a stack (return addresses, innermost first); count or negative errno. */
 int mt_reader__stack(const struct mt_map_fds *fds, __u64 stack, __u64 *ips, int max);
 
+/* Frames of a Python stack, innermost first; count or negative errno. */
+struct mt_py_frame;
+int mt_reader__py_stack(const struct mt_map_fds *fds, __u64 py_stack, struct mt_py_frame *frames,
+			int max);
+
 /* Forget a process: its live allocations and sites. */
 void mt_reader__purge(const struct mt_map_fds *fds, __u32 tgid);
 

@@ -50,6 +50,7 @@ struct mt_row {
 struct mt_report {
 	__u32 pid;
 	char comm[16];
+	const char *cgroup; /* the process's cgroup (-a), or NULL */
 	double time; /* seconds since the epoch */
 	unsigned int seq; /* 1, 2, ... per process */
 	bool final;
