@@ -300,3 +300,24 @@ int mt_floor_entry(struct pt_regs *ctx)
 {
 	return 1;
 }
+
+#define MT_SIGURG 23
+
+/*
+ * Py_FinalizeEx entry, in -- mode: the final report must show what was
+ * outstanding before the interpreter tears itself down. Mark the process
+ * and stop its main thread with a signal memtrace (its tracer) intercepts
+ * and suppresses.
+ */
+SEC("uprobe")
+int mt_py_finalize(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, one = 1;
+
+	if ((__u32)id != tgid)
+		return 0; /* only the traced main thread can be stopped for us */
+	bpf_map_update_elem(&mt_py_finalizing, &tgid, &one, BPF_ANY);
+	bpf_send_signal_thread(MT_SIGURG);
+	return 0;
+}

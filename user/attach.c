@@ -619,3 +619,24 @@ int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps,
 	*inlined = pymalloc_inlined(path);
 	return 0;
 }
+
+int mt_elf__func_offset(const char *path, const char *name, __u64 *offset)
+{
+	const struct kind_desc one[] = { { MT_KIND_MALLOC, name, false, true } };
+	struct elf_file f;
+	int err;
+
+	err = elf_file__open(&f, path, one, 1);
+	if (err)
+		return err;
+	err = f.sym[0] ? vaddr_to_offset(f.elf, f.sym[0], offset) : -ENOENT;
+	elf_file__close(&f);
+	return err;
+}
+
+int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf, size_t len)
+{
+	const struct mt_module *mod = mt_maps__find(maps, addr);
+
+	return mod ? module_path(pid, maps, mod, buf, len) : -ENOENT;
+}

@@ -67,6 +67,16 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
 int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps, __u64 runtime,
 		    bool *inlined);
 
+/* File offset of function name in the ELF file at path. 0 or -errno (-ENOENT). */
+int mt_elf__func_offset(const char *path, const char *name, __u64 *offset);
+
+/*
+ * A path valid here for the module of pid that maps addr (see
+ * mt_plan__for_pid). 0 or -errno.
+ */
+int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf,
+			 size_t len);
+
 /* Print the plan at info level (-v): each probe, its offset and cost. */
 void mt_plan__log(const struct mt_plan *plan);
 

@@ -368,6 +368,39 @@ void mt_loader__detach(struct mt_loader *l, pid_t pid)
 	}
 }
 
+int mt_loader__attach_finalize(struct mt_loader *l, const char *path, __u64 off, pid_t pid)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o);
+	struct bpf_link *link, **tmp;
+	struct mt_pid_links *pl = NULL;
+
+	for (size_t i = 0; i < l->nr_pids; i++)
+		if (l->pids[i].pid == pid)
+			pl = &l->pids[i];
+	if (!pl)
+		return -ENOENT;
+	tmp = realloc(pl->links, (pl->nr_links + 1) * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	pl->links = tmp;
+	link = bpf_program__attach_uprobe_opts(l->skel->progs.mt_py_finalize, pid, path, off, &o);
+	if (!link)
+		return -errno;
+	pl->links[pl->nr_links++] = link;
+	return 0;
+}
+
+bool mt_loader__finalizing(struct mt_loader *l, pid_t pid)
+{
+	int fd = bpf_map__fd(l->skel->maps.mt_py_finalizing);
+	__u32 key = pid, v;
+
+	if (bpf_map_lookup_elem(fd, &key, &v))
+		return false;
+	bpf_map_delete_elem(fd, &key);
+	return true;
+}
+
 int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_offsets *off)
 {
 	int fd = bpf_map__fd(l->skel->maps.mt_py_procs);

@@ -42,6 +42,15 @@ void mt_loader__detach(struct mt_loader *l, pid_t pid);
 struct mt_py_offsets;
 int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_offsets *off);
 
+/*
+ * Stop pid's main thread with SIGURG when its interpreter enters
+ * Py_FinalizeEx (at file offset off of path). For -- mode, where memtrace
+ * is the tracer and can intercept the signal. 0 or -errno.
+ */
+int mt_loader__attach_finalize(struct mt_loader *l, const char *path, __u64 off, pid_t pid);
+/* Did pid enter Py_FinalizeEx? Clears the mark. */
+bool mt_loader__finalizing(struct mt_loader *l, pid_t pid);
+
 void mt_loader__map_fds(const struct mt_loader *l, struct mt_map_fds *fds);
 
 #endif

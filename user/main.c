@@ -44,6 +44,7 @@ struct target {
 	int pidfd; /* -p mode: readable when the process exits */
 	bool child; /* started by us (-- mode) */
 	bool done; /* final report written */
+	bool final_reported; /* -- mode: reported at Py_FinalizeEx, before teardown */
 	char alloc_module[PATH_MAX]; /* basename of the allocator's file */
 	char py_module[PATH_MAX]; /* basename of the interpreter's file, "" if not Python */
 	int py_checks; /* Python detection attempts left */
@@ -228,6 +229,18 @@ static void target__detect_python(struct memtrace *mt, struct target *t,
 	mod = mt_maps__find(maps, off.runtime);
 	snprintf(t->py_module, sizeof(t->py_module), "%s", mod ? basename_of(mod->path) : "?");
 	pr_info("pid %d runs %s: reporting Python lines", t->pid, desc);
+	if (t->child) {
+		/* the final report is what was outstanding when finalization began */
+		char path[PATH_MAX];
+		__u64 fin;
+
+		if (mt_maps__module_path(t->pid, maps, off.runtime, path, sizeof(path)) ||
+		    mt_elf__func_offset(path, "Py_FinalizeEx", &fin) ||
+		    mt_loader__attach_finalize(mt->loader, path, fin, t->pid))
+			pr_warn("pid %d: no probe on Py_FinalizeEx: the final report shows what "
+				"is left after the interpreter's teardown",
+				t->pid);
+	}
 }
 
 static void target__detect_python_pid(struct memtrace *mt, struct target *t)
@@ -665,21 +678,42 @@ out:
 	return err;
 }
 
-/* A target exited: its final report, then forget it. */
-static int target__finish(struct memtrace *mt, struct target *t)
+/* The final report of a target that is still alive (-- mode, Py_FinalizeEx). */
+static int final_report(struct memtrace *mt, struct target *t)
 {
 	struct mt_snapshot snap;
 	int err;
 
 	if (t->done)
 		return 0;
-	t->done = true;
-	mt_loader__detach(mt->loader, t->pid);
 	err = mt_reader__snapshot(&mt->fds, (__u64)(mt->opts->min_age * 1e9), &snap);
 	if (err)
 		return err;
-	err = report_target(mt, t, &snap, true, true);
+	err = report_target(mt, t, &snap, true, false);
 	mt_snapshot__free(&snap);
+	t->done = true;
+	t->final_reported = true;
+	return err;
+}
+
+/* A target exited: its final report, then forget it. */
+static int target__finish(struct memtrace *mt, struct target *t)
+{
+	struct mt_snapshot snap;
+	int err = 0;
+
+	if (t->done && !t->final_reported)
+		return 0;
+	t->done = true;
+	mt_loader__detach(mt->loader, t->pid);
+	if (!t->final_reported) {
+		err = mt_reader__snapshot(&mt->fds, (__u64)(mt->opts->min_age * 1e9), &snap);
+		if (err)
+			return err;
+		err = report_target(mt, t, &snap, true, true);
+		mt_snapshot__free(&snap);
+	}
+	t->final_reported = false;
 	mt_reader__purge(&mt->fds, t->pid);
 	mt_sym_native__forget_pid(mt->sym, t->pid);
 	mt_sym_python__forget_pid(mt->pysym, t->pid);
@@ -692,8 +726,9 @@ static size_t live_targets(const struct memtrace *mt)
 {
 	size_t n = 0;
 
+	/* a command reported at Py_FinalizeEx is still running: wait for it */
 	for (size_t i = 0; i < mt->nr_targets; i++)
-		n += !mt->targets[i].done;
+		n += !mt->targets[i].done || mt->targets[i].final_reported;
 	return n;
 }
 
@@ -701,7 +736,11 @@ static int event_loop(struct memtrace *mt, int sfd)
 {
 	const struct mt_opts *o = mt->opts;
 	double next = now_mono() + o->interval;
+	sigset_t intercept;
 	int err = 0;
+
+	sigemptyset(&intercept);
+	sigaddset(&intercept, SIGURG);
 
 	while (o->all || live_targets(mt)) {
 		struct pollfd pfds[MT_MAX_PIDS + 1];
@@ -756,10 +795,22 @@ static int event_loop(struct memtrace *mt, int sfd)
 			struct target *t = &mt->targets[i];
 			int status;
 
-			if (t->done)
+			if (t->done && !t->final_reported)
 				continue;
 			if (t->child) {
-				switch (mt_spawn__poll(t->pid, &status)) {
+				switch (mt_spawn__poll(t->pid, &intercept, &status)) {
+				case MT_CHILD_SIGNAL:
+					if (status == SIGURG &&
+					    mt_loader__finalizing(mt->loader, t->pid)) {
+						/* Py_FinalizeEx: the final report, before teardown */
+						err = final_report(mt, t);
+						mt_spawn__resume_signal(t->pid, 0);
+						if (err)
+							return err;
+					} else {
+						mt_spawn__resume_signal(t->pid, status);
+					}
+					break;
 				case MT_CHILD_EXITING:
 					/*
 					 * Stopped in exit with its memory still there:

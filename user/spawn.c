@@ -116,7 +116,7 @@ pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg)
 	return pid;
 }
 
-enum mt_child_event mt_spawn__poll(pid_t pid, int *status)
+enum mt_child_event mt_spawn__poll(pid_t pid, const sigset_t *intercept, int *status)
 {
 	int st;
 
@@ -148,8 +148,17 @@ enum mt_child_event mt_spawn__poll(pid_t pid, int *status)
 		/* group-stop (no siginfo): without PTRACE_SEIZE it can only be resumed */
 		if (ptrace(PTRACE_GETSIGINFO, pid, NULL, &si))
 			sig = 0;
+		if (sig && intercept && sigismember(intercept, sig)) {
+			*status = sig;
+			return MT_CHILD_SIGNAL;
+		}
 		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
 	}
+}
+
+void mt_spawn__resume_signal(pid_t pid, int sig)
+{
+	ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
 }
 
 void mt_spawn__resume(pid_t pid)

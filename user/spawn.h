@@ -12,6 +12,7 @@
 #ifndef MT_SPAWN_H
 #define MT_SPAWN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -32,10 +33,17 @@ enum mt_child_event {
 	MT_CHILD_NONE = 0, /* nothing happened */
 	MT_CHILD_EXITING, /* stopped at exit: mappings still there; call __resume */
 	MT_CHILD_GONE, /* exited or killed: *status is its wait status */
+	MT_CHILD_SIGNAL, /* stopped to receive signal *status: call __resume_signal */
 };
 
-/* Handle pending wait events of the child without blocking. */
-enum mt_child_event mt_spawn__poll(pid_t pid, int *status);
+/*
+ * Handle pending wait events of the child without blocking. Signals in
+ * intercept (a sigset) are reported as MT_CHILD_SIGNAL; others are passed
+ * on at once.
+ */
+enum mt_child_event mt_spawn__poll(pid_t pid, const sigset_t *intercept, int *status);
+/* Resume a child stopped for a signal: deliver sig (0: suppress it). */
+void mt_spawn__resume_signal(pid_t pid, int sig);
 /* Let a child stopped at exit go on. */
 void mt_spawn__resume(pid_t pid);
 /* Exit code that mirrors a wait status: the code, or 128 + signal. */
