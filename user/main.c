@@ -195,6 +195,38 @@ static struct target *target__add(struct memtrace *mt, pid_t pid)
 	return t;
 }
 
+/* --python-allocators: probes on the interpreter's allocator domains. */
+static void target__attach_python_allocators(struct memtrace *mt, struct target *t,
+					     const struct mt_maps *maps,
+					     const struct mt_py_offsets *off)
+{
+	struct mt_plan plan;
+	bool inlined;
+	int err;
+
+	err = mt_plan__python(&plan, t->pid, maps, off->runtime, &inlined);
+	if (err) {
+		pr_warn("pid %d: no Python allocator functions to probe (%s)", t->pid,
+			strerror(-err));
+		return;
+	}
+	if (inlined) {
+		pr_warn("pid %d: %s inlines pymalloc at its call sites (an LTO+PGO build): probes "
+			"on PyObject_Malloc would miss nearly every call, so none are attached. Run "
+			"it as 'memtrace --pymalloc=off -- CMD' (PYTHONMALLOC=malloc) to see every "
+			"object through libc",
+			t->pid, plan.shown);
+		return;
+	}
+	if (mt->opts->verbose)
+		mt_plan__log(&plan);
+	err = mt_loader__attach(mt->loader, &plan, t->pid);
+	if (err)
+		pr_warn("pid %d: attaching Python allocator probes: %s", t->pid, strerror(-err));
+	else
+		pr_info("pid %d: probing the PyMem_Raw, PyMem and PyObject domains", t->pid);
+}
+
 /*
  * Find CPython in a target and hand its layout to BPF. Not Python: quiet;
  * an unsupported version: one warning, native attribution goes on.
@@ -229,6 +261,8 @@ static void target__detect_python(struct memtrace *mt, struct target *t,
 	mod = mt_maps__find(maps, off.runtime);
 	snprintf(t->py_module, sizeof(t->py_module), "%s", mod ? basename_of(mod->path) : "?");
 	pr_info("pid %d runs %s: reporting Python lines", t->pid, desc);
+	if (mt->opts->python_allocators)
+		target__attach_python_allocators(mt, t, maps, &off);
 	if (t->child) {
 		/* the final report is what was outstanding when finalization began */
 		char path[PATH_MAX];
@@ -919,6 +953,8 @@ int main(int argc, char **argv)
 		pr_err("symbolizer: %s", strerror(errno));
 		goto cleanup;
 	}
+	if (opts.pymalloc_off)
+		setenv("PYTHONMALLOC", "malloc", 1); /* the command inherits it */
 	err = start_targets(&mt);
 	if (err)
 		goto cleanup;

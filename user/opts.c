@@ -50,6 +50,8 @@ enum {
 	OPT_SAMPLE_RATE,
 	OPT_SEED,
 	OPT_TOP_PROCESSES,
+	OPT_PYTHON_ALLOCATORS,
+	OPT_PYMALLOC,
 };
 
 static const struct argp_option options[] = {
@@ -73,6 +75,15 @@ static const struct argp_option options[] = {
 	{ "min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3 },
 	{ "min-size", OPT_MIN_SIZE, "BYTES", 0, "Ignore allocations smaller than BYTES (K/M/G)", 3 },
 	{ "max-size", OPT_MAX_SIZE, "BYTES", 0, "Ignore allocations larger than BYTES (K/M/G)", 3 },
+	{ NULL, 0, NULL, 0, "Python:", 3 },
+	{ "python-allocators", OPT_PYTHON_ALLOCATORS, NULL, 0,
+	  "Also probe CPython's PyMem_Raw, PyMem and PyObject domains (small objects; costly "
+	  "where their entries are single-stepped)",
+	  3 },
+	{ "pymalloc", OPT_PYMALLOC, "on|off", 0,
+	  "With --: off runs the command with PYTHONMALLOC=malloc, so every object reaches "
+	  "libc (complete, also on LTO builds)",
+	  3 },
 	{ NULL, 0, NULL, 0, "Sampling (production):", 4 },
 	{ "sample-rate", OPT_SAMPLE_RATE, "BYTES", 0,
 	  "Record one allocation per BYTES allocated on average (Poisson over bytes, "
@@ -305,6 +316,17 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		else
 			BAD("invalid --attach-mode '%s': auto, session, multi or perf", arg);
 		break;
+	case OPT_PYTHON_ALLOCATORS:
+		o->python_allocators = true;
+		break;
+	case OPT_PYMALLOC:
+		if (!strcmp(arg, "off"))
+			o->pymalloc_off = true;
+		else if (!strcmp(arg, "on"))
+			o->pymalloc_off = false;
+		else
+			BAD("invalid --pymalloc '%s': on or off", arg);
+		break;
 	case OPT_SAMPLE_RATE:
 		if (mt_parse_size(arg, &o->sample_rate) || o->sample_rate > (1ULL << 40))
 			BAD("invalid --sample-rate '%s': bytes (K/M/G suffixes), 0 to 1T", arg);
@@ -375,6 +397,10 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	}
 	if (!!o->nr_pids + !!o->cmd + o->all > 1) {
 		pr_err("give one of -p, -a or a command");
+		return -EINVAL;
+	}
+	if (o->pymalloc_off && !o->cmd) {
+		pr_err("--pymalloc=off works only when memtrace starts the command (--)");
 		return -EINVAL;
 	}
 	if (o->all && !ps.rate_set)

@@ -47,6 +47,8 @@ struct mt_opts {
 	enum mt_floor floor;
 	__u64 sample_rate; /* bytes, 0 = record everything */
 	__u64 seed; /* sampling PRNG seed, 0 = random */
+	bool python_allocators; /* probe PyMem_Raw / PyMem / PyObject too */
+	bool pymalloc_off; /* -- mode: run with PYTHONMALLOC=malloc */
 };
 
 /*
