@@ -195,28 +195,131 @@ static int vaddr_to_offset(Elf *elf, GElf_Addr vaddr, __u64 *off)
 	return -ENOENT;
 }
 
+/* Argument registers each kind's probe reads (bit 0 = %rdi, 1 = %rsi, 2 = %rdx, 3 = %rcx). */
+static unsigned int args_read(enum mt_kind kind)
+{
+	switch (kind) {
+	case MT_KIND_CALLOC:
+	case MT_KIND_REALLOC:
+		return 0x3;
+	case MT_KIND_REALLOCARRAY:
+		return 0x7;
+	case MT_KIND_POSIX_MEMALIGN:
+		return 0x5;
+	case MT_KIND_ALIGNED_ALLOC:
+	case MT_KIND_MEMALIGN:
+		return 0x2;
+	case MT_KIND_MMAP:
+		return 0xa;
+	case MT_KIND_MREMAP:
+		return 0x5;
+	default:
+		return 0x1;
+	}
+}
+
+enum insn_class {
+	INSN_UNKNOWN = 0, /* stop: stay where we are */
+	INSN_EMULATED, /* the kernel emulates it: probe here */
+	INSN_FLAGS, /* writes only flags, or a register no probe reads */
+};
+
+/*
+ * A decoder for the few instruction forms found at allocator entries.
+ * Anything else is INSN_UNKNOWN, which keeps the probe where it is.
+ * Sets *len and, for INSN_FLAGS, *writes (argument registers written,
+ * bits as in args_read()).
+ */
+static enum insn_class decode(const unsigned char *b, size_t n, size_t *len,
+			      unsigned int *writes)
+{
+	*writes = 0;
+	if (n < 1)
+		return INSN_UNKNOWN;
+	/* push %reg, push %r8..%r15, nop, jmp/jcc rel8, jmp rel32 */
+	if ((b[0] >= 0x50 && b[0] <= 0x57) || b[0] == 0x90 || (b[0] >= 0x70 && b[0] <= 0x7f) ||
+	    b[0] == 0xeb || b[0] == 0xe9) {
+		*len = 1;
+		return INSN_EMULATED;
+	}
+	if (n >= 2 && b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57) {
+		*len = 2;
+		return INSN_EMULATED;
+	}
+	/* jcc rel32 */
+	if (n >= 2 && b[0] == 0x0f && b[1] >= 0x80 && b[1] <= 0x8f) {
+		*len = 6;
+		return INSN_EMULATED;
+	}
+	/* cmpb $imm8, disp32(%rip): flags */
+	if (n >= 7 && b[0] == 0x80 && b[1] == 0x3d) {
+		*len = 7;
+		return INSN_FLAGS;
+	}
+	/* test %rdi,%rdi / test %rsi,%rsi: flags */
+	if (n >= 3 && b[0] == 0x48 && b[1] == 0x85 && (b[2] == 0xff || b[2] == 0xf6)) {
+		*len = 3;
+		return INSN_FLAGS;
+	}
+	/* test $imm32, %r9d: flags */
+	if (n >= 7 && b[0] == 0x41 && b[1] == 0xf7 && b[2] == 0xc1) {
+		*len = 7;
+		return INSN_FLAGS;
+	}
+	/* mov %ecx,%r10d: writes %r10 */
+	if (n >= 3 && b[0] == 0x41 && b[1] == 0x89 && b[2] == 0xca) {
+		*len = 3;
+		return INSN_FLAGS;
+	}
+	/* mov $imm32,%eax: writes %rax */
+	if (n >= 5 && b[0] == 0xb8) {
+		*len = 5;
+		return INSN_FLAGS;
+	}
+	return INSN_UNKNOWN;
+}
+
 /*
  * Where to put the probe of a function: returns the byte distance from the
  * function start and sets *slow when the probed instruction is not one the
- * kernel emulates.
+ * kernel emulates. The probe moves past leading instructions only while
+ * they touch nothing the probe reads (the argument registers of this kind,
+ * %rsp and the return address at [SP]) and cannot branch, so every call
+ * still reaches it with its arguments intact; it stops at the first
+ * instruction the kernel emulates (push, nop, jmp, jcc). glibc examples:
+ * posix_memalign/valloc/pvalloc "cmpb $0,x(%rip); push" -> +7,
+ * memalign "cmpb; je" -> +7, mmap "mov %ecx,%r10d; test $0xfff,%r9d; jne"
+ * -> +10.
  */
 static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow)
 {
-	unsigned char b[16];
+	unsigned char b[32];
+	size_t off = 0, len;
+	unsigned int writes;
 
 	*slow = true;
 	if (pread(fd, b, sizeof(b), (off_t)func_off) != (ssize_t)sizeof(b))
 		return 0;
-	/* glibc free: test %rdi,%rdi; je rel32; push %rbp */
+	/* glibc free: test %rdi,%rdi; je rel32; push %rbp (validated: free(NULL) is a no-op) */
 	if (kind == MT_KIND_FREE && b[0] == 0x48 && b[1] == 0x85 && b[2] == 0xff && b[3] == 0x0f &&
 	    b[4] == 0x84 && b[9] == 0x55) {
 		*slow = false;
 		return 9;
 	}
-	/* push %rbp, push %rbx, push %r12..%r15 (41 54..57), nop: emulated */
-	if (b[0] == 0x55 || b[0] == 0x53 || b[0] == 0x90 ||
-	    (b[0] == 0x41 && b[1] >= 0x54 && b[1] <= 0x57))
-		*slow = false;
+	while (off < 24) {
+		switch (decode(b + off, sizeof(b) - off, &len, &writes)) {
+		case INSN_EMULATED:
+			*slow = false;
+			return off;
+		case INSN_FLAGS:
+			if (writes & args_read(kind))
+				return 0;
+			off += len;
+			break;
+		default:
+			return 0;
+		}
+	}
 	return 0;
 }
 

@@ -260,9 +260,13 @@ static int attach_perf(struct mt_loader *l, struct mt_pid_links *pl, const struc
 
 			if (ret && !p->needs_return)
 				continue;
-			/* the return probe goes on the function start, not the moved entry */
+			/*
+			 * The return probe sits with the entry probe: placement
+			 * keeps the return address at [SP] there, and a return
+			 * probe at +0 would hijack it before a moved entry reads it.
+			 */
 			link = bpf_program__attach_uprobe_opts(prog, pid ? pid : -1, plan->path,
-							       ret ? p->func_offset : p->offset, &o);
+							       p->offset, &o);
 			if (!link) {
 				int err = -errno;
 
@@ -290,7 +294,7 @@ static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const stru
 		offs[n] = p->offset;
 		cookies[n++] = p->cookie;
 		if (p->needs_return) {
-			roffs[rn] = p->func_offset;
+			roffs[rn] = p->offset; /* with the entry: see attach_perf() */
 			rcookies[rn++] = p->cookie;
 		}
 	}
@@ -307,10 +311,6 @@ static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const stru
 	if (fd < 0)
 		goto fail;
 	pl->fds[0] = fd;
-	/*
-	 * Return probes sit on function starts. With the free probe moved, an
-	 * entry link and a return link may differ in offsets; that is fine.
-	 */
 	fd = raw_link(bpf_program__fd(l->skel->progs.mt_libc_return), MT_BPF_TRACE_UPROBE_MULTI,
 		      MT_BPF_F_UPROBE_MULTI_RETURN, plan->path, roffs, rcookies, rn, pid);
 	if (fd < 0)
