@@ -20,6 +20,7 @@ extern const volatile __u64 mt_min_size;
 extern const volatile __u64 mt_max_size;
 extern const volatile __u32 mt_self_tgid;
 extern const volatile bool mt_want_stacks;
+extern const volatile bool mt_want_age; /* timestamps for --min-age */
 extern const volatile __u64 mt_sample_rate; /* R bytes, 0 = record everything */
 extern const volatile __u64 mt_sample_exact; /* R * ln(100): recorded exactly from here */
 extern const volatile __u64 mt_seed; /* 0 = random */
@@ -65,14 +66,18 @@ static __always_inline void mt_forget(struct mt_alloc_key *key, struct mt_alloc 
 	bpf_map_delete_elem(&mt_allocs, key);
 }
 
-/* Release the block at addr of this process; false if it was not tracked. */
-static __always_inline bool mt_release(__u32 tgid, __u64 addr)
+/*
+ * Release the block at addr of this process; false if it was not tracked
+ * (counted when count_untracked: with sampling, untracked is the norm).
+ */
+static __always_inline bool mt_release(__u32 tgid, __u64 addr, bool count_untracked)
 {
 	struct mt_alloc_key key = { .tgid = tgid, .addr = addr };
 	struct mt_alloc *a = bpf_map_lookup_elem(&mt_allocs, &key);
 
 	if (!a) {
-		mt_count(MT_CNT_UNTRACKED_FREE);
+		if (count_untracked)
+			mt_count(MT_CNT_UNTRACKED_FREE);
 		return false;
 	}
 	mt_forget(&key, a);
@@ -89,7 +94,8 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 	rec.size = size;
 	rec.w_bytes = t->w_bytes;
 	rec.w_count = t->w_count;
-	rec.ts_ns = bpf_ktime_get_ns();
+	if (mt_want_age)
+		rec.ts_ns = bpf_ktime_get_ns();
 	rec.site.tgid = tgid;
 	rec.site.stack = t->stack;
 	rec.site.py_stack = t->py_stack;
@@ -104,13 +110,15 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 			return;
 		}
 	}
-	/* an address handed out again without a free we saw: drop the stale record */
-	old = bpf_map_lookup_elem(&mt_allocs, &key);
-	if (old)
-		mt_forget(&key, old);
-	if (bpf_map_update_elem(&mt_allocs, &key, &rec, BPF_ANY)) {
-		mt_count(MT_CNT_ALLOCS_FULL);
-		return;
+	if (bpf_map_update_elem(&mt_allocs, &key, &rec, BPF_NOEXIST)) {
+		/* an address handed out again without a free we saw: replace the stale record */
+		old = bpf_map_lookup_elem(&mt_allocs, &key);
+		if (old)
+			mt_forget(&key, old);
+		if (bpf_map_update_elem(&mt_allocs, &key, &rec, BPF_ANY)) {
+			mt_count(MT_CNT_ALLOCS_FULL);
+			return;
+		}
 	}
 	__sync_fetch_and_add(&st->bytes, (__s64)rec.w_bytes);
 	__sync_fetch_and_add(&st->count, (__s64)rec.w_count);
@@ -213,24 +221,21 @@ static __always_inline bool mt_in_flight(struct mt_thread *t, __u64 sp, __u64 ca
 }
 
 /*
- * Begin an outermost call: returns the thread state, or NULL when the call
- * is nested (or state is unavailable) and must be ignored.
+ * Begin an outermost call on a thread with a call in flight: false when
+ * this call is nested in it and must be ignored; else the in-flight call's
+ * return was missed: counted, state reset.
  */
-static __always_inline struct mt_thread *mt_call_begin(__u64 sp, __u64 caller)
+static __always_inline bool mt_call_begin(struct mt_thread *t, __u64 sp, __u64 caller)
 {
-	struct mt_thread *t = mt_thread_get();
-
-	if (!t)
-		return NULL;
 	if (mt_in_flight(t, sp, caller)) {
 		mt_count(MT_CNT_NESTED);
-		return NULL;
+		return false;
 	}
 	if (t->active) {
 		mt_count(MT_CNT_MISSED_RETURN);
 		t->active = 0;
 	}
-	return t;
+	return true;
 }
 
 /* xorshift64*: reproducible draws when the loader sets a seed */

@@ -31,6 +31,8 @@ const volatile __u64 mt_min_size = 0;
 const volatile __u64 mt_max_size = 0;
 const volatile __u32 mt_self_tgid = 0;
 const volatile bool mt_want_stacks = true;
+const volatile bool mt_want_age = false;
+volatile __u32 mt_py_procs_nr = 0;
 const volatile __u64 mt_sample_rate = 0;
 const volatile __u64 mt_sample_exact = 0;
 const volatile __u64 mt_seed = 0;
@@ -88,7 +90,7 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	case MT_KIND_FREE_ALIGNED_SIZED:
 		/* no nesting check: no allocator calls the public free */
 		if (PT_REGS_PARM1(ctx))
-			mt_release(tgid, PT_REGS_PARM1(ctx));
+			mt_release(tgid, PT_REGS_PARM1(ctx), !mt_sample_rate);
 		return 1;
 	case MT_KIND_MUNMAP:
 		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
@@ -102,7 +104,7 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 			return 1;
 		}
 		/* a whole mapping: partial unmaps of tracked maps are rare */
-		mt_release(tgid, PT_REGS_PARM1(ctx));
+		mt_release(tgid, PT_REGS_PARM1(ctx), true);
 		return 1;
 	case MT_KIND_MALLOC:
 	case MT_KIND_VALLOC:
@@ -141,13 +143,22 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		return 1;
 	}
 
-	if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
-		mt_count(MT_CNT_READ_FAULT);
-		return 1;
-	}
-	t = mt_call_begin(sp, caller);
+	/*
+	 * The return address is needed to tell a nested call (only when a
+	 * call is in flight), for mmap's library check, and for a recorded
+	 * allocation: an unsampled call on an idle thread never reads it.
+	 */
+	t = mt_thread_get();
 	if (!t)
 		return 1;
+	if (t->active || kind == MT_KIND_MMAP || kind == MT_KIND_MREMAP) {
+		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
+			mt_count(MT_CNT_READ_FAULT);
+			return 1;
+		}
+		if (!mt_call_begin(t, sp, caller))
+			return 1;
+	}
 	if (overflow) {
 		/* calloc/reallocarray fail with ENOMEM; the old block stays */
 		mt_count(MT_CNT_ALLOC_FAILED);
@@ -166,6 +177,10 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		if (!mt_tracked(tgid, aux))
 			return 1;
 		t->release_only = 1;
+	}
+	if (!caller && bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
+		mt_count(MT_CNT_READ_FAULT);
+		return 1;
 	}
 	t->stack = 0;
 	t->py_stack = 0;
@@ -199,7 +214,7 @@ static __always_inline void mt_exit(struct pt_regs *ctx)
 		/* realloc/mremap of a tracked block whose result is not recorded */
 		/* realloc(p, 0) frees p through free(), which is probed */
 		if (ret && ret != MAP_FAILED)
-			mt_release(tgid, t->aux);
+			mt_release(tgid, t->aux, true);
 		return;
 	}
 	switch (t->kind) {
@@ -218,7 +233,7 @@ static __always_inline void mt_exit(struct pt_regs *ctx)
 	case MT_KIND_REALLOCARRAY:
 		if (ret) {
 			if (t->aux)
-				mt_release(tgid, t->aux);
+				mt_release(tgid, t->aux, true);
 			mt_record(tgid, ret, t->size, t);
 		} else if (!(t->size == 0 && t->aux)) {
 			/* glibc's realloc(p, 0) frees p through free(), probed */
@@ -237,7 +252,7 @@ static __always_inline void mt_exit(struct pt_regs *ctx)
 			mt_count(MT_CNT_ALLOC_FAILED);
 			return;
 		}
-		mt_release(tgid, t->aux);
+		mt_release(tgid, t->aux, true);
 		mt_record(tgid, ret, t->size, t);
 		return;
 	default:

@@ -18,6 +18,9 @@
 
 #include "mt_python.h"
 
+/* processes in mt_py_procs, kept by the loader (.bss) */
+extern volatile __u32 mt_py_procs_nr;
+
 static __always_inline int mt_py_read(void *dst, __u32 size, __u64 addr)
 {
 	return bpf_probe_read_user(dst, size, (void *)addr);
@@ -117,12 +120,15 @@ static long mt_py_walk_frame(__u32 i, void *arg)
  */
 __noinline __u64 mt_py_stack_get(__u32 tgid)
 {
-	const struct mt_py_offsets *o = bpf_map_lookup_elem(&mt_py_procs, &tgid);
+	const struct mt_py_offsets *o;
 	struct mt_py_walk w = { .hash = 0xcbf29ce484222325ULL };
 	struct task_struct *task;
 	__u64 ts, frame = 0, h;
 	__u32 zero = 0, tid;
 
+	if (!mt_py_procs_nr)
+		return 0; /* no Python process: skip the lookup */
+	o = bpf_map_lookup_elem(&mt_py_procs, &tgid);
 	if (!o)
 		return 0;
 	w.o = o;

@@ -122,6 +122,7 @@ static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mo
 	skel->rodata->mt_max_size = opts->max_size;
 	skel->rodata->mt_self_tgid = getpid();
 	skel->rodata->mt_want_stacks = !opts->no_stacks;
+	skel->rodata->mt_want_age = opts->min_age > 0;
 	set_sampling(skel, opts->sample_rate, opts->seed);
 	bpf_map__set_max_entries(skel->maps.mt_allocs, opts->max_allocs);
 	bpf_map__set_max_entries(skel->maps.mt_sites, opts->max_sites);
@@ -406,9 +407,20 @@ int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_off
 	int fd = bpf_map__fd(l->skel->maps.mt_py_procs);
 	__u32 key = pid;
 
-	if (!off)
-		return bpf_map_delete_elem(fd, &key) ? -errno : 0;
-	return bpf_map_update_elem(fd, &key, off, BPF_ANY) ? -errno : 0;
+	struct mt_py_offsets cur;
+	bool had = !bpf_map_lookup_elem(fd, &key, &cur);
+	int err;
+
+	if (!off) {
+		err = bpf_map_delete_elem(fd, &key) ? -errno : 0;
+		if (!err && had)
+			l->skel->bss->mt_py_procs_nr--;
+		return err;
+	}
+	err = bpf_map_update_elem(fd, &key, off, BPF_ANY) ? -errno : 0;
+	if (!err && !had)
+		l->skel->bss->mt_py_procs_nr++;
+	return err;
 }
 
 void mt_loader__map_fds(const struct mt_loader *l, struct mt_map_fds *fds)
