@@ -231,8 +231,8 @@ static void target__attach_python_allocators(struct memtrace *mt, struct target 
  * Find CPython in a target and hand its layout to BPF. Not Python: quiet;
  * an unsupported version: one warning, native attribution goes on.
  */
-static void target__detect_python(struct memtrace *mt, struct target *t,
-				  const struct mt_maps *maps)
+static int target__detect_python(struct memtrace *mt, struct target *t,
+				 const struct mt_maps *maps)
 {
 	struct mt_py_offsets off;
 	const struct mt_module *mod;
@@ -240,23 +240,25 @@ static void target__detect_python(struct memtrace *mt, struct target *t,
 	int err;
 
 	if (t->py_module[0] || t->py_checks <= 0)
-		return;
-	t->py_checks--;
+		return 0;
 	err = mt_py__detect(t->pid, maps, &off, desc, sizeof(desc));
+	if (err == -EAGAIN) /* mapped, not yet relocated: later */
+		return err;
+	t->py_checks--;
 	if (err == -ENOENT)
-		return;
+		return err;
 	t->py_checks = 0;
 	if (err) {
 		pr_warn("pid %d: %s: Python lines unavailable, native attribution goes on",
 			t->pid, desc[0] ? desc : strerror(-err));
-		return;
+		return err;
 	}
 	err = mt_loader__set_python(mt->loader, t->pid, &off);
 	if (!err)
 		err = mt_sym_python__add_pid(mt->pysym, t->pid, &off);
 	if (err) {
 		pr_warn("pid %d: %s: %s", t->pid, desc, strerror(-err));
-		return;
+		return err;
 	}
 	mod = mt_maps__find(maps, off.runtime);
 	snprintf(t->py_module, sizeof(t->py_module), "%s", mod ? basename_of(mod->path) : "?");
@@ -275,16 +277,22 @@ static void target__detect_python(struct memtrace *mt, struct target *t,
 				"is left after the interpreter's teardown",
 				t->pid);
 	}
+	return 0;
 }
 
-static void target__detect_python_pid(struct memtrace *mt, struct target *t)
+static int target__detect_python_pid(struct memtrace *mt, struct target *t)
 {
 	struct mt_maps maps;
+	int err;
 
-	if (t->py_module[0] || t->py_checks <= 0 || mt_maps__read(t->pid, &maps))
-		return;
-	target__detect_python(mt, t, &maps);
+	if (t->py_module[0] || t->py_checks <= 0)
+		return 0;
+	err = mt_maps__read(t->pid, &maps);
+	if (err)
+		return err;
+	err = target__detect_python(mt, t, &maps);
 	mt_maps__free(&maps);
+	return err;
 }
 
 /* Is pid a user process we can trace? Prints the reason when not. */
@@ -316,6 +324,8 @@ struct spawn_ctx {
 	struct memtrace *mt;
 	struct target *t;
 	size_t last_nr_maps;
+	bool attached; /* libc probes in place */
+	int py_waits; /* syscall stops left to wait for libpython's relocation */
 };
 
 /* Called at each syscall stop of a new child until its allocator is mapped. */
@@ -326,6 +336,15 @@ static int spawn_ready(pid_t pid, void *arg)
 	struct mt_plan plan;
 	int err;
 
+	if (c->attached) {
+		/*
+		 * Python's layout is read once ld.so has relocated libpython,
+		 * which it does before running any of its code.
+		 */
+		if (target__detect_python_pid(c->mt, c->t) != -EAGAIN || --c->py_waits <= 0)
+			return 1;
+		return 0;
+	}
 	if (mt_maps__read(pid, &maps))
 		return 0;
 	if (maps.nr_maps == c->last_nr_maps) {
@@ -355,9 +374,11 @@ static int spawn_ready(pid_t pid, void *arg)
 	c->t->pid = pid;
 	read_comm(pid, c->t->comm);
 	err = target__attach_plan(c->mt, c->t, &plan);
-	if (!err)
-		target__detect_python_pid(c->mt, c->t);
-	return err ? err : 1;
+	if (err)
+		return err;
+	c->attached = true;
+	c->py_waits = 100000;
+	return target__detect_python_pid(c->mt, c->t) == -EAGAIN ? 0 : 1;
 }
 
 /*
@@ -431,6 +452,8 @@ static int start_targets(struct memtrace *mt)
 	if (o->cmd) {
 		struct target *t = target__add(mt, 0);
 		struct spawn_ctx c = { .mt = mt, .t = t };
+
+		/* PyMem probes and the Py_FinalizeEx stop need pid set early */
 		pid_t pid;
 
 		if (!t)
