@@ -20,10 +20,10 @@ extern const volatile __u64 mt_min_size;
 extern const volatile __u64 mt_max_size;
 extern const volatile __u32 mt_self_tgid;
 extern const volatile bool mt_want_stacks;
-extern const volatile bool mt_want_age; /* timestamps for --min-age */
-extern const volatile __u64 mt_sample_rate; /* R bytes, 0 = record everything */
+extern const volatile bool mt_want_age;	     /* timestamps for --min-age */
+extern const volatile __u64 mt_sample_rate;  /* R bytes, 0 = record everything */
 extern const volatile __u64 mt_sample_exact; /* R * ln(100): recorded exactly from here */
-extern const volatile __u64 mt_seed; /* 0 = random */
+extern const volatile __u64 mt_seed;	     /* 0 = random */
 extern const volatile __u32 mt_g_tab[MT_G_BINS + 1];
 extern const volatile __u32 mt_ln_tab[MT_LN_BINS + 1];
 
@@ -72,7 +72,7 @@ static __always_inline void mt_forget(struct mt_alloc_key *key, struct mt_alloc 
  */
 static __always_inline bool mt_release(__u32 tgid, __u64 addr, bool count_untracked)
 {
-	struct mt_alloc_key key = { .tgid = tgid, .addr = addr };
+	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 	struct mt_alloc *a = bpf_map_lookup_elem(&mt_allocs, &key);
 
 	if (!a) {
@@ -86,7 +86,7 @@ static __always_inline bool mt_release(__u32 tgid, __u64 addr, bool count_untrac
 
 static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct mt_thread *t)
 {
-	struct mt_alloc_key key = { .tgid = tgid, .addr = addr };
+	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 	struct mt_alloc rec = {};
 	struct mt_site_stats zero = {}, *st;
 	struct mt_alloc *old;
@@ -244,9 +244,10 @@ static __always_inline __u64 mt_rand(struct mt_thread *t)
 	__u64 x = t->rng;
 
 	if (!x) {
-		x = mt_seed ? mt_seed ^ ((bpf_get_current_pid_tgid() & 0xffffffff) *
-					 0x9e3779b97f4a7c15ULL) :
-			      ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32());
+		x = mt_seed
+			? mt_seed ^
+			      ((bpf_get_current_pid_tgid() & 0xffffffff) * 0x9e3779b97f4a7c15ULL)
+			: ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32());
 		x |= 1;
 	}
 	x ^= x >> 12;
@@ -331,7 +332,7 @@ static __always_inline bool mt_sample(struct mt_thread *t, __u64 size)
 /* Is a tracked block at addr (so a call that may release it needs its return)? */
 static __always_inline bool mt_tracked(__u32 tgid, __u64 addr)
 {
-	struct mt_alloc_key key = { .tgid = tgid, .addr = addr };
+	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 
 	return addr && bpf_map_lookup_elem(&mt_allocs, &key);
 }

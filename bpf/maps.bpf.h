@@ -17,18 +17,18 @@
 
 /* entry -> return state of the outermost allocator call of a thread */
 struct mt_thread {
-	__u64 outer_sp; /* stack pointer at the outermost entry */
-	__u64 size; /* requested bytes */
-	__u64 aux; /* realloc/mremap: old block; posix_memalign: out-pointer */
-	__u64 caller; /* [SP] at entry: the call site's return address */
-	__u64 stack; /* key in mt_stacks, 0 = none */
-	__u64 py_stack; /* key in mt_py_stacks, 0 = none */
+	__u64 outer_sp;		/* stack pointer at the outermost entry */
+	__u64 size;		/* requested bytes */
+	__u64 aux;		/* realloc/mremap: old block; posix_memalign: out-pointer */
+	__u64 caller;		/* [SP] at entry: the call site's return address */
+	__u64 stack;		/* key in mt_stacks, 0 = none */
+	__u64 py_stack;		/* key in mt_py_stacks, 0 = none */
 	__u64 w_bytes, w_count; /* weight of the allocation in flight */
-	__s64 sample_left; /* bytes until the next sample */
-	__u64 rng; /* xorshift64* state, 0 = not seeded */
-	__u32 kind; /* enum mt_kind */
-	__u32 active; /* an outermost call is in flight */
-	__u32 release_only; /* not sampled: the return only releases the old block */
+	__s64 sample_left;	/* bytes until the next sample */
+	__u64 rng;		/* xorshift64* state, 0 = not seeded */
+	__u32 kind;		/* enum mt_kind */
+	__u32 active;		/* an outermost call is in flight */
+	__u32 release_only;	/* not sampled: the return only releases the old block */
 	__u32 pad;
 };
 

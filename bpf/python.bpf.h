@@ -27,7 +27,7 @@ static __always_inline int mt_py_read(void *dst, __u32 size, __u64 addr)
 }
 
 /* A field of the frame copy at a runtime offset: bounded and aligned. */
-#define MT_FRAME_FIELD(type, buf, off) (*(type *)&(buf)[(off) & 127 & ~(sizeof(type) - 1)])
+#define MT_FRAME_FIELD(type, buf, off) (*(type *)&(buf)[(off)&127 & ~(sizeof(type) - 1)])
 
 static __always_inline __u64 mt_py_tstate(const struct mt_py_offsets *o, __u32 tid, __u64 fsbase)
 {
@@ -121,7 +121,7 @@ static long mt_py_walk_frame(__u32 i, void *arg)
 __noinline __u64 mt_py_stack_get(__u32 tgid)
 {
 	const struct mt_py_offsets *o;
-	struct mt_py_walk w = { .hash = 0xcbf29ce484222325ULL };
+	struct mt_py_walk w = {.hash = 0xcbf29ce484222325ULL};
 	struct task_struct *task;
 	__u64 ts, frame = 0, h;
 	__u32 zero = 0, tid;

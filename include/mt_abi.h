@@ -35,7 +35,7 @@
 #define MT_COOKIE_KIND(c) ((c)&0xff)
 #define MT_COOKIE_OFF(c) (((c) >> 8) & 0xfffffffULL)
 #define MT_COOKIE_SIZE(c) ((c) >> 36)
-#define MT_COOKIE_MAKE(kind, off, size)                                        \
+#define MT_COOKIE_MAKE(kind, off, size) \
 	((__u64)(kind) | ((__u64)(off) << 8) | ((__u64)(size) << 36))
 #define MT_COOKIE_FIELD_MAX 0xfffffffULL
 
@@ -46,9 +46,9 @@
  */
 struct mt_site_key {
 	__u32 tgid;
-	__u32 flags; /* reserved, 0 */
-	__u64 caller; /* return address at allocator entry ([SP]) */
-	__u64 stack; /* frame-pointer stack: key in the stacks map, 0 = none */
+	__u32 flags;	/* reserved, 0 */
+	__u64 caller;	/* return address at allocator entry ([SP]) */
+	__u64 stack;	/* frame-pointer stack: key in the stacks map, 0 = none */
 	__u64 py_stack; /* reserved for Python frames, 0 = none */
 };
 
@@ -59,8 +59,8 @@ struct mt_stack {
 
 /* Outstanding and cumulative totals of one site. Updated atomically. */
 struct mt_site_stats {
-	__s64 bytes; /* outstanding bytes (weighted when sampled) */
-	__s64 count; /* outstanding allocations, in MT_COUNT_ONE units */
+	__s64 bytes;	   /* outstanding bytes (weighted when sampled) */
+	__s64 count;	   /* outstanding allocations, in MT_COUNT_ONE units */
 	__u64 alloc_bytes; /* bytes allocated since attach */
 	__u64 alloc_count; /* allocations since attach, MT_COUNT_ONE units */
 };
@@ -74,7 +74,7 @@ struct mt_site_stats {
  */
 struct mt_frame_key {
 	__u32 seg_size; /* size of the library's executable segment */
-	__u32 off; /* return address - start of that segment */
+	__u32 off;	/* return address - start of that segment */
 };
 
 struct mt_frame_rule {
@@ -105,10 +105,10 @@ struct mt_alloc_key {
 
 /* One live allocation. */
 struct mt_alloc {
-	__u64 size; /* requested bytes */
+	__u64 size;    /* requested bytes */
 	__u64 w_bytes; /* bytes added to the site (== size unless sampled) */
 	__u64 w_count; /* count added to the site (MT_COUNT_ONE units) */
-	__u64 ts_ns; /* bpf_ktime_get_ns() at allocation */
+	__u64 ts_ns;   /* bpf_ktime_get_ns() at allocation */
 	struct mt_site_key site;
 };
 

@@ -11,21 +11,21 @@
  * Allocator entry points. X(ID, name, args): args documents which
  * argument registers the BPF side reads.
  */
-#define MT_ALLOC_KINDS(X)                                                      \
-	X(MALLOC, "malloc")                                                    \
-	X(CALLOC, "calloc")                                                    \
-	X(REALLOC, "realloc")                                                  \
-	X(REALLOCARRAY, "reallocarray")                                        \
-	X(POSIX_MEMALIGN, "posix_memalign")                                    \
-	X(ALIGNED_ALLOC, "aligned_alloc")                                      \
-	X(MEMALIGN, "memalign")                                                \
-	X(VALLOC, "valloc")                                                    \
-	X(PVALLOC, "pvalloc")                                                  \
-	X(MMAP, "mmap")                                                        \
-	X(MREMAP, "mremap")                                                    \
-	X(FREE, "free")                                                        \
-	X(MUNMAP, "munmap")                                                    \
-	X(FREE_SIZED, "free_sized")                                            \
+#define MT_ALLOC_KINDS(X)                   \
+	X(MALLOC, "malloc")                 \
+	X(CALLOC, "calloc")                 \
+	X(REALLOC, "realloc")               \
+	X(REALLOCARRAY, "reallocarray")     \
+	X(POSIX_MEMALIGN, "posix_memalign") \
+	X(ALIGNED_ALLOC, "aligned_alloc")   \
+	X(MEMALIGN, "memalign")             \
+	X(VALLOC, "valloc")                 \
+	X(PVALLOC, "pvalloc")               \
+	X(MMAP, "mmap")                     \
+	X(MREMAP, "mremap")                 \
+	X(FREE, "free")                     \
+	X(MUNMAP, "munmap")                 \
+	X(FREE_SIZED, "free_sized")         \
 	X(FREE_ALIGNED_SIZED, "free_aligned_sized")
 
 #define MT_KIND_ENUM(id, name) MT_KIND_##id,
@@ -37,35 +37,26 @@ enum mt_kind { MT_ALLOC_KINDS(MT_KIND_ENUM) MT_KIND__MAX };
  * memtrace could not account for exactly; the report shows every drop
  * counter, and warns when one is non-zero, naming what to change.
  */
-#define MT_COUNTERS(X)                                                         \
-	X(ALLOCS_FULL, "allocs_map_full", 1,                                   \
-	  "live-allocation map full: raise --max-allocs")                      \
-	X(SITES_FULL, "sites_map_full", 1,                                     \
-	  "per-stack map full: raise --max-stacks")                            \
-	X(STACKS_FULL, "stacks_map_full", 1,                                   \
-	  "stack map full: call site kept, deeper frames lost; "               \
-	  "raise --stack-storage")                                             \
-	X(MISSED_RETURN, "missed_return", 1,                                   \
-	  "an allocator call's return was never seen")                         \
-	X(READ_FAULT, "read_fault", 1, "reading target memory failed")         \
-	X(THREAD_STATE, "thread_state", 1,                                     \
-	  "per-thread state could not be created")                             \
-	X(SITE_MISSING, "site_missing", 1,                                     \
-	  "a freed allocation's stack entry was gone")                         \
-	X(ALLOC_FAILED, "alloc_failed", 0, "allocations that failed")          \
-	X(UNTRACKED_FREE, "untracked_free", 0,                                 \
-	  "frees of blocks allocated before tracing began")                    \
-	X(NESTED, "nested", 0,                                                 \
-	  "allocator calls made inside another allocator call")                \
-	X(INTERNAL_MMAP, "internal_mmap", 0,                                   \
-	  "mmap family calls made by the C library itself")                    \
-	X(FILTERED, "filtered", 0, "allocations outside --min/--max-size")      \
-	X(PY_READ_FAULT, "py_read_fault", 1,                                   \
-	  "reading the interpreter's frames failed: native line kept")         \
-	X(PY_STACKS_FULL, "py_stacks_map_full", 1,                             \
-	  "Python stack map full: native line kept; raise --stack-storage")    \
-	X(PY_NO_THREAD, "py_no_thread", 0,                                     \
-	  "allocations on threads with no Python thread state")
+#define MT_COUNTERS(X)                                                                           \
+	X(ALLOCS_FULL, "allocs_map_full", 1, "live-allocation map full: raise --max-allocs")     \
+	X(SITES_FULL, "sites_map_full", 1, "per-stack map full: raise --max-stacks")             \
+	X(STACKS_FULL, "stacks_map_full", 1,                                                     \
+	  "stack map full: call site kept, deeper frames lost; "                                 \
+	  "raise --stack-storage")                                                               \
+	X(MISSED_RETURN, "missed_return", 1, "an allocator call's return was never seen")        \
+	X(READ_FAULT, "read_fault", 1, "reading target memory failed")                           \
+	X(THREAD_STATE, "thread_state", 1, "per-thread state could not be created")              \
+	X(SITE_MISSING, "site_missing", 1, "a freed allocation's stack entry was gone")          \
+	X(ALLOC_FAILED, "alloc_failed", 0, "allocations that failed")                            \
+	X(UNTRACKED_FREE, "untracked_free", 0, "frees of blocks allocated before tracing began") \
+	X(NESTED, "nested", 0, "allocator calls made inside another allocator call")             \
+	X(INTERNAL_MMAP, "internal_mmap", 0, "mmap family calls made by the C library itself")   \
+	X(FILTERED, "filtered", 0, "allocations outside --min/--max-size")                       \
+	X(PY_READ_FAULT, "py_read_fault", 1,                                                     \
+	  "reading the interpreter's frames failed: native line kept")                           \
+	X(PY_STACKS_FULL, "py_stacks_map_full", 1,                                               \
+	  "Python stack map full: native line kept; raise --stack-storage")                      \
+	X(PY_NO_THREAD, "py_no_thread", 0, "allocations on threads with no Python thread state")
 
 #define MT_CNT_ENUM(id, name, drop, help) MT_CNT_##id,
 enum mt_counter { MT_COUNTERS(MT_CNT_ENUM) MT_CNT__MAX };

@@ -8,17 +8,17 @@
 #ifndef MT_PYTHON_H
 #define MT_PYTHON_H
 
-#define MT_PY_MAX_DEPTH 32 /* Python frames kept per stack */
+#define MT_PY_MAX_DEPTH 32   /* Python frames kept per stack */
 #define MT_PY_MAX_THREADS 64 /* thread states examined per interpreter */
-#define MT_PY_MAX_INTERPS 4 /* interpreters examined */
+#define MT_PY_MAX_INTERPS 4  /* interpreters examined */
 
 /* mt_py_offsets.flags */
 #define MT_PY_LASTI_INDEX 1 /* 3.10: fr_instr is int f_lasti, an instruction index */
 
 struct mt_py_offsets {
-	__u64 runtime; /* address of _PyRuntime in the target */
+	__u64 runtime;	 /* address of _PyRuntime in the target */
 	__u64 code_mask; /* applied to frame code pointers (~3 on 3.14: tagged refs) */
-	__u32 version; /* PY_VERSION_HEX */
+	__u32 version;	 /* PY_VERSION_HEX */
 	__u32 flags;
 	/* _PyRuntimeState */
 	__u32 rt_interp_head; /* interpreters.head */
@@ -27,24 +27,24 @@ struct mt_py_offsets {
 	__u32 is_threads_head;
 	/* PyThreadState */
 	__u32 ts_next;
-	__u32 ts_thread_id; /* == pthread_self() == fsbase on glibc x86-64 */
-	__u32 ts_frame; /* offset of the frame pointer, or of the cframe pointer */
+	__u32 ts_thread_id;    /* == pthread_self() == fsbase on glibc x86-64 */
+	__u32 ts_frame;	       /* offset of the frame pointer, or of the cframe pointer */
 	__s32 ts_cframe_frame; /* >= 0: ts_frame holds a CFrame*, current frame at this offset */
 	/* frames: PyFrameObject (3.10) or _PyInterpreterFrame (3.11+) */
 	__u32 fr_code;
 	__u32 fr_previous;
-	__u32 fr_instr; /* 3.10: f_lasti (int); 3.11+: prev_instr / instr_ptr */
-	__s32 fr_owner; /* -1: no owner field */
+	__u32 fr_instr;	  /* 3.10: f_lasti (int); 3.11+: prev_instr / instr_ptr */
+	__s32 fr_owner;	  /* -1: no owner field */
 	__u32 owner_skip; /* owner >= this: an entry/shim frame, not Python code */
 	/* code objects */
-	__u32 code_adaptive; /* offsetof(PyCodeObject, co_code_adaptive), 3.11+ */
+	__u32 code_adaptive;  /* offsetof(PyCodeObject, co_code_adaptive), 3.11+ */
 	__u32 co_firstlineno; /* int, used as a fingerprint against address reuse */
 };
 
 /* One Python frame as BPF records it. */
 struct mt_py_frame {
-	__u64 code; /* PyCodeObject address; 0 ends a stack */
-	__u32 offset; /* byte offset of the current instruction in the bytecode */
+	__u64 code;	   /* PyCodeObject address; 0 ends a stack */
+	__u32 offset;	   /* byte offset of the current instruction in the bytecode */
 	__s32 firstlineno; /* co_firstlineno when recorded (code object reuse check) */
 };
 

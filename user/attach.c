@@ -37,21 +37,21 @@ struct kind_desc {
 
 /* Order matters for aliases: the first kind at an address wins. */
 static const struct kind_desc kinds[] = {
-	{ MT_KIND_MALLOC, "malloc", true, true },
-	{ MT_KIND_CALLOC, "calloc", true, false },
-	{ MT_KIND_REALLOC, "realloc", true, false },
-	{ MT_KIND_REALLOCARRAY, "reallocarray", true, false },
-	{ MT_KIND_POSIX_MEMALIGN, "posix_memalign", true, false },
-	{ MT_KIND_MEMALIGN, "memalign", true, false },
-	{ MT_KIND_ALIGNED_ALLOC, "aligned_alloc", true, false },
-	{ MT_KIND_VALLOC, "valloc", true, false },
-	{ MT_KIND_PVALLOC, "pvalloc", true, false },
-	{ MT_KIND_MMAP, "mmap", true, false },
-	{ MT_KIND_MREMAP, "mremap", true, false },
-	{ MT_KIND_FREE, "free", false, true },
-	{ MT_KIND_MUNMAP, "munmap", false, false },
-	{ MT_KIND_FREE_SIZED, "free_sized", false, false },
-	{ MT_KIND_FREE_ALIGNED_SIZED, "free_aligned_sized", false, false },
+    {MT_KIND_MALLOC, "malloc", true, true},
+    {MT_KIND_CALLOC, "calloc", true, false},
+    {MT_KIND_REALLOC, "realloc", true, false},
+    {MT_KIND_REALLOCARRAY, "reallocarray", true, false},
+    {MT_KIND_POSIX_MEMALIGN, "posix_memalign", true, false},
+    {MT_KIND_MEMALIGN, "memalign", true, false},
+    {MT_KIND_ALIGNED_ALLOC, "aligned_alloc", true, false},
+    {MT_KIND_VALLOC, "valloc", true, false},
+    {MT_KIND_PVALLOC, "pvalloc", true, false},
+    {MT_KIND_MMAP, "mmap", true, false},
+    {MT_KIND_MREMAP, "mremap", true, false},
+    {MT_KIND_FREE, "free", false, true},
+    {MT_KIND_MUNMAP, "munmap", false, false},
+    {MT_KIND_FREE_SIZED, "free_sized", false, false},
+    {MT_KIND_FREE_ALIGNED_SIZED, "free_aligned_sized", false, false},
 };
 
 #define NR_KINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -62,18 +62,18 @@ static const struct kind_desc kinds[] = {
  * nested and counts once, here.
  */
 static const struct kind_desc py_kinds[] = {
-	{ MT_KIND_MALLOC, "PyMem_RawMalloc", true, true },
-	{ MT_KIND_CALLOC, "PyMem_RawCalloc", true, false },
-	{ MT_KIND_REALLOC, "PyMem_RawRealloc", true, false },
-	{ MT_KIND_FREE, "PyMem_RawFree", false, true },
-	{ MT_KIND_MALLOC, "PyMem_Malloc", true, false },
-	{ MT_KIND_CALLOC, "PyMem_Calloc", true, false },
-	{ MT_KIND_REALLOC, "PyMem_Realloc", true, false },
-	{ MT_KIND_FREE, "PyMem_Free", false, false },
-	{ MT_KIND_MALLOC, "PyObject_Malloc", true, false },
-	{ MT_KIND_CALLOC, "PyObject_Calloc", true, false },
-	{ MT_KIND_REALLOC, "PyObject_Realloc", true, false },
-	{ MT_KIND_FREE, "PyObject_Free", false, false },
+    {MT_KIND_MALLOC, "PyMem_RawMalloc", true, true},
+    {MT_KIND_CALLOC, "PyMem_RawCalloc", true, false},
+    {MT_KIND_REALLOC, "PyMem_RawRealloc", true, false},
+    {MT_KIND_FREE, "PyMem_RawFree", false, true},
+    {MT_KIND_MALLOC, "PyMem_Malloc", true, false},
+    {MT_KIND_CALLOC, "PyMem_Calloc", true, false},
+    {MT_KIND_REALLOC, "PyMem_Realloc", true, false},
+    {MT_KIND_FREE, "PyMem_Free", false, false},
+    {MT_KIND_MALLOC, "PyObject_Malloc", true, false},
+    {MT_KIND_CALLOC, "PyObject_Calloc", true, false},
+    {MT_KIND_REALLOC, "PyObject_Realloc", true, false},
+    {MT_KIND_FREE, "PyObject_Free", false, false},
 };
 
 #define MAX_KINDS 32
@@ -220,8 +220,8 @@ static unsigned int args_read(enum mt_kind kind)
 
 enum insn_class {
 	INSN_UNKNOWN = 0, /* stop: stay where we are */
-	INSN_EMULATED, /* the kernel emulates it: probe here */
-	INSN_FLAGS, /* writes only flags, or a register no probe reads */
+	INSN_EMULATED,	  /* the kernel emulates it: probe here */
+	INSN_FLAGS,	  /* writes only flags, or a register no probe reads */
 };
 
 /*
@@ -230,8 +230,7 @@ enum insn_class {
  * Sets *len and, for INSN_FLAGS, *writes (argument registers written,
  * bits as in args_read()).
  */
-static enum insn_class decode(const unsigned char *b, size_t n, size_t *len,
-			      unsigned int *writes)
+static enum insn_class decode(const unsigned char *b, size_t n, size_t *len, unsigned int *writes)
 {
 	*writes = 0;
 	if (n < 1)
@@ -491,7 +490,8 @@ static void plan_rules(struct mt_plan *plan, struct elf_file *f)
 			for (size_t j = 0; j < ntargets; j++) {
 				if (to != targets[j] || plan->nr_rules == MT_MAX_FRAME_RULES)
 					continue;
-				if (at + 5 < f->exec_vaddr || at + 5 - f->exec_vaddr >= f->exec_memsz)
+				if (at + 5 < f->exec_vaddr ||
+				    at + 5 - f->exec_vaddr >= f->exec_memsz)
 					continue;
 				r = &plan->rules[plan->nr_rules];
 				if (!cfi_rule(cfi, at + 4, &r->rule))
@@ -667,8 +667,8 @@ void mt_plan__log(const struct mt_plan *plan)
 
 		pr_info("  %-18s at 0x%llx%s  %s", p->name, (unsigned long long)p->offset,
 			p->offset != p->func_offset ? " (moved past a single-stepped entry)" : "",
-			p->slow ? "single-stepped: ~10 us per call on VMs" :
-				  "emulated: ~0.7 us per call");
+			p->slow ? "single-stepped: ~10 us per call on VMs"
+				: "emulated: ~0.7 us per call");
 	}
 }
 
@@ -682,7 +682,7 @@ void mt_plan__log(const struct mt_plan *plan)
 static bool pymalloc_inlined(const char *path)
 {
 	static const struct kind_desc obj[] = {
-		{ MT_KIND_MALLOC, "PyObject_Malloc", true, true },
+	    {MT_KIND_MALLOC, "PyObject_Malloc", true, true},
 	};
 	struct elf_file f;
 	unsigned char b[48];
@@ -725,7 +725,7 @@ int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps,
 
 int mt_elf__func_offset(const char *path, const char *name, __u64 *offset)
 {
-	const struct kind_desc one[] = { { MT_KIND_MALLOC, name, false, true } };
+	const struct kind_desc one[] = {{MT_KIND_MALLOC, name, false, true}};
 	struct elf_file f;
 	int err;
 

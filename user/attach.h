@@ -16,12 +16,12 @@
 
 struct mt_probe {
 	enum mt_kind kind;
-	const char *name; /* symbol probed */
-	__u64 offset; /* file offset of the probed instruction */
+	const char *name;  /* symbol probed */
+	__u64 offset;	   /* file offset of the probed instruction */
 	__u64 func_offset; /* file offset of the function */
-	__u64 cookie; /* MT_COOKIE_MAKE(kind, ...) */
+	__u64 cookie;	   /* MT_COOKIE_MAKE(kind, ...) */
 	bool needs_return; /* the result must be seen (not free/munmap) */
-	bool slow; /* the probed instruction is single-stepped (~10 us/hit here) */
+	bool slow;	   /* the probed instruction is single-stepped (~10 us/hit here) */
 };
 
 #define MT_MAX_FRAME_RULES 4096
@@ -32,7 +32,7 @@ struct mt_plan_rule {
 };
 
 struct mt_plan {
-	char path[PATH_MAX]; /* file to attach to, valid in our mount namespace */
+	char path[PATH_MAX];  /* file to attach to, valid in our mount namespace */
 	char shown[PATH_MAX]; /* the file as the target names it */
 	__u64 inode;
 	dev_t dev;
@@ -74,8 +74,7 @@ int mt_elf__func_offset(const char *path, const char *name, __u64 *offset);
  * A path valid here for the module of pid that maps addr (see
  * mt_plan__for_pid). 0 or -errno.
  */
-int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf,
-			 size_t len);
+int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf, size_t len);
 
 /* Print the plan at info level (-v): each probe, its offset and cost. */
 void mt_plan__log(const struct mt_plan *plan);

@@ -48,7 +48,7 @@ struct mt_link_create_attr {
 
 struct mt_pid_links {
 	pid_t pid;
-	int fds[2]; /* raw link fds, -1 when unused */
+	int fds[2];		 /* raw link fds, -1 when unused */
 	struct bpf_link **links; /* perf mode */
 	size_t nr_links;
 };
@@ -164,8 +164,8 @@ err_out:
 
 struct mt_loader *mt_loader__new(const struct mt_opts *opts, enum mt_attach_mode mode)
 {
-	static const enum mt_attach_mode order[] = { MT_ATTACH_SESSION, MT_ATTACH_MULTI,
-						     MT_ATTACH_PERF };
+	static const enum mt_attach_mode order[] = {MT_ATTACH_SESSION, MT_ATTACH_MULTI,
+						    MT_ATTACH_PERF};
 	struct mt_loader *l = NULL;
 	int err = -EINVAL;
 
@@ -256,7 +256,7 @@ static int attach_perf(struct mt_loader *l, struct mt_pid_links *pl, const struc
 		for (int ret = 0; ret < 2; ret++) {
 			LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = p->cookie, .retprobe = ret);
 			struct bpf_program *prog =
-				ret ? l->skel->progs.mt_libc_return : l->skel->progs.mt_libc_entry;
+			    ret ? l->skel->progs.mt_libc_return : l->skel->progs.mt_libc_entry;
 			struct bpf_link *link;
 
 			if (ret && !p->needs_return)
@@ -271,8 +271,9 @@ static int attach_perf(struct mt_loader *l, struct mt_pid_links *pl, const struc
 			if (!link) {
 				int err = -errno;
 
-				pr_err("attaching %s%s in %s: %s%s", p->name, ret ? " (return)" : "",
-				       plan->shown, strerror(-err), attach_hint(err));
+				pr_err("attaching %s%s in %s: %s%s", p->name,
+				       ret ? " (return)" : "", plan->shown, strerror(-err),
+				       attach_hint(err));
 				return err;
 			}
 			pl->links[pl->nr_links++] = link;
@@ -285,7 +286,7 @@ static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const stru
 			pid_t pid)
 {
 	__u64 offs[MT_KIND__MAX], cookies[MT_KIND__MAX], roffs[MT_KIND__MAX],
-		rcookies[MT_KIND__MAX];
+	    rcookies[MT_KIND__MAX];
 	__u32 n = 0, rn = 0;
 	int fd;
 
@@ -300,8 +301,8 @@ static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const stru
 		}
 	}
 	if (l->mode == MT_ATTACH_SESSION) {
-		fd = raw_link(bpf_program__fd(l->session),
-			      MT_BPF_TRACE_UPROBE_SESSION, 0, plan->path, offs, cookies, n, pid);
+		fd = raw_link(bpf_program__fd(l->session), MT_BPF_TRACE_UPROBE_SESSION, 0,
+			      plan->path, offs, cookies, n, pid);
 		if (fd < 0)
 			goto fail;
 		pl->fds[0] = fd;

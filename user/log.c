@@ -7,10 +7,10 @@
 static int cur_level = MT_LOG_INFO;
 
 static const char *const prefix[] = {
-	[MT_LOG_ERROR] = "memtrace: error: ",
-	[MT_LOG_WARN] = "memtrace: warning: ",
-	[MT_LOG_INFO] = "memtrace: ",
-	[MT_LOG_DEBUG] = "memtrace: debug: ",
+    [MT_LOG_ERROR] = "memtrace: error: ",
+    [MT_LOG_WARN] = "memtrace: warning: ",
+    [MT_LOG_INFO] = "memtrace: ",
+    [MT_LOG_DEBUG] = "memtrace: debug: ",
 };
 
 void mt_log__set_level(int level)

@@ -41,14 +41,14 @@
 struct target {
 	pid_t pid;
 	char comm[16];
-	int pidfd; /* -p mode: readable when the process exits */
-	bool child; /* started by us (-- mode) */
-	bool done; /* final report written */
-	bool final_reported; /* -- mode: reported at Py_FinalizeEx, before teardown */
+	int pidfd;		     /* -p mode: readable when the process exits */
+	bool child;		     /* started by us (-- mode) */
+	bool done;		     /* final report written */
+	bool final_reported;	     /* -- mode: reported at Py_FinalizeEx, before teardown */
 	char alloc_module[PATH_MAX]; /* basename of the allocator's file */
-	char py_module[PATH_MAX]; /* basename of the interpreter's file, "" if not Python */
-	int py_checks; /* Python detection attempts left */
-	char cgroup[128]; /* -a: the process's cgroup (its container) */
+	char py_module[PATH_MAX];    /* basename of the interpreter's file, "" if not Python */
+	int py_checks;		     /* Python detection attempts left */
+	char cgroup[128];	     /* -a: the process's cgroup (its container) */
 	struct mt_agg *agg;
 	unsigned int seq;
 };
@@ -166,9 +166,9 @@ static int target__attach(struct memtrace *mt, struct target *t, const struct mt
 static struct target *target__add(struct memtrace *mt, pid_t pid)
 {
 	struct mt_agg_opts ao = {
-		.group_by = mt->opts->group_by,
-		.top = mt->opts->top,
-		.keep_stacks = true,
+	    .group_by = mt->opts->group_by,
+	    .top = mt->opts->top,
+	    .keep_stacks = true,
 	};
 	struct target *t;
 
@@ -211,11 +211,12 @@ static void target__attach_python_allocators(struct memtrace *mt, struct target 
 		return;
 	}
 	if (inlined) {
-		pr_warn("pid %d: %s inlines pymalloc at its call sites (an LTO+PGO build): probes "
-			"on PyObject_Malloc would miss nearly every call, so none are attached. Run "
-			"it as 'memtrace --pymalloc=off -- CMD' (PYTHONMALLOC=malloc) to see every "
-			"object through libc",
-			t->pid, plan.shown);
+		pr_warn(
+		    "pid %d: %s inlines pymalloc at its call sites (an LTO+PGO build): probes "
+		    "on PyObject_Malloc would miss nearly every call, so none are attached. Run "
+		    "it as 'memtrace --pymalloc=off -- CMD' (PYTHONMALLOC=malloc) to see every "
+		    "object through libc",
+		    t->pid, plan.shown);
 		return;
 	}
 	if (mt->opts->verbose)
@@ -231,8 +232,7 @@ static void target__attach_python_allocators(struct memtrace *mt, struct target 
  * Find CPython in a target and hand its layout to BPF. Not Python: quiet;
  * an unsupported version: one warning, native attribution goes on.
  */
-static int target__detect_python(struct memtrace *mt, struct target *t,
-				 const struct mt_maps *maps)
+static int target__detect_python(struct memtrace *mt, struct target *t, const struct mt_maps *maps)
 {
 	struct mt_py_offsets off;
 	const struct mt_module *mod;
@@ -249,8 +249,8 @@ static int target__detect_python(struct memtrace *mt, struct target *t,
 		return err;
 	t->py_checks = 0;
 	if (err) {
-		pr_warn("pid %d: %s: Python lines unavailable, native attribution goes on",
-			t->pid, desc[0] ? desc : strerror(-err));
+		pr_warn("pid %d: %s: Python lines unavailable, native attribution goes on", t->pid,
+			desc[0] ? desc : strerror(-err));
 		return err;
 	}
 	err = mt_loader__set_python(mt->loader, t->pid, &off);
@@ -325,7 +325,7 @@ struct spawn_ctx {
 	struct target *t;
 	size_t last_nr_maps;
 	bool attached; /* libc probes in place */
-	int py_waits; /* syscall stops left to wait for libpython's relocation */
+	int py_waits;  /* syscall stops left to wait for libpython's relocation */
 };
 
 /* Called at each syscall stop of a new child until its allocator is mapped. */
@@ -451,7 +451,7 @@ static int start_targets(struct memtrace *mt)
 
 	if (o->cmd) {
 		struct target *t = target__add(mt, 0);
-		struct spawn_ctx c = { .mt = mt, .t = t };
+		struct spawn_ctx c = {.mt = mt, .t = t};
 
 		/* PyMem probes and the Py_FinalizeEx stop need pid set early */
 		pid_t pid;
@@ -507,9 +507,8 @@ static int start_targets(struct memtrace *mt)
  * then the line. Otherwise the line is the first frame outside the
  * allocator's own library.
  */
-static size_t site_frames(struct memtrace *mt, const struct target *t,
-			  const struct mt_raw_site *s, struct mt_frame *frames, size_t max,
-			  size_t *site_idx)
+static size_t site_frames(struct memtrace *mt, const struct target *t, const struct mt_raw_site *s,
+			  struct mt_frame *frames, size_t max, size_t *site_idx)
 {
 	__u64 ips[MT_MAX_STACK_DEPTH + 1];
 	struct mt_py_frame py[MT_PY_MAX_DEPTH];
@@ -533,7 +532,8 @@ static size_t site_frames(struct memtrace *mt, const struct target *t,
 			continue;
 		if (i > 0 && !frames[nf].module)
 			break;
-		in_interp = npy > 0 && frames[nf].module && !strcmp(frames[nf].module, t->py_module);
+		in_interp =
+		    npy > 0 && frames[nf].module && !strcmp(frames[nf].module, t->py_module);
 		if (!site_set && !npy &&
 		    !(frames[nf].module && !strcmp(frames[nf].module, t->alloc_module))) {
 			*site_idx = nf;
@@ -586,8 +586,8 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		smp.alloc_bytes = s->stats.alloc_bytes;
 		smp.alloc_count_q = s->stats.alloc_count;
 		smp.frames = frames;
-		smp.nr_frames = site_frames(mt, t, s, frames, sizeof(frames) / sizeof(frames[0]),
-					    &smp.site);
+		smp.nr_frames =
+		    site_frames(mt, t, s, frames, sizeof(frames) / sizeof(frames[0]), &smp.site);
 		if (!smp.nr_frames)
 			continue;
 		err = mt_agg__add(t->agg, &smp);
@@ -859,7 +859,8 @@ static int event_loop(struct memtrace *mt, int sfd)
 				case MT_CHILD_SIGNAL:
 					if (status == SIGURG &&
 					    mt_loader__finalizing(mt->loader, t->pid)) {
-						/* Py_FinalizeEx: the final report, before teardown */
+						/* Py_FinalizeEx: the final report, before teardown
+						 */
 						err = final_report(mt, t);
 						mt_spawn__resume_signal(t->pid, 0);
 						if (err)
@@ -912,7 +913,7 @@ static int event_loop(struct memtrace *mt, int sfd)
 
 int main(int argc, char **argv)
 {
-	struct memtrace mt = { .child_status = -1 };
+	struct memtrace mt = {.child_status = -1};
 	struct mt_opts opts;
 	sigset_t mask;
 	int err, sfd = -1;

@@ -12,25 +12,25 @@ const char *argp_program_version = "memtrace 0.1";
 const char *argp_program_bug_address = NULL;
 
 static const char doc[] =
-	"Find memory leaks in running processes, from eBPF uprobes on their allocators.\n"
-	"\n"
-	"Reports the bytes still outstanding per source line, growing lines first, every\n"
-	"interval and once more when the targets exit. No restart, no injection.\n"
-	"\v"
-	"EXAMPLES:\n"
-	"  memtrace -p 1234                 report pid 1234 every 5 s until it exits\n"
-	"  memtrace -p 1234,5678 10 3       two processes, every 10 s, 3 reports\n"
-	"  memtrace -- ./server --port 80   run a command traced from its first instruction\n"
-	"  memtrace --group-by stack -p 1234        whole call stacks\n"
-	"  memtrace --min-age 60 -p 1234    only allocations older than a minute\n"
-	"  memtrace -a 30                   every process on the host, sampled, every 30 s\n"
-	"  memtrace --format json -o leaks.ndjson -p 1234   one JSON object per report\n"
-	"\n"
-	"Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: the command's in\n"
-	"-- mode, else 0, or 1 on error.";
+    "Find memory leaks in running processes, from eBPF uprobes on their allocators.\n"
+    "\n"
+    "Reports the bytes still outstanding per source line, growing lines first, every\n"
+    "interval and once more when the targets exit. No restart, no injection.\n"
+    "\v"
+    "EXAMPLES:\n"
+    "  memtrace -p 1234                 report pid 1234 every 5 s until it exits\n"
+    "  memtrace -p 1234,5678 10 3       two processes, every 10 s, 3 reports\n"
+    "  memtrace -- ./server --port 80   run a command traced from its first instruction\n"
+    "  memtrace --group-by stack -p 1234        whole call stacks\n"
+    "  memtrace --min-age 60 -p 1234    only allocations older than a minute\n"
+    "  memtrace -a 30                   every process on the host, sampled, every 30 s\n"
+    "  memtrace --format json -o leaks.ndjson -p 1234   one JSON object per report\n"
+    "\n"
+    "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: the command's in\n"
+    "-- mode, else 0, or 1 on error.";
 
 static const char args_doc[] =
-	"-p PID[,PID...] [interval [count]]\n-a [interval [count]]\n-- COMMAND [ARGS...]";
+    "-p PID[,PID...] [interval [count]]\n-a [interval [count]]\n-- COMMAND [ARGS...]";
 
 enum {
 	OPT_INTERVAL = 1000,
@@ -55,53 +55,53 @@ enum {
 };
 
 static const struct argp_option options[] = {
-	{ NULL, 0, NULL, 0, "Targets:", 1 },
-	{ "pid", 'p', "PID[,PID...]", 0, "Trace these running processes", 1 },
-	{ "all", 'a', NULL, 0,
-	  "Trace every process on the host that maps a C library (sampling on by "
-	  "default: --sample-rate 512K)",
-	  1 },
-	{ "top-processes", OPT_TOP_PROCESSES, "N", 0,
-	  "With -a: processes reported per interval, largest first (default 10, 0 = all)", 1 },
-	{ NULL, 0, NULL, 0, "Reports:", 2 },
-	{ "interval", OPT_INTERVAL, "SEC", 0, "Seconds between reports (default 5)", 2 },
-	{ "count", OPT_COUNT, "N", 0, "Exit after N reports (default: when the targets exit)", 2 },
-	{ "top", OPT_TOP, "N", 0, "Rows per report (default 10, 0 = all)", 2 },
-	{ "group-by", OPT_GROUP_BY, "KEY", 0, "line (default), function, file or stack", 2 },
-	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json (one object per line)", 2 },
-	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 2 },
-	{ "verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2 },
-	{ NULL, 0, NULL, 0, "Filters:", 3 },
-	{ "min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3 },
-	{ "min-size", OPT_MIN_SIZE, "BYTES", 0, "Ignore allocations smaller than BYTES (K/M/G)", 3 },
-	{ "max-size", OPT_MAX_SIZE, "BYTES", 0, "Ignore allocations larger than BYTES (K/M/G)", 3 },
-	{ NULL, 0, NULL, 0, "Python:", 3 },
-	{ "python-allocators", OPT_PYTHON_ALLOCATORS, NULL, 0,
-	  "Also probe CPython's PyMem_Raw, PyMem and PyObject domains (small objects; costly "
-	  "where their entries are single-stepped)",
-	  3 },
-	{ "pymalloc", OPT_PYMALLOC, "on|off", 0,
-	  "With --: off runs the command with PYTHONMALLOC=malloc, so every object reaches "
-	  "libc (complete, also on LTO builds)",
-	  3 },
-	{ NULL, 0, NULL, 0, "Sampling (production):", 4 },
-	{ "sample-rate", OPT_SAMPLE_RATE, "BYTES", 0,
-	  "Record one allocation per BYTES allocated on average (Poisson over bytes, "
-	  "K/M suffixes; 0 = every allocation, the default); estimates are unbiased",
-	  4 },
-	{ "seed", OPT_SEED, "N", 0, "Seed the sampling draws (reproducible runs)", 4 },
-	{ NULL, 0, NULL, 0, "Capacity and tuning:", 5 },
-	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked (default 1048576)", 5 },
-	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 5 },
-	{ "stack-storage", OPT_STACK_STORAGE, "N", 0, "Stack map entries (default 16384)", 5 },
-	{ "no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 5 },
-	{ "attach-mode", OPT_ATTACH_MODE, "MODE", 0,
-	  "auto (default), session, multi or perf: how probes attach", 5 },
-	{ "floor", OPT_FLOOR, "KIND", 0,
-	  "Benchmarking: attach empty probes at the same places (return: entry and return "
-	  "traps as full tracing has them; entry: entry traps only); session mode only",
-	  5 },
-	{},
+    {NULL, 0, NULL, 0, "Targets:", 1},
+    {"pid", 'p', "PID[,PID...]", 0, "Trace these running processes", 1},
+    {"all", 'a', NULL, 0,
+     "Trace every process on the host that maps a C library (sampling on by "
+     "default: --sample-rate 512K)",
+     1},
+    {"top-processes", OPT_TOP_PROCESSES, "N", 0,
+     "With -a: processes reported per interval, largest first (default 10, 0 = all)", 1},
+    {NULL, 0, NULL, 0, "Reports:", 2},
+    {"interval", OPT_INTERVAL, "SEC", 0, "Seconds between reports (default 5)", 2},
+    {"count", OPT_COUNT, "N", 0, "Exit after N reports (default: when the targets exit)", 2},
+    {"top", OPT_TOP, "N", 0, "Rows per report (default 10, 0 = all)", 2},
+    {"group-by", OPT_GROUP_BY, "KEY", 0, "line (default), function, file or stack", 2},
+    {"format", OPT_FORMAT, "FMT", 0, "text (default) or json (one object per line)", 2},
+    {"output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 2},
+    {"verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2},
+    {NULL, 0, NULL, 0, "Filters:", 3},
+    {"min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3},
+    {"min-size", OPT_MIN_SIZE, "BYTES", 0, "Ignore allocations smaller than BYTES (K/M/G)", 3},
+    {"max-size", OPT_MAX_SIZE, "BYTES", 0, "Ignore allocations larger than BYTES (K/M/G)", 3},
+    {NULL, 0, NULL, 0, "Python:", 3},
+    {"python-allocators", OPT_PYTHON_ALLOCATORS, NULL, 0,
+     "Also probe CPython's PyMem_Raw, PyMem and PyObject domains (small objects; costly "
+     "where their entries are single-stepped)",
+     3},
+    {"pymalloc", OPT_PYMALLOC, "on|off", 0,
+     "With --: off runs the command with PYTHONMALLOC=malloc, so every object reaches "
+     "libc (complete, also on LTO builds)",
+     3},
+    {NULL, 0, NULL, 0, "Sampling (production):", 4},
+    {"sample-rate", OPT_SAMPLE_RATE, "BYTES", 0,
+     "Record one allocation per BYTES allocated on average (Poisson over bytes, "
+     "K/M suffixes; 0 = every allocation, the default); estimates are unbiased",
+     4},
+    {"seed", OPT_SEED, "N", 0, "Seed the sampling draws (reproducible runs)", 4},
+    {NULL, 0, NULL, 0, "Capacity and tuning:", 5},
+    {"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked (default 1048576)", 5},
+    {"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 5},
+    {"stack-storage", OPT_STACK_STORAGE, "N", 0, "Stack map entries (default 16384)", 5},
+    {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 5},
+    {"attach-mode", OPT_ATTACH_MODE, "MODE", 0,
+     "auto (default), session, multi or perf: how probes attach", 5},
+    {"floor", OPT_FLOOR, "KIND", 0,
+     "Benchmarking: attach empty probes at the same places (return: entry and return "
+     "traps as full tracing has them; entry: entry traps only); session mode only",
+     5},
+    {},
 };
 
 int mt_parse_size(const char *s, __u64 *out)
@@ -204,11 +204,11 @@ struct parse_state {
 	bool rate_set;
 };
 
-#define BAD(fmt, ...)                                                                              \
-	do {                                                                                       \
-		pr_err(fmt, ##__VA_ARGS__);                                                        \
-		ps->err = -EINVAL;                                                                 \
-		return -EINVAL;                                                                    \
+#define BAD(fmt, ...)                       \
+	do {                                \
+		pr_err(fmt, ##__VA_ARGS__); \
+		ps->err = -EINVAL;          \
+		return -EINVAL;             \
 	} while (0)
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
@@ -372,8 +372,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_arg, args_doc, doc };
-	struct parse_state ps = { .opts = o };
+	static const struct argp argp = {options, parse_arg, args_doc, doc};
+	struct parse_state ps = {.opts = o};
 	int err;
 
 	memset(o, 0, sizeof(*o));

@@ -23,20 +23,20 @@ enum mt_attach_mode {
 enum mt_floor {
 	MT_FLOOR_NONE = 0,
 	MT_FLOOR_RETURN, /* entry + return traps where full tracing has them */
-	MT_FLOOR_ENTRY, /* entry traps only */
+	MT_FLOOR_ENTRY,	 /* entry traps only */
 };
 
 struct mt_opts {
 	pid_t pids[MT_MAX_PIDS];
 	size_t nr_pids;
-	char **cmd; /* argv of the command to run, NULL-terminated, or NULL */
-	bool all; /* -a: every process on the host */
+	char **cmd;	      /* argv of the command to run, NULL-terminated, or NULL */
+	bool all;	      /* -a: every process on the host */
 	size_t top_processes; /* -a: processes reported per interval */
-	double interval; /* seconds between reports */
-	long count; /* reports before exiting, 0 = until the targets exit */
-	size_t top; /* rows per report, 0 = all */
+	double interval;      /* seconds between reports */
+	long count;	      /* reports before exiting, 0 = until the targets exit */
+	size_t top;	      /* rows per report, 0 = all */
 	enum mt_group_by group_by;
-	double min_age; /* seconds; 0 = off */
+	double min_age;		  /* seconds; 0 = off */
 	__u64 min_size, max_size; /* bytes; max 0 = no limit */
 	enum mt_format format;
 	const char *output; /* -o FILE, NULL = stdout */
@@ -45,10 +45,10 @@ struct mt_opts {
 	bool no_stacks;
 	enum mt_attach_mode attach_mode;
 	enum mt_floor floor;
-	__u64 sample_rate; /* bytes, 0 = record everything */
-	__u64 seed; /* sampling PRNG seed, 0 = random */
+	__u64 sample_rate;	/* bytes, 0 = record everything */
+	__u64 seed;		/* sampling PRNG seed, 0 = random */
 	bool python_allocators; /* probe PyMem_Raw / PyMem / PyObject too */
-	bool pymalloc_off; /* -- mode: run with PYTHONMALLOC=malloc */
+	bool pymalloc_off;	/* -- mode: run with PYTHONMALLOC=malloc */
 };
 
 /*

@@ -13,7 +13,7 @@ enum mt_format {
 
 struct mt_output_cfg {
 	enum mt_format format;
-	bool show_stacks; /* text: print each row's stack (--group-by stack or -v) */
+	bool show_stacks;	   /* text: print each row's stack (--group-by stack or -v) */
 	const char *sampling_note; /* NULL = exact; else e.g. "sampled every 512 KiB" */
 };
 

@@ -82,7 +82,7 @@ static int cmp_aged(const void *a, const void *b)
 {
 	const struct aged *x = a, *y = b;
 
-	return cmp_site(&(struct mt_raw_site){ .key = x->key }, &(struct mt_raw_site){ .key = y->key });
+	return cmp_site(&(struct mt_raw_site){.key = x->key}, &(struct mt_raw_site){.key = y->key});
 }
 
 /* Sites rebuilt from the allocations older than min_age_ns. */

@@ -16,8 +16,8 @@
 enum mt_group_by {
 	MT_GROUP_LINE = 0, /* file:line of the site frame (default) */
 	MT_GROUP_FUNCTION, /* function (+ module) of the site frame */
-	MT_GROUP_FILE, /* file of the site frame */
-	MT_GROUP_STACK, /* the whole symbolized stack */
+	MT_GROUP_FILE,	   /* file of the site frame */
+	MT_GROUP_STACK,	   /* the whole symbolized stack */
 };
 
 /* A row whose growth_streak is at least this "keeps growing": sorted first, marked. */
@@ -33,14 +33,14 @@ struct mt_row {
 	const char *file; /* NULL when unknown */
 	const char *function;
 	const char *module;
-	int line; /* 0 when unknown or grouped by function/file */
-	__s64 bytes; /* outstanding bytes */
-	__s64 count; /* outstanding allocations */
+	int line;	    /* 0 when unknown or grouped by function/file */
+	__s64 bytes;	    /* outstanding bytes */
+	__s64 count;	    /* outstanding allocations */
 	__s64 growth_bytes; /* bytes - bytes at the previous report */
-	__u64 alloc_bytes; /* allocated since tracing began (freed or not) */
+	__u64 alloc_bytes;  /* allocated since tracing began (freed or not) */
 	__u64 alloc_count;
 	unsigned int growth_streak; /* consecutive reports in which bytes grew */
-	bool is_new; /* not present at the previous report */
+	bool is_new;		    /* not present at the previous report */
 	/* representative stack (the largest contributor's), innermost first */
 	struct mt_frame *stack;
 	size_t nr_stack;
@@ -51,8 +51,8 @@ struct mt_report {
 	__u32 pid;
 	char comm[16];
 	const char *cgroup; /* the process's cgroup (-a), or NULL */
-	double time; /* seconds since the epoch */
-	unsigned int seq; /* 1, 2, ... per process */
+	double time;	    /* seconds since the epoch */
+	unsigned int seq;   /* 1, 2, ... per process */
 	bool final;
 	bool exited; /* the process exited (final report) */
 	enum mt_group_by group_by;

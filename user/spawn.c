@@ -67,8 +67,8 @@ pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg)
 		return -ECHILD;
 	}
 	if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
-		   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT |
-				  PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL))) {
+		   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC |
+				  PTRACE_O_EXITKILL))) {
 		err = -errno;
 		pr_err("ptrace '%s': %s", argv[0], strerror(errno));
 		kill_child(pid);
@@ -104,7 +104,7 @@ pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg)
 			if (WSTOPSIG(st) == (SIGTRAP | 0x80))
 				break; /* syscall stop: check again */
 			if (st >> 16)
-				continue; /* ptrace event (exec, exit) */
+				continue;   /* ptrace event (exec, exit) */
 			sig = WSTOPSIG(st); /* a real signal: deliver it */
 		}
 	}

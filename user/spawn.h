@@ -31,9 +31,9 @@ pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg);
 
 enum mt_child_event {
 	MT_CHILD_NONE = 0, /* nothing happened */
-	MT_CHILD_EXITING, /* stopped at exit: mappings still there; call __resume */
-	MT_CHILD_GONE, /* exited or killed: *status is its wait status */
-	MT_CHILD_SIGNAL, /* stopped to receive signal *status: call __resume_signal */
+	MT_CHILD_EXITING,  /* stopped at exit: mappings still there; call __resume */
+	MT_CHILD_GONE,	   /* exited or killed: *status is its wait status */
+	MT_CHILD_SIGNAL,   /* stopped to receive signal *status: call __resume_signal */
 };
 
 /*

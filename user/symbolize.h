@@ -25,8 +25,8 @@ struct mt_frame {
 	const char *function;
 	const char *file;
 	const char *module; /* basename of the ELF file */
-	__u64 addr; /* address in the process */
-	int line; /* 0 = unknown */
+	__u64 addr;	    /* address in the process */
+	int line;	    /* 0 = unknown */
 	enum mt_frame_kind kind;
 	bool inlined;
 };

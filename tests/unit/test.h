@@ -21,43 +21,43 @@ struct mt_test {
 void mt_test__register(struct mt_test *t);
 extern int mt_test__failed; /* assertions failed in the running test */
 
-#define MT_TEST(tname)                                                         \
-	static void test_##tname(void);                                        \
-	static struct mt_test mt_test_##tname = { #tname, test_##tname, NULL };\
-	__attribute__((constructor)) static void mt_test_reg_##tname(void)     \
-	{                                                                      \
-		mt_test__register(&mt_test_##tname);                           \
-	}                                                                      \
+#define MT_TEST(tname)                                                        \
+	static void test_##tname(void);                                       \
+	static struct mt_test mt_test_##tname = {#tname, test_##tname, NULL}; \
+	__attribute__((constructor)) static void mt_test_reg_##tname(void)    \
+	{                                                                     \
+		mt_test__register(&mt_test_##tname);                          \
+	}                                                                     \
 	static void test_##tname(void)
 
-#define MT_FAIL(fmt, ...)                                                      \
-	({                                                                     \
-		fprintf(stderr, "%s:%d: " fmt "\n", __FILE__, __LINE__,         \
-			##__VA_ARGS__);                                        \
-		mt_test__failed++;                                             \
-		false;                                                         \
+#define MT_FAIL(fmt, ...)                                                               \
+	({                                                                              \
+		fprintf(stderr, "%s:%d: " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__); \
+		mt_test__failed++;                                                      \
+		false;                                                                  \
 	})
 
-#define ASSERT_TRUE(cond, what)                                                \
-	({ bool ___ok = (cond); ___ok ? true : MT_FAIL("%s: expected true: %s", what, #cond); })
+#define ASSERT_TRUE(cond, what)                                               \
+	({                                                                    \
+		bool ___ok = (cond);                                          \
+		___ok ? true : MT_FAIL("%s: expected true: %s", what, #cond); \
+	})
 #define ASSERT_FALSE(cond, what) ASSERT_TRUE(!(cond), what)
 
-#define ASSERT_EQ(actual, expected, what)                                      \
-	({                                                                     \
-		long long ___a = (long long)(actual), ___e = (long long)(expected); \
-		___a == ___e ? true                                            \
-			     : MT_FAIL("%s: %s = %lld, expected %lld", what,    \
-				       #actual, ___a, ___e);                   \
+#define ASSERT_EQ(actual, expected, what)                                                          \
+	({                                                                                         \
+		long long ___a = (long long)(actual), ___e = (long long)(expected);                \
+		___a == ___e ? true                                                                \
+			     : MT_FAIL("%s: %s = %lld, expected %lld", what, #actual, ___a, ___e); \
 	})
 
-#define ASSERT_STREQ(actual, expected, what)                                   \
-	({                                                                     \
-		const char *___a = (actual), *___e = (expected);               \
-		(___a && ___e && !strcmp(___a, ___e)) || (!___a && !___e)      \
-			? true                                                 \
-			: MT_FAIL("%s: %s = \"%s\", expected \"%s\"", what,     \
-				  #actual, ___a ? ___a : "(null)",             \
-				  ___e ? ___e : "(null)");                     \
+#define ASSERT_STREQ(actual, expected, what)                                     \
+	({                                                                       \
+		const char *___a = (actual), *___e = (expected);                 \
+		(___a && ___e && !strcmp(___a, ___e)) || (!___a && !___e)        \
+		    ? true                                                       \
+		    : MT_FAIL("%s: %s = \"%s\", expected \"%s\"", what, #actual, \
+			      ___a ? ___a : "(null)", ___e ? ___e : "(null)");   \
 	})
 
 #define ASSERT_OK(err, what) ASSERT_EQ(err, 0, what)

@@ -364,7 +364,8 @@ MT_TEST(out_json_golden)
 	    .nr_rows = 2,
 	};
 	static const char head[] =
-	    "{\"pid\":77,\"comm\":\"my \\\"app\\\"\",\"cgroup\":null,\"time\":1700000000.125,\"seq\":2,"
+	    "{\"pid\":77,\"comm\":\"my "
+	    "\\\"app\\\"\",\"cgroup\":null,\"time\":1700000000.125,\"seq\":2,"
 	    "\"final\":true,\"exited\":false,\"group_by\":\"stack\",\"sampling\":null,"
 	    "\"total_bytes\":4097,\"total_count\":3,\"total_growth_bytes\":-99,\"groups\":2,";
 	static const char tail[] =
