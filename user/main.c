@@ -641,28 +641,40 @@ static int cmp_proc_total(const void *a, const void *b)
 static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool final)
 {
 	struct proc_total *tot = NULL;
-	size_t nr = 0;
+	__u32 *dead = NULL;
+	size_t nr = 0, nr_dead = 0;
 	int err = 0;
 
+	/* sites are sorted by tgid: one check per process */
+	dead = calloc(snap->nr_sites + mt->nr_targets + 1, sizeof(*dead));
+	if (!dead)
+		return -ENOMEM;
 	for (size_t i = 0; i < snap->nr_sites; i++) {
 		pid_t pid = (pid_t)snap->sites[i].key.tgid;
-		struct target *t = target__find(mt, pid);
+		struct target *t;
 
+		if (i && snap->sites[i - 1].key.tgid == (__u32)pid)
+			continue;
+		t = target__find(mt, pid);
 		if (!t) {
 			if (kill(pid, 0) && errno == ESRCH) {
-				mt_reader__purge(&mt->fds, pid);
+				dead[nr_dead++] = pid;
 				continue;
 			}
 			t = target__add(mt, pid);
-			if (!t)
+			if (!t) {
+				free(dead);
 				return -ENOMEM;
+			}
 			read_cgroup(pid, t->cgroup, sizeof(t->cgroup));
 			mt_sym_native__add_pid(mt->sym, pid);
 		}
 	}
 	tot = calloc(mt->nr_targets ? mt->nr_targets : 1, sizeof(*tot));
-	if (!tot)
+	if (!tot) {
+		free(dead);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < mt->nr_targets; i++) {
 		struct target *t = &mt->targets[i];
 		__s64 bytes = 0;
@@ -672,7 +684,7 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 		if (kill(t->pid, 0) && errno == ESRCH) {
 			/* gone: its leaks went with it */
 			t->done = true;
-			mt_reader__purge(&mt->fds, t->pid);
+			dead[nr_dead++] = t->pid;
 			mt_sym_native__forget_pid(mt->sym, t->pid);
 			mt_sym_python__forget_pid(mt->pysym, t->pid);
 			if (t->py_module[0])
@@ -685,6 +697,8 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 		tot[nr].t = t;
 		tot[nr++].bytes = bytes;
 	}
+	mt_reader__purge(&mt->fds, dead, nr_dead);
+	free(dead);
 	qsort(tot, nr, sizeof(*tot), cmp_proc_total);
 	if (mt->opts->top_processes && nr > mt->opts->top_processes)
 		nr = mt->opts->top_processes;
@@ -771,7 +785,7 @@ static int target__finish(struct memtrace *mt, struct target *t)
 		mt_snapshot__free(&snap);
 	}
 	t->final_reported = false;
-	mt_reader__purge(&mt->fds, t->pid);
+	mt_reader__purge(&mt->fds, &(__u32){ (__u32)t->pid }, 1);
 	mt_sym_native__forget_pid(mt->sym, t->pid);
 	mt_sym_python__forget_pid(mt->pysym, t->pid);
 	if (t->py_module[0])

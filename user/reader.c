@@ -222,25 +222,89 @@ int mt_reader__py_stack(const struct mt_map_fds *fds, __u64 py_stack, struct mt_
 	return n;
 }
 
-void mt_reader__purge(const struct mt_map_fds *fds, __u32 tgid)
+static bool tgid_in(__u32 tgid, const __u32 *tgids, size_t n)
 {
-	struct mt_alloc_key ak, anext;
-	struct mt_site_key sk, snext;
+	for (size_t i = 0; i < n; i++)
+		if (tgids[i] == tgid)
+			return true;
+	return false;
+}
+
+/*
+ * Delete every entry of a hash map whose key starts with one of the tgids
+ * (both key types begin with __u32 tgid). Keys are read in batches, the
+ * matches deleted afterwards so the walk is not disturbed.
+ */
+static int purge_map(int fd, size_t key_size, size_t value_size, const __u32 *tgids, size_t n)
+{
+	enum { BATCH = 1024 };
+	char *keys = malloc(BATCH * key_size), *vals = malloc(BATCH * value_size);
+	char *doomed = NULL, *tmp;
+	size_t nd = 0, cap = 0;
+	__u64 in = 0, out;
+	bool first = true;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (;;) {
+		__u32 cnt = BATCH;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt, NULL);
+
+		if (r && errno != ENOENT) {
+			err = -errno;
+			goto cleanup;
+		}
+		for (__u32 i = 0; i < cnt; i++) {
+			__u32 tgid;
+
+			memcpy(&tgid, keys + i * key_size, sizeof(tgid));
+			if (!tgid_in(tgid, tgids, n))
+				continue;
+			if (nd == cap) {
+				cap = cap ? cap * 2 : 256;
+				tmp = realloc(doomed, cap * key_size);
+				if (!tmp) {
+					err = -ENOMEM;
+					goto cleanup;
+				}
+				doomed = tmp;
+			}
+			memcpy(doomed + nd++ * key_size, keys + i * key_size, key_size);
+		}
+		if (r)
+			break; /* ENOENT: the end */
+		in = out;
+		first = false;
+	}
+	for (size_t i = 0; i < nd; i += BATCH) {
+		__u32 cnt = nd - i < BATCH ? nd - i : BATCH;
+
+		if (bpf_map_delete_batch(fd, doomed + i * key_size, &cnt, NULL)) {
+			/* no batch delete: one by one */
+			for (__u32 j = 0; j < (nd - i < BATCH ? nd - i : BATCH); j++)
+				bpf_map_delete_elem(fd, doomed + (i + j) * key_size);
+		}
+	}
+cleanup:
+	free(keys);
+	free(vals);
+	free(doomed);
+	return err;
+}
+
+int mt_reader__purge(const struct mt_map_fds *fds, const __u32 *tgids, size_t n)
+{
 	int err;
 
-	/* take the next key before deleting the current one, so iteration goes on */
-	err = bpf_map_get_next_key(fds->allocs, NULL, &anext);
-	while (!err) {
-		ak = anext;
-		err = bpf_map_get_next_key(fds->allocs, &ak, &anext);
-		if (ak.tgid == tgid)
-			bpf_map_delete_elem(fds->allocs, &ak);
-	}
-	err = bpf_map_get_next_key(fds->sites, NULL, &snext);
-	while (!err) {
-		sk = snext;
-		err = bpf_map_get_next_key(fds->sites, &sk, &snext);
-		if (sk.tgid == tgid)
-			bpf_map_delete_elem(fds->sites, &sk);
-	}
+	if (!n)
+		return 0;
+	err = purge_map(fds->allocs, sizeof(struct mt_alloc_key), sizeof(struct mt_alloc), tgids,
+			n);
+	if (!err)
+		err = purge_map(fds->sites, sizeof(struct mt_site_key),
+				sizeof(struct mt_site_stats), tgids, n);
+	return err;
 }

@@ -39,7 +39,10 @@ struct mt_py_frame;
 int mt_reader__py_stack(const struct mt_map_fds *fds, __u64 py_stack, struct mt_py_frame *frames,
 			int max);
 
-/* Forget a process: its live allocations and sites. */
-void mt_reader__purge(const struct mt_map_fds *fds, __u32 tgid);
+/*
+ * Forget processes: their live allocations and sites, in one batched pass
+ * over each map however many processes go. 0 or a negative errno.
+ */
+int mt_reader__purge(const struct mt_map_fds *fds, const __u32 *tgids, size_t n);
 
 #endif
