@@ -58,6 +58,7 @@ struct memtrace {
 	struct mt_loader *loader;
 	struct mt_sym_native *sym;
 	struct mt_sym_python *pysym;
+	struct mt_stack_cache *stacks;
 	struct mt_map_fds fds;
 	struct target *targets;
 	size_t nr_targets, cap_targets;
@@ -517,9 +518,10 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	bool site_set = false;
 
 	if (s->key.py_stack && t->py_module[0])
-		npy = mt_reader__py_stack(&mt->fds, s->key.py_stack, py, MT_PY_MAX_DEPTH);
+		npy = mt_stack_cache__python(mt->stacks, &mt->fds, s->key.py_stack, py,
+					     MT_PY_MAX_DEPTH);
 	ips[0] = s->key.caller;
-	m = mt_reader__stack(&mt->fds, s->key.stack, ips + 1, MT_MAX_STACK_DEPTH);
+	m = mt_stack_cache__native(mt->stacks, &mt->fds, s->key.stack, ips + 1, MT_MAX_STACK_DEPTH);
 	if (m > 0)
 		n += m;
 	*site_idx = 0;
@@ -986,7 +988,8 @@ int main(int argc, char **argv)
 	mt_loader__map_fds(mt.loader, &mt.fds);
 	mt.sym = mt_sym_native__new();
 	mt.pysym = mt_sym_python__new();
-	if (!mt.sym || !mt.pysym) {
+	mt.stacks = mt_stack_cache__new();
+	if (!mt.sym || !mt.pysym || !mt.stacks) {
 		err = -errno;
 		pr_err("symbolizer: %s", strerror(errno));
 		goto cleanup;
@@ -1012,6 +1015,7 @@ cleanup:
 	}
 	mt_sym_native__free(mt.sym);
 	mt_sym_python__free(mt.pysym);
+	mt_stack_cache__free(mt.stacks);
 	mt_loader__free(mt.loader);
 	if (sfd >= 0)
 		close(sfd);

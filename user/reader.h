@@ -31,6 +31,23 @@ struct mt_snapshot {
 int mt_reader__snapshot(const struct mt_map_fds *fds, __u64 min_age_ns, struct mt_snapshot *out);
 void mt_snapshot__free(struct mt_snapshot *s);
 
+/*
+ * Stacks never change once in their map (the key is a hash of the
+ * content), so each is read from the kernel once and then served from
+ * this cache. Keys are (map, hash).
+ */
+struct mt_stack_cache;
+
+struct mt_stack_cache *mt_stack_cache__new(void);
+void mt_stack_cache__free(struct mt_stack_cache *c);
+/* Native stack frames; count or negative errno. */
+int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_map_fds *fds, __u64 stack,
+			   __u64 *ips, int max);
+/* Python stack frames; count or negative errno. */
+struct mt_py_frame;
+int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_map_fds *fds,
+			   __u64 py_stack, struct mt_py_frame *frames, int max);
+
 /* Frames of a stack (return addresses, innermost first); count or negative errno. */
 int mt_reader__stack(const struct mt_map_fds *fds, __u64 stack, __u64 *ips, int max);
 
