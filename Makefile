@@ -105,8 +105,10 @@ targets: $(TARGETS)
 unit: $(OUTPUT)/unit-tests
 	$(Q)$(OUTPUT)/unit-tests
 
+# every end-to-end runner runs; the target fails if any failed
+E2E_RUNNERS := tests/e2e/run.py tests/e2e/container.py
 e2e: memtrace targets
-	$(Q)$(PYTHON) tests/e2e/run.py
+	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 
 # The whole suite: unit tests (no root), then end-to-end tests (root, real BPF).
 test: unit e2e
