@@ -136,25 +136,42 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
  */
 __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo)
 {
-	__u64 h = 0xcbf29ce484222325ULL;
+	__u64 h = 0xcbf29ce484222325ULL, base = 0, end = 0;
 	__u32 zero = 0, n = 0;
-	struct mt_stack *s = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
+	struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
+	struct mt_stack *s;
 
-	if (!s)
+	if (!sc)
 		return 0;
+	s = &sc->stack;
 	if (first) {
 		s->ips[0] = first;
 		h = (h ^ first) * 0x100000001b3ULL;
 		n = 1;
 	}
 	for (__u32 i = 1; i < MT_MAX_STACK_DEPTH; i++) {
-		__u64 frame[2]; /* saved %rbp, return address */
+		__u64 frame[2], idx; /* saved %rbp, return address */
 
 		if (fp <= lo || fp - lo > MT_MAX_FRAME_SPAN || (fp & 7))
 			break;
-		if (bpf_probe_read_user(frame, sizeof(frame), (void *)fp) || !frame[1])
-			break;
-		if (n >= MT_MAX_STACK_DEPTH)
+		/*
+		 * Frames are close together: read the stack a window at a
+		 * time, and a frame alone where the window would not fit.
+		 */
+		if (fp < base || fp + 16 > end) {
+			if (!bpf_probe_read_user(sc->chunk, MT_STACK_CHUNK, (void *)fp)) {
+				base = fp;
+				end = fp + MT_STACK_CHUNK;
+			} else if (!bpf_probe_read_user(sc->chunk, 16, (void *)fp)) {
+				base = fp;
+				end = fp + 16;
+			} else {
+				break;
+			}
+		}
+		idx = (fp - base) & (MT_STACK_CHUNK - 1);
+		__builtin_memcpy(frame, &sc->chunk[idx], sizeof(frame));
+		if (!frame[1] || n >= MT_MAX_STACK_DEPTH)
 			break;
 		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = frame[1];
 		n++;

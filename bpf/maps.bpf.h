@@ -72,11 +72,17 @@ MT_MAP struct {
 } mt_frame_rules SEC(".maps");
 
 /* scratch space for building a stack (too large for the BPF stack) */
+#define MT_STACK_CHUNK 512
+struct mt_stack_scratch {
+	struct mt_stack stack;
+	__u8 chunk[MT_STACK_CHUNK + 16]; /* a window of the user stack */
+};
+
 MT_MAP struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct mt_stack);
+	__type(value, struct mt_stack_scratch);
 } mt_stack_scratch SEC(".maps");
 
 MT_MAP struct {
