@@ -787,7 +787,7 @@ static int target__finish(struct memtrace *mt, struct target *t)
 		mt_snapshot__free(&snap);
 	}
 	t->final_reported = false;
-	mt_reader__purge(&mt->fds, &(__u32){ (__u32)t->pid }, 1);
+	mt_reader__purge(&mt->fds, &(__u32){(__u32)t->pid}, 1);
 	mt_sym_native__forget_pid(mt->sym, t->pid);
 	mt_sym_python__forget_pid(mt->pysym, t->pid);
 	if (t->py_module[0])
@@ -936,7 +936,7 @@ int main(int argc, char **argv)
 
 	err = mt_opts__parse(&opts, argc, argv);
 	if (err)
-		return 2;
+		return 64; /* EX_USAGE, as argp's own usage errors */
 	mt.opts = &opts;
 	mt_log__set_level(MT_LOG_INFO + opts.verbose);
 	mt_log__hook_libbpf();

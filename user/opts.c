@@ -12,22 +12,23 @@ const char *argp_program_version = "memtrace 0.1";
 const char *argp_program_bug_address = NULL;
 
 static const char doc[] =
-    "Find memory leaks in running processes, from eBPF uprobes on their allocators.\n"
-    "\n"
-    "Reports the bytes still outstanding per source line, growing lines first, every\n"
-    "interval and once more when the targets exit. No restart, no injection.\n"
+    "Find memory leaks in running processes, from eBPF uprobes on their\n"
+    "allocators. Reports the bytes still outstanding per source line, growing\n"
+    "lines first, every interval and once more when the targets exit.\n"
+    "No restart, no injection.\n"
     "\v"
     "EXAMPLES:\n"
-    "  memtrace -p 1234                 report pid 1234 every 5 s until it exits\n"
-    "  memtrace -p 1234,5678 10 3       two processes, every 10 s, 3 reports\n"
-    "  memtrace -- ./server --port 80   run a command traced from its first instruction\n"
-    "  memtrace --group-by stack -p 1234        whole call stacks\n"
-    "  memtrace --min-age 60 -p 1234    only allocations older than a minute\n"
-    "  memtrace -a 30                   every process on the host, sampled, every 30 s\n"
-    "  memtrace --format json -o leaks.ndjson -p 1234   one JSON object per report\n"
+    "  memtrace -p 1234               pid 1234 every 5 s until it exits\n"
+    "  memtrace -p 1234,5678 10 3     two processes, every 10 s, 3 reports\n"
+    "  memtrace -- ./server -p 80     a command, traced from its first insn\n"
+    "  memtrace --group-by stack -p 1234    whole call stacks\n"
+    "  memtrace --min-age 60 -p 1234  only allocations a minute old or more\n"
+    "  memtrace -a 30                 every process on the host, sampled\n"
+    "  memtrace --format json -o out.ndjson -p 1234   one JSON object a report\n"
+    "  memtrace --pymalloc off -- python3 app.py   every Python object\n"
     "\n"
-    "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: the command's in\n"
-    "-- mode, else 0, or 1 on error.";
+    "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
+    "the command's; else 0; 64 for a usage error, 1 for any other error.";
 
 static const char args_doc[] =
     "-p PID[,PID...] [interval [count]]\n-a [interval [count]]\n-- COMMAND [ARGS...]";
@@ -75,32 +76,32 @@ static const struct argp_option options[] = {
     {"min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3},
     {"min-size", OPT_MIN_SIZE, "BYTES", 0, "Ignore allocations smaller than BYTES (K/M/G)", 3},
     {"max-size", OPT_MAX_SIZE, "BYTES", 0, "Ignore allocations larger than BYTES (K/M/G)", 3},
-    {NULL, 0, NULL, 0, "Python:", 3},
+    {NULL, 0, NULL, 0, "Python:", 4},
     {"python-allocators", OPT_PYTHON_ALLOCATORS, NULL, 0,
      "Also probe CPython's PyMem_Raw, PyMem and PyObject domains (small objects; costly "
      "where their entries are single-stepped)",
-     3},
+     4},
     {"pymalloc", OPT_PYMALLOC, "on|off", 0,
      "With --: off runs the command with PYTHONMALLOC=malloc, so every object reaches "
      "libc (complete, also on LTO builds)",
-     3},
-    {NULL, 0, NULL, 0, "Sampling (production):", 4},
+     4},
+    {NULL, 0, NULL, 0, "Sampling (production):", 5},
     {"sample-rate", OPT_SAMPLE_RATE, "BYTES", 0,
      "Record one allocation per BYTES allocated on average (Poisson over bytes, "
      "K/M suffixes; 0 = every allocation, the default); estimates are unbiased",
-     4},
-    {"seed", OPT_SEED, "N", 0, "Seed the sampling draws (reproducible runs)", 4},
-    {NULL, 0, NULL, 0, "Capacity and tuning:", 5},
-    {"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked (default 1048576)", 5},
-    {"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 5},
-    {"stack-storage", OPT_STACK_STORAGE, "N", 0, "Stack map entries (default 16384)", 5},
-    {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 5},
+     5},
+    {"seed", OPT_SEED, "N", 0, "Seed the sampling draws (reproducible runs)", 5},
+    {NULL, 0, NULL, 0, "Capacity and tuning:", 6},
+    {"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked (default 1048576)", 6},
+    {"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 6},
+    {"stack-storage", OPT_STACK_STORAGE, "N", 0, "Stack map entries (default 16384)", 6},
+    {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 6},
     {"attach-mode", OPT_ATTACH_MODE, "MODE", 0,
-     "auto (default), session, multi or perf: how probes attach", 5},
+     "auto (default), session, multi or perf: how probes attach", 6},
     {"floor", OPT_FLOOR, "KIND", 0,
      "Benchmarking: attach empty probes at the same places (return: entry and return "
      "traps as full tracing has them; entry: entry traps only); session mode only",
-     5},
+     6},
     {},
 };
 
