@@ -222,6 +222,7 @@ enum insn_class {
 	INSN_UNKNOWN = 0, /* stop: stay where we are */
 	INSN_EMULATED,	  /* the kernel emulates it: probe here */
 	INSN_FLAGS,	  /* writes only flags, or a register no probe reads */
+	INSN_SYSCALL,	  /* the system call itself: only an entry-only release may pass it */
 };
 
 /*
@@ -270,6 +271,17 @@ static enum insn_class decode(const unsigned char *b, size_t n, size_t *len, uns
 		*len = 3;
 		return INSN_FLAGS;
 	}
+	/* cmp $imm32,%rax: flags */
+	if (n >= 6 && b[0] == 0x48 && b[1] == 0x3d) {
+		*len = 6;
+		return INSN_FLAGS;
+	}
+	/* syscall: writes %rax, %rcx, %r11 */
+	if (n >= 2 && b[0] == 0x0f && b[1] == 0x05) {
+		*len = 2;
+		*writes = 0x8;
+		return INSN_SYSCALL;
+	}
 	/* mov $imm32,%eax: writes %rax */
 	if (n >= 5 && b[0] == 0xb8) {
 		*len = 5;
@@ -288,7 +300,8 @@ static enum insn_class decode(const unsigned char *b, size_t n, size_t *len, uns
  * instruction the kernel emulates (push, nop, jmp, jcc). glibc examples:
  * posix_memalign/valloc/pvalloc "cmpb $0,x(%rip); push" -> +7,
  * memalign "cmpb; je" -> +7, mmap "mov %ecx,%r10d; test $0xfff,%r9d; jne"
- * -> +10.
+ * -> +10, munmap "mov $11,%eax; syscall; cmp; jae" -> +13 (after the
+ * system call: a release needs nothing from before it).
  */
 static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow)
 {
@@ -310,6 +323,15 @@ static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow)
 		case INSN_EMULATED:
 			*slow = false;
 			return off;
+		case INSN_SYSCALL:
+			/*
+			 * munmap's probe only releases what it unmapped: seeing
+			 * the call just after the syscall (arguments and [SP]
+			 * intact, both outcomes pass there) loses nothing.
+			 */
+			if (kind != MT_KIND_MUNMAP)
+				return 0;
+			/* fall through */
 		case INSN_FLAGS:
 			if (writes & args_read(kind))
 				return 0;
