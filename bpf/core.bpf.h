@@ -261,10 +261,12 @@ static __always_inline __u64 mt_rand(struct mt_thread *t)
 	__u64 x = t->rng;
 
 	if (!x) {
-		x = mt_seed
-			? mt_seed ^
-			      ((bpf_get_current_pid_tgid() & 0xffffffff) * 0x9e3779b97f4a7c15ULL)
-			: ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32());
+		/* seeded: the main thread's draws repeat run after run (tid - tgid = 0) */
+		__u64 id = bpf_get_current_pid_tgid();
+		__u64 idx = (__u32)((__u32)id - (__u32)(id >> 32));
+
+		x = mt_seed ? mt_seed ^ (idx * 0x9e3779b97f4a7c15ULL)
+			    : ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32());
 		x |= 1;
 	}
 	x ^= x >> 12;

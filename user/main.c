@@ -696,6 +696,8 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 		for (size_t j = 0; j < snap->nr_sites; j++)
 			if (snap->sites[j].key.tgid == (__u32)t->pid)
 				bytes += snap->sites[j].stats.bytes;
+		if (!bytes)
+			continue; /* nothing outstanding: nothing to report */
 		tot[nr].t = t;
 		tot[nr++].bytes = bytes;
 	}
@@ -967,7 +969,7 @@ int main(int argc, char **argv)
 		static char note[96];
 
 		snprintf(note, sizeof(note),
-			 "sampled: one allocation per %llu bytes on average; numbers are estimates",
+			 "sampled: one allocation per %llu bytes on average",
 			 (unsigned long long)opts.sample_rate);
 		mt.out_cfg.sampling_note = note;
 	}

@@ -9,7 +9,9 @@ status is non-zero on any failure.
 Ground truth is tests/targets/leak_apis.c: every allocator call carries a
 marker `/* @leak bytes=B count=C [kind=mmap] [vg=skip] */` giving what must
 still be live at that line when the program is done; the cases compare
-memtrace's reports with the markers exactly.
+memtrace's reports with the markers exactly. tests/targets/sample_mix.c
+(sampling: means over 20 sampled runs against its markers) and
+tests/targets/host_leak.c (-a, whole-host mode) use the same markers.
 
 Environment:
   CI=true               a missing capability, tool or BPF failure is a FAIL
@@ -24,10 +26,12 @@ Only the Python standard library is used.
 
 import collections
 import json
+import math
 import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +47,10 @@ LEAK_SRC = os.path.join(ROOT, "tests", "targets", "leak_apis.c")
 NOLIBC_SRC = os.path.join(ROOT, "tests", "e2e", "static_nolibc.c")
 SRC_BASE = "leak_apis.c"
 MODULE = "leak_apis"
+SAMPLE_MIX = os.path.join(TARGETS, "sample_mix")
+SAMPLE_SRC = os.path.join(ROOT, "tests", "targets", "sample_mix.c")
+HOST_LEAK = os.path.join(TARGETS, "host_leak")
+HOST_SRC = os.path.join(ROOT, "tests", "targets", "host_leak.c")
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 VERBOSE = os.environ.get("E2E_VERBOSE", "") not in ("", "0")
@@ -50,7 +58,7 @@ ONLY = [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
 
 RUN_TIMEOUT = 60.0  # hard limit for one memtrace run
 ERROR_TIMEOUT = 10.0  # bad input must be refused within this
-# the whole suite (a normal run takes ~15 s); once spent, runs get 5 s and
+# the whole suite (a normal run takes ~40 s); once spent, runs get 5 s and
 # cases not yet started fail at once, so a hanging memtrace cannot hang us
 BUDGET = float(os.environ.get("E2E_BUDGET", "150"))
 
@@ -371,7 +379,8 @@ FUNC_DEF = re.compile(r"^[A-Za-z_][^;=]*?\b([A-Za-z_]\w*)\s*\([^;]*$")
 MARK = re.compile(r"/\*\s*@leak\s+(.*?)\s*\*/")
 
 
-def parse_markers(path=LEAK_SRC):
+def parse_markers(path=LEAK_SRC, min_markers=20):
+    name = base(path)
     with open(path) as f:
         src = f.read().split("\n")
     markers, funcs, func = {}, {}, None
@@ -387,11 +396,11 @@ def parse_markers(path=LEAK_SRC):
         b = int(attrs["bytes"])
         c = int(attrs.get("count", "0"))
         if (b == 0) != (c == 0) or (c and b % c):
-            raise Fail("bad marker at %s:%d: %s" % (SRC_BASE, i, text.strip()))
+            raise Fail("bad marker at %s:%d: %s" % (name, i, text.strip()))
         markers[i] = Marker(i, b, c, attrs.get("kind", "heap"), attrs.get("vg"), func,
                             text.strip())
-    if len(markers) < 20:
-        raise Fail("only %d markers found in %s" % (len(markers), LEAK_SRC))
+    if len(markers) < min_markers:
+        raise Fail("only %d markers found in %s" % (len(markers), path))
     return markers, funcs
 
 
@@ -1326,6 +1335,390 @@ def t_text(markers, funcs):
         pass
     if errs:
         vlog(text[:2000])
+    return errs
+
+
+# ---- sampling -------------------------------------------------------------------------
+
+def need_binary(path):
+    if not os.access(path, os.X_OK):
+        raise Fail("missing %s: run `make memtrace targets` first" % path)
+
+
+def per_line(rep, src_base):
+    """line -> [bytes, count, rows] over the rows of one source file."""
+    rows = collections.defaultdict(lambda: [0, 0, 0])
+    for s in sites_of(rep):
+        if base(s.get("file")) == src_base:
+            r = rows[s.get("line")]
+            r[0] += num(s, "bytes")
+            r[1] += num(s, "count")
+            r[2] += 1
+    return rows
+
+
+@case("sampling-exact-at-0")
+def t_sample_zero(markers, funcs):
+    """--sample-rate 0: every allocation, the same per-line numbers as no sampling."""
+    out = os.path.join(TMP, "sample0.json")
+    r = memtrace_dashdash(["--format", "json", "--top", "0", "--sample-rate", "0"], out)
+    rep = final_report(require_clean_run(r, out))
+    errs = []
+    if rep.get("sampling") is not None:
+        errs.append("--sample-rate 0: sampling=%r, want null" % rep.get("sampling"))
+    errs += check_consistency(rep) + check_drops(rep)
+    errs += check_lines(rep, markers, funcs, expected(markers))
+    ref = STATE.get("line_report")
+    if ref is None:  # dashdash-exact did not run: our own unsampled run
+        out = os.path.join(TMP, "sample-none.json")
+        ref = final_report(require_clean_run(
+            memtrace_dashdash(["--format", "json", "--top", "0"], out), out))
+    got, want = per_line(rep, SRC_BASE), per_line(ref, SRC_BASE)
+    for line in sorted(set(got) | set(want), key=lambda x: x or 0):
+        g, w = got.get(line, [0, 0, 0])[:2], want.get(line, [0, 0, 0])[:2]
+        if g != w:
+            errs.append("%s:%s: --sample-rate 0 gives %d B/%d, no sampling %d B/%d"
+                        % (SRC_BASE, line, g[0], g[1], w[0], w[1]))
+    for k in ("total_bytes", "total_count"):
+        if rep.get(k) != ref.get(k):
+            errs.append("%s=%s, without sampling %s" % (k, rep.get(k), ref.get(k)))
+    return errs
+
+
+SAMPLE_RATE = 512 * 1024  # R
+SAMPLE_SEEDS = range(1, 21)
+SAMPLE_MIN_SITE = 8 << 20  # sites this large must average within SAMPLE_TOL of the truth
+SAMPLE_TOL = 0.10
+
+
+@case("sampling-unbiased")
+def t_sample_unbiased(markers, funcs):
+    """--sample-rate 512K on sample_mix, 20 seeds: unbiased means, Poisson spread.
+
+    --seed does not make a run reproducible (the draws also depend on the thread
+    id), so the bounds are statistical; the sizes in sample_mix.c are chosen so
+    that a correct memtrace fails them about once in 1000 suite runs:
+    for a sampled site of calls of s bytes, B bytes in all, p = 1 - e^(-s/R), one
+    run's estimate has a relative sd of sqrt(s (1-p) / (p B)) (about sqrt(R/B)
+    for s << R): 12.5% for the 32 MiB tiny and medium lines, 10% for the 38 MB
+    large one; the mean of 20 runs 2.8% and 2.25%, so +-10% is 3.6 sd (p = 4e-4
+    each) and 4.4 sd (1e-5). With 16 MiB lines and a 9 MB large one, +-10% would
+    be 2.5 and 2.15 sd: a false failure in ~5% of suite runs. The observed sd of
+    20 runs lies in 0.3..3x of the predicted one unless something is wrong
+    (chi-square, 19 degrees of freedom: p < 1e-8).
+    """
+    need_binary(SAMPLE_MIX)
+    truth, _ = parse_markers(SAMPLE_SRC, min_markers=5)
+    name = base(SAMPLE_SRC)
+    exact_from = SAMPLE_RATE * math.log(100)
+    sampled = {l: m for l, m in truth.items() if m.bytes >= SAMPLE_MIN_SITE
+               and m.bytes // m.count < exact_from}
+    exact = {l: m for l, m in truth.items() if m.count and m.bytes // m.count >= exact_from}
+    zero = {l: m for l, m in truth.items() if not m.bytes}
+    if len(sampled) < 3 or not exact or not zero:
+        raise Fail("%s needs >= 3 sampled sites >= %d B, an exact one and a churn line; "
+                   "markers: %s" % (name, SAMPLE_MIN_SITE, sorted(truth)))
+    tiny = max(sampled.values(), key=lambda m: m.count)  # the most frequent call
+    errs = []
+    est = collections.defaultdict(list)  # line -> [(bytes, count)] one per run
+    for seed in SAMPLE_SEEDS:
+        out = os.path.join(TMP, "sample-%d.json" % seed)
+        argv = [MEMTRACE, "--sample-rate", str(SAMPLE_RATE), "--seed", str(seed),
+                "--format", "json", "--top", "0", "-o", out, "--", SAMPLE_MIX]
+        r = run(argv, timeout=30)
+        tag = "seed %d" % seed
+        if r.timed_out or r.rc != 0:
+            errs.append("%s: memtrace %s" % (tag, r.describe()))
+            continue
+        try:
+            reps = read_reports(out)
+            rep = final_report(reps)
+        except Fail as e:
+            errs.append("%s: %s" % (tag, e))
+            continue
+        unsampled = [x.get("seq") for x in reps if not x.get("sampling")]
+        if unsampled:
+            errs.append("%s: reports (seq %s) do not say they are sampled (sampling=%r)"
+                        % (tag, unsampled, rep.get("sampling")))
+        errs += ["%s: %s" % (tag, e) for e in check_drops(rep)]
+        got = per_line(rep, name)
+        for line in sampled:
+            est[line].append(tuple(got.get(line, [0, 0])[:2]))
+        for line, m in sorted(exact.items()):
+            g = tuple(got.get(line, [0, 0])[:2])
+            if g != (m.bytes, m.count):
+                errs.append("%s: %s:%d (%d B calls >= R ln 100, recorded exactly): %d B/%d, "
+                            "want %d B/%d" % (tag, name, line, m.bytes // m.count, g[0], g[1],
+                                              m.bytes, m.count))
+        for line in sorted(zero):
+            g = got.get(line, [0, 0])[:2]
+            if g != [0, 0]:
+                errs.append("%s: %s:%d (%s, everything freed): %d B/%d, want 0"
+                            % (tag, name, line, truth[line].func, g[0], g[1]))
+        unmarked = {l: v for l, v in got.items() if l not in truth and v[0]}
+        if unmarked:
+            errs.append("%s: unmarked lines of %s with bytes: %s" % (tag, name, dict(unmarked)))
+    if any(len(est[l]) < 2 for l in sampled):  # not enough runs for a mean and a spread
+        return errs[:15]
+    info("sampling-unbiased: %s, R = %d, %d runs (seeds %d..%d); truth from the markers"
+         % (name, SAMPLE_RATE, len(SAMPLE_SEEDS), SAMPLE_SEEDS[0], SAMPLE_SEEDS[-1]))
+    info("  %-22s %11s %11s %7s %7s %7s | %7s %9s %7s" % (
+        "site", "truth B", "mean B", "err", "sd", "pred sd", "truth n", "mean n", "err"))
+    for line, m in sorted(truth.items()):
+        label = "%s:%d %s" % (name, line, m.func)
+        if line in sampled:
+            bs = [b for b, _ in est[line]]
+            cs = [c for _, c in est[line]]
+            mb, mc = statistics.mean(bs), statistics.mean(cs)
+            sd = statistics.stdev(bs) / m.bytes
+            s = m.bytes // m.count
+            p = -math.expm1(-s / SAMPLE_RATE)
+            pred = math.sqrt(s * (1 - p) / p / m.bytes)
+            info("  %-22s %11d %11.0f %+6.1f%% %6.1f%% %6.1f%% | %7d %9.1f %+6.1f%%" % (
+                label, m.bytes, mb, 100 * (mb / m.bytes - 1), 100 * sd, 100 * pred,
+                m.count, mc, 100 * (mc / m.count - 1)))
+            for what, mean, want in (("bytes", mb, m.bytes), ("count", mc, m.count)):
+                if abs(mean / want - 1) > SAMPLE_TOL:
+                    errs.append("%s: mean %s over %d runs %.0f, truth %d (%+.1f%%, bound "
+                                "+-%.0f%%); runs: %s" % (
+                                    label, what, len(bs), mean, want,
+                                    100 * (mean / want - 1), 100 * SAMPLE_TOL,
+                                    [b if what == "bytes" else c for b, c in est[line]]))
+        else:
+            info("  %-22s %11d %11s %7s %7s %7s | %7d %9s" % (
+                label, m.bytes, "exact" if line in exact else "0", "", "", "", m.count,
+                "(every run)"))
+    # the spread: a Poisson estimate of B bytes has a relative sd of about sqrt(R/B)
+    bs = [b for b, _ in est[tiny.line]]
+    obs = statistics.stdev(bs) / tiny.bytes
+    pred = math.sqrt(SAMPLE_RATE / tiny.bytes)
+    info("  spread of %s:%d (%d B calls): observed relative sd %.1f%%, sqrt(R/B) %.1f%% "
+         "(ratio %.2f, allowed 0.3..3)" % (name, tiny.line, tiny.bytes // tiny.count,
+                                           100 * obs, 100 * pred, obs / pred))
+    if not 0.3 <= obs / pred <= 3:
+        errs.append("%s:%d: relative sd over %d runs %.1f%%, sqrt(R/B) = %.1f%%: not Poisson "
+                    "sampling (ratio %.2f outside 0.3..3)" % (name, tiny.line, len(bs),
+                                                              100 * obs, 100 * pred, obs / pred))
+    return errs[:15]
+
+
+# ---- whole host (-a) --------------------------------------------------------------------
+
+class HostLeak:
+    """A host_leak process: "ready PID", SIGUSR1 -> leak, "done", SIGUSR2 -> exit 0."""
+
+    def __init__(self):
+        self.p = spawn([HOST_LEAK], stdin=subprocess.PIPE)
+        self.out = Lines(self.p.stdout, "host_leak stdout")
+        self.err = Lines(self.p.stderr, "host_leak stderr")
+        m = self.out.wait(regex(r"^ready (\d+)$"), 10)
+        if not m:
+            raise Fail("host_leak did not print 'ready'")
+        self.pid = int(m.group(1))
+
+    def start_work(self):
+        os.kill(self.pid, signal.SIGUSR1)
+
+    def wait_done(self):
+        if not self.out.wait(regex(r"^done$"), 30):
+            raise Fail("host_leak %d did not print 'done' within 30 s after SIGUSR1" % self.pid)
+
+    def finish(self):
+        if self.p.poll() is None:
+            os.kill(self.pid, signal.SIGUSR2)
+        rc = reap(self.p, 10)
+        if rc != 0:
+            raise Fail("host_leak %d exited %s after SIGUSR2" % (self.pid, rc))
+
+
+def stuck_info(pid):
+    """Where a process that does not exit is: wchan, kernel stack, user stack (gdb)."""
+    bits = []
+    for f in ("wchan", "stack"):
+        try:
+            with open("/proc/%d/%s" % (pid, f)) as fh:
+                bits.append("%s: %s" % (f, " ".join(fh.read().split())[:300]))
+        except OSError:
+            pass
+    if shutil.which("gdb"):
+        r = run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 12"], timeout=20)
+        frames = [l for l in r.out.splitlines() if l.startswith("#") or l.startswith("Thread")]
+        if frames:
+            bits.append("gdb: " + " / ".join(frames[:30]))
+    return "; ".join(bits)
+
+
+def host_session(name, extra, n_before=2, n_after=1):
+    """memtrace -a EXTRA with host_leak processes started before it attached and after.
+
+    Each process leaks, one more report interval passes (JSON: a report of each
+    pid written after its leak), then SIGINT: memtrace must exit 0 within 5 s.
+    Returns (memtrace pid, the processes, output file, errors).
+    """
+    need_binary(HOST_LEAK)
+    json_out = "json" in extra
+    out = os.path.join(TMP, "%s.%s" % (name, "json" if json_out else "txt"))
+    errs = []
+    procs = [HostLeak() for _ in range(n_before)]
+    mt = Memtrace(["-a", "--interval", "1", "--top-processes", "0", "-o", out] + list(extra))
+    try:
+        if not mt.err.wait(regex(r"^memtrace: whole host\b"), 30):
+            mt.fail_context("no 'memtrace: whole host' line within 30 s")
+        # host links cover processes that start after them
+        procs += [HostLeak() for _ in range(n_after)]
+        for p in procs:
+            p.start_work()
+        for p in procs:
+            p.wait_done()
+        if json_out:
+            seen = {p.pid: len(for_pid(read_reports(out), p.pid)) for p in procs}
+            for p in procs:
+                if len(wait_reports(out, p.pid, seen[p.pid] + 1, 10)) <= seen[p.pid]:
+                    errs.append("no report for pid %d within 10 s after it leaked" % p.pid)
+        else:
+            time.sleep(2.2)  # two intervals: at least one whole report round after the leaks
+        if mt.p.poll() is not None:
+            mt.fail_context("memtrace -a exited before SIGINT")
+        os.kill(mt.p.pid, signal.SIGINT)
+        t = time.monotonic()
+        rc = mt.wait_exit(5)
+        if rc is None:
+            errs.append("memtrace -a still running 5 s after SIGINT (%s)" % stuck_info(mt.p.pid))
+        elif rc != 0:
+            errs.append("memtrace -a exited %s after SIGINT, want 0 (stderr: %s)"
+                        % (rc, " | ".join(mt.err.text().splitlines()[-3:])))
+        else:
+            vlog("memtrace -a exited %.1f s after SIGINT" % (time.monotonic() - t))
+    finally:
+        mt.stop()
+    for p in procs:
+        try:
+            p.finish()
+        except Fail as e:
+            errs.append(str(e))
+    return mt.p.pid, procs, out, errs
+
+
+# 64 KiB calls at R = 512 KiB: p = 1 - e^(-1/8) = 0.1175 per call, each sampled
+# call weighs s/p. The estimate of B bytes has a relative sd of
+# sqrt(s (1-p) / (p B)) = 0.97 sqrt(R/B): 3.0% for host_leak's 512 MiB, so
+# +-15% is 5 sd (a false failure < 1e-6 per process). 64 MiB would give
+# 8.6%, and +-15% would be only 1.75 sd: 8% of processes (22% of runs with
+# three of them) would fail.
+HOST_TOL = 0.15
+
+
+def check_host_reports(reps, mt_pid, procs, truth, tol, sampled):
+    errs = []
+    name = base(HOST_SRC)
+    if any(r.get("pid") == mt_pid for r in reps):
+        errs.append("memtrace's own pid %d has reports" % mt_pid)
+    unsampled = [r.get("pid") for r in reps if bool(r.get("sampling")) != sampled]
+    if unsampled:
+        errs.append("%d reports (pids %s) have sampling=%r, want %s" % (
+            len(unsampled), sorted(set(unsampled))[:5], reps[0].get("sampling") if reps else None,
+            "a note" if sampled else "null"))
+    for p in procs:
+        mine = for_pid(reps, p.pid)
+        if not mine:
+            errs.append("pid %d (host_leak): no report" % p.pid)
+            continue
+        rep = mine[-1]
+        tag = "pid %d" % p.pid
+        if rep.get("final") is not True:
+            errs.append("%s: last report (seq %s) is not final" % (tag, rep.get("seq")))
+        if rep.get("comm") != "host_leak":
+            errs.append("%s: comm=%r, want 'host_leak'" % (tag, rep.get("comm")))
+        cg = rep.get("cgroup")
+        if not isinstance(cg, str) or not cg:
+            errs.append("%s: cgroup=%r, want a non-empty string" % (tag, cg))
+        got = per_line(rep, name)
+        for line, m in sorted(truth.items()):
+            b, c = got.get(line, [0, 0])[:2]
+            drops = {k: v for k, v in (rep.get("drops") or {}).items() if v}
+            if tol == 0:
+                ok = (b, c) == (m.bytes, m.count)
+            else:
+                ok = abs(b / m.bytes - 1) <= tol and abs(c / m.count - 1) <= tol
+            vlog("%s: %s:%d %d B/%d, truth %d B/%d (%+.1f%%)" % (
+                tag, name, line, b, c, m.bytes, m.count, 100 * (b / m.bytes - 1)))
+            if not ok:
+                errs.append("%s: %s:%d %d B/%d, truth %d B/%d (%+.1f%%, allowed %s)%s" % (
+                    tag, name, line, b, c, m.bytes, m.count, 100 * (b / m.bytes - 1),
+                    "+-%.0f%%" % (100 * tol) if tol else "exact",
+                    "; drops %s" % drops if drops else ""))
+    return errs
+
+
+@case("host-mode")
+def t_host(markers, funcs):
+    """-a (sampled by default): host_leak processes before and after the attach."""
+    truth, _ = parse_markers(HOST_SRC, min_markers=1)
+    mt_pid, procs, out, errs = host_session("host", ["--format", "json"])
+    reps = read_reports(out)
+    errs += check_host_reports(reps, mt_pid, procs, truth, HOST_TOL, sampled=True)
+    for p in procs:
+        mine = for_pid(reps, p.pid)
+        got = per_line(mine[-1], base(HOST_SRC)) if mine else {}
+        for line, m in sorted(truth.items()):
+            b = got.get(line, [0])[0]
+            info("host-mode: pid %d %s:%d estimate %d B, truth %d B (%+.1f%%, bound +-%.0f%%)"
+                 % (p.pid, base(HOST_SRC), line, b, m.bytes, 100 * (b / m.bytes - 1),
+                    100 * HOST_TOL))
+    return errs
+
+
+@case("host-mode-exact")
+def t_host_exact(markers, funcs):
+    """-a --sample-rate 0: every allocation, the host_leak line exact."""
+    truth, _ = parse_markers(HOST_SRC, min_markers=1)
+    mt_pid, procs, out, errs = host_session(
+        "host-exact", ["--format", "json", "--sample-rate", "0"], n_before=1, n_after=1)
+    errs += check_host_reports(read_reports(out), mt_pid, procs, truth, 0, sampled=False)
+    return errs
+
+
+@case("host-mode-text")
+def t_host_text(markers, funcs):
+    """-a --format text: the per-process summary lists the pids, then their reports."""
+    truth, _ = parse_markers(HOST_SRC, min_markers=1)
+    mt_pid, procs, out, errs = host_session("host-text", ["--format", "text"],
+                                            n_before=1, n_after=1)
+    try:
+        with open(out, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return errs + ["no -o file written"]
+    # the last summary: "memtrace: whole host, N processes with live allocations, final"
+    heads = [m for m in re.finditer(r"(?m)^memtrace: whole host, (\d+) processes with live "
+                                    r"allocations(, final)?$", text)]
+    if not heads or not heads[-1].group(2):
+        vlog(text[-3000:])
+        return errs + ["no final 'memtrace: whole host, N processes ..., final' summary "
+                       "(%d summaries)" % len(heads)]
+    table = text[heads[-1].end():].split("\n\n", 1)[0]
+    rows = {int(m.group(1)): m for m in re.finditer(
+        r"(?m)^\s*(\d+)\s+(\S+)\s+(\d+)\s+(\S.*)$", table)}
+    if len(rows) != int(heads[-1].group(1)):
+        errs.append("the final summary says %s processes and has %d rows"
+                    % (heads[-1].group(1), len(rows)))
+    for p in procs:
+        row = rows.get(p.pid)
+        if not row:
+            errs.append("pid %d not in the final summary" % p.pid)
+        elif row.group(2) != "host_leak" or int(row.group(3)) < 256 << 20:
+            errs.append("pid %d summary row: %r" % (p.pid, row.group(0)))
+        # and its own final report, whose rows name the leaking line
+        rep = [b for b in text.split("\n\n") if re.match(
+            r"memtrace: pid %d \(host_leak\) .*, final\n" % p.pid, b)]
+        if not rep:
+            errs.append("pid %d: no final per-process report after the summary" % p.pid)
+        elif not all(re.search(r"\b%s:%d leak \[host_leak\]" % (re.escape(base(HOST_SRC)), l),
+                               rep[-1]) for l in truth):
+            errs.append("pid %d: final report does not show %s:%s: %r" % (
+                p.pid, base(HOST_SRC), sorted(truth), rep[-1][:300]))
+    if mt_pid in rows:
+        errs.append("memtrace's own pid %d is in the summary" % mt_pid)
     return errs
 
 
