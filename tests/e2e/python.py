@@ -1,0 +1,1081 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""End-to-end tests of memtrace on CPython processes (root, real BPF).
+
+Expects `make memtrace` to have run. Each check prints `ok NAME` or
+`FAIL NAME: reason`; the last line is `python-e2e: N passed, M failed` and
+the exit status is non-zero on any failure. Names are CASE:PYTHON.
+
+Ground truth is the targets in tests/targets/py/: every leaking line carries
+a marker `# @leak bytes=B [exact=E] [count=C] ...` (grammar in leaks.py)
+giving what must still be live at that line; the cases compare memtrace's
+per-line reports with them (within 2% of the payload, exactly where libc's
+view is knowable).
+
+Cases, for every Python below unless said otherwise:
+  leaks          memtrace -- PY leaks.py: every marked line (functions, a
+                 method, a generator, a coroutine, a lambda, deep recursion,
+                 ctypes calls into libc, two threads at one line, a thread
+                 allocating with the GIL released while the main thread
+                 spins holding it, sqlite3, churn lines: one freed entirely,
+                 one keeping its last block, where the allocated volume is
+                 checked) within 2%, exact where knowable, with the right
+                 function; unmarked lines hold under 64 KiB
+  module-level   the same report: a leak in the script's module body
+  tracemalloc    PY -X tracemalloc=1 leaks.py (untraced): tracemalloc's
+                 per-line sizes vs memtrace's, side by side
+  pid-service    memtrace -p on service.py: the leak line in an interval
+                 report after the leak, then a clean exit
+  pidns          leaks.py --wait as pid 1 of a new PID namespace,
+                 memtrace -p HOSTPID: every marked line
+  pymalloc-off   memtrace --pymalloc off -- PY small.py: 100000 small tuples
+                 visible at their line
+  python-allocators  --python-allocators: pyenv 3.12 sees the small tuples;
+                 Debian's LTO 3.11 gets the warning and a normal run
+  unsupported    pyenv 3.9: one warning, native lines, exit 0
+
+Pythons: pyenv 3.10, 3.11, 3.12, 3.13 (shared libpython; $PYENV_ROOT or
+~/.pyenv) and /usr/bin/python3.11 (Debian: static, LTO, stripped); 3.9 for
+the unsupported case. A missing one is skipped, loudly; under CI=true it is
+a FAIL.
+
+Environment:
+  CI=true               a missing Python, tool or capability is a FAIL
+  MEMTRACE_ALLOW_SKIP=1 outside CI, not being root skips everything (loudly)
+  MEMTRACE=path         binary to test (default ./memtrace)
+  E2E_ONLY=a,b          run only the checks whose name starts with a or b
+                        (e.g. leaks, pidns:3.12)
+  E2E_VERBOSE=1         print the commands and every table; keep the outputs
+  E2E_BUDGET=SEC        time budget of the whole suite (default 170)
+
+Only the Python standard library is used.
+"""
+
+import ast
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MEMTRACE = os.path.abspath(os.environ.get("MEMTRACE", os.path.join(ROOT, "memtrace")))
+PYDIR = os.path.join(ROOT, "tests", "targets", "py")
+LEAKS = os.path.join(PYDIR, "leaks.py")
+SMALL = os.path.join(PYDIR, "small.py")
+SERVICE = os.path.join(PYDIR, "service.py")
+PYENV = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+# (label, path); the label names the checks
+PYTHONS = [
+    ("3.10", os.path.join(PYENV, "versions", "3.10.13", "bin", "python3")),
+    ("3.11", os.path.join(PYENV, "versions", "3.11.7", "bin", "python3")),
+    ("3.12", os.path.join(PYENV, "versions", "3.12.1", "bin", "python3")),
+    ("3.13", os.path.join(PYENV, "versions", "3.13.0", "bin", "python3")),
+    ("deb3.11", "/usr/bin/python3.11"),
+]
+UNSUPPORTED = ("3.9", os.path.join(PYENV, "versions", "3.9.18", "bin", "python3"))
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+VERBOSE = os.environ.get("E2E_VERBOSE", "") not in ("", "0")
+ONLY = [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
+
+RUN_TIMEOUT = 60.0  # hard limit for one memtrace run
+BUDGET = float(os.environ.get("E2E_BUDGET", "170"))
+TOLERANCE = 0.02  # per-line bytes vs the payload truth
+ZERO_SLACK = 16384  # bytes=0 lines: pymalloc noise allowed (an arena is 1 MiB)
+UNMARKED_MAX = 65536  # an unmarked line of leaks.py holding more is misattribution
+SMALL_MIN = 100000  # small.py: tuples that must be seen at their line
+
+T0 = time.monotonic()
+TMP = tempfile.mkdtemp(prefix="memtrace-pye2e-")
+CHILDREN = []  # every Popen we started; killed on any exit path
+RESULTS = []  # (name, ok, reason)
+SKIPS = []  # (name, reason)
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    """A check that cannot run here; under CI=true a missing Python/tool is a Fail instead."""
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def info(msg):
+    print("# " + msg.replace("\n", "\n# "), flush=True)
+
+
+def vlog(msg):
+    if VERBOSE:
+        print("  | " + msg.replace("\n", "\n  | "), flush=True)
+
+
+def elapsed():
+    return time.monotonic() - T0
+
+
+# ---------------------------------------------------------------------------
+# processes (the conventions of run.py)
+
+def spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+          stderr=subprocess.PIPE, env=None):
+    """Popen in its own session (so its whole group can be killed)."""
+    p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
+                         env=env, start_new_session=True, cwd=ROOT)
+    CHILDREN.append(p)
+    return p
+
+
+def kill_group(p, sig=signal.SIGKILL):
+    try:
+        os.killpg(p.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        p.kill()
+    except ProcessLookupError:
+        pass
+
+
+def reap(p, timeout=5.0):
+    try:
+        return p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(p)
+        try:
+            return p.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def cleanup():
+    for p in CHILDREN:
+        if p.poll() is None:
+            kill_group(p)
+    for p in CHILDREN:
+        try:
+            p.wait(2)
+        except Exception:
+            pass
+        for f in (p.stdin, p.stdout, p.stderr):
+            try:
+                if f:
+                    f.close()
+            except Exception:
+                pass
+    CHILDREN.clear()
+
+
+class Run:
+    """Result of a finished command."""
+
+    def __init__(self, rc, out, err, secs, timed_out):
+        self.rc, self.out, self.err = rc, out, err
+        self.secs, self.timed_out = secs, timed_out
+
+    def describe(self):
+        if self.timed_out:
+            s = "timed out after %.0f s (killed)" % self.secs
+        elif self.rc is not None and self.rc < 0:
+            s = "killed by signal %d" % -self.rc
+        else:
+            s = "exit %s" % self.rc
+        tail = self.err.strip().splitlines()[-3:]
+        if tail:
+            s += "; stderr: " + " | ".join(tail)
+        return s
+
+
+def run(argv, timeout=RUN_TIMEOUT, env=None):
+    timeout = max(5.0, min(timeout, BUDGET - elapsed()))
+    t = time.monotonic()
+    p = spawn(argv, env=env)
+    timed_out = False
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_group(p)
+        out, err = p.communicate()
+    r = Run(p.returncode, out.decode(errors="replace"), err.decode(errors="replace"),
+            time.monotonic() - t, timed_out)
+    vlog("$ %s -> %s (%.1f s)" % (" ".join(argv), r.rc, r.secs))
+    return r
+
+
+class Lines:
+    """Collects the lines of a pipe in a thread; wait() for one to appear."""
+
+    def __init__(self, f):
+        self.f = f
+        self.lines = []
+        self.eof = False
+        self.cv = threading.Condition()
+        self.t = threading.Thread(target=self._pump, daemon=True)
+        self.t.start()
+
+    def _pump(self):
+        for raw in iter(self.f.readline, b""):
+            with self.cv:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                self.cv.notify_all()
+        with self.cv:
+            self.eof = True
+            self.cv.notify_all()
+
+    def wait(self, pred, timeout):
+        """First line matching pred, or None on timeout/EOF."""
+        end = time.monotonic() + timeout
+        with self.cv:
+            i = 0
+            while True:
+                while i < len(self.lines):
+                    m = pred(self.lines[i])
+                    if m:
+                        return m
+                    i += 1
+                left = end - time.monotonic()
+                if self.eof or left <= 0:
+                    return None
+                self.cv.wait(left)
+
+    def text(self):
+        with self.cv:
+            return "\n".join(self.lines)
+
+
+def regex(pat):
+    r = re.compile(pat)
+    return lambda line: r.search(line)
+
+
+class Waiting:
+    """A target that prints 'ready <pid>', leaks on SIGUSR1 ('done'), exits on SIGUSR2.
+
+    pid is the process memtrace traces and signals go to: the Python itself,
+    or (pidns) found under the unshare process that started it.
+    """
+
+    def __init__(self, argv, what, find_pid=None):
+        self.what = what
+        self.p = spawn(argv)
+        self.out = Lines(self.p.stdout)
+        self.err = Lines(self.p.stderr)
+        m = self.out.wait(regex(r"^ready (\d+)$"), 15)
+        if not m:
+            raise Fail("%s did not print 'ready' within 15 s (%s; stderr: %s)" % (
+                what, "exited %s" % self.p.poll() if self.p.poll() is not None else "running",
+                " | ".join(self.err.text().strip().splitlines()[-3:]) or "empty"))
+        self.said_pid = int(m.group(1))
+        self.pid = find_pid(self) if find_pid else self.said_pid
+        if not find_pid and self.pid != self.p.pid:
+            raise Fail("%s printed pid %d, Popen says %d" % (what, self.pid, self.p.pid))
+
+    def start_work(self, timeout=30):
+        os.kill(self.pid, signal.SIGUSR1)
+        if not self.out.wait(regex(r"^done$"), timeout):
+            raise Fail("%s did not print 'done' within %d s after SIGUSR1 (stderr: %s)" % (
+                self.what, timeout, " | ".join(self.err.text().strip().splitlines()[-3:])))
+
+    def finish(self):
+        os.kill(self.pid, signal.SIGUSR2)
+        rc = reap(self.p, 10)
+        if rc != 0:
+            raise Fail("%s exited %s after SIGUSR2 (stderr: %s)" % (
+                self.what, rc, " | ".join(self.err.text().strip().splitlines()[-3:])))
+
+
+class Memtrace:
+    """A memtrace process running in the background."""
+
+    def __init__(self, args):
+        self.argv = [MEMTRACE] + list(args)
+        vlog("$ " + " ".join(self.argv) + " &")
+        self.p = spawn(self.argv)
+        self.out = Lines(self.p.stdout)
+        self.err = Lines(self.p.stderr)
+
+    def wait_attached(self, pid, timeout=30):
+        m = self.err.wait(regex(r"^memtrace: attached to pid %d\b" % pid), timeout)
+        if not m:
+            self.fail_context("no 'memtrace: attached to pid %d' line within %d s" % (pid, timeout))
+
+    def fail_context(self, msg):
+        rc = self.p.poll()
+        state = "still running" if rc is None else "exited %s" % rc
+        err = self.err.text().strip().splitlines()[-3:]
+        raise Fail("%s (memtrace %s; stderr: %s)" % (msg, state, " | ".join(err) or "empty"))
+
+    def wait_exit(self, timeout):
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        if self.p.poll() is None:
+            kill_group(self.p)
+            reap(self.p)
+
+
+# ---------------------------------------------------------------------------
+# reports
+
+def read_reports(path):
+    """Complete JSON lines written so far (a partial last line is ignored)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return []
+    reps = []
+    for n, line in enumerate(data.split("\n")[:-1], 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise Fail("%s line %d is not JSON (%s): %.120s" % (os.path.basename(path), n, e, line))
+        if not isinstance(obj, dict):
+            raise Fail("%s line %d is not a JSON object" % (os.path.basename(path), n))
+        reps.append(obj)
+    return reps
+
+
+def for_pid(reps, pid):
+    return [r for r in reps if r.get("pid") == pid]
+
+
+def wait_reports(path, pid, n, timeout):
+    end = time.monotonic() + timeout
+    while True:
+        reps = for_pid(read_reports(path), pid)
+        if len(reps) >= n or time.monotonic() > end:
+            return reps
+        time.sleep(0.1)
+
+
+def wait_settled_report(mt, out, pid, timeout=15):
+    """After the target printed 'done': wait for two more reports, return the last."""
+    n0 = len(for_pid(read_reports(out), pid))
+    reps = wait_reports(out, pid, n0 + 2, timeout)
+    if len(reps) < n0 + 2:
+        mt.fail_context("no report for pid %d within %d s after the work was done "
+                        "(%d reports so far)" % (pid, timeout, len(reps)))
+    return reps[-1]
+
+
+def brief(rep):
+    keys = ("pid", "seq", "final", "exited", "total_bytes", "total_count", "groups")
+    return "{" + ", ".join("%s: %s" % (k, rep.get(k)) for k in keys) + "}"
+
+
+def final_report(reps):
+    if not reps:
+        raise Fail("no JSON report")
+    last = reps[-1]
+    if last.get("final") is not True:
+        raise Fail("last report (seq %s) is not final: %s" % (last.get("seq"), brief(last)))
+    return last
+
+
+def sites_of(rep):
+    s = rep.get("sites")
+    if not isinstance(s, list):
+        raise Fail("report has no 'sites' list: %s" % brief(rep))
+    return s
+
+
+def num(site, key):
+    v = site.get(key)
+    return v if isinstance(v, int) else 0
+
+
+def base(path):
+    return os.path.basename(path or "")
+
+
+def check_drops(rep):
+    drops = rep.get("drops") or {}
+    bad = {k: v for k, v in drops.items() if v}
+    return ["drops not zero: %s" % bad] if bad else []
+
+
+def unresolved(rep):
+    """(bytes, count) of rows without a file: Python frames memtrace could not name."""
+    rows = [s for s in sites_of(rep) if not s.get("file")]
+    return sum(num(s, "bytes") for s in rows), sum(num(s, "count") for s in rows)
+
+
+# ---------------------------------------------------------------------------
+# ground truth: the markers in the targets
+
+Marker = collections.namedtuple(
+    "Marker", "line bytes exact count alloc native py310 scope func text")
+
+MARK = re.compile(r"#.*?@leak\s+(.*?)\s*$")
+
+
+def qualnames(src):
+    """line -> (qualname, co_name) of the innermost def/lambda; module lines '<module>'."""
+    tree = ast.parse(src)
+    spans = []  # (first, last, qualname, name)
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                name = "<lambda>" if isinstance(child, ast.Lambda) else child.name
+                q = prefix + name
+                first = min([child.lineno] + [d.lineno for d in
+                                              getattr(child, "decorator_list", [])])
+                spans.append((first, child.end_lineno, q, name))
+                visit(child, q + ".<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    out = {}
+    # outer spans first, inner ones overwrite
+    for first, last, q, name in sorted(spans, key=lambda s: (s[0], -s[1])):
+        for ln in range(first, last + 1):
+            out[ln] = (q, name)
+    return out
+
+
+def parse_markers(path):
+    with open(path) as f:
+        src = f.read()
+    names = qualnames(src)
+    markers, noise, small = {}, set(), None
+    for i, text in enumerate(src.split("\n"), 1):
+        code = text.split("#", 1)[0].strip()
+        if not code:  # comments and docstring lines are grammar, not markers
+            continue
+        if re.search(r"#.*@noise\b", text):
+            noise.add(i)
+        if re.search(r"#.*@small\b", text):
+            small = i
+        m = MARK.search(text)
+        if not m:
+            continue
+        attrs = {}
+        for tok in m.group(1).split():
+            k, _, v = tok.partition("=")
+            attrs[k] = v
+        try:
+            mk = Marker(i, int(attrs["bytes"]),
+                        int(attrs["exact"]) if "exact" in attrs else None,
+                        int(attrs["count"]) if "count" in attrs else None,
+                        int(attrs["alloc"]) if "alloc" in attrs else None,
+                        "native" in attrs,
+                        int(attrs["py310"]) if "py310" in attrs else None,
+                        attrs.get("scope", "function"),
+                        names.get(i, ("<module>", "<module>")), text.strip())
+        except (KeyError, ValueError):
+            raise Fail("bad marker at %s:%d: %s" % (base(path), i, text.strip()))
+        markers[i] = mk
+    return markers, noise, small, names
+
+
+def want_bytes(mk, ver):
+    return mk.py310 if (mk.py310 is not None and ver[:2] == (3, 10)) else mk.bytes
+
+
+def want_func(mk, ver):
+    q, name = mk.func
+    return name if ver[:2] < (3, 11) else q  # co_qualname from 3.11 on
+
+
+def rows_by_line(rep, path):
+    rows = collections.defaultdict(list)
+    for s in sites_of(rep):
+        if s.get("file") == path:
+            rows[s.get("line")].append(s)
+    return rows
+
+
+def check_marker(rows, mk, ver, path):
+    """Errors of one marked line in one report; and the (bytes, count) found."""
+    errs = []
+    got = rows.get(mk.line, [])
+    gb = sum(num(s, "bytes") for s in got)
+    gc = sum(num(s, "count") for s in got)
+    ga = sum(num(s, "alloc_bytes") for s in got)
+    where = "%s:%d (%s)" % (base(path), mk.line, want_func(mk, ver))
+    if len(got) > 1:
+        errs.append("%s has %d rows in line mode" % (where, len(got)))
+    b = want_bytes(mk, ver)
+    if mk.alloc is not None:
+        # a churn line: what it allocated was seen, and under 1% of it is live
+        if abs(ga - mk.alloc) > TOLERANCE * mk.alloc:
+            errs.append("%s: churn line shows %d bytes allocated, want %d +-%d%%" % (
+                where, ga, mk.alloc, TOLERANCE * 100))
+        if gb >= mk.alloc / 100.0:
+            errs.append("%s: churn line has %d of %d allocated bytes live (%.1f%%), want < 1%%"
+                        % (where, gb, ga, 100.0 * gb / max(ga, 1)))
+    if b == 0:
+        if gb > ZERO_SLACK:
+            errs.append("%s: %d bytes live in %d blocks, want ~0 (at most %d)" % (
+                where, gb, gc, ZERO_SLACK))
+    else:
+        if abs(gb - b) > TOLERANCE * b:
+            errs.append("%s: %d bytes in %d blocks, want %d +-%d%%%s" % (
+                where, gb, gc, b, TOLERANCE * 100,
+                " (exactly %d)" % mk.exact if mk.exact is not None else ""))
+        elif mk.exact is not None and b == mk.bytes and gb != mk.exact:
+            errs.append("%s: %d bytes, want exactly %d (libc's view; within 2%% of %d)" % (
+                where, gb, mk.exact, b))
+        if mk.count is not None and gc != mk.count:
+            errs.append("%s: count %d, want %d" % (where, gc, mk.count))
+    fn = want_func(mk, ver)
+    for s in got:
+        if num(s, "bytes") and s.get("function") != fn:
+            errs.append("%s: function %r, want %r" % (where, s.get("function"), fn))
+    return errs, gb, gc
+
+
+def gil_overlap_errs(stdout):
+    """leaks.py says how often its main thread ran (holding the GIL) during the GIL-free step."""
+    m = re.search(r"^main held the GIL (\d+) times during sqlite3_step$", stdout, re.M)
+    if not m:
+        return ["leaks.py did not print 'main held the GIL N times during sqlite3_step'"]
+    if int(m.group(1)) == 0:
+        return ["the main thread never ran during the worker's sqlite3_step: the GIL-free "
+                "allocation was not tested against another GIL holder"]
+    return []
+
+
+def check_leaks(rep, markers, noise, ver, path, scopes=("function",)):
+    """Every marker of the given scopes; unmarked lines of the target hold little."""
+    errs = []
+    rows = rows_by_line(rep, path)
+    table = []
+    for mk in sorted(markers.values(), key=lambda m: m.line):
+        if mk.scope not in scopes:
+            continue
+        e, gb, gc = check_marker(rows, mk, ver, path)
+        errs += e
+        table.append((mk, gb, gc))
+    for line, got in sorted(rows.items(), key=lambda kv: kv[0] or 0):
+        if line in markers or line in noise:
+            continue
+        gb = sum(num(s, "bytes") for s in got)
+        if gb > UNMARKED_MAX:
+            errs.append("unmarked line %s:%s (%s) holds %d bytes in %d blocks: misattributed?" % (
+                base(path), line, got[0].get("function"), gb, sum(num(s, "count") for s in got)))
+    return errs, table
+
+
+# ---------------------------------------------------------------------------
+# checks and results
+
+def result(name, errs_or_reason):
+    if isinstance(errs_or_reason, str):
+        errs = [errs_or_reason]
+    else:
+        errs = list(errs_or_reason)
+    if errs:
+        reason = errs[0] if len(errs) == 1 else "%d problems:\n    - %s" % (
+            len(errs), "\n    - ".join(errs[:25]))
+        log("FAIL %s: %s" % (name, reason))
+        RESULTS.append((name, False, reason))
+    else:
+        log("ok %s" % name)
+        RESULTS.append((name, True, ""))
+
+
+def selected(name):
+    return not ONLY or any(name.startswith(o) for o in ONLY)
+
+
+def check(name, fn, *args):
+    """Run one check: fn returns a list of errors (or raises Fail/Skip)."""
+    if not selected(name):
+        return
+    try:
+        if elapsed() > BUDGET:
+            raise Fail("suite time budget (%.0f s) spent before this check" % BUDGET)
+        result(name, fn(*args))
+    except Skip as e:
+        log("SKIPPED %s: %s" % (name, e))
+        SKIPS.append((name, str(e)))
+    except Fail as e:
+        result(name, str(e))
+    except KeyboardInterrupt:
+        result(name, "interrupted")
+        raise
+    except Exception as e:  # a bug in the runner or a malformed report
+        import traceback
+        vlog(traceback.format_exc())
+        result(name, "%s: %s" % (type(e).__name__, e))
+    finally:
+        cleanup()
+
+
+def missing(what):
+    if CI:
+        raise Fail("%s (CI=true: a missing Python or tool is a failure)" % what)
+    raise Skip("%s (this is a FAIL under CI=true)" % what)
+
+
+PY_VERSIONS = {}  # path -> version tuple, or an error string
+
+
+def py_version(path):
+    """The interpreter's version_info[:3]; Skip/Fail when it is not there."""
+    if path not in PY_VERSIONS:
+        if not os.access(path, os.X_OK):
+            PY_VERSIONS[path] = "%s not found" % path
+        else:
+            r = run([path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                    timeout=20)
+            if r.rc != 0 or not re.match(r"^\d+\.\d+\.\d+$", r.out.strip()):
+                PY_VERSIONS[path] = "%s does not run: %s" % (path, r.describe())
+            else:
+                PY_VERSIONS[path] = tuple(int(x) for x in r.out.strip().split("."))
+    v = PY_VERSIONS[path]
+    if isinstance(v, str):
+        missing(v)
+    return v
+
+
+STATE = {}  # label -> memtrace's final report of leaks.py
+
+
+def memtrace_leaks(label, py):
+    """memtrace -- PY leaks.py once per Python (shared by leaks, module-level, tracemalloc)."""
+    if label in STATE:
+        if isinstance(STATE[label], Fail):
+            raise Fail("(the leaks run) %s" % STATE[label])
+        return STATE[label]
+    out = os.path.join(TMP, "leaks-%s.json" % label)
+    r = run([MEMTRACE, "--format", "json", "--top", "0", "-o", out, "--", py, LEAKS])
+    try:
+        if r.timed_out or r.rc != 0:
+            raise Fail("memtrace -- %s leaks.py: %s (want exit 0)" % (py, r.describe()))
+        if "reporting Python lines" not in r.err:
+            raise Fail("memtrace did not say 'reporting Python lines' (stderr: %s)" %
+                       " | ".join(r.err.strip().splitlines()[-3:]))
+        rep = final_report(read_reports(out))
+    except Fail as e:
+        STATE[label] = e
+        raise
+    STATE[label] = (rep, r)
+    return STATE[label]
+
+
+def fmt_table(rows, head, left=(0,)):
+    """Columns right-aligned but those in left (indexes; -1 = the last)."""
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    left = {i % len(widths) for i in left}
+
+    def line(r):
+        return "  ".join(str(x).ljust(w) if i in left else str(x).rjust(w)
+                         for i, (x, w) in enumerate(zip(r, widths))).rstrip()
+    return "\n".join([line(head)] + [line(r) for r in rows])
+
+
+# ---- leaks, module-level, tracemalloc -----------------------------------------
+
+def t_leaks(label, py, M):
+    ver = py_version(py)
+    rep, r = memtrace_leaks(label, py)
+    markers, noise = M["leaks"][0], M["leaks"][1]
+    errs, table = check_leaks(rep, markers, noise, ver, LEAKS)
+    errs += check_drops(rep) + gil_overlap_errs(r.out)
+    m = re.search(r"runs CPython (\d+\.\d+\.\d+)", r.err)
+    if not m or m.group(1) != "%d.%d.%d" % ver:
+        errs.append("memtrace detected CPython %s, the interpreter is %d.%d.%d" % (
+            m.group(1) if m else "nothing", ver[0], ver[1], ver[2]))
+    if errs or VERBOSE:
+        info("leaks:%s (Python %s), memtrace per line:\n%s" % (
+            label, ".".join(map(str, ver)), fmt_table(
+            [(mk.line, want_func(mk, ver), want_bytes(mk, ver), mk.exact if mk.exact is not None
+              else "-", gb, gc) for mk, gb, gc in table],
+            ("line", "function", "truth", "exact", "memtrace", "count"), left=(0, 1))))
+        ub, uc = unresolved(rep)
+        info("rows without a file (unresolved frames): %d bytes in %d blocks" % (ub, uc))
+    return errs
+
+
+def t_module_level(label, py, M):
+    ver = py_version(py)
+    rep, _ = memtrace_leaks(label, py)
+    markers, noise = M["leaks"][0], M["leaks"][1]
+    errs, _ = check_leaks(rep, markers, noise, ver, LEAKS, scopes=("module",))
+    if errs:
+        ub, uc = unresolved(rep)
+        mk = [m for m in markers.values() if m.scope == "module"][0]
+        errs.append("rows without a file hold %d bytes in %d blocks%s" % (
+            ub, uc, " (the module-level leak of %d bytes is among them: the script's code "
+            "object was freed before the final report and its line could not be read)"
+            % mk.exact if mk.exact and ub >= mk.exact else ""))
+    return errs
+
+
+def t_tracemalloc(label, py, M):
+    ver = py_version(py)
+    markers = M["leaks"][0]
+    tm_out = os.path.join(TMP, "tracemalloc-%s.json" % label)
+    env = dict(os.environ, MEMTRACE_PY_TRACEMALLOC=tm_out)
+    r = run([py, "-X", "tracemalloc=1", LEAKS], env=env)
+    if r.timed_out or r.rc != 0:
+        raise Fail("%s -X tracemalloc=1 leaks.py: %s" % (py, r.describe()))
+    try:
+        with open(tm_out) as f:
+            tm = json.load(f)
+    except (OSError, ValueError) as e:
+        raise Fail("no tracemalloc dump: %s" % e)
+    rep, _ = memtrace_leaks(label, py)
+    rows = rows_by_line(rep, LEAKS)
+    errs, table, skipped = [], [], []
+    for mk in sorted(markers.values(), key=lambda m: m.line):
+        mt = sum(num(s, "bytes") for s in rows.get(mk.line, []))
+        t = tm.get("%s:%d" % (LEAKS, mk.line), 0)
+        truth = want_bytes(mk, ver)
+        if mk.native or mk.scope == "module" or truth == 0:
+            why = ("native: tracemalloc cannot see it" if mk.native else
+                   "module level: see module-level" if mk.scope == "module" else "freed")
+            table.append((mk.line, want_func(mk, ver), truth, mt, t, "-", why))
+            skipped.append(mk.line)
+            continue
+        d = (mt - t) / float(max(t, 1))
+        table.append((mk.line, want_func(mk, ver), truth, mt, t, "%+.2f%%" % (100 * d), ""))
+        if abs(mt - t) > TOLERANCE * max(mt, t):
+            errs.append("%s:%d (%s): memtrace %d B, tracemalloc %d B (%+.2f%%)" % (
+                base(LEAKS), mk.line, want_func(mk, ver), mt, t, 100 * d))
+        if abs(t - truth) > TOLERANCE * truth:
+            errs.append("%s:%d: tracemalloc %d B is not within 2%% of the marker %d B "
+                        "(target bug?)" % (base(LEAKS), mk.line, t, truth))
+    compared = len(table) - len(skipped)
+    if compared < 8:
+        errs.append("only %d lines compared" % compared)
+    if errs or VERBOSE or label == "3.12":
+        info("tracemalloc:%s (Python %s): per-line bytes, memtrace (libc's view: a "
+             "bytearray's 56-byte object stays in pymalloc) vs tracemalloc (objects incl. "
+             "headers)\n%s" % (label, ".".join(map(str, ver)), fmt_table(
+                 table, ("line", "function", "truth", "memtrace", "tracemalloc", "diff", ""),
+                 left=(0, 1, -1))))
+    else:
+        info("tracemalloc:%s: %d lines within 2%% of memtrace (table: E2E_VERBOSE=1)" % (
+            label, compared))
+    return errs
+
+
+# ---- -p on a service ---------------------------------------------------------------
+
+def t_pid_service(label, py, M):
+    ver = py_version(py)
+    markers, noise = M["service"][0], M["service"][1]
+    t = Waiting([py, SERVICE], "service.py")
+    out = os.path.join(TMP, "service-%s.json" % label)
+    mt = Memtrace(["--format", "json", "--top", "0", "--interval", "0.5", "-p", str(t.pid),
+                   "-o", out])
+    errs = []
+    try:
+        mt.wait_attached(t.pid)
+        if not mt.err.wait(regex(r"reporting Python lines"), 1):
+            errs.append("memtrace did not say 'reporting Python lines'")
+        t.start_work()
+        rep = wait_settled_report(mt, out, t.pid)
+        if rep.get("final"):
+            errs.append("report while the process lives has final=true")
+        e, _ = check_leaks(rep, markers, noise, ver, SERVICE)
+        errs += ["interval report: " + x for x in e + check_drops(rep)]
+        t.finish()
+        rc = mt.wait_exit(5)
+        if rc is None:
+            errs.append("memtrace still running 5 s after its only target exited")
+        elif rc != 0:
+            errs.append("memtrace exited %s after the target exited, want 0" % rc)
+        reps = for_pid(read_reports(out), t.pid)
+        last = reps[-1] if reps else {}
+        if last.get("final") is not True or last.get("exited") is not True:
+            errs.append("last report is not final/exited: %s" % brief(last))
+    finally:
+        mt.stop()
+    return errs
+
+
+# ---- PID namespace -------------------------------------------------------------------
+
+def ns_child(w):
+    """The host pid of the Python that unshare --fork started (pid 1 inside)."""
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            with open("/proc/%d/task/%d/children" % (w.p.pid, w.p.pid)) as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            kids = []
+        if len(kids) == 1:
+            with open("/proc/%d/status" % kids[0]) as f:
+                ns = [l.split()[1:] for l in f if l.startswith("NSpid:")]
+            if not ns or len(ns[0]) != 2 or ns[0][1] != "1":
+                raise Fail("pid %d is not pid 1 of a child PID namespace (NSpid %s)" % (
+                    kids[0], ns))
+            return kids[0]
+        time.sleep(0.05)
+    raise Fail("unshare (pid %d) has no single child" % w.p.pid)
+
+
+def t_pidns(label, py, M):
+    ver = py_version(py)
+    unshare = shutil.which("unshare")
+    if not unshare:
+        missing("unshare (util-linux) not installed")
+    markers, noise = M["leaks"][0], M["leaks"][1]
+    t = Waiting([unshare, "--pid", "--fork", "--mount-proc", py, LEAKS, "--wait"],
+                "leaks.py --wait in a PID namespace", find_pid=ns_child)
+    if t.said_pid != 1:
+        raise Fail("leaks.py says it is pid %d in its namespace, want 1" % t.said_pid)
+    out = os.path.join(TMP, "pidns-%s.json" % label)
+    mt = Memtrace(["--format", "json", "--top", "0", "--interval", "0.5", "-p", str(t.pid),
+                   "-o", out])
+    errs = []
+    try:
+        mt.wait_attached(t.pid)
+        if not mt.err.wait(regex(r"reporting Python lines"), 1):
+            errs.append("memtrace did not say 'reporting Python lines'")
+        t.start_work()
+        rep = wait_settled_report(mt, out, t.pid)
+        # the module body ran before 'ready', before memtrace attached
+        e, table = check_leaks(rep, markers, noise, ver, LEAKS)
+        errs += e + check_drops(rep) + gil_overlap_errs(t.out.text())
+        if errs or VERBOSE:
+            info("pidns:%s, memtrace per line:\n%s" % (label, fmt_table(
+                [(mk.line, want_func(mk, ver), want_bytes(mk, ver), gb, gc)
+                 for mk, gb, gc in table], ("line", "function", "truth", "memtrace", "count"),
+                left=(0, 1))))
+        t.finish()
+        if mt.wait_exit(5) is None:
+            errs.append("memtrace still running 5 s after its target exited")
+    finally:
+        mt.stop()
+    return errs
+
+
+# ---- small objects: --pymalloc off, --python-allocators ----------------------------------
+
+def run_small(label, py, args):
+    out = os.path.join(TMP, "small-%s-%s.json" % (label, args[0].strip("-")))
+    r = run([MEMTRACE] + args + ["--format", "json", "--top", "0", "-o", out, "--", py, SMALL])
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace %s -- %s small.py: %s (want exit 0)" % (" ".join(args), py,
+                                                                      r.describe()))
+    m = re.search(r"^small n=(\d+) tuple_size=(\d+) pythonmalloc=(\S*)$", r.out, re.M)
+    if not m:
+        raise Fail("small.py did not print its 'small n=... tuple_size=...' line: %r"
+                   % r.out[:200])
+    return final_report(read_reports(out)), r, int(m.group(1)), int(m.group(2)), m.group(3)
+
+
+def small_line_errs(rep, ver, M, tuple_size):
+    _, _, line, names = M["small"]
+    got = rows_by_line(rep, SMALL).get(line, [])
+    gb = sum(num(s, "bytes") for s in got)
+    gc = sum(num(s, "count") for s in got)
+    q, name = names[line]
+    fn = name if ver[:2] < (3, 11) else q
+    errs = []
+    if gc < SMALL_MIN:
+        errs.append("small.py:%d (%s): count %d, want at least %d (one per tuple)" % (
+            line, fn, gc, SMALL_MIN))
+    if gb < SMALL_MIN * tuple_size:
+        errs.append("small.py:%d: %d bytes, want at least %d x %d" % (
+            line, gb, SMALL_MIN, tuple_size))
+    for s in got:
+        if s.get("function") != fn:
+            errs.append("small.py:%d: function %r, want %r" % (line, s.get("function"), fn))
+    return errs, gb, gc
+
+
+def t_pymalloc_off(label, py, M):
+    ver = py_version(py)
+    rep, r, n, size, pm = run_small(label, py, ["--pymalloc", "off"])
+    errs = []
+    if pm != "malloc":
+        errs.append("the command ran with PYTHONMALLOC=%r, want 'malloc'" % pm)
+    e, gb, gc = small_line_errs(rep, ver, M, size)
+    info("pymalloc-off:%s: small.py line %d: %d bytes in %d blocks (%d tuples of %d bytes)" % (
+        label, M["small"][2], gb, gc, n, size))
+    return errs + e + check_drops(rep)
+
+
+def t_python_allocators(label, py, M):
+    ver = py_version(py)
+    rep, r, n, size, pm = run_small(label, py, ["--python-allocators"])
+    errs = []
+    if pm:
+        errs.append("--python-allocators set PYTHONMALLOC=%r in the command" % pm)
+    if "inlines pymalloc" in r.err:
+        errs.append("memtrace says %s inlines pymalloc (a non-LTO build)" % py)
+    e, gb, gc = small_line_errs(rep, ver, M, size)
+    info("python-allocators:%s: small.py line %d: %d bytes in %d blocks" % (
+        label, M["small"][2], gb, gc))
+    return errs + e + check_drops(rep)
+
+
+def t_python_allocators_lto(label, py, M):
+    ver = py_version(py)
+    rep, r, n, size, pm = run_small(label, py, ["--python-allocators"])
+    errs = []
+    warns = [l for l in r.err.splitlines() if "inlines pymalloc" in l]
+    if len(warns) != 1:
+        errs.append("%d warnings that %s inlines pymalloc, want 1 (stderr: %s)" % (
+            len(warns), py, " | ".join(r.err.strip().splitlines()[-4:])))
+    elif "--pymalloc" not in warns[0]:
+        errs.append("the LTO warning does not point at --pymalloc=off: %r" % warns[0])
+    if "probing the PyMem_Raw" in r.err:
+        errs.append("memtrace says it probes the Python domains after refusing to")
+    _, gb, gc = small_line_errs(rep, ver, M, size)
+    if gc >= SMALL_MIN:
+        errs.append("small.py line shows %d blocks: probes were attached after all?" % gc)
+    errs += check_drops(rep)
+    return errs
+
+
+# ---- unsupported version ---------------------------------------------------------------
+
+def t_unsupported(label, py, M):
+    ver = py_version(py)
+    if ver[:2] >= (3, 10):
+        raise Fail("%s is Python %s, not an unsupported one" % (py, ver))
+    out = os.path.join(TMP, "unsupported-%s.json" % label)
+    r = run([MEMTRACE, "--format", "json", "--top", "0", "-o", out, "--", py, LEAKS])
+    errs = []
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace -- %s leaks.py: %s (want exit 0)" % (py, r.describe()))
+    warns = [l for l in r.err.splitlines() if "Python lines unavailable" in l]
+    if len(warns) != 1:
+        errs.append("%d 'Python lines unavailable' warnings, want 1 (stderr: %s)" % (
+            len(warns), " | ".join(r.err.strip().splitlines()[-4:])))
+    elif "%d.%d" % ver[:2] not in warns[0]:
+        errs.append("the warning does not name the version %d.%d: %r" % (ver[0], ver[1], warns[0]))
+    rep = final_report(read_reports(out))
+    pyrows = [s for s in sites_of(rep) if (s.get("file") or "").endswith(".py")
+              or (s.get("file") or "").startswith("<frozen")]
+    if pyrows:
+        errs.append("%d rows with Python files, e.g. %s:%s" % (
+            len(pyrows), pyrows[0].get("file"), pyrows[0].get("line")))
+    native = [s for s in sites_of(rep) if num(s, "bytes") and (s.get("file") or "").endswith(".c")
+              and num(s, "line") > 0 and base(s.get("module")).startswith("libpython")]
+    if not native:
+        errs.append("no native line (a .c file:line in libpython) with live bytes")
+    # the ctypes calls into libc are never freed: they outlive the interpreter
+    want = sum(m.bytes for m in M["leaks"][0].values() if m.native and m.exact is not None)
+    ffi = sum(num(s, "bytes") for s in sites_of(rep) if base(s.get("module")).startswith("libffi"))
+    if ffi < want:
+        errs.append("rows of libffi (ctypes calls into libc) hold %d bytes, want at least %d" % (
+            ffi, want))
+    errs += check_drops(rep)
+    return errs
+
+
+# ---------------------------------------------------------------------------
+
+def preflight():
+    if os.geteuid() != 0:
+        if os.environ.get("MEMTRACE_ALLOW_SKIP") == "1" and not CI:
+            log("*" * 72)
+            log("SKIPPED: python e2e tests need root (BPF); MEMTRACE_ALLOW_SKIP=1 set, nothing ran")
+            log("*" * 72)
+            return None
+        result("preflight", "not root: the e2e tests need BPF (set MEMTRACE_ALLOW_SKIP=1 "
+               "outside CI to skip)")
+        return False
+    if not os.access(MEMTRACE, os.X_OK):
+        result("preflight", "missing %s: run `make memtrace` first" % MEMTRACE)
+        return False
+    return True
+
+
+def summary():
+    """Per-Python table of the results."""
+    cases = []
+    cells = collections.defaultdict(dict)
+    for name, ok, _ in RESULTS:
+        c, _, label = name.partition(":")
+        if not label:
+            continue
+        if c not in cases:
+            cases.append(c)
+        cells[label][c] = "ok" if ok else "FAIL"
+    for name, _ in SKIPS:
+        c, _, label = name.partition(":")
+        if c not in cases:
+            cases.append(c)
+        cells[label][c] = "skip"
+    labels = [l for l, _ in PYTHONS] + [UNSUPPORTED[0]]
+    rows = [[l] + [cells[l].get(c, "-") for c in cases] for l in labels if cells.get(l)]
+    if rows:
+        info("results per Python:\n" + fmt_table(rows, ["python"] + cases))
+
+
+def main():
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, interrupted)
+    try:
+        ok = preflight()
+        if ok is None:
+            log("python-e2e: 0 passed, 0 failed")
+            return 0
+        if ok:
+            M = {}
+            for key, path in (("leaks", LEAKS), ("service", SERVICE), ("small", SMALL)):
+                M[key] = parse_markers(path)
+            if len(M["leaks"][0]) < 15 or not M["service"][0] or not M["small"][2]:
+                raise Fail("markers missing in %s" % PYDIR)
+            pys = dict(PYTHONS)
+            for label, py in PYTHONS:
+                check("leaks:" + label, t_leaks, label, py, M)
+                check("module-level:" + label, t_module_level, label, py, M)
+                check("tracemalloc:" + label, t_tracemalloc, label, py, M)
+            for label, py in PYTHONS:
+                check("pid-service:" + label, t_pid_service, label, py, M)
+            for label, py in PYTHONS:
+                check("pidns:" + label, t_pidns, label, py, M)
+            for label, py in PYTHONS:
+                check("pymalloc-off:" + label, t_pymalloc_off, label, py, M)
+            check("python-allocators:3.12", t_python_allocators, "3.12", pys["3.12"], M)
+            check("python-allocators:deb3.11", t_python_allocators_lto, "deb3.11",
+                  pys["deb3.11"], M)
+            check("unsupported:" + UNSUPPORTED[0], t_unsupported, UNSUPPORTED[0],
+                  UNSUPPORTED[1], M)
+    except Fail as e:
+        result("setup", str(e))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cleanup()
+        if not VERBOSE:
+            shutil.rmtree(TMP, ignore_errors=True)
+        else:
+            log("  | outputs kept in %s" % TMP)
+    summary()
+    passed = sum(1 for r in RESULTS if r[1])
+    failed = len(RESULTS) - passed
+    info("%.0f s" % elapsed())
+    log("python-e2e: %d passed, %d failed" % (passed, failed))
+    return 1 if failed or not RESULTS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
