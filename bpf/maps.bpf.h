@@ -124,6 +124,12 @@ MT_MAP struct {
 	__type(value, struct mt_py_stack);
 } mt_py_stacks SEC(".maps");
 
+/* new Python stacks, for user space to resolve while their code lives */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} mt_py_events SEC(".maps");
+
 /* scratch: a Python stack being built and the frame being read */
 struct mt_py_scratch {
 	struct mt_py_stack stack;

@@ -157,11 +157,16 @@ __noinline __u64 mt_py_stack_get(__u32 tgid)
 	if (w.n < MT_PY_MAX_DEPTH)
 		w.sc->stack.frames[w.n & (MT_PY_MAX_DEPTH - 1)].code = 0;
 	h = (w.hash ^ w.n) | 1;
-	if (!bpf_map_lookup_elem(&mt_py_stacks, &h) &&
-	    bpf_map_update_elem(&mt_py_stacks, &h, &w.sc->stack, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&mt_py_stacks, &h)) {
-		mt_count(MT_CNT_PY_STACKS_FULL);
-		return 0;
+	if (!bpf_map_lookup_elem(&mt_py_stacks, &h)) {
+		struct mt_py_event ev = {.py_stack = h, .tgid = tgid};
+
+		if (!bpf_map_update_elem(&mt_py_stacks, &h, &w.sc->stack, BPF_NOEXIST)) {
+			if (bpf_ringbuf_output(&mt_py_events, &ev, sizeof(ev), 0))
+				mt_count(MT_CNT_PY_EVENTS_LOST);
+		} else if (!bpf_map_lookup_elem(&mt_py_stacks, &h)) {
+			mt_count(MT_CNT_PY_STACKS_FULL);
+			return 0;
+		}
 	}
 	return h;
 fault:

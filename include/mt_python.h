@@ -48,6 +48,17 @@ struct mt_py_frame {
 	__s32 firstlineno; /* co_firstlineno when recorded (code object reuse check) */
 };
 
+/*
+ * Sent through a ring buffer when BPF stores a Python stack it had not seen:
+ * code objects can be freed soon after (a module's top-level code once the
+ * import is done), so user space reads them at once, while they live.
+ */
+struct mt_py_event {
+	__u64 py_stack;
+	__u32 tgid;
+	__u32 pad;
+};
+
 /* A Python stack, innermost frame first. */
 struct mt_py_stack {
 	struct mt_py_frame frames[MT_PY_MAX_DEPTH];
@@ -55,5 +66,6 @@ struct mt_py_stack {
 
 _Static_assert(sizeof(struct mt_py_offsets) == 80, "mt_py_offsets size");
 _Static_assert(sizeof(struct mt_py_frame) == 16, "mt_py_frame size");
+_Static_assert(sizeof(struct mt_py_event) == 16, "mt_py_event size");
 
 #endif /* MT_PYTHON_H */

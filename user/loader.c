@@ -127,6 +127,7 @@ static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mo
 	bpf_map__set_max_entries(skel->maps.mt_allocs, opts->max_allocs);
 	bpf_map__set_max_entries(skel->maps.mt_sites, opts->max_sites);
 	bpf_map__set_max_entries(skel->maps.mt_stacks, opts->stack_storage);
+	bpf_map__set_max_entries(skel->maps.mt_py_stacks, opts->stack_storage);
 
 	l->session = skel->progs.mt_libc_session;
 	if (opts->floor == MT_FLOOR_RETURN)
@@ -436,6 +437,7 @@ void mt_loader__map_fds(const struct mt_loader *l, struct mt_map_fds *fds)
 	fds->stacks = bpf_map__fd(l->skel->maps.mt_stacks);
 	fds->counters = bpf_map__fd(l->skel->maps.mt_counters);
 	fds->py_stacks = bpf_map__fd(l->skel->maps.mt_py_stacks);
+	fds->py_events = bpf_map__fd(l->skel->maps.mt_py_events);
 }
 
 void mt_loader__free(struct mt_loader *l)

@@ -16,7 +16,7 @@ struct mt_loader;
 
 /* File descriptors of the maps the reader reads. */
 struct mt_map_fds {
-	int allocs, sites, stacks, counters, py_stacks;
+	int allocs, sites, stacks, counters, py_stacks, py_events;
 };
 
 /*

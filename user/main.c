@@ -59,6 +59,7 @@ struct memtrace {
 	struct mt_sym_native *sym;
 	struct mt_sym_python *pysym;
 	struct mt_stack_cache *stacks;
+	struct mt_py_feed *py_feed;
 	struct mt_map_fds fds;
 	struct target *targets;
 	size_t nr_targets, cap_targets;
@@ -549,9 +550,11 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 		struct mt_frame *f = &frames[nf];
 
 		if (mt_sym_python__resolve(mt->pysym, t->pid, &py[i], f)) {
+			/* freed (and maybe reused) before memtrace could read it */
 			memset(f, 0, sizeof(*f));
 			f->kind = MT_FRAME_PYTHON;
 			f->addr = py[i].code;
+			f->function = "<python code object gone before it was read>";
 		}
 		if (!site_set) {
 			*site_idx = nf;
@@ -570,6 +573,8 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	int err = 0;
 
 	memset(&r, 0, sizeof(r));
+	if (mt->py_feed)
+		mt_py_feed__consume(mt->py_feed); /* stacks still waiting to be read */
 	if (!exited) {
 		mt_sym_native__add_pid(mt->sym, t->pid); /* pick up new mappings */
 		target__detect_python_pid(mt, t);
@@ -807,6 +812,25 @@ static size_t live_targets(const struct memtrace *mt)
 	return n;
 }
 
+/*
+ * A new Python stack: read its code objects now, while they exist (a
+ * module's top-level code is freed as soon as its import is done).
+ */
+static void on_py_stack(void *ctx, __u32 tgid, __u64 py_stack)
+{
+	struct memtrace *mt = ctx;
+	struct mt_py_frame py[MT_PY_MAX_DEPTH];
+	struct target *t = target__find(mt, (pid_t)tgid);
+	struct mt_frame f;
+	int n;
+
+	if (!t || !t->py_module[0])
+		return;
+	n = mt_stack_cache__python(mt->stacks, &mt->fds, py_stack, py, MT_PY_MAX_DEPTH);
+	for (int i = 0; i < n; i++)
+		mt_sym_python__resolve(mt->pysym, t->pid, &py[i], &f);
+}
+
 static int event_loop(struct memtrace *mt, int sfd)
 {
 	const struct mt_opts *o = mt->opts;
@@ -818,13 +842,15 @@ static int event_loop(struct memtrace *mt, int sfd)
 	sigaddset(&intercept, SIGURG);
 
 	while (o->all || live_targets(mt)) {
-		struct pollfd pfds[MT_MAX_PIDS + 1];
-		size_t map[MT_MAX_PIDS + 1], np = 0;
+		struct pollfd pfds[MT_MAX_PIDS + 2];
+		size_t map[MT_MAX_PIDS + 2], np = 0;
 		double wait = next - now_mono();
 		int timeout = wait > 0 ? (int)ceil(wait * 1000) : 0;
 		int n;
 
 		pfds[np].fd = sfd;
+		pfds[np++].events = POLLIN;
+		pfds[np].fd = mt->py_feed ? mt_py_feed__fd(mt->py_feed) : -1;
 		pfds[np++].events = POLLIN;
 		for (size_t i = 0; i < mt->nr_targets; i++) {
 			if (mt->targets[i].done || mt->targets[i].pidfd < 0)
@@ -859,7 +885,9 @@ static int event_loop(struct memtrace *mt, int sfd)
 				return report_round(mt, true);
 			}
 		}
-		for (size_t i = 1; n > 0 && i < np; i++) {
+		if (mt->py_feed)
+			mt_py_feed__consume(mt->py_feed);
+		for (size_t i = 2; n > 0 && i < np; i++) {
 			if (pfds[i].revents & (POLLIN | POLLHUP)) {
 				err = target__finish(mt, &mt->targets[map[i]]);
 				if (err)
@@ -968,8 +996,7 @@ int main(int argc, char **argv)
 	if (opts.sample_rate) {
 		static char note[96];
 
-		snprintf(note, sizeof(note),
-			 "sampled: one allocation per %llu bytes on average",
+		snprintf(note, sizeof(note), "sampled: one allocation per %llu bytes on average",
 			 (unsigned long long)opts.sample_rate);
 		mt.out_cfg.sampling_note = note;
 	}
@@ -991,7 +1018,8 @@ int main(int argc, char **argv)
 	mt.sym = mt_sym_native__new();
 	mt.pysym = mt_sym_python__new();
 	mt.stacks = mt_stack_cache__new();
-	if (!mt.sym || !mt.pysym || !mt.stacks) {
+	mt.py_feed = mt_py_feed__new(&mt.fds, on_py_stack, &mt);
+	if (!mt.sym || !mt.pysym || !mt.stacks || !mt.py_feed) {
 		err = -errno;
 		pr_err("symbolizer: %s", strerror(errno));
 		goto cleanup;
@@ -1018,6 +1046,7 @@ cleanup:
 	mt_sym_native__free(mt.sym);
 	mt_sym_python__free(mt.pysym);
 	mt_stack_cache__free(mt.stacks);
+	mt_py_feed__free(mt.py_feed);
 	mt_loader__free(mt.loader);
 	if (sfd >= 0)
 		close(sfd);

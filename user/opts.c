@@ -94,7 +94,8 @@ static const struct argp_option options[] = {
     {NULL, 0, NULL, 0, "Capacity and tuning:", 6},
     {"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked (default 1048576)", 6},
     {"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 6},
-    {"stack-storage", OPT_STACK_STORAGE, "N", 0, "Stack map entries (default 16384)", 6},
+    {"stack-storage", OPT_STACK_STORAGE, "N", 0,
+     "Entries of each stack map, native and Python (default 65536)", 6},
     {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 6},
     {"attach-mode", OPT_ATTACH_MODE, "MODE", 0,
      "auto (default), session, multi or perf: how probes attach", 6},
@@ -383,7 +384,7 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	o->top_processes = 10;
 	o->max_allocs = 1 << 20;
 	o->max_sites = 1 << 16;
-	o->stack_storage = 1 << 14;
+	o->stack_storage = 1 << 16;
 
 	err = argp_parse(&argp, argc, argv, 0, NULL, &ps);
 	if (ps.err)

@@ -301,8 +301,8 @@ int mt_reader__purge(const struct mt_map_fds *fds, const __u32 *tgids, size_t n)
 
 	if (!n)
 		return 0;
-	err = purge_map(fds->allocs, sizeof(struct mt_alloc_key), sizeof(struct mt_alloc), tgids,
-			n);
+	err =
+	    purge_map(fds->allocs, sizeof(struct mt_alloc_key), sizeof(struct mt_alloc), tgids, n);
 	if (!err)
 		err = purge_map(fds->sites, sizeof(struct mt_site_key),
 				sizeof(struct mt_site_stats), tgids, n);
@@ -419,11 +419,66 @@ int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_map_fds *fd
 	return cache_get(c, stack & ~1ULL, sizeof(__u64), fetch_native, fds, stack, ips, max);
 }
 
-int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_map_fds *fds,
-			   __u64 py_stack, struct mt_py_frame *frames, int max)
+int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_map_fds *fds, __u64 py_stack,
+			   struct mt_py_frame *frames, int max)
 {
 	if (!py_stack)
 		return 0;
 	return cache_get(c, py_stack | 1, sizeof(struct mt_py_frame), fetch_python, fds, py_stack,
 			 frames, max);
+}
+
+struct mt_py_feed {
+	struct ring_buffer *rb;
+	mt_py_feed_fn fn;
+	void *ctx;
+};
+
+static int py_feed_sample(void *ctx, void *data, size_t size)
+{
+	struct mt_py_feed *f = ctx;
+	struct mt_py_event ev;
+
+	if (size < sizeof(ev))
+		return 0;
+	memcpy(&ev, data, sizeof(ev));
+	f->fn(f->ctx, ev.tgid, ev.py_stack);
+	return 0;
+}
+
+struct mt_py_feed *mt_py_feed__new(const struct mt_map_fds *fds, mt_py_feed_fn fn, void *ctx)
+{
+	struct mt_py_feed *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->fn = fn;
+	f->ctx = ctx;
+	f->rb = ring_buffer__new(fds->py_events, py_feed_sample, f, NULL);
+	if (!f->rb) {
+		int err = errno;
+
+		free(f);
+		errno = err;
+		return NULL;
+	}
+	return f;
+}
+
+void mt_py_feed__free(struct mt_py_feed *f)
+{
+	if (!f)
+		return;
+	ring_buffer__free(f->rb);
+	free(f);
+}
+
+int mt_py_feed__fd(const struct mt_py_feed *f)
+{
+	return ring_buffer__epoll_fd(f->rb);
+}
+
+int mt_py_feed__consume(struct mt_py_feed *f)
+{
+	return ring_buffer__consume(f->rb);
 }

@@ -45,8 +45,22 @@ int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_map_fds *fd
 			   __u64 *ips, int max);
 /* Python stack frames; count or negative errno. */
 struct mt_py_frame;
-int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_map_fds *fds,
-			   __u64 py_stack, struct mt_py_frame *frames, int max);
+int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_map_fds *fds, __u64 py_stack,
+			   struct mt_py_frame *frames, int max);
+
+/*
+ * New Python stacks as BPF stores them (a ring buffer), so their code
+ * objects can be read while they still exist.
+ */
+struct mt_py_feed;
+typedef void (*mt_py_feed_fn)(void *ctx, __u32 tgid, __u64 py_stack);
+
+struct mt_py_feed *mt_py_feed__new(const struct mt_map_fds *fds, mt_py_feed_fn fn, void *ctx);
+void mt_py_feed__free(struct mt_py_feed *f);
+/* A file descriptor that polls readable when there is something to consume. */
+int mt_py_feed__fd(const struct mt_py_feed *f);
+/* Hand every pending stack to the callback. Count or negative errno. */
+int mt_py_feed__consume(struct mt_py_feed *f);
 
 /* Frames of a stack (return addresses, innermost first); count or negative errno. */
 int mt_reader__stack(const struct mt_map_fds *fds, __u64 stack, __u64 *ips, int max);
