@@ -1,33 +1,60 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-"""memtrace overhead benchmark: ns per malloc+free pair under each mode.
+"""memtrace benchmarks: what tracing costs the traced process, and memtrace itself.
 
-Runs .output/bench/churn untraced and under memtrace in several modes,
-interleaved (round-robin over modes, BENCH_RUNS rounds), for 1 and 2
-threads, against a private copy of libc (LD_LIBRARY_PATH) so other tracers'
-probes on the system libc cannot skew the numbers. The workload times its
-own loop per thread with CLOCK_THREAD_CPUTIME_ID; the table shows medians.
-See tests/bench/README.md. Standard library only.
+Three sections, each printed as markdown (see tests/bench/README.md):
 
-Environment: BENCH_RUNS (runs per mode and thread count, default 5),
-BENCH_SECONDS (target CPU seconds per run and thread, default 0.6),
-BENCH_SIZE (malloc size, default 32), BENCH_THREADS (default "1,2"),
-BENCH_MODES (comma-separated subset of mode names), MEMTRACE, CHURN.
+churn   ns per malloc+free pair of .output/bench/churn, untraced and under
+        memtrace in several modes, interleaved (round-robin over modes,
+        BENCH_RUNS rounds), for 1 and 2 threads. The workload times its own
+        loop per thread with CLOCK_THREAD_CPUTIME_ID; the table shows medians.
+python  wall seconds of tests/bench/pywork.py (pure-Python allocation churn)
+        untraced, under memtrace (default, sampled, --python-allocators) and
+        under python -X tracemalloc=1, interleaved, medians, as ratios to
+        untraced; on pyenv's CPython 3.12.1 and Debian's /usr/bin/python3.11.
+loader  memtrace's own CPU (% of one core per interval) and RSS while
+        .output/bench/livemany holds 1 M live allocations from 100 k sites
+        at --interval 1; perf profile of memtrace when a target is missed.
+
+Every workload runs against a private copy of libc (and of libpython when the
+interpreter has one) through LD_LIBRARY_PATH, so other tracers' probes on the
+system libraries cannot skew the numbers, and memtrace runs from a private
+copy of ./memtrace, so a rebuild during the run changes nothing.
+Standard library only.
+
+Environment: BENCH_SECTIONS (comma-separated subset of churn,python,loader;
+default all), MEMTRACE, CHURN, PYWORK, LIVEMANY, and per section:
+churn:  BENCH_RUNS (5), BENCH_SECONDS (0.6), BENCH_SIZE (32),
+        BENCH_THREADS ("1,2"), BENCH_MODES (subset of mode names);
+python: BENCH_PY_RUNS (5; BENCH_PY_RUNS2, 3, for the second interpreter),
+        BENCH_PY_SECONDS (1.5: untraced CPU seconds per run), BENCH_PY_CAP (4: wall seconds a slower mode may take; it runs
+        fewer iterations, scaled), BENCH_PYTHON (pyenv 3.12.1),
+        BENCH_PYTHON2 (/usr/bin/python3.11, "" = skip), BENCH_PY_MODES;
+loader: BENCH_LIVE_SITES (100000), BENCH_LIVE_PER_SITE (10),
+        BENCH_LIVE_INTERVAL (1), BENCH_LIVE_WINDOW (10: seconds sampled),
+        BENCH_LIVE_SETTLE (3), BENCH_PROFILE (auto: perf profile when a
+        target is missed; 1 always; 0 never), BENCH_PROFILE_SECONDS (6).
 """
 import datetime
+import hashlib
 import json
 import os
 import re
 import platform
+import select
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEMTRACE = os.environ.get("MEMTRACE", os.path.join(ROOT, "memtrace"))
 CHURN = os.environ.get("CHURN", os.path.join(ROOT, ".output", "bench", "churn"))
+PYWORK = os.environ.get("PYWORK", os.path.join(ROOT, "tests", "bench", "pywork.py"))
+LIVEMANY = os.environ.get("LIVEMANY", os.path.join(ROOT, ".output", "bench", "livemany"))
+SECTIONS = os.environ.get("BENCH_SECTIONS", "churn,python,loader").split(",")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_S = float(os.environ.get("BENCH_SECONDS", "0.6"))
 SIZE = int(os.environ.get("BENCH_SIZE", "32"))
@@ -36,10 +63,39 @@ EX_USAGE = 64  # argp's exit status for an unknown option or a bad argument
 FLOOR = "floor-return"  # the reference for the "x floor" column
 TARGET_RATIO = 1.3  # full tracing vs its bare-trap floor
 
+PY_RUNS = int(os.environ.get("BENCH_PY_RUNS", "5"))
+PY_RUNS2 = int(os.environ.get("BENCH_PY_RUNS2", "3"))  # for the second interpreter
+PY_SECONDS = float(os.environ.get("BENCH_PY_SECONDS", "1.5"))
+PY_CAP = float(os.environ.get("BENCH_PY_CAP", "4"))
+PY_WARMUP = 64  # pywork iterations before its timed loop
+PYTHONS = [
+    os.environ.get("BENCH_PYTHON", os.path.expanduser("~/.pyenv/versions/3.12.1/bin/python3")),
+    os.environ.get("BENCH_PYTHON2", "/usr/bin/python3.11"),
+]
+
+LIVE_SITES = int(os.environ.get("BENCH_LIVE_SITES", "100000"))
+LIVE_PER_SITE = int(os.environ.get("BENCH_LIVE_PER_SITE", "10"))
+LIVE_INTERVAL = os.environ.get("BENCH_LIVE_INTERVAL", "1")
+LIVE_WINDOW = int(os.environ.get("BENCH_LIVE_WINDOW", "10"))
+LIVE_SETTLE = float(os.environ.get("BENCH_LIVE_SETTLE", "3"))
+PROFILE = os.environ.get("BENCH_PROFILE", "auto")
+PROFILE_S = int(os.environ.get("BENCH_PROFILE_SECONDS", "6"))
+LIVE_CPU_TARGET = 2.0  # % of one core, median per interval
+LIVE_RSS_TARGET = 100  # MB
+DEFAULT_MAX_ALLOCS = 1 << 20  # memtrace --max-allocs default
+
+# placeholder for the memtrace binary in mode prefixes (a private copy at run time)
+MT = "@memtrace@"
+MT_BIN = MEMTRACE
+
 
 def mt(*opts):
     """argv prefix: memtrace with these options, report discarded."""
-    return [MEMTRACE, *opts, "-o", "/dev/null", "--"]
+    return [MT, *opts, "-o", "/dev/null", "--"]
+
+
+def resolve(argv):
+    return [MT_BIN if a == MT else a for a in argv]
 
 
 # One line per mode: (name, argv prefix put before "churn ITER THREADS SIZE"
@@ -56,14 +112,37 @@ MODES = [
 # modes whose drop counters are checked from one extra --format json run
 CHECK_DROPS = ["full", "sampled-512K"]
 
+# Python modes: (name, memtrace prefix, interpreter options, first interpreter only)
+PY_MODES = [
+    ("untraced", [], [], False),
+    # empty probes where default tracing has them: the bare-trap floor
+    ("floor-return", mt("--floor", "return"), [], False),
+    ("default", mt(), [], False),
+    # no native stack and no Python frames: what stacks add to default
+    ("no-stacks", mt("--no-stacks"), [], False),
+    ("sampled-512K", mt("--sample-rate", "512K"), [], False),
+    # pyenv's PyObject_Malloc/Free entries are single-stepped (~10 us per call)
+    ("python-allocators", mt("--python-allocators"), [], True),
+    ("tracemalloc", [], ["-X", "tracemalloc=1"], False),
+]
+PY_CHECK_DROPS = ["default"]
+
 
 class Skip(Exception):
     pass
 
 
+def plural(n, word):
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
+# ---------------------------------------------------------------------------
+# churn: ns per malloc+free pair
+
+
 def run_churn(prefix, iters, threads, env, verbose=False):
     """One run; returns (churn's JSON dict, memtrace's stderr)."""
-    argv = list(prefix)
+    argv = resolve(prefix)
     if verbose and prefix:
         argv.insert(1, "-v")
     argv += [CHURN, str(iters), str(threads), str(SIZE)]
@@ -92,23 +171,36 @@ def calibrate(prefix, threads, env):
     return max(1000, min(200_000_000, int(TARGET_S * 1e9 / ns))), stderr_v
 
 
-def private_libc(tmp):
-    """Copy the libc churn loads into tmp; return the LD_LIBRARY_PATH env."""
-    env = dict(os.environ, LD_TRACE_LOADED_OBJECTS="1")
-    out = subprocess.run([CHURN], env=env, stdout=subprocess.PIPE, text=True).stdout
-    src = "/lib/x86_64-linux-gnu/libc.so.6"
+def ldd(binary, env):
+    """{soname: path} of what binary loads under env."""
+    out = subprocess.run([binary], env=dict(env, LD_TRACE_LOADED_OBJECTS="1"),
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    libs = {}
     for line in out.splitlines():
         parts = line.split()
-        if parts and parts[0] == "libc.so.6" and len(parts) >= 3 and parts[1] == "=>":
-            src = parts[2]
-    shutil.copy2(src, os.path.join(tmp, "libc.so.6"))
-    env = dict(os.environ, LD_LIBRARY_PATH=tmp)
-    env.pop("LD_PRELOAD", None)
-    check = subprocess.run([CHURN], env=dict(env, LD_TRACE_LOADED_OBJECTS="1"),
-                           stdout=subprocess.PIPE, text=True).stdout
-    if os.path.join(tmp, "libc.so.6") not in check:
-        sys.exit("bench: the private libc copy is not loaded:\n" + check)
-    return src, env
+        if len(parts) >= 3 and parts[1] == "=>":
+            libs[parts[0]] = parts[2]
+    return libs
+
+
+def private_libs(binary, tmp, env):
+    """Copy binary's libc and libpython into tmp (once); check they are loaded from there.
+
+    Returns [(soname, original path)] of the libraries copied for this binary."""
+    copied = []
+    for soname, path in ldd(binary, os.environ).items():
+        if soname != "libc.so.6" and not soname.startswith("libpython"):
+            continue
+        dst = os.path.join(tmp, soname)
+        if not os.path.exists(dst):
+            shutil.copy2(path, dst)
+        copied.append((soname, path))
+    now = ldd(binary, env)
+    for soname, _ in copied:
+        if now.get(soname) != os.path.join(tmp, soname):
+            sys.exit("bench: the private copy of %s is not loaded by %s: %s"
+                     % (soname, binary, now.get(soname)))
+    return copied
 
 
 def machine():
@@ -132,77 +224,89 @@ def loadavg():
         return "?"
 
 
+TRACERS = ("memtrace", "bpftrace", "memleak", "memleak-bpfcc", "heaptrack", "perf", "valgrind")
+
+
+def other_tracers():
+    """Tracers running now that this script did not start: they share the CPUs."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                comm = f.read().strip()
+            if comm not in TRACERS and not comm.startswith("memleak"):
+                continue
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            found.append("pid %s `%s`" % (d, cmd[:120]))
+        except OSError:
+            continue
+    return found
+
+
 def fmt_ns(v):
     return "%.1f" % v if v < 100 else "%.0f" % v
 
 
-def main():
-    for f in (MEMTRACE, CHURN):
+def churn_section(tmp, env):
+    for f in (CHURN,):
         if not os.access(f, os.X_OK):
             sys.exit("bench: %s missing: run make bench" % f)
     wanted = os.environ.get("BENCH_MODES")
     own_floor = {m[0]: m[2] for m in MODES if len(m) > 2}
     modes = [m[:2] for m in MODES if not wanted or m[0] in wanted.split(",")]
-    start = datetime.datetime.now().astimezone()
+    start = time.monotonic()
     print("## memtrace overhead: churn (malloc(%d) + free per iteration)" % SIZE)
     print()
-    print("- machine: %s" % machine())
-    print("- date: %s, load average at start %s" % (start.strftime("%Y-%m-%d %H:%M %Z"), loadavg()))
+    print("- %d runs per mode and thread count, interleaved; ~%.1f s CPU per thread and run"
+          % (RUNS, TARGET_S))
+    sys.stdout.flush()
 
-    tmp = tempfile.mkdtemp(prefix="memtrace-bench-")
-    try:
-        src, env = private_libc(tmp)
-        print("- libc: private copy of %s in %s (LD_LIBRARY_PATH)" % (src, tmp))
-        print("- %d runs per mode and thread count, interleaved; ~%.1f s CPU per thread and run"
-              % (RUNS, TARGET_S))
-        sys.stdout.flush()
-
-        # calibration: also drops modes memtrace does not know
-        iters, notes, active, links = {}, [], [], {}
-        for name, prefix in modes:
-            try:
-                for t in THREADS:
-                    iters[name, t], err = calibrate(prefix, t, env)
-                    m = re.search(r"attached to pid \d+ .*, (\S+) mode", err)
-                    if prefix:
-                        links[name] = m.group(1) if m else "?"
-                    if prefix and tmp not in err:
-                        notes.append("%s: memtrace -v did not report probing %s:\n%s"
-                                     % (name, tmp, err))
-            except Skip as e:
-                notes.append("%s: skipped, memtrace rejected its options (exit 64): %s"
-                             % (name, e))
-                continue
-            active.append((name, prefix))
-
-        # measurement: round-robin over modes and thread counts
-        samples = {k: [] for k in iters}
-        for _ in range(RUNS):
+    # calibration: also drops modes memtrace does not know
+    iters, notes, active, links = {}, [], [], {}
+    for name, prefix in modes:
+        try:
             for t in THREADS:
-                for name, prefix in active:
-                    res, _ = run_churn(prefix, iters[name, t], t, env)
-                    samples[name, t].append(res["ns_per_pair"])
+                iters[name, t], err = calibrate(prefix, t, env)
+                m = re.search(r"attached to pid \d+ .*, (\S+) mode", err)
+                if prefix:
+                    links[name] = m.group(1) if m else "?"
+                if prefix and tmp not in err:
+                    notes.append("%s: memtrace -v did not report probing %s:\n%s"
+                                 % (name, tmp, err))
+        except Skip as e:
+            notes.append("%s: skipped, memtrace rejected its options (exit 64): %s"
+                         % (name, e))
+            continue
+        active.append((name, prefix))
 
-        # one JSON run per checked mode for the drop and event counters
-        counters = []
-        for name, prefix in active:
-            if name not in CHECK_DROPS:
-                continue
-            for t in THREADS:
-                out = os.path.join(tmp, "%s-%d.json" % (name, t))
-                jp = list(prefix)
-                i = jp.index("-o")
-                jp[i:i + 2] = ["--format", "json", "-o", out]
-                res, _ = run_churn(jp, iters[name, t], t, env)
-                with open(out) as f:
-                    rep = json.loads(f.read().splitlines()[-1])
-                counters.append((name, t, res["ns_per_pair"], rep["drops"], rep["events"]))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # measurement: round-robin over modes and thread counts
+    samples = {k: [] for k in iters}
+    for _ in range(RUNS):
+        for t in THREADS:
+            for name, prefix in active:
+                res, _ = run_churn(prefix, iters[name, t], t, env)
+                samples[name, t].append(res["ns_per_pair"])
+
+    # one JSON run per checked mode for the drop and event counters
+    counters = []
+    for name, prefix in active:
+        if name not in CHECK_DROPS:
+            continue
+        for t in THREADS:
+            out = os.path.join(tmp, "%s-%d.json" % (name, t))
+            jp = list(prefix)
+            i = jp.index("-o")
+            jp[i:i + 2] = ["--format", "json", "-o", out]
+            res, _ = run_churn(jp, iters[name, t], t, env)
+            with open(out) as f:
+                rep = json.loads(f.read().splitlines()[-1])
+            counters.append((name, t, res["ns_per_pair"], rep["drops"], rep["events"]))
 
     med = {k: statistics.median(v) for k, v in samples.items()}
-    print("- load average at end %s, total %.0f s"
-          % (loadavg(), (datetime.datetime.now().astimezone() - start).total_seconds()))
+    print("- load average at end %s, section took %.0f s" % (loadavg(), time.monotonic() - start))
     print()
     print("| mode | threads | ns per malloc+free pair (median) | × untraced | × %s | ± (min–max) |"
           % FLOOR)
@@ -253,8 +357,522 @@ def main():
         print("**Verdict: full tracing = %s the bare-trap floor (target ≤ %.1f×): %s**"
               % (", ".join(verdicts), TARGET_RATIO,
                  "met" if worst <= TARGET_RATIO else "NOT met"))
+    print()
+    sys.stdout.flush()
     bad_drops = any(any(d.values()) for _, _, _, d, _ in counters)
     return 1 if bad_drops else 0
+
+
+# ---------------------------------------------------------------------------
+# python: wall seconds of pywork.py
+
+
+def run_py(prefix, py, pyargs, iters, env, verbose=False, check=True):
+    """One pywork run; returns (its JSON dict, memtrace's stderr)."""
+    argv = resolve(prefix)
+    if verbose and prefix:
+        argv.insert(1, "-v")
+    argv += [py, *pyargs, PYWORK, str(iters), str(PY_WARMUP)]
+    p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=600)
+    if prefix and p.returncode == EX_USAGE:
+        raise Skip((p.stderr.strip().splitlines() or ["exit status 64"])[0])
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    if p.returncode != 0 or not lines:
+        msg = "%s failed (exit %d):\n%s%s" % (" ".join(argv), p.returncode, p.stdout[-2000:],
+                                              p.stderr[-4000:])
+        if not check:
+            raise Skip(msg)
+        sys.exit("bench: " + msg)
+    return json.loads(lines[-1]), p.stderr
+
+
+def py_calibrate(prefix, py, pyargs, env, n_full):
+    """From a short -v run (>= 0.3 s): (wall s/iter, CPU s/iter, memtrace's stderr)."""
+    iters, stderr_v = 100, ""
+    for _ in range(4):
+        res, err = run_py(prefix, py, pyargs, iters, env, verbose=not stderr_v, check=False)
+        stderr_v = stderr_v or err
+        sec = res["seconds"]
+        if sec >= 0.3 or (n_full and iters >= n_full):
+            break
+        iters = int(iters * min(50, 0.6 / max(sec, 1e-3)))
+        if n_full:
+            iters = min(n_full, iters)
+    return sec / iters, res["cpu_seconds"] / iters, stderr_v
+
+
+def py_version(py, env):
+    p = subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return p.stdout.strip() or "?"
+
+
+def py_one(py, first, tmp, env, wanted):
+    """One interpreter's table; returns 1 when a drop counter is nonzero."""
+    copied = private_libs(py, tmp, env)
+    version = py_version(py, env)
+    modes = [m for m in PY_MODES
+             if (first or not m[3]) and (not wanted or m[0] in wanted or m[0] == "untraced")]
+    start = time.monotonic()
+    print("### CPython %s (`%s`)" % (version, py))
+    print()
+    print("- private copies in LD_LIBRARY_PATH: %s"
+          % ", ".join("%s (of %s)" % c for c in copied))
+    sys.stdout.flush()
+
+    # calibration: untraced first, it sets the iteration count of a run
+    notes, active, spi, iters, pyinfo = [], [], {}, {}, {}
+    n_full = 0
+    for name, prefix, pyargs, _ in modes:
+        try:
+            spi[name], cspi, err = py_calibrate(prefix, py, pyargs, env, n_full)
+        except Skip as e:
+            notes.append("%s: skipped: %s" % (name, str(e).strip().splitlines()[-1]))
+            continue
+        if name == "untraced":  # CPU: preemption by other load must not shrink the work
+            n_full = max(100, int(round(PY_SECONDS / cspi, -2)))
+        if prefix:
+            probed = re.findall(r"probing (/\S+)", err)
+            m = re.search(r"runs (CPython \S+), .*: (.*)", err)
+            pyinfo[name] = m.group(0).split(": ", 1)[-1] if m else "no Python detected"
+            if m:
+                pyinfo[name] = "%s: %s" % (m.group(1), m.group(2))
+            off = [f for f in probed if not f.startswith(tmp)]
+            if not probed or off:
+                notes.append("%s: memtrace -v probed %s, not only the private copies in %s"
+                             % (name, ", ".join(probed) or "nothing", tmp))
+        iters[name] = n_full if spi[name] * n_full <= PY_CAP else max(
+            PY_WARMUP, int(PY_CAP / spi[name]))
+        active.append((name, prefix, pyargs))
+    if "untraced" not in spi:
+        print("- untraced run failed: %s" % notes)
+        return 0
+
+    # measurement: round-robin over modes; seconds scaled to n_full iterations
+    wall = {name: [] for name, _, _ in active}
+    cpu = {name: [] for name, _, _ in active}
+    runs = PY_RUNS if first else PY_RUNS2
+    for _ in range(runs):
+        for name, prefix, pyargs in active:
+            res, _ = run_py(prefix, py, pyargs, iters[name], env)
+            wall[name].append(res["seconds"] * n_full / iters[name])
+            cpu[name].append(res["cpu_seconds"] * n_full / iters[name])
+
+    counters = []
+    for name, prefix, pyargs in active:
+        if name not in PY_CHECK_DROPS:
+            continue
+        out = os.path.join(tmp, "py-%s.json" % name)
+        jp = list(prefix)
+        i = jp.index("-o")
+        jp[i:i + 2] = ["--format", "json", "-o", out]
+        res, _ = run_py(jp, py, pyargs, iters[name], env)
+        with open(out) as f:
+            rep = json.loads(f.read().splitlines()[-1])
+        counters.append((name, res["seconds"] * n_full / iters[name], rep))
+
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
+    base = med["untraced"]
+    print("- %d runs per mode, interleaved; %d pywork iterations (~%.1f s CPU untraced) per run, "
+          "fewer where a mode would take over %.0f s (scaled); section took %.0f s"
+          % (runs, n_full, PY_SECONDS, PY_CAP, time.monotonic() - start))
+    print()
+    print("| mode | seconds (median) | × untraced | ± (min–max) | CPU seconds (median) "
+          "| × untraced (CPU) | iterations per run |")
+    print("|---|---:|---:|---|---:|---:|---:|")
+    for name, _, _ in active:
+        s = wall[name]
+        unt = name == "untraced"
+        print("| %s | %.2f | %s | %.2f–%.2f (n=%d, ±%.0f%%) | %.2f | %s | %d%s |"
+              % (name, med[name], "%.2f" % (med[name] / base) if not unt else "–",
+                 min(s), max(s), len(s), 50 * (max(s) - min(s)) / med[name], cmed[name],
+                 "%.2f" % (cmed[name] / cmed["untraced"]) if not unt else "–",
+                 iters[name], "" if iters[name] == n_full else " (scaled)"))
+    print()
+    bad = False
+    for name, sec, rep in counters:
+        d = {k: v for k, v in rep["drops"].items() if v}
+        bad = bad or bool(d)
+        print("- %s (JSON run, %.2f s): drops %s%s; events %s; final report: %s bytes in %d "
+              "allocations, %d groups"
+              % (name, sec, "all 0" if not d else "NONZERO",
+                 "" if not d else " " + json.dumps(d),
+                 ", ".join("%s=%d" % kv for kv in rep["events"].items()),
+                 rep.get("total_bytes"), rep.get("total_count", 0), rep.get("groups", 0)))
+    infos = sorted(set(pyinfo.values()))
+    if infos:
+        print("- memtrace -v: %s" % "; ".join(infos))
+    for name in med:
+        r = [w / b for w, b in zip(wall[name], wall["untraced"])]
+        if name != "untraced":
+            print("- %s: per-round × untraced %.2f–%.2f; wall − CPU %.2f s (median)"
+                  % (name, min(r), max(r), med[name] - cmed[name]))
+    if "floor-return" in med and "default" in med:
+        print("- default vs its bare-trap floor (floor-return): %.2f× wall, %.2f× CPU "
+              "(the rest is memtrace's BPF work: maps, native stack, Python frames)"
+              % (med["default"] / med["floor-return"], cmed["default"] / cmed["floor-return"]))
+    if "no-stacks" in med and "default" in med and "floor-return" in med:
+        fr, ns, de = cmed["floor-return"], cmed["no-stacks"], cmed["default"]
+        if de > fr:
+            print("- of default's CPU time above floor-return, the stacks (native + Python "
+                  "frames, default − no-stacks) are %.0f %%, the rest (maps, sizes) %.0f %%"
+                  % (100 * (de - ns) / (de - fr), 100 * (ns - fr) / (de - fr)))
+    for n in notes:
+        print("- note: " + n)
+    print()
+    sys.stdout.flush()
+    return 1 if bad else 0
+
+
+def python_section(tmp, env):
+    if not os.path.exists(PYWORK):
+        sys.exit("bench: %s missing" % PYWORK)
+    wanted = [m for m in os.environ.get("BENCH_PY_MODES", "").split(",") if m]
+    env = dict(env, PYTHONHASHSEED="0")
+    for k in ("PYTHONMALLOC", "PYTHONTRACEMALLOC", "PYTHONDEVMODE", "PYTHONHOME",
+              "PYTHONPATH"):
+        env.pop(k, None)
+    print("## Python workload slowdown (tests/bench/pywork.py)")
+    print()
+    print("Wall seconds of the same pywork iterations, timed inside the script "
+          "(time.perf_counter), median over interleaved runs.")
+    print()
+    rc = 0
+    for i, py in enumerate(PYTHONS):
+        if not py:
+            continue
+        if not os.access(py, os.X_OK):
+            print("- %s: not found, skipped" % py)
+            print()
+            continue
+        rc |= py_one(py, i == 0, tmp, env, wanted)
+    return rc
+
+
+# ---------------------------------------------------------------------------
+# loader: memtrace's own cost with many live allocations
+
+
+def cpu_ns(pid):
+    """CPU time of every thread of pid, in ns (schedstat), None when gone."""
+    total = 0
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
+def status_kb(pid, *fields):
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in fields:
+                    out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def bpf_map_memlock(pid):
+    """Sum of memlock (bytes) over pid's BPF map fds: the maps' kernel memory."""
+    total = n = 0
+    fd_dir = "/proc/%d/fdinfo" % pid
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return 0, 0
+    for fd in fds:
+        try:
+            with open(os.path.join(fd_dir, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        if "map_type:" in info:
+            m = re.search(r"memlock:\s+(\d+)", info)
+            if m:
+                total += int(m.group(1))
+                n += 1
+    return total, n
+
+
+def perf_profile(pid, seconds, tmp):
+    """perf record memtrace (DWARF call graphs); returns (self rows, inclusive rows, error)."""
+    data = os.path.join(tmp, "perf.data")
+    rec = subprocess.run(["perf", "record", "-q", "-F", "499", "--call-graph", "dwarf,16384",
+                          "-p", str(pid), "-o", data, "--", "sleep", str(seconds)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if rec.returncode != 0 or not os.path.exists(data):
+        return [], [], "perf record failed (exit %d): %s" % (rec.returncode, rec.stderr[-500:])
+
+    def report(*opts):
+        p = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none", *opts],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return [l for l in p.stdout.splitlines() if l.strip() and not l.startswith("#")]
+
+    selfrows = []
+    for l in report("--no-children", "--sort", "dso,sym", "--percent-limit", "1"):
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)", l)
+        if m:
+            selfrows.append((float(m.group(1)), m.group(2), m.group(4).strip()))
+    incl = []
+    for l in report("--children", "--sort", "dso,sym", "--percent-limit", "3"):
+        m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)", l)
+        if m and m.group(3) == "memtrace":
+            incl.append((float(m.group(1)), float(m.group(2)), m.group(5).strip()))
+    return selfrows, incl, None
+
+
+def read_line(f, timeout):
+    r, _, _ = select.select([f], [], [], timeout)
+    return f.readline() if r else ""
+
+
+def loader_section(tmp, env):
+    if not os.access(LIVEMANY, os.X_OK):
+        sys.exit("bench: %s missing: run make bench" % LIVEMANY)
+    private_libs(LIVEMANY, tmp, env)
+    live = LIVE_SITES * LIVE_PER_SITE
+    profile_s = PROFILE_S if PROFILE != "0" else 0
+    hold = int(LIVE_SETTLE + LIVE_WINDOW + profile_s + 4)
+    caps = ["--max-stacks", str(2 * LIVE_SITES), "--stack-storage", str(2 * LIVE_SITES)]
+    if live * 1.02 > DEFAULT_MAX_ALLOCS:
+        caps += ["--max-allocs", str(int(live * 1.25))]
+    out = os.path.join(tmp, "live.json")
+    errf = os.path.join(tmp, "live.err")
+    argv = [MT_BIN, "-v", "--interval", LIVE_INTERVAL, *caps, "--format", "json", "-o", out]
+    shown = "memtrace --interval %s %s --format json -o FILE -p PID" % (LIVE_INTERVAL,
+                                                                       " ".join(caps))
+    print("## Loader cost: %d live allocations from %d sites" % (live, LIVE_SITES))
+    print()
+    print("- `%s` against `livemany %d %d %d` (%d allocations per site, 16–256 bytes; "
+          "1000 distinct malloc calls, every site a distinct frame-pointer stack)"
+          % (shown, LIVE_SITES, LIVE_PER_SITE, hold, LIVE_PER_SITE))
+    sys.stdout.flush()
+
+    lm = subprocess.Popen([LIVEMANY, str(LIVE_SITES), str(LIVE_PER_SITE), str(hold)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+    mtp = None
+    try:
+        first = json.loads(read_line(lm.stdout, 10) or "{}")
+        pid = first.get("pid")
+        if not pid:
+            sys.exit("bench: livemany did not start")
+        with open(errf, "w") as ef:
+            mtp = subprocess.Popen(argv + ["-p", str(pid)], stdout=subprocess.DEVNULL,
+                                   stderr=ef)
+        t_start = time.monotonic()
+        while True:
+            with open(errf) as f:
+                err = f.read()
+            if "attached to pid" in err:
+                break
+            if mtp.poll() is not None or time.monotonic() - t_start > 60:
+                sys.exit("bench: memtrace did not attach (exit %s):\n%s" % (mtp.poll(), err))
+            time.sleep(0.05)
+        attach_s = time.monotonic() - t_start
+        if tmp not in err:
+            print("- note: memtrace -v did not report probing %s" % tmp)
+        # idle: attached, nothing allocated yet
+        c0, t0 = cpu_ns(mtp.pid), time.monotonic()
+        time.sleep(2)
+        idle_pct = (cpu_ns(mtp.pid) - c0) / 1e9 / (time.monotonic() - t0) * 100
+        rss_idle = status_kb(mtp.pid, "VmRSS").get("VmRSS", 0)
+
+        c0, t0 = cpu_ns(mtp.pid), time.monotonic()
+        lm.stdin.write("go\n")
+        lm.stdin.flush()
+        holding = json.loads(read_line(lm.stdout, 600) or "{}")
+        if holding.get("state") != "holding":
+            sys.exit("bench: livemany did not report holding: %s" % holding)
+        alloc_wall = time.monotonic() - t0
+        alloc_pct = (cpu_ns(mtp.pid) - c0) / 1e9 / alloc_wall * 100
+
+        time.sleep(LIVE_SETTLE)
+        per_s, rss = [], []
+        c_prev, t_prev = cpu_ns(mtp.pid), time.monotonic()
+        c_first, t_first = c_prev, t_prev
+        for k in range(LIVE_WINDOW):
+            time.sleep(max(0.0, t_first + k + 1 - time.monotonic()))
+            c, t = cpu_ns(mtp.pid), time.monotonic()
+            if c is None:
+                sys.exit("bench: memtrace exited during the measurement:\n" + open(errf).read())
+            per_s.append((c - c_prev) / 1e9 / (t - t_prev) * 100)
+            rss.append(status_kb(mtp.pid, "VmRSS")["VmRSS"])
+            c_prev, t_prev = c, t
+        mean_pct = (c_prev - c_first) / 1e9 / (t_prev - t_first) * 100
+        hwm = status_kb(mtp.pid, "VmHWM")["VmHWM"]
+        maps_b, nmaps = bpf_map_memlock(mtp.pid)
+        med_pct = statistics.median(per_s)
+        rss_mb = max(rss) / 1024
+        cpu_ok = med_pct < LIVE_CPU_TARGET
+        rss_ok = hwm / 1024 < LIVE_RSS_TARGET
+
+        prof = None
+        if PROFILE == "1" or (PROFILE == "auto" and not (cpu_ok and rss_ok)):
+            prof = perf_profile(mtp.pid, profile_s, tmp)
+
+        # teardown: livemany exits after its hold, memtrace then reports and exits
+        lm.wait(timeout=hold + 120)
+        t_exit = time.monotonic()
+        c_exit = cpu_ns(mtp.pid) or 0
+        peak = hwm
+        c_last = c_exit
+        while mtp.poll() is None and time.monotonic() - t_exit < 120:
+            peak = max(peak, status_kb(mtp.pid, "VmHWM").get("VmHWM", 0))
+            c_last = cpu_ns(mtp.pid) or c_last
+            time.sleep(0.05)
+        exit_s = time.monotonic() - t_exit
+        exit_cpu = (c_last - c_exit) / 1e9
+        rc_mt = mtp.wait(timeout=30)
+    finally:
+        for p in (lm, mtp):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+
+    reps = []
+    with open(out) as f:
+        for line in f:
+            if line.startswith("{"):
+                reps.append(json.loads(line))
+    if not reps:
+        sys.exit("bench: memtrace wrote no report:\n" + open(errf).read())
+    peak_ok = peak / 1024 < LIVE_RSS_TARGET
+    peak_rep = max(reps, key=lambda r: r.get("total_count", 0))
+    drops = {}
+    for r in reps:
+        for k, v in r["drops"].items():
+            drops[k] = max(drops.get(k, 0), v)
+    bad = {k: v for k, v in drops.items() if v}
+
+    print("- memtrace attached in %.1f s; %d allocations made in %.1f s traced "
+          "(%.1f µs per malloc, charged to livemany)"
+          % (attach_s, live, holding["alloc_seconds"], holding["alloc_seconds"] * 1e6 / live))
+    print("- sampled %d s at 1 s steps, %.0f s after the last allocation; CPU from "
+          "/proc/PID/task/*/schedstat; load average %s" % (LIVE_WINDOW, LIVE_SETTLE, loadavg()))
+    print()
+    print("| measure | value | target | met |")
+    print("|---|---:|---:|---|")
+    print("| memtrace CPU, %% of one core (median of 1 s steps) | %.1f | < %.0f | %s |"
+          % (med_pct, LIVE_CPU_TARGET, "yes" if cpu_ok else "**no**"))
+    print("| memtrace CPU, %% of one core (mean over the window; min–max of steps) "
+          "| %.1f (%.1f–%.1f) | | |" % (mean_pct, min(per_s), max(per_s)))
+    print("| memtrace VmRSS, MB (max in the window) | %.1f | | |" % rss_mb)
+    print("| memtrace VmHWM, MB (peak since start, at the end of the window) | %.1f | < %d | %s |"
+          % (hwm / 1024, LIVE_RSS_TARGET, "yes" if rss_ok else "**no**"))
+    print("| memtrace VmHWM, MB (whole run: also its final report and purge after the "
+          "target exits) | %.1f | < %d | %s |"
+          % (peak / 1024, LIVE_RSS_TARGET, "yes" if peak_ok else "**no**"))
+    print("| BPF maps, MB (memlock of %d maps: kernel memory, not in RSS) | %.0f | | |"
+          % (nmaps, maps_b / 2**20))
+    print("| memtrace CPU while idle (attached, nothing live), %% of one core | %.1f | | |"
+          % idle_pct)
+    print("| memtrace CPU while the allocations were made, %% of one core | %.1f | | |"
+          % alloc_pct)
+    print("| memtrace VmRSS before the allocations, MB | %.1f | | |" % (rss_idle / 1024))
+    print("| memtrace exit after the target's: seconds, CPU seconds | %.1f, %.1f | | |"
+          % (exit_s, exit_cpu))
+    print()
+    print("- per 1 s step, %% of a core: %s" % " ".join("%.1f" % v for v in per_s))
+    print("- reports: %d; largest: %d allocations, %s bytes, %d group%s (the 1000 malloc calls "
+          "share one source line); drops %s; memtrace exit status %d"
+          % (len(reps), peak_rep.get("total_count", 0), peak_rep.get("total_bytes"),
+             peak_rep.get("groups", 0), "" if peak_rep.get("groups", 0) == 1 else "s",
+             "all 0" if not bad else "NONZERO " + json.dumps(bad), rc_mt))
+    if peak_rep.get("total_count", 0) < live:
+        print("- note: the largest report counts %d live allocations, fewer than the %d made"
+              % (peak_rep.get("total_count", 0), live))
+    print()
+    print("**Verdict: memtrace %.1f %% of a core (target < %.0f %%): %s; peak RSS %.0f MB "
+          "while reporting, %.0f MB including exit (target < %d MB): %s**"
+          % (med_pct, LIVE_CPU_TARGET, "met" if cpu_ok else "NOT met", hwm / 1024,
+             peak / 1024, LIVE_RSS_TARGET, "met" if rss_ok and peak_ok else "NOT met"))
+    print()
+    if prof:
+        selfrows, incl, perr = prof
+        print("### perf profile of memtrace (%d s, `perf record -F 499 --call-graph dwarf -p "
+              "PID`)" % profile_s)
+        print()
+        if perr:
+            print("- " + perr)
+        else:
+            print("Self time, % of memtrace's samples (× the CPU above = % of a core):")
+            print()
+            print("| self % | module | function |")
+            print("|---:|---|---|")
+            for pct, dso, sym in selfrows[:15]:
+                print("| %.1f | %s | %s |" % (pct, dso, sym))
+            print()
+            print("Inclusive time of memtrace's own functions (≥ 3 %):")
+            print()
+            print("| inclusive % | self % | function |")
+            print("|---:|---:|---|")
+            for ch, se, sym in incl[:15]:
+                print("| %.1f | %.1f | %s |" % (ch, se, sym))
+        print()
+    sys.stdout.flush()
+    return 1 if bad else 0
+
+
+# ---------------------------------------------------------------------------
+
+
+def main():
+    global MT_BIN
+    if not os.access(MEMTRACE, os.X_OK):
+        sys.exit("bench: %s missing: run make bench" % MEMTRACE)
+    for s in SECTIONS:
+        if s not in ("churn", "python", "loader"):
+            sys.exit("bench: unknown section %r in BENCH_SECTIONS (churn, python, loader)" % s)
+    start = datetime.datetime.now().astimezone()
+    tmp = tempfile.mkdtemp(prefix="memtrace-bench-")
+    rc = 0
+    try:
+        MT_BIN = os.path.join(tmp, "memtrace")
+        shutil.copy2(os.path.realpath(MEMTRACE), MT_BIN)
+        with open(MT_BIN, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:12]
+        built = datetime.datetime.fromtimestamp(os.path.getmtime(MT_BIN)).strftime(
+            "%Y-%m-%d %H:%M")
+        env = dict(os.environ, LD_LIBRARY_PATH=tmp)
+        env.pop("LD_PRELOAD", None)
+        if os.access(CHURN, os.X_OK):
+            libc = private_libs(CHURN, tmp, env)
+        else:
+            libc = private_libs(LIVEMANY, tmp, env)
+        print("# memtrace benchmarks")
+        print()
+        print("- machine: %s" % machine())
+        print("- date: %s, load average at start %s" % (start.strftime("%Y-%m-%d %H:%M %Z"),
+                                                         loadavg()))
+        print("- memtrace: private copy of %s (built %s, sha256 %s)"
+              % (os.path.realpath(MEMTRACE), built, digest))
+        print("- libc: private copy of %s in %s (LD_LIBRARY_PATH)"
+              % (dict(libc).get("libc.so.6", "?"), tmp))
+        others = other_tracers()
+        if others:
+            print("- **other tracers running** (they share the 2 vCPUs): %s" % "; ".join(others))
+        print("- sections: %s" % ", ".join(SECTIONS))
+        print()
+        sys.stdout.flush()
+        if "churn" in SECTIONS:
+            rc |= churn_section(tmp, env)
+        if "python" in SECTIONS:
+            rc |= python_section(tmp, env)
+        if "loader" in SECTIONS:
+            rc |= loader_section(tmp, env)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("Total %.0f s, load average at end %s."
+          % ((datetime.datetime.now().astimezone() - start).total_seconds(), loadavg()))
+    return rc
 
 
 if __name__ == "__main__":
