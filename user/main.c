@@ -35,6 +35,7 @@
 #include "py_offsets.h"
 #include "reader.h"
 #include "spawn.h"
+#include "sitecache.h"
 #include "sym_native.h"
 #include "sym_python.h"
 
@@ -60,6 +61,7 @@ struct memtrace {
 	struct mt_sym_python *pysym;
 	struct mt_stack_cache *stacks;
 	struct mt_py_feed *py_feed;
+	struct mt_site_cache *sites; /* symbolized sites */
 	struct mt_map_fds fds;
 	struct target *targets;
 	size_t nr_targets, cap_targets;
@@ -393,7 +395,7 @@ static int start_host(struct memtrace *mt)
 		__u64 inode;
 		dev_t dev;
 	} seen[64];
-	size_t nr_seen = 0, nr_slow = 0, nr_probes = 0;
+	size_t nr_seen = 0, nr_slow = 0, nr_probes = 0, nr_libs = 0;
 	struct dirent *de;
 	DIR *d = opendir("/proc");
 	int err = 0;
@@ -410,8 +412,10 @@ static int start_host(struct memtrace *mt)
 			continue;
 		err = mt_plan__for_pid(&plan, pid, &maps);
 		mt_maps__free(&maps);
-		if (err)
+		if (err) {
+			err = 0; /* no libc there (a kernel thread, a static binary) */
 			continue;
+		}
 		for (size_t i = 0; i < nr_seen; i++)
 			dup |= seen[i].inode == plan.inode && seen[i].dev == plan.dev;
 		if (dup)
@@ -421,24 +425,30 @@ static int start_host(struct memtrace *mt)
 		if (mt->opts->verbose)
 			mt_plan__log(&plan);
 		err = mt_loader__attach(mt->loader, &plan, 0);
-		if (err)
-			break;
+		if (err) {
+			/* one library we cannot probe does not stop the others */
+			pr_warn("not probing %s (as seen by pid %d): %s", plan.shown, pid,
+				strerror(-err));
+			err = 0;
+			continue;
+		}
 		for (size_t i = 0; i < plan.nr_probes; i++)
 			nr_slow += plan.probes[i].slow;
 		nr_probes += plan.nr_probes;
+		nr_libs++;
 		pr_info("probing %s (as seen by pid %d) for every process", plan.shown, pid);
 	}
 	closedir(d);
 	if (err)
 		return err;
-	if (!nr_seen) {
-		pr_err("no C library found in any process");
+	if (!nr_libs) {
+		pr_err("no C library could be probed in any process");
 		return -ENOENT;
 	}
 	pr_info("whole host: %zu C librar%s, %zu probes; every allocator call of every process "
 		"pays a trap: ~0.7 us where emulated, ~10 us on the %zu single-stepped entries "
 		"(-v lists them); sampling every %llu bytes",
-		nr_seen, nr_seen == 1 ? "y" : "ies", nr_probes, nr_slow,
+		nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes, nr_slow,
 		(unsigned long long)mt->opts->sample_rate);
 	return 0;
 }
@@ -510,7 +520,7 @@ static int start_targets(struct memtrace *mt)
  * allocator's own library.
  */
 static size_t site_frames(struct memtrace *mt, const struct target *t, const struct mt_raw_site *s,
-			  struct mt_frame *frames, size_t max, size_t *site_idx)
+			  struct mt_frame *frames, size_t max, size_t *site_idx, bool *complete)
 {
 	__u64 ips[MT_MAX_STACK_DEPTH + 1];
 	struct mt_py_frame py[MT_PY_MAX_DEPTH];
@@ -521,6 +531,7 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	if (s->key.py_stack && t->py_module[0])
 		npy = mt_stack_cache__python(mt->stacks, &mt->fds, s->key.py_stack, py,
 					     MT_PY_MAX_DEPTH);
+	*complete = true;
 	ips[0] = s->key.caller;
 	m = mt_stack_cache__native(mt->stacks, &mt->fds, s->key.stack, ips + 1, MT_MAX_STACK_DEPTH);
 	if (m > 0)
@@ -531,10 +542,14 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 					       (int)(max - nf));
 		bool in_interp;
 
-		if (k <= 0)
+		if (k <= 0) {
+			*complete = false;
 			continue;
+		}
 		if (i > 0 && !frames[nf].module)
 			break;
+		if (!frames[nf].module)
+			*complete = false; /* the maps may know it next time */
 		in_interp =
 		    npy > 0 && frames[nf].module && !strcmp(frames[nf].module, t->py_module);
 		if (!site_set && !npy &&
@@ -593,8 +608,18 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		smp.alloc_bytes = s->stats.alloc_bytes;
 		smp.alloc_count_q = s->stats.alloc_count;
 		smp.frames = frames;
-		smp.nr_frames =
-		    site_frames(mt, t, s, frames, sizeof(frames) / sizeof(frames[0]), &smp.site);
+		smp.nr_frames = mt_site_cache__get(mt->sites, &s->key, frames,
+						   sizeof(frames) / sizeof(frames[0]), &smp.site);
+		if (!smp.nr_frames) {
+			bool complete;
+
+			smp.nr_frames =
+			    site_frames(mt, t, s, frames, sizeof(frames) / sizeof(frames[0]),
+					&smp.site, &complete);
+			if (complete && smp.nr_frames)
+				mt_site_cache__put(mt->sites, &s->key, frames, smp.nr_frames,
+						   smp.site);
+		}
 		if (!smp.nr_frames)
 			continue;
 		err = mt_agg__add(t->agg, &smp);
@@ -694,6 +719,7 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 			dead[nr_dead++] = t->pid;
 			mt_sym_native__forget_pid(mt->sym, t->pid);
 			mt_sym_python__forget_pid(mt->pysym, t->pid);
+			mt_site_cache__forget(mt->sites, t->pid);
 			if (t->py_module[0])
 				mt_loader__set_python(mt->loader, t->pid, NULL);
 			continue;
@@ -797,6 +823,7 @@ static int target__finish(struct memtrace *mt, struct target *t)
 	mt_reader__purge(&mt->fds, &(__u32){(__u32)t->pid}, 1);
 	mt_sym_native__forget_pid(mt->sym, t->pid);
 	mt_sym_python__forget_pid(mt->pysym, t->pid);
+	mt_site_cache__forget(mt->sites, t->pid);
 	if (t->py_module[0])
 		mt_loader__set_python(mt->loader, t->pid, NULL);
 	return err;
@@ -1019,7 +1046,8 @@ int main(int argc, char **argv)
 	mt.pysym = mt_sym_python__new();
 	mt.stacks = mt_stack_cache__new();
 	mt.py_feed = mt_py_feed__new(&mt.fds, on_py_stack, &mt);
-	if (!mt.sym || !mt.pysym || !mt.stacks || !mt.py_feed) {
+	mt.sites = mt_site_cache__new();
+	if (!mt.sym || !mt.pysym || !mt.stacks || !mt.py_feed || !mt.sites) {
 		err = -errno;
 		pr_err("symbolizer: %s", strerror(errno));
 		goto cleanup;
@@ -1047,6 +1075,7 @@ cleanup:
 	mt_sym_python__free(mt.pysym);
 	mt_stack_cache__free(mt.stacks);
 	mt_py_feed__free(mt.py_feed);
+	mt_site_cache__free(mt.sites);
 	mt_loader__free(mt.loader);
 	if (sfd >= 0)
 		close(sfd);

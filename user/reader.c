@@ -17,6 +17,14 @@ static int cmp_site(const void *a, const void *b)
 	return memcmp(&x->key, &y->key, sizeof(x->key));
 }
 
+/* Snapshot order: by process only (reports go process by process). */
+static int cmp_site_tgid(const void *a, const void *b)
+{
+	const struct mt_raw_site *x = a, *y = b;
+
+	return x->key.tgid < y->key.tgid ? -1 : x->key.tgid > y->key.tgid;
+}
+
 static int push_site(struct mt_snapshot *s, size_t *cap, const struct mt_site_key *k,
 		     const struct mt_site_stats *v)
 {
@@ -175,8 +183,12 @@ int mt_reader__snapshot(const struct mt_map_fds *fds, __u64 min_age_ns, struct m
 		mt_snapshot__free(out);
 		return err;
 	}
-	if (out->nr_sites)
-		qsort(out->sites, out->nr_sites, sizeof(*out->sites), cmp_site);
+	for (size_t i = 1; i < out->nr_sites; i++) {
+		if (out->sites[i].key.tgid != out->sites[0].key.tgid) {
+			qsort(out->sites, out->nr_sites, sizeof(*out->sites), cmp_site_tgid);
+			break;
+		}
+	}
 	return 0;
 }
 
@@ -230,10 +242,20 @@ static bool tgid_in(__u32 tgid, const __u32 *tgids, size_t n)
 	return false;
 }
 
+static void delete_keys(int fd, const char *keys, size_t n, size_t key_size)
+{
+	__u32 cnt = n;
+
+	if (!n || !bpf_map_delete_batch(fd, keys, &cnt, NULL))
+		return;
+	for (size_t j = 0; j < n; j++) /* no batch delete: one by one */
+		bpf_map_delete_elem(fd, keys + j * key_size);
+}
+
 /*
  * Delete every entry of a hash map whose key starts with one of the tgids
- * (both key types begin with __u32 tgid). Keys are read in batches, the
- * matches deleted afterwards so the walk is not disturbed.
+ * (both key types begin with __u32 tgid), a batch at a time: memory stays
+ * bounded by one batch whatever the map holds.
  */
 static int purge_map(int fd, size_t key_size, size_t value_size, const __u32 *tgids, size_t n)
 {
@@ -257,6 +279,7 @@ static int purge_map(int fd, size_t key_size, size_t value_size, const __u32 *tg
 			err = -errno;
 			goto cleanup;
 		}
+		nd = 0;
 		for (__u32 i = 0; i < cnt; i++) {
 			__u32 tgid;
 
@@ -274,19 +297,12 @@ static int purge_map(int fd, size_t key_size, size_t value_size, const __u32 *tg
 			}
 			memcpy(doomed + nd++ * key_size, keys + i * key_size, key_size);
 		}
+		/* entries of buckets already returned: deleting them keeps the walk valid */
+		delete_keys(fd, doomed, nd, key_size);
 		if (r)
 			break; /* ENOENT: the end */
 		in = out;
 		first = false;
-	}
-	for (size_t i = 0; i < nd; i += BATCH) {
-		__u32 cnt = nd - i < BATCH ? nd - i : BATCH;
-
-		if (bpf_map_delete_batch(fd, doomed + i * key_size, &cnt, NULL)) {
-			/* no batch delete: one by one */
-			for (__u32 j = 0; j < (nd - i < BATCH ? nd - i : BATCH); j++)
-				bpf_map_delete_elem(fd, doomed + (i + j) * key_size);
-		}
 	}
 cleanup:
 	free(keys);
@@ -382,17 +398,19 @@ static int cache_get(struct mt_stack_cache *c, __u64 key, size_t frame_size,
 		return -ENOMEM;
 	e = cache_slot(c->tab, c->cap, key);
 	if (!e->key) {
-		void *buf = malloc(frame_size * MT_MAX_STACK_DEPTH);
+		char buf[sizeof(struct mt_py_frame) * MT_MAX_STACK_DEPTH];
+		void *copy;
 
-		if (!buf)
-			return -ENOMEM;
 		n = fetch(fds, stack, buf, MT_MAX_STACK_DEPTH);
-		if (n < 0) {
-			free(buf);
+		if (n < 0)
 			return n; /* not cached: may appear later */
-		}
+		/* keep only the frames the stack has */
+		copy = malloc(n ? (size_t)n * frame_size : 1);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, buf, (size_t)n * frame_size);
 		e->key = key;
-		e->frames = buf;
+		e->frames = copy;
 		e->n = n;
 		c->used++;
 	}
