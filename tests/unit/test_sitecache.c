@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "test.h"
+#include "sitecache.h"
+
+static struct mt_frame frame(const char *fn, int line, __u64 addr)
+{
+	struct mt_frame f = {.function = fn, .file = "a.c", .module = "m", .addr = addr, .line = line};
+
+	return f;
+}
+
+MT_TEST(sitecache_put_get_forget)
+{
+	struct mt_site_cache *c = mt_site_cache__new();
+	struct mt_site_key k1 = {.tgid = 1, .caller = 0x100, .stack = 7};
+	struct mt_site_key k2 = {.tgid = 2, .caller = 0x100, .stack = 7};
+	struct mt_frame in[3] = {frame("f", 10, 0x100), frame("g", 20, 0x200), frame("h", 30, 0x300)};
+	struct mt_frame out[8];
+	size_t site = 99;
+
+	if (!ASSERT_TRUE(c != NULL, "new"))
+		return;
+	ASSERT_EQ(mt_site_cache__get(c, &k1, out, 8, &site), 0, "miss before put");
+	ASSERT_OK(mt_site_cache__put(c, &k1, in, 3, 1), "put k1");
+	ASSERT_OK(mt_site_cache__put(c, &k2, in, 2, 0), "put k2");
+	ASSERT_EQ(mt_site_cache__get(c, &k1, out, 8, &site), 3, "k1 frames");
+	ASSERT_EQ(site, 1, "k1 site");
+	ASSERT_STREQ(out[2].function, "h", "k1 frame 2");
+	ASSERT_EQ(out[1].line, 20, "k1 frame 1 line");
+	ASSERT_EQ(mt_site_cache__get(c, &k1, out, 2, &site), 2, "truncated to max");
+	ASSERT_EQ(mt_site_cache__get(c, &k2, out, 8, &site), 2, "k2 frames");
+	mt_site_cache__forget(c, 1);
+	ASSERT_EQ(mt_site_cache__get(c, &k1, out, 8, &site), 0, "k1 forgotten");
+	ASSERT_EQ(mt_site_cache__get(c, &k2, out, 8, &site), 2, "k2 kept");
+	mt_site_cache__free(c);
+	mt_site_cache__free(NULL);
+}
+
+MT_TEST(sitecache_many)
+{
+	struct mt_site_cache *c = mt_site_cache__new();
+	struct mt_frame in[2], out[4];
+	size_t site;
+
+	if (!ASSERT_TRUE(c != NULL, "new"))
+		return;
+	/* enough sites and frames to grow every table several times */
+	for (__u64 i = 0; i < 20000; i++) {
+		struct mt_site_key k = {.tgid = 5, .caller = i, .stack = i * 3 + 1};
+
+		in[0] = frame("leaf", (int)(i % 100), 0x1000 + i % 100);
+		in[1] = frame("main", 1, 0x9000);
+		if (!ASSERT_OK(mt_site_cache__put(c, &k, in, 2, 0), "put"))
+			break;
+	}
+	for (__u64 i = 0; i < 20000; i += 997) {
+		struct mt_site_key k = {.tgid = 5, .caller = i, .stack = i * 3 + 1};
+
+		ASSERT_EQ(mt_site_cache__get(c, &k, out, 4, &site), 2, "get");
+		ASSERT_EQ(out[0].line, (int)(i % 100), "leaf line");
+		ASSERT_EQ(out[0].addr, 0x1000 + i % 100, "leaf addr");
+	}
+	mt_site_cache__free(c);
+}
