@@ -29,9 +29,20 @@ static __u64 mix(__u64 h, __u64 v)
 	return h;
 }
 
+/* murmur3's finalizer: every input bit reaches the low bits the tables index with */
+static __u64 fmix(__u64 h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
 static __u64 key_hash(const struct mt_site_key *k)
 {
-	return mix(mix(mix(mix(k->tgid, k->caller), k->stack), k->py_stack), k->flags);
+	return fmix(mix(mix(mix(mix(k->tgid, k->caller), k->stack), k->py_stack), k->flags));
 }
 
 static __u64 frame_hash(const struct mt_frame *f)
@@ -39,8 +50,8 @@ static __u64 frame_hash(const struct mt_frame *f)
 	__u64 h =
 	    mix(mix(f->addr, (__u64)(unsigned long)f->function), (__u64)(unsigned long)f->file);
 
-	return mix(mix(h, (__u64)(unsigned long)f->module),
-		   (__u64)f->line << 8 | f->kind << 1 | f->inlined);
+	return fmix(mix(mix(h, (__u64)(unsigned long)f->module),
+			(__u64)f->line << 8 | f->kind << 1 | f->inlined));
 }
 
 static bool frame_eq(const struct mt_frame *a, const struct mt_frame *b)
