@@ -50,6 +50,11 @@ struct target {
 	char py_module[PATH_MAX];    /* basename of the interpreter's file, "" if not Python */
 	int py_checks;		     /* Python detection attempts left */
 	char cgroup[128];	     /* -a: the process's cgroup (its container) */
+	struct {
+		__u64 inode;
+		dev_t dev;
+	} probed[8]; /* files probed for this process (-- mode follows execs) */
+	size_t nr_probed;
 	struct mt_agg *agg;
 	unsigned int seq;
 };
@@ -137,10 +142,21 @@ static const char *basename_of(const char *path)
 /* Attach a planned set of probes to one process. */
 static int target__attach_plan(struct memtrace *mt, struct target *t, const struct mt_plan *plan)
 {
+	int err;
+
+	/* probed already (the same libc after an exec): twice would count twice */
+	for (size_t i = 0; i < t->nr_probed; i++)
+		if (t->probed[i].inode == plan->inode && t->probed[i].dev == plan->dev)
+			return 0;
 	snprintf(t->alloc_module, sizeof(t->alloc_module), "%s", basename_of(plan->shown));
 	if (mt->opts->verbose)
 		mt_plan__log(plan);
-	return mt_loader__attach(mt->loader, plan, t->pid);
+	err = mt_loader__attach(mt->loader, plan, t->pid);
+	if (!err && t->nr_probed < sizeof(t->probed) / sizeof(t->probed[0])) {
+		t->probed[t->nr_probed].inode = plan->inode;
+		t->probed[t->nr_probed++].dev = plan->dev;
+	}
+	return err;
 }
 
 /* Plan and attach the probes of one process. */
@@ -840,6 +856,33 @@ static size_t live_targets(const struct memtrace *mt)
 }
 
 /*
+ * -- mode: the command executed another program (env, a shell script):
+ * what the old image allocated went with it; find the new image's
+ * allocator and interpreter before it runs, as at the start.
+ */
+static int target__exec(struct memtrace *mt, struct target *t)
+{
+	struct spawn_ctx c = {.mt = mt, .t = t};
+	int err;
+
+	mt_reader__purge(&mt->fds, &(__u32){(__u32)t->pid}, 1);
+	mt_site_cache__forget(mt->sites, t->pid);
+	mt_sym_native__forget_pid(mt->sym, t->pid);
+	mt_sym_python__forget_pid(mt->pysym, t->pid);
+	if (t->py_module[0])
+		mt_loader__set_python(mt->loader, t->pid, NULL);
+	t->py_module[0] = 0;
+	t->py_checks = 3;
+	read_comm(t->pid, t->comm);
+	err = mt_spawn__follow_exec(t->pid, spawn_ready, &c);
+	if (err)
+		return err;
+	mt_sym_native__add_pid(mt->sym, t->pid);
+	pr_info("pid %d executed %s", t->pid, t->comm);
+	return 0;
+}
+
+/*
  * A new Python stack: read its code objects now, while they exist (a
  * module's top-level code is freed as soon as its import is done).
  */
@@ -929,6 +972,11 @@ static int event_loop(struct memtrace *mt, int sfd)
 				continue;
 			if (t->child) {
 				switch (mt_spawn__poll(t->pid, &intercept, &status)) {
+				case MT_CHILD_EXEC:
+					err = target__exec(mt, t);
+					if (err)
+						return err;
+					break;
 				case MT_CHILD_SIGNAL:
 					if (status == SIGURG &&
 					    mt_loader__finalizing(mt->loader, t->pid)) {

@@ -21,6 +21,61 @@ static void kill_child(pid_t pid)
 	waitpid(pid, &st, 0);
 }
 
+/*
+ * Step a stopped child from syscall to syscall until ready() says so, then
+ * let it run. 0, or a negative errno (the child is then killed or gone).
+ */
+static int step_until_ready(pid_t pid, mt_spawn_ready_fn ready, void *arg, const char *what)
+{
+	int st, err;
+
+	for (;;) {
+		int sig = 0;
+
+		err = ready(pid, arg);
+		if (err > 0)
+			break;
+		if (err < 0) {
+			kill_child(pid);
+			return err;
+		}
+		/* run to the next syscall entry or exit */
+		for (;;) {
+			if (ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)sig)) {
+				err = -errno;
+				kill_child(pid);
+				return err;
+			}
+			if (waitpid(pid, &st, 0) != pid) {
+				err = -errno;
+				kill_child(pid);
+				return err;
+			}
+			if (WIFEXITED(st) || WIFSIGNALED(st)) {
+				pr_err("'%s' exited before its allocator was mapped", what);
+				return -ECHILD;
+			}
+			sig = 0;
+			if (WSTOPSIG(st) == (SIGTRAP | 0x80))
+				break; /* syscall stop: check again */
+			if (st >> 16)
+				continue;   /* ptrace event (exec, exit) */
+			sig = WSTOPSIG(st); /* a real signal: deliver it */
+		}
+	}
+	if (ptrace(PTRACE_CONT, pid, NULL, NULL)) {
+		err = -errno;
+		kill_child(pid);
+		return err;
+	}
+	return 0;
+}
+
+int mt_spawn__follow_exec(pid_t pid, mt_spawn_ready_fn ready, void *arg)
+{
+	return step_until_ready(pid, ready, arg, "the command");
+}
+
 pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg)
 {
 	int pipefd[2], st, child_errno = 0, err;
@@ -74,45 +129,9 @@ pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg)
 		kill_child(pid);
 		return err;
 	}
-	for (;;) {
-		int sig = 0;
-
-		err = ready(pid, arg);
-		if (err > 0)
-			break;
-		if (err < 0) {
-			kill_child(pid);
-			return err;
-		}
-		/* run to the next syscall entry or exit */
-		for (;;) {
-			if (ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)sig)) {
-				err = -errno;
-				kill_child(pid);
-				return err;
-			}
-			if (waitpid(pid, &st, 0) != pid) {
-				err = -errno;
-				kill_child(pid);
-				return err;
-			}
-			if (WIFEXITED(st) || WIFSIGNALED(st)) {
-				pr_err("'%s' exited before its allocator was mapped", argv[0]);
-				return -ECHILD;
-			}
-			sig = 0;
-			if (WSTOPSIG(st) == (SIGTRAP | 0x80))
-				break; /* syscall stop: check again */
-			if (st >> 16)
-				continue;   /* ptrace event (exec, exit) */
-			sig = WSTOPSIG(st); /* a real signal: deliver it */
-		}
-	}
-	if (ptrace(PTRACE_CONT, pid, NULL, NULL)) {
-		err = -errno;
-		kill_child(pid);
+	err = step_until_ready(pid, ready, arg, argv[0]);
+	if (err)
 		return err;
-	}
 	return pid;
 }
 
@@ -139,8 +158,10 @@ enum mt_child_event mt_spawn__poll(pid_t pid, const sigset_t *intercept, int *st
 		}
 		if ((st >> 8) == (SIGTRAP | (PTRACE_EVENT_EXIT << 8)))
 			return MT_CHILD_EXITING;
+		if ((st >> 8) == (SIGTRAP | (PTRACE_EVENT_EXEC << 8)))
+			return MT_CHILD_EXEC;
 		if (st >> 16) {
-			/* another ptrace event (exec): go on */
+			/* another ptrace event: go on */
 			ptrace(PTRACE_CONT, pid, NULL, NULL);
 			continue;
 		}

@@ -34,6 +34,7 @@ enum mt_child_event {
 	MT_CHILD_EXITING,  /* stopped at exit: mappings still there; call __resume */
 	MT_CHILD_GONE,	   /* exited or killed: *status is its wait status */
 	MT_CHILD_SIGNAL,   /* stopped to receive signal *status: call __resume_signal */
+	MT_CHILD_EXEC,	   /* stopped after an exec: call __follow_exec */
 };
 
 /*
@@ -44,6 +45,12 @@ enum mt_child_event {
 enum mt_child_event mt_spawn__poll(pid_t pid, const sigset_t *intercept, int *status);
 /* Resume a child stopped for a signal: deliver sig (0: suppress it). */
 void mt_spawn__resume_signal(pid_t pid, int sig);
+/*
+ * The child, stopped right after it executed a new program, is stepped
+ * again until ready() says its allocator is probed, then let go. 0 or a
+ * negative errno.
+ */
+int mt_spawn__follow_exec(pid_t pid, mt_spawn_ready_fn ready, void *arg);
 /* Let a child stopped at exit go on. */
 void mt_spawn__resume(pid_t pid);
 /* Exit code that mirrors a wait status: the code, or 128 + signal. */

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""Container case: a target whose libc is another file than the host's.
+"""Container and exec cases.
+
+Container: a target whose libc is another file than the host's.
 
 The target runs in its own mount namespace with a copy of libc.so.6 (a
 different inode) bind-mounted over the host path. memtrace must probe the
 file the target really maps (through /proc/PID/root, inode checked):
 probing the host path would silently see nothing. The leaks of leak_apis
 must come out exact, as on the host.
+
+Exec: `memtrace -- env ... leak_apis` and `-- sh -c 'exec ...'`: the probes
+follow the command into the program it executes, exact as ever.
 
 Reuses run.py's helpers; prints `container: N passed, M failed`.
 """
@@ -78,27 +83,56 @@ def t_container(markers, funcs):
     return errs
 
 
+def t_exec(markers, funcs):
+    """`--` mode through env and a shell: the probes follow the command's execs."""
+    errs = []
+    for name, prefix in (("env", ["env", "MEMTRACE_E2E=1"]),
+                         ("sh -c", ["sh", "-c", 'exec "$0"'])):
+        out = os.path.join(run.TMP, "exec.json")
+        if os.path.exists(out):
+            os.unlink(out)
+        r = run.run([run.MEMTRACE, "--format", "json", "--top", "0", "-o", out, "--"] + prefix +
+                    [run.LEAK], timeout=run.RUN_TIMEOUT)
+        if r.timed_out or r.rc != 0:
+            errs.append("%s: %s" % (name, r.describe()))
+            continue
+        reps = run.read_reports(out)
+        if not reps:
+            errs.append("%s: no report" % name)
+            continue
+        rep = run.final_report(reps)
+        if rep.get("comm") != "leak_apis":
+            errs.append("%s: comm=%r, want leak_apis" % (name, rep.get("comm")))
+        errs += ["%s: %s" % (name, e) for e in
+                 run.check_lines(rep, markers, funcs, run.expected(markers))]
+    return errs
+
+
 def main():
     if os.geteuid() != 0:
         print("container: needs root")
         print("container: 0 passed, 1 failed")
         return 1
     markers, funcs = run.parse_markers()
-    try:
-        errs = t_container(markers, funcs)
-    except run.Fail as e:
-        errs = [str(e)]
-    finally:
-        run.cleanup()
-        shutil.rmtree(run.TMP, ignore_errors=True)
-    if errs:
-        print("FAIL container-libc:")
-        for e in errs[:20]:
-            print("    - " + e)
-    else:
-        print("ok container-libc")
-    print("container: %d passed, %d failed" % (0 if errs else 1, 1 if errs else 0))
-    return 1 if errs else 0
+    passed = failed = 0
+    for name, fn in (("container-libc", t_container), ("exec-follow", t_exec)):
+        try:
+            errs = fn(markers, funcs)
+        except run.Fail as e:
+            errs = [str(e)]
+        finally:
+            run.cleanup()
+        if errs:
+            failed += 1
+            print("FAIL %s:" % name)
+            for e in errs[:20]:
+                print("    - " + e)
+        else:
+            passed += 1
+            print("ok %s" % name)
+    shutil.rmtree(run.TMP, ignore_errors=True)
+    print("container: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
