@@ -41,9 +41,14 @@ MT_MAP struct {
 	__type(value, struct mt_alloc);
 } mt_allocs SEC(".maps");
 
-/* outstanding and cumulative totals per site */
+/*
+ * Outstanding and cumulative totals per site, per CPU: threads on different
+ * CPUs allocating at one hot site never fight over a cache line. A block
+ * freed on another CPU than it was allocated on makes one CPU's share
+ * negative; the sum is what counts.
+ */
 MT_MAP struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 16);
 	__type(key, struct mt_site_key);

@@ -44,41 +44,75 @@ static int push_site(struct mt_snapshot *s, size_t *cap, const struct mt_site_ke
 }
 
 /* Sites map, in batches where the kernel supports it, else key by key. */
+/* The per-CPU shares of a site, summed. */
+static struct mt_site_stats sum_cpus(const struct mt_site_stats *v, int ncpu)
+{
+	struct mt_site_stats t = {};
+
+	for (int c = 0; c < ncpu; c++) {
+		t.bytes += v[c].bytes;
+		t.count += v[c].count;
+		t.alloc_bytes += v[c].alloc_bytes;
+		t.alloc_count += v[c].alloc_count;
+	}
+	return t;
+}
+
+/* Sites map (per-CPU values), in batches where the kernel supports it, else key by key. */
 static int read_sites(int fd, struct mt_snapshot *s, size_t *cap)
 {
-	struct mt_site_key keys[256], k, next;
-	struct mt_site_stats vals[256], v;
+	enum { BATCH = 256 };
+	int ncpu = libbpf_num_possible_cpus();
+	struct mt_site_key keys[BATCH], k, next;
+	struct mt_site_stats *vals, sum;
 	__u64 batch_in = 0, batch_out;
 	bool first = true;
-	int err;
+	int err = 0;
 
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc((size_t)BATCH * ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
 	for (;;) {
-		__u32 n = 256;
+		__u32 n = BATCH;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &batch_in, &batch_out, keys, vals,
+					     &n, NULL);
 
-		err = bpf_map_lookup_batch(fd, first ? NULL : &batch_in, &batch_out, keys, vals, &n,
-					   NULL);
-		if (err && errno != ENOENT)
+		if (r && errno != ENOENT)
 			break;
-		for (__u32 i = 0; i < n; i++)
-			if (push_site(s, cap, &keys[i], &vals[i]))
-				return -ENOMEM;
-		if (err) /* ENOENT: done */
-			return 0;
+		for (__u32 i = 0; i < n; i++) {
+			sum = sum_cpus(&vals[(size_t)i * ncpu], ncpu);
+			if (push_site(s, cap, &keys[i], &sum)) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+		}
+		if (r) /* ENOENT: done */
+			goto cleanup;
 		batch_in = batch_out;
 		first = false;
 	}
-	if (errno != EINVAL && errno != 524 /* ENOTSUPP */ && errno != EOPNOTSUPP)
-		return -errno;
+	if (errno != EINVAL && errno != 524 /* ENOTSUPP */ && errno != EOPNOTSUPP) {
+		err = -errno;
+		goto cleanup;
+	}
 	/* no batch ops: iterate */
 	s->nr_sites = 0;
-	err = bpf_map_get_next_key(fd, NULL, &next);
-	while (!err) {
+	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r;
+	     r = bpf_map_get_next_key(fd, &k, &next)) {
 		k = next;
-		if (!bpf_map_lookup_elem(fd, &k, &v) && push_site(s, cap, &k, &v))
-			return -ENOMEM;
-		err = bpf_map_get_next_key(fd, &k, &next);
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		sum = sum_cpus(vals, ncpu);
+		if (push_site(s, cap, &k, &sum)) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
 	}
-	return 0;
+cleanup:
+	free(vals);
+	return err;
 }
 
 struct aged {
@@ -319,9 +353,9 @@ int mt_reader__purge(const struct mt_map_fds *fds, const __u32 *tgids, size_t n)
 		return 0;
 	err =
 	    purge_map(fds->allocs, sizeof(struct mt_alloc_key), sizeof(struct mt_alloc), tgids, n);
-	if (!err)
+	if (!err) /* per-CPU values */
 		err = purge_map(fds->sites, sizeof(struct mt_site_key),
-				sizeof(struct mt_site_stats), tgids, n);
+				sizeof(struct mt_site_stats) * libbpf_num_possible_cpus(), tgids, n);
 	return err;
 }
 
