@@ -4,7 +4,8 @@
 
 static struct mt_frame frame(const char *fn, int line, __u64 addr)
 {
-	struct mt_frame f = {.function = fn, .file = "a.c", .module = "m", .addr = addr, .line = line};
+	struct mt_frame f = {
+	    .function = fn, .file = "a.c", .module = "m", .addr = addr, .line = line};
 
 	return f;
 }
@@ -14,7 +15,8 @@ MT_TEST(sitecache_put_get_forget)
 	struct mt_site_cache *c = mt_site_cache__new();
 	struct mt_site_key k1 = {.tgid = 1, .caller = 0x100, .stack = 7};
 	struct mt_site_key k2 = {.tgid = 2, .caller = 0x100, .stack = 7};
-	struct mt_frame in[3] = {frame("f", 10, 0x100), frame("g", 20, 0x200), frame("h", 30, 0x300)};
+	struct mt_frame in[3] = {frame("f", 10, 0x100), frame("g", 20, 0x200),
+				 frame("h", 30, 0x300)};
 	struct mt_frame out[8];
 	size_t site = 99;
 
