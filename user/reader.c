@@ -354,8 +354,9 @@ int mt_reader__purge(const struct mt_map_fds *fds, const __u32 *tgids, size_t n)
 	err =
 	    purge_map(fds->allocs, sizeof(struct mt_alloc_key), sizeof(struct mt_alloc), tgids, n);
 	if (!err) /* per-CPU values */
-		err = purge_map(fds->sites, sizeof(struct mt_site_key),
-				sizeof(struct mt_site_stats) * libbpf_num_possible_cpus(), tgids, n);
+		err =
+		    purge_map(fds->sites, sizeof(struct mt_site_key),
+			      sizeof(struct mt_site_stats) * libbpf_num_possible_cpus(), tgids, n);
 	return err;
 }
 

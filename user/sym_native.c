@@ -51,129 +51,11 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include "htab.h"
 #include "sym_native.h"
 
 #define DELETED_SUFFIX " (deleted)"
 #define MAX_INLINE 64 /* frames kept per address */
-
-/* ---- a small chained hash table; nodes are embedded in the entries ---- */
-
-struct hnode {
-	struct hnode *next;
-	__u64 hash;
-};
-
-struct htab {
-	struct hnode **buckets;
-	size_t nr_buckets; /* 0 or a power of two */
-	size_t nr;
-};
-
-static __u64 hash_u64(__u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static __u64 hash_bytes(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	while (len--)
-		h = (h ^ *p++) * 0x100000001b3ULL;
-	return h;
-}
-
-/* First node in its bucket chain with this hash; walk on with htab__next. */
-static struct hnode *htab__first(const struct htab *h, __u64 hash)
-{
-	struct hnode *n;
-
-	if (!h->nr_buckets)
-		return NULL;
-	for (n = h->buckets[hash & (h->nr_buckets - 1)]; n; n = n->next)
-		if (n->hash == hash)
-			return n;
-	return NULL;
-}
-
-static struct hnode *htab__next(struct hnode *n)
-{
-	__u64 hash = n->hash;
-
-	for (n = n->next; n; n = n->next)
-		if (n->hash == hash)
-			return n;
-	return NULL;
-}
-
-static int htab__add(struct htab *h, struct hnode *node, __u64 hash)
-{
-	struct hnode **b;
-	size_t i, nb;
-
-	if (h->nr >= h->nr_buckets) {
-		nb = h->nr_buckets ? h->nr_buckets * 2 : 64;
-		b = calloc(nb, sizeof(*b));
-		if (!b)
-			return -ENOMEM;
-		for (i = 0; i < h->nr_buckets; i++) {
-			struct hnode *n = h->buckets[i], *next;
-
-			for (; n; n = next) {
-				next = n->next;
-				n->next = b[n->hash & (nb - 1)];
-				b[n->hash & (nb - 1)] = n;
-			}
-		}
-		free(h->buckets);
-		h->buckets = b;
-		h->nr_buckets = nb;
-	}
-	node->hash = hash;
-	b = &h->buckets[hash & (h->nr_buckets - 1)];
-	node->next = *b;
-	*b = node;
-	h->nr++;
-	return 0;
-}
-
-static void htab__del(struct htab *h, struct hnode *node)
-{
-	struct hnode **p;
-
-	if (!h->nr_buckets)
-		return;
-	for (p = &h->buckets[node->hash & (h->nr_buckets - 1)]; *p; p = &(*p)->next) {
-		if (*p == node) {
-			*p = node->next;
-			h->nr--;
-			return;
-		}
-	}
-}
-
-/* Unlink every node and pass it to fn (which may free it). */
-static void htab__clear(struct htab *h, void (*fn)(struct hnode *))
-{
-	size_t i;
-
-	for (i = 0; i < h->nr_buckets; i++) {
-		struct hnode *n = h->buckets[i], *next;
-
-		for (; n; n = next) {
-			next = n->next;
-			fn(n);
-		}
-	}
-	free(h->buckets);
-	memset(h, 0, sizeof(*h));
-}
 
 /* ---- entries ---- */
 
@@ -183,7 +65,7 @@ struct sym_load { /* one PT_LOAD program header */
 };
 
 struct sym_elf {
-	struct hnode node; /* in elfs */
+	struct mt_hnode node; /* in elfs */
 	unsigned char *build_id;
 	size_t build_id_len; /* 0: keyed by dev/ino */
 	dev_t dev;
@@ -200,7 +82,7 @@ struct sym_elf {
 };
 
 struct sym_inode {
-	struct hnode node; /* in inodes */
+	struct mt_hnode node; /* in inodes */
 	dev_t dev;
 	__u64 ino;
 	struct sym_elf *elf; /* NULL: not a usable ELF file */
@@ -213,7 +95,7 @@ struct sym_mod {
 };
 
 struct sym_proc {
-	struct hnode node; /* in procs */
+	struct mt_hnode node; /* in procs */
 	pid_t pid;
 	struct sym_mod *mods;
 	size_t nr_mods;
@@ -226,7 +108,7 @@ struct sym_line {
 };
 
 struct sym_hit {
-	struct hnode node; /* in hits */
+	struct mt_hnode node; /* in hits */
 	const struct sym_elf *elf;
 	__u64 vaddr;
 	int nr;
@@ -234,12 +116,12 @@ struct sym_hit {
 };
 
 struct sym_str {
-	struct hnode node; /* in strs */
+	struct mt_hnode node; /* in strs */
 	char s[];
 };
 
 struct mt_sym_native {
-	struct htab elfs, inodes, procs, hits, strs;
+	struct mt_htab elfs, inodes, procs, hits, strs;
 	__u64 page_size;
 };
 
@@ -249,14 +131,14 @@ static const char *intern(struct mt_sym_native *s, const char *str)
 {
 	size_t len;
 	__u64 hash;
-	struct hnode *n;
+	struct mt_hnode *n;
 	struct sym_str *e;
 
 	if (!str)
 		return NULL;
 	len = strlen(str);
-	hash = hash_bytes(str, len);
-	for (n = htab__first(&s->strs, hash); n; n = htab__next(n)) {
+	hash = mt_hash_bytes(str, len);
+	for (n = mt_htab__first(&s->strs, hash); n; n = mt_htab__next(n)) {
 		e = (struct sym_str *)n;
 		if (!strcmp(e->s, str))
 			return e->s;
@@ -265,7 +147,7 @@ static const char *intern(struct mt_sym_native *s, const char *str)
 	if (!e)
 		return NULL;
 	memcpy(e->s, str, len + 1);
-	if (htab__add(&s->strs, &e->node, hash)) {
+	if (mt_htab__add(&s->strs, &e->node, hash)) {
 		free(e);
 		return NULL;
 	}
@@ -323,16 +205,17 @@ static void sym_elf__free(struct sym_elf *e)
 static __u64 elf_key_hash(const unsigned char *id, size_t id_len, dev_t dev, ino_t ino)
 {
 	if (id_len)
-		return hash_bytes(id, id_len);
-	return hash_u64((__u64)dev * 0x9e3779b97f4a7c15ULL ^ ino);
+		return mt_hash_bytes(id, id_len);
+	return mt_hash_u64((__u64)dev * 0x9e3779b97f4a7c15ULL ^ ino);
 }
 
 static struct sym_elf *elf__find(struct mt_sym_native *s, const unsigned char *id, size_t id_len,
 				 dev_t dev, ino_t ino)
 {
-	struct hnode *n;
+	struct mt_hnode *n;
 
-	for (n = htab__first(&s->elfs, elf_key_hash(id, id_len, dev, ino)); n; n = htab__next(n)) {
+	for (n = mt_htab__first(&s->elfs, elf_key_hash(id, id_len, dev, ino)); n;
+	     n = mt_htab__next(n)) {
 		struct sym_elf *e = (struct sym_elf *)n;
 
 		if (e->build_id_len != id_len)
@@ -472,8 +355,8 @@ static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *pat
 	/* find debug info now, while /proc/PID/root still resolves */
 	dwfl_module_getdwarf(e->mod, &bias);
 
-	err = htab__add(&s->elfs, &e->node,
-			elf_key_hash(e->build_id, e->build_id_len, e->dev, e->ino));
+	err = mt_htab__add(&s->elfs, &e->node,
+			   elf_key_hash(e->build_id, e->build_id_len, e->dev, e->ino));
 	if (err)
 		goto err_out;
 	return e;
@@ -571,14 +454,14 @@ static int open_module(pid_t pid, const struct mt_maps *maps, const struct mt_mo
 
 static __u64 inode_hash(dev_t dev, __u64 ino)
 {
-	return hash_u64((__u64)dev * 0x9e3779b97f4a7c15ULL ^ ino);
+	return mt_hash_u64((__u64)dev * 0x9e3779b97f4a7c15ULL ^ ino);
 }
 
 static struct sym_inode *inode__find(struct mt_sym_native *s, dev_t dev, __u64 ino)
 {
-	struct hnode *n;
+	struct mt_hnode *n;
 
-	for (n = htab__first(&s->inodes, inode_hash(dev, ino)); n; n = htab__next(n)) {
+	for (n = mt_htab__first(&s->inodes, inode_hash(dev, ino)); n; n = mt_htab__next(n)) {
 		struct sym_inode *i = (struct sym_inode *)n;
 
 		if (i->dev == dev && i->ino == ino)
@@ -611,7 +494,7 @@ static struct sym_elf *module__elf(struct mt_sym_native *s, pid_t pid, const str
 	if (!e && errno != ENOEXEC)
 		return NULL;
 	ino = calloc(1, sizeof(*ino));
-	if (!ino || htab__add(&s->inodes, &ino->node, inode_hash(m->dev, m->inode))) {
+	if (!ino || mt_htab__add(&s->inodes, &ino->node, inode_hash(m->dev, m->inode))) {
 		free(ino);
 		errno = ENOMEM;
 		return NULL;
@@ -627,9 +510,9 @@ static struct sym_elf *module__elf(struct mt_sym_native *s, pid_t pid, const str
 
 static struct sym_proc *proc__find(struct mt_sym_native *s, pid_t pid)
 {
-	struct hnode *n;
+	struct mt_hnode *n;
 
-	for (n = htab__first(&s->procs, hash_u64(pid)); n; n = htab__next(n))
+	for (n = mt_htab__first(&s->procs, mt_hash_u64(pid)); n; n = mt_htab__next(n))
 		if (((struct sym_proc *)n)->pid == pid)
 			return (struct sym_proc *)n;
 	return NULL;
@@ -653,7 +536,7 @@ static const struct sym_mod *proc__module(const struct sym_proc *p, __u64 addr)
 	return &p->mods[lo - 1];
 }
 
-static void proc__free(struct hnode *n)
+static void proc__free(struct mt_hnode *n)
 {
 	struct sym_proc *p = (struct sym_proc *)n;
 
@@ -703,7 +586,7 @@ int mt_sym_native__add_maps(struct mt_sym_native *s, pid_t pid, const struct mt_
 	p = proc__find(s, pid);
 	if (!p) {
 		p = calloc(1, sizeof(*p));
-		if (!p || htab__add(&s->procs, &p->node, hash_u64(pid))) {
+		if (!p || mt_htab__add(&s->procs, &p->node, mt_hash_u64(pid))) {
 			free(p);
 			err = -ENOMEM;
 			goto cleanup;
@@ -745,7 +628,7 @@ void mt_sym_native__forget_pid(struct mt_sym_native *s, pid_t pid)
 	p = proc__find(s, pid);
 	if (!p)
 		return;
-	htab__del(&s->procs, &p->node);
+	mt_htab__del(&s->procs, &p->node);
 	proc__free(&p->node);
 }
 
@@ -920,7 +803,7 @@ static struct sym_hit *symbolize(struct mt_sym_native *s, const struct sym_elf *
 
 static __u64 hit_hash(const struct sym_elf *e, __u64 vaddr)
 {
-	return hash_u64(vaddr ^ hash_u64((unsigned long)e));
+	return mt_hash_u64(vaddr ^ mt_hash_u64((unsigned long)e));
 }
 
 int mt_sym_native__resolve(struct mt_sym_native *s, pid_t pid, __u64 addr, bool is_return,
@@ -929,7 +812,7 @@ int mt_sym_native__resolve(struct mt_sym_native *s, pid_t pid, __u64 addr, bool 
 	const struct sym_proc *p;
 	const struct sym_mod *m;
 	struct sym_hit *hit = NULL;
-	struct hnode *node;
+	struct mt_hnode *node;
 	__u64 vaddr, hash;
 	int i;
 
@@ -948,7 +831,7 @@ int mt_sym_native__resolve(struct mt_sym_native *s, pid_t pid, __u64 addr, bool 
 
 	vaddr = addr - (is_return ? 1 : 0) - m->bias;
 	hash = hit_hash(m->elf, vaddr);
-	for (node = htab__first(&s->hits, hash); node; node = htab__next(node)) {
+	for (node = mt_htab__first(&s->hits, hash); node; node = mt_htab__next(node)) {
 		struct sym_hit *h = (struct sym_hit *)node;
 
 		if (h->elf == m->elf && h->vaddr == vaddr) {
@@ -960,7 +843,7 @@ int mt_sym_native__resolve(struct mt_sym_native *s, pid_t pid, __u64 addr, bool 
 		hit = symbolize(s, m->elf, vaddr);
 		if (!hit)
 			return -ENOMEM;
-		if (htab__add(&s->hits, &hit->node, hash)) {
+		if (mt_htab__add(&s->hits, &hit->node, hash)) {
 			free(hit);
 			return -ENOMEM;
 		}
@@ -1012,12 +895,12 @@ struct mt_sym_native *mt_sym_native__new(void)
 	return s;
 }
 
-static void elf_node__free(struct hnode *n)
+static void elf_node__free(struct mt_hnode *n)
 {
 	sym_elf__free((struct sym_elf *)n);
 }
 
-static void node__free(struct hnode *n)
+static void node__free(struct mt_hnode *n)
 {
 	free(n);
 }
@@ -1026,10 +909,10 @@ void mt_sym_native__free(struct mt_sym_native *s)
 {
 	if (!s)
 		return;
-	htab__clear(&s->procs, proc__free);
-	htab__clear(&s->hits, node__free);
-	htab__clear(&s->inodes, node__free);
-	htab__clear(&s->elfs, elf_node__free);
-	htab__clear(&s->strs, node__free);
+	mt_htab__clear(&s->procs, proc__free);
+	mt_htab__clear(&s->hits, node__free);
+	mt_htab__clear(&s->inodes, node__free);
+	mt_htab__clear(&s->elfs, elf_node__free);
+	mt_htab__clear(&s->strs, node__free);
 	free(s);
 }

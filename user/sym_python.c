@@ -59,6 +59,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "htab.h"
 #include "py_linetable.h"
 #include "py_offsets.h"
 #include "sym_python.h"
@@ -79,129 +80,15 @@
 #define UNI_STATE 32
 #define CODE_READ_MAX 256 /* bytes of a code object read */
 
-/* ---- a small chained hash table; nodes are embedded in the entries ---- */
-
-struct hnode {
-	struct hnode *next;
-	__u64 hash;
-};
-
-struct htab {
-	struct hnode **buckets;
-	size_t nr_buckets; /* 0 or a power of two */
-	size_t nr;
-};
-
-static __u64 hash_u64(__u64 x)
-{
-	x ^= x >> 31;
-	x *= 0x7fb5d329728ea185ULL;
-	x ^= x >> 27;
-	x *= 0x81dadef4bc2dd44dULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static __u64 hash_str(const char *s, size_t len)
-{
-	__u64 h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	while (len--)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return h;
-}
-
-static struct hnode *htab__first(const struct htab *h, __u64 hash)
-{
-	struct hnode *n;
-
-	if (!h->nr_buckets)
-		return NULL;
-	for (n = h->buckets[hash & (h->nr_buckets - 1)]; n; n = n->next)
-		if (n->hash == hash)
-			return n;
-	return NULL;
-}
-
-static struct hnode *htab__next(struct hnode *n)
-{
-	__u64 hash = n->hash;
-
-	for (n = n->next; n; n = n->next)
-		if (n->hash == hash)
-			return n;
-	return NULL;
-}
-
-static int htab__add(struct htab *h, struct hnode *node, __u64 hash)
-{
-	struct hnode **b, *n, *next;
-	size_t i, nb;
-
-	if (h->nr >= h->nr_buckets) {
-		nb = h->nr_buckets ? h->nr_buckets * 2 : 64;
-		b = calloc(nb, sizeof(*b));
-		if (!b)
-			return -ENOMEM;
-		for (i = 0; i < h->nr_buckets; i++) {
-			for (n = h->buckets[i]; n; n = next) {
-				next = n->next;
-				n->next = b[n->hash & (nb - 1)];
-				b[n->hash & (nb - 1)] = n;
-			}
-		}
-		free(h->buckets);
-		h->buckets = b;
-		h->nr_buckets = nb;
-	}
-	node->hash = hash;
-	b = &h->buckets[hash & (h->nr_buckets - 1)];
-	node->next = *b;
-	*b = node;
-	h->nr++;
-	return 0;
-}
-
-static void htab__del(struct htab *h, struct hnode *node)
-{
-	struct hnode **p;
-
-	if (!h->nr_buckets)
-		return;
-	for (p = &h->buckets[node->hash & (h->nr_buckets - 1)]; *p; p = &(*p)->next) {
-		if (*p == node) {
-			*p = node->next;
-			h->nr--;
-			return;
-		}
-	}
-}
-
-/* Unlink every node and pass it to fn. */
-static void htab__clear(struct htab *h, void (*fn)(struct hnode *))
-{
-	struct hnode *n, *next;
-	size_t i;
-
-	for (i = 0; i < h->nr_buckets; i++) {
-		for (n = h->buckets[i]; n; n = next) {
-			next = n->next;
-			fn(n);
-		}
-	}
-	free(h->buckets);
-	memset(h, 0, sizeof(*h));
-}
-
 /* ---- entries ---- */
 
 struct py_str {
-	struct hnode node; /* in strs */
+	struct mt_hnode node; /* in strs */
 	char s[];
 };
 
 struct py_code {
-	struct hnode node; /* in proc->codes, by (addr, firstlineno) */
+	struct mt_hnode node; /* in proc->codes, by (addr, firstlineno) */
 	__u64 addr;
 	int firstlineno;
 	const char *file, *function; /* interned */
@@ -210,25 +97,25 @@ struct py_code {
 };
 
 struct py_line {
-	struct hnode node; /* in proc->lines, by (code, offset) */
+	struct mt_hnode node; /* in proc->lines, by (code, offset) */
 	const struct py_code *code;
 	__u32 offset;
 	int line;
 };
 
 struct py_proc {
-	struct hnode node; /* in procs */
+	struct mt_hnode node; /* in procs */
 	pid_t pid;
 	struct mt_py_offsets off;
 	const struct mt_py_code_layout *lay;
 	/* type objects, learned from the first object of each kind */
 	__u64 code_type, str_type, bytes_type;
-	struct htab codes, lines;
+	struct mt_htab codes, lines;
 	size_t cached_bytes; /* line tables held by codes */
 };
 
 struct mt_sym_python {
-	struct htab procs, strs;
+	struct mt_htab procs, strs;
 	unsigned char *raw; /* a string's characters as read */
 	char *utf8;	    /* ... converted */
 };
@@ -238,11 +125,11 @@ struct mt_sym_python {
 static const char *intern(struct mt_sym_python *s, const char *str)
 {
 	size_t len = strlen(str);
-	__u64 hash = hash_str(str, len);
-	struct hnode *n;
+	__u64 hash = mt_hash_bytes(str, len);
+	struct mt_hnode *n;
 	struct py_str *e;
 
-	for (n = htab__first(&s->strs, hash); n; n = htab__next(n)) {
+	for (n = mt_htab__first(&s->strs, hash); n; n = mt_htab__next(n)) {
 		e = (struct py_str *)n;
 		if (!strcmp(e->s, str))
 			return e->s;
@@ -251,7 +138,7 @@ static const char *intern(struct mt_sym_python *s, const char *str)
 	if (!e)
 		return NULL;
 	memcpy(e->s, str, len + 1);
-	if (htab__add(&s->strs, &e->node, hash)) {
+	if (mt_htab__add(&s->strs, &e->node, hash)) {
 		free(e);
 		return NULL;
 	}
@@ -474,43 +361,43 @@ err_out:
 
 static __u64 code_hash(__u64 addr, int firstlineno)
 {
-	return hash_u64(addr ^ (__u64)(__u32)firstlineno << 48 ^ (__u64)(__u32)firstlineno);
+	return mt_hash_u64(addr ^ (__u64)(__u32)firstlineno << 48 ^ (__u64)(__u32)firstlineno);
 }
 
 static __u64 line_hash(const struct py_code *c, __u32 offset)
 {
-	return hash_u64((unsigned long)c ^ (__u64)offset << 40 ^ offset);
+	return mt_hash_u64((unsigned long)c ^ (__u64)offset << 40 ^ offset);
 }
 
 static struct py_proc *proc__find(struct mt_sym_python *s, pid_t pid)
 {
-	struct hnode *n;
+	struct mt_hnode *n;
 
-	for (n = htab__first(&s->procs, hash_u64(pid)); n; n = htab__next(n))
+	for (n = mt_htab__first(&s->procs, mt_hash_u64(pid)); n; n = mt_htab__next(n))
 		if (((struct py_proc *)n)->pid == pid)
 			return (struct py_proc *)n;
 	return NULL;
 }
 
-static void code_node__free(struct hnode *n)
+static void code_node__free(struct mt_hnode *n)
 {
 	code__free((struct py_code *)n);
 }
 
-static void node__free(struct hnode *n)
+static void node__free(struct mt_hnode *n)
 {
 	free(n);
 }
 
 static void proc__flush(struct py_proc *p)
 {
-	htab__clear(&p->lines, node__free);
-	htab__clear(&p->codes, code_node__free);
+	mt_htab__clear(&p->lines, node__free);
+	mt_htab__clear(&p->codes, code_node__free);
 	p->cached_bytes = 0;
 	p->code_type = p->str_type = p->bytes_type = 0;
 }
 
-static void proc__free(struct hnode *n)
+static void proc__free(struct mt_hnode *n)
 {
 	struct py_proc *p = (struct py_proc *)n;
 
@@ -537,7 +424,7 @@ int mt_sym_python__add_pid(struct mt_sym_python *s, pid_t pid, const struct mt_p
 		p = calloc(1, sizeof(*p));
 		if (!p)
 			return -ENOMEM;
-		if (htab__add(&s->procs, &p->node, hash_u64(pid))) {
+		if (mt_htab__add(&s->procs, &p->node, mt_hash_u64(pid))) {
 			free(p);
 			return -ENOMEM;
 		}
@@ -557,7 +444,7 @@ void mt_sym_python__forget_pid(struct mt_sym_python *s, pid_t pid)
 	p = proc__find(s, pid);
 	if (!p)
 		return;
-	htab__del(&s->procs, &p->node);
+	mt_htab__del(&s->procs, &p->node);
 	proc__free(&p->node);
 }
 
@@ -579,7 +466,7 @@ int mt_sym_python__resolve(struct mt_sym_python *s, pid_t pid, const struct mt_p
 	struct py_code *c = NULL, *uncached = NULL;
 	struct py_line *l = NULL;
 	struct py_proc *p;
-	struct hnode *n;
+	struct mt_hnode *n;
 	__u64 addr, hash;
 	int err, line;
 
@@ -598,7 +485,7 @@ int mt_sym_python__resolve(struct mt_sym_python *s, pid_t pid, const struct mt_p
 		return -EINVAL;
 
 	hash = code_hash(addr, f->firstlineno);
-	for (n = htab__first(&p->codes, hash); n; n = htab__next(n)) {
+	for (n = mt_htab__first(&p->codes, hash); n; n = mt_htab__next(n)) {
 		struct py_code *e = (struct py_code *)n;
 
 		if (e->addr == addr && e->firstlineno == f->firstlineno) {
@@ -611,7 +498,7 @@ int mt_sym_python__resolve(struct mt_sym_python *s, pid_t pid, const struct mt_p
 		if (err)
 			return err;
 		if (p->cached_bytes + c->tab_len > CACHE_MAX ||
-		    htab__add(&p->codes, &c->node, hash)) {
+		    mt_htab__add(&p->codes, &c->node, hash)) {
 			uncached = c; /* over budget or out of memory: use it once */
 		} else {
 			p->cached_bytes += c->tab_len;
@@ -619,7 +506,7 @@ int mt_sym_python__resolve(struct mt_sym_python *s, pid_t pid, const struct mt_p
 	}
 
 	hash = line_hash(c, f->offset);
-	for (n = uncached ? NULL : htab__first(&p->lines, hash); n; n = htab__next(n)) {
+	for (n = uncached ? NULL : mt_htab__first(&p->lines, hash); n; n = mt_htab__next(n)) {
 		struct py_line *e = (struct py_line *)n;
 
 		if (e->code == c && e->offset == f->offset) {
@@ -636,7 +523,7 @@ int mt_sym_python__resolve(struct mt_sym_python *s, pid_t pid, const struct mt_p
 			l->code = c;
 			l->offset = f->offset;
 			l->line = line;
-			if (htab__add(&p->lines, &l->node, hash))
+			if (mt_htab__add(&p->lines, &l->node, hash))
 				free(l);
 		}
 	}
@@ -672,8 +559,8 @@ void mt_sym_python__free(struct mt_sym_python *s)
 {
 	if (!s)
 		return;
-	htab__clear(&s->procs, proc__free);
-	htab__clear(&s->strs, node__free);
+	mt_htab__clear(&s->procs, proc__free);
+	mt_htab__clear(&s->strs, node__free);
 	free(s->raw);
 	free(s->utf8);
 	free(s);
