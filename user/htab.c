@@ -103,3 +103,45 @@ void mt_htab__clear(struct mt_htab *h, void (*fn)(struct mt_hnode *))
 	free(h->buckets);
 	memset(h, 0, sizeof(*h));
 }
+
+struct mt_str {
+	struct mt_hnode node;
+	char s[];
+};
+
+const char *mt_strtab__intern(struct mt_strtab *t, const char *str)
+{
+	struct mt_hnode *n;
+	struct mt_str *e;
+	size_t len;
+	__u64 hash;
+
+	if (!str)
+		return NULL;
+	len = strlen(str);
+	hash = mt_hash_bytes(str, len);
+	for (n = mt_htab__first(&t->h, hash); n; n = mt_htab__next(n)) {
+		e = (struct mt_str *)n;
+		if (!strcmp(e->s, str))
+			return e->s;
+	}
+	e = malloc(sizeof(*e) + len + 1);
+	if (!e)
+		return NULL;
+	memcpy(e->s, str, len + 1);
+	if (mt_htab__add(&t->h, &e->node, hash)) {
+		free(e);
+		return NULL;
+	}
+	return e->s;
+}
+
+static void str_free(struct mt_hnode *n)
+{
+	free(n);
+}
+
+void mt_strtab__clear(struct mt_strtab *t)
+{
+	mt_htab__clear(&t->h, str_free);
+}

@@ -35,4 +35,16 @@ void mt_htab__del(struct mt_htab *h, struct mt_hnode *node);
 /* Unlink every node and pass it to fn (which may free it); the table is then empty. */
 void mt_htab__clear(struct mt_htab *h, void (*fn)(struct mt_hnode *));
 
+/*
+ * Interned strings: one copy of each, valid until the table is cleared,
+ * so equal strings are equal pointers.
+ */
+struct mt_strtab {
+	struct mt_htab h;
+};
+
+/* The table's copy of str (NULL for NULL, or on -ENOMEM). */
+const char *mt_strtab__intern(struct mt_strtab *t, const char *str);
+void mt_strtab__clear(struct mt_strtab *t);
+
 #endif

@@ -115,13 +115,9 @@ struct sym_hit {
 	struct sym_line lines[];
 };
 
-struct sym_str {
-	struct mt_hnode node; /* in strs */
-	char s[];
-};
-
 struct mt_sym_native {
-	struct mt_htab elfs, inodes, procs, hits, strs;
+	struct mt_htab elfs, inodes, procs, hits;
+	struct mt_strtab strs;
 	__u64 page_size;
 };
 
@@ -129,29 +125,7 @@ struct mt_sym_native {
 
 static const char *intern(struct mt_sym_native *s, const char *str)
 {
-	size_t len;
-	__u64 hash;
-	struct mt_hnode *n;
-	struct sym_str *e;
-
-	if (!str)
-		return NULL;
-	len = strlen(str);
-	hash = mt_hash_bytes(str, len);
-	for (n = mt_htab__first(&s->strs, hash); n; n = mt_htab__next(n)) {
-		e = (struct sym_str *)n;
-		if (!strcmp(e->s, str))
-			return e->s;
-	}
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
-		return NULL;
-	memcpy(e->s, str, len + 1);
-	if (mt_htab__add(&s->strs, &e->node, hash)) {
-		free(e);
-		return NULL;
-	}
-	return e->s;
+	return mt_strtab__intern(&s->strs, str);
 }
 
 static const char *base_name(const char *path)
@@ -913,6 +887,6 @@ void mt_sym_native__free(struct mt_sym_native *s)
 	mt_htab__clear(&s->hits, node__free);
 	mt_htab__clear(&s->inodes, node__free);
 	mt_htab__clear(&s->elfs, elf_node__free);
-	mt_htab__clear(&s->strs, node__free);
+	mt_strtab__clear(&s->strs);
 	free(s);
 }

@@ -82,11 +82,6 @@
 
 /* ---- entries ---- */
 
-struct py_str {
-	struct mt_hnode node; /* in strs */
-	char s[];
-};
-
 struct py_code {
 	struct mt_hnode node; /* in proc->codes, by (addr, firstlineno) */
 	__u64 addr;
@@ -115,7 +110,8 @@ struct py_proc {
 };
 
 struct mt_sym_python {
-	struct mt_htab procs, strs;
+	struct mt_htab procs;
+	struct mt_strtab strs;
 	unsigned char *raw; /* a string's characters as read */
 	char *utf8;	    /* ... converted */
 };
@@ -124,25 +120,7 @@ struct mt_sym_python {
 
 static const char *intern(struct mt_sym_python *s, const char *str)
 {
-	size_t len = strlen(str);
-	__u64 hash = mt_hash_bytes(str, len);
-	struct mt_hnode *n;
-	struct py_str *e;
-
-	for (n = mt_htab__first(&s->strs, hash); n; n = mt_htab__next(n)) {
-		e = (struct py_str *)n;
-		if (!strcmp(e->s, str))
-			return e->s;
-	}
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
-		return NULL;
-	memcpy(e->s, str, len + 1);
-	if (mt_htab__add(&s->strs, &e->node, hash)) {
-		free(e);
-		return NULL;
-	}
-	return e->s;
+	return mt_strtab__intern(&s->strs, str);
 }
 
 /* Append code point c as UTF-8; U+FFFD for NUL, surrogates, out of range. */
@@ -560,7 +538,7 @@ void mt_sym_python__free(struct mt_sym_python *s)
 	if (!s)
 		return;
 	mt_htab__clear(&s->procs, proc__free);
-	mt_htab__clear(&s->strs, node__free);
+	mt_strtab__clear(&s->strs);
 	free(s->raw);
 	free(s->utf8);
 	free(s);
