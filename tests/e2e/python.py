@@ -95,106 +95,27 @@ SMALL_MIN = 100000  # small.py: tuples that must be seen at their line
 
 T0 = time.monotonic()
 TMP = tempfile.mkdtemp(prefix="memtrace-pye2e-")
-CHILDREN = []  # every Popen we started; killed on any exit path
+
+# the process, report and check helpers are run.py's (one copy for every runner)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as e2e  # noqa: E402
+from run import (Fail, Run, base, brief, check_drops, cleanup, elapsed, for_pid,  # noqa: E402
+                 kill_group, log, num, read_reports, reap, regex, sites_of, spawn, vlog,
+                 wait_reports, wait_settled_report)
 RESULTS = []  # (name, ok, reason)
 SKIPS = []  # (name, reason)
-
-
-class Fail(Exception):
-    pass
 
 
 class Skip(Exception):
     """A check that cannot run here; under CI=true a missing Python/tool is a Fail instead."""
 
 
-def log(msg):
-    print(msg, flush=True)
-
-
 def info(msg):
     print("# " + msg.replace("\n", "\n# "), flush=True)
 
 
-def vlog(msg):
-    if VERBOSE:
-        print("  | " + msg.replace("\n", "\n  | "), flush=True)
-
-
-def elapsed():
-    return time.monotonic() - T0
-
-
 # ---------------------------------------------------------------------------
 # processes (the conventions of run.py)
-
-def spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-          stderr=subprocess.PIPE, env=None):
-    """Popen in its own session (so its whole group can be killed)."""
-    p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
-                         env=env, start_new_session=True, cwd=ROOT)
-    CHILDREN.append(p)
-    return p
-
-
-def kill_group(p, sig=signal.SIGKILL):
-    try:
-        os.killpg(p.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        p.kill()
-    except ProcessLookupError:
-        pass
-
-
-def reap(p, timeout=5.0):
-    try:
-        return p.wait(timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(p)
-        try:
-            return p.wait(5)
-        except subprocess.TimeoutExpired:
-            return None
-
-
-def cleanup():
-    for p in CHILDREN:
-        if p.poll() is None:
-            kill_group(p)
-    for p in CHILDREN:
-        try:
-            p.wait(2)
-        except Exception:
-            pass
-        for f in (p.stdin, p.stdout, p.stderr):
-            try:
-                if f:
-                    f.close()
-            except Exception:
-                pass
-    CHILDREN.clear()
-
-
-class Run:
-    """Result of a finished command."""
-
-    def __init__(self, rc, out, err, secs, timed_out):
-        self.rc, self.out, self.err = rc, out, err
-        self.secs, self.timed_out = secs, timed_out
-
-    def describe(self):
-        if self.timed_out:
-            s = "timed out after %.0f s (killed)" % self.secs
-        elif self.rc is not None and self.rc < 0:
-            s = "killed by signal %d" % -self.rc
-        else:
-            s = "exit %s" % self.rc
-        tail = self.err.strip().splitlines()[-3:]
-        if tail:
-            s += "; stderr: " + " | ".join(tail)
-        return s
 
 
 def run(argv, timeout=RUN_TIMEOUT, env=None):
@@ -253,11 +174,6 @@ class Lines:
     def text(self):
         with self.cv:
             return "\n".join(self.lines)
-
-
-def regex(pat):
-    r = re.compile(pat)
-    return lambda line: r.search(line)
 
 
 class Waiting:
@@ -332,55 +248,6 @@ class Memtrace:
 # ---------------------------------------------------------------------------
 # reports
 
-def read_reports(path):
-    """Complete JSON lines written so far (a partial last line is ignored)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read().decode(errors="replace")
-    except FileNotFoundError:
-        return []
-    reps = []
-    for n, line in enumerate(data.split("\n")[:-1], 1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError as e:
-            raise Fail("%s line %d is not JSON (%s): %.120s" % (os.path.basename(path), n, e, line))
-        if not isinstance(obj, dict):
-            raise Fail("%s line %d is not a JSON object" % (os.path.basename(path), n))
-        reps.append(obj)
-    return reps
-
-
-def for_pid(reps, pid):
-    return [r for r in reps if r.get("pid") == pid]
-
-
-def wait_reports(path, pid, n, timeout):
-    end = time.monotonic() + timeout
-    while True:
-        reps = for_pid(read_reports(path), pid)
-        if len(reps) >= n or time.monotonic() > end:
-            return reps
-        time.sleep(0.1)
-
-
-def wait_settled_report(mt, out, pid, timeout=15):
-    """After the target printed 'done': wait for two more reports, return the last."""
-    n0 = len(for_pid(read_reports(out), pid))
-    reps = wait_reports(out, pid, n0 + 2, timeout)
-    if len(reps) < n0 + 2:
-        mt.fail_context("no report for pid %d within %d s after the work was done "
-                        "(%d reports so far)" % (pid, timeout, len(reps)))
-    return reps[-1]
-
-
-def brief(rep):
-    keys = ("pid", "seq", "final", "exited", "total_bytes", "total_count", "groups")
-    return "{" + ", ".join("%s: %s" % (k, rep.get(k)) for k in keys) + "}"
-
 
 def final_report(reps):
     if not reps:
@@ -389,28 +256,6 @@ def final_report(reps):
     if last.get("final") is not True:
         raise Fail("last report (seq %s) is not final: %s" % (last.get("seq"), brief(last)))
     return last
-
-
-def sites_of(rep):
-    s = rep.get("sites")
-    if not isinstance(s, list):
-        raise Fail("report has no 'sites' list: %s" % brief(rep))
-    return s
-
-
-def num(site, key):
-    v = site.get(key)
-    return v if isinstance(v, int) else 0
-
-
-def base(path):
-    return os.path.basename(path or "")
-
-
-def check_drops(rep):
-    drops = rep.get("drops") or {}
-    bad = {k: v for k, v in drops.items() if v}
-    return ["drops not zero: %s" % bad] if bad else []
 
 
 def unresolved(rep):
@@ -1065,6 +910,7 @@ def main():
         pass
     finally:
         cleanup()
+        shutil.rmtree(e2e.TMP, ignore_errors=True)  # run.py's, unused here
         if not VERBOSE:
             shutil.rmtree(TMP, ignore_errors=True)
         else:
