@@ -33,6 +33,7 @@ const volatile __u32 mt_self_tgid = 0;
 const volatile bool mt_want_stacks = true;
 const volatile bool mt_want_age = false;
 volatile __u32 mt_py_procs_nr = 0;
+const volatile __u32 mt_py_depth = MT_PY_MAX_DEPTH;
 const volatile __u64 mt_sample_rate = 0;
 const volatile __u64 mt_sample_exact = 0;
 const volatile __u64 mt_seed = 0;

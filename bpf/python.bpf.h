@@ -18,6 +18,9 @@
 
 #include "mt_python.h"
 
+/* --python-depth: Python frames kept per stack (1..MT_PY_MAX_DEPTH) */
+extern const volatile __u32 mt_py_depth;
+
 /* processes in mt_py_procs, kept by the loader (.bss) */
 extern volatile __u32 mt_py_procs_nr;
 
@@ -80,7 +83,7 @@ static long mt_py_walk_frame(__u32 i, void *arg)
 	__s32 first = 0;
 	__u32 n = w->n;
 
-	if (!frame || n >= MT_PY_MAX_DEPTH)
+	if (!frame || n >= MT_PY_MAX_DEPTH || n >= mt_py_depth)
 		return 1;
 	if (mt_py_read(sc->frame, 128, frame)) {
 		w->fault = 1;

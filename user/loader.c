@@ -123,6 +123,7 @@ static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mo
 	skel->rodata->mt_self_tgid = getpid();
 	skel->rodata->mt_want_stacks = !opts->no_stacks;
 	skel->rodata->mt_want_age = opts->min_age > 0;
+	skel->rodata->mt_py_depth = opts->python_depth;
 	set_sampling(skel, opts->sample_rate, opts->seed);
 	bpf_map__set_max_entries(skel->maps.mt_allocs, opts->max_allocs);
 	bpf_map__set_max_entries(skel->maps.mt_sites, opts->max_sites);

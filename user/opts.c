@@ -7,6 +7,7 @@
 #include <string.h>
 #include "log.h"
 #include "opts.h"
+#include "mt_python.h"
 
 const char *argp_program_version = "memtrace 0.1";
 const char *argp_program_bug_address = NULL;
@@ -53,6 +54,7 @@ enum {
 	OPT_TOP_PROCESSES,
 	OPT_PYTHON_ALLOCATORS,
 	OPT_PYMALLOC,
+	OPT_PYTHON_DEPTH,
 };
 
 static const struct argp_option options[] = {
@@ -81,6 +83,8 @@ static const struct argp_option options[] = {
      "Also probe CPython's PyMem_Raw, PyMem and PyObject domains (small objects; costly "
      "where their entries are single-stepped)",
      4},
+    {"python-depth", OPT_PYTHON_DEPTH, "N", 0,
+     "Python frames walked per allocation (default and most 32; fewer is cheaper)", 4},
     {"pymalloc", OPT_PYMALLOC, "on|off", 0,
      "With --: off runs the command with PYTHONMALLOC=malloc, so every object reaches "
      "libc (complete, also on LTO builds)",
@@ -321,6 +325,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_PYTHON_ALLOCATORS:
 		o->python_allocators = true;
 		break;
+	case OPT_PYTHON_DEPTH:
+		if (parse_ulong(arg, MT_PY_MAX_DEPTH, &v) || !v)
+			BAD("invalid --python-depth '%s': 1 to %d", arg, MT_PY_MAX_DEPTH);
+		o->python_depth = v;
+		break;
 	case OPT_PYMALLOC:
 		if (!strcmp(arg, "off"))
 			o->pymalloc_off = true;
@@ -382,6 +391,7 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	o->interval = 5;
 	o->top = 10;
 	o->top_processes = 10;
+	o->python_depth = MT_PY_MAX_DEPTH;
 	o->max_allocs = 1 << 20;
 	o->max_sites = 1 << 16;
 	o->stack_storage = 1 << 16;

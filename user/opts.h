@@ -48,6 +48,7 @@ struct mt_opts {
 	__u64 sample_rate;	/* bytes, 0 = record everything */
 	__u64 seed;		/* sampling PRNG seed, 0 = random */
 	bool python_allocators; /* probe PyMem_Raw / PyMem / PyObject too */
+	__u32 python_depth;	/* Python frames walked per allocation */
 	bool pymalloc_off;	/* -- mode: run with PYTHONMALLOC=malloc */
 };
 
