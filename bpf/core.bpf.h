@@ -52,6 +52,27 @@ static __always_inline bool mt_size_filtered(__u64 size)
 	return size < mt_min_size || (mt_max_size && size > mt_max_size);
 }
 
+/* The word and bit of (tgid, addr) in mt_sampled_bits. */
+static __always_inline __u64 *mt_sampled_word(__u32 tgid, __u64 addr, __u64 *bit)
+{
+	__u64 h = (addr ^ ((__u64)tgid << 40)) * 0x9e3779b97f4a7c15ULL;
+	__u32 idx = (h >> 40) & (MT_SAMPLED_WORDS - 1);
+
+	*bit = 1ULL << ((h >> 34) & 63);
+	return bpf_map_lookup_elem(&mt_sampled_bits, &idx);
+}
+
+/* Sampled mode: could (tgid, addr) be a recorded block? (No false "no".) */
+static __always_inline bool mt_maybe_recorded(__u32 tgid, __u64 addr)
+{
+	__u64 bit, *w;
+
+	if (!mt_sample_rate)
+		return true;
+	w = mt_sampled_word(tgid, addr, &bit);
+	return !w || (*w & bit);
+}
+
 /* Subtract an allocation's contribution from its site and forget it. */
 static __always_inline void mt_forget(struct mt_alloc_key *key, struct mt_alloc *a)
 {
@@ -73,7 +94,11 @@ static __always_inline void mt_forget(struct mt_alloc_key *key, struct mt_alloc 
 static __always_inline bool mt_release(__u32 tgid, __u64 addr, bool count_untracked)
 {
 	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
-	struct mt_alloc *a = bpf_map_lookup_elem(&mt_allocs, &key);
+	struct mt_alloc *a;
+
+	if (!mt_maybe_recorded(tgid, addr))
+		return false; /* sampled mode: never recorded */
+	a = bpf_map_lookup_elem(&mt_allocs, &key);
 
 	if (!a) {
 		if (count_untracked)
@@ -119,6 +144,12 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 			mt_count(MT_CNT_ALLOCS_FULL);
 			return;
 		}
+	}
+	if (mt_sample_rate) {
+		__u64 bit, *w = mt_sampled_word(tgid, addr, &bit);
+
+		if (w)
+			__sync_fetch_and_or(w, bit);
 	}
 	__sync_fetch_and_add(&st->bytes, (__s64)rec.w_bytes);
 	__sync_fetch_and_add(&st->count, (__s64)rec.w_count);
@@ -256,7 +287,7 @@ static __always_inline bool mt_call_begin(struct mt_thread *t, __u64 sp, __u64 c
 }
 
 /* xorshift64*: reproducible draws when the loader sets a seed */
-static __always_inline __u64 mt_rand(struct mt_thread *t)
+static __always_inline __u64 mt_rand(struct mt_sampler *t)
 {
 	__u64 x = t->rng;
 
@@ -277,7 +308,7 @@ static __always_inline __u64 mt_rand(struct mt_thread *t)
 }
 
 /* Bytes to the next sample: R * -ln(u), u uniform in (0, 1]. */
-static __always_inline __s64 mt_draw(struct mt_thread *t)
+static __always_inline __s64 mt_draw(struct mt_sampler *t)
 {
 	__u32 u = mt_rand(t) >> 32, k = 0, i, frac;
 	__u64 nl;
@@ -319,32 +350,33 @@ static __always_inline __s64 mt_draw(struct mt_thread *t)
 
 /*
  * Decide whether an allocation of size bytes is recorded, and with which
- * weight (t->w_bytes, t->w_count). Without sampling every allocation is,
- * with weight 1.
+ * weight (*w_bytes, *w_count), from countdown st. Without sampling every
+ * allocation is, with weight 1.
  */
-static __always_inline bool mt_sample(struct mt_thread *t, __u64 size)
+static __always_inline bool mt_sample(struct mt_sampler *st, __u64 size, __u64 *w_bytes,
+				      __u64 *w_count)
 {
 	__u64 s = size ? size : 1, pos, g;
 	__u32 i, frac;
 
-	t->w_bytes = size;
-	t->w_count = MT_COUNT_ONE;
+	*w_bytes = size;
+	*w_count = MT_COUNT_ONE;
 	if (!mt_sample_rate || size >= mt_sample_exact)
 		return true;
-	if (t->sample_left <= 0 && !t->rng)
-		t->sample_left = mt_draw(t);
-	if (t->sample_left > (__s64)s) {
-		t->sample_left -= s;
+	if (st->left <= 0 && !st->rng)
+		st->left = mt_draw(st);
+	if (st->left > (__s64)s) {
+		st->left -= s;
 		return false;
 	}
-	t->sample_left = mt_draw(t);
+	st->left = mt_draw(st);
 	/* x = s / R on the table: s * BINS / (R ln 100), Q16 */
 	pos = (s << 16) * MT_G_BINS / mt_sample_exact;
 	i = (pos >> 16) & (MT_G_BINS - 1);
 	frac = pos & 0xffff;
 	g = mt_g_tab[i] + (((__u64)(mt_g_tab[i + 1] - mt_g_tab[i]) * frac) >> 16);
-	t->w_bytes = (mt_sample_rate * g) >> 16;
-	t->w_count = (t->w_bytes << MT_COUNT_SHIFT) / s;
+	*w_bytes = (mt_sample_rate * g) >> 16;
+	*w_count = (*w_bytes << MT_COUNT_SHIFT) / s;
 	return true;
 }
 
@@ -353,7 +385,7 @@ static __always_inline bool mt_tracked(__u32 tgid, __u64 addr)
 {
 	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 
-	return addr && bpf_map_lookup_elem(&mt_allocs, &key);
+	return addr && mt_maybe_recorded(tgid, addr) && bpf_map_lookup_elem(&mt_allocs, &key);
 }
 
 /* Is a release (munmap) at sp, returning to caller, nested in a call in flight? */

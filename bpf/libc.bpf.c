@@ -78,10 +78,15 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	__u32 kind = MT_COOKIE_KIND(cookie);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 sp = PT_REGS_SP(ctx);
-	__u64 caller = 0, size = 0, aux = 0;
-	bool overflow = false;
+	__u64 caller = 0, size = 0, aux = 0, w_bytes = 0, w_count = 0;
+	bool overflow = false, filtered, decided, record = false;
 	struct mt_thread *t;
+	__u32 zero = 0;
+	/* read once, as plain loads: clang must not turn a choice among them into ctx arithmetic */
+	__u64 p1 = PT_REGS_PARM1(ctx), p2 = PT_REGS_PARM2(ctx), p3 = PT_REGS_PARM3(ctx),
+	      p4 = PT_REGS_PARM4(ctx);
 
+	asm volatile("" : "+r"(p1), "+r"(p2), "+r"(p3), "+r"(p4));
 	if (tgid == mt_self_tgid)
 		return 1;
 
@@ -90,8 +95,8 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	case MT_KIND_FREE_SIZED:
 	case MT_KIND_FREE_ALIGNED_SIZED:
 		/* no nesting check: no allocator calls the public free */
-		if (PT_REGS_PARM1(ctx))
-			mt_release(tgid, PT_REGS_PARM1(ctx), !mt_sample_rate);
+		if (p1)
+			mt_release(tgid, p1, !mt_sample_rate);
 		return 1;
 	case MT_KIND_MUNMAP:
 		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
@@ -105,44 +110,66 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 			return 1;
 		}
 		/* a whole mapping: partial unmaps of tracked maps are rare */
-		mt_release(tgid, PT_REGS_PARM1(ctx), true);
+		mt_release(tgid, p1, true);
 		return 1;
 	case MT_KIND_MALLOC:
 	case MT_KIND_VALLOC:
 	case MT_KIND_PVALLOC:
-		size = PT_REGS_PARM1(ctx);
+		size = p1;
 		break;
 	case MT_KIND_CALLOC:
-		size = mt_mul(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), &overflow);
+		size = mt_mul(p1, p2, &overflow);
 		break;
 	case MT_KIND_REALLOC:
-		aux = PT_REGS_PARM1(ctx);
-		size = PT_REGS_PARM2(ctx);
+		aux = p1;
+		size = p2;
 		break;
 	case MT_KIND_REALLOCARRAY:
-		aux = PT_REGS_PARM1(ctx);
-		size = mt_mul(PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), &overflow);
+		aux = p1;
+		size = mt_mul(p2, p3, &overflow);
 		break;
 	case MT_KIND_POSIX_MEMALIGN:
-		aux = PT_REGS_PARM1(ctx);
-		size = PT_REGS_PARM3(ctx);
+		aux = p1;
+		size = p3;
 		break;
 	case MT_KIND_ALIGNED_ALLOC:
 	case MT_KIND_MEMALIGN:
-		size = PT_REGS_PARM2(ctx);
+		size = p2;
 		break;
 	case MT_KIND_MMAP:
-		if (!(PT_REGS_PARM4(ctx) & MAP_ANONYMOUS))
+		if (!(p4 & MAP_ANONYMOUS))
 			return 1;
-		size = PT_REGS_PARM2(ctx);
+		size = p2;
 		break;
 	case MT_KIND_MREMAP:
-		aux = PT_REGS_PARM1(ctx);
-		size = PT_REGS_PARM3(ctx);
+		aux = p1;
+		size = p3;
 		break;
 	default:
 		return 1;
 	}
+
+	if (overflow) {
+		/* calloc/reallocarray fail with ENOMEM; the old block stays */
+		mt_count(MT_CNT_ALLOC_FAILED);
+		return 1;
+	}
+	filtered = mt_size_filtered(size);
+	if (filtered)
+		mt_count(MT_CNT_FILTERED);
+	/*
+	 * Sampling without a seed: decided on the CPU's countdown before any
+	 * per-thread state, so an unsampled call costs a per-CPU lookup (and,
+	 * for realloc, a bit test) and returns.
+	 */
+	decided = mt_sample_rate && !mt_seed && kind != MT_KIND_MMAP && kind != MT_KIND_MREMAP;
+	if (decided && !filtered) {
+		struct mt_sampler *st = bpf_map_lookup_elem(&mt_samplers, &zero);
+
+		record = st && mt_sample(st, size, &w_bytes, &w_count);
+	}
+	if (decided && !record && !mt_tracked(tgid, aux))
+		return 1;
 
 	/*
 	 * The return address is needed to tell a nested call (only when a
@@ -160,20 +187,17 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		if (!mt_call_begin(t, sp, caller))
 			return 1;
 	}
-	if (overflow) {
-		/* calloc/reallocarray fail with ENOMEM; the old block stays */
-		mt_count(MT_CNT_ALLOC_FAILED);
-		return 1;
-	}
 	if ((kind == MT_KIND_MMAP || kind == MT_KIND_MREMAP) &&
 	    mt_from_library(ctx, cookie, caller)) {
 		mt_count(MT_CNT_INTERNAL_MMAP);
 		return 1;
 	}
+	if (!decided && !filtered)
+		record = mt_sample(&t->sampler, size, &w_bytes, &w_count);
+	t->w_bytes = w_bytes;
+	t->w_count = w_count;
 	t->release_only = 0;
-	if (mt_size_filtered(size) || !mt_sample(t, size)) {
-		if (mt_size_filtered(size))
-			mt_count(MT_CNT_FILTERED);
+	if (!record) {
 		/* not recorded: the return matters only if it releases a tracked block */
 		if (!mt_tracked(tgid, aux))
 			return 1;

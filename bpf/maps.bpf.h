@@ -15,20 +15,25 @@
 #define MT_MAP extern
 #endif
 
+/* Poisson countdown over bytes */
+struct mt_sampler {
+	__s64 left; /* bytes until the next sample */
+	__u64 rng;  /* xorshift64* state, 0 = not seeded */
+};
+
 /* entry -> return state of the outermost allocator call of a thread */
 struct mt_thread {
-	__u64 outer_sp;		/* stack pointer at the outermost entry */
-	__u64 size;		/* requested bytes */
-	__u64 aux;		/* realloc/mremap: old block; posix_memalign: out-pointer */
-	__u64 caller;		/* [SP] at entry: the call site's return address */
-	__u64 stack;		/* key in mt_stacks, 0 = none */
-	__u64 py_stack;		/* key in mt_py_stacks, 0 = none */
-	__u64 w_bytes, w_count; /* weight of the allocation in flight */
-	__s64 sample_left;	/* bytes until the next sample */
-	__u64 rng;		/* xorshift64* state, 0 = not seeded */
-	__u32 kind;		/* enum mt_kind */
-	__u32 active;		/* an outermost call is in flight */
-	__u32 release_only;	/* not sampled: the return only releases the old block */
+	__u64 outer_sp;		   /* stack pointer at the outermost entry */
+	__u64 size;		   /* requested bytes */
+	__u64 aux;		   /* realloc/mremap: old block; posix_memalign: out-pointer */
+	__u64 caller;		   /* [SP] at entry: the call site's return address */
+	__u64 stack;		   /* key in mt_stacks, 0 = none */
+	__u64 py_stack;		   /* key in mt_py_stacks, 0 = none */
+	__u64 w_bytes, w_count;	   /* weight of the allocation in flight */
+	struct mt_sampler sampler; /* with --seed: per thread, so runs repeat */
+	__u32 kind;		   /* enum mt_kind */
+	__u32 active;		   /* an outermost call is in flight */
+	__u32 release_only;	   /* not sampled: the return only releases the old block */
 	__u32 pad;
 };
 
@@ -75,6 +80,32 @@ MT_MAP struct {
 	__type(key, struct mt_frame_key);
 	__type(value, struct mt_frame_rule);
 } mt_frame_rules SEC(".maps");
+
+/*
+ * Without --seed the countdown is per CPU: as memoryless as a per-thread
+ * one (every byte is sampled with probability 1/R), and an unsampled call
+ * then touches no per-thread state at all.
+ */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_sampler);
+} mt_samplers SEC(".maps");
+
+/*
+ * Sampled mode: one bit per hash of (process, address), set when a block is
+ * recorded and never cleared. A free whose bit is clear was never recorded
+ * and costs no hash lookup; a set bit (a recorded block or a collision)
+ * falls through to the lookup, so the filter never loses a release.
+ */
+#define MT_SAMPLED_WORDS (1 << 17) /* 8 Mbit, 1 MiB */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MT_SAMPLED_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} mt_sampled_bits SEC(".maps");
 
 /* scratch space for building a stack (too large for the BPF stack) */
 #define MT_STACK_CHUNK 512

@@ -189,7 +189,11 @@ struct mt_loader *mt_loader__new(const struct mt_opts *opts, enum mt_attach_mode
 		}
 	}
 	if (!l) {
-		if (err == -EPERM || err == -EACCES)
+		if (err == -EACCES && geteuid() == 0)
+			pr_err(
+			    "loading BPF programs: the kernel's verifier rejected them (run with "
+			    "-vv for its log)");
+		else if (err == -EPERM || err == -EACCES)
 			pr_err("loading BPF programs: %s: memtrace needs root, or CAP_BPF, "
 			       "CAP_PERFMON and CAP_SYS_PTRACE",
 			       strerror(-err));
