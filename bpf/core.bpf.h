@@ -165,7 +165,7 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
  * producing a stack of garbage. Returns the stack's key in mt_stacks, 0
  * when there is none. A global function: verified once.
  */
-__noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo)
+__noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last)
 {
 	__u64 h = 0xcbf29ce484222325ULL, base = 0, end = 0;
 	__u32 zero = 0, n = 0;
@@ -216,6 +216,8 @@ __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo)
 		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = 0;
 	h ^= n;
 	h |= 1; /* never 0 */
+	if (h == last)
+		return h; /* the thread's previous stack: stored already */
 	if (!bpf_map_lookup_elem(&mt_stacks, &h) &&
 	    bpf_map_update_elem(&mt_stacks, &h, s, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(&mt_stacks, &h)) {
@@ -233,19 +235,19 @@ __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo)
  * first, so the program's own line comes right after it.
  */
 static __always_inline __u64 mt_stack_get(struct pt_regs *ctx, __u64 caller, bool in_library,
-					  __u64 seg_lo, __u64 seg_size)
+					  __u64 seg_lo, __u64 seg_size, __u64 last)
 {
 	__u64 sp = PT_REGS_SP(ctx), fp = PT_REGS_FP(ctx), cfa, ret = 0;
 	struct mt_frame_key k;
 	struct mt_frame_rule *r;
 
 	if (!in_library)
-		return mt_stack_walk(0, fp, sp);
+		return mt_stack_walk(0, fp, sp, last);
 	k.seg_size = seg_size;
 	k.off = caller - seg_lo;
 	r = bpf_map_lookup_elem(&mt_frame_rules, &k);
 	if (!r)
-		return mt_stack_walk(0, fp, sp);
+		return mt_stack_walk(0, fp, sp, last);
 	cfa = sp + 8 + r->cfa;
 	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(cfa - 8))) {
 		mt_count(MT_CNT_READ_FAULT);
@@ -253,7 +255,7 @@ static __always_inline __u64 mt_stack_get(struct pt_regs *ctx, __u64 caller, boo
 	}
 	if (r->rbp && bpf_probe_read_user(&fp, sizeof(fp), (void *)(cfa + r->rbp)))
 		fp = 0;
-	return mt_stack_walk(ret, fp, cfa - 8);
+	return mt_stack_walk(ret, fp, cfa - 8, last);
 }
 
 /*

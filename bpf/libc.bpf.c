@@ -78,7 +78,7 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	__u32 kind = MT_COOKIE_KIND(cookie);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 sp = PT_REGS_SP(ctx);
-	__u64 caller = 0, size = 0, aux = 0, w_bytes = 0, w_count = 0;
+	__u64 caller = 0, size = 0, aux = 0, w_bytes = 0, w_count = 0, prev_stack, prev_py;
 	bool overflow = false, filtered, decided, record = false;
 	struct mt_thread *t;
 	__u32 zero = 0;
@@ -207,12 +207,15 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		mt_count(MT_CNT_READ_FAULT);
 		return 1;
 	}
+	prev_stack = t->stack; /* the thread's last stacks: likely these again */
+	prev_py = t->py_stack;
 	t->stack = 0;
 	t->py_stack = 0;
 	if (mt_want_stacks && !t->release_only) {
-		t->stack = mt_stack_get(ctx, caller, mt_from_library(ctx, cookie, caller),
-					mt_library_lo(ctx, cookie), MT_COOKIE_SIZE(cookie));
-		t->py_stack = mt_py_stack_get(tgid);
+		t->stack =
+		    mt_stack_get(ctx, caller, mt_from_library(ctx, cookie, caller),
+				 mt_library_lo(ctx, cookie), MT_COOKIE_SIZE(cookie), prev_stack);
+		t->py_stack = mt_py_stack_get(tgid, prev_py);
 	}
 	t->outer_sp = sp;
 	t->size = size;

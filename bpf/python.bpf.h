@@ -121,7 +121,7 @@ static long mt_py_walk_frame(__u32 i, void *arg)
  * thread state, or a read failed: counted). A global function: the
  * verifier checks it once, not at every call site.
  */
-__noinline __u64 mt_py_stack_get(__u32 tgid)
+__noinline __u64 mt_py_stack_get(__u32 tgid, __u64 last)
 {
 	const struct mt_py_offsets *o;
 	struct mt_py_walk w = {.hash = 0xcbf29ce484222325ULL};
@@ -160,6 +160,8 @@ __noinline __u64 mt_py_stack_get(__u32 tgid)
 	if (w.n < MT_PY_MAX_DEPTH)
 		w.sc->stack.frames[w.n & (MT_PY_MAX_DEPTH - 1)].code = 0;
 	h = (w.hash ^ w.n) | 1;
+	if (h == last)
+		return h; /* the thread's previous Python stack: stored already */
 	if (!bpf_map_lookup_elem(&mt_py_stacks, &h)) {
 		struct mt_py_event ev = {.py_stack = h, .tgid = tgid};
 
