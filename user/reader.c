@@ -535,3 +535,65 @@ int mt_py_feed__consume(struct mt_py_feed *f)
 {
 	return ring_buffer__consume(f->rb);
 }
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Delete the keys of a stack map (key: __u64 hash) not in the sorted set. */
+static int gc_map(int fd, size_t value_size, const __u64 *keep, size_t nkeep)
+{
+	enum { BATCH = 512 };
+	__u64 keys[BATCH], doomed[BATCH], in = 0, out;
+	char *vals = malloc(BATCH * value_size);
+	bool first = true;
+	int n_deleted = 0;
+
+	if (!vals)
+		return -ENOMEM;
+	for (;;) {
+		__u32 cnt = BATCH, nd = 0;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt, NULL);
+
+		if (r && errno != ENOENT)
+			break;
+		for (__u32 i = 0; i < cnt; i++)
+			if (!bsearch(&keys[i], keep, nkeep, sizeof(*keep), cmp_u64))
+				doomed[nd++] = keys[i];
+		delete_keys(fd, (const char *)doomed, nd, sizeof(__u64));
+		n_deleted += nd;
+		if (r)
+			break;
+		in = out;
+		first = false;
+	}
+	free(vals);
+	return n_deleted;
+}
+
+int mt_reader__gc_stacks(const struct mt_map_fds *fds, const struct mt_snapshot *snap,
+			 const __u32 *gone, size_t nr_gone)
+{
+	__u64 *keep = calloc(snap->nr_sites * 2 + 1, sizeof(*keep));
+	size_t n = 0;
+	int a, b;
+
+	if (!keep)
+		return -ENOMEM;
+	for (size_t i = 0; i < snap->nr_sites; i++) {
+		if (tgid_in(snap->sites[i].key.tgid, gone, nr_gone))
+			continue;
+		if (snap->sites[i].key.stack)
+			keep[n++] = snap->sites[i].key.stack;
+		if (snap->sites[i].key.py_stack)
+			keep[n++] = snap->sites[i].key.py_stack;
+	}
+	qsort(keep, n, sizeof(*keep), cmp_u64);
+	a = gc_map(fds->stacks, sizeof(struct mt_stack), keep, n);
+	b = gc_map(fds->py_stacks, sizeof(struct mt_py_stack), keep, n);
+	free(keep);
+	return a < 0 ? a : b < 0 ? b : a + b;
+}

@@ -62,6 +62,16 @@ int mt_py_feed__fd(const struct mt_py_feed *f);
 /* Hand every pending stack to the callback. Count or negative errno. */
 int mt_py_feed__consume(struct mt_py_feed *f);
 
+/*
+ * Delete the stacks no site of snap refers to (snap must hold every site,
+ * not a --min-age selection) other than those of the nr_gone processes in
+ * gone: processes that went take theirs along. A
+ * stack BPF stores between the snapshot and this call can be deleted too;
+ * its site then shows only its call site. Count deleted or negative errno.
+ */
+int mt_reader__gc_stacks(const struct mt_map_fds *fds, const struct mt_snapshot *snap,
+			 const __u32 *gone, size_t nr_gone);
+
 /* Frames of a stack (return addresses, innermost first); count or negative errno. */
 int mt_reader__stack(const struct mt_map_fds *fds, __u64 stack, __u64 *ips, int max);
 
