@@ -396,6 +396,16 @@ void mt_stack_cache__free(struct mt_stack_cache *c)
 	free(c);
 }
 
+void mt_stack_cache__clear(struct mt_stack_cache *c)
+{
+	for (size_t i = 0; i < c->cap; i++) {
+		free(c->tab[i].frames);
+		c->tab[i].frames = NULL;
+		c->tab[i].key = 0;
+	}
+	c->used = 0;
+}
+
 static struct cache_entry *cache_slot(struct cache_entry *tab, size_t cap, __u64 key)
 {
 	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 20) & (cap - 1);

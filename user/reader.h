@@ -40,6 +40,8 @@ struct mt_stack_cache;
 
 struct mt_stack_cache *mt_stack_cache__new(void);
 void mt_stack_cache__free(struct mt_stack_cache *c);
+/* Drop every cached stack (after their maps were collected); they refill on use. */
+void mt_stack_cache__clear(struct mt_stack_cache *c);
 /* Native stack frames; count or negative errno. */
 int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_map_fds *fds, __u64 stack,
 			   __u64 *ips, int max);

@@ -252,7 +252,8 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 	mt_reader__purge(&mt->fds, dead, nr_dead);
 	/* their stacks go too (a --min-age snapshot does not show every site) */
 	if (nr_dead && !mt->opts->min_age)
-		mt_reader__gc_stacks(&mt->fds, snap, dead, nr_dead);
+		if (mt_reader__gc_stacks(&mt->fds, snap, dead, nr_dead) > 0)
+			mt_stack_cache__clear(mt->stacks);
 	free(dead);
 	qsort(tot, nr, sizeof(*tot), cmp_proc_total);
 	if (mt->opts->top_processes && nr > mt->opts->top_processes)
