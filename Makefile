@@ -110,8 +110,9 @@ E2E_RUNNERS := tests/e2e/run.py tests/e2e/container.py tests/e2e/python.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 
-# The whole suite: unit tests (no root), then end-to-end tests (root, real BPF).
-test: unit e2e
+# The whole suite: unit tests (no root), again under ASan+UBSan, then
+# end-to-end tests (root, real BPF).
+test: unit sanitize e2e
 
 # Unit tests under ASan + UBSan (separate build directory).
 sanitize:
