@@ -52,24 +52,28 @@ static __always_inline bool mt_size_filtered(__u64 size)
 	return size < mt_min_size || (mt_max_size && size > mt_max_size);
 }
 
-/* The word and bit of (tgid, addr) in mt_sampled_bits. */
-static __always_inline __u64 *mt_sampled_word(__u32 tgid, __u64 addr, __u64 *bit)
+/*
+ * The word and bit of addr in mt_sampled_bits. The process is left out: a
+ * free can test its bit before asking who it is, and a collision between
+ * processes only costs a lookup.
+ */
+static __always_inline __u64 *mt_sampled_word(__u64 addr, __u64 *bit)
 {
-	__u64 h = (addr ^ ((__u64)tgid << 40)) * 0x9e3779b97f4a7c15ULL;
+	__u64 h = addr * 0x9e3779b97f4a7c15ULL;
 	__u32 idx = (h >> 40) & (MT_SAMPLED_WORDS - 1);
 
 	*bit = 1ULL << ((h >> 34) & 63);
 	return bpf_map_lookup_elem(&mt_sampled_bits, &idx);
 }
 
-/* Sampled mode: could (tgid, addr) be a recorded block? (No false "no".) */
-static __always_inline bool mt_maybe_recorded(__u32 tgid, __u64 addr)
+/* Sampled mode: could addr be a recorded block? (No false "no".) */
+static __always_inline bool mt_maybe_recorded(__u64 addr)
 {
 	__u64 bit, *w;
 
 	if (!mt_sample_rate)
 		return true;
-	w = mt_sampled_word(tgid, addr, &bit);
+	w = mt_sampled_word(addr, &bit);
 	return !w || (*w & bit);
 }
 
@@ -96,7 +100,7 @@ static __always_inline bool mt_release(__u32 tgid, __u64 addr, bool count_untrac
 	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 	struct mt_alloc *a;
 
-	if (!mt_maybe_recorded(tgid, addr))
+	if (!mt_maybe_recorded(addr))
 		return false; /* sampled mode: never recorded */
 	a = bpf_map_lookup_elem(&mt_allocs, &key);
 
@@ -146,7 +150,7 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 		}
 	}
 	if (mt_sample_rate) {
-		__u64 bit, *w = mt_sampled_word(tgid, addr, &bit);
+		__u64 bit, *w = mt_sampled_word(addr, &bit);
 
 		if (w)
 			__sync_fetch_and_or(w, bit);
@@ -387,7 +391,7 @@ static __always_inline bool mt_tracked(__u32 tgid, __u64 addr)
 {
 	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 
-	return addr && mt_maybe_recorded(tgid, addr) && bpf_map_lookup_elem(&mt_allocs, &key);
+	return addr && mt_maybe_recorded(addr) && bpf_map_lookup_elem(&mt_allocs, &key);
 }
 
 /* Is a release (munmap) at sp, returning to caller, nested in a call in flight? */

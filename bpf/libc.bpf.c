@@ -76,7 +76,7 @@ static __always_inline __u64 mt_mul(__u64 n, __u64 size, bool *overflow)
 static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 {
 	__u32 kind = MT_COOKIE_KIND(cookie);
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid;
 	__u64 sp = PT_REGS_SP(ctx);
 	__u64 caller = 0, size = 0, aux = 0, w_bytes = 0, w_count = 0, prev_stack, prev_py;
 	bool overflow = false, filtered, decided, record = false;
@@ -87,17 +87,24 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	      p4 = PT_REGS_PARM4(ctx);
 
 	asm volatile("" : "+r"(p1), "+r"(p2), "+r"(p3), "+r"(p4));
+	if (kind == MT_KIND_FREE || kind == MT_KIND_FREE_SIZED ||
+	    kind == MT_KIND_FREE_ALIGNED_SIZED) {
+		/*
+		 * No nesting check: no allocator calls the public free. With
+		 * sampling most frees stop at the bitmap, before anything else.
+		 */
+		if (!p1 || !mt_maybe_recorded(p1))
+			return 1;
+		tgid = bpf_get_current_pid_tgid() >> 32;
+		if (tgid != mt_self_tgid)
+			mt_release(tgid, p1, !mt_sample_rate);
+		return 1;
+	}
+	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid == mt_self_tgid)
 		return 1;
 
 	switch (kind) {
-	case MT_KIND_FREE:
-	case MT_KIND_FREE_SIZED:
-	case MT_KIND_FREE_ALIGNED_SIZED:
-		/* no nesting check: no allocator calls the public free */
-		if (p1)
-			mt_release(tgid, p1, !mt_sample_rate);
-		return 1;
 	case MT_KIND_MUNMAP:
 		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
 			mt_count(MT_CNT_READ_FAULT);
