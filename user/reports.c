@@ -234,11 +234,7 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 			/* gone: its leaks went with it */
 			t->done = true;
 			dead[nr_dead++] = t->pid;
-			mt_sym_native__forget_pid(mt->sym, t->pid);
-			mt_sym_python__forget_pid(mt->pysym, t->pid);
-			mt_site_cache__forget(mt->sites, t->pid);
-			if (t->py_module[0])
-				mt_loader__set_python(mt->loader, t->pid, NULL);
+			mt_target__forget(mt, t);
 			continue;
 		}
 		for (size_t j = 0; j < snap->nr_sites; j++)
@@ -342,11 +338,7 @@ int mt_target__finish(struct memtrace *mt, struct target *t)
 	}
 	t->final_reported = false;
 	mt_reader__purge(&mt->fds, &(__u32){(__u32)t->pid}, 1);
-	mt_sym_native__forget_pid(mt->sym, t->pid);
-	mt_sym_python__forget_pid(mt->pysym, t->pid);
-	mt_site_cache__forget(mt->sites, t->pid);
-	if (t->py_module[0])
-		mt_loader__set_python(mt->loader, t->pid, NULL);
+	mt_target__forget(mt, t);
 	return err;
 }
 

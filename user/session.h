@@ -68,6 +68,12 @@ int mt_target__detect_python(struct memtrace *mt, struct target *t);
 int mt_target__exec(struct memtrace *mt, struct target *t);
 /* Targets still to report on (and commands still running). */
 size_t mt_session__live(const struct memtrace *mt);
+/*
+ * Drop what memtrace holds for a process image (symbols, symbolized sites,
+ * the interpreter layout in BPF); its maps' entries are purged separately
+ * (mt_reader__purge), in one batch where several go at once.
+ */
+void mt_target__forget(struct memtrace *mt, struct target *t);
 /* The cgroup of pid (its container), for -a reports. */
 void mt_proc__read_cgroup(pid_t pid, char *buf, size_t len);
 

@@ -480,6 +480,16 @@ size_t mt_session__live(const struct memtrace *mt)
 	return n;
 }
 
+void mt_target__forget(struct memtrace *mt, struct target *t)
+{
+	mt_site_cache__forget(mt->sites, t->pid);
+	mt_sym_native__forget_pid(mt->sym, t->pid);
+	mt_sym_python__forget_pid(mt->pysym, t->pid);
+	if (t->py_module[0])
+		mt_loader__set_python(mt->loader, t->pid, NULL);
+	t->py_module[0] = 0;
+}
+
 /*
  * -- mode: the command executed another program (env, a shell script):
  * what the old image allocated went with it; find the new image's
@@ -491,12 +501,7 @@ int mt_target__exec(struct memtrace *mt, struct target *t)
 	int err;
 
 	mt_reader__purge(&mt->fds, &(__u32){(__u32)t->pid}, 1);
-	mt_site_cache__forget(mt->sites, t->pid);
-	mt_sym_native__forget_pid(mt->sym, t->pid);
-	mt_sym_python__forget_pid(mt->pysym, t->pid);
-	if (t->py_module[0])
-		mt_loader__set_python(mt->loader, t->pid, NULL);
-	t->py_module[0] = 0;
+	mt_target__forget(mt, t);
 	t->py_checks = 3;
 	read_comm(t->pid, t->comm);
 	err = mt_spawn__follow_exec(t->pid, spawn_ready, &c);
