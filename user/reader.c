@@ -226,6 +226,24 @@ int mt_reader__snapshot(const struct mt_map_fds *fds, __u64 min_age_ns, struct m
 	return 0;
 }
 
+const struct mt_raw_site *mt_snapshot__process(const struct mt_snapshot *s, __u32 tgid, size_t *n)
+{
+	size_t lo = 0, hi = s->nr_sites, end;
+
+	while (lo < hi) { /* first site with key.tgid >= tgid */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->sites[mid].key.tgid < tgid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < s->nr_sites && s->sites[end].key.tgid == tgid; end++)
+		;
+	*n = end - lo;
+	return s->sites + lo;
+}
+
 void mt_snapshot__free(struct mt_snapshot *s)
 {
 	if (!s)

@@ -30,6 +30,8 @@ struct mt_snapshot {
  */
 int mt_reader__snapshot(const struct mt_map_fds *fds, __u64 min_age_ns, struct mt_snapshot *out);
 void mt_snapshot__free(struct mt_snapshot *s);
+/* The sites of one process (sites are sorted by tgid): first one, *n of them. */
+const struct mt_raw_site *mt_snapshot__process(const struct mt_snapshot *s, __u32 tgid, size_t *n);
 
 /*
  * Stacks never change once in their map (the key is a hash of the

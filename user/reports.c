@@ -109,7 +109,9 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 			 bool final, bool exited)
 {
 	struct mt_frame frames[MT_MAX_STACK_DEPTH * 4];
+	const struct mt_raw_site *sites;
 	struct mt_report r;
+	size_t nr_sites;
 	int err = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -120,12 +122,11 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		mt_target__detect_python(mt, t);
 	}
 	mt_agg__begin(t->agg);
-	for (size_t i = 0; i < snap->nr_sites; i++) {
-		const struct mt_raw_site *s = &snap->sites[i];
+	sites = mt_snapshot__process(snap, (__u32)t->pid, &nr_sites);
+	for (size_t i = 0; i < nr_sites; i++) {
+		const struct mt_raw_site *s = &sites[i];
 		struct mt_sample smp = {};
 
-		if (s->key.tgid != (__u32)t->pid)
-			continue;
 		if (!s->stats.bytes && !s->stats.count && !s->stats.alloc_count)
 			continue;
 		smp.bytes = s->stats.bytes;
@@ -190,8 +191,9 @@ static int cmp_proc_total(const void *a, const void *b)
 static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool final)
 {
 	struct proc_total *tot = NULL;
+	const struct mt_raw_site *sites;
 	__u32 *dead = NULL;
-	size_t nr = 0, nr_dead = 0;
+	size_t nr = 0, nr_dead = 0, nr_sites;
 	int err = 0;
 
 	/* sites are sorted by tgid: one check per process */
@@ -237,9 +239,9 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 			mt_target__forget(mt, t);
 			continue;
 		}
-		for (size_t j = 0; j < snap->nr_sites; j++)
-			if (snap->sites[j].key.tgid == (__u32)t->pid)
-				bytes += snap->sites[j].stats.bytes;
+		sites = mt_snapshot__process(snap, (__u32)t->pid, &nr_sites);
+		for (size_t j = 0; j < nr_sites; j++)
+			bytes += sites[j].stats.bytes;
 		if (!bytes)
 			continue; /* nothing outstanding: nothing to report */
 		tot[nr].t = t;
