@@ -305,52 +305,38 @@ static void delete_keys(int fd, const char *keys, size_t n, size_t key_size)
 }
 
 /*
- * Delete every entry of a hash map whose key starts with one of the tgids
- * (both key types begin with __u32 tgid), a batch at a time: memory stays
- * bounded by one batch whatever the map holds.
+ * Delete every entry of a hash map whose key doomed() picks, walking the map
+ * a batch at a time and deleting each batch's picks before the next (they
+ * sit in buckets already returned, so the walk stays valid): memory stays
+ * bounded by one batch whatever the map holds. Count deleted, or -errno.
  */
-static int purge_map(int fd, size_t key_size, size_t value_size, const __u32 *tgids, size_t n)
+static int delete_matching(int fd, size_t key_size, size_t value_size,
+			   bool (*doomed)(const void *key, const void *ctx), const void *ctx)
 {
 	enum { BATCH = 1024 };
 	char *keys = malloc(BATCH * key_size), *vals = malloc(BATCH * value_size);
-	char *doomed = NULL, *tmp;
-	size_t nd = 0, cap = 0;
+	char *picked = malloc(BATCH * key_size);
 	__u64 in = 0, out;
 	bool first = true;
-	int err = 0;
+	int err = 0, deleted = 0;
 
-	if (!keys || !vals) {
+	if (!keys || !vals || !picked) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
 	for (;;) {
-		__u32 cnt = BATCH;
+		__u32 cnt = BATCH, np = 0;
 		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt, NULL);
 
 		if (r && errno != ENOENT) {
 			err = -errno;
 			goto cleanup;
 		}
-		nd = 0;
-		for (__u32 i = 0; i < cnt; i++) {
-			__u32 tgid;
-
-			memcpy(&tgid, keys + i * key_size, sizeof(tgid));
-			if (!tgid_in(tgid, tgids, n))
-				continue;
-			if (nd == cap) {
-				cap = cap ? cap * 2 : 256;
-				tmp = realloc(doomed, cap * key_size);
-				if (!tmp) {
-					err = -ENOMEM;
-					goto cleanup;
-				}
-				doomed = tmp;
-			}
-			memcpy(doomed + nd++ * key_size, keys + i * key_size, key_size);
-		}
-		/* entries of buckets already returned: deleting them keeps the walk valid */
-		delete_keys(fd, doomed, nd, key_size);
+		for (__u32 i = 0; i < cnt; i++)
+			if (doomed(keys + i * key_size, ctx))
+				memcpy(picked + np++ * key_size, keys + i * key_size, key_size);
+		delete_keys(fd, picked, np, key_size);
+		deleted += np;
 		if (r)
 			break; /* ENOENT: the end */
 		in = out;
@@ -359,23 +345,39 @@ static int purge_map(int fd, size_t key_size, size_t value_size, const __u32 *tg
 cleanup:
 	free(keys);
 	free(vals);
-	free(doomed);
-	return err;
+	free(picked);
+	return err ? err : deleted;
+}
+
+struct tgid_set {
+	const __u32 *tgids;
+	size_t n;
+};
+
+/* Both key types (allocations, sites) begin with __u32 tgid. */
+static bool key_of_tgids(const void *key, const void *ctx)
+{
+	const struct tgid_set *set = ctx;
+	__u32 tgid;
+
+	memcpy(&tgid, key, sizeof(tgid));
+	return tgid_in(tgid, set->tgids, set->n);
 }
 
 int mt_reader__purge(const struct mt_map_fds *fds, const __u32 *tgids, size_t n)
 {
+	struct tgid_set set = {tgids, n};
 	int err;
 
 	if (!n)
 		return 0;
-	err =
-	    purge_map(fds->allocs, sizeof(struct mt_alloc_key), sizeof(struct mt_alloc), tgids, n);
-	if (!err) /* per-CPU values */
-		err =
-		    purge_map(fds->sites, sizeof(struct mt_site_key),
-			      sizeof(struct mt_site_stats) * libbpf_num_possible_cpus(), tgids, n);
-	return err;
+	err = delete_matching(fds->allocs, sizeof(struct mt_alloc_key), sizeof(struct mt_alloc),
+			      key_of_tgids, &set);
+	if (err >= 0) /* per-CPU values */
+		err = delete_matching(fds->sites, sizeof(struct mt_site_key),
+				      sizeof(struct mt_site_stats) * libbpf_num_possible_cpus(),
+				      key_of_tgids, &set);
+	return err < 0 ? err : 0;
 }
 
 struct cache_entry {
@@ -571,41 +573,24 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Delete the keys of a stack map (key: __u64 hash) not in the sorted set. */
-static int gc_map(int fd, size_t value_size, const __u64 *keep, size_t nkeep)
+struct hash_set {
+	const __u64 *keep; /* sorted */
+	size_t n;
+};
+
+/* Stack maps (key: __u64 hash): doomed unless in the set kept. */
+static bool key_not_kept(const void *key, const void *ctx)
 {
-	enum { BATCH = 512 };
-	__u64 keys[BATCH], doomed[BATCH], in = 0, out;
-	char *vals = malloc(BATCH * value_size);
-	bool first = true;
-	int n_deleted = 0;
+	const struct hash_set *set = ctx;
 
-	if (!vals)
-		return -ENOMEM;
-	for (;;) {
-		__u32 cnt = BATCH, nd = 0;
-		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt, NULL);
-
-		if (r && errno != ENOENT)
-			break;
-		for (__u32 i = 0; i < cnt; i++)
-			if (!bsearch(&keys[i], keep, nkeep, sizeof(*keep), cmp_u64))
-				doomed[nd++] = keys[i];
-		delete_keys(fd, (const char *)doomed, nd, sizeof(__u64));
-		n_deleted += nd;
-		if (r)
-			break;
-		in = out;
-		first = false;
-	}
-	free(vals);
-	return n_deleted;
+	return !bsearch(key, set->keep, set->n, sizeof(*set->keep), cmp_u64);
 }
 
 int mt_reader__gc_stacks(const struct mt_map_fds *fds, const struct mt_snapshot *snap,
 			 const __u32 *gone, size_t nr_gone)
 {
 	__u64 *keep = calloc(snap->nr_sites * 2 + 1, sizeof(*keep));
+	struct hash_set set;
 	size_t n = 0;
 	int a, b;
 
@@ -620,8 +605,12 @@ int mt_reader__gc_stacks(const struct mt_map_fds *fds, const struct mt_snapshot 
 			keep[n++] = snap->sites[i].key.py_stack;
 	}
 	qsort(keep, n, sizeof(*keep), cmp_u64);
-	a = gc_map(fds->stacks, sizeof(struct mt_stack), keep, n);
-	b = gc_map(fds->py_stacks, sizeof(struct mt_py_stack), keep, n);
+	set.keep = keep;
+	set.n = n;
+	a = delete_matching(fds->stacks, sizeof(__u64), sizeof(struct mt_stack), key_not_kept,
+			    &set);
+	b = delete_matching(fds->py_stacks, sizeof(__u64), sizeof(struct mt_py_stack), key_not_kept,
+			    &set);
 	free(keep);
 	return a < 0 ? a : b < 0 ? b : a + b;
 }
