@@ -591,21 +591,6 @@ int mt_plan__from_file(struct mt_plan *plan, const char *path)
 	return plan_file(plan, path, kinds, NR_KINDS);
 }
 
-static bool defines_allocator(const char *path)
-{
-	struct elf_file f;
-	bool ok;
-
-	if (elf_file__open(&f, path, kinds, NR_KINDS))
-		return false;
-	ok = f.sym[0] != 0; /* malloc */
-	for (size_t k = 0; k < NR_KINDS; k++)
-		if (kinds[k].kind == MT_KIND_FREE)
-			ok = ok && f.sym[k];
-	elf_file__close(&f);
-	return ok;
-}
-
 /*
  * A path to mod's file valid here: /proc/PID/root/<path> when it is the
  * same inode (containers), else the mapping's /proc/PID/map_files entry.
@@ -642,41 +627,33 @@ static bool is_libc_name(const char *path)
 
 int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps)
 {
-	char path[PATH_MAX];
-	const struct mt_module *pick = NULL;
-	int err;
-
-	char exe[PATH_MAX] = "";
+	char path[PATH_MAX], exe[PATH_MAX] = "";
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
-	/* the executable first: a static binary, or one with its own malloc */
-	for (int pass = 0; pass < 3 && !pick; pass++) {
-		for (size_t i = 0; i < maps->nr_mods && !pick; i++) {
+	/*
+	 * The executable first (a static binary, or one with its own malloc),
+	 * then the C library by name, then any module: the first file that
+	 * defines malloc and free is planned. Each file is read once.
+	 */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < maps->nr_mods; i++) {
 			const struct mt_module *m = &maps->mods[i];
+			bool is_exe = !strcmp(m->path, exe), is_libc = is_libc_name(m->path);
 
-			if (pass == 0 && strcmp(m->path, exe))
+			if ((pass == 0 && !is_exe) || (pass == 1 && (is_exe || !is_libc)) ||
+			    (pass == 2 && (is_exe || is_libc)))
 				continue;
-			if (pass == 1 && !is_libc_name(m->path))
+			if (module_path(pid, maps, m, path, sizeof(path)) ||
+			    mt_plan__from_file(plan, path))
 				continue;
-			if (module_path(pid, maps, m, path, sizeof(path)))
-				continue;
-			if (defines_allocator(path))
-				pick = m;
+			snprintf(plan->shown, sizeof(plan->shown), "%s", m->path);
+			return 0;
 		}
 	}
-	if (!pick)
-		return kill(pid, 0) && errno == ESRCH ? -ESRCH : -ENOENT;
-	err = module_path(pid, maps, pick, path, sizeof(path));
-	if (err)
-		return err;
-	err = mt_plan__from_file(plan, path);
-	if (err)
-		return err;
-	snprintf(plan->shown, sizeof(plan->shown), "%s", pick->path);
-	return 0;
+	return kill(pid, 0) && errno == ESRCH ? -ESRCH : -ENOENT;
 }
 
 void mt_plan__log(const struct mt_plan *plan)
