@@ -18,7 +18,7 @@ WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-init
 USER_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP \
 	       -Iinclude -Iuser -I$(OUTPUT) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS    := -lbpf -lelf -ldw -lz -lm
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I$(OUTPUT) -Iinclude -Ibpf -MMD -MP
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)

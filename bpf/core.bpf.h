@@ -26,6 +26,11 @@ extern const volatile __u64 mt_sample_exact; /* R * ln(100): recorded exactly fr
 extern const volatile __u64 mt_seed;	     /* 0 = random */
 extern const volatile __u32 mt_g_tab[MT_G_BINS + 1];
 extern const volatile __u32 mt_ln_tab[MT_LN_BINS + 1];
+extern const volatile __u32 mt_alloc_mask;  /* buckets in mt_allocs - 1 */
+extern const volatile __u32 mt_site_max;    /* slots */
+extern const volatile __u32 mt_stripe_mask; /* stripes of site totals - 1 */
+extern volatile __u32 mt_site_next;	    /* slots handed out by counting */
+extern volatile __s64 mt_spill_nr;	    /* records in mt_allocs_spill */
 
 static __always_inline void mt_count(enum mt_counter c)
 {
@@ -77,18 +82,138 @@ static __always_inline bool mt_maybe_recorded(__u64 addr)
 	return !w || (*w & bit);
 }
 
-/* Subtract an allocation's contribution from its site and forget it. */
-static __always_inline void mt_forget(struct mt_alloc_key *key, struct mt_alloc *a)
+/*
+ * The weight of a recorded allocation of size bytes: size and one without
+ * sampling or from mt_sample_exact on, else R * g(S/R) bytes and that over
+ * S allocations (S = size, at least 1). A function of size alone, so a
+ * free can subtract what the allocation added without storing it.
+ */
+static __always_inline void mt_weight(__u64 size, __u64 *w_bytes, __u64 *w_count)
 {
-	struct mt_site_stats *st = bpf_map_lookup_elem(&mt_sites, &a->site);
+	__u64 s = size ? size : 1, pos, g;
+	__u32 i, frac;
 
-	if (st) {
-		__sync_fetch_and_add(&st->bytes, -(__s64)a->w_bytes);
-		__sync_fetch_and_add(&st->count, -(__s64)a->w_count);
-	} else {
-		mt_count(MT_CNT_SITE_MISSING);
+	*w_bytes = size;
+	*w_count = MT_COUNT_ONE;
+	if (!mt_sample_rate || size >= mt_sample_exact)
+		return;
+	/* x = s / R on the table: s * BINS / (R ln 100), Q16 */
+	pos = (s << 16) * MT_G_BINS / mt_sample_exact;
+	i = (pos >> 16) & (MT_G_BINS - 1);
+	frac = pos & 0xffff;
+	g = mt_g_tab[i] + (((__u64)(mt_g_tab[i + 1] - mt_g_tab[i]) * frac) >> 16);
+	*w_bytes = (mt_sample_rate * g) >> 16;
+	*w_count = (*w_bytes << MT_COUNT_SHIFT) / s;
+}
+
+/* This CPU's stripe of a site's totals. */
+static __always_inline struct mt_site_stats *mt_site_stats_get(__u32 slot)
+{
+	__u32 idx = (bpf_get_smp_processor_id() & mt_stripe_mask) * mt_site_max + slot;
+
+	return bpf_map_lookup_elem(&mt_site_stats, &idx);
+}
+
+/* Take an allocation of size bytes off the totals of its site. */
+static __always_inline void mt_site_sub(__u32 slot, __u64 size)
+{
+	struct mt_site_stats *st = mt_site_stats_get(slot);
+	__u64 w_bytes, w_count;
+
+	if (!st)
+		return;
+	mt_weight(size, &w_bytes, &w_count);
+	__sync_fetch_and_add(&st->bytes, -(__s64)w_bytes);
+	__sync_fetch_and_add(&st->count, -(__s64)w_count);
+}
+
+/* The two candidate buckets of (tgid, addr), as entry indexes. */
+static __always_inline void mt_alloc_buckets(__u32 tgid, __u64 addr, __u32 *b0, __u32 *b1)
+{
+	__u64 x = addr ^ ((__u64)tgid << 48 | tgid);
+
+	*b0 = (((x * 0x9e3779b97f4a7c15ULL) >> 40) & mt_alloc_mask) * MT_ALLOC_WAYS;
+	*b1 = (((x * 0xc2b2ae3d27d4eb4fULL) >> 40) & mt_alloc_mask) * MT_ALLOC_WAYS;
+}
+
+/* Entry i (0 .. 2 * MT_ALLOC_WAYS - 1) of the two candidate buckets b. */
+static __always_inline struct mt_alloc *mt_alloc_entry(const __u32 *b, __u32 i)
+{
+	__u32 idx = b[i / MT_ALLOC_WAYS] + i % MT_ALLOC_WAYS;
+
+	return bpf_map_lookup_elem(&mt_allocs, &idx);
+}
+
+/* The table entry of (tgid, addr), NULL when it has none. */
+static __always_inline struct mt_alloc *mt_alloc_find(__u32 tgid, __u64 addr)
+{
+	__u32 b[2];
+
+	mt_alloc_buckets(tgid, addr, &b[0], &b[1]);
+	for (__u32 i = 0; i < 2 * MT_ALLOC_WAYS; i++) {
+		struct mt_alloc *e = mt_alloc_entry(b, i);
+
+		if (e && e->addr == addr && e->tgid == tgid)
+			return e;
 	}
-	bpf_map_delete_elem(&mt_allocs, key);
+	return NULL;
+}
+
+/*
+ * Claim a free entry for (tgid, addr) and fill it; false when both buckets
+ * are full. The owner is written last and cleared first (mt_forget), so an
+ * entry half claimed or half freed matches no lookup.
+ */
+static __always_inline bool mt_alloc_claim(__u32 tgid, __u64 addr, __u32 site, __u64 size, __u64 ts)
+{
+	__u32 b[2];
+
+	mt_alloc_buckets(tgid, addr, &b[0], &b[1]);
+	for (__u32 i = 0; i < 2 * MT_ALLOC_WAYS; i++) {
+		struct mt_alloc *e = mt_alloc_entry(b, i);
+
+		if (!e || e->addr || __sync_val_compare_and_swap(&e->addr, 0, addr))
+			continue;
+		e->site = site;
+		e->size = size;
+		e->ts_ns = ts;
+		*(volatile __u32 *)&e->tgid = tgid;
+		return true;
+	}
+	return false;
+}
+
+/* Forget a table entry: off its site's totals, then free for reuse. */
+static __always_inline void mt_forget(struct mt_alloc *e)
+{
+	__u32 site = e->site;
+	__u64 size = e->size;
+
+	*(volatile __u32 *)&e->tgid = 0;
+	*(volatile __u64 *)&e->addr = 0;
+	mt_site_sub(site, size);
+}
+
+/* Forget the spilled record of (tgid, addr); false when there is none. */
+static __always_inline bool mt_forget_spilled(__u32 tgid, __u64 addr)
+{
+	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
+	struct mt_alloc *a;
+	__u32 site;
+	__u64 size;
+
+	if (mt_spill_nr <= 0)
+		return false;
+	a = bpf_map_lookup_elem(&mt_allocs_spill, &key);
+	if (!a)
+		return false;
+	site = a->site;
+	size = a->size;
+	if (bpf_map_delete_elem(&mt_allocs_spill, &key))
+		return false; /* a racing release took it */
+	__sync_fetch_and_add(&mt_spill_nr, -1);
+	mt_site_sub(site, size);
+	return true;
 }
 
 /*
@@ -97,57 +222,115 @@ static __always_inline void mt_forget(struct mt_alloc_key *key, struct mt_alloc 
  */
 static __always_inline bool mt_release(__u32 tgid, __u64 addr, bool count_untracked)
 {
-	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
-	struct mt_alloc *a;
+	struct mt_alloc *e;
 
 	if (!mt_maybe_recorded(addr))
 		return false; /* sampled mode: never recorded */
-	a = bpf_map_lookup_elem(&mt_allocs, &key);
-
-	if (!a) {
-		if (count_untracked)
-			mt_count(MT_CNT_UNTRACKED_FREE);
-		return false;
+	e = mt_alloc_find(tgid, addr);
+	if (e) {
+		mt_forget(e);
+		return true;
 	}
-	mt_forget(&key, a);
-	return true;
+	if (mt_forget_spilled(tgid, addr))
+		return true;
+	if (count_untracked)
+		mt_count(MT_CNT_UNTRACKED_FREE);
+	return false;
+}
+
+static __always_inline bool mt_site_key_eq(const struct mt_site_key *a, const struct mt_site_key *b)
+{
+	return a->tgid == b->tgid && a->caller == b->caller && a->stack == b->stack &&
+	       a->py_stack == b->py_stack;
+}
+
+/*
+ * A slot for a site seen for the first time: from the counter while it
+ * lasts, then from the slots the loader returned. The key is stored before
+ * the slot is published, its tgid last (a reader skips tgid 0). A global
+ * function: verified once. MT_NO_SITE when every slot is taken.
+ */
+__noinline __u32 mt_site_new(const struct mt_site_key *k)
+{
+	struct mt_site_key *sk;
+	__u32 slot = mt_site_next, *found;
+
+	if (!k)
+		return MT_NO_SITE;
+	if (slot < mt_site_max)
+		slot = __sync_fetch_and_add(&mt_site_next, 1);
+	if (slot >= mt_site_max && bpf_map_pop_elem(&mt_site_free, &slot))
+		goto full;
+	sk = bpf_map_lookup_elem(&mt_site_keys, &slot);
+	if (!sk)
+		goto full;
+	sk->flags = k->flags;
+	sk->caller = k->caller;
+	sk->stack = k->stack;
+	sk->py_stack = k->py_stack;
+	*(volatile __u32 *)&sk->tgid = k->tgid;
+	if (!bpf_map_update_elem(&mt_site_index, k, &slot, BPF_NOEXIST))
+		return slot;
+	/* another CPU published this site first, or the index is full */
+	*(volatile __u32 *)&sk->tgid = 0;
+	bpf_map_push_elem(&mt_site_free, &slot, 0);
+	found = bpf_map_lookup_elem(&mt_site_index, k);
+	if (found)
+		return *found;
+full:
+	mt_count(MT_CNT_SITES_FULL);
+	return MT_NO_SITE;
+}
+
+/* The slot of site k; the thread's last slot is tried first. */
+static __always_inline __u32 mt_site_slot(const struct mt_site_key *k, __u32 *last)
+{
+	__u32 slot = *last, *found;
+	struct mt_site_key *sk = bpf_map_lookup_elem(&mt_site_keys, &slot);
+
+	if (sk && mt_site_key_eq(sk, k))
+		return slot;
+	found = bpf_map_lookup_elem(&mt_site_index, k);
+	slot = found ? *found : mt_site_new(k);
+	if (slot != MT_NO_SITE)
+		*last = slot;
+	return slot;
 }
 
 static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct mt_thread *t)
 {
+	struct mt_site_key k = {
+	    .tgid = tgid, .caller = t->caller, .stack = t->stack, .py_stack = t->py_stack};
 	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 	struct mt_alloc rec = {};
-	struct mt_site_stats zero = {}, *st;
-	struct mt_alloc *old;
+	struct mt_site_stats *st;
+	struct mt_alloc *e;
+	__u64 ts = mt_want_age ? bpf_ktime_get_ns() : 0;
+	__u32 slot = mt_site_slot(&k, &t->site);
 
-	rec.size = size;
-	rec.w_bytes = t->w_bytes;
-	rec.w_count = t->w_count;
-	if (mt_want_age)
-		rec.ts_ns = bpf_ktime_get_ns();
-	rec.site.tgid = tgid;
-	rec.site.stack = t->stack;
-	rec.site.py_stack = t->py_stack;
-	rec.site.caller = t->caller;
-
-	st = bpf_map_lookup_elem(&mt_sites, &rec.site);
-	if (!st) {
-		bpf_map_update_elem(&mt_sites, &rec.site, &zero, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&mt_sites, &rec.site);
-		if (!st) {
-			mt_count(MT_CNT_SITES_FULL);
-			return;
-		}
-	}
-	if (bpf_map_update_elem(&mt_allocs, &key, &rec, BPF_NOEXIST)) {
-		/* an address handed out again without a free we saw: replace the stale record */
-		old = bpf_map_lookup_elem(&mt_allocs, &key);
-		if (old)
-			mt_forget(&key, old);
-		if (bpf_map_update_elem(&mt_allocs, &key, &rec, BPF_ANY)) {
+	if (slot == MT_NO_SITE)
+		return;
+	st = mt_site_stats_get(slot);
+	if (!st)
+		return;
+	/* an address handed out again without a free we saw: drop the stale record */
+	e = mt_alloc_find(tgid, addr);
+	if (e)
+		mt_forget(e);
+	else
+		mt_forget_spilled(tgid, addr);
+	if (!mt_alloc_claim(tgid, addr, slot, size, ts)) {
+		rec.addr = addr;
+		rec.tgid = tgid;
+		rec.site = slot;
+		rec.size = size;
+		rec.ts_ns = ts;
+		if (bpf_map_update_elem(&mt_allocs_spill, &key, &rec, BPF_NOEXIST)) {
 			mt_count(MT_CNT_ALLOCS_FULL);
 			return;
 		}
+		__sync_fetch_and_add(&mt_spill_nr, 1);
+		mt_count(MT_CNT_SPILLED);
 	}
 	if (mt_sample_rate) {
 		__u64 bit, *w = mt_sampled_word(addr, &bit);
@@ -155,10 +338,30 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 		if (w)
 			__sync_fetch_and_or(w, bit);
 	}
-	__sync_fetch_and_add(&st->bytes, (__s64)rec.w_bytes);
-	__sync_fetch_and_add(&st->count, (__s64)rec.w_count);
-	__sync_fetch_and_add(&st->alloc_bytes, rec.w_bytes);
-	__sync_fetch_and_add(&st->alloc_count, rec.w_count);
+	__sync_fetch_and_add(&st->bytes, (__s64)t->w_bytes);
+	__sync_fetch_and_add(&st->count, (__s64)t->w_count);
+	__sync_fetch_and_add(&st->alloc_bytes, t->w_bytes);
+	__sync_fetch_and_add(&st->alloc_count, t->w_count);
+}
+
+/*
+ * Read the user stack from sp into the scratch window, and the return
+ * address at sp into *ret: one read serves the call site and the first
+ * frames of the walk. Returns sp when the window holds MT_STACK_CHUNK bytes
+ * from sp, 1 when only *ret could be read, 0 on a fault. A global function.
+ */
+__noinline __u64 mt_stack_window(__u64 sp, __u64 *ret)
+{
+	__u32 zero = 0;
+	struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
+
+	if (!ret)
+		return 0;
+	if (sc && !bpf_probe_read_user(sc->chunk, MT_STACK_CHUNK, (void *)sp)) {
+		__builtin_memcpy(ret, sc->chunk, sizeof(*ret));
+		return sp;
+	}
+	return bpf_probe_read_user(ret, sizeof(*ret), (void *)sp) ? 0 : 1;
 }
 
 /*
@@ -166,12 +369,13 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
  * address. Each frame must lie above the previous one (starting above lo)
  * on the same stack, within MT_MAX_FRAME_SPAN: code built without frame
  * pointers uses %rbp for data, and that must end the walk instead of
- * producing a stack of garbage. Returns the stack's key in mt_stacks, 0
- * when there is none. A global function: verified once.
+ * producing a stack of garbage. win: the user stack address the scratch
+ * window already holds (mt_stack_window), 0 = none. Returns the stack's
+ * key in mt_stacks, 0 when there is none. A global function: verified once.
  */
-__noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last)
+__noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u64 win)
 {
-	__u64 h = 0xcbf29ce484222325ULL, base = 0, end = 0;
+	__u64 h = 0xcbf29ce484222325ULL, base = win, end = win ? win + MT_STACK_CHUNK : 0;
 	__u32 zero = 0, n = 0;
 	struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
 	struct mt_stack *s;
@@ -239,19 +443,19 @@ __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last)
  * first, so the program's own line comes right after it.
  */
 static __always_inline __u64 mt_stack_get(struct pt_regs *ctx, __u64 caller, bool in_library,
-					  __u64 seg_lo, __u64 seg_size, __u64 last)
+					  __u64 seg_lo, __u64 seg_size, __u64 last, __u64 win)
 {
 	__u64 sp = PT_REGS_SP(ctx), fp = PT_REGS_FP(ctx), cfa, ret = 0;
 	struct mt_frame_key k;
 	struct mt_frame_rule *r;
 
 	if (!in_library)
-		return mt_stack_walk(0, fp, sp, last);
+		return mt_stack_walk(0, fp, sp, last, win);
 	k.seg_size = seg_size;
 	k.off = caller - seg_lo;
 	r = bpf_map_lookup_elem(&mt_frame_rules, &k);
 	if (!r)
-		return mt_stack_walk(0, fp, sp, last);
+		return mt_stack_walk(0, fp, sp, last, win);
 	cfa = sp + 8 + r->cfa;
 	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(cfa - 8))) {
 		mt_count(MT_CNT_READ_FAULT);
@@ -259,7 +463,7 @@ static __always_inline __u64 mt_stack_get(struct pt_regs *ctx, __u64 caller, boo
 	}
 	if (r->rbp && bpf_probe_read_user(&fp, sizeof(fp), (void *)(cfa + r->rbp)))
 		fp = 0;
-	return mt_stack_walk(ret, fp, cfa - 8, last);
+	return mt_stack_walk(ret, fp, cfa - 8, last, win);
 }
 
 /*
@@ -362,13 +566,13 @@ static __always_inline __s64 mt_draw(struct mt_sampler *t)
 static __always_inline bool mt_sample(struct mt_sampler *st, __u64 size, __u64 *w_bytes,
 				      __u64 *w_count)
 {
-	__u64 s = size ? size : 1, pos, g;
-	__u32 i, frac;
+	__u64 s = size ? size : 1;
 
-	*w_bytes = size;
-	*w_count = MT_COUNT_ONE;
-	if (!mt_sample_rate || size >= mt_sample_exact)
+	if (!mt_sample_rate || size >= mt_sample_exact) {
+		*w_bytes = size;
+		*w_count = MT_COUNT_ONE;
 		return true;
+	}
 	if (st->left <= 0 && !st->rng)
 		st->left = mt_draw(st);
 	if (st->left > (__s64)s) {
@@ -376,13 +580,7 @@ static __always_inline bool mt_sample(struct mt_sampler *st, __u64 size, __u64 *
 		return false;
 	}
 	st->left = mt_draw(st);
-	/* x = s / R on the table: s * BINS / (R ln 100), Q16 */
-	pos = (s << 16) * MT_G_BINS / mt_sample_exact;
-	i = (pos >> 16) & (MT_G_BINS - 1);
-	frac = pos & 0xffff;
-	g = mt_g_tab[i] + (((__u64)(mt_g_tab[i + 1] - mt_g_tab[i]) * frac) >> 16);
-	*w_bytes = (mt_sample_rate * g) >> 16;
-	*w_count = (*w_bytes << MT_COUNT_SHIFT) / s;
+	mt_weight(size, w_bytes, w_count);
 	return true;
 }
 
@@ -391,7 +589,10 @@ static __always_inline bool mt_tracked(__u32 tgid, __u64 addr)
 {
 	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 
-	return addr && mt_maybe_recorded(addr) && bpf_map_lookup_elem(&mt_allocs, &key);
+	if (!addr || !mt_maybe_recorded(addr))
+		return false;
+	return mt_alloc_find(tgid, addr) ||
+	       (mt_spill_nr > 0 && bpf_map_lookup_elem(&mt_allocs_spill, &key));
 }
 
 /* Is a release (munmap) at sp, returning to caller, nested in a call in flight? */

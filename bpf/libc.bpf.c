@@ -39,6 +39,11 @@ const volatile __u64 mt_sample_exact = 0;
 const volatile __u64 mt_seed = 0;
 const volatile __u32 mt_g_tab[MT_G_BINS + 1] = {};
 const volatile __u32 mt_ln_tab[MT_LN_BINS + 1] = {};
+const volatile __u32 mt_alloc_mask = 0;
+const volatile __u32 mt_site_max = 1;
+const volatile __u32 mt_stripe_mask = 0;
+volatile __u32 mt_site_next = 0;
+volatile __s64 mt_spill_nr = 0;
 
 extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
@@ -78,7 +83,7 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	__u32 kind = MT_COOKIE_KIND(cookie);
 	__u32 tgid;
 	__u64 sp = PT_REGS_SP(ctx);
-	__u64 caller = 0, size = 0, aux = 0, w_bytes = 0, w_count = 0, prev_stack, prev_py;
+	__u64 caller = 0, size = 0, aux = 0, w_bytes = 0, w_count = 0, prev_stack, prev_py, win = 0;
 	bool overflow = false, filtered, decided, record = false;
 	struct mt_thread *t;
 	__u32 zero = 0;
@@ -100,12 +105,11 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 			mt_release(tgid, p1, !mt_sample_rate);
 		return 1;
 	}
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == mt_self_tgid)
-		return 1;
-
 	switch (kind) {
 	case MT_KIND_MUNMAP:
+		tgid = bpf_get_current_pid_tgid() >> 32;
+		if (tgid == mt_self_tgid)
+			return 1;
 		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
 			mt_count(MT_CNT_READ_FAULT);
 			return 1;
@@ -175,6 +179,11 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 
 		record = st && mt_sample(st, size, &w_bytes, &w_count);
 	}
+	if (decided && !record && !aux)
+		return 1; /* the common unsampled call: not even the process is asked */
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == mt_self_tgid)
+		return 1;
 	if (decided && !record && !mt_tracked(tgid, aux))
 		return 1;
 
@@ -210,18 +219,25 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 			return 1;
 		t->release_only = 1;
 	}
-	if (!caller && bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
-		mt_count(MT_CNT_READ_FAULT);
-		return 1;
+	if (!caller) {
+		/* with stacks, one read of the stack serves the call site and the walk */
+		if (mt_want_stacks && !t->release_only)
+			win = mt_stack_window(sp, &caller);
+		else
+			win = bpf_probe_read_user(&caller, sizeof(caller), (void *)sp) ? 0 : 1;
+		if (!win) {
+			mt_count(MT_CNT_READ_FAULT);
+			return 1;
+		}
 	}
 	prev_stack = t->stack; /* the thread's last stacks: likely these again */
 	prev_py = t->py_stack;
 	t->stack = 0;
 	t->py_stack = 0;
 	if (mt_want_stacks && !t->release_only) {
-		t->stack =
-		    mt_stack_get(ctx, caller, mt_from_library(ctx, cookie, caller),
-				 mt_library_lo(ctx, cookie), MT_COOKIE_SIZE(cookie), prev_stack);
+		t->stack = mt_stack_get(ctx, caller, mt_from_library(ctx, cookie, caller),
+					mt_library_lo(ctx, cookie), MT_COOKIE_SIZE(cookie),
+					prev_stack, win == sp ? win : 0);
 		t->py_stack = mt_py_stack_get(tgid, prev_py);
 	}
 	t->outer_sp = sp;
@@ -300,14 +316,24 @@ static __always_inline void mt_exit(struct pt_regs *ctx)
 	}
 }
 
+/* Functions whose entry always returns 1: a session never runs for their return. */
+static __always_inline bool mt_entry_only(__u32 kind)
+{
+	return kind == MT_KIND_FREE || kind == MT_KIND_FREE_SIZED ||
+	       kind == MT_KIND_FREE_ALIGNED_SIZED || kind == MT_KIND_MUNMAP;
+}
+
 SEC("uprobe")
 int mt_libc_session(struct pt_regs *ctx)
 {
-	if (bpf_session_is_return()) {
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+
+	/* frees are half the calls: they skip asking whether this is a return */
+	if (!mt_entry_only(MT_COOKIE_KIND(cookie)) && bpf_session_is_return()) {
 		mt_exit(ctx);
 		return 0;
 	}
-	return mt_entry(ctx, bpf_get_attach_cookie(ctx));
+	return mt_entry(ctx, cookie);
 }
 
 SEC("uprobe")

@@ -34,31 +34,70 @@ struct mt_thread {
 	__u32 kind;		   /* enum mt_kind */
 	__u32 active;		   /* an outermost call is in flight */
 	__u32 release_only;	   /* not sampled: the return only releases the old block */
-	__u32 pad;
+	__u32 site;		   /* slot of the thread's last site: likely the next one too */
 };
 
-/* live allocations: (tgid, address) -> record */
+/*
+ * Live allocations: an open-addressed table of MT_ALLOC_WAYS-entry buckets,
+ * two candidate buckets per (tgid, address). An allocation claims a free
+ * entry with a compare-and-swap, a free clears it: no lock, no memory
+ * allocation, no helper call on the path every malloc and free takes. Its
+ * size is a power of two set by the loader; the loader maps it to rebuild
+ * --min-age reports and to drop processes that went.
+ */
 MT_MAP struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1 << 20);
-	__type(key, struct mt_alloc_key);
+	__type(key, __u32);
 	__type(value, struct mt_alloc);
 } mt_allocs SEC(".maps");
 
+/* allocations whose two buckets were full: (tgid, address) -> record */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct mt_alloc_key);
+	__type(value, struct mt_alloc);
+} mt_allocs_spill SEC(".maps");
+
 /*
- * Outstanding and cumulative totals per site, per CPU: threads on different
- * CPUs allocating at one hot site never fight over a cache line. A block
- * freed on another CPU than it was allocated on makes one CPU's share
- * negative; the sum is what counts.
+ * Sites: a key gets a slot on its first allocation (mt_site_index), its
+ * key is stored at that slot (mt_site_keys), its totals at that slot of
+ * each stripe (mt_site_stats, stripe-major). Slots come from a counter,
+ * then from mt_site_free, where the loader returns the slots of processes
+ * that went. User space reads both arrays through mmap: no copy.
  */
 MT_MAP struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 16);
 	__type(key, struct mt_site_key);
+	__type(value, __u32);
+} mt_site_index SEC(".maps");
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u32);
+	__type(value, struct mt_site_key);
+} mt_site_keys SEC(".maps");
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u32);
 	__type(value, struct mt_site_stats);
-} mt_sites SEC(".maps");
+} mt_site_stats SEC(".maps");
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 1 << 16);
+	__type(value, __u32);
+} mt_site_free SEC(".maps");
 
 /*
  * Frame-pointer stacks by content hash. Unlike a STACK_TRACE map, a

@@ -8,8 +8,9 @@
  * - every struct is padded explicitly and its size pinned below;
  * - counts are fixed point (MT_COUNT_ONE = one allocation) so that sampled
  *   allocations can carry fractional weights without a format change;
- * - an allocation's site (struct mt_site_key) is copied into its record, so
- *   a free subtracts exactly what the allocation added.
+ * - an allocation's record holds its site's slot and its size, and a
+ *   site's slot is never reused while a record can point to it, so a free
+ *   subtracts exactly what the allocation added.
  */
 #ifndef MT_ABI_H
 #define MT_ABI_H
@@ -57,7 +58,14 @@ struct mt_stack {
 	__u64 ips[MT_MAX_STACK_DEPTH];
 };
 
-/* Outstanding and cumulative totals of one site. Updated atomically. */
+/*
+ * Outstanding and cumulative totals of one site, in one stripe. Each site
+ * has a slot: its key sits in an array at that index, and its totals in
+ * one array per stripe (CPU % stripes), so CPUs allocating at one hot site
+ * do not fight over a cache line. A block freed on another stripe than the
+ * one it was allocated on makes one stripe's share negative; the sum is
+ * what counts. Updated atomically.
+ */
 struct mt_site_stats {
 	__s64 bytes;	   /* outstanding bytes (weighted when sampled) */
 	__s64 count;	   /* outstanding allocations, in MT_COUNT_ONE units */
@@ -97,27 +105,40 @@ struct mt_frame_rule {
 #define MT_Q16 65536ULL
 #define MT_LN2_Q16 45426ULL /* ln 2 * 65536 */
 
+/* Key of an allocation in the spill map (struct mt_alloc is the value). */
 struct mt_alloc_key {
 	__u32 tgid;
 	__u32 pad;
 	__u64 addr;
 };
 
-/* One live allocation. */
+/*
+ * One live allocation: an entry of the open-addressed allocation table
+ * (addr 0: free entry), or a value in its spill map. Its weight is a
+ * function of size alone (see the sampling tables above), so it is not
+ * stored: a free subtracts what the allocation added, computed again.
+ */
 struct mt_alloc {
-	__u64 size;    /* requested bytes */
-	__u64 w_bytes; /* bytes added to the site (== size unless sampled) */
-	__u64 w_count; /* count added to the site (MT_COUNT_ONE units) */
-	__u64 ts_ns;   /* bpf_ktime_get_ns() at allocation */
-	struct mt_site_key site;
+	__u64 addr;  /* block address; 0 = free entry */
+	__u32 tgid;  /* owning process; 0 while the entry is being claimed or freed */
+	__u32 site;  /* slot of the allocation's site */
+	__u64 size;  /* requested bytes */
+	__u64 ts_ns; /* bpf_ktime_get_ns() at allocation (--min-age) */
 };
+
+/* live-allocation table: entries per bucket; each block has two candidate buckets */
+#define MT_ALLOC_WAYS 4
+/* the slot of no site */
+#define MT_NO_SITE 0xffffffffU
+/* most stripes of per-site totals (at most one per CPU) */
+#define MT_MAX_STRIPES 8
 
 _Static_assert(sizeof(struct mt_site_key) == 32, "mt_site_key size");
 _Static_assert(sizeof(struct mt_site_stats) == 32, "mt_site_stats size");
 _Static_assert(sizeof(struct mt_alloc_key) == 16, "mt_alloc_key size");
 _Static_assert(sizeof(struct mt_frame_key) == 8, "mt_frame_key size");
 _Static_assert(sizeof(struct mt_frame_rule) == 8, "mt_frame_rule size");
-_Static_assert(sizeof(struct mt_alloc) == 64, "mt_alloc size");
+_Static_assert(sizeof(struct mt_alloc) == 32, "mt_alloc size");
 _Static_assert(sizeof(struct mt_stack) == MT_MAX_STACK_DEPTH * 8, "mt_stack size");
 
 #endif /* MT_ABI_H */

@@ -46,12 +46,13 @@ enum mt_kind { MT_ALLOC_KINDS(MT_KIND_ENUM) MT_KIND__MAX };
 	X(MISSED_RETURN, "missed_return", 1, "an allocator call's return was never seen")        \
 	X(READ_FAULT, "read_fault", 1, "reading target memory failed")                           \
 	X(THREAD_STATE, "thread_state", 1, "per-thread state could not be created")              \
-	X(SITE_MISSING, "site_missing", 1, "a freed allocation's stack entry was gone")          \
 	X(ALLOC_FAILED, "alloc_failed", 0, "allocations that failed")                            \
 	X(UNTRACKED_FREE, "untracked_free", 0, "frees of blocks allocated before tracing began") \
 	X(NESTED, "nested", 0, "allocator calls made inside another allocator call")             \
 	X(INTERNAL_MMAP, "internal_mmap", 0, "mmap family calls made by the C library itself")   \
 	X(FILTERED, "filtered", 0, "allocations outside --min/--max-size")                       \
+	X(SPILLED, "spilled", 0,                                                                 \
+	  "allocations kept in the spill map (table buckets full): raise --max-allocs")          \
 	X(PY_READ_FAULT, "py_read_fault", 1,                                                     \
 	  "reading the interpreter's frames failed: native line kept")                           \
 	X(PY_STACKS_FULL, "py_stacks_map_full", 1,                                               \

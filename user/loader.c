@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -28,6 +29,8 @@
 #define MT_BPF_TRACE_UPROBE_SESSION 57
 #define MT_BPF_F_UPROBE_MULTI_RETURN 1
 #define MT_BPF_LINK_CREATE 28
+/* the table's bucket index has 24 bits (core.bpf.h) */
+#define MT_MAX_ALLOC_TABLE (MT_ALLOC_WAYS << 24)
 
 /* union bpf_attr's link_create member for uprobe_multi (kernel 6.6+) */
 struct mt_link_create_attr {
@@ -59,6 +62,10 @@ struct mt_loader {
 	enum mt_attach_mode mode;
 	struct mt_pid_links *pids;
 	size_t nr_pids;
+	__u64 nr_allocs;	    /* entries of the allocation table */
+	__u32 nr_sites, nr_stripes; /* site slots, stripes of their totals */
+	void *mem[3];		    /* mapped arrays: allocations, site keys, site totals */
+	size_t mem_len[3];
 };
 
 const char *mt_attach_mode__name(enum mt_attach_mode m)
@@ -101,6 +108,46 @@ static void set_sampling(struct memtrace_bpf *skel, __u64 rate, __u64 seed)
 	}
 }
 
+static __u64 pow2_at_least(__u64 n)
+{
+	__u64 p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/*
+ * Map sizes. The allocation table holds --max-allocs rounded up to a power
+ * of two (two candidate buckets keep it usable to about 90 % full), its
+ * spill map a quarter more. Site totals get one stripe per CPU, at most
+ * MT_MAX_STRIPES.
+ */
+static void set_capacities(struct mt_loader *l, const struct mt_opts *opts)
+{
+	struct memtrace_bpf *skel = l->skel;
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 n = pow2_at_least(opts->max_allocs < 1024 ? 1024 : opts->max_allocs);
+
+	if (n > MT_MAX_ALLOC_TABLE)
+		n = MT_MAX_ALLOC_TABLE;
+	l->nr_allocs = n;
+	l->nr_sites = opts->max_sites;
+	l->nr_stripes = 1;
+	while (l->nr_stripes * 2 <= (__u32)(ncpu > 0 ? ncpu : 1) && l->nr_stripes < MT_MAX_STRIPES)
+		l->nr_stripes *= 2;
+	skel->rodata->mt_alloc_mask = n / MT_ALLOC_WAYS - 1;
+	skel->rodata->mt_site_max = l->nr_sites;
+	skel->rodata->mt_stripe_mask = l->nr_stripes - 1;
+	bpf_map__set_max_entries(skel->maps.mt_allocs, n);
+	bpf_map__set_max_entries(skel->maps.mt_allocs_spill,
+				 opts->max_allocs / 4 < 1024 ? 1024 : opts->max_allocs / 4);
+	bpf_map__set_max_entries(skel->maps.mt_site_index, l->nr_sites);
+	bpf_map__set_max_entries(skel->maps.mt_site_keys, l->nr_sites);
+	bpf_map__set_max_entries(skel->maps.mt_site_free, l->nr_sites);
+	bpf_map__set_max_entries(skel->maps.mt_site_stats, l->nr_sites * l->nr_stripes);
+}
+
 static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mode mode, int *errp)
 {
 	struct mt_loader *l = calloc(1, sizeof(*l));
@@ -125,8 +172,7 @@ static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mo
 	skel->rodata->mt_want_age = opts->min_age > 0;
 	skel->rodata->mt_py_depth = opts->python_depth;
 	set_sampling(skel, opts->sample_rate, opts->seed);
-	bpf_map__set_max_entries(skel->maps.mt_allocs, opts->max_allocs);
-	bpf_map__set_max_entries(skel->maps.mt_sites, opts->max_sites);
+	set_capacities(l, opts);
 	bpf_map__set_max_entries(skel->maps.mt_stacks, opts->stack_storage);
 	bpf_map__set_max_entries(skel->maps.mt_py_stacks, opts->stack_storage);
 
@@ -435,14 +481,58 @@ int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_off
 	return err;
 }
 
-void mt_loader__map_fds(const struct mt_loader *l, struct mt_map_fds *fds)
+/* Map a BPF_F_MMAPABLE array read-write (the reader clears what processes leave). */
+static int map_array(struct mt_loader *l, int i, const struct bpf_map *map, size_t len)
 {
-	fds->allocs = bpf_map__fd(l->skel->maps.mt_allocs);
-	fds->sites = bpf_map__fd(l->skel->maps.mt_sites);
-	fds->stacks = bpf_map__fd(l->skel->maps.mt_stacks);
-	fds->counters = bpf_map__fd(l->skel->maps.mt_counters);
-	fds->py_stacks = bpf_map__fd(l->skel->maps.mt_py_stacks);
-	fds->py_events = bpf_map__fd(l->skel->maps.mt_py_events);
+	long page = sysconf(_SC_PAGESIZE);
+
+	len = (len + page - 1) / page * page;
+	l->mem[i] = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+	if (l->mem[i] == MAP_FAILED) {
+		l->mem[i] = NULL;
+		return -errno;
+	}
+	l->mem_len[i] = len;
+	return 0;
+}
+
+int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
+{
+	struct memtrace_bpf *skel = l->skel;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if (!l->mem[0]) {
+		err = map_array(l, 0, skel->maps.mt_allocs, l->nr_allocs * sizeof(struct mt_alloc));
+		if (!err)
+			err = map_array(l, 1, skel->maps.mt_site_keys,
+					(size_t)l->nr_sites * sizeof(struct mt_site_key));
+		if (!err)
+			err = map_array(l, 2, skel->maps.mt_site_stats,
+					(size_t)l->nr_sites * l->nr_stripes *
+					    sizeof(struct mt_site_stats));
+		if (err)
+			return err;
+	}
+	m->allocs_spill = bpf_map__fd(skel->maps.mt_allocs_spill);
+	m->site_index = bpf_map__fd(skel->maps.mt_site_index);
+	m->site_free = bpf_map__fd(skel->maps.mt_site_free);
+	m->stacks = bpf_map__fd(skel->maps.mt_stacks);
+	m->counters = bpf_map__fd(skel->maps.mt_counters);
+	m->py_stacks = bpf_map__fd(skel->maps.mt_py_stacks);
+	m->py_events = bpf_map__fd(skel->maps.mt_py_events);
+	m->allocs = l->mem[0];
+	m->nr_allocs = l->nr_allocs;
+	m->spill_nr = &skel->bss->mt_spill_nr;
+	m->site_keys = l->mem[1];
+	m->site_stats = l->mem[2];
+	m->nr_sites = l->nr_sites;
+	m->nr_stripes = l->nr_stripes;
+	m->site_next = &skel->bss->mt_site_next;
+	m->sample_rate = skel->rodata->mt_sample_rate;
+	m->sample_exact = skel->rodata->mt_sample_exact;
+	m->g_tab = skel->rodata->mt_g_tab;
+	return 0;
 }
 
 void mt_loader__free(struct mt_loader *l)
@@ -452,6 +542,9 @@ void mt_loader__free(struct mt_loader *l)
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);
 	free(l->pids);
+	for (int i = 0; i < 3; i++)
+		if (l->mem[i])
+			munmap(l->mem[i], l->mem_len[i]);
 	memtrace_bpf__destroy(l->skel);
 	free(l);
 }

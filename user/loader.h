@@ -10,13 +10,27 @@
 
 #include <sys/types.h>
 #include "attach.h"
+#include "mt_abi.h"
 #include "opts.h"
 
 struct mt_loader;
 
-/* File descriptors of the maps the reader reads. */
-struct mt_map_fds {
-	int allocs, sites, stacks, counters, py_stacks, py_events;
+/*
+ * The maps the reader reads: file descriptors, and the arrays user space
+ * maps (mmap) to read without a copy. Owned by the loader.
+ */
+struct mt_bpf_maps {
+	int allocs_spill, site_index, site_free, stacks, counters, py_stacks, py_events;
+	struct mt_alloc *allocs; /* the live-allocation table, nr_allocs entries */
+	__u64 nr_allocs;
+	volatile __s64 *spill_nr;	  /* records in allocs_spill */
+	struct mt_site_key *site_keys;	  /* nr_sites slots */
+	struct mt_site_stats *site_stats; /* nr_stripes * nr_sites, stripe-major */
+	__u32 nr_sites, nr_stripes;
+	const volatile __u32 *site_next; /* slots handed out by counting */
+	/* sampling: the weight of an allocation, as BPF computes it */
+	__u64 sample_rate, sample_exact;
+	const volatile __u32 *g_tab;
 };
 
 /*
@@ -51,6 +65,7 @@ int mt_loader__attach_finalize(struct mt_loader *l, const char *path, __u64 off,
 /* Did pid enter Py_FinalizeEx? Clears the mark. */
 bool mt_loader__finalizing(struct mt_loader *l, pid_t pid);
 
-void mt_loader__map_fds(const struct mt_loader *l, struct mt_map_fds *fds);
+/* The maps, mapped where they can be: 0 or a negative errno. Valid until mt_loader__free. */
+int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m);
 
 #endif

@@ -223,11 +223,15 @@ int main(int argc, char **argv)
 		err = -errno;
 		goto cleanup;
 	}
-	mt_loader__map_fds(mt.loader, &mt.fds);
+	err = mt_loader__maps(mt.loader, &mt.bpf);
+	if (err) {
+		pr_err("mapping BPF maps: %s", strerror(-err));
+		goto cleanup;
+	}
 	mt.sym = mt_sym_native__new();
 	mt.pysym = mt_sym_python__new();
 	mt.stacks = mt_stack_cache__new();
-	mt.py_feed = mt_py_feed__new(&mt.fds, mt_session__on_py_stack, &mt);
+	mt.py_feed = mt_py_feed__new(&mt.bpf, mt_session__on_py_stack, &mt);
 	mt.sites = mt_site_cache__new();
 	if (!mt.sym || !mt.pysym || !mt.stacks || !mt.py_feed || !mt.sites) {
 		err = -errno;

@@ -96,7 +96,8 @@ static const struct argp_option options[] = {
      5},
     {"seed", OPT_SEED, "N", 0, "Seed the sampling draws (reproducible runs)", 5},
     {NULL, 0, NULL, 0, "Capacity and tuning:", 6},
-    {"max-allocs", OPT_MAX_ALLOCS, "N", 0, "Live allocations tracked (default 1048576)", 6},
+    {"max-allocs", OPT_MAX_ALLOCS, "N", 0,
+     "Live allocations tracked (default 1048576, a 32 MiB table)", 6},
     {"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 6},
     {"stack-storage", OPT_STACK_STORAGE, "N", 0,
      "Entries of each stack map, native and Python (default 65536)", 6},
@@ -293,8 +294,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->verbose++;
 		break;
 	case OPT_MAX_ALLOCS:
-		if (parse_ulong(arg, 1UL << 28, &v) || v < 1024)
-			BAD("invalid --max-allocs '%s': 1024 to 268435456", arg);
+		if (parse_ulong(arg, 1UL << 26, &v) || v < 1024)
+			BAD("invalid --max-allocs '%s': 1024 to 67108864", arg);
 		o->max_allocs = v;
 		break;
 	case OPT_MAX_STACKS:

@@ -8,15 +8,6 @@
 #include "mt_python.h"
 #include "reader.h"
 
-static int cmp_site(const void *a, const void *b)
-{
-	const struct mt_raw_site *x = a, *y = b;
-
-	if (x->key.tgid != y->key.tgid)
-		return x->key.tgid < y->key.tgid ? -1 : 1;
-	return memcmp(&x->key, &y->key, sizeof(x->key));
-}
-
 /* Snapshot order: by process only (reports go process by process). */
 static int cmp_site_tgid(const void *a, const void *b)
 {
@@ -43,141 +34,168 @@ static int push_site(struct mt_snapshot *s, size_t *cap, const struct mt_site_ke
 	return 0;
 }
 
-/* Sites map, in batches where the kernel supports it, else key by key. */
-/* The per-CPU shares of a site, summed. */
-static struct mt_site_stats sum_cpus(const struct mt_site_stats *v, int ncpu)
+/*
+ * Site slots handed out so far. A slot's key is written before the slot is
+ * published, its tgid last; a slot with tgid 0 is unused (or being rolled
+ * back).
+ */
+static __u32 slots_used(const struct mt_bpf_maps *m)
 {
-	struct mt_site_stats t = {};
+	__u32 n = *m->site_next;
 
-	for (int c = 0; c < ncpu; c++) {
-		t.bytes += v[c].bytes;
-		t.count += v[c].count;
-		t.alloc_bytes += v[c].alloc_bytes;
-		t.alloc_count += v[c].alloc_count;
-	}
-	return t;
+	return n < m->nr_sites ? n : m->nr_sites;
 }
 
-/* Sites map (per-CPU values), in batches where the kernel supports it, else key by key. */
-static int read_sites(int fd, struct mt_snapshot *s, size_t *cap)
+/* The key at a slot; false when the slot is unused. */
+static bool slot_key(const struct mt_bpf_maps *m, __u32 slot, struct mt_site_key *k)
 {
-	enum { BATCH = 256 };
-	int ncpu = libbpf_num_possible_cpus();
-	struct mt_site_key keys[BATCH], k, next;
-	struct mt_site_stats *vals, sum;
-	__u64 batch_in = 0, batch_out;
-	bool first = true;
-	int err = 0;
+	const volatile struct mt_site_key *v = &m->site_keys[slot];
 
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	vals = calloc((size_t)BATCH * ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (;;) {
-		__u32 n = BATCH;
-		int r = bpf_map_lookup_batch(fd, first ? NULL : &batch_in, &batch_out, keys, vals,
-					     &n, NULL);
+	k->tgid = v->tgid;
+	if (!k->tgid)
+		return false;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the rest was written before tgid */
+	k->flags = v->flags;
+	k->caller = v->caller;
+	k->stack = v->stack;
+	k->py_stack = v->py_stack;
+	return true;
+}
 
-		if (r && errno != ENOENT)
-			break;
-		for (__u32 i = 0; i < n; i++) {
-			sum = sum_cpus(&vals[(size_t)i * ncpu], ncpu);
-			if (push_site(s, cap, &keys[i], &sum)) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-		}
-		if (r) /* ENOENT: done */
-			goto cleanup;
-		batch_in = batch_out;
-		first = false;
-	}
-	if (errno != EINVAL && errno != 524 /* ENOTSUPP */ && errno != EOPNOTSUPP) {
-		err = -errno;
-		goto cleanup;
-	}
-	/* no batch ops: iterate */
-	s->nr_sites = 0;
-	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r;
-	     r = bpf_map_get_next_key(fd, &k, &next)) {
-		k = next;
-		if (bpf_map_lookup_elem(fd, &k, vals))
+/* Every site in use, its stripes summed; read through the mapped arrays. */
+static int read_sites(const struct mt_bpf_maps *m, struct mt_snapshot *s, size_t *cap)
+{
+	__u32 n = slots_used(m);
+	struct mt_site_key k;
+
+	for (__u32 slot = 0; slot < n; slot++) {
+		struct mt_site_stats sum = {};
+
+		if (!slot_key(m, slot, &k))
 			continue;
-		sum = sum_cpus(vals, ncpu);
-		if (push_site(s, cap, &k, &sum)) {
-			err = -ENOMEM;
-			goto cleanup;
+		for (__u32 i = 0; i < m->nr_stripes; i++) {
+			const volatile struct mt_site_stats *v =
+			    &m->site_stats[(size_t)i * m->nr_sites + slot];
+
+			sum.bytes += v->bytes;
+			sum.count += v->count;
+			sum.alloc_bytes += v->alloc_bytes;
+			sum.alloc_count += v->alloc_count;
 		}
+		if (push_site(s, cap, &k, &sum))
+			return -ENOMEM;
 	}
-cleanup:
-	free(vals);
-	return err;
+	return 0;
+}
+
+/* The weight BPF gave an allocation of size bytes (mt_weight in core.bpf.h). */
+static void weight(const struct mt_bpf_maps *m, __u64 size, __u64 *w_bytes, __u64 *w_count)
+{
+	__u64 s = size ? size : 1, pos, g;
+	__u32 i, frac;
+
+	*w_bytes = size;
+	*w_count = MT_COUNT_ONE;
+	if (!m->sample_rate || size >= m->sample_exact)
+		return;
+	pos = (s << 16) * MT_G_BINS / m->sample_exact;
+	i = (pos >> 16) & (MT_G_BINS - 1);
+	frac = pos & 0xffff;
+	g = m->g_tab[i] + (((__u64)(m->g_tab[i + 1] - m->g_tab[i]) * frac) >> 16);
+	*w_bytes = (m->sample_rate * g) >> 16;
+	*w_count = (*w_bytes << MT_COUNT_SHIFT) / s;
 }
 
 struct aged {
-	struct mt_site_key key;
+	__u32 site;
 	__u64 bytes, count;
 };
+
+struct aged_set {
+	const struct mt_bpf_maps *m;
+	__u64 min_age_ns, now;
+	struct aged *v;
+	size_t n, cap;
+};
+
+static int aged_add(struct aged_set *a, const struct mt_alloc *e)
+{
+	struct aged *t;
+
+	if (!e->tgid || e->site >= a->m->nr_sites || e->ts_ns + a->min_age_ns > a->now)
+		return 0;
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 1024;
+		t = realloc(a->v, a->cap * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		a->v = t;
+	}
+	a->v[a->n].site = e->site;
+	weight(a->m, e->size, &a->v[a->n].bytes, &a->v[a->n].count);
+	a->n++;
+	return 0;
+}
 
 static int cmp_aged(const void *a, const void *b)
 {
 	const struct aged *x = a, *y = b;
 
-	return cmp_site(&(struct mt_raw_site){.key = x->key}, &(struct mt_raw_site){.key = y->key});
+	return x->site < y->site ? -1 : x->site > y->site;
 }
 
 /* Sites rebuilt from the allocations older than min_age_ns. */
-static int read_aged(int fd, __u64 min_age_ns, struct mt_snapshot *s, size_t *cap)
+static int read_aged(const struct mt_bpf_maps *m, __u64 min_age_ns, struct mt_snapshot *s,
+		     size_t *cap)
 {
+	struct aged_set a = {.m = m, .min_age_ns = min_age_ns};
 	struct mt_alloc_key k, next;
-	struct mt_alloc a;
-	struct aged *v = NULL, *t;
-	size_t n = 0, vcap = 0;
+	struct mt_site_key key;
+	struct mt_alloc e;
 	struct timespec ts;
-	__u64 now;
 	int err = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns() clock */
-	now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	if (bpf_map_get_next_key(fd, NULL, &next))
-		return 0;
-	do {
-		k = next;
-		if (bpf_map_lookup_elem(fd, &k, &a) || a.ts_ns + min_age_ns > now)
-			continue;
-		if (n == vcap) {
-			vcap = vcap ? vcap * 2 : 1024;
-			t = realloc(v, vcap * sizeof(*v));
-			if (!t) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			v = t;
-		}
-		v[n].key = a.site;
-		v[n].bytes = a.w_bytes;
-		v[n].count = a.w_count;
-		n++;
-	} while (!bpf_map_get_next_key(fd, &k, &next));
+	a.now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	for (__u64 i = 0; i < m->nr_allocs && !err; i++) {
+		const volatile struct mt_alloc *v = &m->allocs[i];
 
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_aged);
-	for (size_t i = 0; i < n;) {
+		e.tgid = v->tgid;
+		if (!e.tgid)
+			continue;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		e.site = v->site;
+		e.size = v->size;
+		e.ts_ns = v->ts_ns;
+		err = aged_add(&a, &e);
+	}
+	for (int r = bpf_map_get_next_key(m->allocs_spill, NULL, &next); !r && !err;
+	     r = bpf_map_get_next_key(m->allocs_spill, &k, &next)) {
+		k = next;
+		if (!bpf_map_lookup_elem(m->allocs_spill, &k, &e))
+			err = aged_add(&a, &e);
+	}
+	if (err)
+		goto cleanup;
+	if (a.n)
+		qsort(a.v, a.n, sizeof(*a.v), cmp_aged);
+	for (size_t i = 0; i < a.n;) {
 		struct mt_site_stats st = {};
 		size_t j = i;
 
-		for (; j < n && !memcmp(&v[j].key, &v[i].key, sizeof(v[i].key)); j++) {
-			st.bytes += (__s64)v[j].bytes;
-			st.count += (__s64)v[j].count;
+		for (; j < a.n && a.v[j].site == a.v[i].site; j++) {
+			st.bytes += (__s64)a.v[j].bytes;
+			st.count += (__s64)a.v[j].count;
 		}
-		err = push_site(s, cap, &v[i].key, &st);
-		if (err)
-			goto cleanup;
+		if (slot_key(m, a.v[i].site, &key)) {
+			err = push_site(s, cap, &key, &st);
+			if (err)
+				goto cleanup;
+		}
 		i = j;
 	}
 cleanup:
-	free(v);
+	free(a.v);
 	return err;
 }
 
@@ -201,7 +219,7 @@ static void read_counters(int fd, __u64 *out)
 	free(vals);
 }
 
-int mt_reader__snapshot(const struct mt_map_fds *fds, __u64 min_age_ns, struct mt_snapshot *out)
+int mt_reader__snapshot(const struct mt_bpf_maps *fds, __u64 min_age_ns, struct mt_snapshot *out)
 {
 	size_t cap = 0;
 	int err;
@@ -210,9 +228,9 @@ int mt_reader__snapshot(const struct mt_map_fds *fds, __u64 min_age_ns, struct m
 	/* counters first: a drop that happens while we read shows up next time */
 	read_counters(fds->counters, out->counters);
 	if (min_age_ns)
-		err = read_aged(fds->allocs, min_age_ns, out, &cap);
+		err = read_aged(fds, min_age_ns, out, &cap);
 	else
-		err = read_sites(fds->sites, out, &cap);
+		err = read_sites(fds, out, &cap);
 	if (err) {
 		mt_snapshot__free(out);
 		return err;
@@ -253,7 +271,7 @@ void mt_snapshot__free(struct mt_snapshot *s)
 	s->nr_sites = 0;
 }
 
-int mt_reader__stack(const struct mt_map_fds *fds, __u64 stack, __u64 *ips, int max)
+int mt_reader__stack(const struct mt_bpf_maps *fds, __u64 stack, __u64 *ips, int max)
 {
 	struct mt_stack s;
 	int n = 0;
@@ -269,7 +287,7 @@ int mt_reader__stack(const struct mt_map_fds *fds, __u64 stack, __u64 *ips, int 
 	return n;
 }
 
-int mt_reader__py_stack(const struct mt_map_fds *fds, __u64 py_stack, struct mt_py_frame *frames,
+int mt_reader__py_stack(const struct mt_bpf_maps *fds, __u64 py_stack, struct mt_py_frame *frames,
 			int max)
 {
 	struct mt_py_stack s;
@@ -354,7 +372,7 @@ struct tgid_set {
 	size_t n;
 };
 
-/* Both key types (allocations, sites) begin with __u32 tgid. */
+/* Both hash key types (allocations, sites) begin with __u32 tgid. */
 static bool key_of_tgids(const void *key, const void *ctx)
 {
 	const struct tgid_set *set = ctx;
@@ -364,19 +382,49 @@ static bool key_of_tgids(const void *key, const void *ctx)
 	return tgid_in(tgid, set->tgids, set->n);
 }
 
-int mt_reader__purge(const struct mt_map_fds *fds, const __u32 *tgids, size_t n)
+/*
+ * Forget processes. Their allocations go first (table entries cleared
+ * owner first, as BPF does; spilled records deleted), so no record points
+ * to their site slots any more; then the slots are unpublished, zeroed and
+ * handed back to BPF through the free-slot queue. The processes must be
+ * gone or stopped (exec): nothing may allocate for them meanwhile.
+ */
+int mt_reader__purge(const struct mt_bpf_maps *fds, const __u32 *tgids, size_t n)
 {
 	struct tgid_set set = {tgids, n};
-	int err;
+	__u32 used = slots_used(fds);
+	int err, spilled;
 
 	if (!n)
 		return 0;
-	err = delete_matching(fds->allocs, sizeof(struct mt_alloc_key), sizeof(struct mt_alloc),
+	for (__u64 i = 0; i < fds->nr_allocs; i++) {
+		volatile struct mt_alloc *e = &fds->allocs[i];
+
+		if (e->tgid && tgid_in(e->tgid, tgids, n)) {
+			e->tgid = 0;
+			__atomic_store_n(&e->addr, 0, __ATOMIC_RELEASE);
+		}
+	}
+	spilled = delete_matching(fds->allocs_spill, sizeof(struct mt_alloc_key),
+				  sizeof(struct mt_alloc), key_of_tgids, &set);
+	if (spilled > 0)
+		__atomic_fetch_sub(fds->spill_nr, spilled, __ATOMIC_RELAXED);
+	err = delete_matching(fds->site_index, sizeof(struct mt_site_key), sizeof(__u32),
 			      key_of_tgids, &set);
-	if (err >= 0) /* per-CPU values */
-		err = delete_matching(fds->sites, sizeof(struct mt_site_key),
-				      sizeof(struct mt_site_stats) * libbpf_num_possible_cpus(),
-				      key_of_tgids, &set);
+	for (__u32 slot = 0; slot < used; slot++) {
+		volatile struct mt_site_key *k = &fds->site_keys[slot];
+
+		if (!k->tgid || !tgid_in(k->tgid, tgids, n))
+			continue;
+		k->tgid = 0;
+		for (__u32 i = 0; i < fds->nr_stripes; i++)
+			memset((void *)&fds->site_stats[(size_t)i * fds->nr_sites + slot], 0,
+			       sizeof(struct mt_site_stats));
+		if (bpf_map_update_elem(fds->site_free, NULL, &slot, 0) && !err)
+			err = -errno;
+	}
+	if (spilled < 0)
+		err = spilled;
 	return err < 0 ? err : 0;
 }
 
@@ -453,8 +501,8 @@ static int cache_grow(struct mt_stack_cache *c)
 
 /* The cached frames of key, reading them with fetch on a miss. */
 static int cache_get(struct mt_stack_cache *c, __u64 key, size_t frame_size,
-		     int (*fetch)(const struct mt_map_fds *, __u64, void *, int),
-		     const struct mt_map_fds *fds, __u64 stack, void *out, int max)
+		     int (*fetch)(const struct mt_bpf_maps *, __u64, void *, int),
+		     const struct mt_bpf_maps *fds, __u64 stack, void *out, int max)
 {
 	struct cache_entry *e;
 	int n;
@@ -484,17 +532,17 @@ static int cache_get(struct mt_stack_cache *c, __u64 key, size_t frame_size,
 	return n;
 }
 
-static int fetch_native(const struct mt_map_fds *fds, __u64 stack, void *out, int max)
+static int fetch_native(const struct mt_bpf_maps *fds, __u64 stack, void *out, int max)
 {
 	return mt_reader__stack(fds, stack, out, max);
 }
 
-static int fetch_python(const struct mt_map_fds *fds, __u64 stack, void *out, int max)
+static int fetch_python(const struct mt_bpf_maps *fds, __u64 stack, void *out, int max)
 {
 	return mt_reader__py_stack(fds, stack, out, max < MT_PY_MAX_DEPTH ? max : MT_PY_MAX_DEPTH);
 }
 
-int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_map_fds *fds, __u64 stack,
+int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_bpf_maps *fds, __u64 stack,
 			   __u64 *ips, int max)
 {
 	if (!stack)
@@ -502,7 +550,7 @@ int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_map_fds *fd
 	return cache_get(c, stack & ~1ULL, sizeof(__u64), fetch_native, fds, stack, ips, max);
 }
 
-int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_map_fds *fds, __u64 py_stack,
+int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_bpf_maps *fds, __u64 py_stack,
 			   struct mt_py_frame *frames, int max)
 {
 	if (!py_stack)
@@ -529,7 +577,7 @@ static int py_feed_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-struct mt_py_feed *mt_py_feed__new(const struct mt_map_fds *fds, mt_py_feed_fn fn, void *ctx)
+struct mt_py_feed *mt_py_feed__new(const struct mt_bpf_maps *fds, mt_py_feed_fn fn, void *ctx)
 {
 	struct mt_py_feed *f = calloc(1, sizeof(*f));
 
@@ -586,7 +634,7 @@ static bool key_not_kept(const void *key, const void *ctx)
 	return !bsearch(key, set->keep, set->n, sizeof(*set->keep), cmp_u64);
 }
 
-int mt_reader__gc_stacks(const struct mt_map_fds *fds, const struct mt_snapshot *snap,
+int mt_reader__gc_stacks(const struct mt_bpf_maps *fds, const struct mt_snapshot *snap,
 			 const __u32 *gone, size_t nr_gone)
 {
 	__u64 *keep = calloc(snap->nr_sites * 2 + 1, sizeof(*keep));

@@ -54,11 +54,11 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	bool site_set = false;
 
 	if (s->key.py_stack && t->py_module[0])
-		npy = mt_stack_cache__python(mt->stacks, &mt->fds, s->key.py_stack, py,
+		npy = mt_stack_cache__python(mt->stacks, &mt->bpf, s->key.py_stack, py,
 					     MT_PY_MAX_DEPTH);
 	*complete = true;
 	ips[0] = s->key.caller;
-	m = mt_stack_cache__native(mt->stacks, &mt->fds, s->key.stack, ips + 1, MT_MAX_STACK_DEPTH);
+	m = mt_stack_cache__native(mt->stacks, &mt->bpf, s->key.stack, ips + 1, MT_MAX_STACK_DEPTH);
 	if (m > 0)
 		n += m;
 	*site_idx = 0;
@@ -247,10 +247,10 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 		tot[nr].t = t;
 		tot[nr++].bytes = bytes;
 	}
-	mt_reader__purge(&mt->fds, dead, nr_dead);
+	mt_reader__purge(&mt->bpf, dead, nr_dead);
 	/* their stacks go too (a --min-age snapshot does not show every site) */
 	if (nr_dead && !mt->opts->min_age)
-		if (mt_reader__gc_stacks(&mt->fds, snap, dead, nr_dead) > 0)
+		if (mt_reader__gc_stacks(&mt->bpf, snap, dead, nr_dead) > 0)
 			mt_stack_cache__clear(mt->stacks);
 	free(dead);
 	qsort(tot, nr, sizeof(*tot), cmp_proc_total);
@@ -277,7 +277,7 @@ int mt_session__report_round(struct memtrace *mt, bool final)
 	struct mt_snapshot snap;
 	int err;
 
-	err = mt_reader__snapshot(&mt->fds, (__u64)(mt->opts->min_age * 1e9), &snap);
+	err = mt_reader__snapshot(&mt->bpf, (__u64)(mt->opts->min_age * 1e9), &snap);
 	if (err) {
 		pr_err("reading BPF maps: %s", strerror(-err));
 		return err;
@@ -311,7 +311,7 @@ int mt_target__final_report(struct memtrace *mt, struct target *t)
 
 	if (t->done)
 		return 0;
-	err = mt_reader__snapshot(&mt->fds, (__u64)(mt->opts->min_age * 1e9), &snap);
+	err = mt_reader__snapshot(&mt->bpf, (__u64)(mt->opts->min_age * 1e9), &snap);
 	if (err)
 		return err;
 	err = report_target(mt, t, &snap, true, false);
@@ -332,14 +332,14 @@ int mt_target__finish(struct memtrace *mt, struct target *t)
 	t->done = true;
 	mt_loader__detach(mt->loader, t->pid);
 	if (!t->final_reported) {
-		err = mt_reader__snapshot(&mt->fds, (__u64)(mt->opts->min_age * 1e9), &snap);
+		err = mt_reader__snapshot(&mt->bpf, (__u64)(mt->opts->min_age * 1e9), &snap);
 		if (err)
 			return err;
 		err = report_target(mt, t, &snap, true, true);
 		mt_snapshot__free(&snap);
 	}
 	t->final_reported = false;
-	mt_reader__purge(&mt->fds, &(__u32){(__u32)t->pid}, 1);
+	mt_reader__purge(&mt->bpf, &(__u32){(__u32)t->pid}, 1);
 	mt_target__forget(mt, t);
 	return err;
 }
@@ -358,7 +358,7 @@ void mt_session__on_py_stack(void *ctx, __u32 tgid, __u64 py_stack)
 
 	if (!t || !t->py_module[0])
 		return;
-	n = mt_stack_cache__python(mt->stacks, &mt->fds, py_stack, py, MT_PY_MAX_DEPTH);
+	n = mt_stack_cache__python(mt->stacks, &mt->bpf, py_stack, py, MT_PY_MAX_DEPTH);
 	for (int i = 0; i < n; i++)
 		mt_sym_python__resolve(mt->pysym, t->pid, &py[i], &f);
 }

@@ -46,7 +46,7 @@ struct memtrace {
 	struct mt_stack_cache *stacks;
 	struct mt_py_feed *py_feed;
 	struct mt_site_cache *sites; /* symbolized sites */
-	struct mt_map_fds fds;
+	struct mt_bpf_maps bpf;
 	struct target *targets;
 	size_t nr_targets, cap_targets;
 	FILE *out;

@@ -1182,6 +1182,29 @@ def t_filters(markers, funcs):
     return errs
 
 
+@case("alloc-table-spill")
+def t_spill(markers, funcs):
+    """A table too small for the live set: the overflow goes to the spill map, still exact."""
+    out = os.path.join(TMP, "spill.json")
+    r = memtrace_dashdash(["--format", "json", "--top", "0", "--max-allocs", "1024"], out)
+    rep = final_report(require_clean_run(r, out))
+    errs = check_drops(rep) + check_lines(rep, markers, funcs, expected(markers))
+    spilled = (rep.get("events") or {}).get("spilled")
+    if not spilled:
+        errs.append("events.spilled=%r with a 1024-entry table: the spill path was not taken"
+                    % spilled)
+    return errs
+
+
+@case("min-age-exact")
+def t_min_age(markers, funcs):
+    """--min-age rebuilds sites from the live allocations: every marker still exact."""
+    out = os.path.join(TMP, "min-age-exact.json")
+    r = memtrace_dashdash(["--format", "json", "--top", "0", "--min-age", "0.000001"], out)
+    rep = final_report(require_clean_run(r, out))
+    return check_drops(rep) + check_lines(rep, markers, funcs, expected(markers))
+
+
 @case("pid-target-killed")
 def t_pid_killed(markers, funcs):
     """-p: the target dies by SIGKILL; memtrace ends by itself with a final report."""
