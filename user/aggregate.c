@@ -58,9 +58,25 @@ struct mt_group {
 	unsigned char key[];
 };
 
+/*
+ * The group of a site frame seen in this report, by the frame's strings'
+ * addresses: symbolizers intern their strings, so the same addresses mean
+ * the same key, and a hit skips encoding and hashing it. Only for the
+ * modes whose key comes from the site frame alone (not stack).
+ */
+#define AGG_MEMO 256
+
+struct agg_memo {
+	const char *file, *function, *module;
+	__u64 addr;
+	int line;
+	struct mt_group *g; /* NULL: empty */
+};
+
 struct mt_agg {
 	struct mt_agg_opts opts;
-	struct mt_group **groups; /* every group, in insertion order */
+	struct agg_memo memo[AGG_MEMO]; /* cleared by mt_agg__begin */
+	struct mt_group **groups;	/* every group, in insertion order */
 	size_t nr_groups, groups_cap;
 	struct mt_group **slots; /* hash table, NULL = empty slot */
 	size_t nr_slots;	 /* 0 or a power of two */
@@ -81,6 +97,12 @@ struct agg_ent {
 #define AGG_MIN_SLOTS 64
 
 static const struct mt_frame unknown_frame;
+
+/* Frame i of a sample's stack. */
+static const struct mt_frame *sample__frame(const struct mt_sample *s, size_t i)
+{
+	return &s->frames[s->ids ? s->ids[i] : i];
+}
 
 static __u64 key_hash(const unsigned char *p, size_t n)
 {
@@ -192,7 +214,7 @@ static int agg__make_key(struct mt_agg *a, const struct mt_sample *s, const stru
 		key__tag(a, 'S');
 		key__u64(a, s->nr_frames);
 		for (size_t i = 0; i < s->nr_frames; i++) {
-			const struct mt_frame *f = &s->frames[i];
+			const struct mt_frame *f = sample__frame(s, i);
 
 			if (!f->function && !f->file) {
 				key__tag(a, 'A');
@@ -290,8 +312,8 @@ static int group__set_rep(struct mt_group *g, const struct mt_sample *s)
 		g->rep = nf;
 		g->rep_cap = s->nr_frames;
 	}
-	if (s->nr_frames)
-		memcpy(g->rep, s->frames, s->nr_frames * sizeof(*s->frames));
+	for (size_t i = 0; i < s->nr_frames; i++)
+		g->rep[i] = *sample__frame(s, i);
 	g->nr_rep = s->nr_frames;
 	g->rep_site = s->site;
 	g->rep_bytes = s->bytes;
@@ -352,20 +374,55 @@ void mt_agg__begin(struct mt_agg *a)
 	agg__prune(a, false);
 	for (size_t i = 0; i < a->nr_groups; i++)
 		group__reset(a->groups[i]);
+	memset(a->memo, 0, sizeof(a->memo));
 }
 
-int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
+/* What of frame f the key of a (non-stack) mode depends on; the rest zeroed. */
+static struct agg_memo memo__of(enum mt_group_by by, const struct mt_frame *f)
 {
-	const struct mt_frame *site = &unknown_frame;
+	struct agg_memo t = {0};
+
+	if (f->file && by == MT_GROUP_LINE) {
+		t.file = f->file;
+		t.line = f->line;
+		t.function = f->function;
+		t.module = f->module;
+	} else if (f->file && by == MT_GROUP_FILE) {
+		t.file = f->file;
+	} else if (f->function) { /* the fallback key */
+		t.function = f->function;
+		t.module = f->module;
+	} else {
+		t.module = f->module;
+		t.addr = f->addr;
+	}
+	return t;
+}
+
+static struct agg_memo *agg__memo(struct mt_agg *a, const struct agg_memo *t)
+{
+	__u64 h = (__u64)(unsigned long)t->file * 0x9e3779b97f4a7c15ULL;
+
+	h ^= (__u64)(unsigned long)t->function * 0xc2b2ae3d27d4eb4fULL;
+	h ^= ((__u64)(unsigned long)t->module ^ t->addr) * 0x165667b19e3779f9ULL;
+	h ^= (__u64)(unsigned int)t->line * 0x27d4eb2f165667c5ULL;
+	return &a->memo[(h ^ h >> 29 ^ h >> 47) & (AGG_MEMO - 1)];
+}
+
+static bool memo__is(const struct agg_memo *m, const struct agg_memo *t)
+{
+	return m->g && m->file == t->file && m->function == t->function && m->module == t->module &&
+	       m->addr == t->addr && m->line == t->line;
+}
+
+/* The group of sample s (site: its line frame), created if new. */
+static int agg__group(struct mt_agg *a, const struct mt_sample *s, const struct mt_frame *site,
+		      struct mt_group **out)
+{
 	struct mt_group **slot, *g;
 	__u64 hash;
 	int err;
 
-	if (s->nr_frames) {
-		if (!s->frames || s->site >= s->nr_frames)
-			return -EINVAL;
-		site = &s->frames[s->site];
-	}
 	err = agg__make_key(a, s, site);
 	if (err)
 		return err;
@@ -385,6 +442,37 @@ int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
 		/* room was reserved above */
 		a->groups[a->nr_groups++] = g;
 		*slot = g;
+	}
+	*out = g;
+	return 0;
+}
+
+int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
+{
+	const struct mt_frame *site = &unknown_frame;
+	struct agg_memo *m = NULL, t;
+	struct mt_group *g;
+	int err;
+
+	if (s->nr_frames) {
+		if (!s->frames || s->site >= s->nr_frames)
+			return -EINVAL;
+		site = sample__frame(s, s->site);
+	}
+	if (a->opts.group_by != MT_GROUP_STACK) {
+		t = memo__of(a->opts.group_by, site);
+		m = agg__memo(a, &t);
+	}
+	if (m && memo__is(m, &t)) {
+		g = m->g;
+	} else {
+		err = agg__group(a, s, site, &g);
+		if (err)
+			return err;
+		if (m) {
+			*m = t;
+			m->g = g;
+		}
 	}
 	/* a new group without samples is pruned later if this fails */
 	if (!g->seen || s->bytes > g->rep_bytes) {

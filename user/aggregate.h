@@ -15,7 +15,13 @@ struct mt_sample {
 	__s64 count_q; /* MT_COUNT_ONE units */
 	__u64 alloc_bytes;
 	__u64 alloc_count_q;
-	const struct mt_frame *frames; /* innermost first, inlines expanded */
+	/*
+	 * The stack, innermost first, inlines expanded: frames[i], or with
+	 * ids, frames[ids[i]] (a table of shared frames, such as the site
+	 * cache's, read in place instead of copied).
+	 */
+	const struct mt_frame *frames;
+	const __u32 *ids;
 	size_t nr_frames;
 	size_t site; /* index of the frame that is "the line" */
 };

@@ -481,7 +481,12 @@ int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_off
 	return err;
 }
 
-/* Map a BPF_F_MMAPABLE array read-write (the reader clears what processes leave). */
+/*
+ * Map a BPF_F_MMAPABLE array read-write (the reader clears what processes
+ * leave). The allocation table is not mapped here: mapping charges all of
+ * it to memtrace's RSS at once, and only --min-age and purges read it, a
+ * window at a time (the reader).
+ */
 static int map_array(struct mt_loader *l, int i, const struct bpf_map *map, size_t len)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -503,17 +508,16 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 
 	memset(m, 0, sizeof(*m));
 	if (!l->mem[0]) {
-		err = map_array(l, 0, skel->maps.mt_allocs, l->nr_allocs * sizeof(struct mt_alloc));
+		err = map_array(l, 0, skel->maps.mt_site_keys,
+				(size_t)l->nr_sites * sizeof(struct mt_site_key));
 		if (!err)
-			err = map_array(l, 1, skel->maps.mt_site_keys,
-					(size_t)l->nr_sites * sizeof(struct mt_site_key));
-		if (!err)
-			err = map_array(l, 2, skel->maps.mt_site_stats,
+			err = map_array(l, 1, skel->maps.mt_site_stats,
 					(size_t)l->nr_sites * l->nr_stripes *
 					    sizeof(struct mt_site_stats));
 		if (err)
 			return err;
 	}
+	m->allocs = bpf_map__fd(skel->maps.mt_allocs);
 	m->allocs_spill = bpf_map__fd(skel->maps.mt_allocs_spill);
 	m->site_index = bpf_map__fd(skel->maps.mt_site_index);
 	m->site_free = bpf_map__fd(skel->maps.mt_site_free);
@@ -521,11 +525,10 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 	m->counters = bpf_map__fd(skel->maps.mt_counters);
 	m->py_stacks = bpf_map__fd(skel->maps.mt_py_stacks);
 	m->py_events = bpf_map__fd(skel->maps.mt_py_events);
-	m->allocs = l->mem[0];
 	m->nr_allocs = l->nr_allocs;
 	m->spill_nr = &skel->bss->mt_spill_nr;
-	m->site_keys = l->mem[1];
-	m->site_stats = l->mem[2];
+	m->site_keys = l->mem[0];
+	m->site_stats = l->mem[1];
 	m->nr_sites = l->nr_sites;
 	m->nr_stripes = l->nr_stripes;
 	m->site_next = &skel->bss->mt_site_next;
@@ -542,7 +545,7 @@ void mt_loader__free(struct mt_loader *l)
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);
 	free(l->pids);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 2; i++)
 		if (l->mem[i])
 			munmap(l->mem[i], l->mem_len[i]);
 	memtrace_bpf__destroy(l->skel);

@@ -20,9 +20,8 @@ struct mt_loader;
  * maps (mmap) to read without a copy. Owned by the loader.
  */
 struct mt_bpf_maps {
-	int allocs_spill, site_index, site_free, stacks, counters, py_stacks, py_events;
-	struct mt_alloc *allocs; /* the live-allocation table, nr_allocs entries */
-	__u64 nr_allocs;
+	int allocs, allocs_spill, site_index, site_free, stacks, counters, py_stacks, py_events;
+	__u64 nr_allocs; /* entries of the allocs table (the reader maps a window at a time) */
 	volatile __s64 *spill_nr;	  /* records in allocs_spill */
 	struct mt_site_key *site_keys;	  /* nr_sites slots */
 	struct mt_site_stats *site_stats; /* nr_stripes * nr_sites, stripe-major */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mt_python.h"
@@ -16,7 +17,7 @@ static int cmp_site_tgid(const void *a, const void *b)
 	return x->key.tgid < y->key.tgid ? -1 : x->key.tgid > y->key.tgid;
 }
 
-static int push_site(struct mt_snapshot *s, size_t *cap, const struct mt_site_key *k,
+static int push_site(struct mt_snapshot *s, size_t *cap, __u32 slot, const struct mt_site_key *k,
 		     const struct mt_site_stats *v)
 {
 	if (s->nr_sites == *cap) {
@@ -30,6 +31,7 @@ static int push_site(struct mt_snapshot *s, size_t *cap, const struct mt_site_ke
 	}
 	s->sites[s->nr_sites].key = *k;
 	s->sites[s->nr_sites].stats = *v;
+	s->sites[s->nr_sites].slot = slot;
 	s->nr_sites++;
 	return 0;
 }
@@ -82,7 +84,7 @@ static int read_sites(const struct mt_bpf_maps *m, struct mt_snapshot *s, size_t
 			sum.alloc_bytes += v->alloc_bytes;
 			sum.alloc_count += v->alloc_count;
 		}
-		if (push_site(s, cap, &k, &sum))
+		if (push_site(s, cap, slot, &k, &sum))
 			return -ENOMEM;
 	}
 	return 0;
@@ -104,6 +106,35 @@ static void weight(const struct mt_bpf_maps *m, __u64 size, __u64 *w_bytes, __u6
 	g = m->g_tab[i] + (((__u64)(m->g_tab[i + 1] - m->g_tab[i]) * frac) >> 16);
 	*w_bytes = (m->sample_rate * g) >> 16;
 	*w_count = (*w_bytes << MT_COUNT_SHIFT) / s;
+}
+
+/*
+ * Call fn on every entry of the allocation table, mapping it a window at a
+ * time so memtrace's RSS never holds the whole table. 0, fn's first error,
+ * or a negative errno.
+ */
+static int for_each_alloc(const struct mt_bpf_maps *m,
+			  int (*fn)(volatile struct mt_alloc *e, void *ctx), void *ctx)
+{
+	enum { WINDOW = 2 << 20 }; /* bytes, a multiple of the page size */
+	const __u64 per = WINDOW / sizeof(struct mt_alloc);
+	int err = 0;
+
+	for (__u64 first = 0; first < m->nr_allocs && !err; first += per) {
+		__u64 n = m->nr_allocs - first < per ? m->nr_allocs - first : per;
+		size_t len = n * sizeof(struct mt_alloc);
+		volatile struct mt_alloc *w;
+
+		w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->allocs,
+			 (off_t)(first * sizeof(struct mt_alloc)));
+		if (w == MAP_FAILED)
+			return -errno;
+		for (__u64 i = 0; i < n && !err; i++)
+			if (w[i].tgid)
+				err = fn(&w[i], ctx);
+		munmap((void *)w, len);
+	}
+	return err;
 }
 
 struct aged {
@@ -137,6 +168,20 @@ static int aged_add(struct aged_set *a, const struct mt_alloc *e)
 	return 0;
 }
 
+/* A table entry, read owner first: the rest was written before it. */
+static int aged_entry(volatile struct mt_alloc *v, void *ctx)
+{
+	struct mt_alloc e = {.tgid = v->tgid};
+
+	if (!e.tgid)
+		return 0;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	e.site = v->site;
+	e.size = v->size;
+	e.ts_ns = v->ts_ns;
+	return aged_add(ctx, &e);
+}
+
 static int cmp_aged(const void *a, const void *b)
 {
 	const struct aged *x = a, *y = b;
@@ -157,18 +202,7 @@ static int read_aged(const struct mt_bpf_maps *m, __u64 min_age_ns, struct mt_sn
 
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns() clock */
 	a.now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	for (__u64 i = 0; i < m->nr_allocs && !err; i++) {
-		const volatile struct mt_alloc *v = &m->allocs[i];
-
-		e.tgid = v->tgid;
-		if (!e.tgid)
-			continue;
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		e.site = v->site;
-		e.size = v->size;
-		e.ts_ns = v->ts_ns;
-		err = aged_add(&a, &e);
-	}
+	err = for_each_alloc(m, aged_entry, &a);
 	for (int r = bpf_map_get_next_key(m->allocs_spill, NULL, &next); !r && !err;
 	     r = bpf_map_get_next_key(m->allocs_spill, &k, &next)) {
 		k = next;
@@ -188,7 +222,7 @@ static int read_aged(const struct mt_bpf_maps *m, __u64 min_age_ns, struct mt_sn
 			st.count += (__s64)a.v[j].count;
 		}
 		if (slot_key(m, a.v[i].site, &key)) {
-			err = push_site(s, cap, &key, &st);
+			err = push_site(s, cap, a.v[i].site, &key, &st);
 			if (err)
 				goto cleanup;
 		}
@@ -382,6 +416,18 @@ static bool key_of_tgids(const void *key, const void *ctx)
 	return tgid_in(tgid, set->tgids, set->n);
 }
 
+/* Free a table entry of a process in the set, owner first as BPF does. */
+static int clear_entry(volatile struct mt_alloc *e, void *ctx)
+{
+	const struct tgid_set *set = ctx;
+
+	if (e->tgid && tgid_in(e->tgid, set->tgids, set->n)) {
+		e->tgid = 0;
+		__atomic_store_n(&e->addr, 0, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
 /*
  * Forget processes. Their allocations go first (table entries cleared
  * owner first, as BPF does; spilled records deleted), so no record points
@@ -397,14 +443,9 @@ int mt_reader__purge(const struct mt_bpf_maps *fds, const __u32 *tgids, size_t n
 
 	if (!n)
 		return 0;
-	for (__u64 i = 0; i < fds->nr_allocs; i++) {
-		volatile struct mt_alloc *e = &fds->allocs[i];
-
-		if (e->tgid && tgid_in(e->tgid, tgids, n)) {
-			e->tgid = 0;
-			__atomic_store_n(&e->addr, 0, __ATOMIC_RELEASE);
-		}
-	}
+	err = for_each_alloc(fds, clear_entry, &set);
+	if (err)
+		return err;
 	spilled = delete_matching(fds->allocs_spill, sizeof(struct mt_alloc_key),
 				  sizeof(struct mt_alloc), key_of_tgids, &set);
 	if (spilled > 0)

@@ -15,6 +15,7 @@
 struct mt_raw_site {
 	struct mt_site_key key;
 	struct mt_site_stats stats;
+	__u32 slot; /* where BPF keeps it: stable while the site lives */
 };
 
 struct mt_snapshot {

@@ -133,18 +133,19 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		smp.count_q = s->stats.count;
 		smp.alloc_bytes = s->stats.alloc_bytes;
 		smp.alloc_count_q = s->stats.alloc_count;
-		smp.frames = frames;
-		smp.nr_frames = mt_site_cache__get(mt->sites, &s->key, frames,
-						   sizeof(frames) / sizeof(frames[0]), &smp.site);
+		smp.nr_frames = mt_site_cache__ref(mt->sites, &s->key, s->slot, &smp.frames,
+						   &smp.ids, &smp.site);
 		if (!smp.nr_frames) {
 			bool complete;
 
+			smp.frames = frames;
+			smp.ids = NULL;
 			smp.nr_frames =
 			    site_frames(mt, t, s, frames, sizeof(frames) / sizeof(frames[0]),
 					&smp.site, &complete);
 			if (complete && smp.nr_frames)
-				mt_site_cache__put(mt->sites, &s->key, frames, smp.nr_frames,
-						   smp.site);
+				mt_site_cache__put(mt->sites, &s->key, s->slot, frames,
+						   smp.nr_frames, smp.site);
 		}
 		if (!smp.nr_frames)
 			continue;

@@ -15,9 +15,9 @@ struct frame_slot {
 };
 
 struct mt_site_cache {
-	struct site_entry *sites;
-	size_t sites_cap, sites_used; /* cap: power of two */
-	struct mt_frame *frames;      /* the frame table */
+	struct site_entry *sites; /* by BPF slot */
+	size_t sites_cap;
+	struct mt_frame *frames; /* the frame table */
 	size_t nr_frames, frames_cap;
 	struct frame_slot *fidx; /* open-addressing index into frames */
 	size_t fidx_cap;
@@ -38,11 +38,6 @@ static __u64 fmix(__u64 h)
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	h ^= h >> 33;
 	return h;
-}
-
-static __u64 key_hash(const struct mt_site_key *k)
-{
-	return fmix(mix(mix(mix(mix(k->tgid, k->caller), k->stack), k->py_stack), k->flags));
 }
 
 static __u64 frame_hash(const struct mt_frame *f)
@@ -67,11 +62,9 @@ struct mt_site_cache *mt_site_cache__new(void)
 
 	if (!c)
 		return NULL;
-	c->sites_cap = 1024;
 	c->fidx_cap = 1024;
-	c->sites = calloc(c->sites_cap, sizeof(*c->sites));
 	c->fidx = calloc(c->fidx_cap, sizeof(*c->fidx));
-	if (!c->sites || !c->fidx) {
+	if (!c->fidx) {
 		mt_site_cache__free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -91,27 +84,43 @@ void mt_site_cache__free(struct mt_site_cache *c)
 	free(c);
 }
 
-static struct site_entry *site_slot(struct site_entry *tab, size_t cap, const struct mt_site_key *k)
+/* The entry at slot if it holds key, else NULL. */
+static struct site_entry *site_at(struct mt_site_cache *c, __u32 slot, const struct mt_site_key *k)
 {
-	size_t i = key_hash(k) & (cap - 1);
+	struct site_entry *e;
 
-	while (tab[i].ids && memcmp(&tab[i].key, k, sizeof(*k)))
-		i = (i + 1) & (cap - 1);
-	return &tab[i];
+	if (slot >= c->sites_cap)
+		return NULL;
+	e = &c->sites[slot];
+	return e->ids && !memcmp(&e->key, k, sizeof(*k)) ? e : NULL;
 }
 
-size_t mt_site_cache__get(struct mt_site_cache *c, const struct mt_site_key *key,
+size_t mt_site_cache__ref(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
+			  const struct mt_frame **table, const __u32 **ids, size_t *site)
+{
+	struct site_entry *e = site_at(c, slot, key);
+
+	if (!e)
+		return 0;
+	*table = c->frames;
+	*ids = e->ids;
+	*site = e->site < e->n ? e->site : 0;
+	return e->n;
+}
+
+size_t mt_site_cache__get(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
 			  struct mt_frame *frames, size_t max, size_t *site)
 {
-	struct site_entry *e = site_slot(c->sites, c->sites_cap, key);
-	size_t n;
+	const struct mt_frame *table;
+	const __u32 *ids;
+	size_t n = mt_site_cache__ref(c, key, slot, &table, &ids, site);
 
-	if (!e->ids)
-		return 0;
-	n = e->n < max ? e->n : max;
+	if (n > max)
+		n = max;
 	for (size_t i = 0; i < n; i++)
-		frames[i] = c->frames[e->ids[i]];
-	*site = e->site < n ? e->site : 0;
+		frames[i] = table[ids[i]];
+	if (*site >= n)
+		*site = 0;
 	return n;
 }
 
@@ -162,32 +171,35 @@ static long frame_id(struct mt_site_cache *c, const struct mt_frame *f)
 	return c->nr_frames - 1;
 }
 
-static int sites_grow(struct mt_site_cache *c)
+/* Make room for slot. 0 or -ENOMEM. */
+static int sites_grow(struct mt_site_cache *c, __u32 slot)
 {
-	size_t cap = c->sites_cap * 2;
-	struct site_entry *t = calloc(cap, sizeof(*t));
+	size_t cap = c->sites_cap ? c->sites_cap : 1024;
+	struct site_entry *t;
 
+	while (cap <= slot)
+		cap *= 2;
+	t = realloc(c->sites, cap * sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	for (size_t i = 0; i < c->sites_cap; i++)
-		if (c->sites[i].ids)
-			*site_slot(t, cap, &c->sites[i].key) = c->sites[i];
-	free(c->sites);
+	memset(t + c->sites_cap, 0, (cap - c->sites_cap) * sizeof(*t));
 	c->sites = t;
 	c->sites_cap = cap;
 	return 0;
 }
 
-int mt_site_cache__put(struct mt_site_cache *c, const struct mt_site_key *key,
+int mt_site_cache__put(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
 		       const struct mt_frame *frames, size_t n, size_t site)
 {
 	struct site_entry *e;
 	__u32 *ids;
 
-	if (c->sites_used * 2 >= c->sites_cap && sites_grow(c))
+	if (slot == MT_NO_SITE)
+		return -EINVAL;
+	if (slot >= c->sites_cap && sites_grow(c, slot))
 		return -ENOMEM;
-	e = site_slot(c->sites, c->sites_cap, key);
-	if (e->ids)
+	e = &c->sites[slot];
+	if (e->ids && !memcmp(&e->key, key, sizeof(*key)))
 		return 0;
 	ids = malloc((n ? n : 1) * sizeof(*ids));
 	if (!ids)
@@ -201,33 +213,22 @@ int mt_site_cache__put(struct mt_site_cache *c, const struct mt_site_key *key,
 		}
 		ids[i] = (__u32)id;
 	}
+	free(e->ids); /* BPF gave the slot to another site */
 	e->key = *key;
 	e->ids = ids;
 	e->n = n;
 	e->site = site;
-	c->sites_used++;
 	return 0;
 }
 
 void mt_site_cache__forget(struct mt_site_cache *c, __u32 tgid)
 {
-	struct site_entry *old = c->sites, *t;
-	size_t cap = c->sites_cap;
+	for (size_t i = 0; i < c->sites_cap; i++) {
+		struct site_entry *e = &c->sites[i];
 
-	t = calloc(cap, sizeof(*t));
-	if (!t)
-		return; /* keep them: only memory */
-	c->sites = t;
-	c->sites_used = 0;
-	for (size_t i = 0; i < cap; i++) {
-		if (!old[i].ids)
-			continue;
-		if (old[i].key.tgid == (__u32)tgid) {
-			free(old[i].ids);
-			continue;
+		if (e->ids && e->key.tgid == tgid) {
+			free(e->ids);
+			e->ids = NULL;
 		}
-		*site_slot(t, cap, &old[i].key) = old[i];
-		c->sites_used++;
 	}
-	free(old);
 }

@@ -2,8 +2,11 @@
 /*
  * Symbolized sites, remembered: a site (process, call site, stacks) always
  * symbolizes to the same frames, so each is symbolized once and later
- * reports copy the result. Frames are stored once each in a table and
- * sites hold their indices, so 100k sites of 16 frames cost a few MB.
+ * reports read the result in place. Sites are kept by their BPF slot (an
+ * array index, visited in slot order by every report) with their key: a
+ * slot BPF hands to another site is told by the key and replaced. Frames
+ * are stored once each in a table and sites hold their indices, so 100k
+ * sites of 16 frames cost a few MB.
  */
 #ifndef MT_SITECACHE_H
 #define MT_SITECACHE_H
@@ -19,13 +22,20 @@ struct mt_site_cache *mt_site_cache__new(void);
 void mt_site_cache__free(struct mt_site_cache *c);
 
 /*
- * Frames of a remembered site into frames (at most max); returns the count
- * and sets *site, or 0 when the site is not remembered.
+ * Frames of the site key at slot into frames (at most max); returns the
+ * count and sets *site, or 0 when the slot does not hold that site.
  */
-size_t mt_site_cache__get(struct mt_site_cache *c, const struct mt_site_key *key,
+size_t mt_site_cache__get(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
 			  struct mt_frame *frames, size_t max, size_t *site);
-/* Remember a site's frames. 0 or -ENOMEM. */
-int mt_site_cache__put(struct mt_site_cache *c, const struct mt_site_key *key,
+/*
+ * The same without a copy: the site's frames are (*table)[(*ids)[i]] for i
+ * below the count returned; valid until the next mt_site_cache__put or
+ * __forget.
+ */
+size_t mt_site_cache__ref(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
+			  const struct mt_frame **table, const __u32 **ids, size_t *site);
+/* Remember a site's frames at its slot. 0, -EINVAL (MT_NO_SITE) or -ENOMEM. */
+int mt_site_cache__put(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
 		       const struct mt_frame *frames, size_t n, size_t site);
 /* Forget every site of a process. */
 void mt_site_cache__forget(struct mt_site_cache *c, __u32 tgid);

@@ -557,3 +557,52 @@ MT_TEST(agg_errors)
 	mt_report__free(&r);
 	mt_agg__free(a);
 }
+
+/*
+ * Samples that name their frames through a shared table (the site cache's
+ * layout), and the memo of site frames: equal strings at other addresses
+ * still meet in one group, and the memo never outlives a report.
+ */
+MT_TEST(agg_shared_frames_and_memo)
+{
+	static const struct mt_frame table[] = {
+	    FR("main", "app.c", 50, "app", 0x1050), FR("make_buf", "app.c", 10, "app", 0x1010),
+	    FR("make_buf", "app.c", 10, "app", 0x1018), FR("free_buf", "app.c", 20, "app", 0x1020)};
+	static const __u32 ids_a[] = {1, 0}, ids_b[] = {2, 0}, ids_c[] = {3, 0};
+	char file2[] = "app.c", fn2[] = "make_buf"; /* same text, other addresses */
+	struct mt_frame copy[] = {FR(fn2, file2, 10, "app", 0x1030)};
+	struct mt_sample s[4] = {SMPX(table, 2, 0, 100, 1), SMPX(table, 2, 0, 300, 1),
+				 SMPX(copy, 1, 0, 5, 1), SMPX(table, 2, 0, 7, 1)};
+	struct mt_agg *a = agg_new(MT_GROUP_LINE, 0);
+	struct mt_report r;
+	const struct mt_row *row;
+
+	s[0].ids = ids_a;
+	s[1].ids = ids_b;
+	s[3].ids = ids_c;
+	if (!ASSERT_TRUE(a != NULL, "mt_agg__new") || !report(a, s, 4, &r))
+		goto out;
+	ASSERT_EQ(r.nr_groups, 2, "two lines");
+	row = find(&r, "app.c", 10, "make_buf", "app");
+	row_is(row, 405, 3, "app.c:10 from three addresses");
+	if (row) {
+		/* the representative stack is the largest sample's, read through its ids */
+		ASSERT_EQ(row->nr_stack, 2, "rep frames");
+		ASSERT_EQ(row->stack[0].addr, 0x1018, "rep is the 300-byte sample");
+		ASSERT_STREQ(row->stack[1].function, "main", "rep outer frame");
+	}
+	row_is(find(&r, "app.c", 20, "free_buf", "app"), 7, 1, "app.c:20");
+	mt_report__free(&r);
+	/* the next report: free_buf's group is gone; its memo entry must not answer */
+	if (!report(a, s, 2, &r))
+		goto out;
+	ASSERT_EQ(r.nr_groups, 1, "one line left");
+	row_is(find(&r, "app.c", 10, "make_buf", "app"), 400, 2, "app.c:10 again");
+	mt_report__free(&r);
+	if (!report(a, s + 3, 1, &r))
+		goto out;
+	row_is(find(&r, "app.c", 20, "free_buf", "app"), 7, 1, "app.c:20 back");
+out:
+	mt_report__free(&r);
+	mt_agg__free(a);
+}
