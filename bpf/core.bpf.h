@@ -306,8 +306,11 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 	struct mt_site_stats *st;
 	struct mt_alloc *e;
 	__u64 ts = mt_want_age ? bpf_ktime_get_ns() : 0;
-	__u32 slot = mt_site_slot(&k, &t->site);
+	__u32 slot;
 
+	if (!addr)
+		return; /* 0 marks a free table entry; no allocator returns it */
+	slot = mt_site_slot(&k, &t->site);
 	if (slot == MT_NO_SITE)
 		return;
 	st = mt_site_stats_get(slot);
