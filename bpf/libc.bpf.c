@@ -49,16 +49,16 @@ extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
 
 /* Start of the probed library's executable segment in this process. */
-static __always_inline __u64 mt_library_lo(struct pt_regs *ctx, __u64 cookie)
+static __always_inline __u64 mt_library_lo(const struct mt_regs *r, __u64 cookie)
 {
-	return PT_REGS_IP(ctx) - MT_COOKIE_OFF(cookie);
+	return r->ip - MT_COOKIE_OFF(cookie);
 }
 
 /* Was the call made from inside the probed library itself? */
-static __always_inline bool mt_from_library(struct pt_regs *ctx, __u64 cookie, __u64 caller)
+static __always_inline bool mt_from_library(const struct mt_regs *r, __u64 cookie, __u64 caller)
 {
 	__u64 size = MT_COOKIE_SIZE(cookie);
-	__u64 lo = mt_library_lo(ctx, cookie);
+	__u64 lo = mt_library_lo(r, cookie);
 
 	return size && caller >= lo && caller < lo + size;
 }
@@ -78,18 +78,17 @@ static __always_inline __u64 mt_mul(__u64 n, __u64 size, bool *overflow)
  * Entry of any probed function. Returns 0 when the return must be seen,
  * 1 when the call is finished (or ignored) here.
  */
-static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
+static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie)
 {
 	__u32 kind = MT_COOKIE_KIND(cookie);
 	__u32 tgid;
-	__u64 sp = PT_REGS_SP(ctx);
+	__u64 sp = r->sp;
 	__u64 caller = 0, size = 0, aux = 0, w_bytes = 0, w_count = 0, prev_stack, prev_py, win = 0;
 	bool overflow = false, filtered, decided, record = false;
 	struct mt_thread *t;
 	__u32 zero = 0;
-	/* read once, as plain loads: clang must not turn a choice among them into ctx arithmetic */
-	__u64 p1 = PT_REGS_PARM1(ctx), p2 = PT_REGS_PARM2(ctx), p3 = PT_REGS_PARM3(ctx),
-	      p4 = PT_REGS_PARM4(ctx);
+	/* read once, as plain loads: clang must not turn a choice among them into arithmetic */
+	__u64 p1 = r->arg[0], p2 = r->arg[1], p3 = r->arg[2], p4 = r->arg[3];
 
 	asm volatile("" : "+r"(p1), "+r"(p2), "+r"(p3), "+r"(p4));
 	if (kind == MT_KIND_FREE || kind == MT_KIND_FREE_SIZED ||
@@ -116,7 +115,7 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 		}
 		if (mt_call_nested(sp, caller))
 			return 1;
-		if (mt_from_library(ctx, cookie, caller)) {
+		if (mt_from_library(r, cookie, caller)) {
 			mt_count(MT_CNT_INTERNAL_MMAP);
 			return 1;
 		}
@@ -204,7 +203,7 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 			return 1;
 	}
 	if ((kind == MT_KIND_MMAP || kind == MT_KIND_MREMAP) &&
-	    mt_from_library(ctx, cookie, caller)) {
+	    mt_from_library(r, cookie, caller)) {
 		mt_count(MT_CNT_INTERNAL_MMAP);
 		return 1;
 	}
@@ -235,8 +234,8 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	t->stack = 0;
 	t->py_stack = 0;
 	if (mt_want_stacks && !t->release_only) {
-		t->stack = mt_stack_get(ctx, caller, mt_from_library(ctx, cookie, caller),
-					mt_library_lo(ctx, cookie), MT_COOKIE_SIZE(cookie),
+		t->stack = mt_stack_get(r, caller, mt_from_library(r, cookie, caller),
+					mt_library_lo(r, cookie), MT_COOKIE_SIZE(cookie),
 					prev_stack, win == sp ? win : 0);
 		t->py_stack = mt_py_stack_get(tgid, prev_py);
 	}
@@ -249,16 +248,12 @@ static __always_inline int mt_entry(struct pt_regs *ctx, __u64 cookie)
 	return 0;
 }
 
-/* Return of an outermost call whose entry returned 0. */
-static __always_inline void mt_exit(struct pt_regs *ctx)
+/* Finish the thread's outermost call, which returned ret. */
+static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 ret = PT_REGS_RC(ctx), ptr = 0;
-	struct mt_thread *t = mt_thread_get();
+	__u64 ptr = 0;
 
-	/* nested returns (seen only without sessions) sit below the outer frame */
-	if (!t || !t->active || PT_REGS_SP(ctx) <= t->outer_sp)
-		return;
 	t->active = 0;
 
 	if (t->release_only) {
@@ -316,6 +311,29 @@ static __always_inline void mt_exit(struct pt_regs *ctx)
 	}
 }
 
+/* Return of an outermost call whose entry returned 0. */
+static __always_inline void mt_exit(struct pt_regs *ctx)
+{
+	struct mt_thread *t = mt_thread_get();
+
+	/* nested returns (seen only without sessions) sit below the outer frame */
+	if (!t || !t->active || PT_REGS_SP(ctx) <= t->outer_sp)
+		return;
+	mt_finish(t, PT_REGS_RC(ctx));
+}
+
+/* The registers a uprobe at an allocator's entry sees. */
+static __always_inline void mt_regs_of(struct pt_regs *ctx, struct mt_regs *r)
+{
+	r->arg[0] = PT_REGS_PARM1(ctx);
+	r->arg[1] = PT_REGS_PARM2(ctx);
+	r->arg[2] = PT_REGS_PARM3(ctx);
+	r->arg[3] = PT_REGS_PARM4(ctx);
+	r->sp = PT_REGS_SP(ctx);
+	r->fp = PT_REGS_FP(ctx);
+	r->ip = PT_REGS_IP(ctx);
+}
+
 /* Functions whose entry always returns 1: a session never runs for their return. */
 static __always_inline bool mt_entry_only(__u32 kind)
 {
@@ -327,19 +345,24 @@ SEC("uprobe")
 int mt_libc_session(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
+	struct mt_regs r;
 
 	/* frees are half the calls: they skip asking whether this is a return */
 	if (!mt_entry_only(MT_COOKIE_KIND(cookie)) && bpf_session_is_return()) {
 		mt_exit(ctx);
 		return 0;
 	}
-	return mt_entry(ctx, cookie);
+	mt_regs_of(ctx, &r);
+	return mt_entry(&r, cookie);
 }
 
 SEC("uprobe")
 int mt_libc_entry(struct pt_regs *ctx)
 {
-	mt_entry(ctx, bpf_get_attach_cookie(ctx));
+	struct mt_regs r;
+
+	mt_regs_of(ctx, &r);
+	mt_entry(&r, bpf_get_attach_cookie(ctx));
 	return 0;
 }
 
