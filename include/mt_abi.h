@@ -78,7 +78,8 @@ struct mt_site_stats {
  * wrapper such as strdup calling malloc) to its caller, from the library's
  * CFI: the wrapper's CFA is (SP at the allocator's entry) + 8 + cfa, its
  * return address sits at CFA - 8, and the caller's %rbp at CFA + rbp
- * (rbp == 0: the wrapper leaves %rbp alone).
+ * (rbp == 0: the wrapper leaves %rbp alone). In a struct mt_sys_site, SP
+ * is the stack pointer at the system call instead.
  */
 struct mt_frame_key {
 	__u32 seg_size; /* size of the library's executable segment */
@@ -88,6 +89,32 @@ struct mt_frame_key {
 struct mt_frame_rule {
 	__s32 cfa;
 	__s32 rbp;
+};
+
+/*
+ * System call tracepoints (syscalls:sys_enter_mmap, ...) see the calls of
+ * every process; one counts only when the mmap, munmap or mremap wrapper of
+ * a probed library made it. The user IP after the `syscall` instruction
+ * tells: the file mapped there and the IP's offset in it key the site.
+ */
+struct mt_sys_key {
+	__u64 ino;
+	__u32 dev; /* the kernel's encoding: major << 20 | minor */
+	__u32 off; /* file offset of the instruction after the system call */
+};
+
+/*
+ * A system call in a probed library's wrapper: which wrapper, where the IP
+ * after it lies in the library's executable segment (as in a probe cookie:
+ * calls from inside the library are told apart by it), and the CFI rule
+ * that steps out of the wrapper to its caller.
+ */
+struct mt_sys_site {
+	__u32 kind;	/* MT_KIND_MMAP, MT_KIND_MUNMAP or MT_KIND_MREMAP */
+	__u32 seg_off;	/* IP - start of the executable segment */
+	__u32 seg_size; /* size of the executable segment */
+	__u32 pad;
+	struct mt_frame_rule rule;
 };
 
 /*
@@ -139,6 +166,8 @@ _Static_assert(sizeof(struct mt_alloc_key) == 16, "mt_alloc_key size");
 _Static_assert(sizeof(struct mt_frame_key) == 8, "mt_frame_key size");
 _Static_assert(sizeof(struct mt_frame_rule) == 8, "mt_frame_rule size");
 _Static_assert(sizeof(struct mt_alloc) == 32, "mt_alloc size");
+_Static_assert(sizeof(struct mt_sys_key) == 16, "mt_sys_key size");
+_Static_assert(sizeof(struct mt_sys_site) == 24, "mt_sys_site size");
 _Static_assert(sizeof(struct mt_stack) == MT_MAX_STACK_DEPTH * 8, "mt_stack size");
 
 #endif /* MT_ABI_H */

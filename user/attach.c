@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include "attach.h"
 #include "log.h"
@@ -83,7 +84,8 @@ struct elf_file {
 	Elf *elf;
 	const struct kind_desc *tab;
 	size_t ntab;
-	GElf_Addr sym[MAX_KINDS]; /* 0 = not found */
+	GElf_Addr sym[MAX_KINDS];   /* 0 = not found */
+	GElf_Xword size[MAX_KINDS]; /* the symbol's size, 0 = unknown */
 	GElf_Addr exec_vaddr, exec_memsz;
 };
 
@@ -125,6 +127,7 @@ static void scan_symbols(struct elf_file *f, Elf_Scn *scn, GElf_Shdr *sh)
 				continue;
 			}
 			f->sym[k] = s.st_value;
+			f->size[k] = s.st_size;
 		}
 	}
 }
@@ -450,11 +453,10 @@ out:
  * (directly or through its PLT), with the CFI rule that steps from that
  * call's return address to the function that made it.
  */
-static void plan_rules(struct mt_plan *plan, struct elf_file *f)
+static void plan_rules(struct mt_plan *plan, struct elf_file *f, Dwarf_CFI *cfi)
 {
 	GElf_Addr slots[64], stubs[64], targets[MAX_KINDS + 64];
 	size_t nslots, nstubs = 0, ntargets = 0;
-	Dwarf_CFI *cfi = dwarf_getcfi_elf(f->elf);
 	Elf_Scn *scn = NULL;
 
 	if (!cfi || !f->exec_memsz)
@@ -526,11 +528,79 @@ static void plan_rules(struct mt_plan *plan, struct elf_file *f)
 	}
 }
 
+/*
+ * Where the kernel's view of a mapped file may not be (st_dev, st_ino) of
+ * the file opened here: overlayfs maps the layer's file, btrfs numbers
+ * devices per subvolume. System call sites are keyed by that identity.
+ */
+static const char *identity_unsure(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs))
+		return "its file system is unknown";
+	if (sfs.f_type == 0x794c7630) /* OVERLAYFS_SUPER_MAGIC */
+		return "on overlayfs the kernel maps another inode than the one seen here";
+	if (sfs.f_type == 0x9123683e) /* BTRFS_SUPER_MAGIC */
+		return "on btrfs the kernel names the file's device differently";
+	return NULL;
+}
+
+static bool by_syscall(enum mt_kind kind)
+{
+	return kind == MT_KIND_MMAP || kind == MT_KIND_MUNMAP || kind == MT_KIND_MREMAP;
+}
+
+/*
+ * The system calls in the body of p (symbol k), for the system call
+ * tracepoints that replace its uprobe (struct mt_sys_site). The body (the
+ * symbol's size) is scanned for the bytes of `syscall`, 0f 05: a pair that
+ * is really part of a longer instruction only adds a site no system call
+ * can return to, so no decoder is needed. Each needs a simple CFI rule
+ * (CFA = %rsp + N) to step out of the function; false, and nothing added,
+ * when one has none or the body has no system call.
+ */
+static bool plan_syscalls(struct mt_plan *plan, struct elf_file *f, Dwarf_CFI *cfi, size_t k,
+			  const struct mt_probe *p)
+{
+	unsigned char b[512];
+	size_t n = f->size[k], first = plan->nr_syscalls;
+
+	if (!cfi || !f->exec_memsz || n < 2 || n > sizeof(b) ||
+	    pread(f->fd, b, n, (off_t)p->func_offset) != (ssize_t)n)
+		return false;
+	for (size_t i = 0; i + 2 <= n; i++) {
+		GElf_Addr at = f->sym[k] + i, ip = at + 2;
+		struct mt_plan_syscall *sc;
+		struct mt_frame_rule rule;
+
+		if (b[i] != 0x0f || b[i + 1] != 0x05)
+			continue;
+		if (plan->nr_syscalls == MT_MAX_PLAN_SYSCALLS || ip < f->exec_vaddr ||
+		    ip - f->exec_vaddr >= f->exec_memsz || !cfi_rule(cfi, at, &rule) ||
+		    rule.cfa < 8)
+			goto fail;
+		sc = &plan->syscalls[plan->nr_syscalls++];
+		sc->offset = p->func_offset + i + 2;
+		sc->site.kind = p->kind;
+		sc->site.seg_off = (__u32)(ip - f->exec_vaddr);
+		sc->site.seg_size = (__u32)f->exec_memsz;
+		sc->site.rule = rule;
+		sc->site.rule.cfa -= 8; /* CFA = SP at the system call + 8 + cfa */
+	}
+	if (plan->nr_syscalls > first)
+		return true;
+fail:
+	plan->nr_syscalls = first;
+	return false;
+}
+
 static int plan_file(struct mt_plan *plan, const char *path, const struct kind_desc *tab,
 		     size_t ntab)
 {
 	struct elf_file f;
 	struct stat st;
+	Dwarf_CFI *cfi = NULL;
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
@@ -549,6 +619,10 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 			goto out;
 		}
 	}
+	if (f.exec_memsz <= MT_COOKIE_FIELD_MAX)
+		cfi = dwarf_getcfi_elf(f.elf);
+	if (tab == kinds)
+		plan->syscall_note = identity_unsure(f.fd);
 	for (size_t k = 0; k < f.ntab; k++) {
 		struct mt_probe *p;
 		__u64 off, seg_off = 0, seg_size = 0, where;
@@ -578,10 +652,14 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 			seg_size = f.exec_memsz;
 		}
 		p->cookie = MT_COOKIE_MAKE(p->kind, seg_off, seg_size);
+		if (tab == kinds && by_syscall(p->kind) && !plan->syscall_note)
+			p->syscall_tp = plan_syscalls(plan, &f, cfi, k, p);
 	}
-	if (tab == kinds && f.exec_memsz <= MT_COOKIE_FIELD_MAX)
-		plan_rules(plan, &f);
+	if (tab == kinds && cfi)
+		plan_rules(plan, &f, cfi);
 out:
+	if (cfi)
+		dwarf_cfi_end(cfi);
 	elf_file__close(&f);
 	return err;
 }
@@ -656,13 +734,28 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
 	return kill(pid, 0) && errno == ESRCH ? -ESRCH : -ENOENT;
 }
 
+void mt_plan__no_syscall_tps(struct mt_plan *plan)
+{
+	for (size_t i = 0; i < plan->nr_probes; i++)
+		plan->probes[i].syscall_tp = false;
+	plan->nr_syscalls = 0;
+}
+
 void mt_plan__log(const struct mt_plan *plan)
 {
 	pr_info("probing %s (%zu functions; %zu calls to them from inside it stepped over "
 		"with CFI)",
 		plan->shown, plan->nr_probes, plan->nr_rules);
+	if (plan->syscall_note)
+		pr_info("  mmap, munmap, mremap keep uprobes, not system call tracepoints: %s",
+			plan->syscall_note);
 	for (size_t i = 0; i < plan->nr_probes; i++) {
 		const struct mt_probe *p = &plan->probes[i];
+
+		if (p->syscall_tp) {
+			pr_info("  %-18s syscall tracepoint  no trap", p->name);
+			continue;
+		}
 
 		pr_info("  %-18s at 0x%llx%s  %s", p->name, (unsigned long long)p->offset,
 			p->offset != p->func_offset ? " (moved past a single-stepped entry)" : "",

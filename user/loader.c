@@ -386,6 +386,11 @@ fail:
 	return fd;
 }
 
+void mt_loader__prepare(const struct mt_loader *l, struct mt_plan *plan)
+{
+	mt_plan__no_syscall_tps(plan);
+}
+
 int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid)
 {
 	int rules_fd = bpf_map__fd(l->skel->maps.mt_frame_rules);

@@ -76,7 +76,7 @@ static const char *basename_of(const char *path)
 }
 
 /* Attach a planned set of probes to one process. */
-static int target__attach_plan(struct memtrace *mt, struct target *t, const struct mt_plan *plan)
+static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_plan *plan)
 {
 	int err;
 
@@ -85,6 +85,7 @@ static int target__attach_plan(struct memtrace *mt, struct target *t, const stru
 		if (t->probed[i].inode == plan->inode && t->probed[i].dev == plan->dev)
 			return 0;
 	snprintf(t->alloc_module, sizeof(t->alloc_module), "%s", basename_of(plan->shown));
+	mt_loader__prepare(mt->loader, plan);
 	if (mt->opts->verbose)
 		mt_plan__log(plan);
 	err = mt_loader__attach(mt->loader, plan, t->pid);
@@ -374,6 +375,7 @@ static int start_host(struct memtrace *mt)
 			continue;
 		seen[nr_seen].inode = plan.inode;
 		seen[nr_seen++].dev = plan.dev;
+		mt_loader__prepare(mt->loader, &plan);
 		if (mt->opts->verbose)
 			mt_plan__log(&plan);
 		err = mt_loader__attach(mt->loader, &plan, 0);
