@@ -495,11 +495,13 @@ static __always_inline __u64 mt_stack_get(const struct mt_regs *regs, __u64 call
  * flight? Deeper on the stack, or at the same depth as a tail call from it
  * (glibc's realloc(NULL, n) jumps to malloc): then the return address at
  * [SP] is the in-flight call's, replaced by the uretprobe trampoline, not
- * the caller it had.
+ * the caller it had. A system call in flight holds nothing: while it is,
+ * its thread makes no other call, so one seen means its exit was missed.
  */
 static __always_inline bool mt_in_flight(struct mt_thread *t, __u64 sp, __u64 caller)
 {
-	return t->active && (sp < t->outer_sp || (sp == t->outer_sp && caller != t->caller));
+	return t->active && !t->sys &&
+	       (sp < t->outer_sp || (sp == t->outer_sp && caller != t->caller));
 }
 
 /*

@@ -10,6 +10,13 @@
  *    finish (free, nested or filtered calls);
  *  - mt_libc_entry + mt_libc_return: uprobe_multi entry and return links,
  *    or classic perf-event uprobes/uretprobes, on older kernels.
+ * mmap, munmap and mremap are seen by system call tracepoints instead where
+ * they attach (mt_sys_enter, mt_sys_exit): no trap. Those see every
+ * process's calls; a call counts when its process is traced and the `syscall`
+ * instruction it came from is one of a probed wrapper (struct mt_sys_site).
+ * The wrapper's entry registers are then rebuilt (arguments from the system
+ * call's, the stack pointer at its entry by the wrapper's CFI) and the call
+ * goes through the same mt_entry and mt_finish as with a uprobe.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,7 +30,6 @@
 #include "python.bpf.h"
 
 #define MAP_ANONYMOUS 0x20
-#define MAP_FAILED ((__u64)-1)
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -37,6 +43,7 @@ const volatile __u32 mt_py_depth = MT_PY_MAX_DEPTH;
 const volatile __u64 mt_sample_rate = 0;
 const volatile __u64 mt_sample_exact = 0;
 const volatile __u64 mt_seed = 0;
+volatile __u32 mt_sys_every = 0; /* -a: the system calls of every process but ours */
 const volatile __u32 mt_g_tab[MT_G_BINS + 1] = {};
 const volatile __u32 mt_ln_tab[MT_LN_BINS + 1] = {};
 const volatile __u32 mt_alloc_mask = 0;
@@ -74,11 +81,18 @@ static __always_inline __u64 mt_mul(__u64 n, __u64 size, bool *overflow)
 	return p;
 }
 
+/* Did a system call fail? (A wrapper's -1, or the system call's -errno.) */
+static __always_inline bool mt_map_failed(__u64 ret)
+{
+	return ret >= (__u64)-4095;
+}
+
 /*
  * Entry of any probed function. Returns 0 when the return must be seen,
- * 1 when the call is finished (or ignored) here.
+ * 1 when the call is finished (or ignored) here. sys: seen by a system call
+ * tracepoint, whose exit tracepoint sees the return.
  */
-static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie)
+static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool sys)
 {
 	__u32 kind = MT_COOKIE_KIND(cookie);
 	__u32 tgid;
@@ -245,6 +259,7 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie)
 	t->caller = caller;
 	t->kind = kind;
 	t->active = 1;
+	t->sys = sys;
 	return 0;
 }
 
@@ -259,7 +274,7 @@ static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 	if (t->release_only) {
 		/* realloc/mremap of a tracked block whose result is not recorded */
 		/* realloc(p, 0) frees p through free(), which is probed */
-		if (ret && ret != MAP_FAILED)
+		if (ret && !mt_map_failed(ret))
 			mt_release(tgid, t->aux, true);
 		return;
 	}
@@ -287,14 +302,14 @@ static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 		}
 		return;
 	case MT_KIND_MMAP:
-		if (ret == MAP_FAILED) {
+		if (mt_map_failed(ret)) {
 			mt_count(MT_CNT_ALLOC_FAILED);
 			return;
 		}
 		mt_record(tgid, ret, t->size, t);
 		return;
 	case MT_KIND_MREMAP:
-		if (ret == MAP_FAILED) {
+		if (mt_map_failed(ret)) {
 			mt_count(MT_CNT_ALLOC_FAILED);
 			return;
 		}
@@ -317,7 +332,7 @@ static __always_inline void mt_exit(struct pt_regs *ctx)
 	struct mt_thread *t = mt_thread_get();
 
 	/* nested returns (seen only without sessions) sit below the outer frame */
-	if (!t || !t->active || PT_REGS_SP(ctx) <= t->outer_sp)
+	if (!t || !t->active || t->sys || PT_REGS_SP(ctx) <= t->outer_sp)
 		return;
 	mt_finish(t, PT_REGS_RC(ctx));
 }
@@ -353,7 +368,7 @@ int mt_libc_session(struct pt_regs *ctx)
 		return 0;
 	}
 	mt_regs_of(ctx, &r);
-	return mt_entry(&r, cookie);
+	return mt_entry(&r, cookie, false);
 }
 
 SEC("uprobe")
@@ -362,7 +377,7 @@ int mt_libc_entry(struct pt_regs *ctx)
 	struct mt_regs r;
 
 	mt_regs_of(ctx, &r);
-	mt_entry(&r, bpf_get_attach_cookie(ctx));
+	mt_entry(&r, bpf_get_attach_cookie(ctx), false);
 	return 0;
 }
 
@@ -370,6 +385,179 @@ SEC("uretprobe")
 int mt_libc_return(struct pt_regs *ctx)
 {
 	mt_exit(ctx);
+	return 0;
+}
+
+#define MT_NR_MMAP 9
+#define MT_NR_MUNMAP 11
+#define MT_NR_MREMAP 25
+#define MT_PAGE_SHIFT 12
+#define MT_EBUSY 16
+
+/* A syscalls:sys_enter_* record as BPF sees it (its first 8 bytes are not readable). */
+struct mt_sys_enter_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+
+/* A syscalls:sys_exit_* record. */
+struct mt_sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+/* The kind of the wrapper of system call nr; MT_KIND__MAX for others. */
+static __always_inline __u32 mt_sys_kind(__s32 nr)
+{
+	switch (nr) {
+	case MT_NR_MMAP:
+		return MT_KIND_MMAP;
+	case MT_NR_MUNMAP:
+		return MT_KIND_MUNMAP;
+	case MT_NR_MREMAP:
+		return MT_KIND_MREMAP;
+	default:
+		return MT_KIND__MAX;
+	}
+}
+
+/* Are the system calls of process tgid traced? */
+static __always_inline bool mt_sys_traced(__u32 tgid)
+{
+	return tgid != mt_self_tgid && (mt_sys_every || bpf_map_lookup_elem(&mt_sys_tgids, &tgid));
+}
+
+/* bpf_find_vma callback: where the mapping at ip lies and which file it maps. */
+static long mt_vma_of(struct task_struct *task, struct vm_area_struct *vma, struct mt_sys_proc *p)
+{
+	struct file *f = vma->vm_file;
+
+	if (!f)
+		return 0;
+	p->lo = vma->vm_start;
+	p->hi = vma->vm_end;
+	p->bias = vma->vm_start - (vma->vm_pgoff << MT_PAGE_SHIFT);
+	p->file.ino = f->f_inode->i_ino;
+	p->file.dev = f->f_inode->i_sb->s_dev;
+	return 0;
+}
+
+/* The site at ip of the library p says is mapped there, if it is one of this kind. */
+static __always_inline struct mt_sys_site *mt_sys_site_in(const struct mt_sys_proc *p, __u64 ip,
+							  __u32 kind)
+{
+	struct mt_sys_key k = p->file;
+	struct mt_sys_site *s;
+
+	if (ip < p->lo || ip >= p->hi || ip - p->bias > 0xffffffffULL)
+		return NULL;
+	k.off = ip - p->bias;
+	s = bpf_map_lookup_elem(&mt_sys_sites, &k);
+	return s && s->kind == kind ? s : NULL;
+}
+
+/*
+ * The wrapper site of a system call of this kind whose user IP (the
+ * instruction after it) is ip; NULL when it is not one of a probed wrapper.
+ * Where the process maps its probed library is remembered (mt_sys_procs);
+ * the kernel is asked only while that is not known.
+ */
+static __always_inline struct mt_sys_site *mt_sys_site_at(__u32 tgid, __u64 ip, __u32 kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 mm = (__u64)task->mm, start_ns = task->group_leader->start_time;
+	struct mt_sys_proc *p = bpf_map_lookup_elem(&mt_sys_procs, &tgid), found = {};
+	struct mt_sys_site *s;
+	long err;
+
+	if (p && p->mm == mm && p->start_ns == start_ns)
+		return mt_sys_site_in(p, ip, kind);
+	if (p && !p->mm) {
+		/* from the loader: a site there confirms it */
+		s = mt_sys_site_in(p, ip, kind);
+		if (s) {
+			p->start_ns = start_ns;
+			p->mm = mm;
+			return s;
+		}
+	}
+	err = bpf_find_vma(task, ip, mt_vma_of, &found, 0);
+	if (err) {
+		if (err == -MT_EBUSY)
+			mt_count(MT_CNT_SYSCALL_BUSY);
+		return NULL;
+	}
+	s = mt_sys_site_in(&found, ip, kind);
+	if (s) {
+		found.mm = mm;
+		found.start_ns = start_ns;
+		bpf_map_update_elem(&mt_sys_procs, &tgid, &found, BPF_ANY);
+	}
+	return s;
+}
+
+/*
+ * Entry of a system call with nargs arguments (a tracepoint program may
+ * read no further into its record than the event's arguments go).
+ */
+static __always_inline void mt_sys_entry(struct mt_sys_enter_ctx *ctx, int nargs)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, kind = mt_sys_kind(ctx->nr);
+	struct mt_sys_site *s;
+	struct pt_regs *regs;
+	struct mt_regs r = {};
+
+	if (kind == MT_KIND__MAX || !mt_sys_traced(tgid))
+		return;
+	/* a mapping of a file: the entry ignores it, spare the lookup */
+	if (nargs >= 4 && kind == MT_KIND_MMAP && !(ctx->args[3] & MAP_ANONYMOUS))
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	r.ip = regs->ip;
+	s = mt_sys_site_at(tgid, r.ip, kind);
+	if (!s)
+		return;
+	/* the wrapper's entry: its CFA less the return address */
+	r.fp = regs->bp;
+	r.sp = mt_frame_cfa(&s->rule, regs->sp, &r.fp) - 8;
+	for (int i = 0; i < nargs && i < 4; i++)
+		r.arg[i] = ctx->args[i];
+	mt_entry(&r, MT_COOKIE_MAKE(kind, s->seg_off, s->seg_size), true);
+}
+
+/* syscalls:sys_enter_mmap and sys_enter_mremap */
+SEC("tracepoint")
+int mt_sys_enter(struct mt_sys_enter_ctx *ctx)
+{
+	mt_sys_entry(ctx, 4);
+	return 0;
+}
+
+/* syscalls:sys_enter_munmap */
+SEC("tracepoint")
+int mt_sys_enter_munmap(struct mt_sys_enter_ctx *ctx)
+{
+	mt_sys_entry(ctx, 2);
+	return 0;
+}
+
+SEC("tracepoint")
+int mt_sys_exit(struct mt_sys_exit_ctx *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mt_thread *t;
+
+	if (!mt_sys_traced(tgid))
+		return 0;
+	t = bpf_task_storage_get(&mt_threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t || !t->active || !t->sys || t->kind != mt_sys_kind(ctx->nr))
+		return 0;
+	t->sys = 0;
+	mt_finish(t, ctx->ret);
 	return 0;
 }
 

@@ -118,6 +118,21 @@ struct mt_sys_site {
 };
 
 /*
+ * Where a traced process maps a probed library's code, so the tracepoints
+ * need not ask the kernel at every call: bpf_find_vma only try-locks the
+ * process's memory map and fails while another thread maps or unmaps.
+ * Filled by BPF after a lookup, or by the loader from the process's maps
+ * (mm 0: not yet confirmed by a system call from one of its sites).
+ */
+struct mt_sys_proc {
+	__u64 mm;		/* the address space it holds for, 0 = from the loader */
+	__u64 start_ns;		/* start time of the process: tgids are reused */
+	__u64 lo, hi;		/* the executable mapping */
+	__u64 bias;		/* lo - its file offset: an IP's file offset is ip - bias */
+	struct mt_sys_key file; /* off unused */
+};
+
+/*
  * Poisson sampling over bytes (mean distance R = the sample rate). Tables
  * computed by the loader, in Q16 fixed point (BPF has no floating point):
  *   MT_G: g(x) = x / (1 - e^-x) at x = i * ln(100) / MT_G_BINS, i = 0..BINS;
@@ -168,6 +183,7 @@ _Static_assert(sizeof(struct mt_frame_rule) == 8, "mt_frame_rule size");
 _Static_assert(sizeof(struct mt_alloc) == 32, "mt_alloc size");
 _Static_assert(sizeof(struct mt_sys_key) == 16, "mt_sys_key size");
 _Static_assert(sizeof(struct mt_sys_site) == 24, "mt_sys_site size");
+_Static_assert(sizeof(struct mt_sys_proc) == 56, "mt_sys_proc size");
 _Static_assert(sizeof(struct mt_stack) == MT_MAX_STACK_DEPTH * 8, "mt_stack size");
 
 #endif /* MT_ABI_H */

@@ -728,6 +728,9 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
 			    mt_plan__from_file(plan, path))
 				continue;
 			snprintf(plan->shown, sizeof(plan->shown), "%s", m->path);
+			plan->exec_start = m->exec_start;
+			plan->exec_end = m->exec_end;
+			plan->exec_offset = m->exec_offset;
 			return 0;
 		}
 	}

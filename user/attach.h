@@ -45,6 +45,7 @@ struct mt_plan {
 	char shown[PATH_MAX]; /* the file as the target names it */
 	__u64 inode;
 	dev_t dev;
+	__u64 exec_start, exec_end, exec_offset; /* its code in the process planned for */
 	struct mt_probe probes[MT_KIND__MAX];
 	size_t nr_probes;
 	/* CFI steps out of the library's own allocating functions (strdup, ...) */
