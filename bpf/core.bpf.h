@@ -445,6 +445,7 @@ __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u6
 struct mt_regs {
 	__u64 arg[4]; /* %rdi, %rsi, %rdx, %rcx */
 	__u64 sp, fp, ip;
+	__u64 flags; /* %rflags (uprobes only) */
 };
 
 /*

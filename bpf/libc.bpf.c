@@ -30,6 +30,7 @@
 #include "python.bpf.h"
 
 #define MAP_ANONYMOUS 0x20
+#define MT_X86_EFLAGS_OF 0x800
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -150,7 +151,13 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 		break;
 	case MT_KIND_REALLOCARRAY:
 		aux = p1;
-		size = mt_mul(p2, p3, &overflow);
+		if (cookie & MT_COOKIE_PRODUCT) {
+			/* probed after the multiply: %rsi is the product, OF its overflow */
+			size = p2;
+			overflow = r->flags & MT_X86_EFLAGS_OF;
+		} else {
+			size = mt_mul(p2, p3, &overflow);
+		}
 		break;
 	case MT_KIND_POSIX_MEMALIGN:
 		aux = p1;
@@ -347,6 +354,7 @@ static __always_inline void mt_regs_of(struct pt_regs *ctx, struct mt_regs *r)
 	r->sp = PT_REGS_SP(ctx);
 	r->fp = PT_REGS_FP(ctx);
 	r->ip = PT_REGS_IP(ctx);
+	r->flags = ctx->flags;
 }
 
 /* Functions whose entry always returns 1: a session never runs for their return. */

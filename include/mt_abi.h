@@ -29,11 +29,15 @@
  * module's executable segment lies relative to the probe address, so the
  * BPF side can tell calls made from inside the C library (allocator
  * internals, thread stacks) from calls made by the program.
- *   bits  0..7   enum mt_kind
+ *   bits  0..6   enum mt_kind
+ *   bit   7      MT_COOKIE_PRODUCT: the probe sits where the function has
+ *                multiplied its count by its size (glibc's reallocarray):
+ *                %rsi holds the product, the overflow flag says it overflowed
  *   bits  8..35  probe address - start of the executable segment
  *   bits 36..63  size of the executable segment (0: unknown)
  */
-#define MT_COOKIE_KIND(c) ((c)&0xff)
+#define MT_COOKIE_KIND(c) ((c)&0x7f)
+#define MT_COOKIE_PRODUCT 0x80ULL
 #define MT_COOKIE_OFF(c) (((c) >> 8) & 0xfffffffULL)
 #define MT_COOKIE_SIZE(c) ((c) >> 36)
 #define MT_COOKIE_MAKE(kind, off, size) \
@@ -175,6 +179,7 @@ struct mt_alloc {
 /* most stripes of per-site totals (at most one per CPU) */
 #define MT_MAX_STRIPES 8
 
+_Static_assert(MT_KIND__MAX <= MT_COOKIE_PRODUCT, "kinds fit the cookie");
 _Static_assert(sizeof(struct mt_site_key) == 32, "mt_site_key size");
 _Static_assert(sizeof(struct mt_site_stats) == 32, "mt_site_stats size");
 _Static_assert(sizeof(struct mt_alloc_key) == 16, "mt_alloc_key size");

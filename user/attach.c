@@ -295,9 +295,9 @@ static enum insn_class decode(const unsigned char *b, size_t n, size_t *len, uns
 
 /*
  * Where to put the probe of a function: returns the byte distance from the
- * function start and sets *slow when the probed instruction is not one the
- * kernel emulates. The probe moves past leading instructions only while
- * they touch nothing the probe reads (the argument registers of this kind,
+ * function start, sets *slow when the probed instruction is not one the
+ * kernel emulates and *flags to what the probe's cookie must tell BPF. The probe moves past leading
+ * instructions only while they touch nothing the probe reads (the argument registers of this kind,
  * %rsp and the return address at [SP]) and cannot branch, so every call
  * still reaches it with its arguments intact; it stops at the first
  * instruction the kernel emulates (push, nop, jmp, jcc). glibc examples:
@@ -306,19 +306,35 @@ static enum insn_class decode(const unsigned char *b, size_t n, size_t *len, uns
  * -> +10, munmap "mov $11,%eax; syscall; cmp; jae" -> +13 (after the
  * system call: a release needs nothing from before it).
  */
-static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow)
+static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow, __u64 *flags)
 {
 	unsigned char b[32];
 	size_t off = 0, len;
 	unsigned int writes;
 
 	*slow = true;
+	*flags = 0;
 	if (pread(fd, b, sizeof(b), (off_t)func_off) != (ssize_t)sizeof(b))
 		return 0;
 	/* glibc free: test %rdi,%rdi; je rel32; push %rbp (validated: free(NULL) is a no-op) */
 	if (kind == MT_KIND_FREE && b[0] == 0x48 && b[1] == 0x85 && b[2] == 0xff && b[3] == 0x0f &&
 	    b[4] == 0x84 && b[9] == 0x55) {
 		*slow = false;
+		return 9;
+	}
+	/*
+	 * glibc reallocarray: mov %rsi,%rax; mul %rdx; mov %rax,%rsi; jo fail;
+	 * jmp realloc. Every call reaches the jo (+9, emulated) with %rdi and
+	 * [SP] intact, %rsi = nmemb * size and OF set when that overflowed (the
+	 * call then fails with ENOMEM and the block stays): the probe there
+	 * reads those instead (MT_COOKIE_PRODUCT) and skips nothing that
+	 * allocates or frees. Its arguments are not intact there, so the
+	 * general rule below would keep it at +0, single-stepped.
+	 */
+	if (kind == MT_KIND_REALLOCARRAY &&
+	    !memcmp(b, "\x48\x89\xf0\x48\xf7\xe2\x48\x89\xc6\x70", 10)) {
+		*slow = false;
+		*flags = MT_COOKIE_PRODUCT;
 		return 9;
 	}
 	while (off < 24) {
@@ -625,7 +641,7 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 		plan->syscall_note = identity_unsure(f.fd);
 	for (size_t k = 0; k < f.ntab; k++) {
 		struct mt_probe *p;
-		__u64 off, seg_off = 0, seg_size = 0, where;
+		__u64 off, seg_off = 0, seg_size = 0, where, flags;
 		bool dup = false;
 
 		if (!f.sym[k])
@@ -642,7 +658,7 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 		p->kind = f.tab[k].kind;
 		p->name = f.tab[k].name;
 		p->func_offset = off;
-		where = place_probe(f.fd, p->kind, off, &p->slow);
+		where = place_probe(f.fd, p->kind, off, &p->slow, &flags);
 		p->offset = off + where;
 		p->needs_return = f.tab[k].needs_return;
 		if (f.exec_memsz && f.sym[k] >= f.exec_vaddr &&
@@ -651,7 +667,7 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 			seg_off = f.sym[k] + where - f.exec_vaddr;
 			seg_size = f.exec_memsz;
 		}
-		p->cookie = MT_COOKIE_MAKE(p->kind, seg_off, seg_size);
+		p->cookie = MT_COOKIE_MAKE(p->kind, seg_off, seg_size) | flags;
 		if (tab == kinds && by_syscall(p->kind) && !plan->syscall_note)
 			p->syscall_tp = plan_syscalls(plan, &f, cfi, k, p);
 	}

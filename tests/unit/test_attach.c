@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * attach: the system call sites planned in this process's own C library,
- * checked against the library's bytes: each site follows a `syscall`
- * instruction of its function, and its CFI rule undoes what the function
- * did to the stack before it.
+ * attach: plans of this process's own C library, checked against its
+ * bytes. Each system call site follows a `syscall` instruction of its
+ * function, and its CFI rule undoes what the function did to the stack
+ * before it; glibc's reallocarray is probed after its multiply.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -74,6 +74,40 @@ MT_TEST(attach_syscall_sites)
 	mt_plan__no_syscall_tps(plan);
 	ASSERT_FALSE(probe_of(plan, MT_KIND_MMAP)->syscall_tp, "back to the uprobe");
 	ASSERT_EQ(plan->nr_syscalls, 0, "no sites left");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(plan);
+}
+
+MT_TEST(attach_reallocarray_after_multiply)
+{
+	static const unsigned char glibc[] = {0x48, 0x89, 0xf0, 0x48, 0xf7,
+					      0xe2, 0x48, 0x89, 0xc6, 0x70};
+	struct mt_plan *plan = calloc(1, sizeof(*plan));
+	const struct mt_probe *p;
+	unsigned char b[sizeof(glibc)];
+	Dl_info info;
+	int fd = -1;
+
+	if (!ASSERT_TRUE(plan != NULL, "plan") ||
+	    !ASSERT_TRUE(dladdr((void *)mmap, &info) && info.dli_fname, "libc path") ||
+	    !ASSERT_OK(mt_plan__from_file(plan, info.dli_fname), "plan libc"))
+		goto out;
+	p = probe_of(plan, MT_KIND_REALLOCARRAY);
+	fd = open(info.dli_fname, O_RDONLY | O_CLOEXEC);
+	if (!ASSERT_TRUE(p != NULL && fd >= 0, "reallocarray planned") ||
+	    !ASSERT_EQ(pread(fd, b, sizeof(b), (off_t)p->func_offset), sizeof(b), "read entry"))
+		goto out;
+	if (memcmp(b, glibc, sizeof(b))) {
+		/* another reallocarray: the general rule applies */
+		ASSERT_FALSE(p->cookie & MT_COOKIE_PRODUCT, "no product flag elsewhere");
+		goto out;
+	}
+	ASSERT_EQ(p->offset - p->func_offset, 9, "on the jo after the multiply");
+	ASSERT_FALSE(p->slow, "jcc is emulated");
+	ASSERT_TRUE(p->cookie & MT_COOKIE_PRODUCT, "BPF reads the product and OF");
+	ASSERT_EQ(MT_COOKIE_KIND(p->cookie), MT_KIND_REALLOCARRAY, "kind kept");
 out:
 	if (fd >= 0)
 		close(fd);
