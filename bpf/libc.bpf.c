@@ -402,12 +402,16 @@ int mt_libc_return(struct pt_regs *ctx)
 #define MT_PAGE_SHIFT 12
 #define MT_EBUSY 16
 
-/* A syscalls:sys_enter_* record as BPF sees it (its first 8 bytes are not readable). */
+/*
+ * A syscalls:sys_enter_* record as BPF sees it: its first 8 bytes are not
+ * readable, and a program may read no further than the event's arguments
+ * go, so one program serving several events reads them from the user
+ * registers instead.
+ */
 struct mt_sys_enter_ctx {
 	__u64 common;
 	__s32 nr;
 	__u32 pad;
-	__u64 args[6];
 };
 
 /* A syscalls:sys_exit_* record. */
@@ -508,48 +512,35 @@ static __always_inline struct mt_sys_site *mt_sys_site_at(__u32 tgid, __u64 ip, 
 	return s;
 }
 
-/*
- * Entry of a system call with nargs arguments (a tracepoint program may
- * read no further into its record than the event's arguments go).
- */
-static __always_inline void mt_sys_entry(struct mt_sys_enter_ctx *ctx, int nargs)
+/* syscalls:sys_enter_mmap, sys_enter_munmap and sys_enter_mremap */
+SEC("tracepoint")
+int mt_sys_enter(struct mt_sys_enter_ctx *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, kind = mt_sys_kind(ctx->nr);
 	struct mt_sys_site *s;
 	struct pt_regs *regs;
-	struct mt_regs r = {};
+	struct mt_regs r;
 
 	if (kind == MT_KIND__MAX || !mt_sys_traced(tgid))
-		return;
-	/* a mapping of a file: the entry ignores it, spare the lookup */
-	if (nargs >= 4 && kind == MT_KIND_MMAP && !(ctx->args[3] & MAP_ANONYMOUS))
-		return;
+		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	/* the system call's arguments: %rdi, %rsi, %rdx, %r10 */
+	r.arg[0] = regs->di;
+	r.arg[1] = regs->si;
+	r.arg[2] = regs->dx;
+	r.arg[3] = regs->r10;
+	r.flags = 0;
+	/* a mapping of a file: the entry ignores it, spare the lookup */
+	if (kind == MT_KIND_MMAP && !(r.arg[3] & MAP_ANONYMOUS))
+		return 0;
 	r.ip = regs->ip;
 	s = mt_sys_site_at(tgid, r.ip, kind);
 	if (!s)
-		return;
+		return 0;
 	/* the wrapper's entry: its CFA less the return address */
 	r.fp = regs->bp;
 	r.sp = mt_frame_cfa(&s->rule, regs->sp, &r.fp) - 8;
-	for (int i = 0; i < nargs && i < 4; i++)
-		r.arg[i] = ctx->args[i];
 	mt_entry(&r, MT_COOKIE_MAKE(kind, s->seg_off, s->seg_size), true);
-}
-
-/* syscalls:sys_enter_mmap and sys_enter_mremap */
-SEC("tracepoint")
-int mt_sys_enter(struct mt_sys_enter_ctx *ctx)
-{
-	mt_sys_entry(ctx, 4);
-	return 0;
-}
-
-/* syscalls:sys_enter_munmap */
-SEC("tracepoint")
-int mt_sys_enter_munmap(struct mt_sys_enter_ctx *ctx)
-{
-	mt_sys_entry(ctx, 2);
 	return 0;
 }
 

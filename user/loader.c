@@ -204,7 +204,6 @@ static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mo
 	bpf_program__set_autoload(skel->progs.mt_floor_return, false);
 	bpf_program__set_autoload(skel->progs.mt_floor_entry, false);
 	bpf_program__set_autoload(skel->progs.mt_sys_enter, sys);
-	bpf_program__set_autoload(skel->progs.mt_sys_enter_munmap, sys);
 	bpf_program__set_autoload(skel->progs.mt_sys_exit, sys);
 	switch (mode) {
 	case MT_ATTACH_SESSION:
@@ -257,9 +256,8 @@ static int sys_attach(struct mt_loader *l)
 		    .sample_period = 1,
 		    .wakeup_events = 1,
 		};
-		struct bpf_program *prog = i < 2   ? l->skel->progs.mt_sys_exit
-					   : i < 4 ? l->skel->progs.mt_sys_enter
-						   : l->skel->progs.mt_sys_enter_munmap;
+		struct bpf_program *prog =
+		    i < 2 ? l->skel->progs.mt_sys_exit : l->skel->progs.mt_sys_enter;
 		/* a tracepoint's programs run on every CPU, whichever the event is opened on */
 		int pfd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
 
