@@ -35,7 +35,7 @@ struct mt_thread {
 	__u32 active;		   /* an outermost call is in flight */
 	__u32 release_only;	   /* not sampled: the return only releases the old block */
 	__u32 site;		   /* slot of the thread's last site: likely the next one too */
-	__u32 sys; /* the call in flight is a system call: its exit tracepoint ends it */
+	__u32 sys;		   /* the call in flight is a system call (tracepoints) */
 	__u32 pad;
 };
 
