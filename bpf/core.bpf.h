@@ -439,16 +439,43 @@ __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u6
 }
 
 /*
+ * What an allocator's entry is judged by: its argument registers, the stack
+ * pointer at entry ([sp] is the return address), %rbp there (still the
+ * caller's frame pointer) and the probed address. A uprobe reads them from
+ * its registers; a system call tracepoint rebuilds them for the entry of the
+ * wrapper that made the call (bpf/libc.bpf.c).
+ */
+struct mt_regs {
+	__u64 arg[4]; /* %rdi, %rsi, %rdx, %rcx */
+	__u64 sp, fp, ip;
+	__u64 flags; /* %rflags (uprobes only) */
+};
+
+/*
+ * Step out of a frame in the probed library with its CFI rule: returns the
+ * frame's CFA (sp + 8 + r->cfa, its return address just below), and sets *fp
+ * to the caller's %rbp where the frame saved it (0 when that read fails).
+ */
+static __always_inline __u64 mt_frame_cfa(const struct mt_frame_rule *r, __u64 sp, __u64 *fp)
+{
+	__u64 cfa = sp + 8 + r->cfa;
+
+	if (r->rbp && bpf_probe_read_user(fp, sizeof(*fp), (void *)(cfa + r->rbp)))
+		*fp = 0;
+	return cfa;
+}
+
+/*
  * The stack above an allocator call made at caller. At the allocator's
  * entry %rbp is still the caller's frame pointer, so the walk's first
  * return address is the caller's caller. A caller inside the probed
  * library itself (strdup, fopen, ...) is stepped over with its CFI rule
  * first, so the program's own line comes right after it.
  */
-static __always_inline __u64 mt_stack_get(struct pt_regs *ctx, __u64 caller, bool in_library,
+static __always_inline __u64 mt_stack_get(const struct mt_regs *regs, __u64 caller, bool in_library,
 					  __u64 seg_lo, __u64 seg_size, __u64 last, __u64 win)
 {
-	__u64 sp = PT_REGS_SP(ctx), fp = PT_REGS_FP(ctx), cfa, ret = 0;
+	__u64 sp = regs->sp, fp = regs->fp, cfa, ret = 0;
 	struct mt_frame_key k;
 	struct mt_frame_rule *r;
 
@@ -459,13 +486,11 @@ static __always_inline __u64 mt_stack_get(struct pt_regs *ctx, __u64 caller, boo
 	r = bpf_map_lookup_elem(&mt_frame_rules, &k);
 	if (!r)
 		return mt_stack_walk(0, fp, sp, last, win);
-	cfa = sp + 8 + r->cfa;
+	cfa = mt_frame_cfa(r, sp, &fp);
 	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(cfa - 8))) {
 		mt_count(MT_CNT_READ_FAULT);
 		return 0;
 	}
-	if (r->rbp && bpf_probe_read_user(&fp, sizeof(fp), (void *)(cfa + r->rbp)))
-		fp = 0;
 	return mt_stack_walk(ret, fp, cfa - 8, last, win);
 }
 
@@ -474,11 +499,13 @@ static __always_inline __u64 mt_stack_get(struct pt_regs *ctx, __u64 caller, boo
  * flight? Deeper on the stack, or at the same depth as a tail call from it
  * (glibc's realloc(NULL, n) jumps to malloc): then the return address at
  * [SP] is the in-flight call's, replaced by the uretprobe trampoline, not
- * the caller it had.
+ * the caller it had. A system call in flight holds nothing: while it is,
+ * its thread makes no other call, so one seen means its exit was missed.
  */
 static __always_inline bool mt_in_flight(struct mt_thread *t, __u64 sp, __u64 caller)
 {
-	return t->active && (sp < t->outer_sp || (sp == t->outer_sp && caller != t->caller));
+	return t->active && !t->sys &&
+	       (sp < t->outer_sp || (sp == t->outer_sp && caller != t->caller));
 }
 
 /*

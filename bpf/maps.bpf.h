@@ -35,6 +35,8 @@ struct mt_thread {
 	__u32 active;		   /* an outermost call is in flight */
 	__u32 release_only;	   /* not sampled: the return only releases the old block */
 	__u32 site;		   /* slot of the thread's last site: likely the next one too */
+	__u32 sys;		   /* the call in flight is a system call (tracepoints) */
+	__u32 pad;
 };
 
 /*
@@ -119,6 +121,30 @@ MT_MAP struct {
 	__type(key, struct mt_frame_key);
 	__type(value, struct mt_frame_rule);
 } mt_frame_rules SEC(".maps");
+
+/* system calls in probed libraries' mmap, munmap and mremap (filled by the loader) */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct mt_sys_key);
+	__type(value, struct mt_sys_site);
+} mt_sys_sites SEC(".maps");
+
+/* tgid -> where it maps its probed library */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct mt_sys_proc);
+} mt_sys_procs SEC(".maps");
+
+/* processes whose system calls the tracepoints trace (-p, --); -a: mt_sys_every */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} mt_sys_tgids SEC(".maps");
 
 /*
  * Without --seed the countdown is per CPU: as memoryless as a per-thread

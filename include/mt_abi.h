@@ -29,11 +29,15 @@
  * module's executable segment lies relative to the probe address, so the
  * BPF side can tell calls made from inside the C library (allocator
  * internals, thread stacks) from calls made by the program.
- *   bits  0..7   enum mt_kind
+ *   bits  0..6   enum mt_kind
+ *   bit   7      MT_COOKIE_PRODUCT: the probe sits where the function has
+ *                multiplied its count by its size (glibc's reallocarray):
+ *                %rsi holds the product, the overflow flag says it overflowed
  *   bits  8..35  probe address - start of the executable segment
  *   bits 36..63  size of the executable segment (0: unknown)
  */
-#define MT_COOKIE_KIND(c) ((c)&0xff)
+#define MT_COOKIE_KIND(c) ((c)&0x7f)
+#define MT_COOKIE_PRODUCT 0x80ULL
 #define MT_COOKIE_OFF(c) (((c) >> 8) & 0xfffffffULL)
 #define MT_COOKIE_SIZE(c) ((c) >> 36)
 #define MT_COOKIE_MAKE(kind, off, size) \
@@ -78,7 +82,8 @@ struct mt_site_stats {
  * wrapper such as strdup calling malloc) to its caller, from the library's
  * CFI: the wrapper's CFA is (SP at the allocator's entry) + 8 + cfa, its
  * return address sits at CFA - 8, and the caller's %rbp at CFA + rbp
- * (rbp == 0: the wrapper leaves %rbp alone).
+ * (rbp == 0: the wrapper leaves %rbp alone). In a struct mt_sys_site, SP
+ * is the stack pointer at the system call instead.
  */
 struct mt_frame_key {
 	__u32 seg_size; /* size of the library's executable segment */
@@ -88,6 +93,47 @@ struct mt_frame_key {
 struct mt_frame_rule {
 	__s32 cfa;
 	__s32 rbp;
+};
+
+/*
+ * System call tracepoints (syscalls:sys_enter_mmap, ...) see the calls of
+ * every process; one counts only when the mmap, munmap or mremap wrapper of
+ * a probed library made it. The user IP after the `syscall` instruction
+ * tells: the file mapped there and the IP's offset in it key the site.
+ */
+struct mt_sys_key {
+	__u64 ino;
+	__u32 dev; /* the kernel's encoding: major << 20 | minor */
+	__u32 off; /* file offset of the instruction after the system call */
+};
+
+/*
+ * A system call in a probed library's wrapper: which wrapper, where the IP
+ * after it lies in the library's executable segment (as in a probe cookie:
+ * calls from inside the library are told apart by it), and the CFI rule
+ * that steps out of the wrapper to its caller.
+ */
+struct mt_sys_site {
+	__u32 kind;	/* MT_KIND_MMAP, MT_KIND_MUNMAP or MT_KIND_MREMAP */
+	__u32 seg_off;	/* IP - start of the executable segment */
+	__u32 seg_size; /* size of the executable segment */
+	__u32 pad;
+	struct mt_frame_rule rule;
+};
+
+/*
+ * Where a traced process maps a probed library's code, so the tracepoints
+ * need not ask the kernel at every call: bpf_find_vma only try-locks the
+ * process's memory map and fails while another thread maps or unmaps.
+ * Filled by BPF after a lookup, or by the loader from the process's maps
+ * (mm 0: not yet confirmed by a system call from one of its sites).
+ */
+struct mt_sys_proc {
+	__u64 mm;		/* the address space it holds for, 0 = from the loader */
+	__u64 start_ns;		/* start time of the process: tgids are reused */
+	__u64 lo, hi;		/* the executable mapping */
+	__u64 bias;		/* lo - its file offset: an IP's file offset is ip - bias */
+	struct mt_sys_key file; /* off unused */
 };
 
 /*
@@ -133,12 +179,16 @@ struct mt_alloc {
 /* most stripes of per-site totals (at most one per CPU) */
 #define MT_MAX_STRIPES 8
 
+_Static_assert(MT_KIND__MAX <= MT_COOKIE_PRODUCT, "kinds fit the cookie");
 _Static_assert(sizeof(struct mt_site_key) == 32, "mt_site_key size");
 _Static_assert(sizeof(struct mt_site_stats) == 32, "mt_site_stats size");
 _Static_assert(sizeof(struct mt_alloc_key) == 16, "mt_alloc_key size");
 _Static_assert(sizeof(struct mt_frame_key) == 8, "mt_frame_key size");
 _Static_assert(sizeof(struct mt_frame_rule) == 8, "mt_frame_rule size");
 _Static_assert(sizeof(struct mt_alloc) == 32, "mt_alloc size");
+_Static_assert(sizeof(struct mt_sys_key) == 16, "mt_sys_key size");
+_Static_assert(sizeof(struct mt_sys_site) == 24, "mt_sys_site size");
+_Static_assert(sizeof(struct mt_sys_proc) == 56, "mt_sys_proc size");
 _Static_assert(sizeof(struct mt_stack) == MT_MAX_STACK_DEPTH * 8, "mt_stack size");
 
 #endif /* MT_ABI_H */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include "attach.h"
 #include "log.h"
@@ -83,7 +84,8 @@ struct elf_file {
 	Elf *elf;
 	const struct kind_desc *tab;
 	size_t ntab;
-	GElf_Addr sym[MAX_KINDS]; /* 0 = not found */
+	GElf_Addr sym[MAX_KINDS];   /* 0 = not found */
+	GElf_Xword size[MAX_KINDS]; /* the symbol's size, 0 = unknown */
 	GElf_Addr exec_vaddr, exec_memsz;
 };
 
@@ -125,6 +127,7 @@ static void scan_symbols(struct elf_file *f, Elf_Scn *scn, GElf_Shdr *sh)
 				continue;
 			}
 			f->sym[k] = s.st_value;
+			f->size[k] = s.st_size;
 		}
 	}
 }
@@ -292,9 +295,9 @@ static enum insn_class decode(const unsigned char *b, size_t n, size_t *len, uns
 
 /*
  * Where to put the probe of a function: returns the byte distance from the
- * function start and sets *slow when the probed instruction is not one the
- * kernel emulates. The probe moves past leading instructions only while
- * they touch nothing the probe reads (the argument registers of this kind,
+ * function start, sets *slow when the probed instruction is not one the
+ * kernel emulates and *flags to what the probe's cookie must tell BPF. The probe moves past leading
+ * instructions only while they touch nothing the probe reads (the argument registers of this kind,
  * %rsp and the return address at [SP]) and cannot branch, so every call
  * still reaches it with its arguments intact; it stops at the first
  * instruction the kernel emulates (push, nop, jmp, jcc). glibc examples:
@@ -303,19 +306,35 @@ static enum insn_class decode(const unsigned char *b, size_t n, size_t *len, uns
  * -> +10, munmap "mov $11,%eax; syscall; cmp; jae" -> +13 (after the
  * system call: a release needs nothing from before it).
  */
-static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow)
+static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow, __u64 *flags)
 {
 	unsigned char b[32];
 	size_t off = 0, len;
 	unsigned int writes;
 
 	*slow = true;
+	*flags = 0;
 	if (pread(fd, b, sizeof(b), (off_t)func_off) != (ssize_t)sizeof(b))
 		return 0;
 	/* glibc free: test %rdi,%rdi; je rel32; push %rbp (validated: free(NULL) is a no-op) */
 	if (kind == MT_KIND_FREE && b[0] == 0x48 && b[1] == 0x85 && b[2] == 0xff && b[3] == 0x0f &&
 	    b[4] == 0x84 && b[9] == 0x55) {
 		*slow = false;
+		return 9;
+	}
+	/*
+	 * glibc reallocarray: mov %rsi,%rax; mul %rdx; mov %rax,%rsi; jo fail;
+	 * jmp realloc. Every call reaches the jo (+9, emulated) with %rdi and
+	 * [SP] intact, %rsi = nmemb * size and OF set when that overflowed (the
+	 * call then fails with ENOMEM and the block stays): the probe there
+	 * reads those instead (MT_COOKIE_PRODUCT) and skips nothing that
+	 * allocates or frees. Its arguments are not intact there, so the
+	 * general rule below would keep it at +0, single-stepped.
+	 */
+	if (kind == MT_KIND_REALLOCARRAY &&
+	    !memcmp(b, "\x48\x89\xf0\x48\xf7\xe2\x48\x89\xc6\x70", 10)) {
+		*slow = false;
+		*flags = MT_COOKIE_PRODUCT;
 		return 9;
 	}
 	while (off < 24) {
@@ -450,11 +469,10 @@ out:
  * (directly or through its PLT), with the CFI rule that steps from that
  * call's return address to the function that made it.
  */
-static void plan_rules(struct mt_plan *plan, struct elf_file *f)
+static void plan_rules(struct mt_plan *plan, struct elf_file *f, Dwarf_CFI *cfi)
 {
 	GElf_Addr slots[64], stubs[64], targets[MAX_KINDS + 64];
 	size_t nslots, nstubs = 0, ntargets = 0;
-	Dwarf_CFI *cfi = dwarf_getcfi_elf(f->elf);
 	Elf_Scn *scn = NULL;
 
 	if (!cfi || !f->exec_memsz)
@@ -526,11 +544,79 @@ static void plan_rules(struct mt_plan *plan, struct elf_file *f)
 	}
 }
 
+/*
+ * Where the kernel's view of a mapped file may not be (st_dev, st_ino) of
+ * the file opened here: overlayfs maps the layer's file, btrfs numbers
+ * devices per subvolume. System call sites are keyed by that identity.
+ */
+static const char *identity_unsure(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs))
+		return "its file system is unknown";
+	if (sfs.f_type == 0x794c7630) /* OVERLAYFS_SUPER_MAGIC */
+		return "on overlayfs the kernel maps another inode than the one seen here";
+	if (sfs.f_type == 0x9123683e) /* BTRFS_SUPER_MAGIC */
+		return "on btrfs the kernel names the file's device differently";
+	return NULL;
+}
+
+static bool by_syscall(enum mt_kind kind)
+{
+	return kind == MT_KIND_MMAP || kind == MT_KIND_MUNMAP || kind == MT_KIND_MREMAP;
+}
+
+/*
+ * The system calls in the body of p (symbol k), for the system call
+ * tracepoints that replace its uprobe (struct mt_sys_site). The body (the
+ * symbol's size) is scanned for the bytes of `syscall`, 0f 05: a pair that
+ * is really part of a longer instruction only adds a site no system call
+ * can return to, so no decoder is needed. Each needs a simple CFI rule
+ * (CFA = %rsp + N) to step out of the function; false, and nothing added,
+ * when one has none or the body has no system call.
+ */
+static bool plan_syscalls(struct mt_plan *plan, struct elf_file *f, Dwarf_CFI *cfi, size_t k,
+			  const struct mt_probe *p)
+{
+	unsigned char b[512];
+	size_t n = f->size[k], first = plan->nr_syscalls;
+
+	if (!cfi || !f->exec_memsz || n < 2 || n > sizeof(b) ||
+	    pread(f->fd, b, n, (off_t)p->func_offset) != (ssize_t)n)
+		return false;
+	for (size_t i = 0; i + 2 <= n; i++) {
+		GElf_Addr at = f->sym[k] + i, ip = at + 2;
+		struct mt_plan_syscall *sc;
+		struct mt_frame_rule rule;
+
+		if (b[i] != 0x0f || b[i + 1] != 0x05)
+			continue;
+		if (plan->nr_syscalls == MT_MAX_PLAN_SYSCALLS || ip < f->exec_vaddr ||
+		    ip - f->exec_vaddr >= f->exec_memsz || !cfi_rule(cfi, at, &rule) ||
+		    rule.cfa < 8)
+			goto fail;
+		sc = &plan->syscalls[plan->nr_syscalls++];
+		sc->offset = p->func_offset + i + 2;
+		sc->site.kind = p->kind;
+		sc->site.seg_off = (__u32)(ip - f->exec_vaddr);
+		sc->site.seg_size = (__u32)f->exec_memsz;
+		sc->site.rule = rule;
+		sc->site.rule.cfa -= 8; /* CFA = SP at the system call + 8 + cfa */
+	}
+	if (plan->nr_syscalls > first)
+		return true;
+fail:
+	plan->nr_syscalls = first;
+	return false;
+}
+
 static int plan_file(struct mt_plan *plan, const char *path, const struct kind_desc *tab,
 		     size_t ntab)
 {
 	struct elf_file f;
 	struct stat st;
+	Dwarf_CFI *cfi = NULL;
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
@@ -549,9 +635,13 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 			goto out;
 		}
 	}
+	if (f.exec_memsz <= MT_COOKIE_FIELD_MAX)
+		cfi = dwarf_getcfi_elf(f.elf);
+	if (tab == kinds)
+		plan->syscall_note = identity_unsure(f.fd);
 	for (size_t k = 0; k < f.ntab; k++) {
 		struct mt_probe *p;
-		__u64 off, seg_off = 0, seg_size = 0, where;
+		__u64 off, seg_off = 0, seg_size = 0, where, flags;
 		bool dup = false;
 
 		if (!f.sym[k])
@@ -568,7 +658,7 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 		p->kind = f.tab[k].kind;
 		p->name = f.tab[k].name;
 		p->func_offset = off;
-		where = place_probe(f.fd, p->kind, off, &p->slow);
+		where = place_probe(f.fd, p->kind, off, &p->slow, &flags);
 		p->offset = off + where;
 		p->needs_return = f.tab[k].needs_return;
 		if (f.exec_memsz && f.sym[k] >= f.exec_vaddr &&
@@ -577,11 +667,15 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 			seg_off = f.sym[k] + where - f.exec_vaddr;
 			seg_size = f.exec_memsz;
 		}
-		p->cookie = MT_COOKIE_MAKE(p->kind, seg_off, seg_size);
+		p->cookie = MT_COOKIE_MAKE(p->kind, seg_off, seg_size) | flags;
+		if (tab == kinds && by_syscall(p->kind) && !plan->syscall_note)
+			p->syscall_tp = plan_syscalls(plan, &f, cfi, k, p);
 	}
-	if (tab == kinds && f.exec_memsz <= MT_COOKIE_FIELD_MAX)
-		plan_rules(plan, &f);
+	if (tab == kinds && cfi)
+		plan_rules(plan, &f, cfi);
 out:
+	if (cfi)
+		dwarf_cfi_end(cfi);
 	elf_file__close(&f);
 	return err;
 }
@@ -650,10 +744,20 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
 			    mt_plan__from_file(plan, path))
 				continue;
 			snprintf(plan->shown, sizeof(plan->shown), "%s", m->path);
+			plan->exec_start = m->exec_start;
+			plan->exec_end = m->exec_end;
+			plan->exec_offset = m->exec_offset;
 			return 0;
 		}
 	}
 	return kill(pid, 0) && errno == ESRCH ? -ESRCH : -ENOENT;
+}
+
+void mt_plan__no_syscall_tps(struct mt_plan *plan)
+{
+	for (size_t i = 0; i < plan->nr_probes; i++)
+		plan->probes[i].syscall_tp = false;
+	plan->nr_syscalls = 0;
 }
 
 void mt_plan__log(const struct mt_plan *plan)
@@ -661,8 +765,16 @@ void mt_plan__log(const struct mt_plan *plan)
 	pr_info("probing %s (%zu functions; %zu calls to them from inside it stepped over "
 		"with CFI)",
 		plan->shown, plan->nr_probes, plan->nr_rules);
+	if (plan->syscall_note)
+		pr_info("  mmap, munmap, mremap keep uprobes, not system call tracepoints: %s",
+			plan->syscall_note);
 	for (size_t i = 0; i < plan->nr_probes; i++) {
 		const struct mt_probe *p = &plan->probes[i];
+
+		if (p->syscall_tp) {
+			pr_info("  %-18s syscall tracepoint  no trap", p->name);
+			continue;
+		}
 
 		pr_info("  %-18s at 0x%llx%s  %s", p->name, (unsigned long long)p->offset,
 			p->offset != p->func_offset ? " (moved past a single-stepped entry)" : "",

@@ -22,6 +22,7 @@ struct mt_probe {
 	__u64 cookie;	   /* MT_COOKIE_MAKE(kind, ...) */
 	bool needs_return; /* the result must be seen (not free/munmap) */
 	bool slow;	   /* the probed instruction is single-stepped (~10 us/hit here) */
+	bool syscall_tp;   /* seen by system call tracepoints instead: no trap */
 };
 
 #define MT_MAX_FRAME_RULES 4096
@@ -31,16 +32,29 @@ struct mt_plan_rule {
 	struct mt_frame_rule rule;
 };
 
+#define MT_MAX_PLAN_SYSCALLS 8
+
+/* A system call in the library's mmap, munmap or mremap (see mt_sys_site). */
+struct mt_plan_syscall {
+	__u64 offset; /* file offset of the instruction after it */
+	struct mt_sys_site site;
+};
+
 struct mt_plan {
 	char path[PATH_MAX];  /* file to attach to, valid in our mount namespace */
 	char shown[PATH_MAX]; /* the file as the target names it */
 	__u64 inode;
 	dev_t dev;
+	__u64 exec_start, exec_end, exec_offset; /* its code in the process planned for */
 	struct mt_probe probes[MT_KIND__MAX];
 	size_t nr_probes;
 	/* CFI steps out of the library's own allocating functions (strdup, ...) */
 	struct mt_plan_rule rules[MT_MAX_FRAME_RULES];
 	size_t nr_rules;
+	/* the system calls of the probes marked syscall_tp */
+	struct mt_plan_syscall syscalls[MT_MAX_PLAN_SYSCALLS];
+	size_t nr_syscalls;
+	const char *syscall_note; /* why the file's wrappers keep uprobes, or NULL */
 };
 
 /*
@@ -75,6 +89,9 @@ int mt_elf__func_offset(const char *path, const char *name, __u64 *offset);
  * mt_plan__for_pid). 0 or -errno.
  */
 int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf, size_t len);
+
+/* Probe with uprobes what the plan gives to system call tracepoints. */
+void mt_plan__no_syscall_tps(struct mt_plan *plan);
 
 /* Print the plan at info level (-v): each probe, its offset and cost. */
 void mt_plan__log(const struct mt_plan *plan);

@@ -10,19 +10,28 @@
  *  - perf: one perf-event uprobe (and uretprobe) per function via libbpf.
  * The expected attach type is fixed at load time, so falling back means
  * loading again.
+ *
+ * mmap, munmap and mremap: system call tracepoints, attached once for the
+ * whole run; each process's calls count once its pid is in mt_sys_tgids
+ * (or mt_sys_every is set, -a) and its library's sites in mt_sys_sites.
+ * When their programs do not load or the tracepoints do not attach, those
+ * functions keep their uprobes.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
 #include "log.h"
 #include "mt_python.h"
+#include "tracefs.h"
 #include "memtrace.skel.h"
 
 #define MT_BPF_TRACE_UPROBE_MULTI 48
@@ -56,10 +65,18 @@ struct mt_pid_links {
 	size_t nr_links;
 };
 
+/* the exit tracepoints first: every call entered can be finished */
+static const char *const sys_events[] = {
+    "syscalls/sys_exit_mmap",	 "syscalls/sys_exit_mremap",  "syscalls/sys_enter_mmap",
+    "syscalls/sys_enter_mremap", "syscalls/sys_enter_munmap",
+};
+#define NR_SYS_EVENTS (sizeof(sys_events) / sizeof(sys_events[0]))
+
 struct mt_loader {
 	struct memtrace_bpf *skel;
 	struct bpf_program *session; /* the session program attached */
 	enum mt_attach_mode mode;
+	struct bpf_link *sys_links[NR_SYS_EVENTS]; /* all set, or none */
 	struct mt_pid_links *pids;
 	size_t nr_pids;
 	__u64 nr_allocs;	    /* entries of the allocation table */
@@ -148,7 +165,9 @@ static void set_capacities(struct mt_loader *l, const struct mt_opts *opts)
 	bpf_map__set_max_entries(skel->maps.mt_site_stats, l->nr_sites * l->nr_stripes);
 }
 
-static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mode mode, int *errp)
+/* sys: load the system call tracepoint programs too */
+static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mode mode, bool sys,
+				   int *errp)
 {
 	struct mt_loader *l = calloc(1, sizeof(*l));
 	struct memtrace_bpf *skel;
@@ -184,6 +203,8 @@ static struct mt_loader *load_mode(const struct mt_opts *opts, enum mt_attach_mo
 	bpf_program__set_autoload(skel->progs.mt_libc_session, false);
 	bpf_program__set_autoload(skel->progs.mt_floor_return, false);
 	bpf_program__set_autoload(skel->progs.mt_floor_entry, false);
+	bpf_program__set_autoload(skel->progs.mt_sys_enter, sys);
+	bpf_program__set_autoload(skel->progs.mt_sys_exit, sys);
 	switch (mode) {
 	case MT_ATTACH_SESSION:
 		bpf_program__set_autoload(l->session, true);
@@ -210,6 +231,81 @@ err_out:
 	return NULL;
 }
 
+static void sys_detach(struct mt_loader *l)
+{
+	for (size_t i = NR_SYS_EVENTS; i-- > 0;) {
+		bpf_link__destroy(l->sys_links[i]);
+		l->sys_links[i] = NULL;
+	}
+}
+
+/* The system call tracepoints, for every process: 0 or -errno. */
+static int sys_attach(struct mt_loader *l)
+{
+	__u64 ids[NR_SYS_EVENTS];
+	int err;
+
+	err = mt_tracefs__event_ids(sys_events, NR_SYS_EVENTS, ids);
+	if (err)
+		return err;
+	for (size_t i = 0; i < NR_SYS_EVENTS; i++) {
+		struct perf_event_attr attr = {
+		    .type = PERF_TYPE_TRACEPOINT,
+		    .size = sizeof(attr),
+		    .config = ids[i],
+		    .sample_period = 1,
+		    .wakeup_events = 1,
+		};
+		struct bpf_program *prog =
+		    i < 2 ? l->skel->progs.mt_sys_exit : l->skel->progs.mt_sys_enter;
+		/* a tracepoint's programs run on every CPU, whichever the event is opened on */
+		int pfd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+
+		if (pfd < 0) {
+			err = -errno;
+			goto fail;
+		}
+		l->sys_links[i] = bpf_program__attach_perf_event(prog, pfd);
+		if (!l->sys_links[i]) {
+			err = -errno;
+			close(pfd);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	sys_detach(l);
+	return err;
+}
+
+/*
+ * Load for mode, with the system call tracepoint programs unless they are
+ * not wanted or do not load, and attach those.
+ */
+static struct mt_loader *load_with_sys(const struct mt_opts *opts, enum mt_attach_mode mode,
+				       int *errp)
+{
+	bool sys = !opts->floor && !opts->no_syscall_tps;
+	struct mt_loader *l = load_mode(opts, mode, sys, errp);
+	int load_err = 0, err;
+
+	if (!l && sys && *errp != -EPERM && *errp != -EACCES) {
+		load_err = *errp;
+		l = load_mode(opts, mode, false, errp);
+	}
+	if (!l || !sys)
+		return l;
+	err = load_err ? load_err : sys_attach(l);
+	if (err && opts->verbose)
+		pr_info("mmap, munmap, mremap keep uprobes: system call tracepoints %s (%s)",
+			load_err ? "did not load" : "did not attach", strerror(-err));
+	else if (opts->verbose)
+		pr_info("mmap, munmap, mremap by system call tracepoints: no trap; while they are "
+			"attached every system call of every process takes the kernel's traced "
+			"path (tens of ns each)");
+	return l;
+}
+
 struct mt_loader *mt_loader__new(const struct mt_opts *opts, enum mt_attach_mode mode)
 {
 	static const enum mt_attach_mode order[] = {MT_ATTACH_SESSION, MT_ATTACH_MULTI,
@@ -218,10 +314,10 @@ struct mt_loader *mt_loader__new(const struct mt_opts *opts, enum mt_attach_mode
 	int err = -EINVAL;
 
 	if (mode != MT_ATTACH_AUTO) {
-		l = load_mode(opts, mode, &err);
+		l = load_with_sys(opts, mode, &err);
 	} else {
 		for (size_t i = 0; i < (opts->floor ? 1 : 3) && !l; i++) {
-			l = load_mode(opts, order[i], &err);
+			l = load_with_sys(opts, order[i], &err);
 			if (!l && (err == -EPERM || err == -EACCES))
 				break;
 			if (!l)
@@ -316,7 +412,7 @@ static int attach_perf(struct mt_loader *l, struct mt_pid_links *pl, const struc
 			    ret ? l->skel->progs.mt_libc_return : l->skel->progs.mt_libc_entry;
 			struct bpf_link *link;
 
-			if (ret && !p->needs_return)
+			if (p->syscall_tp || (ret && !p->needs_return))
 				continue;
 			/*
 			 * The return probe sits with the entry probe: placement
@@ -350,6 +446,8 @@ static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const stru
 	for (size_t i = 0; i < plan->nr_probes; i++) {
 		const struct mt_probe *p = &plan->probes[i];
 
+		if (p->syscall_tp)
+			continue;
 		offs[n] = p->offset;
 		cookies[n++] = p->cookie;
 		if (p->needs_return) {
@@ -386,6 +484,62 @@ fail:
 	return fd;
 }
 
+void mt_loader__prepare(const struct mt_loader *l, struct mt_plan *plan)
+{
+	if (!l->sys_links[0])
+		mt_plan__no_syscall_tps(plan);
+}
+
+/* The kernel's encoding of a device number (struct mt_sys_key). */
+static __u32 kernel_dev(dev_t dev)
+{
+	return (__u32)(major(dev) << 20 | minor(dev));
+}
+
+void mt_loader__locate(struct mt_loader *l, const struct mt_plan *plan, pid_t pid)
+{
+	struct mt_sys_proc p = {
+	    .lo = plan->exec_start,
+	    .hi = plan->exec_end,
+	    .bias = plan->exec_start - plan->exec_offset,
+	    .file = {.ino = plan->inode, .dev = kernel_dev(plan->dev)},
+	};
+	__u32 key = pid;
+
+	if (l->sys_links[0] && plan->nr_syscalls && pid > 0 && p.hi > p.lo)
+		bpf_map_update_elem(bpf_map__fd(l->skel->maps.mt_sys_procs), &key, &p, BPF_ANY);
+}
+
+/*
+ * Let the tracepoints see pid's calls to the plan's wrappers: their
+ * sites, where pid has them, then the process (pid 0: every process).
+ * 0 or -errno.
+ */
+static int sys_trace(struct mt_loader *l, const struct mt_plan *plan, pid_t pid)
+{
+	int sites = bpf_map__fd(l->skel->maps.mt_sys_sites);
+	__u32 key = pid, one = 1;
+
+	for (size_t i = 0; i < plan->nr_syscalls; i++) {
+		struct mt_sys_key k = {
+		    .ino = plan->inode,
+		    .dev = kernel_dev(plan->dev),
+		    .off = (__u32)plan->syscalls[i].offset,
+		};
+
+		if (bpf_map_update_elem(sites, &k, &plan->syscalls[i].site, BPF_ANY))
+			return -errno;
+	}
+	if (!pid) {
+		l->skel->bss->mt_sys_every = 1;
+		return 0;
+	}
+	mt_loader__locate(l, plan, pid);
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.mt_sys_tgids), &key, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid)
 {
 	int rules_fd = bpf_map__fd(l->skel->maps.mt_frame_rules);
@@ -408,6 +562,11 @@ int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid
 		err = attach_perf(l, pl, plan, pid);
 	else
 		err = attach_multi(l, pl, plan, pid);
+	if (!err && plan->nr_syscalls && l->sys_links[0]) {
+		err = sys_trace(l, plan, pid);
+		if (err)
+			pr_err("tracing the system calls of pid %d: %s", pid, strerror(-err));
+	}
 	if (err) {
 		pid_links__close(pl);
 		return err;
@@ -418,6 +577,12 @@ int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid
 
 void mt_loader__detach(struct mt_loader *l, pid_t pid)
 {
+	__u32 key = pid;
+
+	if (l && l->sys_links[0]) {
+		bpf_map_delete_elem(bpf_map__fd(l->skel->maps.mt_sys_tgids), &key);
+		bpf_map_delete_elem(bpf_map__fd(l->skel->maps.mt_sys_procs), &key);
+	}
 	for (size_t i = 0; l && i < l->nr_pids; i++) {
 		if (l->pids[i].pid != pid)
 			continue;
@@ -542,6 +707,7 @@ void mt_loader__free(struct mt_loader *l)
 {
 	if (!l)
 		return;
+	sys_detach(l);
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);
 	free(l->pids);

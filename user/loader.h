@@ -43,11 +43,24 @@ enum mt_attach_mode mt_loader__mode(const struct mt_loader *l);
 const char *mt_attach_mode__name(enum mt_attach_mode m);
 
 /*
+ * Fit a plan to this loader before it is logged and attached: the probes
+ * marked for system call tracepoints keep their uprobes when the
+ * tracepoints are not attached.
+ */
+void mt_loader__prepare(const struct mt_loader *l, struct mt_plan *plan);
+
+/*
  * Attach the plan's probes for one process (pid 0: every process).
  * Returns 0 or a negative errno after an error message naming the symbol.
  * -EOPNOTSUPP: this link type is not supported here (try another mode).
  */
 int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid);
+/*
+ * Tell the system call tracepoints where pid maps the plan's library (as
+ * its maps said when the plan was made), so that its first calls need not
+ * ask the kernel. mt_loader__attach does it for the pid it attaches to.
+ */
+void mt_loader__locate(struct mt_loader *l, const struct mt_plan *plan, pid_t pid);
 /* Close the links of one process (its allocations stay in the maps). */
 void mt_loader__detach(struct mt_loader *l, pid_t pid);
 

@@ -55,6 +55,7 @@ enum {
 	OPT_PYTHON_ALLOCATORS,
 	OPT_PYMALLOC,
 	OPT_PYTHON_DEPTH,
+	OPT_NO_SYSCALL_TPS,
 };
 
 static const struct argp_option options[] = {
@@ -104,6 +105,11 @@ static const struct argp_option options[] = {
     {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 6},
     {"attach-mode", OPT_ATTACH_MODE, "MODE", 0,
      "auto (default), session, multi or perf: how probes attach", 6},
+    {"no-syscall-tracepoints", OPT_NO_SYSCALL_TPS, NULL, 0,
+     "Probe mmap, munmap and mremap with uprobes, not with system call tracepoints (no "
+     "trap, but while they are attached every system call of every process takes the "
+     "kernel's slower, traced path)",
+     6},
     {"floor", OPT_FLOOR, "KIND", 0,
      "Benchmarking: attach empty probes at the same places (return: entry and return "
      "traps as full tracing has them; entry: entry traps only); session mode only",
@@ -322,6 +328,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			o->attach_mode = MT_ATTACH_PERF;
 		else
 			BAD("invalid --attach-mode '%s': auto, session, multi or perf", arg);
+		break;
+	case OPT_NO_SYSCALL_TPS:
+		o->no_syscall_tps = true;
 		break;
 	case OPT_PYTHON_ALLOCATORS:
 		o->python_allocators = true;

@@ -50,6 +50,7 @@ struct mt_opts {
 	bool python_allocators; /* probe PyMem_Raw / PyMem / PyObject too */
 	__u32 python_depth;	/* Python frames walked per allocation */
 	bool pymalloc_off;	/* -- mode: run with PYTHONMALLOC=malloc */
+	bool no_syscall_tps;	/* mmap, munmap, mremap by uprobes, not tracepoints */
 };
 
 /*

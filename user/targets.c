@@ -76,14 +76,18 @@ static const char *basename_of(const char *path)
 }
 
 /* Attach a planned set of probes to one process. */
-static int target__attach_plan(struct memtrace *mt, struct target *t, const struct mt_plan *plan)
+static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_plan *plan)
 {
 	int err;
 
+	mt_loader__prepare(mt->loader, plan);
 	/* probed already (the same libc after an exec): twice would count twice */
-	for (size_t i = 0; i < t->nr_probed; i++)
-		if (t->probed[i].inode == plan->inode && t->probed[i].dev == plan->dev)
+	for (size_t i = 0; i < t->nr_probed; i++) {
+		if (t->probed[i].inode == plan->inode && t->probed[i].dev == plan->dev) {
+			mt_loader__locate(mt->loader, plan, t->pid); /* mapped elsewhere now */
 			return 0;
+		}
+	}
 	snprintf(t->alloc_module, sizeof(t->alloc_module), "%s", basename_of(plan->shown));
 	if (mt->opts->verbose)
 		mt_plan__log(plan);
@@ -347,7 +351,7 @@ static int start_host(struct memtrace *mt)
 		__u64 inode;
 		dev_t dev;
 	} seen[64];
-	size_t nr_seen = 0, nr_slow = 0, nr_probes = 0, nr_libs = 0;
+	size_t nr_seen = 0, nr_slow = 0, nr_probes = 0, nr_libs = 0, nr_tps = 0;
 	struct dirent *de;
 	DIR *d = opendir("/proc");
 	int err = 0;
@@ -370,6 +374,8 @@ static int start_host(struct memtrace *mt)
 		}
 		for (size_t i = 0; i < nr_seen; i++)
 			dup |= seen[i].inode == plan.inode && seen[i].dev == plan.dev;
+		mt_loader__prepare(mt->loader, &plan);
+		mt_loader__locate(mt->loader, &plan, pid);
 		if (dup)
 			continue;
 		seen[nr_seen].inode = plan.inode;
@@ -384,8 +390,10 @@ static int start_host(struct memtrace *mt)
 			err = 0;
 			continue;
 		}
-		for (size_t i = 0; i < plan.nr_probes; i++)
-			nr_slow += plan.probes[i].slow;
+		for (size_t i = 0; i < plan.nr_probes; i++) {
+			nr_tps += plan.probes[i].syscall_tp;
+			nr_slow += plan.probes[i].slow && !plan.probes[i].syscall_tp;
+		}
 		nr_probes += plan.nr_probes;
 		nr_libs++;
 		pr_info("probing %s (as seen by pid %d) for every process", plan.shown, pid);
@@ -399,8 +407,9 @@ static int start_host(struct memtrace *mt)
 	}
 	pr_info("whole host: %zu C librar%s, %zu probes; every allocator call of every process "
 		"pays a trap: ~0.7 us where emulated, ~10 us on the %zu single-stepped entries "
-		"(-v lists them); sampling every %llu bytes",
-		nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes, nr_slow,
+		"(-v lists them)%s; sampling every %llu bytes",
+		nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes - nr_tps, nr_slow,
+		nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap" : "",
 		(unsigned long long)mt->opts->sample_rate);
 	return 0;
 }

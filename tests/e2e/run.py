@@ -10,8 +10,10 @@ Ground truth is tests/targets/leak_apis.c: every allocator call carries a
 marker `/* @leak bytes=B count=C [kind=mmap] [vg=skip] */` giving what must
 still be live at that line when the program is done; the cases compare
 memtrace's reports with the markers exactly. tests/targets/sample_mix.c
-(sampling: means over 20 sampled runs against its markers) and
-tests/targets/host_leak.c (-a, whole-host mode) use the same markers.
+(sampling: means over 20 sampled runs against its markers),
+tests/targets/host_leak.c (-a, whole-host mode) and tests/targets/sys_paths.c
+(the mmap family by the path a call takes: libc's wrappers count, raw system
+calls do not) use the same markers.
 
 Environment:
   CI=true               a missing capability, tool or BPF failure is a FAIL
@@ -51,6 +53,8 @@ SAMPLE_MIX = os.path.join(TARGETS, "sample_mix")
 SAMPLE_SRC = os.path.join(ROOT, "tests", "targets", "sample_mix.c")
 HOST_LEAK = os.path.join(TARGETS, "host_leak")
 HOST_SRC = os.path.join(ROOT, "tests", "targets", "host_leak.c")
+SYS_PATHS = os.path.join(TARGETS, "sys_paths")
+SYS_SRC = os.path.join(ROOT, "tests", "targets", "sys_paths.c")
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 VERBOSE = os.environ.get("E2E_VERBOSE", "") not in ("", "0")
@@ -625,6 +629,88 @@ def t_attach_modes(markers, funcs):
             continue
         STATE.setdefault("counter_reports", []).append(("--attach-mode " + mode, rep, 0))
         errs += ["%s: %s" % (mode, e) for e in check_lines(rep, markers, funcs, expected(markers))]
+    return errs
+
+
+# sys_paths.c: RAW_PAGES, ASM_PAGES (mmaps that bypass libc's wrapper, left mapped), and the
+# calls that fail: the mremap that cannot grow in place, the reallocarray whose product wraps
+SYS_RAW_PAGES = (37, 41)
+SYS_FAILED_CALLS = 2
+TP_LINE = r"(?m)^memtrace:\s+%s\s+syscall tracepoint\s+no trap$"
+UPROBE_LINE = r"(?m)^memtrace:\s+%s\s+at 0x[0-9a-f]+"
+# no tracefs, and no CAP_SYS_ADMIN to mount one: the tracepoints cannot attach
+NO_TRACEFS = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+              "umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; "
+              "exec setpriv --bounding-set -sys_admin \"$@\"", "sh"]
+
+
+def sys_paths_run(label, prefix, args, line_re, said=None):
+    """memtrace -v ARGS -- sys_paths: -v names the attachment of mmap, munmap, mremap (and
+    says `said` once, when given);
+    the markers are exact, mmaps that bypass libc's wrapper are not counted, alloc_failed
+    is exact. Returns (errors, sys_paths.c line -> stacks)."""
+    out = os.path.join(TMP, "sys-%d.json" % len(label))
+    r = run(prefix + [MEMTRACE, "-v", "--format", "json", "--top", "0", "-o", out] + args +
+            ["--", SYS_PATHS], timeout=RUN_TIMEOUT)
+    if r.timed_out or r.rc != 0:
+        return ["%s: memtrace -- sys_paths: %s" % (label, r.describe())], {}
+    errs = []
+    for fn in ("mmap", "munmap", "mremap"):
+        if not re.search(line_re % fn, r.err):
+            errs.append("-v shows no %r line for %s" % (line_re % fn, fn))
+    if said and len(re.findall(said, r.err)) != 1:
+        errs.append("-v does not say once %r: %s" % (said, r.err[:300]))
+    truth, _ = parse_markers(SYS_SRC, min_markers=1)
+    rep = final_report(read_reports(out))
+    got = per_line(rep, base(SYS_SRC))
+    for line in sorted(set(truth) | set(got), key=lambda x: x or 0):
+        b, c = got.get(line, [0, 0])[:2]
+        m = truth.get(line)
+        if m and (b, c) != (m.bytes, m.count):
+            errs.append("sys_paths.c:%d %d B/%d, want %d B/%d  [%s]" % (
+                line, b, c, m.bytes, m.count, m.text[:60]))
+        elif not m and b:
+            errs.append("unmarked site sys_paths.c:%s has %d B in %d blocks" % (line, b, c))
+    raw = [s for s in sites_of(rep) if num(s, "bytes") in [n * 4096 for n in SYS_RAW_PAGES]]
+    if raw:
+        errs.append("mmaps that bypass libc's wrapper were counted: %s" % ["%s:%s %s B" % (
+            base(s.get("file")), s.get("line"), num(s, "bytes")) for s in raw])
+    failed = (rep.get("events") or {}).get("alloc_failed")
+    if failed != SYS_FAILED_CALLS:
+        errs.append("events.alloc_failed=%s, want %d" % (failed, SYS_FAILED_CALLS))
+    errs += check_drops(rep)
+    stacks = {s.get("line"): [(f.get("function"), base(f.get("file")), f.get("line"))
+                              for f in s.get("stack") or []]
+              for s in sites_of(rep) if base(s.get("file")) == base(SYS_SRC)}
+    return ["%s: %s" % (label, e) for e in errs], stacks
+
+
+@case("syscall-tracepoints")
+def t_syscall_tracepoints(markers, funcs):
+    """mmap, munmap, mremap by system call tracepoints (-v: no trap), by uprobes with
+    --no-syscall-tracepoints, and by uprobes when tracepoints cannot attach: the same exact
+    numbers and stacks; mmaps made without libc's wrapper are never counted."""
+    need_binary(SYS_PATHS)
+    if not shutil.which("setpriv") or not shutil.which("unshare"):
+        need_tool("setpriv/unshare")
+    errs, tp_stacks = sys_paths_run("tracepoints", [], [], TP_LINE)
+    STATE["tracepoints"] = not errs
+    for label, prefix, args, said in (
+            ("--no-syscall-tracepoints", [], ["--no-syscall-tracepoints"], None),
+            ("no tracefs", NO_TRACEFS, [], r"(?m)^memtrace: mmap, munmap, mremap keep uprobes: "
+             r"system call tracepoints did not attach")):
+        e, stacks = sys_paths_run(label, prefix, args, UPROBE_LINE, said)
+        errs += e
+        if not e and stacks != tp_stacks:
+            errs.append("%s: stacks differ from the tracepoints': %s vs %s" % (
+                label, stacks, tp_stacks))
+    # the exact leak_apis markers with tracepoints are every other case; here with uprobes
+    out = os.path.join(TMP, "no-tps.json")
+    r = memtrace_dashdash(["--format", "json", "--top", "0", "--no-syscall-tracepoints"], out)
+    rep = final_report(require_clean_run(r, out))
+    STATE.setdefault("counter_reports", []).append(("--no-syscall-tracepoints", rep, 0))
+    errs += ["--no-syscall-tracepoints: %s" % e
+             for e in check_lines(rep, markers, funcs, expected(markers))]
     return errs
 
 
@@ -1614,6 +1700,7 @@ def host_session(name, extra, n_before=2, n_after=1):
             vlog("memtrace -a exited %.1f s after SIGINT" % (time.monotonic() - t))
     finally:
         mt.stop()
+        STATE["host_stderr"] = mt.err.text()
     for p in procs:
         try:
             p.finish()
@@ -1678,6 +1765,12 @@ def t_host(markers, funcs):
     """-a (sampled by default): host_leak processes before and after the attach."""
     truth, _ = parse_markers(HOST_SRC, min_markers=1)
     mt_pid, procs, out, errs = host_session("host", ["--format", "json"])
+    # the cost statement counts only the probes that trap
+    cost = re.search(r"(?m)^memtrace: whole host: .*$", STATE.get("host_stderr", ""))
+    if STATE.get("tracepoints") and not (cost and re.search(
+            r"; mmap, munmap and mremap by system call tracepoints, no trap;", cost.group(0))):
+        errs.append("the whole-host cost statement does not name the tracepoints: %r"
+                    % (cost.group(0) if cost else None))
     reps = read_reports(out)
     errs += check_host_reports(reps, mt_pid, procs, truth, HOST_TOL, sampled=True)
     for p in procs:
