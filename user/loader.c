@@ -285,7 +285,7 @@ fail:
 static struct mt_loader *load_with_sys(const struct mt_opts *opts, enum mt_attach_mode mode,
 				       int *errp)
 {
-	bool sys = !opts->floor && !opts->no_syscall_tps;
+	bool sys = !opts->floor && opts->syscall_tps == MT_WHEN_ON;
 	struct mt_loader *l = load_mode(opts, mode, sys, errp);
 	int load_err = 0, err;
 
@@ -293,6 +293,9 @@ static struct mt_loader *load_with_sys(const struct mt_opts *opts, enum mt_attac
 		load_err = *errp;
 		l = load_mode(opts, mode, false, errp);
 	}
+	if (l && !sys && !opts->floor && opts->verbose)
+		pr_info("mmap, munmap, mremap by uprobes (--syscall-tracepoints on: no trap for "
+			"the target, but every system call on the host takes the traced path)");
 	if (!l || !sys)
 		return l;
 	err = load_err ? load_err : sys_attach(l);

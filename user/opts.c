@@ -55,7 +55,7 @@ enum {
 	OPT_PYTHON_ALLOCATORS,
 	OPT_PYMALLOC,
 	OPT_PYTHON_DEPTH,
-	OPT_NO_SYSCALL_TPS,
+	OPT_SYSCALL_TPS,
 };
 
 static const struct argp_option options[] = {
@@ -105,10 +105,10 @@ static const struct argp_option options[] = {
     {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 6},
     {"attach-mode", OPT_ATTACH_MODE, "MODE", 0,
      "auto (default), session, multi or perf: how probes attach", 6},
-    {"no-syscall-tracepoints", OPT_NO_SYSCALL_TPS, NULL, 0,
-     "Probe mmap, munmap and mremap with uprobes, not with system call tracepoints (no "
-     "trap, but while they are attached every system call of every process takes the "
-     "kernel's slower, traced path)",
+    {"syscall-tracepoints", OPT_SYSCALL_TPS, "WHEN", 0,
+     "auto (default: on with -a), on or off: see mmap, munmap and mremap at their system "
+     "calls instead of with uprobes (no trap for the target, but while attached every "
+     "system call of every process takes the kernel's slower, traced path)",
      6},
     {"floor", OPT_FLOOR, "KIND", 0,
      "Benchmarking: attach empty probes at the same places (return: entry and return "
@@ -329,8 +329,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		else
 			BAD("invalid --attach-mode '%s': auto, session, multi or perf", arg);
 		break;
-	case OPT_NO_SYSCALL_TPS:
-		o->no_syscall_tps = true;
+	case OPT_SYSCALL_TPS:
+		if (!strcmp(arg, "auto"))
+			o->syscall_tps = MT_WHEN_AUTO;
+		else if (!strcmp(arg, "on"))
+			o->syscall_tps = MT_WHEN_ON;
+		else if (!strcmp(arg, "off"))
+			o->syscall_tps = MT_WHEN_OFF;
+		else
+			BAD("invalid --syscall-tracepoints '%s': auto, on or off", arg);
 		break;
 	case OPT_PYTHON_ALLOCATORS:
 		o->python_allocators = true;
@@ -427,6 +434,8 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	}
 	if (o->all && !ps.rate_set)
 		o->sample_rate = 512 * 1024;
+	if (o->syscall_tps == MT_WHEN_AUTO)
+		o->syscall_tps = o->all ? MT_WHEN_ON : MT_WHEN_OFF;
 	if (o->floor && o->attach_mode != MT_ATTACH_AUTO && o->attach_mode != MT_ATTACH_SESSION) {
 		pr_err("--floor needs session links (--attach-mode session)");
 		return -EINVAL;

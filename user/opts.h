@@ -26,6 +26,18 @@ enum mt_floor {
 	MT_FLOOR_ENTRY,	 /* entry traps only */
 };
 
+/*
+ * System call tracepoints for mmap, munmap and mremap: no trap for the
+ * traced process, but while attached every system call on the host takes
+ * the kernel's traced path. auto: on with -a (the whole host is traced
+ * anyway), off for -p and --.
+ */
+enum mt_when {
+	MT_WHEN_AUTO = 0,
+	MT_WHEN_ON,
+	MT_WHEN_OFF,
+};
+
 struct mt_opts {
 	pid_t pids[MT_MAX_PIDS];
 	size_t nr_pids;
@@ -45,16 +57,17 @@ struct mt_opts {
 	bool no_stacks;
 	enum mt_attach_mode attach_mode;
 	enum mt_floor floor;
-	__u64 sample_rate;	/* bytes, 0 = record everything */
-	__u64 seed;		/* sampling PRNG seed, 0 = random */
-	bool python_allocators; /* probe PyMem_Raw / PyMem / PyObject too */
-	__u32 python_depth;	/* Python frames walked per allocation */
-	bool pymalloc_off;	/* -- mode: run with PYTHONMALLOC=malloc */
-	bool no_syscall_tps;	/* mmap, munmap, mremap by uprobes, not tracepoints */
+	__u64 sample_rate;	  /* bytes, 0 = record everything */
+	__u64 seed;		  /* sampling PRNG seed, 0 = random */
+	bool python_allocators;	  /* probe PyMem_Raw / PyMem / PyObject too */
+	__u32 python_depth;	  /* Python frames walked per allocation */
+	bool pymalloc_off;	  /* -- mode: run with PYTHONMALLOC=malloc */
+	enum mt_when syscall_tps; /* mmap, munmap, mremap by tracepoints (else uprobes) */
 };
 
 /*
- * Parse argv into opts. Returns 0, or a negative errno after printing one
+ * Parse argv into opts. --syscall-tracepoints auto is resolved here: on
+ * with -a, off otherwise. Returns 0, or a negative errno after printing one
  * "memtrace: error: ..." line; argp itself exits for --help/--usage.
  */
 int mt_opts__parse(struct mt_opts *opts, int argc, char **argv);

@@ -649,7 +649,7 @@ def sys_paths_run(label, prefix, args, line_re, said=None):
     says `said` once, when given);
     the markers are exact, mmaps that bypass libc's wrapper are not counted, alloc_failed
     is exact. Returns (errors, sys_paths.c line -> stacks)."""
-    out = os.path.join(TMP, "sys-%d.json" % len(label))
+    out = os.path.join(TMP, "sys-%s.json" % re.sub(r"\W+", "_", label))
     r = run(prefix + [MEMTRACE, "-v", "--format", "json", "--top", "0", "-o", out] + args +
             ["--", SYS_PATHS], timeout=RUN_TIMEOUT)
     if r.timed_out or r.rc != 0:
@@ -687,29 +687,32 @@ def sys_paths_run(label, prefix, args, line_re, said=None):
 
 @case("syscall-tracepoints")
 def t_syscall_tracepoints(markers, funcs):
-    """mmap, munmap, mremap by system call tracepoints (-v: no trap), by uprobes with
-    --no-syscall-tracepoints, and by uprobes when tracepoints cannot attach: the same exact
-    numbers and stacks; mmaps made without libc's wrapper are never counted."""
+    """mmap, munmap, mremap by system call tracepoints (--syscall-tracepoints on; -v: no
+    trap), by uprobes (the default outside -a, and off), and by uprobes when tracepoints
+    cannot attach: the same exact numbers and stacks; mmaps made without libc's wrapper are
+    never counted."""
     need_binary(SYS_PATHS)
     if not shutil.which("setpriv") or not shutil.which("unshare"):
         need_tool("setpriv/unshare")
-    errs, tp_stacks = sys_paths_run("tracepoints", [], [], TP_LINE)
+    errs, tp_stacks = sys_paths_run("tracepoints", [], ["--syscall-tracepoints", "on"], TP_LINE)
     STATE["tracepoints"] = not errs
     for label, prefix, args, said in (
-            ("--no-syscall-tracepoints", [], ["--no-syscall-tracepoints"], None),
-            ("no tracefs", NO_TRACEFS, [], r"(?m)^memtrace: mmap, munmap, mremap keep uprobes: "
+            ("default (-- mode)", [], [], r"(?m)^memtrace: mmap, munmap, mremap by uprobes "),
+            ("--syscall-tracepoints off", [], ["--syscall-tracepoints", "off"], None),
+            ("no tracefs", NO_TRACEFS, ["--syscall-tracepoints", "on"],
+             r"(?m)^memtrace: mmap, munmap, mremap keep uprobes: "
              r"system call tracepoints did not attach")):
         e, stacks = sys_paths_run(label, prefix, args, UPROBE_LINE, said)
         errs += e
         if not e and stacks != tp_stacks:
             errs.append("%s: stacks differ from the tracepoints': %s vs %s" % (
                 label, stacks, tp_stacks))
-    # the exact leak_apis markers with tracepoints are every other case; here with uprobes
-    out = os.path.join(TMP, "no-tps.json")
-    r = memtrace_dashdash(["--format", "json", "--top", "0", "--no-syscall-tracepoints"], out)
+    # every other -- and -p case runs with uprobes (the default); leak_apis with tracepoints
+    out = os.path.join(TMP, "tps.json")
+    r = memtrace_dashdash(["--format", "json", "--top", "0", "--syscall-tracepoints", "on"], out)
     rep = final_report(require_clean_run(r, out))
-    STATE.setdefault("counter_reports", []).append(("--no-syscall-tracepoints", rep, 0))
-    errs += ["--no-syscall-tracepoints: %s" % e
+    STATE.setdefault("counter_reports", []).append(("--syscall-tracepoints on", rep, 0))
+    errs += ["--syscall-tracepoints on: %s" % e
              for e in check_lines(rep, markers, funcs, expected(markers))]
     return errs
 
