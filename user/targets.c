@@ -409,7 +409,9 @@ static int start_host(struct memtrace *mt)
 		"pays a trap: ~0.7 us where emulated, ~10 us on the %zu single-stepped entries "
 		"(-v lists them)%s; sampling every %llu bytes",
 		nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes - nr_tps, nr_slow,
-		nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap" : "",
+		nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap, but "
+			 "every system call on the host takes the traced path (tens of ns)"
+		       : "",
 		(unsigned long long)mt->opts->sample_rate);
 	return 0;
 }
