@@ -57,29 +57,35 @@ static __always_inline bool mt_size_filtered(__u64 size)
 	return size < mt_min_size || (mt_max_size && size > mt_max_size);
 }
 
-/*
- * The word and bit of addr in mt_sampled_bits. The process is left out: a
- * free can test its bit before asking who it is, and a collision between
- * processes only costs a lookup.
- */
-static __always_inline __u64 *mt_sampled_word(__u64 addr, __u64 *bit)
+/* Sampled mode: the count of live records whose address hashes as addr's. */
+static __always_inline __u64 *mt_sampled_count(__u64 addr)
 {
-	__u64 h = addr * 0x9e3779b97f4a7c15ULL;
-	__u32 idx = (h >> 40) & (MT_SAMPLED_WORDS - 1);
+	__u32 idx = MT_SAMPLED_SLOT(addr);
 
-	*bit = 1ULL << ((h >> 34) & 63);
-	return bpf_map_lookup_elem(&mt_sampled_bits, &idx);
+	return bpf_map_lookup_elem(&mt_sampled, &idx);
 }
 
 /* Sampled mode: could addr be a recorded block? (No false "no".) */
 static __always_inline bool mt_maybe_recorded(__u64 addr)
 {
-	__u64 bit, *w;
+	__u64 *c;
 
 	if (!mt_sample_rate)
 		return true;
-	w = mt_sampled_word(addr, &bit);
-	return !w || (*w & bit);
+	c = mt_sampled_count(addr);
+	return !c || *c;
+}
+
+/* Sampled mode: a record of addr was made (+1) or dropped (-1). */
+static __always_inline void mt_sampled_add(__u64 addr, __s64 delta)
+{
+	__u64 *c;
+
+	if (!mt_sample_rate)
+		return;
+	c = mt_sampled_count(addr);
+	if (c)
+		__sync_fetch_and_add(c, delta);
 }
 
 /*
@@ -187,11 +193,12 @@ static __always_inline bool mt_alloc_claim(__u32 tgid, __u64 addr, __u32 site, _
 static __always_inline void mt_forget(struct mt_alloc *e)
 {
 	__u32 site = e->site;
-	__u64 size = e->size;
+	__u64 size = e->size, addr = e->addr;
 
 	*(volatile __u32 *)&e->tgid = 0;
 	*(volatile __u64 *)&e->addr = 0;
 	mt_site_sub(site, size);
+	mt_sampled_add(addr, -1);
 }
 
 /* Forget the spilled record of (tgid, addr); false when there is none. */
@@ -213,6 +220,7 @@ static __always_inline bool mt_forget_spilled(__u32 tgid, __u64 addr)
 		return false; /* a racing release took it */
 	__sync_fetch_and_add(&mt_spill_nr, -1);
 	mt_site_sub(site, size);
+	mt_sampled_add(addr, -1);
 	return true;
 }
 
@@ -335,12 +343,7 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 		__sync_fetch_and_add(&mt_spill_nr, 1);
 		mt_count(MT_CNT_SPILLED);
 	}
-	if (mt_sample_rate) {
-		__u64 bit, *w = mt_sampled_word(addr, &bit);
-
-		if (w)
-			__sync_fetch_and_or(w, bit);
-	}
+	mt_sampled_add(addr, 1);
 	__sync_fetch_and_add(&st->bytes, (__s64)t->w_bytes);
 	__sync_fetch_and_add(&st->count, (__s64)t->w_count);
 	__sync_fetch_and_add(&st->alloc_bytes, t->w_bytes);

@@ -110,7 +110,7 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 	    kind == MT_KIND_FREE_ALIGNED_SIZED) {
 		/*
 		 * No nesting check: no allocator calls the public free. With
-		 * sampling most frees stop at the bitmap, before anything else.
+		 * sampling most frees stop at the filter, before anything else.
 		 */
 		if (!p1 || !mt_maybe_recorded(p1))
 			return 1;
@@ -191,7 +191,7 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 	/*
 	 * Sampling without a seed: decided on the CPU's countdown before any
 	 * per-thread state, so an unsampled call costs a per-CPU lookup (and,
-	 * for realloc, a bit test) and returns.
+	 * for realloc, a filter test) and returns.
 	 */
 	decided = mt_sample_rate && !mt_seed && kind != MT_KIND_MMAP && kind != MT_KIND_MREMAP;
 	if (decided && !filtered) {

@@ -159,18 +159,18 @@ MT_MAP struct {
 } mt_samplers SEC(".maps");
 
 /*
- * Sampled mode: one bit per hash of (process, address), set when a block is
- * recorded and never cleared. A free whose bit is clear was never recorded
- * and costs no hash lookup; a set bit (a recorded block or a collision)
- * falls through to the lookup, so the filter never loses a release.
+ * Sampled mode: how many live records hash to each slot (MT_SAMPLED_SLOT).
+ * Counted up when a block is recorded, down when its record goes, so the
+ * filter stays as sharp as the live set is small however long the run; a
+ * collision only costs a lookup, and a release is never lost.
  */
-#define MT_SAMPLED_WORDS (1 << 17) /* 8 Mbit, 1 MiB */
 MT_MAP struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MT_SAMPLED_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MT_SAMPLED_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
-} mt_sampled_bits SEC(".maps");
+} mt_sampled SEC(".maps");
 
 /* scratch space for building a stack (too large for the BPF stack) */
 #define MT_STACK_CHUNK 512

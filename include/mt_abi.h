@@ -176,6 +176,16 @@ struct mt_alloc {
 #define MT_ALLOC_WAYS 4
 /* the slot of no site */
 #define MT_NO_SITE 0xffffffffU
+/*
+ * Sampled mode: live records per hash of their address (the process left
+ * out), in an array of MT_SAMPLED_SLOTS 64-bit counters (a BPF array's
+ * elements are 8-byte aligned: user space maps them). A free whose counter
+ * is 0 was never recorded and costs no lookup. Shared so that the loader,
+ * which drops the records of processes that went, can take them off too.
+ */
+#define MT_SAMPLED_SLOTS (1U << 19)
+#define MT_SAMPLED_SLOT(addr) \
+	((__u32)(((__u64)(addr)*0x9e3779b97f4a7c15ULL) >> 40) & (MT_SAMPLED_SLOTS - 1))
 /* most stripes of per-site totals (at most one per CPU) */
 #define MT_MAX_STRIPES 8
 

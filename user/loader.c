@@ -682,6 +682,9 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 			err = map_array(l, 1, skel->maps.mt_site_stats,
 					(size_t)l->nr_sites * l->nr_stripes *
 					    sizeof(struct mt_site_stats));
+		if (!err && skel->rodata->mt_sample_rate)
+			err = map_array(l, 2, skel->maps.mt_sampled,
+					MT_SAMPLED_SLOTS * sizeof(__u64));
 		if (err)
 			return err;
 	}
@@ -700,6 +703,7 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 	m->nr_sites = l->nr_sites;
 	m->nr_stripes = l->nr_stripes;
 	m->site_next = &skel->bss->mt_site_next;
+	m->sampled = l->mem[2];
 	m->sample_rate = skel->rodata->mt_sample_rate;
 	m->sample_exact = skel->rodata->mt_sample_exact;
 	m->g_tab = skel->rodata->mt_g_tab;
@@ -714,7 +718,7 @@ void mt_loader__free(struct mt_loader *l)
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);
 	free(l->pids);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (l->mem[i])
 			munmap(l->mem[i], l->mem_len[i]);
 	memtrace_bpf__destroy(l->skel);

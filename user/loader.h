@@ -27,6 +27,7 @@ struct mt_bpf_maps {
 	struct mt_site_stats *site_stats; /* nr_stripes * nr_sites, stripe-major */
 	__u32 nr_sites, nr_stripes;
 	const volatile __u32 *site_next; /* slots handed out by counting */
+	volatile __u64 *sampled;	 /* sampled mode: mt_sampled (else NULL) */
 	/* sampling: the weight of an allocation, as BPF computes it */
 	__u64 sample_rate, sample_exact;
 	const volatile __u32 *g_tab;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -404,7 +405,15 @@ cleanup:
 struct tgid_set {
 	const __u32 *tgids;
 	size_t n;
+	volatile __u64 *sampled; /* sampled mode: live records per address hash */
 };
+
+/* Sampled mode: a record of addr goes; its filter count with it. */
+static void unsample(const struct tgid_set *set, __u64 addr)
+{
+	if (set->sampled)
+		__atomic_fetch_sub(&set->sampled[MT_SAMPLED_SLOT(addr)], 1, __ATOMIC_RELAXED);
+}
 
 /* Both hash key types (allocations, sites) begin with __u32 tgid. */
 static bool key_of_tgids(const void *key, const void *ctx)
@@ -416,14 +425,32 @@ static bool key_of_tgids(const void *key, const void *ctx)
 	return tgid_in(tgid, set->tgids, set->n);
 }
 
+/*
+ * A spilled record of a process in the set: deleted right after the walk
+ * returns it (struct mt_alloc_key), so its filter count goes now.
+ */
+static bool spilled_of_tgids(const void *key, const void *ctx)
+{
+	const struct tgid_set *set = ctx;
+	struct mt_alloc_key k;
+
+	memcpy(&k, key, sizeof(k));
+	if (!tgid_in(k.tgid, set->tgids, set->n))
+		return false;
+	unsample(set, k.addr);
+	return true;
+}
+
 /* Free a table entry of a process in the set, owner first as BPF does. */
 static int clear_entry(volatile struct mt_alloc *e, void *ctx)
 {
 	const struct tgid_set *set = ctx;
+	__u64 addr = e->addr;
 
 	if (e->tgid && tgid_in(e->tgid, set->tgids, set->n)) {
 		e->tgid = 0;
 		__atomic_store_n(&e->addr, 0, __ATOMIC_RELEASE);
+		unsample(set, addr);
 	}
 	return 0;
 }
@@ -437,7 +464,7 @@ static int clear_entry(volatile struct mt_alloc *e, void *ctx)
  */
 int mt_reader__purge(const struct mt_bpf_maps *fds, const __u32 *tgids, size_t n)
 {
-	struct tgid_set set = {tgids, n};
+	struct tgid_set set = {tgids, n, fds->sampled};
 	__u32 used = slots_used(fds);
 	int err, spilled;
 
@@ -447,7 +474,7 @@ int mt_reader__purge(const struct mt_bpf_maps *fds, const __u32 *tgids, size_t n
 	if (err)
 		return err;
 	spilled = delete_matching(fds->allocs_spill, sizeof(struct mt_alloc_key),
-				  sizeof(struct mt_alloc), key_of_tgids, &set);
+				  sizeof(struct mt_alloc), spilled_of_tgids, &set);
 	if (spilled > 0)
 		__atomic_fetch_sub(fds->spill_nr, spilled, __ATOMIC_RELAXED);
 	err = delete_matching(fds->site_index, sizeof(struct mt_site_key), sizeof(__u32),

@@ -1294,6 +1294,68 @@ def t_min_age(markers, funcs):
     return check_drops(rep) + check_lines(rep, markers, funcs, expected(markers))
 
 
+def held_map_ids(pid):
+    """{map name: id} of the BPF maps process pid holds (from /proc/PID/fdinfo)."""
+    ids = []
+    for fd in os.listdir("/proc/%d/fdinfo" % pid):
+        try:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                m = re.search(r"(?m)^map_id:\s*(\d+)", f.read())
+        except OSError:
+            continue
+        if m:
+            ids.append(int(m.group(1)))
+    shown = json.loads(subprocess.check_output(["bpftool", "-j", "map", "show"]))
+    return {x.get("name"): x["id"] for x in shown if x["id"] in ids}
+
+
+def map_values(map_id):
+    out = json.loads(subprocess.check_output(["bpftool", "-j", "map", "dump", "id", str(map_id)]))
+    return [e["formatted"]["value"] for e in out]
+
+
+@case("sampled-filter-purge")
+def t_sampled_filter(markers, funcs):
+    """Sampled mode: the free filter counts exactly the live records, also after a traced
+    process exits and memtrace drops its records (else frees of live blocks that hash
+    alike would be turned away, or the filter would fill up over a long run)."""
+    if not shutil.which("bpftool"):
+        need_tool("bpftool")
+    a, b = Target(), Target()
+    out = os.path.join(TMP, "filter.json")
+    mt = Memtrace(["--format", "json", "--sample-rate", "2K", "--max-allocs", "1024",
+                   "--interval", "0.5", "-p", "%d,%d" % (a.pid, b.pid), "-o", out])
+    errs = []
+    try:
+        mt.wait_attached(a.pid)
+        mt.wait_attached(b.pid)
+        a.start_work()
+        b.start_work()
+
+        def check(when, want_tgids):
+            ids = held_map_ids(mt.p.pid)
+            live = [v for v in map_values(ids["mt_allocs"]) if v["tgid"]]
+            spilled = map_values(ids["mt_allocs_spill"])
+            counted = sum(map_values(ids["mt_sampled"]))
+            tgids = sorted({v["tgid"] for v in live} | {v["tgid"] for v in spilled})
+            if tgids != sorted(want_tgids):
+                errs.append("%s: records of %s, want %s" % (when, tgids, sorted(want_tgids)))
+            if counted != len(live) + len(spilled):
+                errs.append("%s: the filter counts %d records, %d live (%d spilled)"
+                            % (when, counted, len(live) + len(spilled), len(spilled)))
+        check("both running", [a.pid, b.pid])
+        a.finish()
+        if not mt.err.wait(regex(r"report #\d+ at .*process exited|pid %d .*exited" % a.pid), 10):
+            time.sleep(1.5)
+        time.sleep(0.5)
+        check("after the first exited", [b.pid])
+    finally:
+        b.finish()
+        mt.wait_exit(10)
+        mt.stop()
+    return errs
+
+
 @case("pid-target-killed")
 def t_pid_killed(markers, funcs):
     """-p: the target dies by SIGKILL; memtrace ends by itself with a final report."""
