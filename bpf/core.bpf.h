@@ -150,12 +150,9 @@ static __always_inline struct mt_alloc *mt_alloc_entry(const __u32 *b, __u32 i)
 	return bpf_map_lookup_elem(&mt_allocs, &idx);
 }
 
-/* The table entry of (tgid, addr), NULL when it has none. */
-static __always_inline struct mt_alloc *mt_alloc_find(__u32 tgid, __u64 addr)
+/* The entry of (tgid, addr) in its candidate buckets b, NULL when it has none. */
+static __always_inline struct mt_alloc *mt_alloc_find_in(const __u32 *b, __u32 tgid, __u64 addr)
 {
-	__u32 b[2];
-
-	mt_alloc_buckets(tgid, addr, &b[0], &b[1]);
 	for (__u32 i = 0; i < 2 * MT_ALLOC_WAYS; i++) {
 		struct mt_alloc *e = mt_alloc_entry(b, i);
 
@@ -165,16 +162,23 @@ static __always_inline struct mt_alloc *mt_alloc_find(__u32 tgid, __u64 addr)
 	return NULL;
 }
 
-/*
- * Claim a free entry for (tgid, addr) and fill it; false when both buckets
- * are full. The owner is written last and cleared first (mt_forget), so an
- * entry half claimed or half freed matches no lookup.
- */
-static __always_inline bool mt_alloc_claim(__u32 tgid, __u64 addr, __u32 site, __u64 size, __u64 ts)
+/* The table entry of (tgid, addr), NULL when it has none. */
+static __always_inline struct mt_alloc *mt_alloc_find(__u32 tgid, __u64 addr)
 {
 	__u32 b[2];
 
 	mt_alloc_buckets(tgid, addr, &b[0], &b[1]);
+	return mt_alloc_find_in(b, tgid, addr);
+}
+
+/*
+ * Claim a free entry for (tgid, addr) in its candidate buckets b and fill
+ * it; false when both are full. The owner is written last and cleared first (mt_forget), so an
+ * entry half claimed or half freed matches no lookup.
+ */
+static __always_inline bool mt_alloc_claim(const __u32 *b, __u32 tgid, __u64 addr, __u32 site,
+					   __u64 size, __u64 ts)
+{
 	for (__u32 i = 0; i < 2 * MT_ALLOC_WAYS; i++) {
 		struct mt_alloc *e = mt_alloc_entry(b, i);
 
@@ -314,7 +318,7 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 	struct mt_site_stats *st;
 	struct mt_alloc *e;
 	__u64 ts = mt_want_age ? bpf_ktime_get_ns() : 0;
-	__u32 slot;
+	__u32 slot, b[2];
 
 	if (!addr)
 		return; /* 0 marks a free table entry; no allocator returns it */
@@ -325,12 +329,13 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 	if (!st)
 		return;
 	/* an address handed out again without a free we saw: drop the stale record */
-	e = mt_alloc_find(tgid, addr);
+	mt_alloc_buckets(tgid, addr, &b[0], &b[1]);
+	e = mt_alloc_find_in(b, tgid, addr);
 	if (e)
 		mt_forget(e);
 	else
 		mt_forget_spilled(tgid, addr);
-	if (!mt_alloc_claim(tgid, addr, slot, size, ts)) {
+	if (!mt_alloc_claim(b, tgid, addr, slot, size, ts)) {
 		rec.addr = addr;
 		rec.tgid = tgid;
 		rec.site = slot;
