@@ -108,22 +108,6 @@ size_t mt_site_cache__ref(struct mt_site_cache *c, const struct mt_site_key *key
 	return e->n;
 }
 
-size_t mt_site_cache__get(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
-			  struct mt_frame *frames, size_t max, size_t *site)
-{
-	const struct mt_frame *table;
-	const __u32 *ids;
-	size_t n = mt_site_cache__ref(c, key, slot, &table, &ids, site);
-
-	if (n > max)
-		n = max;
-	for (size_t i = 0; i < n; i++)
-		frames[i] = table[ids[i]];
-	if (*site >= n)
-		*site = 0;
-	return n;
-}
-
 static int fidx_grow(struct mt_site_cache *c)
 {
 	size_t cap = c->fidx_cap * 2;
@@ -196,11 +180,11 @@ int mt_site_cache__put(struct mt_site_cache *c, const struct mt_site_key *key, _
 
 	if (slot == MT_NO_SITE)
 		return -EINVAL;
+	if (site_at(c, slot, key))
+		return 0;
 	if (slot >= c->sites_cap && sites_grow(c, slot))
 		return -ENOMEM;
 	e = &c->sites[slot];
-	if (e->ids && !memcmp(&e->key, key, sizeof(*key)))
-		return 0;
 	ids = malloc((n ? n : 1) * sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;

@@ -22,15 +22,10 @@ struct mt_site_cache *mt_site_cache__new(void);
 void mt_site_cache__free(struct mt_site_cache *c);
 
 /*
- * Frames of the site key at slot into frames (at most max); returns the
- * count and sets *site, or 0 when the slot does not hold that site.
- */
-size_t mt_site_cache__get(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
-			  struct mt_frame *frames, size_t max, size_t *site);
-/*
- * The same without a copy: the site's frames are (*table)[(*ids)[i]] for i
- * below the count returned; valid until the next mt_site_cache__put or
- * __forget.
+ * The site key at slot, read in place: returns its frame count and sets
+ * *site (the frame that is the line); its frames are (*table)[(*ids)[i]]
+ * for i below the count, valid until the next mt_site_cache__put or
+ * __forget. 0 when the slot does not hold that site.
  */
 size_t mt_site_cache__ref(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
 			  const struct mt_frame **table, const __u32 **ids, size_t *site);
