@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -254,18 +253,18 @@ static void read_counters(int fd, __u64 *out)
 	free(vals);
 }
 
-int mt_reader__snapshot(const struct mt_bpf_maps *fds, __u64 min_age_ns, struct mt_snapshot *out)
+int mt_reader__snapshot(const struct mt_bpf_maps *maps, __u64 min_age_ns, struct mt_snapshot *out)
 {
 	size_t cap = 0;
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	/* counters first: a drop that happens while we read shows up next time */
-	read_counters(fds->counters, out->counters);
+	read_counters(maps->counters, out->counters);
 	if (min_age_ns)
-		err = read_aged(fds, min_age_ns, out, &cap);
+		err = read_aged(maps, min_age_ns, out, &cap);
 	else
-		err = read_sites(fds, out, &cap);
+		err = read_sites(maps, out, &cap);
 	if (err) {
 		mt_snapshot__free(out);
 		return err;
@@ -306,14 +305,14 @@ void mt_snapshot__free(struct mt_snapshot *s)
 	s->nr_sites = 0;
 }
 
-int mt_reader__stack(const struct mt_bpf_maps *fds, __u64 stack, __u64 *ips, int max)
+int mt_reader__stack(const struct mt_bpf_maps *maps, __u64 stack, __u64 *ips, int max)
 {
 	struct mt_stack s;
 	int n = 0;
 
 	if (!stack)
 		return 0;
-	if (bpf_map_lookup_elem(fds->stacks, &stack, &s))
+	if (bpf_map_lookup_elem(maps->stacks, &stack, &s))
 		return -errno;
 	while (n < MT_MAX_STACK_DEPTH && n < max && s.ips[n]) {
 		ips[n] = s.ips[n];
@@ -322,7 +321,7 @@ int mt_reader__stack(const struct mt_bpf_maps *fds, __u64 stack, __u64 *ips, int
 	return n;
 }
 
-int mt_reader__py_stack(const struct mt_bpf_maps *fds, __u64 py_stack, struct mt_py_frame *frames,
+int mt_reader__py_stack(const struct mt_bpf_maps *maps, __u64 py_stack, struct mt_py_frame *frames,
 			int max)
 {
 	struct mt_py_stack s;
@@ -330,7 +329,7 @@ int mt_reader__py_stack(const struct mt_bpf_maps *fds, __u64 py_stack, struct mt
 
 	if (!py_stack)
 		return 0;
-	if (bpf_map_lookup_elem(fds->py_stacks, &py_stack, &s))
+	if (bpf_map_lookup_elem(maps->py_stacks, &py_stack, &s))
 		return -errno;
 	while (n < MT_PY_MAX_DEPTH && n < max && s.frames[n].code) {
 		frames[n] = s.frames[n];
@@ -415,7 +414,7 @@ static void unsample(const struct tgid_set *set, __u64 addr)
 		__atomic_fetch_sub(&set->sampled[MT_SAMPLED_SLOT(addr)], 1, __ATOMIC_RELAXED);
 }
 
-/* Both hash key types (allocations, sites) begin with __u32 tgid. */
+/* A key that begins with __u32 tgid (sites, spilled allocations) of the set? */
 static bool key_of_tgids(const void *key, const void *ctx)
 {
 	const struct tgid_set *set = ctx;
@@ -431,13 +430,12 @@ static bool key_of_tgids(const void *key, const void *ctx)
  */
 static bool spilled_of_tgids(const void *key, const void *ctx)
 {
-	const struct tgid_set *set = ctx;
 	struct mt_alloc_key k;
 
-	memcpy(&k, key, sizeof(k));
-	if (!tgid_in(k.tgid, set->tgids, set->n))
+	if (!key_of_tgids(key, ctx))
 		return false;
-	unsample(set, k.addr);
+	memcpy(&k, key, sizeof(k));
+	unsample(ctx, k.addr);
 	return true;
 }
 
@@ -462,33 +460,33 @@ static int clear_entry(volatile struct mt_alloc *e, void *ctx)
  * handed back to BPF through the free-slot queue. The processes must be
  * gone or stopped (exec): nothing may allocate for them meanwhile.
  */
-int mt_reader__purge(const struct mt_bpf_maps *fds, const __u32 *tgids, size_t n)
+int mt_reader__purge(const struct mt_bpf_maps *maps, const __u32 *tgids, size_t n)
 {
-	struct tgid_set set = {tgids, n, fds->sampled};
-	__u32 used = slots_used(fds);
+	struct tgid_set set = {tgids, n, maps->sampled};
+	__u32 used = slots_used(maps);
 	int err, spilled;
 
 	if (!n)
 		return 0;
-	err = for_each_alloc(fds, clear_entry, &set);
+	err = for_each_alloc(maps, clear_entry, &set);
 	if (err)
 		return err;
-	spilled = delete_matching(fds->allocs_spill, sizeof(struct mt_alloc_key),
+	spilled = delete_matching(maps->allocs_spill, sizeof(struct mt_alloc_key),
 				  sizeof(struct mt_alloc), spilled_of_tgids, &set);
 	if (spilled > 0)
-		__atomic_fetch_sub(fds->spill_nr, spilled, __ATOMIC_RELAXED);
-	err = delete_matching(fds->site_index, sizeof(struct mt_site_key), sizeof(__u32),
+		__atomic_fetch_sub(maps->spill_nr, spilled, __ATOMIC_RELAXED);
+	err = delete_matching(maps->site_index, sizeof(struct mt_site_key), sizeof(__u32),
 			      key_of_tgids, &set);
 	for (__u32 slot = 0; slot < used; slot++) {
-		volatile struct mt_site_key *k = &fds->site_keys[slot];
+		volatile struct mt_site_key *k = &maps->site_keys[slot];
 
 		if (!k->tgid || !tgid_in(k->tgid, tgids, n))
 			continue;
 		k->tgid = 0;
-		for (__u32 i = 0; i < fds->nr_stripes; i++)
-			memset((void *)&fds->site_stats[(size_t)i * fds->nr_sites + slot], 0,
+		for (__u32 i = 0; i < maps->nr_stripes; i++)
+			memset((void *)&maps->site_stats[(size_t)i * maps->nr_sites + slot], 0,
 			       sizeof(struct mt_site_stats));
-		if (bpf_map_update_elem(fds->site_free, NULL, &slot, 0) && !err)
+		if (bpf_map_update_elem(maps->site_free, NULL, &slot, 0) && !err)
 			err = -errno;
 	}
 	if (spilled < 0)
@@ -570,7 +568,7 @@ static int cache_grow(struct mt_stack_cache *c)
 /* The cached frames of key, reading them with fetch on a miss. */
 static int cache_get(struct mt_stack_cache *c, __u64 key, size_t frame_size,
 		     int (*fetch)(const struct mt_bpf_maps *, __u64, void *, int),
-		     const struct mt_bpf_maps *fds, __u64 stack, void *out, int max)
+		     const struct mt_bpf_maps *maps, __u64 stack, void *out, int max)
 {
 	struct cache_entry *e;
 	int n;
@@ -582,7 +580,7 @@ static int cache_get(struct mt_stack_cache *c, __u64 key, size_t frame_size,
 		char buf[sizeof(struct mt_py_frame) * MT_MAX_STACK_DEPTH];
 		void *copy;
 
-		n = fetch(fds, stack, buf, MT_MAX_STACK_DEPTH);
+		n = fetch(maps, stack, buf, MT_MAX_STACK_DEPTH);
 		if (n < 0)
 			return n; /* not cached: may appear later */
 		/* keep only the frames the stack has */
@@ -600,30 +598,30 @@ static int cache_get(struct mt_stack_cache *c, __u64 key, size_t frame_size,
 	return n;
 }
 
-static int fetch_native(const struct mt_bpf_maps *fds, __u64 stack, void *out, int max)
+static int fetch_native(const struct mt_bpf_maps *maps, __u64 stack, void *out, int max)
 {
-	return mt_reader__stack(fds, stack, out, max);
+	return mt_reader__stack(maps, stack, out, max);
 }
 
-static int fetch_python(const struct mt_bpf_maps *fds, __u64 stack, void *out, int max)
+static int fetch_python(const struct mt_bpf_maps *maps, __u64 stack, void *out, int max)
 {
-	return mt_reader__py_stack(fds, stack, out, max < MT_PY_MAX_DEPTH ? max : MT_PY_MAX_DEPTH);
+	return mt_reader__py_stack(maps, stack, out, max < MT_PY_MAX_DEPTH ? max : MT_PY_MAX_DEPTH);
 }
 
-int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_bpf_maps *fds, __u64 stack,
+int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_bpf_maps *maps, __u64 stack,
 			   __u64 *ips, int max)
 {
 	if (!stack)
 		return 0;
-	return cache_get(c, stack & ~1ULL, sizeof(__u64), fetch_native, fds, stack, ips, max);
+	return cache_get(c, stack & ~1ULL, sizeof(__u64), fetch_native, maps, stack, ips, max);
 }
 
-int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_bpf_maps *fds, __u64 py_stack,
+int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_bpf_maps *maps, __u64 py_stack,
 			   struct mt_py_frame *frames, int max)
 {
 	if (!py_stack)
 		return 0;
-	return cache_get(c, py_stack | 1, sizeof(struct mt_py_frame), fetch_python, fds, py_stack,
+	return cache_get(c, py_stack | 1, sizeof(struct mt_py_frame), fetch_python, maps, py_stack,
 			 frames, max);
 }
 
@@ -645,7 +643,7 @@ static int py_feed_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-struct mt_py_feed *mt_py_feed__new(const struct mt_bpf_maps *fds, mt_py_feed_fn fn, void *ctx)
+struct mt_py_feed *mt_py_feed__new(const struct mt_bpf_maps *maps, mt_py_feed_fn fn, void *ctx)
 {
 	struct mt_py_feed *f = calloc(1, sizeof(*f));
 
@@ -653,7 +651,7 @@ struct mt_py_feed *mt_py_feed__new(const struct mt_bpf_maps *fds, mt_py_feed_fn 
 		return NULL;
 	f->fn = fn;
 	f->ctx = ctx;
-	f->rb = ring_buffer__new(fds->py_events, py_feed_sample, f, NULL);
+	f->rb = ring_buffer__new(maps->py_events, py_feed_sample, f, NULL);
 	if (!f->rb) {
 		int err = errno;
 
@@ -702,7 +700,7 @@ static bool key_not_kept(const void *key, const void *ctx)
 	return !bsearch(key, set->keep, set->n, sizeof(*set->keep), cmp_u64);
 }
 
-int mt_reader__gc_stacks(const struct mt_bpf_maps *fds, const struct mt_snapshot *snap,
+int mt_reader__gc_stacks(const struct mt_bpf_maps *maps, const struct mt_snapshot *snap,
 			 const __u32 *gone, size_t nr_gone)
 {
 	__u64 *keep = calloc(snap->nr_sites * 2 + 1, sizeof(*keep));
@@ -723,10 +721,10 @@ int mt_reader__gc_stacks(const struct mt_bpf_maps *fds, const struct mt_snapshot
 	qsort(keep, n, sizeof(*keep), cmp_u64);
 	set.keep = keep;
 	set.n = n;
-	a = delete_matching(fds->stacks, sizeof(__u64), sizeof(struct mt_stack), key_not_kept,
+	a = delete_matching(maps->stacks, sizeof(__u64), sizeof(struct mt_stack), key_not_kept,
 			    &set);
-	b = delete_matching(fds->py_stacks, sizeof(__u64), sizeof(struct mt_py_stack), key_not_kept,
-			    &set);
+	b = delete_matching(maps->py_stacks, sizeof(__u64), sizeof(struct mt_py_stack),
+			    key_not_kept, &set);
 	free(keep);
 	return a < 0 ? a : b < 0 ? b : a + b;
 }

@@ -29,7 +29,7 @@ struct mt_snapshot {
  * allocations at least that old instead (alloc_* totals are then 0).
  * Returns 0 or a negative errno.
  */
-int mt_reader__snapshot(const struct mt_bpf_maps *fds, __u64 min_age_ns, struct mt_snapshot *out);
+int mt_reader__snapshot(const struct mt_bpf_maps *maps, __u64 min_age_ns, struct mt_snapshot *out);
 void mt_snapshot__free(struct mt_snapshot *s);
 /* The sites of one process (sites are sorted by tgid): first one, *n of them. */
 const struct mt_raw_site *mt_snapshot__process(const struct mt_snapshot *s, __u32 tgid, size_t *n);
@@ -46,11 +46,11 @@ void mt_stack_cache__free(struct mt_stack_cache *c);
 /* Drop every cached stack (after their maps were collected); they refill on use. */
 void mt_stack_cache__clear(struct mt_stack_cache *c);
 /* Native stack frames; count or negative errno. */
-int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_bpf_maps *fds, __u64 stack,
+int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_bpf_maps *maps, __u64 stack,
 			   __u64 *ips, int max);
 /* Python stack frames; count or negative errno. */
 struct mt_py_frame;
-int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_bpf_maps *fds, __u64 py_stack,
+int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_bpf_maps *maps, __u64 py_stack,
 			   struct mt_py_frame *frames, int max);
 
 /*
@@ -60,7 +60,7 @@ int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_bpf_maps *f
 struct mt_py_feed;
 typedef void (*mt_py_feed_fn)(void *ctx, __u32 tgid, __u64 py_stack);
 
-struct mt_py_feed *mt_py_feed__new(const struct mt_bpf_maps *fds, mt_py_feed_fn fn, void *ctx);
+struct mt_py_feed *mt_py_feed__new(const struct mt_bpf_maps *maps, mt_py_feed_fn fn, void *ctx);
 void mt_py_feed__free(struct mt_py_feed *f);
 /* A file descriptor that polls readable when there is something to consume. */
 int mt_py_feed__fd(const struct mt_py_feed *f);
@@ -74,21 +74,21 @@ int mt_py_feed__consume(struct mt_py_feed *f);
  * stack BPF stores between the snapshot and this call can be deleted too;
  * its site then shows only its call site. Count deleted or negative errno.
  */
-int mt_reader__gc_stacks(const struct mt_bpf_maps *fds, const struct mt_snapshot *snap,
+int mt_reader__gc_stacks(const struct mt_bpf_maps *maps, const struct mt_snapshot *snap,
 			 const __u32 *gone, size_t nr_gone);
 
 /* Frames of a stack (return addresses, innermost first); count or negative errno. */
-int mt_reader__stack(const struct mt_bpf_maps *fds, __u64 stack, __u64 *ips, int max);
+int mt_reader__stack(const struct mt_bpf_maps *maps, __u64 stack, __u64 *ips, int max);
 
 /* Frames of a Python stack, innermost first; count or negative errno. */
 struct mt_py_frame;
-int mt_reader__py_stack(const struct mt_bpf_maps *fds, __u64 py_stack, struct mt_py_frame *frames,
+int mt_reader__py_stack(const struct mt_bpf_maps *maps, __u64 py_stack, struct mt_py_frame *frames,
 			int max);
 
 /*
  * Forget processes: their live allocations and sites, in one batched pass
  * over each map however many processes go. 0 or a negative errno.
  */
-int mt_reader__purge(const struct mt_bpf_maps *fds, const __u32 *tgids, size_t n);
+int mt_reader__purge(const struct mt_bpf_maps *maps, const __u32 *tgids, size_t n);
 
 #endif
