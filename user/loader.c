@@ -81,7 +81,7 @@ struct mt_loader {
 	size_t nr_pids;
 	__u64 nr_allocs;	    /* entries of the allocation table */
 	__u32 nr_sites, nr_stripes; /* site slots, stripes of their totals */
-	void *mem[3];		    /* mapped arrays: allocations, site keys, site totals */
+	void *mem[3];		    /* mapped arrays: site keys, site totals, sampled counts */
 	size_t mem_len[3];
 };
 
@@ -499,13 +499,19 @@ static __u32 kernel_dev(dev_t dev)
 	return (__u32)(major(dev) << 20 | minor(dev));
 }
 
+/* The plan's file as BPF names it (struct mt_sys_key, at offset off). */
+static struct mt_sys_key sys_key(const struct mt_plan *plan, __u32 off)
+{
+	return (struct mt_sys_key){.ino = plan->inode, .dev = kernel_dev(plan->dev), .off = off};
+}
+
 void mt_loader__locate(struct mt_loader *l, const struct mt_plan *plan, pid_t pid)
 {
 	struct mt_sys_proc p = {
 	    .lo = plan->exec_start,
 	    .hi = plan->exec_end,
 	    .bias = plan->exec_start - plan->exec_offset,
-	    .file = {.ino = plan->inode, .dev = kernel_dev(plan->dev)},
+	    .file = sys_key(plan, 0),
 	};
 	__u32 key = pid;
 
@@ -524,11 +530,7 @@ static int sys_trace(struct mt_loader *l, const struct mt_plan *plan, pid_t pid)
 	__u32 key = pid, one = 1;
 
 	for (size_t i = 0; i < plan->nr_syscalls; i++) {
-		struct mt_sys_key k = {
-		    .ino = plan->inode,
-		    .dev = kernel_dev(plan->dev),
-		    .off = (__u32)plan->syscalls[i].offset,
-		};
+		struct mt_sys_key k = sys_key(plan, (__u32)plan->syscalls[i].offset);
 
 		if (bpf_map_update_elem(sites, &k, &plan->syscalls[i].site, BPF_ANY))
 			return -errno;
