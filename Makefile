@@ -23,7 +23,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
-USER_SRCS := $(wildcard user/*.c)
+USER_SRCS := $(wildcard user/*.c user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # everything but main() is linked into the unit tests
 LIB_OBJS  := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
@@ -48,7 +48,7 @@ all: memtrace
 # keep intermediate BPF objects and the skeleton for inspection
 .SECONDARY:
 
-$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/user $(OUTPUT)/tests/unit $(OUTPUT)/targets:
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/tests/unit $(OUTPUT)/targets:
 	$(Q)mkdir -p $@
 
 # vmlinux.h: from the running kernel's BTF when possible, else the checked-in copy
@@ -71,9 +71,10 @@ $(OUTPUT)/memtrace.skel.h: $(OUTPUT)/memtrace.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name memtrace_bpf > $@
 
 # only the loader includes the skeleton
-$(OUTPUT)/user/loader.o: $(OUTPUT)/memtrace.skel.h
+$(OUTPUT)/user/kernel/loader.o: $(OUTPUT)/memtrace.skel.h
 
-$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c
+	$(Q)mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
 
@@ -145,13 +146,13 @@ demo: memtrace $(OUTPUT)/demo/leaky
 	$(Q)./memtrace --interval 1 --top 5 -- $(OUTPUT)/demo/leaky 4
 
 format:
-	$(Q)clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h
+	$(Q)clang-format -i bpf/*.c bpf/*.h $(USER_SRCS) $(wildcard user/*.h user/*/*.h) include/*.h tests/unit/*.c tests/unit/*.h
 
 check-format:
-	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h
+	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h $(USER_SRCS) $(wildcard user/*.h user/*/*.h) include/*.h
 
 clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT) .output-san memtrace
 
--include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/bpf/*.d $(OUTPUT)/tests/unit/*.d)
+-include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/bpf/*.d $(OUTPUT)/tests/unit/*.d)

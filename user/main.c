@@ -20,12 +20,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "session.h"
-#include "log.h"
-#include "spawn.h"
-#include "sitecache.h"
-#include "sym_native.h"
-#include "sym_python.h"
+#include "session/session.h"
+#include "lib/log.h"
+#include "session/spawn.h"
+#include "symbolize/sitecache.h"
+#include "symbolize/sym_native.h"
+#include "symbolize/sym_python.h"
 
 static double now_mono(void)
 {
@@ -218,7 +218,22 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
-	mt.loader = mt_loader__new(&opts, opts.attach_mode);
+	struct mt_loader_opts lo = {
+	    .min_size = opts.min_size,
+	    .max_size = opts.max_size,
+	    .stacks = !opts.no_stacks,
+	    .ages = opts.min_age > 0,
+	    .python_depth = opts.python_depth,
+	    .sample_rate = opts.sample_rate,
+	    .seed = opts.seed,
+	    .max_allocs = opts.max_allocs,
+	    .max_sites = opts.max_sites,
+	    .stack_storage = opts.stack_storage,
+	    .floor = opts.floor,
+	    .syscall_tps = opts.syscall_tps == MT_WHEN_ON,
+	    .verbose = opts.verbose > 0,
+	};
+	mt.loader = mt_loader__new(&lo, opts.attach_mode);
 	if (!mt.loader) {
 		err = -errno;
 		goto cleanup;

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "log.h"
+#include "lib/log.h"
 #include "opts.h"
 #include "mt_python.h"
 

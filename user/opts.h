@@ -7,24 +7,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <linux/types.h>
-#include "report.h"
-#include "output.h"
+#include "report/report.h"
+#include "output/output.h"
+#include "kernel/loader.h"
 
 #define MT_MAX_PIDS 64
-
-enum mt_attach_mode {
-	MT_ATTACH_AUTO = 0, /* session, else uprobe_multi, else perf-event */
-	MT_ATTACH_SESSION,
-	MT_ATTACH_MULTI,
-	MT_ATTACH_PERF,
-};
-
-/* Benchmark floors: the same probes doing no work. */
-enum mt_floor {
-	MT_FLOOR_NONE = 0,
-	MT_FLOOR_RETURN, /* entry + return traps where full tracing has them */
-	MT_FLOOR_ENTRY,	 /* entry traps only */
-};
 
 /*
  * System call tracepoints for mmap, munmap and mremap: no trap for the

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <linux/types.h>
 #include "mt_abi.h"
-#include "aggregate.h"
+#include "report/aggregate.h"
 #include "test.h"
 
 #define FR(fn, fl, ln, mod, ad)                                                             \

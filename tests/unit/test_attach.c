@@ -10,7 +10,7 @@
 #include <gnu/libc-version.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "attach.h"
+#include "probe/attach.h"
 #include "test.h"
 
 static const struct mt_probe *probe_of(const struct mt_plan *plan, enum mt_kind kind)

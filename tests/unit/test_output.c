@@ -8,8 +8,8 @@
 #include <time.h>
 #include <linux/types.h>
 #include "mt_abi.h"
-#include "aggregate.h"
-#include "output.h"
+#include "report/aggregate.h"
+#include "output/output.h"
 #include "test.h"
 
 #define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))

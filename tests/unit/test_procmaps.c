@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include "procmaps.h"
+#include "proc/procmaps.h"
 #include "test.h"
 
 /* a PIE executable whose path has spaces, libc, a deleted library, ld.so */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
-#include "py_linetable.h"
+#include "python/py_linetable.h"
 #include "test.h"
 
 #define V310 0x030a0df0u

@@ -23,9 +23,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/types.h>
-#include "procmaps.h"
-#include "py_offsets.h"
-#include "sym_python.h"
+#include "proc/procmaps.h"
+#include "python/py_offsets.h"
+#include "symbolize/sym_python.h"
 #include "test.h"
 
 /* Expected offsets per minor version, from cpython.md sections 2-4 and 7. */

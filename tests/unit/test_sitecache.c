@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include "test.h"
-#include "sitecache.h"
+#include "symbolize/sitecache.h"
 
 static struct mt_frame frame(const char *fn, int line, __u64 addr)
 {

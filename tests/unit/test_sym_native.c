@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include "sym_native.h"
+#include "symbolize/sym_native.h"
 #include "test.h"
 
 /* ---- call sites at known lines ---- */

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The BPF side: the only module that includes the skeleton. Opens and
+ * configures the programs and maps, loads them, and turns probe plans into
+ * links (uprobe sessions, uprobe_multi links through raw BPF_LINK_CREATE
+ * since libbpf 1.1 has no API for them, or classic perf-event uprobes).
+ */
+#ifndef MT_LOADER_H
+#define MT_LOADER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "probe/attach.h"
+#include "mt_abi.h"
+
+struct mt_loader;
+
+enum mt_attach_mode {
+	MT_ATTACH_AUTO = 0, /* session, else uprobe_multi, else perf-event */
+	MT_ATTACH_SESSION,
+	MT_ATTACH_MULTI,
+	MT_ATTACH_PERF,
+};
+
+/* Benchmark floors: the same probes doing no work. */
+enum mt_floor {
+	MT_FLOOR_NONE = 0,
+	MT_FLOOR_RETURN, /* entry + return traps where full tracing has them */
+	MT_FLOOR_ENTRY,	 /* entry traps only */
+};
+
+/* What the BPF side is loaded with: knobs and capacities, nothing else. */
+struct mt_loader_opts {
+	__u64 min_size, max_size; /* bytes recorded; max 0 = no limit */
+	bool stacks;		  /* walk native stacks */
+	bool ages;		  /* timestamps, for --min-age */
+	__u32 python_depth;	  /* Python frames walked per allocation */
+	__u64 sample_rate;	  /* bytes, 0 = record everything */
+	__u64 seed;		  /* sampling PRNG seed, 0 = random */
+	__u32 max_allocs, max_sites, stack_storage;
+	enum mt_floor floor;
+	bool syscall_tps; /* mmap, munmap, mremap by system call tracepoints */
+	bool verbose;	  /* say which mechanisms were chosen */
+};
+
+/*
+ * The maps the reader reads: file descriptors, and the arrays user space
+ * maps (mmap) to read without a copy. Owned by the loader.
+ */
+struct mt_bpf_maps {
+	int allocs, allocs_spill, site_index, site_free, stacks, counters, py_stacks, py_events;
+	__u64 nr_allocs; /* entries of the allocs table (the reader maps a window at a time) */
+	volatile __s64 *spill_nr;	  /* records in allocs_spill */
+	struct mt_site_key *site_keys;	  /* nr_sites slots */
+	struct mt_site_stats *site_stats; /* nr_stripes * nr_sites, stripe-major */
+	__u32 nr_sites, nr_stripes;
+	const volatile __u32 *site_next; /* slots handed out by counting */
+	volatile __u64 *sampled;	 /* sampled mode: mt_sampled (else NULL) */
+	/* sampling: the weight of an allocation, as BPF computes it */
+	__u64 sample_rate, sample_exact;
+	const volatile __u32 *g_tab;
+};
+
+/*
+ * Open, configure and load. mode AUTO picks the cheapest mode this kernel
+ * supports; the mode used is mt_loader__mode(). NULL + errno on failure,
+ * after an error message naming the cause (e.g. a missing capability).
+ */
+struct mt_loader *mt_loader__new(const struct mt_loader_opts *opts, enum mt_attach_mode mode);
+void mt_loader__free(struct mt_loader *l);
+enum mt_attach_mode mt_loader__mode(const struct mt_loader *l);
+const char *mt_attach_mode__name(enum mt_attach_mode m);
+
+/*
+ * Fit a plan to this loader before it is logged and attached: the probes
+ * marked for system call tracepoints keep their uprobes when the
+ * tracepoints are not attached.
+ */
+void mt_loader__prepare(const struct mt_loader *l, struct mt_plan *plan);
+
+/*
+ * Attach the plan's probes for one process (pid 0: every process).
+ * Returns 0 or a negative errno after an error message naming the symbol.
+ * -EOPNOTSUPP: this link type is not supported here (try another mode).
+ */
+int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid);
+/*
+ * Tell the system call tracepoints where pid maps the plan's library (as
+ * its maps said when the plan was made), so that its first calls need not
+ * ask the kernel. mt_loader__attach does it for the pid it attaches to.
+ */
+void mt_loader__locate(struct mt_loader *l, const struct mt_plan *plan, pid_t pid);
+/* Close the links of one process (its allocations stay in the maps). */
+void mt_loader__detach(struct mt_loader *l, pid_t pid);
+
+/* Tell BPF a process runs CPython with this layout (NULL: forget it). 0 or -errno. */
+struct mt_py_offsets;
+int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_offsets *off);
+
+/*
+ * Stop pid's main thread with SIGURG when its interpreter enters
+ * Py_FinalizeEx (at file offset off of path). For -- mode, where memtrace
+ * is the tracer and can intercept the signal. 0 or -errno.
+ */
+int mt_loader__attach_finalize(struct mt_loader *l, const char *path, __u64 off, pid_t pid);
+/* Did pid enter Py_FinalizeEx? Clears the mark. */
+bool mt_loader__finalizing(struct mt_loader *l, pid_t pid);
+
+/* The maps, mapped where they can be: 0 or a negative errno. Valid until mt_loader__free. */
+int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m);
+
+#endif

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Output formats: each renders the report model, nothing else. */
+#ifndef MT_OUTPUT_H
+#define MT_OUTPUT_H
+
+#include <stdio.h>
+#include "report/report.h"
+
+enum mt_format {
+	MT_FORMAT_TEXT = 0,
+	MT_FORMAT_JSON,
+};
+
+struct mt_output_cfg {
+	enum mt_format format;
+	bool show_stacks;	   /* text: print each row's stack (--group-by stack or -v) */
+	const char *sampling_note; /* NULL = exact; else e.g. "sampled every 512 KiB" */
+};
+
+/*
+ * Render one report in cfg->format and flush f. Returns 0, -EIO on a write
+ * error, or -EINVAL for an unknown format.
+ */
+int mt_output__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+
+/* Human-readable table; see out_text.c for the layout. 0 or -EIO. */
+int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+/* One JSON object on one line (NDJSON); see out_json.c for the keys. 0 or -EIO. */
+int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+
+/*
+ * Human-readable byte count into buf: exact below 10 KiB ("9999 B"), else
+ * KiB, MiB, GiB or TiB with one decimal, rounded half up ("1.5 MiB").
+ * sign: prefix positive values with '+'. Returns buf.
+ */
+const char *mt_bytes__format(char *buf, size_t size, __s64 bytes, bool sign);
+
+/*
+ * Names of counters, from the X-macro list: name as in JSON and on the
+ * drops/events lines, help text for warnings, and whether it is a drop.
+ * NULL (false) for a value outside the list.
+ */
+const char *mt_counter__name(enum mt_counter c);
+const char *mt_counter__help(enum mt_counter c);
+bool mt_counter__is_drop(enum mt_counter c);
+/* "line", "function", "file" or "stack"; NULL for another value. */
+const char *mt_group_by__name(enum mt_group_by g);
+
+#endif

@@ -1,0 +1,850 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * CPython detection.
+ *
+ * 1. The interpreter's ELF file: a mapped libpython<maj>.<min>*.so, else the
+ *    executable (found by /proc/PID/exe) if it carries the interpreter: a
+ *    .PyRuntime section or a _PyRuntime, Py_Version or Py_GetVersion
+ *    symbol (static builds such as Debian's /usr/bin/python3.11).
+ * 2. Load bias: from the r-x mapping and the PT_LOAD holding its file
+ *    offset (0 for a non-PIE ET_EXEC).
+ * 3. Version: Py_Version (3.11+, exported even by stripped binaries), read
+ *    from the target, else from the file. Without it (3.10 and older): the
+ *    minor version from the file name (libpython3.10.so, python3.10), else
+ *    3.10 if there is a .PyRuntime section (3.9 has none); the micro
+ *    version from a "3.10.N" string in .rodata (PY_VERSION), if found.
+ * 4. _PyRuntime: the symbol (.dynsym, then .symtab), else the start of the
+ *    .PyRuntime section.
+ * 5. Offsets: 3.13+ from _Py_DebugOffsets at _PyRuntime (cookie, version,
+ *    free_threaded and plausibility checked; layout per minor version);
+ *    3.10-3.12 from the table in py_offsets_tab.c.
+ * 6. Cross-check against the live interpreter: PyCode_Type.tp_basicsize is
+ *    the code object's fixed size (= offsetof(co_code_adaptive) on 3.11+)
+ *    and PyCode_Type.tp_members lists co_firstlineno, co_filename, co_name,
+ *    co_qualname and co_linetable with their offsets. Any disagreement with
+ *    the tables (or with _Py_DebugOffsets) refuses the process: wrong
+ *    offsets would make BPF read garbage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <gelf.h>
+#include <libelf.h>
+#include "python/py_offsets.h"
+
+#define PY_VER(maj, min) ((__u32)(maj) << 24 | (__u32)(min) << 16)
+#define PY_MINOR(v) ((v)&0xffff0000u)
+#define MIN_SUPPORTED PY_VER(3, 10)
+#define MAX_SUPPORTED PY_VER(3, 14)
+#define SUPPORTED_TEXT "supported: CPython 3.10-3.14, GIL builds"
+
+#define RODATA_MAX (64u << 20)	       /* .rodata scanned for a version string */
+#define DEBUG_MAX 1024		       /* bytes of _Py_DebugOffsets read */
+#define SIZE_MAX_PLAUSIBLE (16u << 20) /* of any struct in _Py_DebugOffsets */
+#define MEMBERS_MAX 64		       /* PyMemberDef entries examined */
+
+/* PyTypeObject and PyMemberDef (x86-64, GIL builds, 3.10-3.14) */
+#define TP_BASICSIZE 32
+#define TP_MEMBERS 240
+#define MEMBERDEF_SIZE 40
+#define MEMBERDEF_NAME 0
+#define MEMBERDEF_OFFSET 16
+
+/* PyASCIIObject fields our string reader assumes (sym_python.c) */
+#define UNI_LENGTH 16
+#define UNI_STATE 32
+
+/* ---- target memory ---- */
+
+static int read_proc_mem(pid_t pid, __u64 addr, void *buf, size_t len)
+{
+	char path[64];
+	size_t done = 0;
+	int fd, err = 0;
+
+	if (addr > (__u64)LLONG_MAX - len)
+		return -EFAULT;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(addr + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n == 0 || errno == EIO ? -EFAULT : -errno;
+			break;
+		}
+		done += n;
+	}
+	close(fd);
+	return err;
+}
+
+int mt_py__read(pid_t pid, __u64 addr, void *buf, size_t len)
+{
+	struct iovec local = {.iov_base = buf, .iov_len = len};
+	struct iovec remote = {.iov_base = (void *)(unsigned long)addr, .iov_len = len};
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	if (pid <= 0 || !buf)
+		return -EINVAL;
+	if (addr + len < addr)
+		return -EFAULT;
+	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0)
+		return -EFAULT; /* partial: the range crosses into unmapped memory */
+	if (errno != ENOSYS && errno != EPERM && errno != EACCES)
+		return -errno;
+	/* process_vm_readv not available (seccomp, old kernel): /proc/PID/mem */
+	return read_proc_mem(pid, addr, buf, len);
+}
+
+/* Read a NUL-terminated string of at most sz - 1 bytes, page by page. */
+static int read_cstr(pid_t pid, __u64 addr, char *buf, size_t sz)
+{
+	size_t done = 0;
+	int err;
+
+	while (done < sz - 1) {
+		size_t chunk = 4096 - ((addr + done) & 4095);
+
+		if (chunk > sz - 1 - done)
+			chunk = sz - 1 - done;
+		err = mt_py__read(pid, addr + done, buf + done, chunk);
+		if (err)
+			return err;
+		if (memchr(buf + done, 0, chunk))
+			return 0;
+		done += chunk;
+	}
+	buf[sz - 1] = 0;
+	return 0;
+}
+
+static int read_u64(pid_t pid, __u64 addr, __u64 *val)
+{
+	return mt_py__read(pid, addr, val, sizeof(*val));
+}
+
+/* ---- the interpreter's ELF file ---- */
+
+enum { SYM_RUNTIME, SYM_VERSION, SYM_CODE_TYPE, SYM_GET_VERSION, NR_SYMS };
+static const char *const sym_names[NR_SYMS] = {
+    [SYM_RUNTIME] = "_PyRuntime",
+    [SYM_VERSION] = "Py_Version",
+    [SYM_CODE_TYPE] = "PyCode_Type",
+    [SYM_GET_VERSION] = "Py_GetVersion",
+};
+
+struct py_elf {
+	int fd;
+	Elf *elf;
+	__u64 bias;	    /* process address - ELF vaddr */
+	__u64 sym[NR_SYMS]; /* ELF vaddrs */
+	bool has_sym[NR_SYMS];
+	__u64 runtime_sec; /* .PyRuntime sh_addr */
+	bool has_runtime_sec;
+	__u64 rodata_off, rodata_size; /* .rodata file range */
+};
+
+static void py_elf__close(struct py_elf *e)
+{
+	if (e->elf)
+		elf_end(e->elf);
+	if (e->fd >= 0)
+		close(e->fd);
+	e->elf = NULL;
+	e->fd = -1;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/*
+ * Open the file of module m as the process sees it: /proc/PID/root/<path>
+ * if it is the mapped file (device and inode), else the map_files link of
+ * its r-x mapping, else /proc/PID/root/<path> anyway (overlayfs reports
+ * other device numbers in maps than stat does).
+ */
+static int open_module(pid_t pid, const struct mt_module *m)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+	int fd, fd2;
+
+	if ((size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !fstat(fd, &st) && st.st_dev == m->dev && st.st_ino == m->inode)
+		return fd;
+	if (m->exec_end > m->exec_start) {
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid,
+			 (unsigned long long)m->exec_start, (unsigned long long)m->exec_end);
+		fd2 = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd2 >= 0) {
+			if (fd >= 0)
+				close(fd);
+			return fd2;
+		}
+	}
+	return fd >= 0 ? fd : -errno;
+}
+
+static void elf__find_syms(struct py_elf *e, Elf_Scn *scn, const GElf_Shdr *sh)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t i, n, k;
+
+	if (!data || !sh->sh_entsize)
+		return;
+	n = sh->sh_size / sh->sh_entsize;
+	for (i = 0; i < n; i++) {
+		GElf_Sym sym;
+		const char *name;
+
+		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
+			continue;
+		name = elf_strptr(e->elf, sh->sh_link, sym.st_name);
+		if (!name || (name[0] != '_' && name[0] != 'P'))
+			continue;
+		for (k = 0; k < NR_SYMS; k++) {
+			if (!e->has_sym[k] && !strcmp(name, sym_names[k])) {
+				e->sym[k] = sym.st_value;
+				e->has_sym[k] = true;
+			}
+		}
+	}
+}
+
+/* Bias of module m: from its r-x mapping, else its lowest mapping. */
+static int elf__bias(struct py_elf *e, const struct mt_module *m)
+{
+	size_t phnum, i;
+	bool have_first = false;
+	GElf_Phdr first = {0};
+
+	if (elf_getphdrnum(e->elf, &phnum))
+		return -ENOEXEC;
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e->elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (!have_first) {
+			first = ph;
+			have_first = true;
+		}
+		if (m->exec_end > m->exec_start && (ph.p_flags & PF_X) &&
+		    m->exec_offset >= (ph.p_offset & ~4095ULL) &&
+		    m->exec_offset < ph.p_offset + ph.p_filesz) {
+			e->bias = m->exec_start - m->exec_offset - (ph.p_vaddr - ph.p_offset);
+			return 0;
+		}
+	}
+	if (!have_first)
+		return -ENOEXEC;
+	e->bias = m->start - (first.p_vaddr & ~(first.p_align ? first.p_align - 1 : 4095));
+	return 0;
+}
+
+static int py_elf__open(pid_t pid, const struct mt_module *m, struct py_elf *e)
+{
+	GElf_Ehdr ehdr;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	int pass, err;
+
+	memset(e, 0, sizeof(*e));
+	e->fd = open_module(pid, m);
+	if (e->fd < 0)
+		return e->fd;
+	err = -ENOEXEC;
+	e->elf = elf_begin(e->fd, ELF_C_READ, NULL);
+	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF || !gelf_getehdr(e->elf, &ehdr) ||
+	    (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN) || ehdr.e_machine != EM_X86_64 ||
+	    elf_getshdrstrndx(e->elf, &shstrndx))
+		goto err_out;
+	/* .dynsym first: what the dynamic linker sees; .symtab may be stripped */
+	for (pass = 0; pass < 2; pass++) {
+		while ((scn = elf_nextscn(e->elf, scn))) {
+			GElf_Shdr sh;
+			const char *name;
+
+			if (!gelf_getshdr(scn, &sh))
+				continue;
+			if (sh.sh_type == (pass ? SHT_SYMTAB : SHT_DYNSYM)) {
+				elf__find_syms(e, scn, &sh);
+				continue;
+			}
+			if (pass)
+				continue;
+			name = elf_strptr(e->elf, shstrndx, sh.sh_name);
+			if (name && !strcmp(name, ".PyRuntime") && sh.sh_addr) {
+				e->runtime_sec = sh.sh_addr;
+				e->has_runtime_sec = true;
+			} else if (name && !strcmp(name, ".rodata") && sh.sh_type == SHT_PROGBITS) {
+				e->rodata_off = sh.sh_offset;
+				e->rodata_size = sh.sh_size;
+			}
+		}
+	}
+	err = elf__bias(e, m);
+	if (err)
+		goto err_out;
+	return 0;
+err_out:
+	py_elf__close(e);
+	return err;
+}
+
+/* Read len bytes at ELF vaddr from the file (initialised data only). */
+static int py_elf__read(struct py_elf *e, __u64 vaddr, void *buf, size_t len)
+{
+	size_t phnum, i;
+
+	if (elf_getphdrnum(e->elf, &phnum))
+		return -ENOEXEC;
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e->elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr < ph.p_vaddr || vaddr - ph.p_vaddr > ph.p_filesz ||
+		    len > ph.p_filesz - (vaddr - ph.p_vaddr))
+			continue;
+		if (pread(e->fd, buf, len, ph.p_offset + (vaddr - ph.p_vaddr)) != (ssize_t)len)
+			return -EIO;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- versions ---- */
+
+/*
+ * Parse "libpython3.12.so.1.0", "libpython3.13t.so", "python3.10" (with
+ * prefix "libpython" or "python"): major, minor and whether the ABI flags
+ * say free-threaded ('t').
+ */
+static bool parse_py_name(const char *base, const char *prefix, unsigned int *maj,
+			  unsigned int *min, bool *ft)
+{
+	const char *p;
+	char *end;
+	unsigned long a, b;
+
+	if (strncmp(base, prefix, strlen(prefix)))
+		return false;
+	p = base + strlen(prefix);
+	if (*p < '0' || *p > '9')
+		return false;
+	a = strtoul(p, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return false;
+	b = strtoul(end + 1, &end, 10);
+	*ft = false;
+	for (; *end >= 'a' && *end <= 'z'; end++) /* ABI flags: d, m, t, u */
+		if (*end == 't')
+			*ft = true;
+	if (*end && *end != '.')
+		return false;
+	if (a > 9 || b > 99)
+		return false;
+	*maj = a;
+	*min = b;
+	return true;
+}
+
+/*
+ * Find PY_VERSION of maj.min ("3.10.13", "3.10.0rc2") in .rodata; the
+ * string may be the tail of a longer one (the linker merges string tails).
+ */
+static int scan_version(struct py_elf *e, unsigned int maj, unsigned int min, __u32 *version)
+{
+	char needle[16];
+	size_t nlen, size = e->rodata_size, i;
+	char *buf;
+	int err = -ENOENT;
+
+	if (!size)
+		return -ENOENT;
+	if (size > RODATA_MAX)
+		size = RODATA_MAX;
+	buf = malloc(size + 1);
+	if (!buf)
+		return -ENOMEM;
+	if (pread(e->fd, buf, size, e->rodata_off) != (ssize_t)size) {
+		free(buf);
+		return -EIO;
+	}
+	buf[size] = 0;
+	nlen = snprintf(needle, sizeof(needle), "%u.%u.", maj, min);
+	for (i = 0; i + nlen < size; i++) {
+		const char *p = buf + i + nlen;
+		unsigned int micro = 0, level = 0xf, serial = 0, nd = 0;
+
+		if (memcmp(buf + i, needle, nlen))
+			continue;
+		if (i > 0 && ((buf[i - 1] >= '0' && buf[i - 1] <= '9') || buf[i - 1] == '.'))
+			continue;
+		for (; *p >= '0' && *p <= '9' && nd < 3; p++, nd++)
+			micro = micro * 10 + (*p - '0');
+		if (!nd || micro > 255)
+			continue;
+		if (*p == 'a' || *p == 'b' || (p[0] == 'r' && p[1] == 'c')) {
+			level = *p == 'a' ? 0xa : *p == 'b' ? 0xb : 0xc;
+			p += level == 0xc ? 2 : 1;
+			if (*p < '0' || *p > '9')
+				continue;
+			serial = *p++ - '0';
+		}
+		if (*p == '+')
+			p++;
+		if (*p)
+			continue;
+		*version = PY_VER(maj, min) | micro << 8 | level << 4 | serial;
+		err = 0;
+		break;
+	}
+	free(buf);
+	return err;
+}
+
+static void version_str(__u32 v, char *buf, size_t sz)
+{
+	unsigned int level = (v >> 4) & 0xf;
+	const char *lv = level == 0xa ? "a" : level == 0xb ? "b" : level == 0xc ? "rc" : "";
+
+	if (!(v & 0xffff)) /* micro unknown */
+		snprintf(buf, sz, "%u.%u", v >> 24, (v >> 16) & 0xff);
+	else if (*lv)
+		snprintf(buf, sz, "%u.%u.%u%s%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, lv,
+			 v & 0xf);
+	else
+		snprintf(buf, sz, "%u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff);
+}
+
+/* ---- tables ---- */
+
+const struct mt_py_code_layout *mt_py__code_layout(__u32 version)
+{
+	size_t i;
+
+	for (i = 0; i < mt_py__code_tab_nr; i++)
+		if (mt_py__code_tab[i].version == PY_MINOR(version))
+			return &mt_py__code_tab[i];
+	return NULL;
+}
+
+static const struct mt_py_offsets *offsets_entry(__u32 version)
+{
+	size_t i;
+
+	for (i = 0; i < mt_py__offsets_tab_nr; i++)
+		if (mt_py__offsets_tab[i].version == PY_MINOR(version))
+			return &mt_py__offsets_tab[i];
+	return NULL;
+}
+
+static const struct mt_py_debug_layout *debug_layout(__u32 version)
+{
+	size_t i;
+
+	for (i = 0; i < mt_py__debug_tab_nr; i++)
+		if (mt_py__debug_tab[i].version == PY_MINOR(version))
+			return &mt_py__debug_tab[i];
+	return NULL;
+}
+
+/* ---- detection ---- */
+
+struct detect {
+	pid_t pid;
+	char *desc;
+	size_t desclen;
+	char ver[32]; /* "3.12.1" */
+	const char *path;
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(struct detect *d, int err, const char *fmt,
+						      ...)
+{
+	va_list ap;
+
+	if (d->desclen) {
+		va_start(ap, fmt);
+		vsnprintf(d->desc, d->desclen, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static __u64 dbg_field(const unsigned char *raw, __u32 pos)
+{
+	__u64 v;
+
+	memcpy(&v, raw + pos, sizeof(v));
+	return v;
+}
+
+/* Fill the 3.13+ walker offsets from _Py_DebugOffsets in the target. */
+static int from_debug_offsets(struct detect *d, __u32 version, const struct mt_py_code_layout *lay,
+			      struct mt_py_offsets *off)
+{
+	const struct mt_py_debug_layout *dl = debug_layout(version);
+	unsigned char raw[DEBUG_MAX];
+	__u64 rt_size, is_size, ts_size, fr_size, co_size, v;
+	int err;
+
+	if (!dl)
+		return fail(d, -EOPNOTSUPP, "CPython %s: unknown _Py_DebugOffsets layout (%s)",
+			    d->ver, SUPPORTED_TEXT);
+	err = mt_py__read(d->pid, off->runtime, raw, dl->total);
+	if (err)
+		return fail(d, err, "CPython %s: cannot read _Py_DebugOffsets at 0x%llx: %s",
+			    d->ver, (unsigned long long)off->runtime, strerror(-err));
+	if (memcmp(raw, "xdebugpy", 8))
+		return fail(d, -EPROTO, "CPython %s: no _Py_DebugOffsets cookie at _PyRuntime",
+			    d->ver);
+	v = dbg_field(raw, 8);
+	if (v != version)
+		return fail(d, -EPROTO,
+			    "CPython %s: _Py_DebugOffsets is for version 0x%llx, Py_Version 0x%x",
+			    d->ver, (unsigned long long)v, version);
+	if (dbg_field(raw, 16))
+		return fail(d, -EOPNOTSUPP, "CPython %s: free-threaded build (%s)", d->ver,
+			    SUPPORTED_TEXT);
+
+	rt_size = dbg_field(raw, dl->rt_size);
+	is_size = dbg_field(raw, dl->is_size);
+	ts_size = dbg_field(raw, dl->ts_size);
+	fr_size = dbg_field(raw, dl->fr_size);
+	co_size = dbg_field(raw, dl->co_size);
+#define FITS(pos, width, size) \
+	(dbg_field(raw, pos) <= SIZE_MAX_PLAUSIBLE && dbg_field(raw, pos) + (width) <= (size))
+	if (rt_size > SIZE_MAX_PLAUSIBLE || is_size > SIZE_MAX_PLAUSIBLE ||
+	    ts_size > SIZE_MAX_PLAUSIBLE || fr_size > SIZE_MAX_PLAUSIBLE ||
+	    co_size > SIZE_MAX_PLAUSIBLE || !FITS(dl->rt_interp_head, 8, rt_size) ||
+	    !FITS(dl->is_next, 8, is_size) || !FITS(dl->is_threads_head, 8, is_size) ||
+	    !FITS(dl->ts_next, 8, ts_size) || !FITS(dl->ts_current_frame, 8, ts_size) ||
+	    !FITS(dl->ts_thread_id, 8, ts_size) || !FITS(dl->fr_previous, 8, fr_size) ||
+	    !FITS(dl->fr_executable, 8, fr_size) || !FITS(dl->fr_instr_ptr, 8, fr_size) ||
+	    !FITS(dl->fr_owner, 1, fr_size) || !FITS(dl->co_firstlineno, 4, co_size) ||
+	    !FITS(dl->co_code_adaptive, 0, co_size))
+		return fail(d, -EPROTO, "CPython %s: implausible _Py_DebugOffsets", d->ver);
+#undef FITS
+
+	/* what user space reads from code objects and strings must agree */
+	if (dbg_field(raw, dl->co_filename) != lay->co_filename ||
+	    dbg_field(raw, dl->co_name) != lay->co_name ||
+	    dbg_field(raw, dl->co_qualname) != lay->co_qualname ||
+	    dbg_field(raw, dl->co_linetable) != lay->co_linetable ||
+	    dbg_field(raw, dl->co_firstlineno) != lay->co_firstlineno ||
+	    dbg_field(raw, dl->co_code_adaptive) != lay->code_basicsize ||
+	    dbg_field(raw, dl->bytes_ob_size) != lay->bytes_size ||
+	    dbg_field(raw, dl->bytes_ob_sval) != lay->bytes_sval ||
+	    dbg_field(raw, dl->uni_state) != UNI_STATE ||
+	    dbg_field(raw, dl->uni_length) != UNI_LENGTH ||
+	    dbg_field(raw, dl->uni_ascii_size) != lay->ascii_size)
+		return fail(d, -EPROTO,
+			    "CPython %s: _Py_DebugOffsets code/str/bytes layout differs from the "
+			    "%u.%u table",
+			    d->ver, version >> 24, (version >> 16) & 0xff);
+
+	off->rt_interp_head = dbg_field(raw, dl->rt_interp_head);
+	off->is_next = dbg_field(raw, dl->is_next);
+	off->is_threads_head = dbg_field(raw, dl->is_threads_head);
+	off->ts_next = dbg_field(raw, dl->ts_next);
+	off->ts_thread_id = dbg_field(raw, dl->ts_thread_id);
+	off->ts_frame = dbg_field(raw, dl->ts_current_frame);
+	off->ts_cframe_frame = -1;
+	off->fr_code = dbg_field(raw, dl->fr_executable);
+	off->fr_previous = dbg_field(raw, dl->fr_previous);
+	off->fr_instr = dbg_field(raw, dl->fr_instr_ptr);
+	off->fr_owner = dbg_field(raw, dl->fr_owner);
+	off->owner_skip = 3; /* FRAME_OWNED_BY_CSTACK (3.13), _INTERPRETER (3.14) */
+	off->code_adaptive = dbg_field(raw, dl->co_code_adaptive);
+	off->co_firstlineno = dbg_field(raw, dl->co_firstlineno);
+	return 0;
+}
+
+/*
+ * Compare the tables with the interpreter's PyCode_Type: tp_basicsize and
+ * the offsets tp_members gives for the code-object fields we read.
+ */
+static int check_code_type(struct detect *d, __u64 type, __u32 version,
+			   const struct mt_py_code_layout *lay, const struct mt_py_offsets *off)
+{
+	static const struct {
+		const char *name;
+		size_t pos; /* in struct mt_py_code_layout */
+	} fields[] = {
+	    {"co_firstlineno", offsetof(struct mt_py_code_layout, co_firstlineno)},
+	    {"co_filename", offsetof(struct mt_py_code_layout, co_filename)},
+	    {"co_name", offsetof(struct mt_py_code_layout, co_name)},
+	    {"co_qualname", offsetof(struct mt_py_code_layout, co_qualname)},
+	    {"co_linetable", offsetof(struct mt_py_code_layout, co_linetable)},
+	};
+	unsigned int found = 0, want = 0;
+	__u64 basicsize, members;
+	size_t i, k;
+	int err;
+
+	err = read_u64(d->pid, type + TP_BASICSIZE, &basicsize);
+	if (!err)
+		err = read_u64(d->pid, type + TP_MEMBERS, &members);
+	if (err)
+		return fail(d, err, "CPython %s: cannot read PyCode_Type: %s", d->ver,
+			    strerror(-err));
+	/* a pointer: still 0 before the dynamic linker has relocated libpython */
+	if (!members)
+		return fail(d, -EAGAIN, "CPython %s: PyCode_Type not initialised yet", d->ver);
+	if (basicsize != lay->code_basicsize ||
+	    (version >= PY_VER(3, 11) && basicsize != off->code_adaptive))
+		return fail(d, -EPROTO,
+			    "CPython %s: PyCode_Type.tp_basicsize is %llu, the %u.%u table says %u",
+			    d->ver, (unsigned long long)basicsize, version >> 24,
+			    (version >> 16) & 0xff, lay->code_basicsize);
+
+	for (k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+		__u32 expect;
+
+		memcpy(&expect, (const char *)lay + fields[k].pos, sizeof(expect));
+		if (expect)
+			want |= 1u << k;
+	}
+	for (i = 0; i < MEMBERS_MAX; i++) {
+		unsigned char def[MEMBERDEF_SIZE];
+		__u64 name_ptr, offset;
+		char name[32];
+
+		err = mt_py__read(d->pid, members + i * MEMBERDEF_SIZE, def, sizeof(def));
+		/*
+		 * Before relocation the pointer holds its link-time value
+		 * (the addend), which points nowhere in a relocated library.
+		 */
+		if (err && i == 0)
+			return fail(d, -EAGAIN, "CPython %s: PyCode_Type not relocated yet",
+				    d->ver);
+		if (err)
+			return fail(d, err, "CPython %s: cannot read PyCode_Type.tp_members: %s",
+				    d->ver, strerror(-err));
+		memcpy(&name_ptr, def + MEMBERDEF_NAME, sizeof(name_ptr));
+		memcpy(&offset, def + MEMBERDEF_OFFSET, sizeof(offset));
+		if (!name_ptr)
+			break;
+		err = read_cstr(d->pid, name_ptr, name, sizeof(name));
+		if (err)
+			return fail(d, err, "CPython %s: cannot read a PyCode_Type member name: %s",
+				    d->ver, strerror(-err));
+		for (k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+			__u32 expect;
+
+			if (strcmp(name, fields[k].name))
+				continue;
+			memcpy(&expect, (const char *)lay + fields[k].pos, sizeof(expect));
+			if (offset != expect)
+				return fail(d, -EPROTO,
+					    "CPython %s: PyCode_Type says %s is at %llu, the %u.%u "
+					    "table says %u",
+					    d->ver, name, (unsigned long long)offset, version >> 24,
+					    (version >> 16) & 0xff, expect);
+			found |= 1u << k;
+		}
+	}
+	if ((found & want) != want)
+		return fail(d, -EPROTO, "CPython %s: PyCode_Type.tp_members lacks a code field",
+			    d->ver);
+	if (off->co_firstlineno != lay->co_firstlineno)
+		return fail(d, -EPROTO, "CPython %s: co_firstlineno at %u, PyCode_Type says %u",
+			    d->ver, off->co_firstlineno, lay->co_firstlineno);
+	return 0;
+}
+
+/* The module of the process's executable, by identity, else by path. */
+static const struct mt_module *exe_module(pid_t pid, const struct mt_maps *maps)
+{
+	char link[64], exe[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	size_t i;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	if (!stat(link, &st)) {
+		for (i = 0; i < maps->nr_mods; i++)
+			if (maps->mods[i].dev == st.st_dev && maps->mods[i].inode == st.st_ino)
+				return &maps->mods[i];
+	}
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	for (i = 0; i < maps->nr_mods; i++)
+		if (!strcmp(maps->mods[i].path, exe))
+			return &maps->mods[i];
+	return NULL;
+}
+
+int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *off, char *desc,
+		  size_t desclen)
+{
+	struct detect d = {.pid = pid, .desc = desc, .desclen = desclen};
+	struct py_elf e = {.fd = -1};
+	const struct mt_module *mod = NULL;
+	const struct mt_py_code_layout *lay;
+	const struct mt_py_offsets *tab;
+	unsigned int maj = 0, min = 0;
+	bool named = false, ft = false, guessed = false;
+	__u32 version = 0;
+	__u64 runtime;
+	size_t i;
+	int err;
+
+	if (desclen && !desc)
+		return -EINVAL;
+	if (desclen)
+		desc[0] = 0;
+	if (pid <= 0 || !maps || !off)
+		return fail(&d, -EINVAL, "invalid arguments");
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return fail(&d, -ENOSYS, "libelf: %s", elf_errmsg(-1));
+
+	/* 1. the interpreter's file */
+	for (i = 0; i < maps->nr_mods && !mod; i++) {
+		if (parse_py_name(base_name(maps->mods[i].path), "libpython", &maj, &min, &ft)) {
+			mod = &maps->mods[i];
+			named = true;
+		}
+	}
+	if (!mod) {
+		mod = exe_module(pid, maps);
+		if (!mod)
+			return fail(&d, -ENOENT, "no libpython and no executable mapping");
+	}
+	d.path = mod->path;
+	err = py_elf__open(pid, mod, &e);
+	if (err) {
+		if (!named && err == -ENOEXEC)
+			return fail(&d, -ENOENT, "%s: not an ELF file we can read", d.path);
+		return fail(&d, err, "cannot open %s: %s", d.path, strerror(-err));
+	}
+	if (!named) {
+		if (!e.has_runtime_sec && !e.has_sym[SYM_RUNTIME] && !e.has_sym[SYM_VERSION] &&
+		    !e.has_sym[SYM_GET_VERSION]) {
+			err = fail(&d, -ENOENT, "%s: not a Python interpreter", d.path);
+			goto cleanup;
+		}
+		named = parse_py_name(base_name(d.path), "python", &maj, &min, &ft);
+	}
+
+	/* 2. version */
+	if (e.has_sym[SYM_VERSION]) {
+		err = mt_py__read(pid, e.sym[SYM_VERSION] + e.bias, &version, sizeof(version));
+		if (err && err != -ESRCH)
+			err = py_elf__read(&e, e.sym[SYM_VERSION], &version, sizeof(version));
+		if (err) {
+			err =
+			    fail(&d, err, "%s: cannot read Py_Version: %s", d.path, strerror(-err));
+			goto cleanup;
+		}
+	} else {
+		/*
+		 * Py_Version is 3.11+: this is 3.10 or older. Without a usable
+		 * name, .PyRuntime tells 3.10 (it has one) from older versions.
+		 */
+		if (!named || (maj == 3 && min > 10)) {
+			maj = 3;
+			min = e.has_runtime_sec ? 10 : 9;
+			guessed = true;
+		}
+		version = PY_VER(maj, min);
+		if (scan_version(&e, maj, min, &version) == -ENOMEM) {
+			err = fail(&d, -ENOMEM, "out of memory");
+			goto cleanup;
+		}
+	}
+	version_str(version, d.ver, sizeof(d.ver));
+	if (version >> 24 != 3 || PY_MINOR(version) < MIN_SUPPORTED ||
+	    PY_MINOR(version) > MAX_SUPPORTED) {
+		err = fail(&d, -EOPNOTSUPP, "CPython %s%s (%s) is not supported (%s)", d.ver,
+			   guessed && min < 10 ? " or older" : "", d.path, SUPPORTED_TEXT);
+		goto cleanup;
+	}
+	if (ft) {
+		err = fail(&d, -EOPNOTSUPP, "CPython %s (%s): free-threaded build (%s)", d.ver,
+			   d.path, SUPPORTED_TEXT);
+		goto cleanup;
+	}
+	lay = mt_py__code_layout(version);
+	if (!lay) {
+		err =
+		    fail(&d, -EOPNOTSUPP, "CPython %s: no code layout (%s)", d.ver, SUPPORTED_TEXT);
+		goto cleanup;
+	}
+
+	/* 3. _PyRuntime */
+	if (e.has_sym[SYM_RUNTIME]) {
+		runtime = e.sym[SYM_RUNTIME] + e.bias;
+	} else if (e.has_runtime_sec) {
+		runtime = e.runtime_sec + e.bias;
+	} else {
+		err = fail(&d, -ENOENT, "CPython %s (%s): no _PyRuntime symbol or section", d.ver,
+			   d.path);
+		goto cleanup;
+	}
+
+	/* 4. offsets */
+	memset(off, 0, sizeof(*off));
+	if (PY_MINOR(version) >= PY_VER(3, 13)) {
+		off->runtime = runtime;
+		err = from_debug_offsets(&d, version, lay, off);
+		if (err)
+			goto cleanup;
+	} else {
+		tab = offsets_entry(version);
+		if (!tab) {
+			err = fail(&d, -EOPNOTSUPP, "CPython %s: no offsets table (%s)", d.ver,
+				   SUPPORTED_TEXT);
+			goto cleanup;
+		}
+		*off = *tab;
+	}
+	off->runtime = runtime;
+	off->version = version;
+	off->code_mask = PY_MINOR(version) >= PY_VER(3, 14) ? ~3ULL : ~0ULL;
+
+	/* 5. cross-check */
+	if (e.has_sym[SYM_CODE_TYPE]) {
+		err = check_code_type(&d, e.sym[SYM_CODE_TYPE] + e.bias, version, lay, off);
+		if (err)
+			goto cleanup;
+	}
+	if (desclen)
+		snprintf(desc, desclen, "CPython %s, %s", d.ver, d.path);
+	err = 0;
+cleanup:
+	py_elf__close(&e);
+	if (err)
+		memset(off, 0, sizeof(*off));
+	return err;
+}

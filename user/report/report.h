@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The report model: what one report of one process says, independent of
+ * how it is rendered. Built by the aggregator, rendered by every output
+ * format (text, JSON, ...); formats never compute numbers of their own.
+ */
+#ifndef MT_REPORT_H
+#define MT_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "mt_kinds.h"
+#include "symbolize/symbolize.h"
+
+enum mt_group_by {
+	MT_GROUP_LINE = 0, /* file:line of the site frame (default) */
+	MT_GROUP_FUNCTION, /* function (+ module) of the site frame */
+	MT_GROUP_FILE,	   /* file of the site frame */
+	MT_GROUP_STACK,	   /* the whole symbolized stack */
+};
+
+/* A row whose growth_streak is at least this "keeps growing": sorted first, marked. */
+#define MT_GROWTH_STREAK_MIN 2
+
+/*
+ * One group: a line, function, file or stack. The location fields are
+ * those the group is keyed by; a group whose key attribute is unknown
+ * falls back to function + module, then to module + the site address
+ * (stack[site].addr), so file and function may both be NULL.
+ */
+struct mt_row {
+	const char *file; /* NULL when unknown */
+	const char *function;
+	const char *module;
+	int line;	    /* 0 when unknown or grouped by function/file */
+	__s64 bytes;	    /* outstanding bytes */
+	__s64 count;	    /* outstanding allocations */
+	__s64 growth_bytes; /* bytes - bytes at the previous report */
+	__u64 alloc_bytes;  /* allocated since tracing began (freed or not) */
+	__u64 alloc_count;
+	unsigned int growth_streak; /* consecutive reports in which bytes grew */
+	bool is_new;		    /* not present at the previous report */
+	/* representative stack (the largest contributor's), innermost first */
+	struct mt_frame *stack;
+	size_t nr_stack;
+	size_t site; /* index in stack of the frame the location comes from */
+};
+
+struct mt_report {
+	__u32 pid;
+	char comm[16];
+	const char *cgroup; /* the process's cgroup (-a), or NULL */
+	double time;	    /* seconds since the epoch */
+	unsigned int seq;   /* 1, 2, ... per process */
+	bool final;
+	bool exited; /* the process exited (final report) */
+	enum mt_group_by group_by;
+	__s64 total_bytes; /* over every group, not just the rows shown */
+	__s64 total_count;
+	__s64 total_growth_bytes;
+	size_t nr_groups; /* groups before --top */
+	__u64 counters[MT_CNT__MAX];
+	struct mt_row *rows; /* sorted: growing groups first, then by bytes */
+	size_t nr_rows;
+};
+
+void mt_report__free(struct mt_report *r); /* frees rows and stacks; r itself not */
+
+#endif
