@@ -101,6 +101,11 @@ $(OUTPUT)/targets/%: tests/targets/%.c | $(OUTPUT)/targets
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -ldl
 
+# a static program: its allocator is in the executable
+$(OUTPUT)/targets/static_leak: tests/targets/static_leak.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TARGET_CFLAGS) -static $< -o $@
+
 targets: $(TARGETS)
 
 unit: $(OUTPUT)/unit-tests

@@ -252,4 +252,18 @@ MT_MAP struct {
 	__type(value, __u32);
 } mt_py_finalizing SEC(".maps");
 
+/* processes whose forks, execs and exits are followed: tgid -> MT_PROC_* flags */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} mt_procs SEC(".maps");
+
+/* their lifecycle events (struct mt_proc_event), in order */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} mt_proc_events SEC(".maps");
+
 #endif

@@ -189,6 +189,38 @@ struct mt_alloc {
 /* most stripes of per-site totals (at most one per CPU) */
 #define MT_MAX_STRIPES 8
 
+/*
+ * Process lifecycle, as the sched_process_{fork,exec,exit} tracepoints see
+ * it, for the processes memtrace follows (mt_procs; -a: every process).
+ * A process is named by its tgid and its start time (start_boottime, ns):
+ * a pid reused later is another process.
+ */
+enum mt_proc_event_type {
+	MT_PROC_FORK = 1, /* pid is a new child of ppid (threads are not processes) */
+	MT_PROC_EXEC,	  /* pid runs a new program */
+	MT_PROC_EXIT,	  /* pid's last thread exited */
+};
+
+/*
+ * mt_procs value: what to do at the process's lifecycle events. A child
+ * inherits its parent's flags but MT_PROC_PTRACED.
+ */
+#define MT_PROC_FOLLOW 0x1  /* its children are followed */
+#define MT_PROC_STOP 0x2    /* links are per process: stop each new child, and each exec,
+			     * until memtrace has attached to it (SIGCONT) */
+#define MT_PROC_PTRACED 0x4 /* memtrace is its tracer and sees its execs by ptrace */
+
+struct mt_proc_event {
+	__u32 type;	     /* enum mt_proc_event_type */
+	__u32 pid;	     /* tgid */
+	__u32 ppid;	     /* MT_PROC_FORK: the parent's tgid */
+	__u32 stopped;	     /* 1: the process was sent SIGSTOP and waits for SIGCONT */
+	__u64 start_ns;	     /* the process's start time (boot-time clock) */
+	__u64 ppid_start_ns; /* MT_PROC_FORK: the parent's */
+	__s32 exit_code;     /* MT_PROC_EXIT: wait status as the parent will see it */
+	__u32 pad;
+};
+
 _Static_assert(MT_KIND__MAX <= MT_COOKIE_PRODUCT, "kinds fit the cookie");
 _Static_assert(sizeof(struct mt_site_key) == 32, "mt_site_key size");
 _Static_assert(sizeof(struct mt_site_stats) == 32, "mt_site_stats size");
@@ -200,5 +232,6 @@ _Static_assert(sizeof(struct mt_sys_key) == 16, "mt_sys_key size");
 _Static_assert(sizeof(struct mt_sys_site) == 24, "mt_sys_site size");
 _Static_assert(sizeof(struct mt_sys_proc) == 56, "mt_sys_proc size");
 _Static_assert(sizeof(struct mt_stack) == MT_MAX_STACK_DEPTH * 8, "mt_stack size");
+_Static_assert(sizeof(struct mt_proc_event) == 40, "mt_proc_event size");
 
 #endif /* MT_ABI_H */

@@ -61,7 +61,9 @@ enum mt_kind { MT_ALLOC_KINDS(MT_KIND_ENUM) MT_KIND__MAX };
 	X(PY_EVENTS_LOST, "py_events_lost", 0,                                                   \
 	  "new Python stacks not announced at once (ring buffer full)")                          \
 	X(SYSCALL_BUSY, "syscall_busy", 1,                                                       \
-	  "mmap family system calls not told apart (the process's memory map was locked)")
+	  "mmap family system calls not told apart (the process's memory map was locked)")       \
+	X(PROC_EVENTS_LOST, "proc_events_lost", 1,                                               \
+	  "forks, execs or exits not announced (ring buffer full)")
 
 #define MT_CNT_ENUM(id, name, drop, help) MT_CNT_##id,
 enum mt_counter { MT_COUNTERS(MT_CNT_ENUM) MT_CNT__MAX };

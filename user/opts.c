@@ -56,6 +56,7 @@ enum {
 	OPT_PYMALLOC,
 	OPT_PYTHON_DEPTH,
 	OPT_SYSCALL_TPS,
+	OPT_NO_FOLLOW_FORKS,
 };
 
 static const struct argp_option options[] = {
@@ -67,6 +68,10 @@ static const struct argp_option options[] = {
      1},
     {"top-processes", OPT_TOP_PROCESSES, "N", 0,
      "With -a: processes reported per interval, largest first (default 10, 0 = all)", 1},
+    {"no-follow-forks", OPT_NO_FOLLOW_FORKS, NULL, 0,
+     "Trace only the processes named, not the children they fork (followed by default: "
+     "each child is traced from its first instruction and reported under its own pid)",
+     1},
     {NULL, 0, NULL, 0, "Reports:", 2},
     {"interval", OPT_INTERVAL, "SEC", 0, "Seconds between reports (default 5)", 2},
     {"count", OPT_COUNT, "N", 0, "Exit after N reports (default: when the targets exit)", 2},
@@ -316,6 +321,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_STACKS:
 		o->no_stacks = true;
+		break;
+	case OPT_NO_FOLLOW_FORKS:
+		o->no_follow_forks = true;
 		break;
 	case OPT_ATTACH_MODE:
 		if (!strcmp(arg, "auto"))

@@ -30,6 +30,7 @@ struct mt_opts {
 	size_t nr_pids;
 	char **cmd;	      /* argv of the command to run, NULL-terminated, or NULL */
 	bool all;	      /* -a: every process on the host */
+	bool no_follow_forks; /* children of targets are not targets */
 	size_t top_processes; /* -a: processes reported per interval */
 	double interval;      /* seconds between reports */
 	long count;	      /* reports before exiting, 0 = until the targets exit */

@@ -74,6 +74,7 @@ static const char *const sys_events[] = {
 
 struct mt_loader {
 	struct memtrace_bpf *skel;
+	struct bpf_link *proc_links[3]; /* fork, exec, exit */
 	struct bpf_program *session; /* the session program attached */
 	enum mt_attach_mode mode;
 	struct bpf_link *sys_links[NR_SYS_EVENTS]; /* all set, or none */
@@ -190,6 +191,7 @@ static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_at
 	skel->rodata->mt_want_stacks = opts->stacks;
 	skel->rodata->mt_want_age = opts->ages;
 	skel->rodata->mt_py_depth = opts->python_depth;
+	skel->rodata->mt_procs_all = opts->procs_all;
 	set_sampling(skel, opts->sample_rate, opts->seed);
 	set_capacities(l, opts);
 	bpf_map__set_max_entries(skel->maps.mt_stacks, opts->stack_storage);
@@ -309,6 +311,20 @@ static struct mt_loader *load_with_sys(const struct mt_loader_opts *opts, enum m
 	return l;
 }
 
+/* The lifecycle tracepoints, for the whole run: 0 or -errno. */
+static int procs_attach(struct mt_loader *l)
+{
+	struct bpf_program *progs[] = {l->skel->progs.mt_proc_fork, l->skel->progs.mt_proc_exec,
+				       l->skel->progs.mt_proc_exit};
+
+	for (size_t i = 0; i < 3; i++) {
+		l->proc_links[i] = bpf_program__attach(progs[i]);
+		if (!l->proc_links[i])
+			return -errno;
+	}
+	return 0;
+}
+
 struct mt_loader *mt_loader__new(const struct mt_loader_opts *opts, enum mt_attach_mode mode)
 {
 	static const enum mt_attach_mode order[] = {MT_ATTACH_SESSION, MT_ATTACH_MULTI,
@@ -345,6 +361,14 @@ struct mt_loader *mt_loader__new(const struct mt_loader_opts *opts, enum mt_atta
 		else
 			pr_err("loading BPF programs (%s mode): %s (run with -vv for details)",
 			       mt_attach_mode__name(mode), strerror(-err));
+		errno = -err;
+		return NULL;
+	}
+	err = procs_attach(l);
+	if (err) {
+		pr_err("attaching to the sched_process_fork/exec/exit tracepoints: %s",
+		       strerror(-err));
+		mt_loader__free(l);
 		errno = -err;
 		return NULL;
 	}
@@ -630,6 +654,23 @@ bool mt_loader__finalizing(struct mt_loader *l, pid_t pid)
 	return true;
 }
 
+int mt_loader__follow(struct mt_loader *l, pid_t pid, __u32 flags)
+{
+	__u32 key = pid;
+
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.mt_procs), &key, &flags, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+void mt_loader__unfollow(struct mt_loader *l, pid_t pid)
+{
+	__u32 key = pid;
+
+	if (l)
+		bpf_map_delete_elem(bpf_map__fd(l->skel->maps.mt_procs), &key);
+}
+
 int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_offsets *off)
 {
 	int fd = bpf_map__fd(l->skel->maps.mt_py_procs);
@@ -698,6 +739,7 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 	m->counters = bpf_map__fd(skel->maps.mt_counters);
 	m->py_stacks = bpf_map__fd(skel->maps.mt_py_stacks);
 	m->py_events = bpf_map__fd(skel->maps.mt_py_events);
+	m->proc_events = bpf_map__fd(skel->maps.mt_proc_events);
 	m->nr_allocs = l->nr_allocs;
 	m->spill_nr = &skel->bss->mt_spill_nr;
 	m->site_keys = l->mem[0];
@@ -716,6 +758,8 @@ void mt_loader__free(struct mt_loader *l)
 {
 	if (!l)
 		return;
+	for (size_t i = 0; i < 3; i++)
+		bpf_link__destroy(l->proc_links[i]);
 	sys_detach(l);
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);

@@ -41,6 +41,7 @@ struct mt_loader_opts {
 	enum mt_floor floor;
 	bool syscall_tps; /* mmap, munmap, mremap by system call tracepoints */
 	bool verbose;	  /* say which mechanisms were chosen */
+	bool procs_all;	  /* lifecycle events of every process (-a), not only mt_loader__follow's */
 };
 
 /*
@@ -49,6 +50,7 @@ struct mt_loader_opts {
  */
 struct mt_bpf_maps {
 	int allocs, allocs_spill, site_index, site_free, stacks, counters, py_stacks, py_events;
+	int proc_events; /* ring buffer of struct mt_proc_event */
 	__u64 nr_allocs; /* entries of the allocs table (the reader maps a window at a time) */
 	volatile __s64 *spill_nr;	  /* records in allocs_spill */
 	struct mt_site_key *site_keys;	  /* nr_sites slots */
@@ -92,6 +94,14 @@ int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid
 void mt_loader__locate(struct mt_loader *l, const struct mt_plan *plan, pid_t pid);
 /* Close the links of one process (its allocations stay in the maps). */
 void mt_loader__detach(struct mt_loader *l, pid_t pid);
+
+/*
+ * Follow pid's lifecycle (forks, execs, exits as struct mt_proc_event on
+ * proc_events) with MT_PROC_* flags; its children followed by BPF inherit
+ * them. 0 or -errno. The entry goes when the process exits (BPF) or here.
+ */
+int mt_loader__follow(struct mt_loader *l, pid_t pid, __u32 flags);
+void mt_loader__unfollow(struct mt_loader *l, pid_t pid);
 
 /* Tell BPF a process runs CPython with this layout (NULL: forget it). 0 or -errno. */
 struct mt_py_offsets;

@@ -90,6 +90,16 @@ static int read_sites(const struct mt_bpf_maps *m, struct mt_snapshot *s, size_t
 	return 0;
 }
 
+bool mt_reader__has_sites(const struct mt_bpf_maps *maps, __u32 tgid)
+{
+	__u32 n = slots_used(maps);
+
+	for (__u32 slot = 0; slot < n; slot++)
+		if (maps->site_keys[slot].tgid == tgid)
+			return true;
+	return false;
+}
+
 /* The weight BPF gave an allocation of size bytes (mt_weight in core.bpf.h). */
 static void weight(const struct mt_bpf_maps *m, __u64 size, __u64 *w_bytes, __u64 *w_count)
 {

@@ -7,6 +7,7 @@
 #ifndef MT_READER_H
 #define MT_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "mt_abi.h"
@@ -31,6 +32,8 @@ struct mt_snapshot {
  */
 int mt_reader__snapshot(const struct mt_bpf_maps *maps, __u64 min_age_ns, struct mt_snapshot *out);
 void mt_snapshot__free(struct mt_snapshot *s);
+/* Does any site belong to tgid? (A scan of the mapped keys, no copy.) */
+bool mt_reader__has_sites(const struct mt_bpf_maps *maps, __u32 tgid);
 /* The sites of one process (sites are sorted by tgid): first one, *n of them. */
 const struct mt_raw_site *mt_snapshot__process(const struct mt_snapshot *s, __u32 tgid, size_t *n);
 

@@ -2,28 +2,20 @@
 /*
  * Reports: a snapshot of the maps, each site symbolized (once: the site
  * cache), aggregated per target and rendered by the output formats.
+ * A report reads the session: it never attaches, detaches, purges or
+ * adds targets (session/attach.c and session/host.c do, before a round).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
-#include "probe/attach.h"
+#include <linux/types.h>
 #include "lib/log.h"
 #include "mt_python.h"
-#include "proc/procmaps.h"
-#include "python/py_offsets.h"
-#include "session/session.h"
+#include "report/aggregate.h"
+#include "session/internal.h"
 #include "symbolize/sitecache.h"
-#include "session/spawn.h"
 #include "symbolize/sym_native.h"
 #include "symbolize/sym_python.h"
 
@@ -115,12 +107,8 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	int err = 0;
 
 	memset(&r, 0, sizeof(r));
-	if (mt->py_feed)
-		mt_py_feed__consume(mt->py_feed); /* stacks still waiting to be read */
-	if (!exited) {
-		mt_sym_native__add_pid(mt->sym, t->pid); /* pick up new mappings */
-		mt_target__detect_python(mt, t);
-	}
+	/* stacks still waiting to be read; lifecycle events are only queued */
+	mt_events__consume(mt->events);
 	mt_agg__begin(t->agg);
 	sites = mt_snapshot__process(snap, (__u32)t->pid, &nr_sites);
 	for (size_t i = 0; i < nr_sites; i++) {
@@ -170,93 +158,11 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	return err;
 }
 
-struct proc_total {
-	struct target *t;
-	__s64 bytes;
-};
-
-static int cmp_proc_total(const void *a, const void *b)
+int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
+			    const struct mt_host_row *tot, size_t nr, bool final)
 {
-	const struct proc_total *x = a, *y = b;
-
-	if (x->bytes != y->bytes)
-		return x->bytes < y->bytes ? 1 : -1;
-	return x->t->pid - y->t->pid;
-}
-
-/*
- * -a: every process with live allocations is a target, found in the maps
- * themselves. Processes that are gone are forgotten; the largest
- * --top-processes get a report each, after a summary table (text).
- */
-static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool final)
-{
-	struct proc_total *tot = NULL;
-	const struct mt_raw_site *sites;
-	__u32 *dead = NULL;
-	size_t nr = 0, nr_dead = 0, nr_sites;
 	int err = 0;
 
-	/* sites are sorted by tgid: one check per process */
-	dead = calloc(snap->nr_sites + mt->nr_targets + 1, sizeof(*dead));
-	if (!dead)
-		return -ENOMEM;
-	for (size_t i = 0; i < snap->nr_sites; i++) {
-		pid_t pid = (pid_t)snap->sites[i].key.tgid;
-		struct target *t;
-
-		if (i && snap->sites[i - 1].key.tgid == (__u32)pid)
-			continue;
-		t = mt_target__find(mt, pid);
-		if (!t) {
-			if (kill(pid, 0) && errno == ESRCH) {
-				dead[nr_dead++] = pid;
-				continue;
-			}
-			t = mt_target__add(mt, pid);
-			if (!t) {
-				free(dead);
-				return -ENOMEM;
-			}
-			mt_proc__read_cgroup(pid, t->cgroup, sizeof(t->cgroup));
-			mt_sym_native__add_pid(mt->sym, pid);
-		}
-	}
-	tot = calloc(mt->nr_targets ? mt->nr_targets : 1, sizeof(*tot));
-	if (!tot) {
-		free(dead);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < mt->nr_targets; i++) {
-		struct target *t = &mt->targets[i];
-		__s64 bytes = 0;
-
-		if (t->done)
-			continue;
-		if (kill(t->pid, 0) && errno == ESRCH) {
-			/* gone: its leaks went with it */
-			t->done = true;
-			dead[nr_dead++] = t->pid;
-			mt_target__forget(mt, t);
-			continue;
-		}
-		sites = mt_snapshot__process(snap, (__u32)t->pid, &nr_sites);
-		for (size_t j = 0; j < nr_sites; j++)
-			bytes += sites[j].stats.bytes;
-		if (!bytes)
-			continue; /* nothing outstanding: nothing to report */
-		tot[nr].t = t;
-		tot[nr++].bytes = bytes;
-	}
-	mt_reader__purge(&mt->bpf, dead, nr_dead);
-	/* their stacks go too (a --min-age snapshot does not show every site) */
-	if (nr_dead && !mt->opts->min_age)
-		if (mt_reader__gc_stacks(&mt->bpf, snap, dead, nr_dead) > 0)
-			mt_stack_cache__clear(mt->stacks);
-	free(dead);
-	qsort(tot, nr, sizeof(*tot), cmp_proc_total);
-	if (mt->opts->top_processes && nr > mt->opts->top_processes)
-		nr = mt->opts->top_processes;
 	if (mt->opts->format == MT_FORMAT_TEXT) {
 		fprintf(mt->out, "memtrace: whole host, %zu processes with live allocations%s\n",
 			nr, final ? ", final" : "");
@@ -268,80 +174,49 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 	}
 	for (size_t i = 0; i < nr && !err; i++)
 		err = report_target(mt, tot[i].t, snap, final, false);
-	free(tot);
 	return err;
 }
 
-/* One report for each live target (and final ones where asked). */
-int mt_session__report_round(struct memtrace *mt, bool final)
+int mt_session__snapshot(struct memtrace *mt, struct mt_snapshot *snap)
 {
-	struct mt_snapshot snap;
-	int err;
+	int err = mt_reader__snapshot(&mt->bpf, (__u64)(mt->opts->min_age * 1e9), snap);
 
-	err = mt_reader__snapshot(&mt->bpf, (__u64)(mt->opts->min_age * 1e9), &snap);
-	if (err) {
+	if (err)
 		pr_err("reading BPF maps: %s", strerror(-err));
-		return err;
-	}
-	if (mt->opts->all) {
-		err = host_round(mt, &snap, final);
-		goto out;
-	}
-	for (size_t i = 0; i < mt->nr_targets; i++) {
-		struct target *t = &mt->targets[i];
+	return err;
+}
 
+int mt_session__report_round(struct memtrace *mt, const struct mt_snapshot *snap, bool final)
+{
+	struct target *t;
+	int err = 0;
+
+	mt_targets__for_each(&mt->targets, i, t)
+	{
 		if (t->done)
 			continue;
-		err = report_target(mt, t, &snap, final, false);
+		err = report_target(mt, t, snap, final, false);
 		if (err)
 			break;
 		if (final)
 			t->done = true;
 	}
-out:
-	mt_snapshot__free(&snap);
-	mt->reports++;
 	return err;
 }
 
-/* The final report of a target that is still alive (-- mode, Py_FinalizeEx). */
-int mt_target__final_report(struct memtrace *mt, struct target *t)
+int mt_target__final_report(struct memtrace *mt, struct target *t, bool exited)
 {
 	struct mt_snapshot snap;
 	int err;
 
 	if (t->done)
 		return 0;
-	err = mt_reader__snapshot(&mt->bpf, (__u64)(mt->opts->min_age * 1e9), &snap);
+	err = mt_session__snapshot(mt, &snap);
 	if (err)
 		return err;
-	err = report_target(mt, t, &snap, true, false);
+	err = report_target(mt, t, &snap, true, exited);
 	mt_snapshot__free(&snap);
 	t->done = true;
-	t->final_reported = true;
-	return err;
-}
-
-/* A target exited: its final report, then forget it. */
-int mt_target__finish(struct memtrace *mt, struct target *t)
-{
-	struct mt_snapshot snap;
-	int err = 0;
-
-	if (t->done && !t->final_reported)
-		return 0;
-	t->done = true;
-	mt_loader__detach(mt->loader, t->pid);
-	if (!t->final_reported) {
-		err = mt_reader__snapshot(&mt->bpf, (__u64)(mt->opts->min_age * 1e9), &snap);
-		if (err)
-			return err;
-		err = report_target(mt, t, &snap, true, true);
-		mt_snapshot__free(&snap);
-	}
-	t->final_reported = false;
-	mt_reader__purge(&mt->bpf, &(__u32){(__u32)t->pid}, 1);
-	mt_target__forget(mt, t);
 	return err;
 }
 
@@ -353,7 +228,7 @@ void mt_session__on_py_stack(void *ctx, __u32 tgid, __u64 py_stack)
 {
 	struct memtrace *mt = ctx;
 	struct mt_py_frame py[MT_PY_MAX_DEPTH];
-	struct target *t = mt_target__find(mt, (pid_t)tgid);
+	struct target *t = mt_targets__find(&mt->targets, (pid_t)tgid, 0);
 	struct mt_frame f;
 	int n;
 

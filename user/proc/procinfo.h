@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What /proc says about a process: its name, its cgroup, and its start
+ * time, which with the pid names one process for its whole life (a pid
+ * reused later starts later).
+ *
+ * Everything read here is controlled by the process (its name) or by
+ * whoever runs it: strings are bounded and made printable.
+ */
+#ifndef MT_PROCINFO_H
+#define MT_PROCINFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+/* comm (at most 15 bytes), non-printable bytes as '?'; "?" when unreadable. */
+void mt_proc__comm(pid_t pid, char comm[16]);
+/* The cgroup v2 path, or the v1 memory controller's; "" when unknown. */
+void mt_proc__cgroup(pid_t pid, char *buf, size_t len);
+/*
+ * Start time in clock ticks since boot (field 22 of /proc/PID/stat).
+ * 0 or -errno (-ESRCH: no such process).
+ */
+int mt_proc__start_time(pid_t pid, __u64 *ticks);
+/* A start time from BPF (task->start_boottime, ns) in the same ticks. */
+__u64 mt_proc__ticks_of_ns(__u64 ns);
+/* Does pid still name the process that started at ticks? */
+bool mt_proc__alive(pid_t pid, __u64 ticks);
+
+#endif

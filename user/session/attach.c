@@ -1,0 +1,660 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The one place that attaches and retires. A target's probes go in when
+ * it is found (-p), when the command maps its allocator (--), when a
+ * followed process forks (the child waits, stopped, until its probes are
+ * in place) or executes a new image (the same); they go, with what the
+ * maps hold for it, when it exits.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include "lib/log.h"
+#include "mt_python.h"
+#include "probe/attach.h"
+#include "proc/procinfo.h"
+#include "proc/procmaps.h"
+#include "python/py_offsets.h"
+#include "report/aggregate.h"
+#include "session/internal.h"
+#include "session/spawn.h"
+#include "symbolize/sitecache.h"
+#include "symbolize/sym_native.h"
+#include "symbolize/sym_python.h"
+
+static const char *basename_of(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b ? b + 1 : path;
+}
+
+/* A new target with its aggregator; NULL after a message. */
+static struct target *target__new(struct memtrace *mt, pid_t pid, __u64 start)
+{
+	struct mt_agg_opts ao = {
+	    .group_by = mt->opts->group_by,
+	    .top = mt->opts->top,
+	    .keep_stacks = true,
+	};
+	struct target *t = mt_targets__add(&mt->targets, pid, start);
+
+	if (!t) {
+		pr_err("pid %d: %s", pid, strerror(ENOMEM));
+		return NULL;
+	}
+	t->agg = mt_agg__new(&ao);
+	if (!t->agg) {
+		pr_err("pid %d: %s", pid, strerror(ENOMEM));
+		mt_targets__remove(&mt->targets, t);
+		return NULL;
+	}
+	mt_proc__comm(pid, t->comm);
+	return t;
+}
+
+static bool target__probed(const struct target *t, const struct mt_plan *plan)
+{
+	for (size_t i = 0; i < t->nr_probed; i++)
+		if (t->probed[i].inode == plan->inode && t->probed[i].dev == plan->dev)
+			return true;
+	return false;
+}
+
+/* Attach a planned set of probes to one process. 1: probed already. */
+static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_plan *plan)
+{
+	int err;
+
+	mt_loader__prepare(mt->loader, plan);
+	/* probed already (the same libc after an exec): twice would count twice */
+	if (target__probed(t, plan)) {
+		mt_loader__locate(mt->loader, plan, t->pid); /* mapped elsewhere now */
+		return 1;
+	}
+	snprintf(t->alloc_module, sizeof(t->alloc_module), "%s", basename_of(plan->shown));
+	if (mt->opts->verbose)
+		mt_plan__log(plan);
+	err = mt_loader__attach(mt->loader, plan, t->pid);
+	if (!err && t->nr_probed < sizeof(t->probed) / sizeof(t->probed[0])) {
+		t->probed[t->nr_probed].inode = plan->inode;
+		t->probed[t->nr_probed++].dev = plan->dev;
+	}
+	return err;
+}
+
+/*
+ * Plan and attach the probes of one process. 0, 1 when its allocator's
+ * file is probed already, -ENOENT (quietly) when none is mapped, or
+ * -errno after a message.
+ */
+static int target__attach(struct memtrace *mt, struct target *t, const struct mt_maps *maps)
+{
+	struct mt_plan *plan = malloc(sizeof(*plan));
+	int err;
+
+	if (!plan)
+		return -ENOMEM;
+	err = mt_plan__for_pid(plan, t->pid, maps);
+	if (!err)
+		err = target__attach_plan(mt, t, plan);
+	else if (err == -ESRCH)
+		pr_err("pid %d exited", t->pid);
+	else if (err != -ENOENT)
+		pr_err("pid %d: reading its allocator's ELF file: %s", t->pid, strerror(-err));
+	free(plan);
+	return err;
+}
+
+/* --python-allocators: probes on the interpreter's allocator domains. */
+static void target__attach_python_allocators(struct memtrace *mt, struct target *t,
+					     const struct mt_maps *maps)
+{
+	struct mt_plan *plan = malloc(sizeof(*plan));
+	bool inlined;
+	int err;
+
+	if (!plan)
+		return;
+	err = mt_plan__python(plan, t->pid, maps, t->py.runtime, &inlined);
+	if (err) {
+		pr_warn("pid %d: no Python allocator functions to probe (%s)", t->pid,
+			strerror(-err));
+		goto out;
+	}
+	if (inlined) {
+		pr_warn(
+		    "pid %d: %s inlines pymalloc at its call sites (an LTO+PGO build): probes "
+		    "on PyObject_Malloc would miss nearly every call, so none are attached. Run "
+		    "it as 'memtrace --pymalloc=off -- CMD' (PYTHONMALLOC=malloc) to see every "
+		    "object through libc",
+		    t->pid, plan->shown);
+		goto out;
+	}
+	if (mt->opts->verbose)
+		mt_plan__log(plan);
+	err = mt_loader__attach(mt->loader, plan, t->pid);
+	if (err)
+		pr_warn("pid %d: attaching Python allocator probes: %s", t->pid, strerror(-err));
+	else
+		pr_info("pid %d: probing the PyMem_Raw, PyMem and PyObject domains", t->pid);
+out:
+	free(plan);
+}
+
+/* Hand a known interpreter layout (t->py) to BPF and the Python symbolizer. */
+static int target__use_python(struct memtrace *mt, struct target *t)
+{
+	int err = mt_loader__set_python(mt->loader, t->pid, &t->py);
+
+	if (!err)
+		err = mt_sym_python__add_pid(mt->pysym, t->pid, &t->py);
+	return err;
+}
+
+/*
+ * Find CPython in a target and hand its layout to BPF. Not Python: quiet;
+ * an unsupported version: one warning, native attribution goes on.
+ */
+static int target__detect_python(struct memtrace *mt, struct target *t, const struct mt_maps *maps)
+{
+	const struct mt_module *mod;
+	char desc[512] = "";
+	int err;
+
+	if (t->py_module[0] || t->py_checks <= 0)
+		return 0;
+	err = mt_py__detect(t->pid, maps, &t->py, desc, sizeof(desc));
+	if (err == -EAGAIN) /* mapped, not yet relocated: later */
+		return err;
+	t->py_checks--;
+	if (err == -ENOENT)
+		return err;
+	t->py_checks = 0;
+	if (err) {
+		pr_warn("pid %d: %s: Python lines unavailable, native attribution goes on", t->pid,
+			desc[0] ? desc : strerror(-err));
+		return err;
+	}
+	err = target__use_python(mt, t);
+	if (err) {
+		pr_warn("pid %d: %s: %s", t->pid, desc, strerror(-err));
+		return err;
+	}
+	mod = mt_maps__find(maps, t->py.runtime);
+	snprintf(t->py_module, sizeof(t->py_module), "%s", mod ? basename_of(mod->path) : "?");
+	pr_info("pid %d runs %s: reporting Python lines", t->pid, desc);
+	if (mt->opts->python_allocators)
+		target__attach_python_allocators(mt, t, maps);
+	if (t->command) {
+		/* the final report is what was outstanding when finalization began */
+		char path[PATH_MAX];
+		__u64 fin;
+
+		if (mt_maps__module_path(t->pid, maps, t->py.runtime, path, sizeof(path)) ||
+		    mt_elf__func_offset(path, "Py_FinalizeEx", &fin) ||
+		    mt_loader__attach_finalize(mt->loader, path, fin, t->pid))
+			pr_warn("pid %d: no probe on Py_FinalizeEx: the final report shows what "
+				"is left after the interpreter's teardown",
+				t->pid);
+	}
+	return 0;
+}
+
+static int target__detect_python_now(struct memtrace *mt, struct target *t)
+{
+	struct mt_maps maps;
+	int err;
+
+	if (t->py_module[0] || t->py_checks <= 0)
+		return 0;
+	err = mt_maps__read(t->pid, &maps);
+	if (err)
+		return err;
+	err = target__detect_python(mt, t, &maps);
+	mt_maps__free(&maps);
+	return err;
+}
+
+/* Is pid a user process we can trace? Prints the reason when not. */
+static int check_pid(pid_t pid)
+{
+	char path[64], buf[16];
+	ssize_t n;
+
+	if (pid == getpid()) {
+		pr_err("pid %d is memtrace itself", pid);
+		return -EINVAL;
+	}
+	if (kill(pid, 0) && errno == ESRCH) {
+		pr_err("no process with pid %d", pid);
+		return -ESRCH;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, sizeof(buf));
+	if (n < 0 && errno == ENOENT) {
+		pr_err("pid %d is a kernel thread (or a zombie): nothing to trace", pid);
+		return -EINVAL;
+	}
+	if (n < 0 && (errno == EACCES || errno == EPERM)) {
+		pr_err("pid %d: %s: memtrace needs root (CAP_SYS_PTRACE to read other "
+		       "processes)",
+		       pid, strerror(errno));
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Follow the target's forks, execs and exit from now on. */
+static int target__follow(struct memtrace *mt, struct target *t)
+{
+	__u32 flags = mt->follow_flags | (t->command ? MT_PROC_PTRACED : 0);
+	int err = mt_loader__follow(mt->loader, t->pid, flags);
+
+	if (err)
+		pr_err("pid %d: following its lifecycle: %s", t->pid, strerror(-err));
+	return err;
+}
+
+struct spawn_ctx {
+	struct memtrace *mt;
+	struct target *t;
+	const char *cmd;
+	size_t last_nr_maps;
+	bool attached; /* libc probes in place */
+	int py_waits;  /* syscall stops left to wait for libpython's relocation */
+};
+
+/* Called at each syscall stop of the command until its allocator is mapped. */
+static int spawn_ready(pid_t pid, void *arg)
+{
+	struct spawn_ctx *c = arg;
+	struct mt_maps maps;
+	int err;
+
+	if (c->attached) {
+		/*
+		 * Python's layout is read once ld.so has relocated libpython,
+		 * which it does before running any of its code.
+		 */
+		if (target__detect_python_now(c->mt, c->t) != -EAGAIN || --c->py_waits <= 0)
+			return 1;
+		return 0;
+	}
+	if (mt_maps__read(pid, &maps))
+		return 0;
+	if (maps.nr_maps == c->last_nr_maps) {
+		mt_maps__free(&maps);
+		return 0;
+	}
+	c->last_nr_maps = maps.nr_maps;
+	c->t->pid = pid;
+	err = target__attach(c->mt, c->t, &maps);
+	if (err == -ENOENT) {
+		/* a static binary without libc never maps one: say so at once */
+		bool no_ld = maps.nr_mods && !mt_maps__find_name(&maps, "ld-");
+
+		mt_maps__free(&maps);
+		if (!no_ld)
+			return 0;
+		pr_err("'%s' has no C library allocator to probe (a static binary "
+		       "without libc?)",
+		       c->cmd);
+		return -ENOENT;
+	}
+	mt_maps__free(&maps);
+	if (err < 0)
+		return err;
+	mt_proc__comm(pid, c->t->comm);
+	c->attached = true;
+	c->py_waits = 100000;
+	return target__detect_python_now(c->mt, c->t) == -EAGAIN ? 0 : 1;
+}
+
+static int start_command(struct memtrace *mt)
+{
+	struct target *t = target__new(mt, 0, 0);
+	struct spawn_ctx c = {.mt = mt, .t = t, .cmd = mt->opts->cmd[0]};
+	pid_t pid;
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	t->command = true;
+	pid = mt_spawn__start(mt->opts->cmd, spawn_ready, &c);
+	if (pid < 0)
+		return pid;
+	t->pid = mt->cmd_pid = pid;
+	/* ptrace holds it at its syscalls: it has not forked yet */
+	err = mt_proc__start_time(pid, &t->start);
+	if (!err)
+		err = target__follow(mt, t);
+	if (err)
+		return err;
+	mt_sym_native__add_pid(mt->sym, pid);
+	pr_info("attached to pid %d (%s), %s mode", pid, t->comm,
+		mt_attach_mode__name(mt_loader__mode(mt->loader)));
+	return 0;
+}
+
+static int start_pid(struct memtrace *mt, pid_t pid)
+{
+	struct mt_maps maps;
+	struct target *t;
+	__u64 start;
+	int err;
+
+	err = check_pid(pid);
+	if (err)
+		return err;
+	if (mt_targets__find(&mt->targets, pid, 0)) {
+		pr_warn("pid %d named twice: traced once", pid);
+		return 0;
+	}
+	err = mt_proc__start_time(pid, &start);
+	if (err) {
+		pr_err("pid %d exited", pid);
+		return err;
+	}
+	t = target__new(mt, pid, start);
+	if (!t)
+		return -ENOMEM;
+	err = mt_maps__read(pid, &maps);
+	if (err) {
+		pr_err("pid %d: reading its memory map: %s", pid, strerror(-err));
+		return err;
+	}
+	err = target__attach(mt, t, &maps);
+	if (err == -ENOENT)
+		pr_err("pid %d (%s) has no C library allocator to probe (a static binary "
+		       "without libc?)",
+		       pid, t->comm);
+	if (err > 0)
+		err = 0;
+	if (!err)
+		target__detect_python(mt, t, &maps);
+	mt_maps__free(&maps);
+	if (!err)
+		err = target__follow(mt, t);
+	if (err)
+		return err;
+	/* it may have exited before BPF followed it: then no exit event comes */
+	if (!mt_proc__alive(pid, start)) {
+		pr_err("pid %d exited", pid);
+		return -ESRCH;
+	}
+	mt_sym_native__add_pid(mt->sym, pid);
+	pr_info("attached to pid %d (%s), %s mode", pid, t->comm,
+		mt_attach_mode__name(mt_loader__mode(mt->loader)));
+	return 0;
+}
+
+int mt_session__start(struct memtrace *mt)
+{
+	const struct mt_opts *o = mt->opts;
+	int err;
+
+	if (o->all)
+		return mt_host__start(mt);
+	if (o->cmd)
+		return start_command(mt);
+	for (size_t i = 0; i < o->nr_pids; i++) {
+		err = start_pid(mt, o->pids[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+size_t mt_session__live(const struct memtrace *mt)
+{
+	size_t n = 0;
+
+	/* a command reported at Py_FinalizeEx is still running: wait for it */
+	for (size_t i = 0; i < mt->targets.nr; i++)
+		n += !mt->targets.v[i]->done || mt->targets.v[i]->final_reported;
+	return n;
+}
+
+int mt_session__gone(struct memtrace *mt, pid_t pid)
+{
+	if (mt->nr_gone == mt->cap_gone) {
+		size_t cap = mt->cap_gone ? mt->cap_gone * 2 : 16;
+		__u32 *n = realloc(mt->gone, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		mt->gone = n;
+		mt->cap_gone = cap;
+	}
+	mt->gone[mt->nr_gone++] = (__u32)pid;
+	return 0;
+}
+
+void mt_session__purge(struct memtrace *mt)
+{
+	if (!mt->nr_gone)
+		return;
+	mt_reader__purge(&mt->bpf, mt->gone, mt->nr_gone);
+	mt->nr_gone = 0;
+}
+
+/*
+ * Drop what memtrace holds for a process image (symbols, symbolized sites,
+ * the interpreter layout in BPF). Its map entries go with the next purge.
+ */
+static void target__forget(struct memtrace *mt, struct target *t)
+{
+	mt_site_cache__forget(mt->sites, t->pid);
+	mt_sym_native__forget_pid(mt->sym, t->pid);
+	mt_sym_python__forget_pid(mt->pysym, t->pid);
+	if (t->py_module[0])
+		mt_loader__set_python(mt->loader, t->pid, NULL);
+	t->py_module[0] = 0;
+	mt_session__gone(mt, t->pid);
+}
+
+int mt_target__retire(struct memtrace *mt, struct target *t, bool report)
+{
+	int err = 0;
+
+	if (report && !t->done)
+		err = mt_target__final_report(mt, t, true);
+	mt_loader__detach(mt->loader, t->pid);
+	mt_loader__unfollow(mt->loader, t->pid);
+	target__forget(mt, t);
+	mt_targets__remove(&mt->targets, t);
+	return err;
+}
+
+/* After an exec: the old image's state goes; the new image is planned as new. */
+static void target__new_image(struct memtrace *mt, struct target *t)
+{
+	target__forget(mt, t);
+	mt_session__purge(mt); /* now: the new image's first allocations must stay */
+	t->py_checks = 3;
+	memset(&t->py, 0, sizeof(t->py));
+	mt_proc__comm(t->pid, t->comm);
+}
+
+int mt_target__exec(struct memtrace *mt, struct target *t)
+{
+	struct spawn_ctx c = {.mt = mt, .t = t, .cmd = mt->opts->cmd[0]};
+	int err;
+
+	target__new_image(mt, t);
+	err = mt_spawn__follow_exec(t->pid, spawn_ready, &c);
+	if (err)
+		return err;
+	mt_sym_native__add_pid(mt->sym, t->pid);
+	pr_info("pid %d executed %s", t->pid, t->comm);
+	return 0;
+}
+
+/*
+ * Per-process links: the new image of a process stopped at its exec. A
+ * static image (its executable holds the allocator) is probed now, before
+ * its first instruction. A dynamic one maps its C library later: the same
+ * library file is probed already (the links follow the process), another
+ * one is probed when a report round finds it mapped (t->replan).
+ */
+static void target__replan(struct memtrace *mt, struct target *t)
+{
+	struct mt_maps maps;
+	int err;
+
+	target__new_image(mt, t);
+	if (mt->opts->all) {
+		mt_sym_native__add_pid(mt->sym, t->pid);
+		return; /* whole-host links see every image */
+	}
+	err = mt_maps__read(t->pid, &maps);
+	if (err)
+		return;
+	err = target__attach(mt, t, &maps);
+	mt_maps__free(&maps);
+	t->replan = err == -ENOENT;
+	if (err > 0)
+		pr_info("pid %d executed %s", t->pid, t->comm);
+	else if (!err)
+		pr_info("pid %d executed %s: probing %s", t->pid, t->comm, t->alloc_module);
+	else if (t->replan)
+		pr_info("pid %d executed %s: planning it again once its C library is mapped",
+			t->pid, t->comm);
+	mt_sym_native__add_pid(mt->sym, t->pid);
+}
+
+/*
+ * A followed process forked: the child is a new target with what its
+ * parent had (the same mappings, the same interpreter), probed before it
+ * runs (it is stopped until the caller resumes it).
+ */
+static void target__adopt(struct memtrace *mt, const struct mt_proc_event *e,
+			  struct target *parent)
+{
+	__u64 start = mt_proc__ticks_of_ns(e->start_ns);
+	struct mt_maps maps;
+	struct target *t;
+	int err;
+
+	if (mt_targets__find(&mt->targets, (pid_t)e->pid, start))
+		return;
+	t = target__new(mt, (pid_t)e->pid, start);
+	if (!t) {
+		mt_loader__unfollow(mt->loader, (pid_t)e->pid);
+		return;
+	}
+	t->ppid = (pid_t)e->ppid;
+	err = mt_maps__read(t->pid, &maps);
+	if (err) {
+		mt_target__retire(mt, t, false); /* gone already */
+		return;
+	}
+	err = target__attach(mt, t, &maps);
+	if (err < 0 && err != -ENOENT)
+		pr_warn("pid %d (child of %d): not traced: %s", t->pid, t->ppid, strerror(-err));
+	t->replan = err == -ENOENT;
+	if (parent && parent->py_module[0]) {
+		t->py = parent->py;
+		t->py_checks = 0;
+		if (!target__use_python(mt, t))
+			snprintf(t->py_module, sizeof(t->py_module), "%s", parent->py_module);
+	} else {
+		target__detect_python(mt, t, &maps);
+	}
+	mt_maps__free(&maps);
+	mt_sym_native__add_pid(mt->sym, t->pid);
+	pr_info("pid %d (%s) forked pid %d: following it", t->ppid, parent ? parent->comm : "?",
+		t->pid);
+}
+
+static void resume(const struct mt_proc_event *e)
+{
+	if (e->stopped)
+		kill((pid_t)e->pid, SIGCONT);
+}
+
+int mt_session__lifecycle(struct memtrace *mt)
+{
+	bool retired = false;
+	int err = 0;
+
+	/* an action may queue more (a report consumes the ring buffer): by index */
+	for (size_t i = 0; i < mt->nr_pending && !err; i++) {
+		struct mt_proc_event e = mt->pending[i];
+		struct target *t;
+		enum mt_lc_action a = mt_lifecycle__decide(&mt->targets, &mt->policy, &e, &t);
+
+		pr_debug("pid %d: %s event: %s", e.pid,
+			 e.type == MT_PROC_FORK	  ? "fork"
+			 : e.type == MT_PROC_EXEC ? "exec"
+						  : "exit",
+			 mt_lc_action__name(a));
+		switch (a) {
+		case MT_LC_ADOPT:
+			target__adopt(mt, &e, t);
+			break;
+		case MT_LC_REPLAN:
+			target__replan(mt, t);
+			break;
+		case MT_LC_RETIRE:
+			err = mt_target__retire(mt, t, !mt->opts->all);
+			retired = true;
+			break;
+		case MT_LC_FORGET:
+			/* -a: most processes that come and go never had a sampled allocation */
+			if (mt_reader__has_sites(&mt->bpf, e.pid)) {
+				mt_session__gone(mt, (pid_t)e.pid);
+				retired = true;
+			}
+			break;
+		default:
+			break;
+		}
+		resume(&e);
+	}
+	mt->nr_pending = 0;
+	/* now, so that a process reusing the pid keeps its own records */
+	if (retired)
+		mt_session__purge(mt);
+	return err;
+}
+
+void mt_target__refresh(struct memtrace *mt, struct target *t)
+{
+	struct mt_maps maps;
+	int err;
+
+	if (t->done)
+		return;
+	mt_sym_native__add_pid(mt->sym, t->pid); /* pick up new mappings */
+	target__detect_python_now(mt, t);
+	if (!t->replan || mt->opts->all || mt_maps__read(t->pid, &maps))
+		return;
+	err = target__attach(mt, t, &maps);
+	if (err >= 0)
+		t->replan = false;
+	if (!err)
+		pr_info("pid %d (%s): probing %s (allocations before now are not seen)", t->pid,
+			t->comm, t->alloc_module);
+	mt_maps__free(&maps);
+}
+
+void mt_session__refresh(struct memtrace *mt)
+{
+	struct target *t;
+
+	mt_targets__for_each(&mt->targets, i, t) mt_target__refresh(mt, t);
+}
+
+void mt_session__resume_all(struct memtrace *mt)
+{
+	for (size_t i = 0; i < mt->nr_pending; i++)
+		resume(&mt->pending[i]);
+	mt->nr_pending = 0;
+}

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * -a, the whole host: one link per C library file (containers bring their
+ * own) for every process, current and future; a process becomes a target
+ * when the maps hold allocations of it, and stops being one when it exits
+ * (a lifecycle event), so a pid reused later is a new target.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "lib/log.h"
+#include "probe/attach.h"
+#include "proc/procinfo.h"
+#include "proc/procmaps.h"
+#include "report/aggregate.h"
+#include "session/internal.h"
+#include "symbolize/sym_native.h"
+
+/*
+ * -a: one link per distinct C library file on the host (containers bring
+ * their own), for every process (pid 0), current and future.
+ */
+int mt_host__start(struct memtrace *mt)
+{
+	struct {
+		__u64 inode;
+		dev_t dev;
+	} seen[64];
+	size_t nr_seen = 0, nr_slow = 0, nr_probes = 0, nr_libs = 0, nr_tps = 0;
+	struct mt_plan *plan = malloc(sizeof(*plan));
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int err = 0;
+
+	if (!d || !plan) {
+		err = d ? -ENOMEM : -errno;
+		goto out;
+	}
+	while ((de = readdir(d)) && nr_seen < 64) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		struct mt_maps maps;
+		bool dup = false;
+
+		if (pid <= 0 || pid == getpid() || mt_maps__read(pid, &maps))
+			continue;
+		err = mt_plan__for_pid(plan, pid, &maps);
+		mt_maps__free(&maps);
+		if (err) {
+			err = 0; /* no libc there (a kernel thread, a static binary) */
+			continue;
+		}
+		for (size_t i = 0; i < nr_seen; i++)
+			dup |= seen[i].inode == plan->inode && seen[i].dev == plan->dev;
+		mt_loader__prepare(mt->loader, plan);
+		mt_loader__locate(mt->loader, plan, pid);
+		if (dup)
+			continue;
+		seen[nr_seen].inode = plan->inode;
+		seen[nr_seen++].dev = plan->dev;
+		if (mt->opts->verbose)
+			mt_plan__log(plan);
+		err = mt_loader__attach(mt->loader, plan, 0);
+		if (err) {
+			/* one library we cannot probe does not stop the others */
+			pr_warn("not probing %s (as seen by pid %d): %s", plan->shown, pid,
+				strerror(-err));
+			err = 0;
+			continue;
+		}
+		for (size_t i = 0; i < plan->nr_probes; i++) {
+			nr_tps += plan->probes[i].syscall_tp;
+			nr_slow += plan->probes[i].slow && !plan->probes[i].syscall_tp;
+		}
+		nr_probes += plan->nr_probes;
+		nr_libs++;
+		pr_info("probing %s (as seen by pid %d) for every process", plan->shown, pid);
+	}
+	if (!err && !nr_libs) {
+		pr_err("no C library could be probed in any process");
+		err = -ENOENT;
+	}
+	if (err)
+		goto out;
+	pr_info("whole host: %zu C librar%s, %zu probes; every allocator call of every process "
+		"pays a trap: ~0.7 us where emulated, ~10 us on the %zu single-stepped entries "
+		"(-v lists them)%s; sampling every %llu bytes",
+		nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes - nr_tps, nr_slow,
+		nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap, but "
+			 "every system call on the host takes the traced path (tens of ns)"
+		       : "",
+		(unsigned long long)mt->opts->sample_rate);
+out:
+	if (d)
+		closedir(d);
+	free(plan);
+	return err;
+}
+
+
+int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap)
+{
+	struct mt_agg_opts ao = {
+	    .group_by = mt->opts->group_by,
+	    .top = mt->opts->top,
+	    .keep_stacks = true,
+	};
+	int err = 0;
+
+	/* sites are sorted by tgid: one check per process */
+	for (size_t i = 0; i < snap->nr_sites && !err; i++) {
+		pid_t pid = (pid_t)snap->sites[i].key.tgid;
+		struct target *t;
+		__u64 start;
+
+		if (i && snap->sites[i - 1].key.tgid == (__u32)pid)
+			continue;
+		if (mt_targets__find(&mt->targets, pid, 0))
+			continue;
+		if (mt_proc__start_time(pid, &start)) {
+			/* exited before it was seen: its entries go */
+			err = mt_session__gone(mt, pid);
+			continue;
+		}
+		t = mt_targets__add(&mt->targets, pid, start);
+		if (t)
+			t->agg = mt_agg__new(&ao);
+		if (!t || !t->agg) {
+			err = -ENOMEM;
+			break;
+		}
+		mt_proc__comm(pid, t->comm);
+		mt_proc__cgroup(pid, t->cgroup, sizeof(t->cgroup));
+		mt_sym_native__add_pid(mt->sym, pid);
+		/* stopped at an exec, so the new image's allocations are not purged with the old */
+		mt_loader__follow(mt->loader, pid, MT_PROC_STOP);
+	}
+	/* one pass for the processes that exited (lifecycle events) and these */
+	if (mt->nr_gone) {
+		/* their stacks go too (a --min-age snapshot does not show every site) */
+		if (!mt->opts->min_age &&
+		    mt_reader__gc_stacks(&mt->bpf, snap, mt->gone, mt->nr_gone) > 0)
+			mt_stack_cache__clear(mt->stacks);
+		mt_session__purge(mt);
+	}
+	return err;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	const struct mt_host_row *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->t->pid - y->t->pid;
+}
+
+int mt_host__rank(struct memtrace *mt, const struct mt_snapshot *snap, struct mt_host_row **rows,
+		  size_t *nr)
+{
+	struct mt_host_row *tot = calloc(mt->targets.nr ? mt->targets.nr : 1, sizeof(*tot));
+	const struct mt_raw_site *sites;
+	struct target *t;
+	size_t n = 0, nr_sites;
+
+	if (!tot)
+		return -ENOMEM;
+	mt_targets__for_each(&mt->targets, i, t)
+	{
+		__s64 bytes = 0;
+
+		if (t->done)
+			continue;
+		sites = mt_snapshot__process(snap, (__u32)t->pid, &nr_sites);
+		for (size_t j = 0; j < nr_sites; j++)
+			bytes += sites[j].stats.bytes;
+		if (!bytes)
+			continue; /* nothing outstanding: nothing to report */
+		tot[n].t = t;
+		tot[n++].bytes = bytes;
+	}
+	qsort(tot, n, sizeof(*tot), cmp_row);
+	if (mt->opts->top_processes && n > mt->opts->top_processes)
+		n = mt->opts->top_processes;
+	*rows = tot;
+	*nr = n;
+	return 0;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The session's inside, shared by its files and by nothing else:
+ *   session.c  owner: new, free, the event loop, signals
+ *   attach.c   the one place that attaches and retires: targets' probes,
+ *              Python, lifecycle actions (adopt, replan, retire)
+ *   host.c     -a: links for every process, targets found in the maps
+ *   reports.c  report rounds: read maps, symbolize, aggregate, render
+ *              (reads the session, never changes what is traced)
+ *   targets.c, lifecycle.c   the target table and the lifecycle decisions
+ *   spawn.c    running the command under ptrace until it is probed
+ */
+#ifndef MT_SESSION_INTERNAL_H
+#define MT_SESSION_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "kernel/events.h"
+#include "kernel/loader.h"
+#include "kernel/reader.h"
+#include "opts.h"
+#include "output/output.h"
+#include "session/lifecycle.h"
+#include "session/targets.h"
+
+struct memtrace {
+	const struct mt_opts *opts;
+	struct mt_loader *loader;
+	struct mt_bpf_maps bpf;
+	struct mt_events *events;
+	struct mt_sym_native *sym;
+	struct mt_sym_python *pysym;
+	struct mt_stack_cache *stacks;
+	struct mt_site_cache *sites; /* symbolized sites */
+	struct mt_targets targets;
+	struct mt_lc_policy policy;
+	__u32 follow_flags; /* MT_PROC_* for the targets memtrace attaches to */
+	/* lifecycle events, queued by the ring buffer callback, applied by the loop */
+	struct mt_proc_event *pending;
+	size_t nr_pending, cap_pending;
+	/* processes whose map entries go at the next purge */
+	__u32 *gone;
+	size_t nr_gone, cap_gone;
+	FILE *out;
+	struct mt_output_cfg out_cfg;
+	long reports; /* report rounds written */
+	pid_t cmd_pid; /* -- mode: the command, until reaped (0 then) */
+	int child_status;
+	int sfd; /* signalfd */
+};
+
+/* ---- attach.c ---- */
+
+/* Attach every target the options name (-p, --; -a: host.c). 0 or -errno. */
+int mt_session__start(struct memtrace *mt);
+/* Before a report round: mt_target__refresh of every target (not -a). */
+void mt_session__refresh(struct memtrace *mt);
+/* Carry out the queued lifecycle events. 0 or -errno. */
+int mt_session__lifecycle(struct memtrace *mt);
+/* -- mode: the command executed a new program; probe it before it runs. */
+int mt_target__exec(struct memtrace *mt, struct target *t);
+/* A target exited: its final report (unless made, or -a), then drop it. */
+int mt_target__retire(struct memtrace *mt, struct target *t, bool report);
+/* Targets still to report on. */
+size_t mt_session__live(const struct memtrace *mt);
+/* Drop the map entries of the processes queued in mt->gone, in one pass. */
+void mt_session__purge(struct memtrace *mt);
+/* Queue a process's map entries for the next purge. */
+int mt_session__gone(struct memtrace *mt, pid_t pid);
+/* Resume everything memtrace stopped and has not resumed (at exit). */
+void mt_session__resume_all(struct memtrace *mt);
+
+/* Before a report of t: new mappings, Python found late, an image to plan again. */
+void mt_target__refresh(struct memtrace *mt, struct target *t);
+
+/* ---- host.c ---- */
+
+/* -a: a process to report and its outstanding bytes. */
+struct mt_host_row {
+	struct target *t;
+	__s64 bytes;
+};
+
+/* -a: one link per C library on the host. 0 or -errno. */
+int mt_host__start(struct memtrace *mt);
+/* -a: targets for the processes with sites in snap; the dead ones' entries go. */
+int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap);
+/*
+ * -a: the --top-processes targets with the most outstanding bytes in snap,
+ * largest first, into *rows (malloc'd, the caller frees). 0 or -ENOMEM.
+ */
+int mt_host__rank(struct memtrace *mt, const struct mt_snapshot *snap, struct mt_host_row **rows,
+		  size_t *nr);
+
+/* ---- reports.c ---- */
+
+/* Read the maps (--min-age applied). 0 or -errno after a message. */
+int mt_session__snapshot(struct memtrace *mt, struct mt_snapshot *snap);
+/* One report for each live target of snap (final ones where asked). 0 or -errno. */
+int mt_session__report_round(struct memtrace *mt, const struct mt_snapshot *snap, bool final);
+/* -a: a summary of the ranked processes (text), then a report of each. */
+int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
+			    const struct mt_host_row *rows, size_t nr, bool final);
+/* The final report of one target (alive: Py_FinalizeEx, exit stop; or exited). */
+int mt_target__final_report(struct memtrace *mt, struct target *t, bool exited);
+/* Ring buffer callback: a new Python stack, read its code objects now. */
+void mt_session__on_py_stack(void *ctx, __u32 tgid, __u64 py_stack);
+
+#endif

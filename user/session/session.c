@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The session's owner and its event loop.
+ *
+ * One loop waits on three things: signals (a signalfd), BPF's events
+ * (new Python stacks, and forks, execs and exits of followed processes)
+ * and the next report's time. Lifecycle events are queued as they arrive
+ * and carried out between reports, never inside one. In -- mode the
+ * command is also polled through ptrace: memtrace is its tracer for the
+ * exec, signal and exit stops spawn.h describes.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "lib/log.h"
+#include "session/internal.h"
+#include "session/session.h"
+#include "session/spawn.h"
+#include "symbolize/sitecache.h"
+#include "symbolize/sym_native.h"
+#include "symbolize/sym_python.h"
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Ring buffer callback: queue a lifecycle event for the loop. */
+static void on_proc_event(void *ctx, const struct mt_proc_event *e)
+{
+	struct memtrace *mt = ctx;
+
+	if (mt->nr_pending == mt->cap_pending) {
+		size_t cap = mt->cap_pending ? mt->cap_pending * 2 : 64;
+		struct mt_proc_event *n = realloc(mt->pending, cap * sizeof(*n));
+
+		if (!n) {
+			/* never leave a process stopped */
+			if (e->stopped)
+				kill((pid_t)e->pid, SIGCONT);
+			return;
+		}
+		mt->pending = n;
+		mt->cap_pending = cap;
+	}
+	mt->pending[mt->nr_pending++] = *e;
+}
+
+static struct mt_loader_opts loader_opts(const struct mt_opts *o)
+{
+	struct mt_loader_opts lo = {
+	    .min_size = o->min_size,
+	    .max_size = o->max_size,
+	    .stacks = !o->no_stacks,
+	    .ages = o->min_age > 0,
+	    .python_depth = o->python_depth,
+	    .sample_rate = o->sample_rate,
+	    .seed = o->seed,
+	    .max_allocs = o->max_allocs,
+	    .max_sites = o->max_sites,
+	    .stack_storage = o->stack_storage,
+	    .floor = o->floor,
+	    .syscall_tps = o->syscall_tps == MT_WHEN_ON,
+	    .verbose = o->verbose > 0,
+	    .procs_all = o->all,
+	};
+
+	return lo;
+}
+
+struct memtrace *memtrace__new(const struct mt_opts *opts)
+{
+	struct mt_events_ops ops = {.py_stack = mt_session__on_py_stack, .proc = on_proc_event};
+	struct mt_loader_opts lo = loader_opts(opts);
+	struct memtrace *mt = calloc(1, sizeof(*mt));
+	struct rlimit rl;
+	sigset_t mask;
+	int err;
+
+	if (!mt)
+		return NULL;
+	mt->opts = opts;
+	mt->child_status = -1;
+	mt->sfd = -1;
+	mt->policy.all = opts->all;
+	mt->policy.follow_forks = !opts->no_follow_forks;
+	mt->follow_flags = MT_PROC_STOP | (opts->no_follow_forks ? 0 : MT_PROC_FOLLOW);
+
+	/* the symbolizer keeps every module file open */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* debug files come from the local disk: never stall a report on the network */
+	unsetenv("DEBUGINFOD_URLS");
+
+	mt->out = stdout;
+	if (opts->output) {
+		mt->out = fopen(opts->output, "we");
+		if (!mt->out) {
+			err = -errno;
+			pr_err("cannot open '%s': %s", opts->output, strerror(errno));
+			goto err_out;
+		}
+	}
+	mt->out_cfg.format = opts->format;
+	mt->out_cfg.show_stacks = opts->verbose || opts->group_by == MT_GROUP_STACK;
+	if (opts->sample_rate) {
+		static char note[96];
+
+		snprintf(note, sizeof(note), "sampled: one allocation per %llu bytes on average",
+			 (unsigned long long)opts->sample_rate);
+		mt->out_cfg.sampling_note = note;
+	}
+
+	/* signals arrive through a signalfd; the command gets the default dispositions back */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	mt->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	mt->loader = mt_loader__new(&lo, opts->attach_mode);
+	if (!mt->loader) {
+		err = -errno;
+		goto err_out;
+	}
+	err = mt_loader__maps(mt->loader, &mt->bpf);
+	if (err) {
+		pr_err("mapping BPF maps: %s", strerror(-err));
+		goto err_out;
+	}
+	mt->sym = mt_sym_native__new();
+	mt->pysym = mt_sym_python__new();
+	mt->stacks = mt_stack_cache__new();
+	mt->events = mt_events__new(&mt->bpf, &ops, mt);
+	mt->sites = mt_site_cache__new();
+	if (!mt->sym || !mt->pysym || !mt->stacks || !mt->events || !mt->sites) {
+		err = -errno;
+		pr_err("symbolizer: %s", strerror(errno));
+		goto err_out;
+	}
+	if (opts->pymalloc_off)
+		setenv("PYTHONMALLOC", "malloc", 1); /* the command inherits it */
+	err = mt_session__start(mt);
+	if (err)
+		goto err_out;
+	return mt;
+err_out:
+	memtrace__free(mt);
+	errno = -err;
+	return NULL;
+}
+
+/* -- mode: what the command's tracer sees. 0 or -errno. */
+static int poll_command(struct memtrace *mt, const sigset_t *intercept)
+{
+	struct target *t = mt_targets__find(&mt->targets, mt->cmd_pid, 0);
+	int status, err = 0;
+
+	if (t && !t->command)
+		t = NULL; /* a reused pid: the command is gone */
+	switch (mt_spawn__poll(mt->cmd_pid, intercept, &status)) {
+	case MT_CHILD_EXEC:
+		if (t)
+			err = mt_target__exec(mt, t);
+		else
+			mt_spawn__resume(mt->cmd_pid);
+		break;
+	case MT_CHILD_SIGNAL:
+		if (status == SIGURG && t && mt_loader__finalizing(mt->loader, t->pid)) {
+			/* Py_FinalizeEx: the final report, before teardown */
+			err = mt_target__final_report(mt, t, false);
+			t->final_reported = true;
+			mt_spawn__resume_signal(mt->cmd_pid, 0);
+		} else {
+			mt_spawn__resume_signal(mt->cmd_pid, status);
+		}
+		break;
+	case MT_CHILD_EXITING:
+		/* stopped in exit with its memory still there: the final report now */
+		if (t) {
+			mt_sym_native__add_pid(mt->sym, t->pid);
+			err = mt_target__final_report(mt, t, true);
+			t->final_reported = false;
+		}
+		mt_spawn__resume(mt->cmd_pid);
+		break;
+	case MT_CHILD_GONE:
+		mt->child_status = status;
+		mt->cmd_pid = 0;
+		/* its exit event may be on its way: do not wait for it */
+		if (t)
+			err = mt_target__retire(mt, t, true);
+		break;
+	default:
+		break;
+	}
+	return err;
+}
+
+/* A signal for memtrace: 1 to end the run, 0 to go on. */
+static int on_signal(struct memtrace *mt, const struct signalfd_siginfo *si)
+{
+	if (si->ssi_signo == SIGCHLD)
+		return 0;
+	if (mt->cmd_pid) {
+		/*
+		 * -- mode: the command decides. A signal from the terminal
+		 * reached it already; one sent to memtrace alone is passed on.
+		 */
+		if (si->ssi_code == SI_USER)
+			kill(mt->cmd_pid, (int)si->ssi_signo);
+		return 0;
+	}
+	return 1;
+}
+
+/* -a: the processes to report on, brought up to date, then their reports. */
+static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool final)
+{
+	struct mt_host_row *rows = NULL;
+	size_t nr = 0;
+	int err;
+
+	err = mt_host__discover(mt, snap);
+	if (!err)
+		err = mt_host__rank(mt, snap, &rows, &nr);
+	for (size_t i = 0; i < nr; i++)
+		mt_target__refresh(mt, rows[i].t);
+	if (!err)
+		err = mt_session__report_host(mt, snap, rows, nr, final);
+	free(rows);
+	return err;
+}
+
+static int report_round(struct memtrace *mt, bool final)
+{
+	struct mt_snapshot snap;
+	int err;
+
+	if (!mt->opts->all)
+		mt_session__refresh(mt);
+	err = mt_session__snapshot(mt, &snap);
+	if (err)
+		return err;
+	if (mt->opts->all)
+		err = host_round(mt, &snap, final);
+	else
+		err = mt_session__report_round(mt, &snap, final);
+	mt_snapshot__free(&snap);
+	mt->reports++;
+	return err;
+}
+
+int memtrace__run(struct memtrace *mt)
+{
+	const struct mt_opts *o = mt->opts;
+	double next = now_mono() + o->interval;
+	sigset_t intercept;
+	int err = 0;
+
+	sigemptyset(&intercept);
+	sigaddset(&intercept, SIGURG);
+
+	while (o->all || mt_session__live(mt) || mt->cmd_pid) {
+		struct pollfd pfds[2] = {
+		    {.fd = mt->sfd, .events = POLLIN},
+		    {.fd = mt_events__fd(mt->events), .events = POLLIN},
+		};
+		double wait = next - now_mono();
+		int timeout = wait > 0 ? (int)ceil(wait * 1000) : 0;
+		struct signalfd_siginfo si;
+		int n;
+
+		/* the command's ptrace stops come as SIGCHLD; poll them at least every 100 ms */
+		if (mt->cmd_pid && timeout > 100)
+			timeout = 100;
+		n = poll(pfds, 2, timeout);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		while (read(mt->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			if (on_signal(mt, &si))
+				return report_round(mt, true);
+		mt_events__consume(mt->events);
+		err = mt_session__lifecycle(mt);
+		if (!err && mt->cmd_pid)
+			err = poll_command(mt, &intercept);
+		if (err)
+			return err;
+		if (!o->all && !mt_session__live(mt) && !mt->cmd_pid)
+			break;
+		if (now_mono() >= next) {
+			bool last = o->count && mt->reports + 1 >= o->count;
+
+			err = report_round(mt, last);
+			if (err || last)
+				return err;
+			next += o->interval;
+			if (next < now_mono())
+				next = now_mono() + o->interval;
+		}
+	}
+	return err;
+}
+
+int memtrace__exit_code(const struct memtrace *mt)
+{
+	if (mt->opts->cmd && mt->child_status >= 0)
+		return mt_spawn__exit_code(mt->child_status);
+	return 0;
+}
+
+void memtrace__free(struct memtrace *mt)
+{
+	if (!mt)
+		return;
+	/* -- mode: the command's exit status, after its final report */
+	if (mt->cmd_pid && mt->child_status < 0) {
+		int st;
+
+		if (waitpid(mt->cmd_pid, &st, 0) == mt->cmd_pid)
+			mt->child_status = st;
+	}
+	/* processes stopped at a fork or exec memtrace has not handled */
+	if (mt->events)
+		mt_events__consume(mt->events);
+	mt_session__resume_all(mt);
+	mt_targets__free(&mt->targets);
+	mt_events__free(mt->events);
+	mt_sym_native__free(mt->sym);
+	mt_sym_python__free(mt->pysym);
+	mt_stack_cache__free(mt->stacks);
+	mt_site_cache__free(mt->sites);
+	mt_loader__free(mt->loader);
+	free(mt->pending);
+	free(mt->gone);
+	if (mt->sfd >= 0)
+		close(mt->sfd);
+	if (mt->out && mt->out != stdout)
+		fclose(mt->out);
+	free(mt);
+}
