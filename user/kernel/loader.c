@@ -166,8 +166,8 @@ static void set_capacities(struct mt_loader *l, const struct mt_loader_opts *opt
 }
 
 /* sys: load the system call tracepoint programs too */
-static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_attach_mode mode, bool sys,
-				   int *errp)
+static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_attach_mode mode,
+				   bool sys, int *errp)
 {
 	struct mt_loader *l = calloc(1, sizeof(*l));
 	struct memtrace_bpf *skel;
