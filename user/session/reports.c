@@ -248,10 +248,10 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 		tot[nr].t = t;
 		tot[nr++].bytes = bytes;
 	}
-	mt_reader__purge(&mt->bpf, dead, nr_dead);
+	mt_reclaim__purge(&mt->bpf, dead, nr_dead);
 	/* their stacks go too (a --min-age snapshot does not show every site) */
 	if (nr_dead && !mt->opts->min_age)
-		if (mt_reader__gc_stacks(&mt->bpf, snap, dead, nr_dead) > 0)
+		if (mt_reclaim__gc_stacks(&mt->bpf, snap, dead, nr_dead) > 0)
 			mt_stack_cache__clear(mt->stacks);
 	free(dead);
 	qsort(tot, nr, sizeof(*tot), cmp_proc_total);
@@ -340,7 +340,7 @@ int mt_target__finish(struct memtrace *mt, struct target *t)
 		mt_snapshot__free(&snap);
 	}
 	t->final_reported = false;
-	mt_reader__purge(&mt->bpf, &(__u32){(__u32)t->pid}, 1);
+	mt_reclaim__purge(&mt->bpf, &(__u32){(__u32)t->pid}, 1);
 	mt_target__forget(mt, t);
 	return err;
 }

@@ -17,6 +17,9 @@
 #include "opts.h"
 #include "output/output.h"
 #include "kernel/reader.h"
+#include "kernel/reclaim.h"
+#include "kernel/stackcache.h"
+#include "kernel/pyfeed.h"
 
 struct target {
 	pid_t pid;
@@ -71,7 +74,7 @@ size_t mt_session__live(const struct memtrace *mt);
 /*
  * Drop what memtrace holds for a process image (symbols, symbolized sites,
  * the interpreter layout in BPF); its maps' entries are purged separately
- * (mt_reader__purge), in one batch where several go at once.
+ * (mt_reclaim__purge), in one batch where several go at once.
  */
 void mt_target__forget(struct memtrace *mt, struct target *t);
 /* The cgroup of pid (its container), for -a reports. */

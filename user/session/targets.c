@@ -511,7 +511,7 @@ int mt_target__exec(struct memtrace *mt, struct target *t)
 	struct spawn_ctx c = {.mt = mt, .t = t};
 	int err;
 
-	mt_reader__purge(&mt->bpf, &(__u32){(__u32)t->pid}, 1);
+	mt_reclaim__purge(&mt->bpf, &(__u32){(__u32)t->pid}, 1);
 	mt_target__forget(mt, t);
 	t->py_checks = 3;
 	read_comm(t->pid, t->comm);
