@@ -25,8 +25,12 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 USER_SRCS := $(wildcard user/*.c user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
-# everything but main() is linked into the unit tests
-LIB_OBJS  := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+# The unit tests link everything that builds and links without the BPF
+# skeleton (so without clang and bpftool): not main(), not the loader (the
+# skeleton's only includer), not the session layer (it calls the loader).
+SKEL_OBJS := $(OUTPUT)/user/main.o $(OUTPUT)/user/kernel/loader.o \
+	     $(filter $(OUTPUT)/user/session/%,$(USER_OBJS))
+LIB_OBJS  := $(filter-out $(SKEL_OBJS),$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%.o,$(UNIT_SRCS))
 TARGET_SRCS := $(wildcard tests/targets/*.c)
