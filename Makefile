@@ -21,7 +21,10 @@ LDLIBS    := -lbpf -lelf -ldw -lz -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I$(OUTPUT) -Iinclude -Ibpf -MMD -MP
 
-BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+# maps.bpf.c (every map and setting) links first: bpftool 7.1's linker
+# leaves a map defined by a later object than its extern users at offset 0
+# of .maps, and the skeleton then fails to open
+BPF_SRCS  := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c))
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 USER_SRCS := $(wildcard user/*.c user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
