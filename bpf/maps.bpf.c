@@ -2,9 +2,10 @@
 /*
  * Every map and every setting of the BPF side, defined once; the program
  * files (libc, syscalls, python) see them through the extern declarations
- * of maps.bpf.h, and bpftool's linker joins them into one skeleton. The
- * loader sets the rodata settings and the map capacities before load; the
- * .bss ones it keeps up to date while tracing.
+ * of maps.bpf.h, and bpftool's linker joins them into one skeleton
+ * (skel->maps, skel->rodata, skel->bss). The loader sets the rodata
+ * settings and the map capacities before load; the .bss variables change
+ * while tracing.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

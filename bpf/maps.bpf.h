@@ -17,7 +17,8 @@
 
 /*
  * Settings, defined in maps.bpf.c. rodata (const volatile): set by the
- * loader before load. .bss (volatile): kept up to date while tracing.
+ * loader before load. .bss (volatile): change while tracing, set by the
+ * loader (mt_sys_every, mt_py_procs_nr) or counted by BPF.
  */
 extern const volatile __u64 mt_min_size;
 extern const volatile __u64 mt_max_size;
