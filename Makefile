@@ -21,12 +21,21 @@ LDLIBS    := -lbpf -lelf -ldw -lz -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I$(OUTPUT) -Iinclude -Ibpf -MMD -MP
 
-BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+# maps.bpf.c (every map and setting) links first: bpftool 7.1's linker
+# leaves a map defined by a later object than its extern users at offset 0
+# of .maps, and the skeleton then fails to open
+BPF_SRCS  := bpf/maps.bpf.c $(filter-out bpf/maps.bpf.c,$(wildcard bpf/*.bpf.c))
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 USER_SRCS := $(wildcard user/*.c user/*/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
-# everything but main() is linked into the unit tests
-LIB_OBJS  := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+# The unit tests link everything that builds and links without the BPF
+# skeleton (so without clang and bpftool): not main(), not the loader (the
+# skeleton's only includer), not the session layer (it calls the loader)
+# but its pure parts: the target table and the lifecycle decisions.
+SESSION_PURE := $(OUTPUT)/user/session/targets.o $(OUTPUT)/user/session/lifecycle.o
+SKEL_OBJS := $(OUTPUT)/user/main.o $(OUTPUT)/user/kernel/loader.o \
+	     $(filter-out $(SESSION_PURE),$(filter $(OUTPUT)/user/session/%,$(USER_OBJS)))
+LIB_OBJS  := $(filter-out $(SKEL_OBJS),$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%.o,$(UNIT_SRCS))
 TARGET_SRCS := $(wildcard tests/targets/*.c)
@@ -40,7 +49,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test unit e2e targets bench deps demo format sanitize check-format
+.PHONY: all clean test layers unit e2e targets bench deps demo format sanitize check-format
 all: memtrace
 
 # a half-written file from a failed recipe must not look up to date
@@ -112,13 +121,17 @@ unit: $(OUTPUT)/unit-tests
 	$(Q)$(OUTPUT)/unit-tests
 
 # every end-to-end runner runs; the target fails if any failed
-E2E_RUNNERS := tests/e2e/run.py tests/e2e/container.py tests/e2e/python.py
+E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 
-# The whole suite: unit tests (no root), again under ASan+UBSan, then
-# end-to-end tests (root, real BPF).
-test: unit sanitize e2e
+# headers point one way (the README's layout section)
+layers:
+	$(Q)$(PYTHON) tests/check_layers.py
+
+# The whole suite: the include rule, unit tests (no root), again under
+# ASan+UBSan, then end-to-end tests (root, real BPF).
+test: layers unit sanitize e2e
 
 # Unit tests under ASan + UBSan (separate build directory).
 sanitize:

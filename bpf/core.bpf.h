@@ -15,23 +15,6 @@
 
 #include "maps.bpf.h"
 
-/* loader-set knobs (rodata) */
-extern const volatile __u64 mt_min_size;
-extern const volatile __u64 mt_max_size;
-extern const volatile __u32 mt_self_tgid;
-extern const volatile bool mt_want_stacks;
-extern const volatile bool mt_want_age;	     /* timestamps for --min-age */
-extern const volatile __u64 mt_sample_rate;  /* R bytes, 0 = record everything */
-extern const volatile __u64 mt_sample_exact; /* R * ln(100): recorded exactly from here */
-extern const volatile __u64 mt_seed;	     /* 0 = random */
-extern const volatile __u32 mt_g_tab[MT_G_BINS + 1];
-extern const volatile __u32 mt_ln_tab[MT_LN_BINS + 1];
-extern const volatile __u32 mt_alloc_mask;  /* buckets in mt_allocs - 1 */
-extern const volatile __u32 mt_site_max;    /* slots */
-extern const volatile __u32 mt_stripe_mask; /* stripes of site totals - 1 */
-extern volatile __u32 mt_site_next;	    /* slots handed out by counting */
-extern volatile __s64 mt_spill_nr;	    /* records in mt_allocs_spill */
-
 static __always_inline void mt_count(enum mt_counter c)
 {
 	__u32 key = c;
@@ -260,39 +243,9 @@ static __always_inline bool mt_site_key_eq(const struct mt_site_key *a, const st
  * A slot for a site seen for the first time: from the counter while it
  * lasts, then from the slots the loader returned. The key is stored before
  * the slot is published, its tgid last (a reader skips tgid 0). A global
- * function: verified once. MT_NO_SITE when every slot is taken.
+ * function (core.bpf.c): verified once. MT_NO_SITE when every slot is taken.
  */
-__noinline __u32 mt_site_new(const struct mt_site_key *k)
-{
-	struct mt_site_key *sk;
-	__u32 slot = mt_site_next, *found;
-
-	if (!k)
-		return MT_NO_SITE;
-	if (slot < mt_site_max)
-		slot = __sync_fetch_and_add(&mt_site_next, 1);
-	if (slot >= mt_site_max && bpf_map_pop_elem(&mt_site_free, &slot))
-		goto full;
-	sk = bpf_map_lookup_elem(&mt_site_keys, &slot);
-	if (!sk)
-		goto full;
-	sk->flags = k->flags;
-	sk->caller = k->caller;
-	sk->stack = k->stack;
-	sk->py_stack = k->py_stack;
-	*(volatile __u32 *)&sk->tgid = k->tgid;
-	if (!bpf_map_update_elem(&mt_site_index, k, &slot, BPF_NOEXIST))
-		return slot;
-	/* another CPU published this site first, or the index is full */
-	*(volatile __u32 *)&sk->tgid = 0;
-	bpf_map_push_elem(&mt_site_free, &slot, 0);
-	found = bpf_map_lookup_elem(&mt_site_index, k);
-	if (found)
-		return *found;
-full:
-	mt_count(MT_CNT_SITES_FULL);
-	return MT_NO_SITE;
-}
+__u32 mt_site_new(const struct mt_site_key *k);
 
 /* The slot of site k; the thread's last slot is tried first. */
 static __always_inline __u32 mt_site_slot(const struct mt_site_key *k, __u32 *last)
@@ -359,21 +312,10 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
  * Read the user stack from sp into the scratch window, and the return
  * address at sp into *ret: one read serves the call site and the first
  * frames of the walk. Returns sp when the window holds MT_STACK_CHUNK bytes
- * from sp, 1 when only *ret could be read, 0 on a fault. A global function.
+ * from sp, 1 when only *ret could be read, 0 on a fault. A global function
+ * (core.bpf.c).
  */
-__noinline __u64 mt_stack_window(__u64 sp, __u64 *ret)
-{
-	__u32 zero = 0;
-	struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
-
-	if (!ret)
-		return 0;
-	if (sc && !bpf_probe_read_user(sc->chunk, MT_STACK_CHUNK, (void *)sp)) {
-		__builtin_memcpy(ret, sc->chunk, sizeof(*ret));
-		return sp;
-	}
-	return bpf_probe_read_user(ret, sizeof(*ret), (void *)sp) ? 0 : 1;
-}
+__u64 mt_stack_window(__u64 sp, __u64 *ret);
 
 /*
  * Walk the frame-pointer chain from fp, after an optional first return
@@ -382,76 +324,17 @@ __noinline __u64 mt_stack_window(__u64 sp, __u64 *ret)
  * pointers uses %rbp for data, and that must end the walk instead of
  * producing a stack of garbage. win: the user stack address the scratch
  * window already holds (mt_stack_window), 0 = none. Returns the stack's
- * key in mt_stacks, 0 when there is none. A global function: verified once.
+ * key in mt_stacks, 0 when there is none. A global function (core.bpf.c):
+ * verified once.
  */
-__noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u64 win)
-{
-	__u64 h = 0xcbf29ce484222325ULL, base = win, end = win ? win + MT_STACK_CHUNK : 0;
-	__u32 zero = 0, n = 0;
-	struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
-	struct mt_stack *s;
-
-	if (!sc)
-		return 0;
-	s = &sc->stack;
-	if (first) {
-		s->ips[0] = first;
-		h = (h ^ first) * 0x100000001b3ULL;
-		n = 1;
-	}
-	for (__u32 i = 1; i < MT_MAX_STACK_DEPTH; i++) {
-		__u64 frame[2], idx; /* saved %rbp, return address */
-
-		if (fp <= lo || fp - lo > MT_MAX_FRAME_SPAN || (fp & 7))
-			break;
-		/*
-		 * Frames are close together: read the stack a window at a
-		 * time, and a frame alone where the window would not fit.
-		 */
-		if (fp < base || fp + 16 > end) {
-			if (!bpf_probe_read_user(sc->chunk, MT_STACK_CHUNK, (void *)fp)) {
-				base = fp;
-				end = fp + MT_STACK_CHUNK;
-			} else if (!bpf_probe_read_user(sc->chunk, 16, (void *)fp)) {
-				base = fp;
-				end = fp + 16;
-			} else {
-				break;
-			}
-		}
-		idx = (fp - base) & (MT_STACK_CHUNK - 1);
-		__builtin_memcpy(frame, &sc->chunk[idx], sizeof(frame));
-		if (!frame[1] || n >= MT_MAX_STACK_DEPTH)
-			break;
-		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = frame[1];
-		n++;
-		h = (h ^ frame[1]) * 0x100000001b3ULL;
-		lo = fp;
-		fp = frame[0];
-	}
-	if (!n)
-		return 0;
-	if (n < MT_MAX_STACK_DEPTH)
-		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = 0;
-	h ^= n;
-	h |= 1; /* never 0 */
-	if (h == last)
-		return h; /* the thread's previous stack: stored already */
-	if (!bpf_map_lookup_elem(&mt_stacks, &h) &&
-	    bpf_map_update_elem(&mt_stacks, &h, s, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&mt_stacks, &h)) {
-		mt_count(MT_CNT_STACKS_FULL);
-		return 0;
-	}
-	return h;
-}
+__u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u64 win);
 
 /*
  * What an allocator's entry is judged by: its argument registers, the stack
  * pointer at entry ([sp] is the return address), %rbp there (still the
  * caller's frame pointer) and the probed address. A uprobe reads them from
  * its registers; a system call tracepoint rebuilds them for the entry of the
- * wrapper that made the call (bpf/libc.bpf.c).
+ * wrapper that made the call (bpf/syscalls.bpf.c).
  */
 struct mt_regs {
 	__u64 arg[4]; /* %rdi, %rsi, %rdx, %rcx */

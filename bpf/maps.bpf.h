@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Maps shared by every probe family. Defined in core.bpf.c; other BPF
- * objects see them as extern and bpftool's linker joins them.
- * Capacities are set by the loader before load.
+ * Maps and settings shared by every probe family. Defined in maps.bpf.c
+ * (MT_DEFINE_MAPS); the other BPF objects see them as extern and bpftool's
+ * linker joins them. Capacities are set by the loader before load.
  */
 #ifndef MT_MAPS_BPF_H
 #define MT_MAPS_BPF_H
@@ -14,6 +14,33 @@
 #else
 #define MT_MAP extern
 #endif
+
+/*
+ * Settings, defined in maps.bpf.c. rodata (const volatile): set by the
+ * loader before load. .bss (volatile): change while tracing, set by the
+ * loader (mt_sys_every, mt_py_procs_nr) or counted by BPF.
+ */
+extern const volatile __u64 mt_min_size;
+extern const volatile __u64 mt_max_size;
+extern const volatile __u32 mt_self_tgid;
+extern const volatile bool mt_want_stacks;
+extern const volatile bool mt_want_age;	     /* timestamps for --min-age */
+extern const volatile __u64 mt_sample_rate;  /* R bytes, 0 = record everything */
+extern const volatile __u64 mt_sample_exact; /* R * ln(100): recorded exactly from here */
+extern const volatile __u64 mt_seed;	     /* 0 = random */
+extern const volatile __u32 mt_g_tab[MT_G_BINS + 1];
+extern const volatile __u32 mt_ln_tab[MT_LN_BINS + 1];
+extern const volatile __u32 mt_alloc_mask;  /* buckets in mt_allocs - 1 */
+extern const volatile __u32 mt_site_max;    /* slots */
+extern const volatile __u32 mt_stripe_mask; /* stripes of site totals - 1 */
+extern volatile __u32 mt_site_next;	    /* slots handed out by counting */
+extern volatile __s64 mt_spill_nr;	    /* records in mt_allocs_spill */
+extern volatile __u32 mt_sys_every;	    /* -a: the system calls of every process but ours */
+extern const volatile bool mt_procs_all;    /* -a: lifecycle events of every process */
+/* --python-depth: Python frames kept per stack (1..MT_PY_MAX_DEPTH) */
+extern const volatile __u32 mt_py_depth;
+/* processes in mt_py_procs, kept by the loader */
+extern volatile __u32 mt_py_procs_nr;
 
 /* Poisson countdown over bytes */
 struct mt_sampler {

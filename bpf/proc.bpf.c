@@ -20,30 +20,16 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "mt_abi.h"
-#include "maps.bpf.h"
+#include "core.bpf.h"
 
 #define MT_SIGSTOP 19
 
 extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
 				__u64 value) __ksym;
 
-extern const volatile __u32 mt_self_tgid;
-
-/* -a: every process (no FORK events: whole-host links see every child anyway) */
-const volatile bool mt_procs_all = false;
-
 static __always_inline __u64 mt_start_of(struct task_struct *task)
 {
 	return BPF_CORE_READ(task, group_leader, start_boottime);
-}
-
-static __always_inline void mt_proc_lost(void)
-{
-	__u32 key = MT_CNT_PROC_EVENTS_LOST;
-	__u64 *v = bpf_map_lookup_elem(&mt_counters, &key);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
 }
 
 /* Reserve an event; NULL (counted) when the ring buffer is full. */
@@ -52,7 +38,7 @@ static __always_inline struct mt_proc_event *mt_proc_event_new(__u32 type, __u32
 	struct mt_proc_event *e = bpf_ringbuf_reserve(&mt_proc_events, sizeof(*e), 0);
 
 	if (!e) {
-		mt_proc_lost();
+		mt_count(MT_CNT_PROC_EVENTS_LOST);
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -78,7 +64,7 @@ int BPF_PROG(mt_proc_fork, struct task_struct *parent, struct task_struct *child
 	if (!e)
 		return 0;
 	if (bpf_map_update_elem(&mt_procs, &ctgid, &flags, BPF_ANY)) {
-		mt_proc_lost();
+		mt_count(MT_CNT_PROC_EVENTS_LOST);
 		bpf_ringbuf_discard(e, 0);
 		return 0;
 	}

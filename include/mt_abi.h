@@ -205,8 +205,9 @@ enum mt_proc_event_type {
  * mt_procs value: what to do at the process's lifecycle events. A child
  * inherits its parent's flags but MT_PROC_PTRACED.
  */
-#define MT_PROC_FOLLOW 0x1  /* its children are followed */
-#define MT_PROC_STOP 0x2    /* links are per process: stop each new child, and each exec,
+#define MT_PROC_FOLLOW 0x1 /* its children are followed */
+#define MT_PROC_STOP                                                                      \
+	0x2		    /* links are per process: stop each new child, and each exec, \
 			     * until memtrace has attached to it (SIGCONT) */
 #define MT_PROC_PTRACED 0x4 /* memtrace is its tracer and sees its execs by ptrace */
 

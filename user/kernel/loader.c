@@ -75,7 +75,7 @@ static const char *const sys_events[] = {
 struct mt_loader {
 	struct memtrace_bpf *skel;
 	struct bpf_link *proc_links[3]; /* fork, exec, exit */
-	struct bpf_program *session; /* the session program attached */
+	struct bpf_program *session;	/* the session program attached */
 	enum mt_attach_mode mode;
 	struct bpf_link *sys_links[NR_SYS_EVENTS]; /* all set, or none */
 	struct mt_pid_links *pids;
@@ -167,8 +167,8 @@ static void set_capacities(struct mt_loader *l, const struct mt_loader_opts *opt
 }
 
 /* sys: load the system call tracepoint programs too */
-static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_attach_mode mode, bool sys,
-				   int *errp)
+static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_attach_mode mode,
+				   bool sys, int *errp)
 {
 	struct mt_loader *l = calloc(1, sizeof(*l));
 	struct memtrace_bpf *skel;

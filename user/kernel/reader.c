@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mt_python.h"
+#include "kernel/allocs.h"
 #include "kernel/reader.h"
 
 /* Snapshot order: by process only (reports go process by process). */
@@ -36,18 +36,6 @@ static int push_site(struct mt_snapshot *s, size_t *cap, __u32 slot, const struc
 	return 0;
 }
 
-/*
- * Site slots handed out so far. A slot's key is written before the slot is
- * published, its tgid last; a slot with tgid 0 is unused (or being rolled
- * back).
- */
-static __u32 slots_used(const struct mt_bpf_maps *m)
-{
-	__u32 n = *m->site_next;
-
-	return n < m->nr_sites ? n : m->nr_sites;
-}
-
 /* The key at a slot; false when the slot is unused. */
 static bool slot_key(const struct mt_bpf_maps *m, __u32 slot, struct mt_site_key *k)
 {
@@ -67,7 +55,7 @@ static bool slot_key(const struct mt_bpf_maps *m, __u32 slot, struct mt_site_key
 /* Every site in use, its stripes summed; read through the mapped arrays. */
 static int read_sites(const struct mt_bpf_maps *m, struct mt_snapshot *s, size_t *cap)
 {
-	__u32 n = slots_used(m);
+	__u32 n = mt_site_slots__used(m);
 	struct mt_site_key k;
 
 	for (__u32 slot = 0; slot < n; slot++) {
@@ -92,7 +80,7 @@ static int read_sites(const struct mt_bpf_maps *m, struct mt_snapshot *s, size_t
 
 bool mt_reader__has_sites(const struct mt_bpf_maps *maps, __u32 tgid)
 {
-	__u32 n = slots_used(maps);
+	__u32 n = mt_site_slots__used(maps);
 
 	for (__u32 slot = 0; slot < n; slot++)
 		if (maps->site_keys[slot].tgid == tgid)
@@ -116,35 +104,6 @@ static void weight(const struct mt_bpf_maps *m, __u64 size, __u64 *w_bytes, __u6
 	g = m->g_tab[i] + (((__u64)(m->g_tab[i + 1] - m->g_tab[i]) * frac) >> 16);
 	*w_bytes = (m->sample_rate * g) >> 16;
 	*w_count = (*w_bytes << MT_COUNT_SHIFT) / s;
-}
-
-/*
- * Call fn on every entry of the allocation table, mapping it a window at a
- * time so memtrace's RSS never holds the whole table. 0, fn's first error,
- * or a negative errno.
- */
-static int for_each_alloc(const struct mt_bpf_maps *m,
-			  int (*fn)(volatile struct mt_alloc *e, void *ctx), void *ctx)
-{
-	enum { WINDOW = 2 << 20 }; /* bytes, a multiple of the page size */
-	const __u64 per = WINDOW / sizeof(struct mt_alloc);
-	int err = 0;
-
-	for (__u64 first = 0; first < m->nr_allocs && !err; first += per) {
-		__u64 n = m->nr_allocs - first < per ? m->nr_allocs - first : per;
-		size_t len = n * sizeof(struct mt_alloc);
-		volatile struct mt_alloc *w;
-
-		w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->allocs,
-			 (off_t)(first * sizeof(struct mt_alloc)));
-		if (w == MAP_FAILED)
-			return -errno;
-		for (__u64 i = 0; i < n && !err; i++)
-			if (w[i].tgid)
-				err = fn(&w[i], ctx);
-		munmap((void *)w, len);
-	}
-	return err;
 }
 
 struct aged {
@@ -212,7 +171,7 @@ static int read_aged(const struct mt_bpf_maps *m, __u64 min_age_ns, struct mt_sn
 
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns() clock */
 	a.now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	err = for_each_alloc(m, aged_entry, &a);
+	err = mt_allocs__for_each(m, aged_entry, &a);
 	for (int r = bpf_map_get_next_key(m->allocs_spill, NULL, &next); !r && !err;
 	     r = bpf_map_get_next_key(m->allocs_spill, &k, &next)) {
 		k = next;
@@ -346,395 +305,4 @@ int mt_reader__py_stack(const struct mt_bpf_maps *maps, __u64 py_stack, struct m
 		n++;
 	}
 	return n;
-}
-
-static bool tgid_in(__u32 tgid, const __u32 *tgids, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (tgids[i] == tgid)
-			return true;
-	return false;
-}
-
-static void delete_keys(int fd, const char *keys, size_t n, size_t key_size)
-{
-	__u32 cnt = n;
-
-	if (!n || !bpf_map_delete_batch(fd, keys, &cnt, NULL))
-		return;
-	for (size_t j = 0; j < n; j++) /* no batch delete: one by one */
-		bpf_map_delete_elem(fd, keys + j * key_size);
-}
-
-/*
- * Delete every entry of a hash map whose key doomed() picks, walking the map
- * a batch at a time and deleting each batch's picks before the next (they
- * sit in buckets already returned, so the walk stays valid): memory stays
- * bounded by one batch whatever the map holds. Count deleted, or -errno.
- */
-static int delete_matching(int fd, size_t key_size, size_t value_size,
-			   bool (*doomed)(const void *key, const void *ctx), const void *ctx)
-{
-	enum { BATCH = 1024 };
-	char *keys = malloc(BATCH * key_size), *vals = malloc(BATCH * value_size);
-	char *picked = malloc(BATCH * key_size);
-	__u64 in = 0, out;
-	bool first = true;
-	int err = 0, deleted = 0;
-
-	if (!keys || !vals || !picked) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	for (;;) {
-		__u32 cnt = BATCH, np = 0;
-		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &cnt, NULL);
-
-		if (r && errno != ENOENT) {
-			err = -errno;
-			goto cleanup;
-		}
-		for (__u32 i = 0; i < cnt; i++)
-			if (doomed(keys + i * key_size, ctx))
-				memcpy(picked + np++ * key_size, keys + i * key_size, key_size);
-		delete_keys(fd, picked, np, key_size);
-		deleted += np;
-		if (r)
-			break; /* ENOENT: the end */
-		in = out;
-		first = false;
-	}
-cleanup:
-	free(keys);
-	free(vals);
-	free(picked);
-	return err ? err : deleted;
-}
-
-struct tgid_set {
-	const __u32 *tgids;
-	size_t n;
-	volatile __u64 *sampled; /* sampled mode: live records per address hash */
-};
-
-/* Sampled mode: a record of addr goes; its filter count with it. */
-static void unsample(const struct tgid_set *set, __u64 addr)
-{
-	if (set->sampled)
-		__atomic_fetch_sub(&set->sampled[MT_SAMPLED_SLOT(addr)], 1, __ATOMIC_RELAXED);
-}
-
-/* A key that begins with __u32 tgid (sites, spilled allocations) of the set? */
-static bool key_of_tgids(const void *key, const void *ctx)
-{
-	const struct tgid_set *set = ctx;
-	__u32 tgid;
-
-	memcpy(&tgid, key, sizeof(tgid));
-	return tgid_in(tgid, set->tgids, set->n);
-}
-
-/*
- * A spilled record of a process in the set: deleted right after the walk
- * returns it (struct mt_alloc_key), so its filter count goes now.
- */
-static bool spilled_of_tgids(const void *key, const void *ctx)
-{
-	struct mt_alloc_key k;
-
-	if (!key_of_tgids(key, ctx))
-		return false;
-	memcpy(&k, key, sizeof(k));
-	unsample(ctx, k.addr);
-	return true;
-}
-
-/* Free a table entry of a process in the set, owner first as BPF does. */
-static int clear_entry(volatile struct mt_alloc *e, void *ctx)
-{
-	const struct tgid_set *set = ctx;
-	__u64 addr = e->addr;
-
-	if (e->tgid && tgid_in(e->tgid, set->tgids, set->n)) {
-		e->tgid = 0;
-		__atomic_store_n(&e->addr, 0, __ATOMIC_RELEASE);
-		unsample(set, addr);
-	}
-	return 0;
-}
-
-/*
- * Forget processes. Their allocations go first (table entries cleared
- * owner first, as BPF does; spilled records deleted), so no record points
- * to their site slots any more; then the slots are unpublished, zeroed and
- * handed back to BPF through the free-slot queue. The processes must be
- * gone or stopped (exec): nothing may allocate for them meanwhile.
- */
-int mt_reader__purge(const struct mt_bpf_maps *maps, const __u32 *tgids, size_t n)
-{
-	struct tgid_set set = {tgids, n, maps->sampled};
-	__u32 used = slots_used(maps);
-	int err, spilled;
-
-	if (!n)
-		return 0;
-	err = for_each_alloc(maps, clear_entry, &set);
-	if (err)
-		return err;
-	spilled = delete_matching(maps->allocs_spill, sizeof(struct mt_alloc_key),
-				  sizeof(struct mt_alloc), spilled_of_tgids, &set);
-	if (spilled > 0)
-		__atomic_fetch_sub(maps->spill_nr, spilled, __ATOMIC_RELAXED);
-	err = delete_matching(maps->site_index, sizeof(struct mt_site_key), sizeof(__u32),
-			      key_of_tgids, &set);
-	for (__u32 slot = 0; slot < used; slot++) {
-		volatile struct mt_site_key *k = &maps->site_keys[slot];
-
-		if (!k->tgid || !tgid_in(k->tgid, tgids, n))
-			continue;
-		k->tgid = 0;
-		for (__u32 i = 0; i < maps->nr_stripes; i++)
-			memset((void *)&maps->site_stats[(size_t)i * maps->nr_sites + slot], 0,
-			       sizeof(struct mt_site_stats));
-		if (bpf_map_update_elem(maps->site_free, NULL, &slot, 0) && !err)
-			err = -errno;
-	}
-	if (spilled < 0)
-		err = spilled;
-	return err < 0 ? err : 0;
-}
-
-struct cache_entry {
-	__u64 key; /* stack hash with bit 0 cleared for native, set for Python (hashes are odd) */
-	void *frames; /* __u64[] or struct mt_py_frame[] */
-	int n;
-};
-
-struct mt_stack_cache {
-	struct cache_entry *tab;
-	size_t cap, used; /* cap: a power of two */
-};
-
-struct mt_stack_cache *mt_stack_cache__new(void)
-{
-	struct mt_stack_cache *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->cap = 1024;
-	c->tab = calloc(c->cap, sizeof(*c->tab));
-	if (!c->tab) {
-		free(c);
-		return NULL;
-	}
-	return c;
-}
-
-void mt_stack_cache__free(struct mt_stack_cache *c)
-{
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->cap; i++)
-		free(c->tab[i].frames);
-	free(c->tab);
-	free(c);
-}
-
-void mt_stack_cache__clear(struct mt_stack_cache *c)
-{
-	for (size_t i = 0; i < c->cap; i++) {
-		free(c->tab[i].frames);
-		c->tab[i].frames = NULL;
-		c->tab[i].key = 0;
-	}
-	c->used = 0;
-}
-
-static struct cache_entry *cache_slot(struct cache_entry *tab, size_t cap, __u64 key)
-{
-	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 20) & (cap - 1);
-
-	while (tab[i].key && tab[i].key != key)
-		i = (i + 1) & (cap - 1);
-	return &tab[i];
-}
-
-static int cache_grow(struct mt_stack_cache *c)
-{
-	size_t cap = c->cap * 2;
-	struct cache_entry *tab = calloc(cap, sizeof(*tab));
-
-	if (!tab)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->cap; i++)
-		if (c->tab[i].key)
-			*cache_slot(tab, cap, c->tab[i].key) = c->tab[i];
-	free(c->tab);
-	c->tab = tab;
-	c->cap = cap;
-	return 0;
-}
-
-/* The cached frames of key, reading them with fetch on a miss. */
-static int cache_get(struct mt_stack_cache *c, __u64 key, size_t frame_size,
-		     int (*fetch)(const struct mt_bpf_maps *, __u64, void *, int),
-		     const struct mt_bpf_maps *maps, __u64 stack, void *out, int max)
-{
-	struct cache_entry *e;
-	int n;
-
-	if (c->used * 2 >= c->cap && cache_grow(c))
-		return -ENOMEM;
-	e = cache_slot(c->tab, c->cap, key);
-	if (!e->key) {
-		char buf[sizeof(struct mt_py_frame) * MT_MAX_STACK_DEPTH];
-		void *copy;
-
-		n = fetch(maps, stack, buf, MT_MAX_STACK_DEPTH);
-		if (n < 0)
-			return n; /* not cached: may appear later */
-		/* keep only the frames the stack has */
-		copy = malloc(n ? (size_t)n * frame_size : 1);
-		if (!copy)
-			return -ENOMEM;
-		memcpy(copy, buf, (size_t)n * frame_size);
-		e->key = key;
-		e->frames = copy;
-		e->n = n;
-		c->used++;
-	}
-	n = e->n < max ? e->n : max;
-	memcpy(out, e->frames, (size_t)n * frame_size);
-	return n;
-}
-
-static int fetch_native(const struct mt_bpf_maps *maps, __u64 stack, void *out, int max)
-{
-	return mt_reader__stack(maps, stack, out, max);
-}
-
-static int fetch_python(const struct mt_bpf_maps *maps, __u64 stack, void *out, int max)
-{
-	return mt_reader__py_stack(maps, stack, out, max < MT_PY_MAX_DEPTH ? max : MT_PY_MAX_DEPTH);
-}
-
-int mt_stack_cache__native(struct mt_stack_cache *c, const struct mt_bpf_maps *maps, __u64 stack,
-			   __u64 *ips, int max)
-{
-	if (!stack)
-		return 0;
-	return cache_get(c, stack & ~1ULL, sizeof(__u64), fetch_native, maps, stack, ips, max);
-}
-
-int mt_stack_cache__python(struct mt_stack_cache *c, const struct mt_bpf_maps *maps, __u64 py_stack,
-			   struct mt_py_frame *frames, int max)
-{
-	if (!py_stack)
-		return 0;
-	return cache_get(c, py_stack | 1, sizeof(struct mt_py_frame), fetch_python, maps, py_stack,
-			 frames, max);
-}
-
-struct mt_py_feed {
-	struct ring_buffer *rb;
-	mt_py_feed_fn fn;
-	void *ctx;
-};
-
-static int py_feed_sample(void *ctx, void *data, size_t size)
-{
-	struct mt_py_feed *f = ctx;
-	struct mt_py_event ev;
-
-	if (size < sizeof(ev))
-		return 0;
-	memcpy(&ev, data, sizeof(ev));
-	f->fn(f->ctx, ev.tgid, ev.py_stack);
-	return 0;
-}
-
-struct mt_py_feed *mt_py_feed__new(const struct mt_bpf_maps *maps, mt_py_feed_fn fn, void *ctx)
-{
-	struct mt_py_feed *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return NULL;
-	f->fn = fn;
-	f->ctx = ctx;
-	f->rb = ring_buffer__new(maps->py_events, py_feed_sample, f, NULL);
-	if (!f->rb) {
-		int err = errno;
-
-		free(f);
-		errno = err;
-		return NULL;
-	}
-	return f;
-}
-
-void mt_py_feed__free(struct mt_py_feed *f)
-{
-	if (!f)
-		return;
-	ring_buffer__free(f->rb);
-	free(f);
-}
-
-int mt_py_feed__fd(const struct mt_py_feed *f)
-{
-	return ring_buffer__epoll_fd(f->rb);
-}
-
-int mt_py_feed__consume(struct mt_py_feed *f)
-{
-	return ring_buffer__consume(f->rb);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct hash_set {
-	const __u64 *keep; /* sorted */
-	size_t n;
-};
-
-/* Stack maps (key: __u64 hash): doomed unless in the set kept. */
-static bool key_not_kept(const void *key, const void *ctx)
-{
-	const struct hash_set *set = ctx;
-
-	return !bsearch(key, set->keep, set->n, sizeof(*set->keep), cmp_u64);
-}
-
-int mt_reader__gc_stacks(const struct mt_bpf_maps *maps, const struct mt_snapshot *snap,
-			 const __u32 *gone, size_t nr_gone)
-{
-	__u64 *keep = calloc(snap->nr_sites * 2 + 1, sizeof(*keep));
-	struct hash_set set;
-	size_t n = 0;
-	int a, b;
-
-	if (!keep)
-		return -ENOMEM;
-	for (size_t i = 0; i < snap->nr_sites; i++) {
-		if (tgid_in(snap->sites[i].key.tgid, gone, nr_gone))
-			continue;
-		if (snap->sites[i].key.stack)
-			keep[n++] = snap->sites[i].key.stack;
-		if (snap->sites[i].key.py_stack)
-			keep[n++] = snap->sites[i].key.py_stack;
-	}
-	qsort(keep, n, sizeof(*keep), cmp_u64);
-	set.keep = keep;
-	set.n = n;
-	a = delete_matching(maps->stacks, sizeof(__u64), sizeof(struct mt_stack), key_not_kept,
-			    &set);
-	b = delete_matching(maps->py_stacks, sizeof(__u64), sizeof(struct mt_py_stack),
-			    key_not_kept, &set);
-	free(keep);
-	return a < 0 ? a : b < 0 ? b : a + b;
 }

@@ -440,7 +440,7 @@ void mt_session__purge(struct memtrace *mt)
 {
 	if (!mt->nr_gone)
 		return;
-	mt_reader__purge(&mt->bpf, mt->gone, mt->nr_gone);
+	mt_reclaim__purge(&mt->bpf, mt->gone, mt->nr_gone);
 	mt->nr_gone = 0;
 }
 
@@ -534,8 +534,7 @@ static void target__replan(struct memtrace *mt, struct target *t)
  * parent had (the same mappings, the same interpreter), probed before it
  * runs (it is stopped until the caller resumes it).
  */
-static void target__adopt(struct memtrace *mt, const struct mt_proc_event *e,
-			  struct target *parent)
+static void target__adopt(struct memtrace *mt, const struct mt_proc_event *e, struct target *parent)
 {
 	__u64 start = mt_proc__ticks_of_ns(e->start_ns);
 	struct mt_maps maps;

@@ -99,7 +99,6 @@ out:
 	return err;
 }
 
-
 int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap)
 {
 	struct mt_agg_opts ao = {
@@ -141,7 +140,7 @@ int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap)
 	if (mt->nr_gone) {
 		/* their stacks go too (a --min-age snapshot does not show every site) */
 		if (!mt->opts->min_age &&
-		    mt_reader__gc_stacks(&mt->bpf, snap, mt->gone, mt->nr_gone) > 0)
+		    mt_reclaim__gc_stacks(&mt->bpf, snap, mt->gone, mt->nr_gone) > 0)
 			mt_stack_cache__clear(mt->stacks);
 		mt_session__purge(mt);
 	}

@@ -19,6 +19,8 @@
 #include "kernel/events.h"
 #include "kernel/loader.h"
 #include "kernel/reader.h"
+#include "kernel/reclaim.h"
+#include "kernel/stackcache.h"
 #include "opts.h"
 #include "output/output.h"
 #include "session/lifecycle.h"
@@ -44,7 +46,7 @@ struct memtrace {
 	size_t nr_gone, cap_gone;
 	FILE *out;
 	struct mt_output_cfg out_cfg;
-	long reports; /* report rounds written */
+	long reports;  /* report rounds written */
 	pid_t cmd_pid; /* -- mode: the command, until reaped (0 then) */
 	int child_status;
 	int sfd; /* signalfd */

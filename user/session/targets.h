@@ -38,7 +38,8 @@ struct target {
 	struct {
 		__u64 inode;
 		dev_t dev;
-	} probed[8]; /* files probed for this process (the same after an exec is not probed twice) */
+	} probed[8]; /* files probed for this process (the same after an exec is not probed twice)
+		      */
 	size_t nr_probed;
 	struct mt_agg *agg; /* owned */
 	unsigned int seq;   /* reports written */
