@@ -107,7 +107,12 @@ static long mt_py_walk_frame(__u32 i, void *arg)
 __noinline __u64 mt_py_stack_get(__u32 tgid, __u64 last)
 {
 	const struct mt_py_offsets *o;
-	struct mt_py_walk w = {.hash = 0xcbf29ce484222325ULL};
+	/*
+	 * The process is part of the key: a forked child runs the same code at
+	 * the same addresses, and its own event is what makes memtrace read
+	 * them in that child while it lives.
+	 */
+	struct mt_py_walk w = {.hash = (0xcbf29ce484222325ULL ^ tgid) * 0x100000001b3ULL};
 	struct task_struct *task;
 	__u64 ts, frame = 0, h;
 	__u32 zero = 0, tid;

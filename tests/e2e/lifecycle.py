@@ -14,6 +14,9 @@ memtrace's JSON reports with the markers exactly, per process:
   no-follow-forks   -p --no-follow-forks: the parent only
   exec-static-pid   -p on a process that executes a static program: the new
                     image is probed before it runs, the old image's leak is gone
+  fork-python       memtrace -- python3 forks.py: multiprocessing's fork children,
+                    each with its own Python lines, exact (the children's code objects
+                    are read in each child, or in the parent when the child is gone)
   pid-reuse-all     -a: a process exits, a new one gets its pid (ns_last_pid):
                     reported as the new process, nothing of the old one
 
@@ -36,6 +39,7 @@ MEMTRACE = os.path.abspath(os.environ.get("MEMTRACE", os.path.join(ROOT, "memtra
 TARGETS = os.path.join(ROOT, ".output", "targets")
 LIFECYCLE = os.path.join(TARGETS, "lifecycle")
 STATIC = os.path.join(TARGETS, "static_leak")
+PYTHON = os.environ.get("LIFECYCLE_PYTHON", "/usr/bin/python3")
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TMP = tempfile.mkdtemp(prefix="memtrace-lifecycle-")
 MARK = re.compile(r"/\*\s*@leak\s+bytes=(\d+)\s+count=(\d+)\s+proc=([\w-]+)\s*\*/")
@@ -220,6 +224,43 @@ def t_exec_static_pid(truth):
     return errs
 
 
+def t_fork_python(truth):
+    src = os.path.join(ROOT, "tests", "targets", "py", "forks.py")
+    lines = {}
+    with open(src) as f:
+        for n, text in enumerate(f, 1):
+            if "@leak" in text:
+                lines["parent" if "proc=parent" in text else "child"] = n
+    out = os.path.join(TMP, "forks-py.json")
+    mt = memtrace(["--interval", "30", "--", PYTHON, src], out)
+    m = mt.wait_line(r"^children (\d+) (\d+)", timeout=30)
+    kids = {int(m.group(1)): 4, int(m.group(2)): 6}
+    errs = []
+    if mt.wait(20) != 0:
+        errs.append("memtrace exited %s (stderr: %s)" % (mt.p.returncode, " | ".join(mt.err[-3:])))
+    reps = reports(out)
+    want = {pid: {("forks.py", lines["child"]): (n * 100001, n)} for pid, n in kids.items()}
+    parent = [r.get("pid") for r in reps if r.get("pid") not in kids]
+    if not parent:
+        return errs + ["no report of the parent"]
+    want[parent[0]] = {("forks.py", lines["parent"]): (300003, 3)}
+    for pid, lines_want in want.items():
+        mine = [r for r in reps if r.get("pid") == pid]
+        if not mine or mine[-1].get("final") is not True:
+            errs.append("pid %d: no final report" % pid)
+            continue
+        got = per_line(mine[-1])
+        for key, w in lines_want.items():
+            if got.get(key, (0, 0)) != w:
+                errs.append("pid %d: %s:%d has %s B/%s, truth %d B/%d" % (
+                    pid, key[0], key[1], *got.get(key, (0, 0)), *w))
+        other = [k for k in got if k[0] == "forks.py" and k not in lines_want
+                 and k[1] in lines.values()]
+        if other:
+            errs.append("pid %d: shows %s" % (pid, other))
+    return errs
+
+
 def start_with_pid(argv, pid, tries=50):
     """Start argv as pid (ns_last_pid), or None when another process took it."""
     for _ in range(tries):
@@ -278,7 +319,7 @@ def main():
     only = [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
     global ONLY
     ONLY = [fn for fn in (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_exec_static_pid,
-                          t_pid_reuse_all) if any(fn.__name__[2:].replace("_", "-").startswith(o)
+                          t_fork_python, t_pid_reuse_all) if any(fn.__name__[2:].replace("_", "-").startswith(o)
                                                   for o in only)]
     if os.geteuid() != 0:
         print("lifecycle: needs root%s" % (" (CI: failure)" if CI else ", skipped"))
@@ -289,7 +330,7 @@ def main():
             return 1
     try:
         for fn in ONLY or (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_exec_static_pid,
-                           t_pid_reuse_all):
+                           t_fork_python, t_pid_reuse_all):
             case(fn)
     finally:
         for p in PROCS:

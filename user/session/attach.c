@@ -469,6 +469,7 @@ int mt_target__retire(struct memtrace *mt, struct target *t, bool report)
 	mt_loader__unfollow(mt->loader, t->pid);
 	target__forget(mt, t);
 	mt_targets__remove(&mt->targets, t);
+	mt->collect = true;
 	return err;
 }
 

@@ -47,6 +47,7 @@ struct memtrace {
 	FILE *out;
 	struct mt_output_cfg out_cfg;
 	long reports;  /* report rounds written */
+	bool collect;  /* targets went: collect their stacks at the next round */
 	pid_t cmd_pid; /* -- mode: the command, until reaped (0 then) */
 	int child_status;
 	int sfd; /* signalfd */

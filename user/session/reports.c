@@ -28,6 +28,24 @@ static double now_realtime(void)
 }
 
 /*
+ * A Python frame of t. A forked child that is gone (or whose frame was
+ * never read while it lived) shares its code objects with its parent,
+ * at the same addresses, from before the fork: the parent can tell (a
+ * code object freed and reused since fails the co_firstlineno check).
+ */
+static int resolve_py(struct memtrace *mt, const struct target *t, const struct mt_py_frame *py,
+		      struct mt_frame *f)
+{
+	int err = mt_sym_python__resolve(mt->pysym, t->pid, py, f);
+	const struct target *parent;
+
+	if (err && t->ppid && (parent = mt_targets__find(&mt->targets, t->ppid, 0)) &&
+	    parent->py_module[0])
+		err = mt_sym_python__resolve(mt->pysym, parent->pid, py, f);
+	return err;
+}
+
+/*
  * Symbolize one site into frames, innermost first: the call site ([SP] at
  * entry), then the frame-pointer stack above it, cut at the first address
  * in no module (what a function without frame pointers left in %rbp).
@@ -81,7 +99,7 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	for (int i = 0; i < npy && nf < max; i++) {
 		struct mt_frame *f = &frames[nf];
 
-		if (mt_sym_python__resolve(mt->pysym, t->pid, &py[i], f)) {
+		if (resolve_py(mt, t, &py[i], f)) {
 			/* freed (and maybe reused) before memtrace could read it */
 			memset(f, 0, sizeof(*f));
 			f->kind = MT_FRAME_PYTHON;
@@ -236,5 +254,5 @@ void mt_session__on_py_stack(void *ctx, __u32 tgid, __u64 py_stack)
 		return;
 	n = mt_stack_cache__python(mt->stacks, &mt->bpf, py_stack, py, MT_PY_MAX_DEPTH);
 	for (int i = 0; i < n; i++)
-		mt_sym_python__resolve(mt->pysym, t->pid, &py[i], &f);
+		resolve_py(mt, t, &py[i], &f);
 }

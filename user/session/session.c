@@ -257,10 +257,16 @@ static int report_round(struct memtrace *mt, bool final)
 	err = mt_session__snapshot(mt, &snap);
 	if (err)
 		return err;
-	if (mt->opts->all)
+	if (mt->opts->all) {
 		err = host_round(mt, &snap, final);
-	else
+	} else {
+		/* the stacks of targets that went (a --min-age snapshot has not every site) */
+		if (mt->collect && !mt->opts->min_age &&
+		    mt_reclaim__gc_stacks(&mt->bpf, &snap, NULL, 0) > 0)
+			mt_stack_cache__clear(mt->stacks);
+		mt->collect = false;
 		err = mt_session__report_round(mt, &snap, final);
+	}
 	mt_snapshot__free(&snap);
 	mt->reports++;
 	return err;
