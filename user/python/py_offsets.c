@@ -35,9 +35,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <gelf.h>
 #include <libelf.h>
+#include "proc/procmem.h"
 #include "python/py_offsets.h"
 
 #define PY_VER(maj, min) ((__u32)(maj) << 24 | (__u32)(min) << 16)
@@ -64,56 +64,6 @@
 
 /* ---- target memory ---- */
 
-static int read_proc_mem(pid_t pid, __u64 addr, void *buf, size_t len)
-{
-	char path[64];
-	size_t done = 0;
-	int fd, err = 0;
-
-	if (addr > (__u64)LLONG_MAX - len)
-		return -EFAULT;
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(addr + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n == 0 || errno == EIO ? -EFAULT : -errno;
-			break;
-		}
-		done += n;
-	}
-	close(fd);
-	return err;
-}
-
-int mt_py__read(pid_t pid, __u64 addr, void *buf, size_t len)
-{
-	struct iovec local = {.iov_base = buf, .iov_len = len};
-	struct iovec remote = {.iov_base = (void *)(unsigned long)addr, .iov_len = len};
-	ssize_t n;
-
-	if (!len)
-		return 0;
-	if (pid <= 0 || !buf)
-		return -EINVAL;
-	if (addr + len < addr)
-		return -EFAULT;
-	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-	if (n == (ssize_t)len)
-		return 0;
-	if (n >= 0)
-		return -EFAULT; /* partial: the range crosses into unmapped memory */
-	if (errno != ENOSYS && errno != EPERM && errno != EACCES)
-		return -errno;
-	/* process_vm_readv not available (seccomp, old kernel): /proc/PID/mem */
-	return read_proc_mem(pid, addr, buf, len);
-}
-
 /* Read a NUL-terminated string of at most sz - 1 bytes, page by page. */
 static int read_cstr(pid_t pid, __u64 addr, char *buf, size_t sz)
 {
@@ -125,7 +75,7 @@ static int read_cstr(pid_t pid, __u64 addr, char *buf, size_t sz)
 
 		if (chunk > sz - 1 - done)
 			chunk = sz - 1 - done;
-		err = mt_py__read(pid, addr + done, buf + done, chunk);
+		err = mt_procmem__read(pid, addr + done, buf + done, chunk);
 		if (err)
 			return err;
 		if (memchr(buf + done, 0, chunk))
@@ -138,7 +88,7 @@ static int read_cstr(pid_t pid, __u64 addr, char *buf, size_t sz)
 
 static int read_u64(pid_t pid, __u64 addr, __u64 *val)
 {
-	return mt_py__read(pid, addr, val, sizeof(*val));
+	return mt_procmem__read(pid, addr, val, sizeof(*val));
 }
 
 /* ---- the interpreter's ELF file ---- */
@@ -519,7 +469,7 @@ static int from_debug_offsets(struct detect *d, __u32 version, const struct mt_p
 	if (!dl)
 		return fail(d, -EOPNOTSUPP, "CPython %s: unknown _Py_DebugOffsets layout (%s)",
 			    d->ver, SUPPORTED_TEXT);
-	err = mt_py__read(d->pid, off->runtime, raw, dl->total);
+	err = mt_procmem__read(d->pid, off->runtime, raw, dl->total);
 	if (err)
 		return fail(d, err, "CPython %s: cannot read _Py_DebugOffsets at 0x%llx: %s",
 			    d->ver, (unsigned long long)off->runtime, strerror(-err));
@@ -638,7 +588,7 @@ static int check_code_type(struct detect *d, __u64 type, __u32 version,
 		__u64 name_ptr, offset;
 		char name[32];
 
-		err = mt_py__read(d->pid, members + i * MEMBERDEF_SIZE, def, sizeof(def));
+		err = mt_procmem__read(d->pid, members + i * MEMBERDEF_SIZE, def, sizeof(def));
 		/*
 		 * Before relocation the pointer holds its link-time value
 		 * (the addend), which points nowhere in a relocated library.
@@ -759,7 +709,7 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 
 	/* 2. version */
 	if (e.has_sym[SYM_VERSION]) {
-		err = mt_py__read(pid, e.sym[SYM_VERSION] + e.bias, &version, sizeof(version));
+		err = mt_procmem__read(pid, e.sym[SYM_VERSION] + e.bias, &version, sizeof(version));
 		if (err && err != -ESRCH)
 			err = py_elf__read(&e, e.sym[SYM_VERSION], &version, sizeof(version));
 		if (err) {
