@@ -26,6 +26,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include "probe/attach.h"
+#include "proc/files.h"
 #include "lib/log.h"
 #include "mt_abi.h"
 
@@ -685,31 +686,6 @@ int mt_plan__from_file(struct mt_plan *plan, const char *path)
 	return plan_file(plan, path, kinds, NR_KINDS);
 }
 
-/*
- * A path to mod's file valid here: /proc/PID/root/<path> when it is the
- * same inode (containers), else the mapping's /proc/PID/map_files entry.
- */
-static int module_path(pid_t pid, const struct mt_maps *maps, const struct mt_module *mod,
-		       char *buf, size_t len)
-{
-	struct stat st;
-
-	snprintf(buf, len, "/proc/%d/root%s", pid, mod->path);
-	if (stat(buf, &st) == 0 && st.st_ino == mod->inode && st.st_dev == mod->dev)
-		return 0;
-	for (size_t i = 0; i < maps->nr_maps; i++) {
-		const struct mt_map *m = &maps->maps[i];
-
-		if (m->inode != mod->inode || m->dev != mod->dev || !m->path)
-			continue;
-		snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", pid,
-			 (unsigned long long)m->start, (unsigned long long)m->end);
-		if (stat(buf, &st) == 0)
-			return 0;
-	}
-	return -ENOENT;
-}
-
 static bool is_libc_name(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -740,7 +716,7 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
 			if ((pass == 0 && !is_exe) || (pass == 1 && (is_exe || !is_libc)) ||
 			    (pass == 2 && (is_exe || is_libc)))
 				continue;
-			if (module_path(pid, maps, m, path, sizeof(path)) ||
+			if (mt_maps__module_path(pid, maps, m->start, path, sizeof(path)) ||
 			    mt_plan__from_file(plan, path))
 				continue;
 			snprintf(plan->shown, sizeof(plan->shown), "%s", m->path);
@@ -823,7 +799,7 @@ int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps,
 	*inlined = false;
 	if (!mod)
 		return -ENOENT;
-	err = module_path(pid, maps, mod, path, sizeof(path));
+	err = mt_maps__module_path(pid, maps, mod->start, path, sizeof(path));
 	if (err)
 		return err;
 	err = plan_file(plan, path, py_kinds, sizeof(py_kinds) / sizeof(py_kinds[0]));
@@ -846,11 +822,4 @@ int mt_elf__func_offset(const char *path, const char *name, __u64 *offset)
 	err = f.sym[0] ? vaddr_to_offset(f.elf, f.sym[0], offset) : -ENOENT;
 	elf_file__close(&f);
 	return err;
-}
-
-int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf, size_t len)
-{
-	const struct mt_module *mod = mt_maps__find(maps, addr);
-
-	return mod ? module_path(pid, maps, mod, buf, len) : -ENOENT;
 }

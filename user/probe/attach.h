@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "mt_abi.h"
+#include "proc/files.h"
 #include "proc/procmaps.h"
 
 struct mt_probe {
@@ -83,12 +84,6 @@ int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps,
 
 /* File offset of function name in the ELF file at path. 0 or -errno (-ENOENT). */
 int mt_elf__func_offset(const char *path, const char *name, __u64 *offset);
-
-/*
- * A path valid here for the module of pid that maps addr (see
- * mt_plan__for_pid). 0 or -errno.
- */
-int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf, size_t len);
 
 /* Probe with uprobes what the plan gives to system call tracepoints. */
 void mt_plan__no_syscall_tps(struct mt_plan *plan);

@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <gelf.h>
 #include <libelf.h>
+#include "proc/files.h"
 #include "proc/procmem.h"
 #include "python/py_offsets.h"
 
@@ -129,37 +130,6 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/*
- * Open the file of module m as the process sees it: /proc/PID/root/<path>
- * if it is the mapped file (device and inode), else the map_files link of
- * its r-x mapping, else /proc/PID/root/<path> anyway (overlayfs reports
- * other device numbers in maps than stat does).
- */
-static int open_module(pid_t pid, const struct mt_module *m)
-{
-	char path[PATH_MAX + 64];
-	struct stat st;
-	int fd, fd2;
-
-	if ((size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path) >=
-	    sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && !fstat(fd, &st) && st.st_dev == m->dev && st.st_ino == m->inode)
-		return fd;
-	if (m->exec_end > m->exec_start) {
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid,
-			 (unsigned long long)m->exec_start, (unsigned long long)m->exec_end);
-		fd2 = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd2 >= 0) {
-			if (fd >= 0)
-				close(fd);
-			return fd2;
-		}
-	}
-	return fd >= 0 ? fd : -errno;
-}
-
 static void elf__find_syms(struct py_elf *e, Elf_Scn *scn, const GElf_Shdr *sh)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
@@ -217,7 +187,8 @@ static int elf__bias(struct py_elf *e, const struct mt_module *m)
 	return 0;
 }
 
-static int py_elf__open(pid_t pid, const struct mt_module *m, struct py_elf *e)
+static int py_elf__open(pid_t pid, const struct mt_maps *maps, const struct mt_module *m,
+			struct py_elf *e)
 {
 	GElf_Ehdr ehdr;
 	Elf_Scn *scn = NULL;
@@ -225,7 +196,7 @@ static int py_elf__open(pid_t pid, const struct mt_module *m, struct py_elf *e)
 	int pass, err;
 
 	memset(e, 0, sizeof(*e));
-	e->fd = open_module(pid, m);
+	e->fd = mt_files__open_module(pid, maps, m, NULL, MT_FILES_LIVE, NULL, 0);
 	if (e->fd < 0)
 		return e->fd;
 	err = -ENOEXEC;
@@ -692,7 +663,7 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 			return fail(&d, -ENOENT, "no libpython and no executable mapping");
 	}
 	d.path = mod->path;
-	err = py_elf__open(pid, mod, &e);
+	err = py_elf__open(pid, maps, mod, &e);
 	if (err) {
 		if (!named && err == -ENOEXEC)
 			return fail(&d, -ENOENT, "%s: not an ELF file we can read", d.path);

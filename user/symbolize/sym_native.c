@@ -52,9 +52,9 @@
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include "lib/htab.h"
+#include "proc/files.h"
 #include "symbolize/sym_native.h"
 
-#define DELETED_SUFFIX " (deleted)"
 #define MAX_INLINE 64 /* frames kept per address */
 
 /* ---- entries ---- */
@@ -364,68 +364,6 @@ static int elf__bias(const struct sym_elf *e, __u64 start, __u64 offset, __u64 p
 	return -ENOENT;
 }
 
-static bool path_deleted(const char *path)
-{
-	size_t len = strlen(path), slen = strlen(DELETED_SUFFIX);
-
-	return len > slen && !strcmp(path + len - slen, DELETED_SUFFIX);
-}
-
-/* The mapping of maps that starts at addr, or NULL. */
-static const struct mt_map *maps__at(const struct mt_maps *maps, __u64 addr)
-{
-	size_t lo = 0, hi = maps->nr_maps;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (maps->maps[mid].start == addr)
-			return &maps->maps[mid];
-		if (maps->maps[mid].start < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-/*
- * Open the file of module m. Prefer root + path when it is the very file
- * mapped (same device and inode); else the map_files link of the r-x
- * mapping; else, if the mapped file was not deleted, root + path anyway
- * (overlayfs and btrfs report other device numbers in maps than stat).
- */
-static int open_module(pid_t pid, const struct mt_maps *maps, const struct mt_module *m,
-		       const char *root, char *path, size_t path_sz)
-{
-	const struct mt_map *map = maps__at(maps, m->exec_start);
-	struct stat st;
-	int fd, fd2;
-
-	if ((size_t)snprintf(path, path_sz, "%s%s", root, m->path) >= path_sz)
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && !fstat(fd, &st) && st.st_dev == m->dev && st.st_ino == m->inode)
-		return fd;
-	if (pid > 0) {
-		char mf[64];
-
-		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", (int)pid,
-			 (unsigned long long)m->exec_start, (unsigned long long)m->exec_end);
-		fd2 = open(mf, O_RDONLY | O_CLOEXEC);
-		if (fd2 >= 0) {
-			if (fd >= 0)
-				close(fd);
-			return fd2;
-		}
-	}
-	if (fd >= 0 && map && map->path && !path_deleted(map->path))
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	return -ENOENT;
-}
-
 static __u64 inode_hash(dev_t dev, __u64 ino)
 {
 	return mt_hash_u64((__u64)dev * 0x9e3779b97f4a7c15ULL ^ ino);
@@ -461,7 +399,7 @@ static struct sym_elf *module__elf(struct mt_sym_native *s, pid_t pid, const str
 	ino = inode__find(s, m->dev, m->inode);
 	if (ino)
 		return ino->elf;
-	fd = open_module(pid, maps, m, root, path, sizeof(path));
+	fd = mt_files__open_module(pid, maps, m, root, MT_FILES_LIVE, path, sizeof(path));
 	if (fd < 0)
 		return NULL;
 	e = elf__get(s, fd, m->path);
