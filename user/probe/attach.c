@@ -26,6 +26,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include "probe/attach.h"
+#include "proc/elf.h"
 #include "proc/files.h"
 #include "lib/log.h"
 #include "mt_abi.h"
@@ -81,8 +82,7 @@ static const struct kind_desc py_kinds[] = {
 #define MAX_KINDS 32
 
 struct elf_file {
-	int fd;
-	Elf *elf;
+	struct mt_elf e;
 	const struct kind_desc *tab;
 	size_t ntab;
 	GElf_Addr sym[MAX_KINDS];   /* 0 = not found */
@@ -92,111 +92,38 @@ struct elf_file {
 
 static void elf_file__close(struct elf_file *f)
 {
-	if (f->elf)
-		elf_end(f->elf);
-	if (f->fd >= 0)
-		close(f->fd);
-}
-
-static void scan_symbols(struct elf_file *f, Elf_Scn *scn, GElf_Shdr *sh)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t n;
-
-	if (!data || !sh->sh_entsize)
-		return;
-	n = sh->sh_size / sh->sh_entsize;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Sym s;
-		const char *name;
-		int type;
-
-		if (!gelf_getsym(data, i, &s))
-			continue;
-		type = GELF_ST_TYPE(s.st_info);
-		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s.st_shndx == SHN_UNDEF ||
-		    !s.st_value)
-			continue;
-		name = elf_strptr(f->elf, sh->sh_link, s.st_name);
-		if (!name)
-			continue;
-		for (size_t k = 0; k < f->ntab; k++) {
-			if (f->sym[k] || strcmp(name, f->tab[k].name))
-				continue;
-			if (type == STT_GNU_IFUNC) {
-				pr_warn("%s is an IFUNC resolver: not probed", name);
-				continue;
-			}
-			f->sym[k] = s.st_value;
-			f->size[k] = s.st_size;
-		}
-	}
+	mt_elf__close(&f->e);
 }
 
 static int elf_file__open(struct elf_file *f, const char *path, const struct kind_desc *tab,
 			  size_t ntab)
 {
-	size_t nphdr;
-	Elf_Scn *scn = NULL;
-	int err = 0;
+	struct mt_elf_sym syms[MAX_KINDS];
+	const struct mt_elf_load *exec;
+	int err;
 
 	memset(f, 0, sizeof(*f));
 	f->tab = tab;
 	f->ntab = ntab < MAX_KINDS ? ntab : MAX_KINDS;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
-		return -errno;
-	elf_version(EV_CURRENT);
-	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
-	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF || elf_getphdrnum(f->elf, &nphdr)) {
-		err = -ENOEXEC;
-		goto out;
-	}
-	for (size_t i = 0; i < nphdr; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(f->elf, i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
-		    ph.p_memsz > f->exec_memsz) {
-			f->exec_vaddr = ph.p_vaddr;
-			f->exec_memsz = ph.p_memsz;
-		}
-	}
-	/* .symtab first: it also has local aliases; .dynsym fills the gaps */
-	for (int pass = 0; pass < 2; pass++) {
-		Elf32_Word want = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
-
-		scn = NULL;
-		while ((scn = elf_nextscn(f->elf, scn))) {
-			GElf_Shdr sh;
-
-			if (gelf_getshdr(scn, &sh) && sh.sh_type == want)
-				scan_symbols(f, scn, &sh);
-		}
-	}
-out:
+	err = mt_elf__open(&f->e, path);
 	if (err)
-		elf_file__close(f);
-	return err;
-}
-
-/* File offset of a virtual address, from the PT_LOAD that holds it. */
-static int vaddr_to_offset(Elf *elf, GElf_Addr vaddr, __u64 *off)
-{
-	size_t nphdr;
-
-	if (elf_getphdrnum(elf, &nphdr))
-		return -ENOEXEC;
-	for (size_t i = 0; i < nphdr; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
-			*off = vaddr - ph.p_vaddr + ph.p_offset;
-			return 0;
-		}
+		return err;
+	exec = mt_elf__exec_load(&f->e);
+	if (exec) {
+		f->exec_vaddr = exec->vaddr;
+		f->exec_memsz = exec->memsz;
 	}
-	return -ENOENT;
+	for (size_t k = 0; k < f->ntab; k++)
+		syms[k] = (struct mt_elf_sym){.name = tab[k].name};
+	/* .symtab first: it also has local aliases; .dynsym fills the gaps */
+	mt_elf__find_syms(&f->e, syms, f->ntab, MT_ELF_FUNC, MT_ELF_SYMTAB_FIRST);
+	for (size_t k = 0; k < f->ntab; k++) {
+		f->sym[k] = syms[k].value;
+		f->size[k] = syms[k].size;
+		if (!syms[k].found && syms[k].skipped == STT_GNU_IFUNC)
+			pr_warn("%s is an IFUNC resolver: not probed", syms[k].name);
+	}
+	return 0;
 }
 
 /* Argument registers each kind's probe reads (bit 0 = %rdi, 1 = %rsi, 2 = %rdx, 3 = %rcx). */
@@ -380,14 +307,14 @@ static size_t plt_slots(struct elf_file *f, GElf_Addr *slots, size_t max)
 	Elf_Scn *scn = NULL;
 	size_t n = 0;
 
-	while ((scn = elf_nextscn(f->elf, scn))) {
+	while ((scn = elf_nextscn(f->e.elf, scn))) {
 		GElf_Shdr sh, symsh;
 		Elf_Data *data, *syms;
 		Elf_Scn *symscn;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
 			continue;
-		symscn = elf_getscn(f->elf, sh.sh_link);
+		symscn = elf_getscn(f->e.elf, sh.sh_link);
 		if (!symscn || !gelf_getshdr(symscn, &symsh))
 			continue;
 		data = elf_getdata(scn, NULL);
@@ -404,7 +331,7 @@ static size_t plt_slots(struct elf_file *f, GElf_Addr *slots, size_t max)
 			     GELF_R_TYPE(r.r_info) != R_X86_64_GLOB_DAT) ||
 			    !gelf_getsym(syms, GELF_R_SYM(r.r_info), &sym))
 				continue;
-			name = elf_strptr(f->elf, symsh.sh_link, sym.st_name);
+			name = elf_strptr(f->e.elf, symsh.sh_link, sym.st_name);
 			for (size_t k = 0; name && k < f->ntab; k++)
 				if (allocating(&f->tab[k]) && !strcmp(name, f->tab[k].name))
 					slots[n++] = r.r_offset;
@@ -483,7 +410,7 @@ static void plan_rules(struct mt_plan *plan, struct elf_file *f, Dwarf_CFI *cfi)
 	 * PLT stubs jump through a slot: jmp *disp32(%rip) (ff 25), maybe
 	 * after bnd (f2) and endbr64 (f3 0f 1e fa) in .plt.sec entries.
 	 */
-	while ((scn = elf_nextscn(f->elf, scn))) {
+	while ((scn = elf_nextscn(f->e.elf, scn))) {
 		GElf_Shdr sh;
 		const unsigned char *b = section_bytes(scn, &sh);
 		if (!b || sh.sh_size < 6)
@@ -515,7 +442,7 @@ static void plan_rules(struct mt_plan *plan, struct elf_file *f, Dwarf_CFI *cfi)
 
 	/* call rel32 (e8) to any target; a stray e8 byte only adds an unused rule */
 	scn = NULL;
-	while ((scn = elf_nextscn(f->elf, scn))) {
+	while ((scn = elf_nextscn(f->e.elf, scn))) {
 		GElf_Shdr sh;
 		const unsigned char *b = section_bytes(scn, &sh);
 
@@ -584,7 +511,7 @@ static bool plan_syscalls(struct mt_plan *plan, struct elf_file *f, Dwarf_CFI *c
 	size_t n = f->size[k], first = plan->nr_syscalls;
 
 	if (!cfi || !f->exec_memsz || n < 2 || n > sizeof(b) ||
-	    pread(f->fd, b, n, (off_t)p->func_offset) != (ssize_t)n)
+	    pread(f->e.fd, b, n, (off_t)p->func_offset) != (ssize_t)n)
 		return false;
 	for (size_t i = 0; i + 2 <= n; i++) {
 		GElf_Addr at = f->sym[k] + i, ip = at + 2;
@@ -616,7 +543,6 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 		     size_t ntab)
 {
 	struct elf_file f;
-	struct stat st;
 	Dwarf_CFI *cfi = NULL;
 	int err;
 
@@ -626,10 +552,8 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 	err = elf_file__open(&f, path, tab, ntab);
 	if (err)
 		return err;
-	if (fstat(f.fd, &st) == 0) {
-		plan->inode = st.st_ino;
-		plan->dev = st.st_dev;
-	}
+	plan->inode = f.e.ino;
+	plan->dev = f.e.dev;
 	for (size_t k = 0; k < f.ntab; k++) {
 		if (!f.sym[k] && f.tab[k].required) {
 			err = -ENOENT;
@@ -637,9 +561,9 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 		}
 	}
 	if (f.exec_memsz <= MT_COOKIE_FIELD_MAX)
-		cfi = dwarf_getcfi_elf(f.elf);
+		cfi = dwarf_getcfi_elf(f.e.elf);
 	if (tab == kinds)
-		plan->syscall_note = identity_unsure(f.fd);
+		plan->syscall_note = identity_unsure(f.e.fd);
 	for (size_t k = 0; k < f.ntab; k++) {
 		struct mt_probe *p;
 		__u64 off, seg_off = 0, seg_size = 0, where, flags;
@@ -653,13 +577,13 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 			pr_debug("%s is an alias of an already probed function", f.tab[k].name);
 			continue;
 		}
-		if (vaddr_to_offset(f.elf, f.sym[k], &off))
+		if (mt_elf__offset(&f.e, f.sym[k], &off))
 			continue;
 		p = &plan->probes[plan->nr_probes++];
 		p->kind = f.tab[k].kind;
 		p->name = f.tab[k].name;
 		p->func_offset = off;
-		where = place_probe(f.fd, p->kind, off, &p->slow, &flags);
+		where = place_probe(f.e.fd, p->kind, off, &p->slow, &flags);
 		p->offset = off + where;
 		p->needs_return = f.tab[k].needs_return;
 		if (f.exec_memsz && f.sym[k] >= f.exec_vaddr &&
@@ -778,8 +702,8 @@ static bool pymalloc_inlined(const char *path)
 
 	if (elf_file__open(&f, path, obj, 1))
 		return false;
-	if (f.sym[0] && !vaddr_to_offset(f.elf, f.sym[0], &off) &&
-	    pread(f.fd, b, sizeof(b), (off_t)off) == (ssize_t)sizeof(b)) {
+	if (f.sym[0] && !mt_elf__offset(&f.e, f.sym[0], &off) &&
+	    pread(f.e.fd, b, sizeof(b), (off_t)off) == (ssize_t)sizeof(b)) {
 		for (size_t i = 0; i + 6 <= sizeof(b); i++) {
 			load |= b[i] == 0x48 && b[i + 1] == 0x8b && b[i + 2] == 0x05;
 			cmp |= load && b[i] == 0x48 && b[i + 1] == 0x3d;
@@ -808,18 +732,4 @@ int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps,
 	snprintf(plan->shown, sizeof(plan->shown), "%s", mod->path);
 	*inlined = pymalloc_inlined(path);
 	return 0;
-}
-
-int mt_elf__func_offset(const char *path, const char *name, __u64 *offset)
-{
-	const struct kind_desc one[] = {{MT_KIND_MALLOC, name, false, true}};
-	struct elf_file f;
-	int err;
-
-	err = elf_file__open(&f, path, one, 1);
-	if (err)
-		return err;
-	err = f.sym[0] ? vaddr_to_offset(f.elf, f.sym[0], offset) : -ENOENT;
-	elf_file__close(&f);
-	return err;
 }

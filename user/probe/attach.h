@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "mt_abi.h"
+#include "proc/elf.h"
 #include "proc/files.h"
 #include "proc/procmaps.h"
 
@@ -81,9 +82,6 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
  */
 int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps, __u64 runtime,
 		    bool *inlined);
-
-/* File offset of function name in the ELF file at path. 0 or -errno (-ENOENT). */
-int mt_elf__func_offset(const char *path, const char *name, __u64 *offset);
 
 /* Probe with uprobes what the plan gives to system call tracepoints. */
 void mt_plan__no_syscall_tps(struct mt_plan *plan);

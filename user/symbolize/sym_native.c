@@ -52,17 +52,13 @@
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include "lib/htab.h"
+#include "proc/elf.h"
 #include "proc/files.h"
 #include "symbolize/sym_native.h"
 
 #define MAX_INLINE 64 /* frames kept per address */
 
 /* ---- entries ---- */
-
-struct sym_load { /* one PT_LOAD program header */
-	__u64 vaddr, offset, filesz;
-	__u32 flags;
-};
 
 struct sym_elf {
 	struct mt_hnode node; /* in elfs */
@@ -73,11 +69,8 @@ struct sym_elf {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
 	__u64 dwfl_bias; /* Dwfl address - ELF vaddr; 0 in practice */
-	struct sym_load *loads;
-	size_t nr_loads;
-	/* handed over to libdwfl by find_elf, then -1/NULL */
-	int fd;
-	Elf *elf;
+	/* its fd and Elf are handed over to libdwfl by find_elf, then -1/NULL */
+	struct mt_elf file;
 	char *path; /* in the target's namespace; debuglink search */
 };
 
@@ -143,13 +136,13 @@ static int find_elf_cb(Dwfl_Module *mod, void **userdata, const char *modname, D
 	struct sym_elf *e = *userdata;
 	int fd;
 
-	if (!e || e->fd < 0)
+	if (!e || e->file.fd < 0)
 		return -1;
 	*file_name = e->path ? strdup(e->path) : NULL;
-	*elfp = e->elf;
-	fd = e->fd;
-	e->elf = NULL;
-	e->fd = -1;
+	*elfp = e->file.elf;
+	fd = e->file.fd;
+	e->file.elf = NULL;
+	e->file.fd = -1;
 	return fd;
 }
 
@@ -166,11 +159,7 @@ static void sym_elf__free(struct sym_elf *e)
 		return;
 	if (e->dwfl)
 		dwfl_end(e->dwfl);
-	if (e->elf)
-		elf_end(e->elf);
-	if (e->fd >= 0)
-		close(e->fd);
-	free(e->loads);
+	mt_elf__close(&e->file);
 	free(e->build_id);
 	free(e->path);
 	free(e);
@@ -200,57 +189,6 @@ static struct sym_elf *elf__find(struct mt_sym_native *s, const unsigned char *i
 	return NULL;
 }
 
-/* Read the PT_LOAD headers of e->elf into e->loads. */
-static int elf__read_loads(struct sym_elf *e)
-{
-	size_t phnum, i;
-
-	if (elf_getphdrnum(e->elf, &phnum))
-		return -ENOEXEC;
-	e->loads = calloc(phnum ? phnum : 1, sizeof(*e->loads));
-	if (!e->loads)
-		return -ENOMEM;
-	for (i = 0; i < phnum; i++) {
-		GElf_Phdr mem, *ph = gelf_getphdr(e->elf, i, &mem);
-
-		if (!ph || ph->p_type != PT_LOAD)
-			continue;
-		e->loads[e->nr_loads++] = (struct sym_load){
-		    .vaddr = ph->p_vaddr,
-		    .offset = ph->p_offset,
-		    .filesz = ph->p_filesz,
-		    .flags = ph->p_flags,
-		};
-	}
-	return e->nr_loads ? 0 : -ENOEXEC;
-}
-
-/* Address range to report for the Dwfl module so that its bias is 0. */
-static void elf__range(struct sym_elf *e, __u64 *low, __u64 *high)
-{
-	size_t phnum, i;
-	bool first = true;
-
-	*low = *high = 0;
-	if (elf_getphdrnum(e->elf, &phnum))
-		return;
-	for (i = 0; i < phnum; i++) {
-		GElf_Phdr mem, *ph = gelf_getphdr(e->elf, i, &mem);
-
-		if (!ph || ph->p_type != PT_LOAD)
-			continue;
-		if (first) {
-			/* as libdwfl computes the module's link-time start */
-			*low = ph->p_vaddr & -ph->p_align;
-			first = false;
-		}
-		if (ph->p_vaddr + ph->p_memsz > *high)
-			*high = ph->p_vaddr + ph->p_memsz;
-	}
-	if (*high <= *low)
-		*high = *low + 1;
-}
-
 /*
  * Take an open file (fd) and make it a sym_elf, or return the existing one
  * with the same build-id or identity. Consumes fd in all cases. NULL with
@@ -259,11 +197,9 @@ static void elf__range(struct sym_elf *e, __u64 *low, __u64 *high)
 static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *path)
 {
 	struct sym_elf *e, *old;
-	GElf_Ehdr ehdr_mem, *ehdr;
 	Dwarf_Addr bias = 0;
 	__u64 low, high;
 	const void *id;
-	struct stat st;
 	void **slot;
 	ssize_t id_len;
 	int err;
@@ -274,23 +210,15 @@ static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *pat
 		errno = ENOMEM;
 		return NULL;
 	}
-	e->fd = fd;
-	err = -ENOEXEC;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		goto err_out;
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF)
-		goto err_out;
-	ehdr = gelf_getehdr(e->elf, &ehdr_mem);
-	if (!ehdr || (ehdr->e_type != ET_EXEC && ehdr->e_type != ET_DYN))
-		goto err_out;
-	err = elf__read_loads(e);
+	err = mt_elf__open_fd(&e->file, fd);
+	if (err == -ENXIO)
+		err = -ENOEXEC;
 	if (err)
 		goto err_out;
+	e->dev = e->file.dev;
+	e->ino = e->file.ino;
 
-	id_len = dwelf_elf_gnu_build_id(e->elf, &id);
+	id_len = dwelf_elf_gnu_build_id(e->file.elf, &id);
 	if (id_len > 0) {
 		err = -ENOMEM;
 		e->build_id = malloc(id_len);
@@ -314,7 +242,7 @@ static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *pat
 	e->dwfl = dwfl_begin(&dwfl_callbacks);
 	if (!e->dwfl)
 		goto err_out;
-	elf__range(e, &low, &high);
+	mt_elf__range(&e->file, &low, &high);
 	dwfl_report_begin(e->dwfl);
 	e->mod = dwfl_report_module(e->dwfl, path ? base_name(path) : "?", low, high);
 	err = -ENOEXEC;
@@ -338,30 +266,6 @@ err_out:
 	sym_elf__free(e);
 	errno = -err;
 	return NULL;
-}
-
-/* bias of a mapping (start, file offset) of e, from the PT_LOAD holding it */
-static int elf__bias(const struct sym_elf *e, __u64 start, __u64 offset, __u64 page_size,
-		     __u64 *bias)
-{
-	int pass;
-	size_t i;
-
-	/* prefer executable segments: the reference mapping is the r-x one */
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < e->nr_loads; i++) {
-			const struct sym_load *l = &e->loads[i];
-
-			if (pass == 0 && !(l->flags & PF_X))
-				continue;
-			if (offset < (l->offset & ~(page_size - 1)) ||
-			    offset >= l->offset + l->filesz)
-				continue;
-			*bias = start - offset - (l->vaddr - l->offset);
-			return 0;
-		}
-	}
-	return -ENOENT;
 }
 
 static __u64 inode_hash(dev_t dev, __u64 ino)
@@ -489,8 +393,8 @@ int mt_sym_native__add_maps(struct mt_sym_native *s, pid_t pid, const struct mt_
 				err = -ENOMEM;
 				goto cleanup;
 			}
-			if (sm->elf && elf__bias(sm->elf, m->exec_start, m->exec_offset,
-						 s->page_size, &sm->bias))
+			if (sm->elf && mt_elf__bias(&sm->elf->file, m->exec_start, m->exec_offset,
+						    s->page_size, false, &sm->bias))
 				sm->elf = NULL; /* the file does not match the mapping */
 		}
 		nr++;
