@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "probe/attach.h"
+#include "probe/plan.h"
 #include "lib/log.h"
 #include "mt_python.h"
 #include "proc/procmaps.h"
