@@ -11,14 +11,6 @@
 #include <string.h>
 #include "probe/insn_x86.h"
 
-__s32 mt_insn__rel32(const unsigned char *p)
-{
-	__s32 v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 unsigned int mt_insn__args_read(enum mt_kind kind)
 {
 	switch (kind) {
@@ -171,22 +163,6 @@ size_t mt_insn__probe_site(const unsigned char *b, size_t n, enum mt_kind kind, 
 		}
 	}
 	return 0;
-}
-
-bool mt_insn__call_rel32(const unsigned char *b, size_t n, __s32 *rel)
-{
-	if (n < 5 || b[0] != 0xe8)
-		return false;
-	*rel = mt_insn__rel32(b + 1);
-	return true;
-}
-
-bool mt_insn__jmp_rip(const unsigned char *b, size_t n, __s32 *disp)
-{
-	if (n < 6 || b[0] != 0xff || b[1] != 0x25)
-		return false;
-	*disp = mt_insn__rel32(b + 2);
-	return true;
 }
 
 size_t mt_insn__stub_start(const unsigned char *b, size_t at)

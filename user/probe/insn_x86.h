@@ -5,13 +5,15 @@
  * calls and jumps with 32-bit displacements (to find call sites and PLT
  * stubs), and CPython's inlined-allocator test. Not a general decoder:
  * anything it does not know is MT_INSN_UNKNOWN, which keeps a probe where
- * it is. Pure functions, no I/O.
+ * it is. Pure functions, no I/O; the ones called for every byte of a
+ * library's code are inline.
  */
 #ifndef MT_INSN_X86_H
 #define MT_INSN_X86_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <linux/types.h>
 #include "mt_abi.h"
 
@@ -40,7 +42,13 @@ enum mt_insn_class mt_insn__decode(const unsigned char *b, size_t n, size_t *len
 unsigned int mt_insn__args_read(enum mt_kind kind);
 
 /* The little-endian 32-bit displacement at p. */
-__s32 mt_insn__rel32(const unsigned char *p);
+static inline __s32 mt_insn__rel32(const unsigned char *p)
+{
+	__s32 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
 
 /* Bytes of a function's entry mt_insn__probe_site needs. */
 #define MT_INSN_ENTRY_BYTES 32
@@ -61,10 +69,22 @@ size_t mt_insn__probe_site(const unsigned char *b, size_t n, enum mt_kind kind, 
  * A `call rel32` (e8) at b[0..n): true and *rel set. Any e8 byte matches;
  * callers accept that a stray one only yields a call nobody makes.
  */
-bool mt_insn__call_rel32(const unsigned char *b, size_t n, __s32 *rel);
+static inline bool mt_insn__call_rel32(const unsigned char *b, size_t n, __s32 *rel)
+{
+	if (n < 5 || b[0] != 0xe8)
+		return false;
+	*rel = mt_insn__rel32(b + 1);
+	return true;
+}
 
 /* A `jmp *disp32(%rip)` (ff 25) at b[0..n): true and *disp set (from the next insn). */
-bool mt_insn__jmp_rip(const unsigned char *b, size_t n, __s32 *disp);
+static inline bool mt_insn__jmp_rip(const unsigned char *b, size_t n, __s32 *disp)
+{
+	if (n < 6 || b[0] != 0xff || b[1] != 0x25)
+		return false;
+	*disp = mt_insn__rel32(b + 2);
+	return true;
+}
 
 /*
  * Start of the PLT stub whose jmp is at b + at: back over a bnd prefix (f2)
