@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <linux/types.h>
 #include "proc/procmaps.h"
+#include "proc/procmem.h"
 #include "python/py_offsets.h"
 #include "symbolize/sym_python.h"
 #include "test.h"
@@ -410,7 +411,7 @@ MT_TEST(py_detect_old_version)
 
 static int read_ptr(pid_t pid, __u64 addr, __u64 *val)
 {
-	return mt_py__read(pid, addr, val, sizeof(*val));
+	return mt_procmem__read(pid, addr, val, sizeof(*val));
 }
 
 /*
@@ -444,7 +445,7 @@ static int walk(pid_t pid, const struct mt_py_offsets *o, struct mt_py_frame *ou
 		__s32 lasti = 0;
 		__u8 owner = 0;
 
-		if (o->fr_owner >= 0 && mt_py__read(pid, fr + o->fr_owner, &owner, 1))
+		if (o->fr_owner >= 0 && mt_procmem__read(pid, fr + o->fr_owner, &owner, 1))
 			return -EFAULT;
 		if (read_ptr(pid, fr + o->fr_previous, &prev))
 			return -EFAULT;
@@ -453,12 +454,14 @@ static int walk(pid_t pid, const struct mt_py_offsets *o, struct mt_py_frame *ou
 				return -EFAULT;
 			code &= o->code_mask;
 			if (o->flags & MT_PY_LASTI_INDEX)
-				err = mt_py__read(pid, fr + o->fr_instr, &lasti, sizeof(lasti));
+				err =
+				    mt_procmem__read(pid, fr + o->fr_instr, &lasti, sizeof(lasti));
 			else
 				err = read_ptr(pid, fr + o->fr_instr, &instr);
 			if (!err)
-				err = mt_py__read(pid, code + o->co_firstlineno,
-						  &out[n].firstlineno, sizeof(out[n].firstlineno));
+				err = mt_procmem__read(pid, code + o->co_firstlineno,
+						       &out[n].firstlineno,
+						       sizeof(out[n].firstlineno));
 			if (err)
 				return err;
 			out[n].code = code;

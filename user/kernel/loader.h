@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
-#include "probe/attach.h"
+#include "probe/plan.h"
 #include "mt_abi.h"
 
 struct mt_loader;

@@ -35,9 +35,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <gelf.h>
-#include <libelf.h>
+#include "proc/elf.h"
+#include "proc/files.h"
+#include "proc/procmem.h"
 #include "python/py_offsets.h"
 
 #define PY_VER(maj, min) ((__u32)(maj) << 24 | (__u32)(min) << 16)
@@ -64,56 +64,6 @@
 
 /* ---- target memory ---- */
 
-static int read_proc_mem(pid_t pid, __u64 addr, void *buf, size_t len)
-{
-	char path[64];
-	size_t done = 0;
-	int fd, err = 0;
-
-	if (addr > (__u64)LLONG_MAX - len)
-		return -EFAULT;
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(addr + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n == 0 || errno == EIO ? -EFAULT : -errno;
-			break;
-		}
-		done += n;
-	}
-	close(fd);
-	return err;
-}
-
-int mt_py__read(pid_t pid, __u64 addr, void *buf, size_t len)
-{
-	struct iovec local = {.iov_base = buf, .iov_len = len};
-	struct iovec remote = {.iov_base = (void *)(unsigned long)addr, .iov_len = len};
-	ssize_t n;
-
-	if (!len)
-		return 0;
-	if (pid <= 0 || !buf)
-		return -EINVAL;
-	if (addr + len < addr)
-		return -EFAULT;
-	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-	if (n == (ssize_t)len)
-		return 0;
-	if (n >= 0)
-		return -EFAULT; /* partial: the range crosses into unmapped memory */
-	if (errno != ENOSYS && errno != EPERM && errno != EACCES)
-		return -errno;
-	/* process_vm_readv not available (seccomp, old kernel): /proc/PID/mem */
-	return read_proc_mem(pid, addr, buf, len);
-}
-
 /* Read a NUL-terminated string of at most sz - 1 bytes, page by page. */
 static int read_cstr(pid_t pid, __u64 addr, char *buf, size_t sz)
 {
@@ -125,7 +75,7 @@ static int read_cstr(pid_t pid, __u64 addr, char *buf, size_t sz)
 
 		if (chunk > sz - 1 - done)
 			chunk = sz - 1 - done;
-		err = mt_py__read(pid, addr + done, buf + done, chunk);
+		err = mt_procmem__read(pid, addr + done, buf + done, chunk);
 		if (err)
 			return err;
 		if (memchr(buf + done, 0, chunk))
@@ -138,7 +88,7 @@ static int read_cstr(pid_t pid, __u64 addr, char *buf, size_t sz)
 
 static int read_u64(pid_t pid, __u64 addr, __u64 *val)
 {
-	return mt_py__read(pid, addr, val, sizeof(*val));
+	return mt_procmem__read(pid, addr, val, sizeof(*val));
 }
 
 /* ---- the interpreter's ELF file ---- */
@@ -152,25 +102,13 @@ static const char *const sym_names[NR_SYMS] = {
 };
 
 struct py_elf {
-	int fd;
-	Elf *elf;
-	__u64 bias;	    /* process address - ELF vaddr */
-	__u64 sym[NR_SYMS]; /* ELF vaddrs */
-	bool has_sym[NR_SYMS];
+	struct mt_elf file;
+	__u64 bias; /* process address - ELF vaddr */
+	struct mt_elf_sym sym[NR_SYMS];
 	__u64 runtime_sec; /* .PyRuntime sh_addr */
 	bool has_runtime_sec;
 	__u64 rodata_off, rodata_size; /* .rodata file range */
 };
-
-static void py_elf__close(struct py_elf *e)
-{
-	if (e->elf)
-		elf_end(e->elf);
-	if (e->fd >= 0)
-		close(e->fd);
-	e->elf = NULL;
-	e->fd = -1;
-}
 
 static const char *base_name(const char *path)
 {
@@ -179,164 +117,49 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/*
- * Open the file of module m as the process sees it: /proc/PID/root/<path>
- * if it is the mapped file (device and inode), else the map_files link of
- * its r-x mapping, else /proc/PID/root/<path> anyway (overlayfs reports
- * other device numbers in maps than stat does).
- */
-static int open_module(pid_t pid, const struct mt_module *m)
-{
-	char path[PATH_MAX + 64];
-	struct stat st;
-	int fd, fd2;
-
-	if ((size_t)snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path) >=
-	    sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && !fstat(fd, &st) && st.st_dev == m->dev && st.st_ino == m->inode)
-		return fd;
-	if (m->exec_end > m->exec_start) {
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid,
-			 (unsigned long long)m->exec_start, (unsigned long long)m->exec_end);
-		fd2 = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd2 >= 0) {
-			if (fd >= 0)
-				close(fd);
-			return fd2;
-		}
-	}
-	return fd >= 0 ? fd : -errno;
-}
-
-static void elf__find_syms(struct py_elf *e, Elf_Scn *scn, const GElf_Shdr *sh)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t i, n, k;
-
-	if (!data || !sh->sh_entsize)
-		return;
-	n = sh->sh_size / sh->sh_entsize;
-	for (i = 0; i < n; i++) {
-		GElf_Sym sym;
-		const char *name;
-
-		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
-			continue;
-		name = elf_strptr(e->elf, sh->sh_link, sym.st_name);
-		if (!name || (name[0] != '_' && name[0] != 'P'))
-			continue;
-		for (k = 0; k < NR_SYMS; k++) {
-			if (!e->has_sym[k] && !strcmp(name, sym_names[k])) {
-				e->sym[k] = sym.st_value;
-				e->has_sym[k] = true;
-			}
-		}
-	}
-}
-
 /* Bias of module m: from its r-x mapping, else its lowest mapping. */
 static int elf__bias(struct py_elf *e, const struct mt_module *m)
 {
-	size_t phnum, i;
-	bool have_first = false;
-	GElf_Phdr first = {0};
+	const struct mt_elf_load *first = &e->file.loads[0];
+	__u64 align = first->align ? first->align : 4096;
 
-	if (elf_getphdrnum(e->elf, &phnum))
-		return -ENOEXEC;
-	for (i = 0; i < phnum; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(e->elf, i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (!have_first) {
-			first = ph;
-			have_first = true;
-		}
-		if (m->exec_end > m->exec_start && (ph.p_flags & PF_X) &&
-		    m->exec_offset >= (ph.p_offset & ~4095ULL) &&
-		    m->exec_offset < ph.p_offset + ph.p_filesz) {
-			e->bias = m->exec_start - m->exec_offset - (ph.p_vaddr - ph.p_offset);
-			return 0;
-		}
-	}
-	if (!have_first)
-		return -ENOEXEC;
-	e->bias = m->start - (first.p_vaddr & ~(first.p_align ? first.p_align - 1 : 4095));
+	if (m->exec_end > m->exec_start &&
+	    !mt_elf__bias(&e->file, m->exec_start, m->exec_offset, 4096, true, &e->bias))
+		return 0;
+	e->bias = m->start - (first->vaddr & ~(align - 1));
 	return 0;
 }
 
-static int py_elf__open(pid_t pid, const struct mt_module *m, struct py_elf *e)
+static int py_elf__open(pid_t pid, const struct mt_maps *maps, const struct mt_module *m,
+			struct py_elf *e)
 {
-	GElf_Ehdr ehdr;
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	int pass, err;
+	GElf_Shdr sh;
+	int fd, err;
 
 	memset(e, 0, sizeof(*e));
-	e->fd = open_module(pid, m);
-	if (e->fd < 0)
-		return e->fd;
-	err = -ENOEXEC;
-	e->elf = elf_begin(e->fd, ELF_C_READ, NULL);
-	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF || !gelf_getehdr(e->elf, &ehdr) ||
-	    (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN) || ehdr.e_machine != EM_X86_64 ||
-	    elf_getshdrstrndx(e->elf, &shstrndx))
-		goto err_out;
-	/* .dynsym first: what the dynamic linker sees; .symtab may be stripped */
-	for (pass = 0; pass < 2; pass++) {
-		while ((scn = elf_nextscn(e->elf, scn))) {
-			GElf_Shdr sh;
-			const char *name;
-
-			if (!gelf_getshdr(scn, &sh))
-				continue;
-			if (sh.sh_type == (pass ? SHT_SYMTAB : SHT_DYNSYM)) {
-				elf__find_syms(e, scn, &sh);
-				continue;
-			}
-			if (pass)
-				continue;
-			name = elf_strptr(e->elf, shstrndx, sh.sh_name);
-			if (name && !strcmp(name, ".PyRuntime") && sh.sh_addr) {
-				e->runtime_sec = sh.sh_addr;
-				e->has_runtime_sec = true;
-			} else if (name && !strcmp(name, ".rodata") && sh.sh_type == SHT_PROGBITS) {
-				e->rodata_off = sh.sh_offset;
-				e->rodata_size = sh.sh_size;
-			}
-		}
-	}
-	err = elf__bias(e, m);
+	e->file.fd = -1;
+	fd = mt_files__open_module(pid, maps, m, NULL, MT_FILES_LIVE, NULL, 0);
+	if (fd < 0)
+		return fd;
+	err = mt_elf__open_fd(&e->file, fd);
 	if (err)
-		goto err_out;
-	return 0;
-err_out:
-	py_elf__close(e);
-	return err;
-}
-
-/* Read len bytes at ELF vaddr from the file (initialised data only). */
-static int py_elf__read(struct py_elf *e, __u64 vaddr, void *buf, size_t len)
-{
-	size_t phnum, i;
-
-	if (elf_getphdrnum(e->elf, &phnum))
+		return err;
+	if (e->file.machine != EM_X86_64) {
+		mt_elf__close(&e->file);
 		return -ENOEXEC;
-	for (i = 0; i < phnum; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(e->elf, i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (vaddr < ph.p_vaddr || vaddr - ph.p_vaddr > ph.p_filesz ||
-		    len > ph.p_filesz - (vaddr - ph.p_vaddr))
-			continue;
-		if (pread(e->fd, buf, len, ph.p_offset + (vaddr - ph.p_vaddr)) != (ssize_t)len)
-			return -EIO;
-		return 0;
 	}
-	return -ENOENT;
+	for (size_t k = 0; k < NR_SYMS; k++)
+		e->sym[k].name = sym_names[k];
+	mt_elf__find_syms(&e->file, e->sym, NR_SYMS, MT_ELF_ANY, MT_ELF_DYNSYM_FIRST);
+	if (!mt_elf__section(&e->file, ".PyRuntime", &sh) && sh.sh_addr) {
+		e->runtime_sec = sh.sh_addr;
+		e->has_runtime_sec = true;
+	}
+	if (!mt_elf__section(&e->file, ".rodata", &sh) && sh.sh_type == SHT_PROGBITS) {
+		e->rodata_off = sh.sh_offset;
+		e->rodata_size = sh.sh_size;
+	}
+	return elf__bias(e, m);
 }
 
 /* ---- versions ---- */
@@ -393,7 +216,7 @@ static int scan_version(struct py_elf *e, unsigned int maj, unsigned int min, __
 	buf = malloc(size + 1);
 	if (!buf)
 		return -ENOMEM;
-	if (pread(e->fd, buf, size, e->rodata_off) != (ssize_t)size) {
+	if (pread(e->file.fd, buf, size, e->rodata_off) != (ssize_t)size) {
 		free(buf);
 		return -EIO;
 	}
@@ -519,7 +342,7 @@ static int from_debug_offsets(struct detect *d, __u32 version, const struct mt_p
 	if (!dl)
 		return fail(d, -EOPNOTSUPP, "CPython %s: unknown _Py_DebugOffsets layout (%s)",
 			    d->ver, SUPPORTED_TEXT);
-	err = mt_py__read(d->pid, off->runtime, raw, dl->total);
+	err = mt_procmem__read(d->pid, off->runtime, raw, dl->total);
 	if (err)
 		return fail(d, err, "CPython %s: cannot read _Py_DebugOffsets at 0x%llx: %s",
 			    d->ver, (unsigned long long)off->runtime, strerror(-err));
@@ -638,7 +461,7 @@ static int check_code_type(struct detect *d, __u64 type, __u32 version,
 		__u64 name_ptr, offset;
 		char name[32];
 
-		err = mt_py__read(d->pid, members + i * MEMBERDEF_SIZE, def, sizeof(def));
+		err = mt_procmem__read(d->pid, members + i * MEMBERDEF_SIZE, def, sizeof(def));
 		/*
 		 * Before relocation the pointer holds its link-time value
 		 * (the addend), which points nowhere in a relocated library.
@@ -709,7 +532,7 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 		  size_t desclen)
 {
 	struct detect d = {.pid = pid, .desc = desc, .desclen = desclen};
-	struct py_elf e = {.fd = -1};
+	struct py_elf e = {.file.fd = -1};
 	const struct mt_module *mod = NULL;
 	const struct mt_py_code_layout *lay;
 	const struct mt_py_offsets *tab;
@@ -742,15 +565,15 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 			return fail(&d, -ENOENT, "no libpython and no executable mapping");
 	}
 	d.path = mod->path;
-	err = py_elf__open(pid, mod, &e);
+	err = py_elf__open(pid, maps, mod, &e);
 	if (err) {
 		if (!named && err == -ENOEXEC)
 			return fail(&d, -ENOENT, "%s: not an ELF file we can read", d.path);
 		return fail(&d, err, "cannot open %s: %s", d.path, strerror(-err));
 	}
 	if (!named) {
-		if (!e.has_runtime_sec && !e.has_sym[SYM_RUNTIME] && !e.has_sym[SYM_VERSION] &&
-		    !e.has_sym[SYM_GET_VERSION]) {
+		if (!e.has_runtime_sec && !e.sym[SYM_RUNTIME].found && !e.sym[SYM_VERSION].found &&
+		    !e.sym[SYM_GET_VERSION].found) {
 			err = fail(&d, -ENOENT, "%s: not a Python interpreter", d.path);
 			goto cleanup;
 		}
@@ -758,10 +581,12 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 	}
 
 	/* 2. version */
-	if (e.has_sym[SYM_VERSION]) {
-		err = mt_py__read(pid, e.sym[SYM_VERSION] + e.bias, &version, sizeof(version));
+	if (e.sym[SYM_VERSION].found) {
+		err = mt_procmem__read(pid, e.sym[SYM_VERSION].value + e.bias, &version,
+				       sizeof(version));
 		if (err && err != -ESRCH)
-			err = py_elf__read(&e, e.sym[SYM_VERSION], &version, sizeof(version));
+			err = mt_elf__read(&e.file, e.sym[SYM_VERSION].value, &version,
+					   sizeof(version));
 		if (err) {
 			err =
 			    fail(&d, err, "%s: cannot read Py_Version: %s", d.path, strerror(-err));
@@ -803,8 +628,8 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 	}
 
 	/* 3. _PyRuntime */
-	if (e.has_sym[SYM_RUNTIME]) {
-		runtime = e.sym[SYM_RUNTIME] + e.bias;
+	if (e.sym[SYM_RUNTIME].found) {
+		runtime = e.sym[SYM_RUNTIME].value + e.bias;
 	} else if (e.has_runtime_sec) {
 		runtime = e.runtime_sec + e.bias;
 	} else {
@@ -834,8 +659,8 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 	off->code_mask = PY_MINOR(version) >= PY_VER(3, 14) ? ~3ULL : ~0ULL;
 
 	/* 5. cross-check */
-	if (e.has_sym[SYM_CODE_TYPE]) {
-		err = check_code_type(&d, e.sym[SYM_CODE_TYPE] + e.bias, version, lay, off);
+	if (e.sym[SYM_CODE_TYPE].found) {
+		err = check_code_type(&d, e.sym[SYM_CODE_TYPE].value + e.bias, version, lay, off);
 		if (err)
 			goto cleanup;
 	}
@@ -843,7 +668,7 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 		snprintf(desc, desclen, "CPython %s, %s", d.ver, d.path);
 	err = 0;
 cleanup:
-	py_elf__close(&e);
+	mt_elf__close(&e.file);
 	if (err)
 		memset(off, 0, sizeof(*off));
 	return err;

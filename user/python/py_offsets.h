@@ -74,13 +74,6 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 /* Code-object layout of a version (any micro), or NULL when unsupported. */
 const struct mt_py_code_layout *mt_py__code_layout(__u32 version);
 
-/*
- * Read len bytes at addr of pid: process_vm_readv, else pread on
- * /proc/PID/mem. Returns 0, -EFAULT (not all of it is mapped), -ESRCH
- * (process gone), -EPERM, or another negative errno.
- */
-int mt_py__read(pid_t pid, __u64 addr, void *buf, size_t len);
-
 /* ---- data (py_offsets_tab.c) ---- */
 
 /* 3.10-3.12 walker offsets; .version is the minor version (0x030a0000), .runtime 0 */

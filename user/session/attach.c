@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #include "lib/log.h"
 #include "mt_python.h"
-#include "probe/attach.h"
+#include "probe/plan.h"
 #include "proc/procinfo.h"
 #include "proc/procmaps.h"
 #include "python/py_offsets.h"

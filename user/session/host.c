@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "lib/log.h"
-#include "probe/attach.h"
+#include "probe/plan.h"
 #include "proc/procinfo.h"
 #include "proc/procmaps.h"
 #include "report/aggregate.h"

@@ -52,17 +52,13 @@
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include "lib/htab.h"
+#include "proc/elf.h"
+#include "proc/files.h"
 #include "symbolize/sym_native.h"
 
-#define DELETED_SUFFIX " (deleted)"
 #define MAX_INLINE 64 /* frames kept per address */
 
 /* ---- entries ---- */
-
-struct sym_load { /* one PT_LOAD program header */
-	__u64 vaddr, offset, filesz;
-	__u32 flags;
-};
 
 struct sym_elf {
 	struct mt_hnode node; /* in elfs */
@@ -73,11 +69,8 @@ struct sym_elf {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
 	__u64 dwfl_bias; /* Dwfl address - ELF vaddr; 0 in practice */
-	struct sym_load *loads;
-	size_t nr_loads;
-	/* handed over to libdwfl by find_elf, then -1/NULL */
-	int fd;
-	Elf *elf;
+	/* its fd and Elf are handed over to libdwfl by find_elf, then -1/NULL */
+	struct mt_elf file;
 	char *path; /* in the target's namespace; debuglink search */
 };
 
@@ -143,13 +136,13 @@ static int find_elf_cb(Dwfl_Module *mod, void **userdata, const char *modname, D
 	struct sym_elf *e = *userdata;
 	int fd;
 
-	if (!e || e->fd < 0)
+	if (!e || e->file.fd < 0)
 		return -1;
 	*file_name = e->path ? strdup(e->path) : NULL;
-	*elfp = e->elf;
-	fd = e->fd;
-	e->elf = NULL;
-	e->fd = -1;
+	*elfp = e->file.elf;
+	fd = e->file.fd;
+	e->file.elf = NULL;
+	e->file.fd = -1;
 	return fd;
 }
 
@@ -166,11 +159,7 @@ static void sym_elf__free(struct sym_elf *e)
 		return;
 	if (e->dwfl)
 		dwfl_end(e->dwfl);
-	if (e->elf)
-		elf_end(e->elf);
-	if (e->fd >= 0)
-		close(e->fd);
-	free(e->loads);
+	mt_elf__close(&e->file);
 	free(e->build_id);
 	free(e->path);
 	free(e);
@@ -200,57 +189,6 @@ static struct sym_elf *elf__find(struct mt_sym_native *s, const unsigned char *i
 	return NULL;
 }
 
-/* Read the PT_LOAD headers of e->elf into e->loads. */
-static int elf__read_loads(struct sym_elf *e)
-{
-	size_t phnum, i;
-
-	if (elf_getphdrnum(e->elf, &phnum))
-		return -ENOEXEC;
-	e->loads = calloc(phnum ? phnum : 1, sizeof(*e->loads));
-	if (!e->loads)
-		return -ENOMEM;
-	for (i = 0; i < phnum; i++) {
-		GElf_Phdr mem, *ph = gelf_getphdr(e->elf, i, &mem);
-
-		if (!ph || ph->p_type != PT_LOAD)
-			continue;
-		e->loads[e->nr_loads++] = (struct sym_load){
-		    .vaddr = ph->p_vaddr,
-		    .offset = ph->p_offset,
-		    .filesz = ph->p_filesz,
-		    .flags = ph->p_flags,
-		};
-	}
-	return e->nr_loads ? 0 : -ENOEXEC;
-}
-
-/* Address range to report for the Dwfl module so that its bias is 0. */
-static void elf__range(struct sym_elf *e, __u64 *low, __u64 *high)
-{
-	size_t phnum, i;
-	bool first = true;
-
-	*low = *high = 0;
-	if (elf_getphdrnum(e->elf, &phnum))
-		return;
-	for (i = 0; i < phnum; i++) {
-		GElf_Phdr mem, *ph = gelf_getphdr(e->elf, i, &mem);
-
-		if (!ph || ph->p_type != PT_LOAD)
-			continue;
-		if (first) {
-			/* as libdwfl computes the module's link-time start */
-			*low = ph->p_vaddr & -ph->p_align;
-			first = false;
-		}
-		if (ph->p_vaddr + ph->p_memsz > *high)
-			*high = ph->p_vaddr + ph->p_memsz;
-	}
-	if (*high <= *low)
-		*high = *low + 1;
-}
-
 /*
  * Take an open file (fd) and make it a sym_elf, or return the existing one
  * with the same build-id or identity. Consumes fd in all cases. NULL with
@@ -259,11 +197,9 @@ static void elf__range(struct sym_elf *e, __u64 *low, __u64 *high)
 static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *path)
 {
 	struct sym_elf *e, *old;
-	GElf_Ehdr ehdr_mem, *ehdr;
 	Dwarf_Addr bias = 0;
 	__u64 low, high;
 	const void *id;
-	struct stat st;
 	void **slot;
 	ssize_t id_len;
 	int err;
@@ -274,23 +210,15 @@ static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *pat
 		errno = ENOMEM;
 		return NULL;
 	}
-	e->fd = fd;
-	err = -ENOEXEC;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		goto err_out;
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF)
-		goto err_out;
-	ehdr = gelf_getehdr(e->elf, &ehdr_mem);
-	if (!ehdr || (ehdr->e_type != ET_EXEC && ehdr->e_type != ET_DYN))
-		goto err_out;
-	err = elf__read_loads(e);
+	err = mt_elf__open_fd(&e->file, fd);
+	if (err == -ENXIO)
+		err = -ENOEXEC;
 	if (err)
 		goto err_out;
+	e->dev = e->file.dev;
+	e->ino = e->file.ino;
 
-	id_len = dwelf_elf_gnu_build_id(e->elf, &id);
+	id_len = dwelf_elf_gnu_build_id(e->file.elf, &id);
 	if (id_len > 0) {
 		err = -ENOMEM;
 		e->build_id = malloc(id_len);
@@ -314,7 +242,7 @@ static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *pat
 	e->dwfl = dwfl_begin(&dwfl_callbacks);
 	if (!e->dwfl)
 		goto err_out;
-	elf__range(e, &low, &high);
+	mt_elf__range(&e->file, &low, &high);
 	dwfl_report_begin(e->dwfl);
 	e->mod = dwfl_report_module(e->dwfl, path ? base_name(path) : "?", low, high);
 	err = -ENOEXEC;
@@ -338,92 +266,6 @@ err_out:
 	sym_elf__free(e);
 	errno = -err;
 	return NULL;
-}
-
-/* bias of a mapping (start, file offset) of e, from the PT_LOAD holding it */
-static int elf__bias(const struct sym_elf *e, __u64 start, __u64 offset, __u64 page_size,
-		     __u64 *bias)
-{
-	int pass;
-	size_t i;
-
-	/* prefer executable segments: the reference mapping is the r-x one */
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < e->nr_loads; i++) {
-			const struct sym_load *l = &e->loads[i];
-
-			if (pass == 0 && !(l->flags & PF_X))
-				continue;
-			if (offset < (l->offset & ~(page_size - 1)) ||
-			    offset >= l->offset + l->filesz)
-				continue;
-			*bias = start - offset - (l->vaddr - l->offset);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-static bool path_deleted(const char *path)
-{
-	size_t len = strlen(path), slen = strlen(DELETED_SUFFIX);
-
-	return len > slen && !strcmp(path + len - slen, DELETED_SUFFIX);
-}
-
-/* The mapping of maps that starts at addr, or NULL. */
-static const struct mt_map *maps__at(const struct mt_maps *maps, __u64 addr)
-{
-	size_t lo = 0, hi = maps->nr_maps;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (maps->maps[mid].start == addr)
-			return &maps->maps[mid];
-		if (maps->maps[mid].start < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-/*
- * Open the file of module m. Prefer root + path when it is the very file
- * mapped (same device and inode); else the map_files link of the r-x
- * mapping; else, if the mapped file was not deleted, root + path anyway
- * (overlayfs and btrfs report other device numbers in maps than stat).
- */
-static int open_module(pid_t pid, const struct mt_maps *maps, const struct mt_module *m,
-		       const char *root, char *path, size_t path_sz)
-{
-	const struct mt_map *map = maps__at(maps, m->exec_start);
-	struct stat st;
-	int fd, fd2;
-
-	if ((size_t)snprintf(path, path_sz, "%s%s", root, m->path) >= path_sz)
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && !fstat(fd, &st) && st.st_dev == m->dev && st.st_ino == m->inode)
-		return fd;
-	if (pid > 0) {
-		char mf[64];
-
-		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", (int)pid,
-			 (unsigned long long)m->exec_start, (unsigned long long)m->exec_end);
-		fd2 = open(mf, O_RDONLY | O_CLOEXEC);
-		if (fd2 >= 0) {
-			if (fd >= 0)
-				close(fd);
-			return fd2;
-		}
-	}
-	if (fd >= 0 && map && map->path && !path_deleted(map->path))
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	return -ENOENT;
 }
 
 static __u64 inode_hash(dev_t dev, __u64 ino)
@@ -461,7 +303,7 @@ static struct sym_elf *module__elf(struct mt_sym_native *s, pid_t pid, const str
 	ino = inode__find(s, m->dev, m->inode);
 	if (ino)
 		return ino->elf;
-	fd = open_module(pid, maps, m, root, path, sizeof(path));
+	fd = mt_files__open_module(pid, maps, m, root, MT_FILES_LIVE, path, sizeof(path));
 	if (fd < 0)
 		return NULL;
 	e = elf__get(s, fd, m->path);
@@ -551,8 +393,8 @@ int mt_sym_native__add_maps(struct mt_sym_native *s, pid_t pid, const struct mt_
 				err = -ENOMEM;
 				goto cleanup;
 			}
-			if (sm->elf && elf__bias(sm->elf, m->exec_start, m->exec_offset,
-						 s->page_size, &sm->bias))
+			if (sm->elf && mt_elf__bias(&sm->elf->file, m->exec_start, m->exec_offset,
+						    s->page_size, false, &sm->bias))
 				sm->elf = NULL; /* the file does not match the mapping */
 		}
 		nr++;

@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/htab.h"
+#include "proc/procmem.h"
 #include "python/py_linetable.h"
 #include "python/py_offsets.h"
 #include "symbolize/sym_python.h"
@@ -179,7 +180,7 @@ static int check_type(const struct py_proc *p, __u64 type, __u64 *known, const c
 		return type == *known ? 0 : -ESTALE;
 	if (!type)
 		return -ESTALE;
-	err = mt_py__read(p->pid, type, head, sizeof(head));
+	err = mt_procmem__read(p->pid, type, head, sizeof(head));
 	if (err)
 		return err == -EFAULT ? -ESTALE : err; /* not a pointer to a type */
 	if ((get_u64(head, TP_FLAGS) & TPFLAGS_HEAPTYPE) ||
@@ -187,7 +188,7 @@ static int check_type(const struct py_proc *p, __u64 type, __u64 *known, const c
 		return -ESTALE;
 	name_ptr = get_u64(head, TP_NAME);
 	/* exactly strlen(name) + 1 bytes: the name and its NUL */
-	err = mt_py__read(p->pid, name_ptr, tp_name, len);
+	err = mt_procmem__read(p->pid, name_ptr, tp_name, len);
 	if (err)
 		return err == -EFAULT ? -ESTALE : err;
 	if (memcmp(tp_name, name, len))
@@ -209,7 +210,7 @@ static int read_str(struct mt_sym_python *s, struct py_proc *p, __u64 addr, cons
 
 	if (!addr)
 		return -EBADMSG;
-	err = mt_py__read(p->pid, addr, head, lay->ascii_size);
+	err = mt_procmem__read(p->pid, addr, head, lay->ascii_size);
 	if (err)
 		return err;
 	err = check_type(p, get_u64(head, OB_TYPE), &p->str_type, "str", 0);
@@ -224,7 +225,7 @@ static int read_str(struct mt_sym_python *s, struct py_proc *p, __u64 addr, cons
 		return -EBADMSG;
 	data = addr + (ascii ? lay->ascii_size : lay->compact_size);
 	n = length > STR_MAX ? STR_MAX : (size_t)length;
-	err = mt_py__read(p->pid, data, s->raw, n * kind);
+	err = mt_procmem__read(p->pid, data, s->raw, n * kind);
 	if (err)
 		return err;
 	for (i = 0; i < n; i++) {
@@ -261,7 +262,7 @@ static int read_bytes(struct py_proc *p, __u64 addr, unsigned char **out, size_t
 
 	if (!addr || lay->bytes_sval > sizeof(head))
 		return -EBADMSG;
-	err = mt_py__read(p->pid, addr, head, lay->bytes_sval);
+	err = mt_procmem__read(p->pid, addr, head, lay->bytes_sval);
 	if (err)
 		return err;
 	err = check_type(p, get_u64(head, OB_TYPE), &p->bytes_type, "bytes", 0);
@@ -273,7 +274,7 @@ static int read_bytes(struct py_proc *p, __u64 addr, unsigned char **out, size_t
 	buf = malloc(size ? size : 1);
 	if (!buf)
 		return -ENOMEM;
-	err = mt_py__read(p->pid, addr + lay->bytes_sval, buf, size);
+	err = mt_procmem__read(p->pid, addr + lay->bytes_sval, buf, size);
 	if (err) {
 		free(buf);
 		return err;
@@ -304,7 +305,7 @@ static int code__read(struct mt_sym_python *s, struct py_proc *p, __u64 addr, in
 	int err;
 
 	/* the fields we read all lie before co_linetable's end */
-	err = mt_py__read(p->pid, addr, raw, need);
+	err = mt_procmem__read(p->pid, addr, raw, need);
 	if (err)
 		return err;
 	err = check_type(p, get_u64(raw, OB_TYPE), &p->code_type, "code", lay->code_basicsize);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * attach: plans of this process's own C library, checked against its
+ * plan: plans of this process's own C library, checked against its
  * bytes. Each system call site follows a `syscall` instruction of its
  * function, and its CFI rule undoes what the function did to the stack
  * before it; glibc's reallocarray is probed after its multiply.
@@ -10,7 +10,7 @@
 #include <gnu/libc-version.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "probe/attach.h"
+#include "probe/plan.h"
 #include "test.h"
 
 static const struct mt_probe *probe_of(const struct mt_plan *plan, enum mt_kind kind)
@@ -36,7 +36,7 @@ static bool plan_own_libc(struct mt_plan *plan, const char **path)
 	return ASSERT_OK(mt_plan__from_file(plan, info.dli_fname), "plan libc");
 }
 
-MT_TEST(attach_syscall_sites)
+MT_TEST(plan_syscall_sites)
 {
 	static const enum mt_kind kinds[] = {MT_KIND_MMAP, MT_KIND_MUNMAP, MT_KIND_MREMAP};
 	struct mt_plan *plan = calloc(1, sizeof(*plan));
@@ -92,7 +92,7 @@ out:
 	free(plan);
 }
 
-MT_TEST(attach_reallocarray_after_multiply)
+MT_TEST(plan_reallocarray_after_multiply)
 {
 	static const unsigned char glibc[] = {0x48, 0x89, 0xf0, 0x48, 0xf7,
 					      0xe2, 0x48, 0x89, 0xc6, 0x70};

@@ -4,14 +4,18 @@
  * allocator function starts in that file, and at which instruction to put
  * the probe. Pure ELF work, no BPF: the loader turns a plan into links.
  */
-#ifndef MT_ATTACH_H
-#define MT_ATTACH_H
+#ifndef MT_PLAN_H
+#define MT_PLAN_H
 
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include <linux/types.h>
 #include "mt_abi.h"
+#include "probe/cfi.h"
+#include "probe/syscall_scan.h"
+#include "proc/elf.h"
+#include "proc/files.h"
 #include "proc/procmaps.h"
 
 struct mt_probe {
@@ -23,21 +27,6 @@ struct mt_probe {
 	bool needs_return; /* the result must be seen (not free/munmap) */
 	bool slow;	   /* the probed instruction is single-stepped (~10 us/hit here) */
 	bool syscall_tp;   /* seen by system call tracepoints instead: no trap */
-};
-
-#define MT_MAX_FRAME_RULES 4096
-
-struct mt_plan_rule {
-	struct mt_frame_key key;
-	struct mt_frame_rule rule;
-};
-
-#define MT_MAX_PLAN_SYSCALLS 8
-
-/* A system call in the library's mmap, munmap or mremap (see mt_sys_site). */
-struct mt_plan_syscall {
-	__u64 offset; /* file offset of the instruction after it */
-	struct mt_sys_site site;
 };
 
 struct mt_plan {
@@ -80,15 +69,6 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
  */
 int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps, __u64 runtime,
 		    bool *inlined);
-
-/* File offset of function name in the ELF file at path. 0 or -errno (-ENOENT). */
-int mt_elf__func_offset(const char *path, const char *name, __u64 *offset);
-
-/*
- * A path valid here for the module of pid that maps addr (see
- * mt_plan__for_pid). 0 or -errno.
- */
-int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf, size_t len);
 
 /* Probe with uprobes what the plan gives to system call tracepoints. */
 void mt_plan__no_syscall_tps(struct mt_plan *plan);

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * x86-64 instruction forms for probe placement.
+ *
+ * Placement: a uprobe on an instruction the kernel emulates (push, nop)
+ * costs ~0.7 us per hit here, one it must single-step ~10 us. glibc's free
+ * starts with `test %rdi,%rdi; je ...; push %rbp`: probing the push at +9
+ * misses only free(NULL), which is a no-op, and still sees %rdi and the
+ * return address at [SP]. The bytes are checked before the probe moves.
+ */
+#include <string.h>
+#include "probe/insn_x86.h"
+
+unsigned int mt_insn__args_read(enum mt_kind kind)
+{
+	switch (kind) {
+	case MT_KIND_CALLOC:
+	case MT_KIND_REALLOC:
+		return MT_INSN_RDI | MT_INSN_RSI;
+	case MT_KIND_REALLOCARRAY:
+		return MT_INSN_RDI | MT_INSN_RSI | MT_INSN_RDX;
+	case MT_KIND_POSIX_MEMALIGN:
+		return MT_INSN_RDI | MT_INSN_RDX;
+	case MT_KIND_ALIGNED_ALLOC:
+	case MT_KIND_MEMALIGN:
+		return MT_INSN_RSI;
+	case MT_KIND_MMAP:
+		return MT_INSN_RSI | MT_INSN_RCX;
+	case MT_KIND_MREMAP:
+		return MT_INSN_RDI | MT_INSN_RDX;
+	default:
+		return MT_INSN_RDI;
+	}
+}
+
+enum mt_insn_class mt_insn__decode(const unsigned char *b, size_t n, size_t *len,
+				   unsigned int *writes)
+{
+	*writes = 0;
+	if (n < 1)
+		return MT_INSN_UNKNOWN;
+	/* push %reg, nop */
+	if ((b[0] >= 0x50 && b[0] <= 0x57) || b[0] == 0x90) {
+		*len = 1;
+		return MT_INSN_EMULATED;
+	}
+	/* jcc rel8, jmp rel8 */
+	if (n >= 2 && ((b[0] >= 0x70 && b[0] <= 0x7f) || b[0] == 0xeb)) {
+		*len = 2;
+		return MT_INSN_EMULATED;
+	}
+	/* jmp rel32 */
+	if (n >= 5 && b[0] == 0xe9) {
+		*len = 5;
+		return MT_INSN_EMULATED;
+	}
+	/* push %r8..%r15 */
+	if (n >= 2 && b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57) {
+		*len = 2;
+		return MT_INSN_EMULATED;
+	}
+	/* jcc rel32 */
+	if (n >= 6 && b[0] == 0x0f && b[1] >= 0x80 && b[1] <= 0x8f) {
+		*len = 6;
+		return MT_INSN_EMULATED;
+	}
+	/* cmpb $imm8, disp32(%rip): flags */
+	if (n >= 7 && b[0] == 0x80 && b[1] == 0x3d) {
+		*len = 7;
+		return MT_INSN_FLAGS;
+	}
+	/* test %rdi,%rdi / test %rsi,%rsi: flags */
+	if (n >= 3 && b[0] == 0x48 && b[1] == 0x85 && (b[2] == 0xff || b[2] == 0xf6)) {
+		*len = 3;
+		return MT_INSN_FLAGS;
+	}
+	/* test $imm32, %r9d: flags */
+	if (n >= 7 && b[0] == 0x41 && b[1] == 0xf7 && b[2] == 0xc1) {
+		*len = 7;
+		return MT_INSN_FLAGS;
+	}
+	/* mov %ecx,%r10d: writes %r10, which no probe reads */
+	if (n >= 3 && b[0] == 0x41 && b[1] == 0x89 && b[2] == 0xca) {
+		*len = 3;
+		return MT_INSN_FLAGS;
+	}
+	/* cmp $imm32,%rax: flags */
+	if (n >= 6 && b[0] == 0x48 && b[1] == 0x3d) {
+		*len = 6;
+		return MT_INSN_FLAGS;
+	}
+	/* syscall: writes %rax, %rcx, %r11 */
+	if (n >= 2 && b[0] == 0x0f && b[1] == 0x05) {
+		*len = 2;
+		*writes = MT_INSN_RCX;
+		return MT_INSN_SYSCALL;
+	}
+	/* mov $imm32,%eax: writes %rax */
+	if (n >= 5 && b[0] == 0xb8) {
+		*len = 5;
+		return MT_INSN_FLAGS;
+	}
+	return MT_INSN_UNKNOWN;
+}
+
+/*
+ * glibc examples: posix_memalign/valloc/pvalloc "cmpb $0,x(%rip); push"
+ * -> +7, memalign "cmpb; je" -> +7, mmap "mov %ecx,%r10d; test
+ * $0xfff,%r9d; jne" -> +10, munmap "mov $11,%eax; syscall; cmp; jae" ->
+ * +13 (after the system call: a release needs nothing from before it).
+ */
+size_t mt_insn__probe_site(const unsigned char *b, size_t n, enum mt_kind kind, bool *slow,
+			   __u64 *flags)
+{
+	size_t off = 0, len;
+	unsigned int writes;
+
+	*slow = true;
+	*flags = 0;
+	if (n < MT_INSN_ENTRY_BYTES)
+		return 0;
+	/* glibc free: test %rdi,%rdi; je rel32; push %rbp (validated: free(NULL) is a no-op) */
+	if (kind == MT_KIND_FREE && !memcmp(b, "\x48\x85\xff\x0f\x84", 5) && b[9] == 0x55) {
+		*slow = false;
+		return 9;
+	}
+	/*
+	 * glibc reallocarray: mov %rsi,%rax; mul %rdx; mov %rax,%rsi; jo fail;
+	 * jmp realloc. Every call reaches the jo (+9, emulated) with %rdi and
+	 * [SP] intact, %rsi = nmemb * size and OF set when that overflowed (the
+	 * call then fails with ENOMEM and the block stays): the probe there
+	 * reads those instead (MT_COOKIE_PRODUCT) and skips nothing that
+	 * allocates or frees. Its arguments are not intact there, so the
+	 * general rule below would keep it at +0, single-stepped.
+	 */
+	if (kind == MT_KIND_REALLOCARRAY &&
+	    !memcmp(b, "\x48\x89\xf0\x48\xf7\xe2\x48\x89\xc6\x70", 10)) {
+		*slow = false;
+		*flags = MT_COOKIE_PRODUCT;
+		return 9;
+	}
+	while (off < MT_INSN_ENTRY_BYTES - 8) {
+		switch (mt_insn__decode(b + off, n - off, &len, &writes)) {
+		case MT_INSN_EMULATED:
+			*slow = false;
+			return off;
+		case MT_INSN_SYSCALL:
+			/*
+			 * munmap's probe only releases what it unmapped: seeing
+			 * the call just after the syscall (arguments and [SP]
+			 * intact, both outcomes pass there) loses nothing.
+			 */
+			if (kind != MT_KIND_MUNMAP)
+				return 0;
+			/* fall through */
+		case MT_INSN_FLAGS:
+			if (writes & mt_insn__args_read(kind))
+				return 0;
+			off += len;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 0;
+}
+
+size_t mt_insn__stub_start(const unsigned char *b, size_t at)
+{
+	if (at >= 1 && b[at - 1] == 0xf2)
+		at--;
+	if (at >= 4 && !memcmp(b + at - 4, "\xf3\x0f\x1e\xfa", 4))
+		at -= 4;
+	return at;
+}
+
+bool mt_insn__pymalloc_inlined(const unsigned char *b, size_t n)
+{
+	bool load = false, cmp = false;
+
+	for (size_t i = 0; i + 6 <= n; i++) {
+		load |= b[i] == 0x48 && b[i + 1] == 0x8b && b[i + 2] == 0x05;
+		cmp |= load && b[i] == 0x48 && b[i + 1] == 0x3d;
+	}
+	return cmp;
+}
