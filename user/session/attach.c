@@ -521,12 +521,12 @@ static void target__replan(struct memtrace *mt, struct target *t)
 	mt_maps__free(&maps);
 	t->replan = err == -ENOENT;
 	if (err > 0)
-		pr_info("pid %d executed %s", t->pid, t->comm);
+		pr_debug("pid %d executed %s", t->pid, t->comm);
 	else if (!err)
 		pr_info("pid %d executed %s: probing %s", t->pid, t->comm, t->alloc_module);
 	else if (t->replan)
-		pr_info("pid %d executed %s: planning it again once its C library is mapped",
-			t->pid, t->comm);
+		pr_debug("pid %d executed %s: planning it again once its C library is mapped",
+			 t->pid, t->comm);
 	mt_sym_native__add_pid(mt->sym, t->pid);
 }
 
@@ -569,8 +569,8 @@ static void target__adopt(struct memtrace *mt, const struct mt_proc_event *e, st
 	}
 	mt_maps__free(&maps);
 	mt_sym_native__add_pid(mt->sym, t->pid);
-	pr_info("pid %d (%s) forked pid %d: following it", t->ppid, parent ? parent->comm : "?",
-		t->pid);
+	pr_debug("pid %d (%s) forked pid %d: following it", t->ppid, parent ? parent->comm : "?",
+		 t->pid);
 }
 
 static void resume(const struct mt_proc_event *e)
@@ -590,11 +590,12 @@ int mt_session__lifecycle(struct memtrace *mt)
 		struct target *t;
 		enum mt_lc_action a = mt_lifecycle__decide(&mt->targets, &mt->policy, &e, &t);
 
-		pr_debug("pid %d: %s event: %s", e.pid,
-			 e.type == MT_PROC_FORK	  ? "fork"
-			 : e.type == MT_PROC_EXEC ? "exec"
-						  : "exit",
-			 mt_lc_action__name(a));
+		if (a != MT_LC_IGNORE && a != MT_LC_FORGET)
+			pr_debug("pid %d: %s event: %s", e.pid,
+				 e.type == MT_PROC_FORK	  ? "fork"
+				 : e.type == MT_PROC_EXEC ? "exec"
+							  : "exit",
+				 mt_lc_action__name(a));
 		switch (a) {
 		case MT_LC_ADOPT:
 			target__adopt(mt, &e, t);
