@@ -583,9 +583,10 @@ int mt_session__lifecycle(struct memtrace *mt)
 {
 	bool retired = false;
 	int err = 0;
+	size_t i;
 
 	/* an action may queue more (a report consumes the ring buffer): by index */
-	for (size_t i = 0; i < mt->nr_pending && !err; i++) {
+	for (i = 0; i < mt->nr_pending && !err; i++) {
 		struct mt_proc_event e = mt->pending[i];
 		struct target *t;
 		enum mt_lc_action a = mt_lifecycle__decide(&mt->targets, &mt->policy, &e, &t);
@@ -619,6 +620,9 @@ int mt_session__lifecycle(struct memtrace *mt)
 		}
 		resume(&e);
 	}
+	/* after an error: nothing memtrace stopped stays stopped */
+	for (; i < mt->nr_pending; i++)
+		resume(&mt->pending[i]);
 	mt->nr_pending = 0;
 	/* now, so that a process reusing the pid keeps its own records */
 	if (retired)
