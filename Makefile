@@ -49,7 +49,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test layers unit e2e targets bench deps demo format sanitize check-format
+.PHONY: all clean test layers unit fuzz fuzz-corpus fuzzers e2e targets bench deps demo format sanitize check-format
 all: memtrace
 
 # a half-written file from a failed recipe must not look up to date
@@ -130,14 +130,53 @@ layers:
 	$(Q)$(PYTHON) tests/check_layers.py
 
 # The whole suite: the include rule, unit tests (no root), again under
-# ASan+UBSan, then end-to-end tests (root, real BPF).
-test: layers unit sanitize e2e
+# ASan+UBSan, the fuzzers over their corpus, then end-to-end tests (root,
+# real BPF).
+test: layers unit sanitize fuzz-corpus e2e
 
 # Unit tests under ASan + UBSan (separate build directory).
 sanitize:
 	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-san \
 		EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 		EXTRA_LDFLAGS='-fsanitize=address,undefined' unit
+
+# ---- fuzzing -------------------------------------------------------------
+# libFuzzer targets for the parsers fed by what a target controls (its maps
+# lines, its ELF files, its code bytes, its Python line tables) and for the
+# command line's numbers. Built with clang in their own tree (.output-fuzz),
+# the code under test instrumented too.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS   := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_ENV  := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
+
+$(OUTPUT)/fuzz/%: tests/fuzz/%.c $(LIB_OBJS)
+	$(Q)mkdir -p $(@D)
+	$(call msg,FUZZER,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(LDLIBS) -o $@
+
+fuzzers: $(FUZZERS)
+
+FUZZ_MAKE = $(MAKE) --no-print-directory OUTPUT=.output-fuzz CC=$(CLANG) \
+	EXTRA_CFLAGS='-fsanitize=fuzzer-no-link $(FUZZ_SAN) -Wno-unused-command-line-argument' fuzzers
+
+# Each fuzzer over its checked-in corpus, then a few seconds of new inputs
+# (make test).
+fuzz-corpus:
+	$(Q)$(FUZZ_MAKE)
+	$(Q)for n in $(FUZZ_NAMES); do f=.output-fuzz/fuzz/fuzz_$$n; \
+		$(FUZZ_ENV) $$f -runs=0 tests/fuzz/corpus/$$n >/dev/null 2>&1 || { echo "fuzz $$n: corpus FAILED"; $(FUZZ_ENV) $$f -runs=0 tests/fuzz/corpus/$$n 2>&1 | tail -20; exit 1; }; \
+		d=$$(mktemp -d); cp tests/fuzz/corpus/$$n/* $$d/; \
+		$(FUZZ_ENV) $$f -max_total_time=3 -timeout=10 $$d >/dev/null 2>&1 || { echo "fuzz $$n: FAILED (crash input in ./crash-*)"; rm -rf $$d; exit 1; }; \
+		rm -rf $$d; echo "ok   fuzz_$$n"; done
+
+# FUZZ_SECONDS of fuzzing per target; new inputs go to .output-fuzz/corpus
+fuzz:
+	$(Q)$(FUZZ_MAKE)
+	$(Q)for n in $(FUZZ_NAMES); do f=.output-fuzz/fuzz/fuzz_$$n; d=.output-fuzz/corpus/$$n; \
+		mkdir -p $$d; $(FUZZ_ENV) $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 $$d tests/fuzz/corpus/$$n || exit 1; done
 
 # benchmark workloads: allocator calls must reach libc
 BENCH_SRCS := $(wildcard tests/bench/*.c)
@@ -171,6 +210,6 @@ check-format:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) .output-san memtrace
+	$(Q)rm -rf $(OUTPUT) .output-san .output-fuzz memtrace
 
--include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/bpf/*.d $(OUTPUT)/tests/unit/*.d)
+-include $(wildcard $(OUTPUT)/fuzz/*.d $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/bpf/*.d $(OUTPUT)/tests/unit/*.d)
