@@ -486,3 +486,39 @@ out:
 		dlclose(h);
 	rmdir(dir);
 }
+
+/* A module the process unmapped (dlclose) still names its addresses, until something else is mapped
+ * there. */
+MT_TEST(sym_native_unmapped_kept)
+{
+	struct mt_module a = {.path = "/nonexistent/liba.so", .start = 0x1000, .end = 0x2000};
+	struct mt_module b = {.path = "/nonexistent/libb.so", .start = 0x5000, .end = 0x6000};
+	struct mt_module c = {.path = "/nonexistent/libc2.so", .start = 0x1800, .end = 0x3000};
+	struct mt_module two[2] = {a, b};
+	struct mt_maps maps = {.mods = two, .nr_mods = 2};
+	struct mt_sym_native *s = mt_sym_native__new();
+	struct mt_frame f[4];
+
+	if (!ASSERT_TRUE(s != NULL, "new"))
+		return;
+	ASSERT_OK(mt_sym_native__add_maps(s, NO_PID, &maps, ""), "both mapped");
+	maps.mods = &b;
+	maps.nr_mods = 1;
+	ASSERT_OK(mt_sym_native__add_maps(s, NO_PID, &maps, ""), "liba unmapped");
+	if (ASSERT_EQ(mt_sym_native__resolve(s, NO_PID, 0x1100, false, f, 4), 1, "frames"))
+		ASSERT_STREQ(f[0].module, "liba.so", "the unmapped module still names it");
+	if (ASSERT_EQ(mt_sym_native__resolve(s, NO_PID, 0x5100, false, f, 4), 1, "frames"))
+		ASSERT_STREQ(f[0].module, "libb.so", "the mapped one");
+	/* another library mapped over liba's range replaces it */
+	two[0] = c;
+	two[1] = b;
+	maps.mods = two;
+	maps.nr_mods = 2;
+	ASSERT_OK(mt_sym_native__add_maps(s, NO_PID, &maps, ""), "libc2 over liba");
+	if (ASSERT_EQ(mt_sym_native__resolve(s, NO_PID, 0x1900, false, f, 4), 1, "frames"))
+		ASSERT_STREQ(f[0].module, "libc2.so", "the new mapping wins");
+	ASSERT_TRUE(mt_sym_native__resolve(s, NO_PID, 0x1100, false, f, 4) == 1 &&
+			f[0].module == NULL,
+		    "liba is gone where it was overlapped");
+	mt_sym_native__free(s);
+}

@@ -360,6 +360,47 @@ static void proc__free(struct mt_hnode *n)
 	free(p);
 }
 
+static int cmp_mod_start(const void *a, const void *b)
+{
+	const struct sym_mod *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * A module the process no longer maps (dlclose) is kept, as it was at first
+ * sight, while nothing else is mapped over its range: the sites recorded
+ * in it still name it. One that something now overlaps goes.
+ */
+static bool mod__overlaps(const struct sym_mod *m, const struct sym_mod *mods, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if (m->start < mods[j].end && mods[j].start < m->end)
+			return true;
+	return false;
+}
+
+static int proc__keep_unmapped(const struct sym_proc *p, struct sym_mod **mods, size_t *nr)
+{
+	size_t keep = 0, n = *nr, k = n;
+	struct sym_mod *all;
+
+	for (size_t i = 0; i < p->nr_mods; i++)
+		keep += !mod__overlaps(&p->mods[i], *mods, n);
+	if (!keep)
+		return 0;
+	all = realloc(*mods, (n + keep) * sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nr_mods; i++)
+		if (!mod__overlaps(&p->mods[i], all, n))
+			all[k++] = p->mods[i];
+	qsort(all, k, sizeof(*all), cmp_mod_start);
+	*mods = all;
+	*nr = k;
+	return 0;
+}
+
 int mt_sym_native__add_maps(struct mt_sym_native *s, pid_t pid, const struct mt_maps *maps,
 			    const char *root)
 {
@@ -409,6 +450,9 @@ int mt_sym_native__add_maps(struct mt_sym_native *s, pid_t pid, const struct mt_
 		}
 		p->pid = pid;
 	}
+	err = proc__keep_unmapped(p, &mods, &nr);
+	if (err)
+		goto cleanup;
 	free(p->mods);
 	p->mods = mods;
 	p->nr_mods = nr;
