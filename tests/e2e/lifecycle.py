@@ -12,6 +12,8 @@ memtrace's JSON reports with the markers exactly, per process:
                     after fork returns: a late attach would miss it)
   fork-pid          the same under -p
   no-follow-forks   -p --no-follow-forks: the parent only
+  prefork-pid       -p on a parent that forked its children before: they are
+                    traced too (their leaks come after the attach), exact
   exec-static-pid   -p on a process that executes a static program: the new
                     image is probed before it runs, the old image's leak is gone
   fork-python       memtrace -- python3 forks.py: multiprocessing's fork children,
@@ -156,19 +158,25 @@ def memtrace(args, out):
     return Proc([MEMTRACE, "--format", "json", "--top", "0", "-o", out] + args)
 
 
-def fork_case(truth, mode, follow=True):
-    out = os.path.join(TMP, "fork-%s-%d.json" % (mode, follow))
+def fork_case(truth, mode, follow=True, how="fork"):
+    out = os.path.join(TMP, "fork-%s-%s-%d.json" % (how, mode, follow))
     extra = [] if follow else ["--no-follow-forks"]
     if mode == "--":
-        mt = memtrace(["--interval", "5"] + extra + ["--", LIFECYCLE, "fork"], out)
+        mt = memtrace(["--interval", "5"] + extra + ["--", LIFECYCLE, how], out)
         target = mt
         mt.wait_line(r"attached to pid", stderr=True)
         pid = int(target.wait_line(r"^ready (\d+)").group(1))
     else:
-        target = Proc([LIFECYCLE, "fork"])
+        target = Proc([LIFECYCLE, how])
         pid = int(target.wait_line(r"^ready (\d+)").group(1))
         mt = memtrace(["--interval", "5", "-p", str(pid)] + extra, out)
         mt.wait_line(r"attached to pid %d" % pid, stderr=True)
+        if how == "prefork":  # and to the two children it has
+            end = time.monotonic() + 15
+            while sum("attached to pid" in line for line in mt.err) < 3:
+                if time.monotonic() > end:
+                    raise AssertionError("not attached to the children: %s" % mt.err[-3:])
+                time.sleep(0.05)
     target.say("go")
     m = target.wait_line(r"^children (\d+) (\d+)")
     c1, c2 = int(m.group(1)), int(m.group(2))
@@ -200,6 +208,11 @@ def t_fork_pid(truth):
 
 def t_no_follow_forks(truth):
     return fork_case(truth, "-p", follow=False)
+
+
+def t_prefork_pid(truth):
+    """-p on a parent whose children exist already (a prefork server): all traced."""
+    return fork_case(truth, "-p", how="prefork")
 
 
 def t_exec_static_pid(truth):
@@ -318,8 +331,8 @@ def t_pid_reuse_all(truth):
 def main():
     only = [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
     global ONLY
-    ONLY = [fn for fn in (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_exec_static_pid,
-                          t_fork_python, t_pid_reuse_all) if any(fn.__name__[2:].replace("_", "-").startswith(o)
+    ONLY = [fn for fn in (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_prefork_pid,
+                          t_exec_static_pid, t_fork_python, t_pid_reuse_all) if any(fn.__name__[2:].replace("_", "-").startswith(o)
                                                   for o in only)]
     if os.geteuid() != 0:
         print("lifecycle: needs root%s" % (" (CI: failure)" if CI else ", skipped"))
@@ -329,8 +342,8 @@ def main():
             print("lifecycle: missing %s: run `make memtrace targets`" % path)
             return 1
     try:
-        for fn in ONLY or (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_exec_static_pid,
-                           t_fork_python, t_pid_reuse_all):
+        for fn in ONLY or (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_prefork_pid,
+                           t_exec_static_pid, t_fork_python, t_pid_reuse_all):
             case(fn)
     finally:
         for p in PROCS:

@@ -7,6 +7,10 @@
  *				once and exit, wait for them, print
  *				"children <pid1> <pid2>", wait for "end" (or
  *				EOF), exit 0
+ *	lifecycle prefork	fork two children first (a prefork server's
+ *				workers), print "ready <pid>", wait for "go",
+ *				then as fork, but the children leak only when
+ *				told to (SIGUSR1)
  *	lifecycle exec PATH	print "ready <pid>", wait for "go"; leak, then
  *				execute PATH (its leaks are the ones that stay)
  *	lifecycle leak-a	print "ready <pid>", wait for "go"; leak (a),
@@ -19,6 +23,8 @@
  * late misses it.
  */
 #define _GNU_SOURCE
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,11 +99,20 @@ static int wait_word(const char *word)
 	return -1;
 }
 
-static pid_t fork_child(void (*leak)(void))
+/* A child that leaks at once, or (wait) once it gets SIGUSR1. */
+static pid_t fork_child(void (*leak)(void), bool wait)
 {
-	pid_t pid = fork();
+	pid_t pid;
+	sigset_t set;
+	int sig;
 
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	pid = fork();
 	if (pid == 0) {
+		if (wait)
+			sigwait(&set, &sig);
 		leak();
 		_exit(0);
 	}
@@ -107,17 +122,27 @@ static pid_t fork_child(void (*leak)(void))
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
-	pid_t c1, c2;
+	bool prefork = !strcmp(mode, "prefork");
+	pid_t c1 = 0, c2 = 0;
 	int st;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (prefork) {
+		c1 = fork_child(leak_child1, true);
+		c2 = fork_child(leak_child2, true);
+	}
 	printf("ready %d\n", (int)getpid());
 	if (wait_word("go"))
 		return 2;
-	if (!strcmp(mode, "fork")) {
+	if (!strcmp(mode, "fork") || prefork) {
 		leak_parent();
-		c1 = fork_child(leak_child1);
-		c2 = fork_child(leak_child2);
+		if (prefork) {
+			kill(c1, SIGUSR1);
+			kill(c2, SIGUSR1);
+		} else {
+			c1 = fork_child(leak_child1, false);
+			c2 = fork_child(leak_child2, false);
+		}
 		if (c1 < 0 || c2 < 0)
 			return 3;
 		if (waitpid(c1, &st, 0) != c1 || st || waitpid(c2, &st, 0) != c2 || st)

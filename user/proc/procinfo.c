@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,4 +101,34 @@ bool mt_proc__alive(pid_t pid, __u64 ticks)
 	__u64 now;
 
 	return !mt_proc__start_time(pid, &now) && now == ticks;
+}
+
+int mt_proc__children(pid_t pid, pid_t *out, size_t max)
+{
+	char path[64];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d)) && n < max) {
+		long tid = strtol(de->d_name, NULL, 10), c;
+		FILE *f;
+
+		if (tid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%ld/children", pid, tid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (n < max && fscanf(f, "%ld", &c) == 1)
+			if (c > 0)
+				out[n++] = (pid_t)c;
+		fclose(f);
+	}
+	closedir(d);
+	return (int)n;
 }

@@ -26,6 +26,11 @@ void mt_proc__cgroup(pid_t pid, char *buf, size_t len);
 int mt_proc__start_time(pid_t pid, __u64 *ticks);
 /* A start time from BPF (task->start_boottime, ns) in the same ticks. */
 __u64 mt_proc__ticks_of_ns(__u64 ns);
+/*
+ * The children of pid (of all its threads, /proc/PID/task/TID/children),
+ * at most max into out. Count, or -errno (-ESRCH: no such process).
+ */
+int mt_proc__children(pid_t pid, pid_t *out, size_t max);
 /* Does pid still name the process that started at ticks? */
 bool mt_proc__alive(pid_t pid, __u64 ticks);
 

@@ -342,7 +342,8 @@ static int start_command(struct memtrace *mt)
 	return 0;
 }
 
-static int start_pid(struct memtrace *mt, pid_t pid)
+/* Attach to a running process (ppid: the target it is a child of, or 0). */
+static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid)
 {
 	struct mt_maps maps;
 	struct target *t;
@@ -364,10 +365,11 @@ static int start_pid(struct memtrace *mt, pid_t pid)
 	t = target__new(mt, pid, start);
 	if (!t)
 		return -ENOMEM;
+	t->ppid = ppid;
 	err = mt_maps__read(pid, &maps);
 	if (err) {
 		pr_err("pid %d: reading its memory map: %s", pid, strerror(-err));
-		return err;
+		goto err_out;
 	}
 	err = target__attach(mt, t, &maps);
 	if (err == -ENOENT)
@@ -382,16 +384,43 @@ static int start_pid(struct memtrace *mt, pid_t pid)
 	if (!err)
 		err = target__follow(mt, t);
 	if (err)
-		return err;
+		goto err_out;
 	/* it may have exited before BPF followed it: then no exit event comes */
 	if (!mt_proc__alive(pid, start)) {
 		pr_err("pid %d exited", pid);
-		return -ESRCH;
+		err = -ESRCH;
+		goto err_out;
 	}
 	mt_sym_native__add_pid(mt->sym, pid);
 	pr_info("attached to pid %d (%s), %s mode", pid, t->comm,
 		mt_attach_mode__name(mt_loader__mode(mt->loader)));
 	return 0;
+err_out:
+	/* nothing of it stays: no report, no links, no map entries */
+	mt_target__retire(mt, t, false);
+	return err;
+}
+
+/*
+ * The children pid has already forked (a prefork server's workers) are
+ * targets too, and theirs: what it forks from now on is followed by BPF.
+ * One that cannot be traced is said and skipped.
+ */
+static void start_children(struct memtrace *mt, pid_t pid, int depth)
+{
+	pid_t kids[256];
+	int n = mt_proc__children(pid, kids, sizeof(kids) / sizeof(kids[0]));
+
+	for (int i = 0; i < n; i++) {
+		if (mt_targets__find(&mt->targets, kids[i], 0))
+			continue;
+		if (start_pid(mt, kids[i], pid)) {
+			pr_warn("pid %d (child of %d): not traced", kids[i], pid);
+			continue;
+		}
+		if (depth < 16)
+			start_children(mt, kids[i], depth + 1);
+	}
 }
 
 int mt_session__start(struct memtrace *mt)
@@ -404,9 +433,11 @@ int mt_session__start(struct memtrace *mt)
 	if (o->cmd)
 		return start_command(mt);
 	for (size_t i = 0; i < o->nr_pids; i++) {
-		err = start_pid(mt, o->pids[i]);
+		err = start_pid(mt, o->pids[i], 0);
 		if (err)
 			return err;
+		if (mt->policy.follow_forks)
+			start_children(mt, o->pids[i], 0);
 	}
 	return 0;
 }
