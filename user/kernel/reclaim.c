@@ -129,6 +129,22 @@ static int clear_entry(volatile struct mt_alloc *e, void *ctx)
  * to their site slots any more; then the slots are unpublished, zeroed and
  * handed back to BPF through the free-slot queue.
  */
+/* Do the sites of these processes count any live allocation? */
+static bool live_records(const struct mt_bpf_maps *maps, const __u32 *tgids, size_t n, __u32 used)
+{
+	for (__u32 slot = 0; slot < used; slot++) {
+		__s64 count = 0;
+
+		if (!maps->site_keys[slot].tgid || !tgid_in(maps->site_keys[slot].tgid, tgids, n))
+			continue;
+		for (__u32 i = 0; i < maps->nr_stripes; i++)
+			count += maps->site_stats[(size_t)i * maps->nr_sites + slot].count;
+		if (count)
+			return true;
+	}
+	return false;
+}
+
 int mt_reclaim__purge(const struct mt_bpf_maps *maps, const __u32 *tgids, size_t n)
 {
 	struct tgid_set set = {tgids, n, maps->sampled};
@@ -137,13 +153,18 @@ int mt_reclaim__purge(const struct mt_bpf_maps *maps, const __u32 *tgids, size_t
 
 	if (!n)
 		return 0;
-	err = mt_allocs__for_each(maps, clear_entry, &set);
-	if (err)
-		return err;
-	spilled = delete_matching(maps->allocs_spill, sizeof(struct mt_alloc_key),
-				  sizeof(struct mt_alloc), spilled_of_tgids, &set);
-	if (spilled > 0)
-		__atomic_fetch_sub(maps->spill_nr, spilled, __ATOMIC_RELAXED);
+	/* every live record counts at its site: none there, none in the table */
+	if (live_records(maps, tgids, n, used)) {
+		err = mt_allocs__for_each(maps, clear_entry, &set);
+		if (err)
+			return err;
+		spilled = delete_matching(maps->allocs_spill, sizeof(struct mt_alloc_key),
+					  sizeof(struct mt_alloc), spilled_of_tgids, &set);
+		if (spilled > 0)
+			__atomic_fetch_sub(maps->spill_nr, spilled, __ATOMIC_RELAXED);
+	} else {
+		spilled = 0;
+	}
 	err = delete_matching(maps->site_index, sizeof(struct mt_site_key), sizeof(__u32),
 			      key_of_tgids, &set);
 	for (__u32 slot = 0; slot < used; slot++) {

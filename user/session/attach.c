@@ -575,6 +575,9 @@ static void target__adopt(struct memtrace *mt, const struct mt_proc_event *e, st
 
 	if (mt_targets__find(&mt->targets, (pid_t)e->pid, start))
 		return;
+	for (size_t i = 0; i < mt->nr_gone; i++)
+		if (mt->gone[i] == e->pid)
+			mt_session__purge(mt); /* a pid that went comes back */
 	t = target__new(mt, (pid_t)e->pid, start);
 	if (!t) {
 		mt_loader__unfollow(mt->loader, (pid_t)e->pid);
@@ -655,8 +658,13 @@ int mt_session__lifecycle(struct memtrace *mt)
 	for (; i < mt->nr_pending; i++)
 		resume(&mt->pending[i]);
 	mt->nr_pending = 0;
-	/* now, so that a process reusing the pid keeps its own records */
-	if (retired)
+	/*
+	 * The entries of processes that went are purged in one pass over the
+	 * allocation table for many of them: at the next report, when many
+	 * have gone, or before a new process takes one of their pids (adopt).
+	 * -a: now, as a process that reuses the pid is not announced.
+	 */
+	if (retired && (mt->opts->all || mt->nr_gone >= 64))
 		mt_session__purge(mt);
 	return err;
 }

@@ -262,9 +262,10 @@ static int report_round(struct memtrace *mt, bool final)
 	} else {
 		/* the stacks of targets that went (a --min-age snapshot has not every site) */
 		if (mt->collect && !mt->opts->min_age &&
-		    mt_reclaim__gc_stacks(&mt->bpf, &snap, NULL, 0) > 0)
+		    mt_reclaim__gc_stacks(&mt->bpf, &snap, mt->gone, mt->nr_gone) > 0)
 			mt_stack_cache__clear(mt->stacks);
 		mt->collect = false;
+		mt_session__purge(mt); /* and their entries */
 		err = mt_session__report_round(mt, &snap, final);
 	}
 	mt_snapshot__free(&snap);
