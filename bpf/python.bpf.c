@@ -168,19 +168,39 @@ fault:
 }
 
 #define MT_SIGURG 23
+#define MT_SIGSTOP 19
 
 /*
- * Py_FinalizeEx entry, in -- mode: the final report must show what was
- * outstanding before the interpreter tears itself down. Mark the process
- * and stop its main thread with a signal memtrace (its tracer) intercepts
- * and suppresses.
+ * Py_FinalizeEx entry: the final report must show what was outstanding
+ * before the interpreter tears itself down. Where memtrace is the
+ * process's tracer (--), the main thread is stopped with a signal memtrace
+ * intercepts and suppresses; elsewhere (-p, followed children) the process
+ * is stopped (SIGSTOP) and announced on the lifecycle ring buffer, and
+ * memtrace sends SIGCONT after the report. A stop is only sent with its
+ * event on the ring buffer.
  */
 SEC("uprobe")
 int mt_py_finalize(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, one = 1;
+	__u32 tgid = id >> 32, one = 1, *flags = bpf_map_lookup_elem(&mt_procs, &tgid);
+	struct mt_proc_event *e;
 
+	if (flags && !(*flags & MT_PROC_PTRACED)) {
+		e = bpf_ringbuf_reserve(&mt_proc_events, sizeof(*e), 0);
+		if (!e) {
+			mt_count(MT_CNT_PROC_EVENTS_LOST);
+			return 0;
+		}
+		__builtin_memset(e, 0, sizeof(*e));
+		e->type = MT_PROC_FINALIZE;
+		e->pid = tgid;
+		e->start_ns =
+		    BPF_CORE_READ(bpf_get_current_task_btf(), group_leader, start_boottime);
+		e->stopped = !bpf_send_signal(MT_SIGSTOP);
+		bpf_ringbuf_submit(e, 0);
+		return 0;
+	}
 	if ((__u32)id != tgid)
 		return 0; /* only the traced main thread can be stopped for us */
 	bpf_map_update_elem(&mt_py_finalizing, &tgid, &one, BPF_ANY);

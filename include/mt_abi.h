@@ -199,6 +199,7 @@ enum mt_proc_event_type {
 	MT_PROC_FORK = 1, /* pid is a new child of ppid (threads are not processes) */
 	MT_PROC_EXEC,	  /* pid runs a new program */
 	MT_PROC_EXIT,	  /* pid's last thread exited */
+	MT_PROC_FINALIZE, /* pid's Python interpreter began to finalize (Py_FinalizeEx) */
 };
 
 /*

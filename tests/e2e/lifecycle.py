@@ -19,6 +19,8 @@ memtrace's JSON reports with the markers exactly, per process:
   fork-python       memtrace -- python3 forks.py: multiprocessing's fork children,
                     each with its own Python lines, exact (the children's code objects
                     are read in each child, or in the parent when the child is gone)
+  finalize-pid      -p on a Python process that returns: the final report is what
+                    was outstanding when Py_FinalizeEx began, exact
   pid-reuse-all     -a: a process exits, a new one gets its pid (ns_last_pid):
                     reported as the new process, nothing of the old one
 
@@ -274,6 +276,38 @@ def t_fork_python(truth):
     return errs
 
 
+def t_finalize_pid(truth):
+    """-p on Python: the final report is taken at Py_FinalizeEx, before the teardown."""
+    src = os.path.join(ROOT, "tests", "targets", "py", "finalize.py")
+    with open(src) as f:
+        line = [n for n, text in enumerate(f, 1) if "@leak" in text][0]
+    out = os.path.join(TMP, "finalize.json")
+    target = Proc([PYTHON, src])
+    pid = int(target.wait_line(r"^ready (\d+)").group(1))
+    mt = memtrace(["--interval", "30", "-p", str(pid)], out)
+    mt.wait_line(r"attached to pid %d" % pid, stderr=True)
+    target.say("go")
+    target.wait_line(r"^done")
+    target.say("end")
+    errs = []
+    if target.wait(20) != 0:
+        errs.append("the target exited %s" % target.p.returncode)
+    if mt.wait(20) != 0:
+        errs.append("memtrace exited %s (stderr: %s)" % (mt.p.returncode, " | ".join(mt.err[-3:])))
+    mine = [r for r in reports(out) if r.get("pid") == pid]
+    if not mine:
+        return errs + ["no report"]
+    last = mine[-1]
+    if last.get("final") is not True or last.get("exited") is not False:
+        errs.append("last report final=%s exited=%s, want a final report of a live process" % (
+            last.get("final"), last.get("exited")))
+    got = per_line(last).get(("finalize.py", line), (0, 0))
+    if got != (700007, 7):
+        errs.append("finalize.py:%d has %s B/%s, truth 700007 B/7 (before the teardown)"
+                    % (line, *got))
+    return errs
+
+
 def start_with_pid(argv, pid, tries=50):
     """Start argv as pid (ns_last_pid), or None when another process took it."""
     for _ in range(tries):
@@ -328,12 +362,14 @@ def t_pid_reuse_all(truth):
     return errs
 
 
+CASES = (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_prefork_pid, t_exec_static_pid,
+         t_fork_python, t_finalize_pid, t_pid_reuse_all)
+
+
 def main():
     only = [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
-    global ONLY
-    ONLY = [fn for fn in (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_prefork_pid,
-                          t_exec_static_pid, t_fork_python, t_pid_reuse_all) if any(fn.__name__[2:].replace("_", "-").startswith(o)
-                                                  for o in only)]
+    cases = [fn for fn in CASES if not only or
+             any(fn.__name__[2:].replace("_", "-").startswith(o) for o in only)]
     if os.geteuid() != 0:
         print("lifecycle: needs root%s" % (" (CI: failure)" if CI else ", skipped"))
         return 1 if CI else 0
@@ -342,8 +378,7 @@ def main():
             print("lifecycle: missing %s: run `make memtrace targets`" % path)
             return 1
     try:
-        for fn in ONLY or (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_prefork_pid,
-                           t_exec_static_pid, t_fork_python, t_pid_reuse_all):
+        for fn in cases:
             case(fn)
     finally:
         for p in PROCS:

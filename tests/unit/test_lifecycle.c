@@ -124,3 +124,20 @@ MT_TEST(lifecycle_exit_and_pid_reuse)
 	ASSERT_STREQ(mt_lc_action__name((enum mt_lc_action)99), "?", "out of range");
 	mt_targets__free(&tt);
 }
+
+MT_TEST(lifecycle_finalize)
+{
+	struct mt_targets tt = {};
+	struct mt_lc_policy p = {.follow_forks = true};
+	struct target *py = mt_targets__add(&tt, 10, 100), *t;
+	struct mt_proc_event e = ev(MT_PROC_FINALIZE, 10, 100);
+
+	e.stopped = 1;
+	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_FINAL, "final report");
+	ASSERT_TRUE(t == py, "of the target");
+	py->done = true;
+	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_RESUME, "reported already");
+	e.pid = 11;
+	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_RESUME, "not a target");
+	mt_targets__free(&tt);
+}

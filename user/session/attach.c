@@ -157,6 +157,21 @@ static int target__use_python(struct memtrace *mt, struct target *t)
 	return err;
 }
 
+/* The final report is what was outstanding when finalization began. */
+static void target__probe_finalize(struct memtrace *mt, struct target *t,
+				   const struct mt_maps *maps)
+{
+	char path[PATH_MAX];
+	__u64 fin;
+
+	if (mt_maps__module_path(t->pid, maps, t->py.runtime, path, sizeof(path)) ||
+	    mt_elf__func_offset(path, "Py_FinalizeEx", &fin) ||
+	    mt_loader__attach_finalize(mt->loader, path, fin, t->pid))
+		pr_warn("pid %d: no probe on Py_FinalizeEx: the final report shows what "
+			"is left after the interpreter's teardown",
+			t->pid);
+}
+
 /*
  * Find CPython in a target and hand its layout to BPF. Not Python: quiet;
  * an unsupported version: one warning, native attribution goes on.
@@ -191,18 +206,7 @@ static int target__detect_python(struct memtrace *mt, struct target *t, const st
 	pr_info("pid %d runs %s: reporting Python lines", t->pid, desc);
 	if (mt->opts->python_allocators)
 		target__attach_python_allocators(mt, t, maps);
-	if (t->command) {
-		/* the final report is what was outstanding when finalization began */
-		char path[PATH_MAX];
-		__u64 fin;
-
-		if (mt_maps__module_path(t->pid, maps, t->py.runtime, path, sizeof(path)) ||
-		    mt_elf__func_offset(path, "Py_FinalizeEx", &fin) ||
-		    mt_loader__attach_finalize(mt->loader, path, fin, t->pid))
-			pr_warn("pid %d: no probe on Py_FinalizeEx: the final report shows what "
-				"is left after the interpreter's teardown",
-				t->pid);
-	}
+	target__probe_finalize(mt, t, maps);
 	return 0;
 }
 
@@ -596,8 +600,11 @@ static void target__adopt(struct memtrace *mt, const struct mt_proc_event *e, st
 	if (parent && parent->py_module[0]) {
 		t->py = parent->py;
 		t->py_checks = 0;
-		if (!target__use_python(mt, t))
+		if (!target__use_python(mt, t)) {
 			snprintf(t->py_module, sizeof(t->py_module), "%s", parent->py_module);
+			if (t->replan == false)
+				target__probe_finalize(mt, t, &maps);
+		}
 	} else {
 		target__detect_python(mt, t, &maps);
 	}
@@ -627,9 +634,10 @@ int mt_session__lifecycle(struct memtrace *mt)
 
 		if (a != MT_LC_IGNORE && a != MT_LC_FORGET)
 			pr_debug("pid %d: %s event: %s", e.pid,
-				 e.type == MT_PROC_FORK	  ? "fork"
-				 : e.type == MT_PROC_EXEC ? "exec"
-							  : "exit",
+				 e.type == MT_PROC_FORK	      ? "fork"
+				 : e.type == MT_PROC_EXEC     ? "exec"
+				 : e.type == MT_PROC_FINALIZE ? "finalize"
+							      : "exit",
 				 mt_lc_action__name(a));
 		switch (a) {
 		case MT_LC_ADOPT:
@@ -641,6 +649,11 @@ int mt_session__lifecycle(struct memtrace *mt)
 		case MT_LC_RETIRE:
 			err = mt_target__retire(mt, t, !mt->opts->all);
 			retired = true;
+			break;
+		case MT_LC_FINAL:
+			/* what was outstanding before the interpreter's teardown */
+			err = mt_target__final_report(mt, t, false);
+			t->final_reported = true;
 			break;
 		case MT_LC_FORGET:
 			/* -a: most processes that come and go never had a sampled allocation */

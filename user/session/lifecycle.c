@@ -29,6 +29,12 @@ enum mt_lc_action mt_lifecycle__decide(const struct mt_targets *tt, const struct
 			return p->all ? MT_LC_FORGET : MT_LC_IGNORE;
 		*t = found;
 		return MT_LC_RETIRE;
+	case MT_PROC_FINALIZE:
+		found = mt_targets__find(tt, (pid_t)e->pid, mt_proc__ticks_of_ns(e->start_ns));
+		if (!found || found->done)
+			return e->stopped ? MT_LC_RESUME : MT_LC_IGNORE;
+		*t = found;
+		return MT_LC_FINAL;
 	default:
 		return e->stopped ? MT_LC_RESUME : MT_LC_IGNORE;
 	}
@@ -39,6 +45,7 @@ const char *mt_lc_action__name(enum mt_lc_action a)
 	static const char *const names[] = {
 	    [MT_LC_IGNORE] = "ignore", [MT_LC_RESUME] = "resume", [MT_LC_ADOPT] = "adopt",
 	    [MT_LC_REPLAN] = "replan", [MT_LC_RETIRE] = "retire", [MT_LC_FORGET] = "forget",
+	    [MT_LC_FINAL] = "final",
 	};
 
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) && names[a] ? names[a] : "?";

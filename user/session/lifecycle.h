@@ -12,6 +12,8 @@
  *   EXEC   no                                     RESUME if stopped
  *   EXIT   yes                                    RETIRE: final report (not -a), then forget
  *   EXIT   no                                     IGNORE (-a: FORGET the pid's records)
+ *   FINALIZE yes                                  FINAL: its final report, then SIGCONT
+ *   FINALIZE no                                   RESUME
  *
  * A start time that differs from the target's means another process that
  * reuses the pid: it is not that target.
@@ -36,6 +38,7 @@ enum mt_lc_action {
 	MT_LC_REPLAN, /* drop the old image of *t, plan the new one, SIGCONT */
 	MT_LC_RETIRE, /* *t exited: its last report, then drop it */
 	MT_LC_FORGET, /* -a: drop whatever the maps hold for the pid */
+	MT_LC_FINAL,  /* *t's interpreter is finalizing: its final report now (stopped) */
 };
 
 struct mt_lc_policy {
@@ -45,7 +48,7 @@ struct mt_lc_policy {
 
 /*
  * Decide for one event. *t is set to the target the action is about
- * (MT_LC_REPLAN, MT_LC_RETIRE; MT_LC_ADOPT: the parent's target if any),
+ * (MT_LC_REPLAN, MT_LC_RETIRE, MT_LC_FINAL; MT_LC_ADOPT: the parent's target if any),
  * else NULL. start times in the event are BPF's (ns); targets hold ticks.
  */
 enum mt_lc_action mt_lifecycle__decide(const struct mt_targets *tt, const struct mt_lc_policy *p,
