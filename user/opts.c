@@ -9,7 +9,11 @@
 #include "opts.h"
 #include "mt_python.h"
 
-const char *argp_program_version = "memtrace 0.1";
+/* the git description at build time (the Makefile passes it), else "unknown" */
+#ifndef MT_VERSION
+#define MT_VERSION "unknown"
+#endif
+const char *argp_program_version = "memtrace " MT_VERSION;
 const char *argp_program_bug_address = NULL;
 
 static const char doc[] =
