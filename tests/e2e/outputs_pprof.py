@@ -285,9 +285,26 @@ def t_needs_file(markers, funcs):
     return errs
 
 
+def t_write_error(markers, funcs):
+    """FILE.tmp cannot be written: exit 1 and one error line naming the file, FILE kept."""
+    d = os.path.join(run.TMP, "werr")
+    os.makedirs(os.path.join(d, "heap.pb.gz.tmp"), exist_ok=True)  # a directory in the way
+    out = os.path.join(d, "heap.pb.gz")
+    r = run.memtrace_dashdash(["--format", "pprof"], out)
+    errs = []
+    if r.rc != 1:
+        errs.append("exit %s, want 1" % r.rc)
+    lines = [l for l in r.err.splitlines() if l.startswith("memtrace: error:")]
+    if len(lines) != 1 or out + ".tmp" not in lines[0]:
+        errs.append("error lines %r, want one naming %s.tmp" % (lines, out))
+    if not os.path.isdir(out + ".tmp"):
+        errs.append("the directory in the way is gone")
+    return errs
+
+
 CASES = (("pprof-exact", t_exact), ("pprof-pid-atomic", t_pid_atomic),
          ("pprof-sampled", t_sampled), ("pprof-python", t_python),
-         ("pprof-needs-file", t_needs_file))
+         ("pprof-needs-file", t_needs_file), ("pprof-write-error", t_write_error))
 
 
 def main():

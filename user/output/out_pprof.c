@@ -44,6 +44,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "lib/htab.h"
+#include "lib/log.h"
 #include "output/output.h"
 #include "output/proto.h"
 
@@ -526,6 +527,9 @@ int mt_out_pprof__report(FILE *f, const struct mt_output_cfg *cfg, const struct 
 		goto cleanup;
 	if (cfg->path) {
 		err = mt_output__replace_file(cfg->path, gz, gz_len);
+		if (err)
+			pr_err("writing '%s' (through '%s.tmp'): %s", cfg->path, cfg->path,
+			       strerror(-err));
 	} else if (fwrite(gz, 1, gz_len, f) != gz_len || fflush(f)) {
 		err = -EIO;
 	}
