@@ -48,7 +48,7 @@
 #include "output/output.h"
 #include "output/proto.h"
 
-/* Inlined frames kept per address (deeper chains lose their outermost inlined ones). */
+/* Lines per location: a longer inline chain continues in a second location, same address */
 #define MAX_LINES 64
 
 /* profile.proto field numbers */
@@ -101,7 +101,7 @@ struct entry {
 /* One table of entries: ids are 1, 2, ... in insertion order (0 for strings). */
 struct table {
 	struct mt_htab h;
-	struct entry **v; /* by id - first */
+	struct entry **v; /* in insertion order */
 	size_t nr, cap;
 };
 
@@ -194,13 +194,14 @@ static void value_type(struct enc *e, __u32 field, const char *type, const char 
 static __u64 function_id(struct enc *e, const struct mt_frame *f)
 {
 	__u64 key[2] = {str_idx(e, f->function ? f->function : "??"), str_idx(e, f->file)};
-	struct entry *en = table__get(&e->funcs, key, sizeof(key), &(bool){false});
+	bool added;
+	struct entry *en = table__get(&e->funcs, key, sizeof(key), &added);
 
 	if (!en) {
 		e->err = -ENOMEM;
 		return 0;
 	}
-	if (!en->id)
+	if (added)
 		en->id = e->funcs.nr;
 	return en->id;
 }
