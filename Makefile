@@ -13,6 +13,12 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/' | sed 's/aarch64/arm64/')
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 VMLINUX_FALLBACK := vmlinux/$(ARCH)/vmlinux.h
 
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+# the git description the binary was built from (--version); "unknown" outside git
+MT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 USER_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP \
@@ -49,7 +55,8 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test layers unit fuzz fuzz-corpus fuzzers e2e targets bench deps demo format sanitize check-format
+.PHONY: all clean test layers unit fuzz fuzz-corpus fuzzers e2e targets bench deps demo format \
+	sanitize check-format install uninstall check-install version FORCE
 all: memtrace
 
 # a half-written file from a failed recipe must not look up to date
@@ -79,6 +86,12 @@ $(OUTPUT)/memtrace.skel.h: $(OUTPUT)/memtrace.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name memtrace_bpf > $@
 
+# opts.o carries the version: rebuilt when the description changes, not at every make
+$(OUTPUT)/version: FORCE | $(OUTPUT)
+	$(Q)echo '$(MT_VERSION)' | cmp -s - $@ || echo '$(MT_VERSION)' > $@
+$(OUTPUT)/user/opts.o: $(OUTPUT)/version
+$(OUTPUT)/user/opts.o: USER_CFLAGS += -DMT_VERSION='"$(MT_VERSION)"'
+
 # only the loader includes the skeleton
 $(OUTPUT)/user/kernel/loader.o: $(OUTPUT)/memtrace.skel.h
 
@@ -93,6 +106,19 @@ $(OUTPUT)/memtrace: $(USER_OBJS)
 
 memtrace: $(OUTPUT)/memtrace
 	$(Q)ln -sf $< $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the binary and its man page
+install: $(OUTPUT)/memtrace
+	$(call msg,INSTALL,$(DESTDIR)$(SBINDIR)/memtrace $(DESTDIR)$(MANDIR)/man8/memtrace.8)
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	$(Q)install -m 0755 $(OUTPUT)/memtrace $(DESTDIR)$(SBINDIR)/memtrace
+	$(Q)install -m 0644 user/memtrace.8 $(DESTDIR)$(MANDIR)/man8/memtrace.8
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/memtrace $(DESTDIR)$(MANDIR)/man8/memtrace.8
+
+version:
+	@echo '$(MT_VERSION)'
 
 # ---- tests ----------------------------------------------------------------
 $(OUTPUT)/tests/unit/%.o: tests/unit/%.c | $(OUTPUT)/tests/unit
@@ -121,18 +147,25 @@ unit: $(OUTPUT)/unit-tests
 	$(Q)$(OUTPUT)/unit-tests
 
 # every end-to-end runner runs; the target fails if any failed
-E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py
+E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py \
+	       tests/e2e/outputs_pprof.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
+
+# make install into a scratch DESTDIR; the man page renders without a
+# warning and has every option and example of --help; --version is the git
+# description
+check-install: memtrace
+	$(Q)$(PYTHON) tests/check_install.py
 
 # headers point one way (the README's layout section)
 layers:
 	$(Q)$(PYTHON) tests/check_layers.py
 
 # The whole suite: the include rule, unit tests (no root), again under
-# ASan+UBSan, the fuzzers over their corpus, then end-to-end tests (root,
-# real BPF).
-test: layers unit sanitize fuzz-corpus e2e
+# ASan+UBSan, the fuzzers over their corpus, the installation, then
+# end-to-end tests (root, real BPF).
+test: layers unit sanitize fuzz-corpus check-install e2e
 
 # Unit tests under ASan + UBSan (separate build directory).
 sanitize:
@@ -155,7 +188,7 @@ FUZZ_ENV  := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
 $(OUTPUT)/fuzz/%: tests/fuzz/%.c $(LIB_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZER,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
 fuzzers: $(FUZZERS)
 

@@ -9,7 +9,11 @@
 #include "opts.h"
 #include "mt_python.h"
 
-const char *argp_program_version = "memtrace 0.1";
+/* the git description at build time (the Makefile passes it), else "unknown" */
+#ifndef MT_VERSION
+#define MT_VERSION "unknown"
+#endif
+const char *argp_program_version = "memtrace " MT_VERSION;
 const char *argp_program_bug_address = NULL;
 
 static const char doc[] =
@@ -26,6 +30,7 @@ static const char doc[] =
     "  memtrace --min-age 60 -p 1234  only allocations a minute old or more\n"
     "  memtrace -a 30                 every process on the host, sampled\n"
     "  memtrace --format json -o out.ndjson -p 1234   one JSON object a report\n"
+    "  memtrace --format pprof -o heap.pb.gz -p 1234  for go tool pprof\n"
     "  memtrace --pymalloc off -- python3 app.py   every Python object\n"
     "\n"
     "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
@@ -77,7 +82,8 @@ static const struct argp_option options[] = {
     {"count", OPT_COUNT, "N", 0, "Exit after N reports (default: when the targets exit)", 2},
     {"top", OPT_TOP, "N", 0, "Rows per report (default 10, 0 = all)", 2},
     {"group-by", OPT_GROUP_BY, "KEY", 0, "line (default), function, file or stack", 2},
-    {"format", OPT_FORMAT, "FMT", 0, "text (default) or json (one object per line)", 2},
+    {"format", OPT_FORMAT, "FMT", 0,
+     "text (default), json (one object per line) or pprof (-o FILE: gzipped profile.proto)", 2},
     {"output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 2},
     {"verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2},
     {NULL, 0, NULL, 0, "Filters:", 3},
@@ -295,8 +301,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			o->format = MT_FORMAT_TEXT;
 		else if (!strcmp(arg, "json"))
 			o->format = MT_FORMAT_JSON;
+		else if (!strcmp(arg, "pprof"))
+			o->format = MT_FORMAT_PPROF;
 		else
-			BAD("invalid --format '%s': text or json", arg);
+			BAD("invalid --format '%s': text, json or pprof", arg);
 		break;
 	case 'o':
 		o->output = arg;
@@ -446,6 +454,11 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		o->syscall_tps = o->all ? MT_WHEN_ON : MT_WHEN_OFF;
 	if (o->floor && o->attach_mode != MT_ATTACH_AUTO && o->attach_mode != MT_ATTACH_SESSION) {
 		pr_err("--floor needs session links (--attach-mode session)");
+		return -EINVAL;
+	}
+	if (o->format == MT_FORMAT_PPROF && !o->output) {
+		pr_err(
+		    "--format pprof writes a binary file: give -o FILE (replaced at each report)");
 		return -EINVAL;
 	}
 	if (o->max_size && o->min_size > o->max_size) {

@@ -29,6 +29,8 @@ int mt_output__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_
 		return mt_out_text__report(f, cfg, r);
 	case MT_FORMAT_JSON:
 		return mt_out_json__report(f, cfg, r);
+	case MT_FORMAT_PPROF:
+		return mt_out_pprof__report(f, cfg, r);
 	}
 	return -EINVAL;
 }

@@ -9,12 +9,15 @@
 enum mt_format {
 	MT_FORMAT_TEXT = 0,
 	MT_FORMAT_JSON,
+	MT_FORMAT_PPROF, /* binary: needs a file (cfg->path) or a non-terminal stream */
 };
 
 struct mt_output_cfg {
 	enum mt_format format;
 	bool show_stacks;	   /* text: print each row's stack (--group-by stack or -v) */
 	const char *sampling_note; /* NULL = exact; else e.g. "sampled every 512 KiB" */
+	__u64 sample_rate;	   /* bytes per sample, 0 = exact (pprof's period) */
+	const char *path;	   /* pprof: -o FILE, replaced whole at each report */
 };
 
 /*
@@ -27,6 +30,29 @@ int mt_output__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_
 int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
 /* One JSON object on one line (NDJSON); see out_json.c for the keys. 0 or -EIO. */
 int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+
+/*
+ * pprof: the report as a gzipped profile.proto (see out_pprof.c for the
+ * layout). With cfg->path the file is replaced atomically (written to
+ * PATH.tmp in the same directory, fsync'd, renamed over PATH) and f is not
+ * used; otherwise the bytes go to f, refused with -ENOTTY when f is a
+ * terminal. 0, -ENOMEM, -ENOTTY, or the -errno of the failed write.
+ */
+int mt_out_pprof__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+/*
+ * The uncompressed profile.proto of one report into a malloc'd *buf of
+ * *len bytes (the caller frees it). 0 or -ENOMEM (*buf NULL then).
+ */
+int mt_out_pprof__encode(const struct mt_output_cfg *cfg, const struct mt_report *r,
+			 unsigned char **buf, size_t *len);
+/* gzip (deflate, gzip header) of in into a malloc'd *out. 0, -ENOMEM, -EFBIG or -EIO. */
+int mt_out_pprof__gzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len);
+/*
+ * Replace path with len bytes of data atomically: PATH.tmp is written,
+ * fsync'd and renamed over path, so a reader sees the old file or the new
+ * one, never a part. 0 or -errno (PATH.tmp removed on failure).
+ */
+int mt_output__replace_file(const char *path, const void *data, size_t len);
 
 /*
  * Human-readable byte count into buf: exact below 10 KiB ("9999 B"), else

@@ -116,6 +116,9 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		}
 	}
 	mt->out_cfg.format = opts->format;
+	mt->out_cfg.sample_rate = opts->sample_rate;
+	if (opts->format == MT_FORMAT_PPROF)
+		mt->out_cfg.path = opts->output; /* replaced whole at each report */
 	mt->out_cfg.show_stacks = opts->verbose || opts->group_by == MT_GROUP_STACK;
 	if (opts->sample_rate) {
 		static char note[96];

@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * pprof output: one gzipped profile.proto (google/pprof proto/profile.proto)
+ * per report, laid out as Go's heap profiles are, so `go tool pprof`,
+ * Pyroscope and Parca read it as they read Go's:
+ *
+ *   sample_type   alloc_objects/count, alloc_space/bytes,
+ *                 inuse_objects/count, inuse_space/bytes (in this order)
+ *   default_sample_type  inuse_space
+ *   period_type   space/bytes; period = the sampling rate in bytes, 1 when exact
+ *   time_nanos    the report's time
+ *   comment       "memtrace pid N (comm) report #S[, final]" and the sampling note
+ *
+ * Values are the report's own (already scaled when sampling): a sample is
+ * a row, [alloc_count, alloc_bytes, count, bytes], so per-line sums equal
+ * the text and JSON reports'. Its locations are the row's stack from the
+ * site frame outwards, leaf first: the allocator and whatever it called
+ * are not frames (the site is where the program asked for memory).
+ *
+ * Locations: one per machine address (a native frame with its inlined
+ * callees) with its Lines innermost first, so line[0] is the innermost
+ * inlined function and the last Line the function the address belongs to.
+ * A Python frame is a Location with no mapping and address 0 holding one
+ * Line (function, file and line of the code object). A frame with neither
+ * function nor file is a Location with an address and no Line.
+ *
+ * Mappings: one per module name (the model has names, not ranges or
+ * build-ids), spanning the lowest to the highest address of its frames,
+ * with has_functions, has_filenames, has_line_numbers and
+ * has_inline_frames set: the frames are symbolized already and pprof must
+ * not try again. Functions are keyed by (name, file); an unknown name with
+ * a known file is "??".
+ *
+ * Strings are interned in string_table, whose entry 0 is "". The file is
+ * gzip (deflate with a gzip header), which every pprof reader expects; a
+ * zlib wrapper is refused by them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "lib/htab.h"
+#include "lib/log.h"
+#include "output/output.h"
+#include "output/proto.h"
+
+/* Lines per location: a longer inline chain continues in a second location, same address */
+#define MAX_LINES 64
+
+/* profile.proto field numbers */
+enum {
+	PROFILE_SAMPLE_TYPE = 1,
+	PROFILE_SAMPLE = 2,
+	PROFILE_MAPPING = 3,
+	PROFILE_LOCATION = 4,
+	PROFILE_FUNCTION = 5,
+	PROFILE_STRING_TABLE = 6,
+	PROFILE_TIME_NANOS = 9,
+	PROFILE_PERIOD_TYPE = 11,
+	PROFILE_PERIOD = 12,
+	PROFILE_COMMENT = 13,
+	PROFILE_DEFAULT_SAMPLE_TYPE = 14,
+	VALUE_TYPE_TYPE = 1,
+	VALUE_TYPE_UNIT = 2,
+	SAMPLE_LOCATION_ID = 1,
+	SAMPLE_VALUE = 2,
+	MAPPING_ID = 1,
+	MAPPING_MEMORY_START = 2,
+	MAPPING_MEMORY_LIMIT = 3,
+	MAPPING_FILENAME = 5,
+	MAPPING_HAS_FUNCTIONS = 7,
+	MAPPING_HAS_FILENAMES = 8,
+	MAPPING_HAS_LINE_NUMBERS = 9,
+	MAPPING_HAS_INLINE_FRAMES = 10,
+	LOCATION_ID = 1,
+	LOCATION_MAPPING_ID = 2,
+	LOCATION_ADDRESS = 3,
+	LOCATION_LINE = 4,
+	LINE_FUNCTION_ID = 1,
+	LINE_LINE = 2,
+	FUNCTION_ID = 1,
+	FUNCTION_NAME = 2,
+	FUNCTION_SYSTEM_NAME = 3,
+	FUNCTION_FILENAME = 4,
+};
+
+/* An interned entry: its key bytes follow it. */
+struct entry {
+	struct mt_hnode node;
+	__u64 id;     /* string index, or function/location/mapping id */
+	__u64 lo, hi; /* mappings: the lowest and highest address seen */
+	__u64 name;   /* mappings: string index of the module name */
+	size_t len;
+	unsigned char key[];
+};
+
+/* One table of entries: ids are 1, 2, ... in insertion order (0 for strings). */
+struct table {
+	struct mt_htab h;
+	struct entry **v; /* in insertion order */
+	size_t nr, cap;
+};
+
+struct enc {
+	struct table strs, funcs, locs, maps;
+	struct mt_pb out;   /* sample types and samples, then the rest */
+	struct mt_pb locpb; /* Location messages, in id order */
+	__u64 *ids;	    /* one sample's location ids */
+	size_t ids_cap;
+	int err;
+};
+
+static void entry_free(struct mt_hnode *n)
+{
+	free(n); /* node is the first member */
+}
+
+static void table__free(struct table *t)
+{
+	mt_htab__clear(&t->h, entry_free);
+	free(t->h.buckets);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The entry for key, added when missing (*added set). NULL on -ENOMEM. */
+static struct entry *table__get(struct table *t, const void *key, size_t len, bool *added)
+{
+	__u64 hash = mt_hash_u64(mt_hash_bytes(key, len)); /* FNV-1a's low bits, mixed */
+	struct entry *e;
+
+	*added = false;
+	for (struct mt_hnode *n = mt_htab__first(&t->h, hash); n; n = mt_htab__next(n)) {
+		e = (struct entry *)n;
+		if (e->len == len && !memcmp(e->key, key, len))
+			return e;
+	}
+	if (t->nr == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct entry **v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		t->v = v;
+		t->cap = cap;
+	}
+	e = calloc(1, sizeof(*e) + len);
+	if (!e)
+		return NULL;
+	memcpy(e->key, key, len);
+	e->len = len;
+	if (mt_htab__add(&t->h, &e->node, hash)) {
+		free(e);
+		return NULL;
+	}
+	t->v[t->nr++] = e;
+	*added = true;
+	return e;
+}
+
+/* String table index of s (NULL and "" are 0); -ENOMEM sets e->err and gives 0. */
+static __u64 str_idx(struct enc *e, const char *s)
+{
+	struct entry *en;
+	bool added;
+
+	if (!s)
+		s = "";
+	en = table__get(&e->strs, s, strlen(s), &added);
+	if (!en) {
+		e->err = -ENOMEM;
+		return 0;
+	}
+	if (added)
+		en->id = e->strs.nr - 1;
+	return en->id;
+}
+
+static void value_type(struct enc *e, __u32 field, const char *type, const char *unit)
+{
+	__u64 t = str_idx(e, type), u = str_idx(e, unit);
+	size_t m = mt_pb__begin(&e->out, field);
+
+	mt_pb__u64(&e->out, VALUE_TYPE_TYPE, t);
+	mt_pb__u64(&e->out, VALUE_TYPE_UNIT, u);
+	mt_pb__end(&e->out, m);
+}
+
+/* Function id for (name, file); 0 on -ENOMEM. */
+static __u64 function_id(struct enc *e, const struct mt_frame *f)
+{
+	__u64 key[2] = {str_idx(e, f->function ? f->function : "??"), str_idx(e, f->file)};
+	bool added;
+	struct entry *en = table__get(&e->funcs, key, sizeof(key), &added);
+
+	if (!en) {
+		e->err = -ENOMEM;
+		return 0;
+	}
+	if (added)
+		en->id = e->funcs.nr;
+	return en->id;
+}
+
+/* Mapping id of a native frame's module (0: none), widened to cover addr. */
+static __u64 mapping_id(struct enc *e, const struct mt_frame *f)
+{
+	struct entry *en;
+	bool added;
+
+	if (f->kind != MT_FRAME_NATIVE || !f->module)
+		return 0;
+	en = table__get(&e->maps, f->module, strlen(f->module), &added);
+	if (!en) {
+		e->err = -ENOMEM;
+		return 0;
+	}
+	if (added) {
+		en->id = e->maps.nr;
+		en->lo = en->hi = f->addr;
+		en->name = str_idx(e, f->module);
+	}
+	en->lo = f->addr < en->lo ? f->addr : en->lo;
+	en->hi = f->addr > en->hi ? f->addr : en->hi;
+	return en->id;
+}
+
+/*
+ * Location id of frames fr[0..n-1]: one address, innermost inlined frame
+ * first, the physical frame last. 0 on -ENOMEM.
+ */
+static __u64 location_id(struct enc *e, const struct mt_frame *fr, size_t n)
+{
+	const struct mt_frame *phys = &fr[n - 1];
+	bool py = phys->kind == MT_FRAME_PYTHON;
+	__u64 key[2 + 2 * MAX_LINES];
+	size_t nk = 2, m;
+	struct entry *en;
+	bool added;
+
+	key[0] = mapping_id(e, phys);
+	key[1] = py ? 0 : phys->addr;
+	for (size_t i = 0; i < n && i < MAX_LINES; i++) {
+		if (!fr[i].function && !fr[i].file)
+			continue;
+		key[nk++] = function_id(e, &fr[i]);
+		key[nk++] = fr[i].line > 0 ? (__u64)fr[i].line : 0;
+	}
+	if (e->err)
+		return 0;
+	en = table__get(&e->locs, key, nk * sizeof(key[0]), &added);
+	if (!en) {
+		e->err = -ENOMEM;
+		return 0;
+	}
+	if (!added)
+		return en->id;
+	en->id = e->locs.nr;
+	m = mt_pb__begin(&e->locpb, PROFILE_LOCATION);
+	mt_pb__u64(&e->locpb, LOCATION_ID, en->id);
+	if (key[0])
+		mt_pb__u64(&e->locpb, LOCATION_MAPPING_ID, key[0]);
+	if (key[1])
+		mt_pb__u64(&e->locpb, LOCATION_ADDRESS, key[1]);
+	for (size_t k = 2; k < nk; k += 2) {
+		size_t lm = mt_pb__begin(&e->locpb, LOCATION_LINE);
+
+		mt_pb__u64(&e->locpb, LINE_FUNCTION_ID, key[k]);
+		if (key[k + 1])
+			mt_pb__s64(&e->locpb, LINE_LINE, (__s64)key[k + 1]);
+		mt_pb__end(&e->locpb, lm);
+	}
+	mt_pb__end(&e->locpb, m);
+	return en->id;
+}
+
+/* One row as one sample: its stack from the site outwards, leaf first. */
+static void sample(struct enc *e, const struct mt_row *row)
+{
+	const __s64 values[4] = {(__s64)row->alloc_count, (__s64)row->alloc_bytes, row->count,
+				 row->bytes};
+	size_t nr = 0, m;
+
+	if (row->nr_stack > e->ids_cap) {
+		__u64 *ids = realloc(e->ids, row->nr_stack * sizeof(*ids));
+
+		if (!ids) {
+			e->err = -ENOMEM;
+			return;
+		}
+		e->ids = ids;
+		e->ids_cap = row->nr_stack;
+	}
+	for (size_t i = row->site; i < row->nr_stack;) {
+		size_t j = i;
+
+		/* an address's frames: inlined ones, then the one it belongs to */
+		while (j + 1 < row->nr_stack && row->stack[j].inlined && j + 1 - i < MAX_LINES)
+			j++;
+		e->ids[nr] = location_id(e, &row->stack[i], j + 1 - i);
+		if (e->err)
+			return;
+		nr++;
+		i = j + 1;
+	}
+	m = mt_pb__begin(&e->out, PROFILE_SAMPLE);
+	if (nr) {
+		size_t p = mt_pb__begin(&e->out, SAMPLE_LOCATION_ID);
+
+		for (size_t i = 0; i < nr; i++)
+			mt_pb__varint(&e->out, e->ids[i]);
+		mt_pb__end(&e->out, p);
+	}
+	{
+		size_t p = mt_pb__begin(&e->out, SAMPLE_VALUE);
+
+		for (size_t i = 0; i < 4; i++)
+			mt_pb__varint(&e->out, (__u64)values[i]);
+		mt_pb__end(&e->out, p);
+	}
+	mt_pb__end(&e->out, m);
+}
+
+static void enc__free(struct enc *e)
+{
+	table__free(&e->strs);
+	table__free(&e->funcs);
+	table__free(&e->locs);
+	table__free(&e->maps);
+	mt_pb__free(&e->out);
+	mt_pb__free(&e->locpb);
+	free(e->ids);
+}
+
+/* Mappings, Locations, Functions and the string table after the samples. */
+static void tables(struct enc *e)
+{
+	for (size_t i = 0; i < e->maps.nr; i++) {
+		const struct entry *en = e->maps.v[i];
+		size_t m = mt_pb__begin(&e->out, PROFILE_MAPPING);
+
+		mt_pb__u64(&e->out, MAPPING_ID, en->id);
+		mt_pb__u64(&e->out, MAPPING_MEMORY_START, en->lo);
+		mt_pb__u64(&e->out, MAPPING_MEMORY_LIMIT, en->hi + 1);
+		mt_pb__u64(&e->out, MAPPING_FILENAME, en->name);
+		mt_pb__bool(&e->out, MAPPING_HAS_FUNCTIONS, true);
+		mt_pb__bool(&e->out, MAPPING_HAS_FILENAMES, true);
+		mt_pb__bool(&e->out, MAPPING_HAS_LINE_NUMBERS, true);
+		mt_pb__bool(&e->out, MAPPING_HAS_INLINE_FRAMES, true);
+		mt_pb__end(&e->out, m);
+	}
+	/* already encoded as whole Location fields */
+	mt_pb__raw(&e->out, e->locpb.buf, e->locpb.len);
+	for (size_t i = 0; i < e->funcs.nr; i++) {
+		const struct entry *en = e->funcs.v[i];
+		__u64 key[2];
+		size_t m;
+
+		memcpy(key, en->key, sizeof(key));
+		m = mt_pb__begin(&e->out, PROFILE_FUNCTION);
+		mt_pb__u64(&e->out, FUNCTION_ID, en->id);
+		mt_pb__u64(&e->out, FUNCTION_NAME, key[0]);
+		mt_pb__u64(&e->out, FUNCTION_SYSTEM_NAME, key[0]);
+		mt_pb__u64(&e->out, FUNCTION_FILENAME, key[1]);
+		mt_pb__end(&e->out, m);
+	}
+	for (size_t i = 0; i < e->strs.nr; i++)
+		mt_pb__bytes(&e->out, PROFILE_STRING_TABLE, e->strs.v[i]->key, e->strs.v[i]->len);
+}
+
+int mt_out_pprof__encode(const struct mt_output_cfg *cfg, const struct mt_report *r,
+			 unsigned char **buf, size_t *len)
+{
+	char comment[128], comm[sizeof(r->comm) + 1];
+	__u64 default_type, type, unit, c1, c2 = 0;
+	struct enc e = {};
+	size_t m;
+	int err;
+
+	*buf = NULL;
+	*len = 0;
+	str_idx(&e, ""); /* string_table[0] must be "" */
+	value_type(&e, PROFILE_SAMPLE_TYPE, "alloc_objects", "count");
+	value_type(&e, PROFILE_SAMPLE_TYPE, "alloc_space", "bytes");
+	value_type(&e, PROFILE_SAMPLE_TYPE, "inuse_objects", "count");
+	value_type(&e, PROFILE_SAMPLE_TYPE, "inuse_space", "bytes");
+	for (size_t i = 0; i < r->nr_rows && !e.err; i++)
+		sample(&e, &r->rows[i]);
+
+	memcpy(comm, r->comm, sizeof(r->comm));
+	comm[sizeof(r->comm)] = '\0';
+	snprintf(comment, sizeof(comment), "memtrace pid %u (%s) report #%u%s", r->pid, comm,
+		 r->seq, r->final ? ", final" : "");
+	c1 = str_idx(&e, comment);
+	if (cfg->sampling_note)
+		c2 = str_idx(&e, cfg->sampling_note);
+	default_type = str_idx(&e, "inuse_space");
+	type = str_idx(&e, "space");
+	unit = str_idx(&e, "bytes");
+	tables(&e);
+
+	if (isfinite(r->time) && r->time > 0)
+		mt_pb__s64(&e.out, PROFILE_TIME_NANOS, (__s64)(r->time * 1e9));
+	m = mt_pb__begin(&e.out, PROFILE_PERIOD_TYPE);
+	mt_pb__u64(&e.out, VALUE_TYPE_TYPE, type);
+	mt_pb__u64(&e.out, VALUE_TYPE_UNIT, unit);
+	mt_pb__end(&e.out, m);
+	mt_pb__s64(&e.out, PROFILE_PERIOD, cfg->sample_rate ? (__s64)cfg->sample_rate : 1);
+	mt_pb__s64(&e.out, PROFILE_COMMENT, (__s64)c1);
+	if (c2)
+		mt_pb__s64(&e.out, PROFILE_COMMENT, (__s64)c2);
+	mt_pb__s64(&e.out, PROFILE_DEFAULT_SAMPLE_TYPE, (__s64)default_type);
+
+	err = e.err ? e.err : mt_pb__err(&e.out) ? mt_pb__err(&e.out) : mt_pb__err(&e.locpb);
+	if (!err) {
+		*buf = e.out.buf;
+		*len = e.out.len;
+		mt_pb__init(&e.out); /* handed over */
+	}
+	enc__free(&e);
+	return err;
+}
+
+int mt_out_pprof__gzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len)
+{
+	z_stream zs = {};
+	unsigned char *buf = NULL;
+	size_t cap;
+	int err = -ENOMEM, zerr;
+
+	*out = NULL;
+	*out_len = 0;
+	if (len > UINT_MAX)
+		return -EFBIG;
+	/*
+	 * windowBits 15 + 16: a gzip header and trailer, not zlib's wrapper; level 1:
+	 * the file is rewritten every interval; level 6 made a 100,000-row profile 7%
+	 * smaller and took 0.2 s more
+	 */
+	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	cap = deflateBound(&zs, len) + 64;
+	buf = malloc(cap);
+	if (!buf)
+		goto cleanup;
+	zs.next_in = (unsigned char *)in;
+	zs.avail_in = len;
+	zs.next_out = buf;
+	zs.avail_out = cap;
+	zerr = deflate(&zs, Z_FINISH);
+	if (zerr != Z_STREAM_END) {
+		err = -EIO;
+		goto cleanup;
+	}
+	*out = buf;
+	*out_len = cap - zs.avail_out;
+	buf = NULL;
+	err = 0;
+cleanup:
+	deflateEnd(&zs);
+	free(buf);
+	return err;
+}
+
+int mt_output__replace_file(const char *path, const void *data, size_t len)
+{
+	const char *p = data;
+	char *tmp = NULL;
+	int fd = -1, err = 0;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			goto cleanup;
+		}
+		p += n;
+		len -= n;
+	}
+	if (fsync(fd)) {
+		err = -errno;
+		goto cleanup;
+	}
+	if (close(fd)) {
+		fd = -1;
+		err = -errno;
+		goto cleanup;
+	}
+	fd = -1;
+	if (rename(tmp, path))
+		err = -errno;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		unlink(tmp);
+	free(tmp);
+	return err;
+}
+
+int mt_out_pprof__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r)
+{
+	unsigned char *pb = NULL, *gz = NULL;
+	size_t pb_len, gz_len;
+	int err;
+
+	if (!cfg->path && isatty(fileno(f)))
+		return -ENOTTY;
+	err = mt_out_pprof__encode(cfg, r, &pb, &pb_len);
+	if (err)
+		goto cleanup;
+	err = mt_out_pprof__gzip(pb, pb_len, &gz, &gz_len);
+	if (err)
+		goto cleanup;
+	if (cfg->path) {
+		err = mt_output__replace_file(cfg->path, gz, gz_len);
+		if (err)
+			pr_err("writing '%s' (through '%s.tmp'): %s", cfg->path, cfg->path,
+			       strerror(-err));
+	} else if (fwrite(gz, 1, gz_len, f) != gz_len || fflush(f)) {
+		err = -EIO;
+	}
+cleanup:
+	free(pb);
+	free(gz);
+	return err;
+}
