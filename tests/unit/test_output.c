@@ -329,6 +329,13 @@ MT_TEST(out_json_golden)
 	     .inlined = true},
 	    {.addr = 0xdeadbeef},
 	};
+	struct mt_frame py[] = {
+	    {.function = "handler", .file = "app.py", .line = 3, .kind = MT_FRAME_PYTHON},
+	};
+	struct mt_row_stack stacks[] = {
+	    {.frames = st, .nr_frames = 2, .site = 0, .bytes = 4000, .count = 1},
+	    {.frames = py, .nr_frames = 1, .site = 0, .bytes = 96, .count = 1},
+	};
 	struct mt_row rows[] = {
 	    {.file = st[0].file,
 	     .line = 5,
@@ -341,7 +348,9 @@ MT_TEST(out_json_golden)
 	     .alloc_count = 4,
 	     .growth_streak = 0,
 	     .stack = st,
-	     .nr_stack = 2},
+	     .nr_stack = 2,
+	     .stacks = stacks,
+	     .nr_stacks = 2},
 	    {.bytes = 1,
 	     .count = 1,
 	     .growth_bytes = 1,
@@ -362,6 +371,11 @@ MT_TEST(out_json_golden)
 	    .nr_groups = 2,
 	    .rows = rows,
 	    .nr_rows = 2,
+	    .has_mem = true,
+	    .rss_bytes = 8388608,
+	    .rss_anon_bytes = 4194304,
+	    .swap_bytes = -1,
+	    .untraced_growth_bytes = 2097152,
 	};
 	static const char head[] =
 	    "{\"pid\":77,\"comm\":\"my "
@@ -369,18 +383,30 @@ MT_TEST(out_json_golden)
 	    "\"final\":true,\"exited\":false,\"group_by\":\"stack\",\"sampling\":null,"
 	    "\"total_bytes\":4097,\"total_count\":3,\"total_growth_bytes\":-99,\"groups\":2,";
 	static const char tail[] =
+	    ",\"rss_bytes\":8388608,\"rss_anon_bytes\":4194304,\"swap_bytes\":null,"
+	    "\"untraced_growth_bytes\":2097152"
 	    ",\"sites\":["
 	    "{\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\",\"line\":5,"
 	    "\"function\":\"caf\xc3\xa9\",\"module\":\"m\\ufffdod\",\"bytes\":4096,\"count\":2,"
 	    "\"growth_bytes\":-100,\"growth_streak\":0,\"new\":false,\"alloc_bytes\":8192,"
 	    "\"alloc_count\":4,\"stack\":["
 	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
-	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true},"
+	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true,"
+	    "\"kind\":\"native\"},"
 	    "{\"function\":null,\"file\":null,\"line\":0,\"module\":null,"
-	    "\"addr\":\"0xdeadbeef\",\"inlined\":false}]},"
+	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\"}],\"site\":0,"
+	    "\"stacks\":[{\"bytes\":4000,\"count\":1,\"site\":0,\"frames\":["
+	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
+	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true,"
+	    "\"kind\":\"native\"},"
+	    "{\"function\":null,\"file\":null,\"line\":0,\"module\":null,"
+	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\"}]},"
+	    "{\"bytes\":96,\"count\":1,\"site\":0,\"frames\":["
+	    "{\"function\":\"handler\",\"file\":\"app.py\",\"line\":3,\"module\":null,"
+	    "\"addr\":\"0x0\",\"inlined\":false,\"kind\":\"python\"}]}]},"
 	    "{\"file\":null,\"line\":0,\"function\":null,\"module\":null,\"bytes\":1,"
 	    "\"count\":1,\"growth_bytes\":1,\"growth_streak\":1,\"new\":true,"
-	    "\"alloc_bytes\":1,\"alloc_count\":1,\"stack\":[]}"
+	    "\"alloc_bytes\":1,\"alloc_count\":1,\"stack\":[],\"site\":0,\"stacks\":[]}"
 	    "]}\n";
 	char *out, *cnt, *expected;
 
@@ -571,4 +597,45 @@ MT_TEST(out_write_errors)
 	cfg.format = (enum mt_format)9;
 	ASSERT_EQ(mt_output__report(f, &cfg, &r), -EINVAL, "unknown format");
 	fclose(f);
+}
+
+MT_TEST(out_text_memory)
+{
+	struct mt_row rows[4];
+	struct mt_report r;
+	char *out;
+
+	use_utc();
+	golden_report(&r, rows);
+	r.has_mem = true;
+	r.rss_bytes = 25165824;
+	r.rss_anon_bytes = 21495808;
+	r.swap_bytes = 0;
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && strstr(out,
+				  "report #3 at 22:13:20\n"
+				  "memory: rss 24.0 MiB, anon 20.5 MiB, swap 0 B; traced 1.5 MiB\n"
+				  "       bytes"),
+		    "memory line after the header");
+	ASSERT_TRUE(out && !strstr(out, "RSS kept growing"), "no note");
+	free(out);
+
+	/* a kernel without RssAnon; RSS growing beyond the traced bytes */
+	r.rss_anon_bytes = -1;
+	r.untraced_growth_bytes = 6 << 20;
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && strstr(out, "memory: rss 24.0 MiB, anon ?, swap 0 B; traced 1.5 MiB\n"),
+		    "unknown anon");
+	ASSERT_TRUE(out && strstr(out, "groups shown\nnote: RSS kept growing, 6.0 MiB more than "
+				       "the traced bytes: memory no probe sees (another allocator, "
+				       "direct system calls such as mmap or brk, a JIT)\ndrops:"),
+		    "untraced note");
+	free(out);
+
+	/* unknown (the process exited): no line at all */
+	r.has_mem = false;
+	r.untraced_growth_bytes = 0;
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && !strstr(out, "memory:"), "no memory line");
+	free(out);
 }

@@ -4,6 +4,7 @@
  *
  *   memtrace: pid 1234 (app) report #3 at 12:00:05, final
  *   note: sampled every 512 KiB; bytes and counts are estimates
+ *   memory: rss 24.0 MiB, anon 20.5 MiB, swap 0 B; traced 1.5 MiB
  *          bytes     count      growth  site
  *   ^    1.5 MiB      1536  +512.0 KiB  app.c:42 make_buffer [app]
  *         4000 B         1         new  util.c:10 xstrdup [app]
@@ -11,6 +12,7 @@
  *          160 B         2       -32 B  [libbar.so] 0x7f0012345678
  *   ^ = kept growing: grew in 2 or more reports in a row
  *   total: bytes 1.5 MiB, count 1542, growth +515.9 KiB; 4 of 9 groups shown
+ *   note: RSS kept growing, 6.0 MiB more than the traced bytes: memory no probe sees ...
  *   drops: allocs_map_full=12 sites_map_full=0 ...
  *   events: alloc_failed=0 untracked_free=3 ...
  *   warning: allocs_map_full=12: live-allocation map full: raise --max-allocs
@@ -28,6 +30,11 @@
  * successive reports line up. The time is local time.
  * With show_stacks each row is followed by its representative stack,
  * innermost frame first: "    at function (file:line) [module] (inlined)".
+ * The "memory:" line is the process's RSS, anonymous RSS and swap at the
+ * report ("?" for one its kernel does not show) next to the traced
+ * outstanding bytes; there is none when they are unknown (the process
+ * exited). The "RSS kept growing" note comes with a report whose
+ * untraced_growth_bytes is set (see report/untraced.h).
  * Control characters in names are printed as '?'.
  */
 #include <errno.h>
@@ -149,6 +156,18 @@ static void put_header(FILE *f, const struct mt_output_cfg *cfg, const struct mt
 		put_safe(f, cfg->sampling_note);
 		fputs("; bytes and counts are estimates\n", f);
 	}
+	if (r->has_mem) {
+		char rss[32] = "?", anon[32] = "?", swap[32] = "?", traced[32];
+
+		if (r->rss_bytes >= 0)
+			mt_bytes__format(rss, sizeof(rss), r->rss_bytes, false);
+		if (r->rss_anon_bytes >= 0)
+			mt_bytes__format(anon, sizeof(anon), r->rss_anon_bytes, false);
+		if (r->swap_bytes >= 0)
+			mt_bytes__format(swap, sizeof(swap), r->swap_bytes, false);
+		fprintf(f, "memory: rss %s, anon %s, swap %s; traced %s\n", rss, anon, swap,
+			mt_bytes__format(traced, sizeof(traced), r->total_bytes, false));
+	}
 }
 
 static void put_rows(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r)
@@ -208,6 +227,12 @@ int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 		(long long)r->total_count,
 		mt_bytes__format(growth, sizeof(growth), r->total_growth_bytes, true), r->nr_rows,
 		r->nr_groups);
+	if (r->untraced_growth_bytes > 0)
+		fprintf(
+		    f,
+		    "note: RSS kept growing, %s more than the traced bytes: memory no probe "
+		    "sees (another allocator, direct system calls such as mmap or brk, a JIT)\n",
+		    mt_bytes__format(growth, sizeof(growth), r->untraced_growth_bytes, false));
 	put_counters(f, r, true);
 	put_counters(f, r, false);
 	for (int c = 0; c < MT_CNT__MAX; c++) {

@@ -7,8 +7,14 @@ void mt_report__free(struct mt_report *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->nr_rows; i++)
-		free(r->rows[i].stack);
+	for (size_t i = 0; i < r->nr_rows; i++) {
+		struct mt_row *row = &r->rows[i];
+
+		for (size_t j = 0; j < row->nr_stacks; j++)
+			free(row->stacks[j].frames);
+		free(row->stacks);
+		free(row->stack);
+	}
 	free(r->rows);
 	r->rows = NULL;
 	r->nr_rows = 0;
