@@ -36,14 +36,11 @@ int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 const char *mt_bytes__format(char *buf, size_t size, __s64 bytes, bool sign);
 
 /*
- * Names of counters, from the X-macro list: name as in JSON and on the
- * drops/events lines, help text for warnings, and whether it is a drop.
- * NULL (false) for a value outside the list.
+ * Counters, from the X-macro list: help text for warnings, and whether it
+ * is a drop (names: mt_counter__name in report.h). NULL (false) for a
+ * value outside the list.
  */
-const char *mt_counter__name(enum mt_counter c);
 const char *mt_counter__help(enum mt_counter c);
 bool mt_counter__is_drop(enum mt_counter c);
-/* "line", "function", "file" or "stack"; NULL for another value. */
-const char *mt_group_by__name(enum mt_group_by g);
 
 #endif

@@ -96,6 +96,14 @@ struct mt_report {
 	__s64 untraced_growth_bytes;
 };
 
+/*
+ * Names as the JSON and the text have them (and the loader reads back):
+ * a counter's from the X-macro list, "line", "function", "file" or
+ * "stack"; NULL for a value outside the list.
+ */
+const char *mt_counter__name(enum mt_counter c);
+const char *mt_group_by__name(enum mt_group_by g);
+
 /* Frees rows, their stacks and frames; r itself not. NULL-safe. */
 void mt_report__free(struct mt_report *r);
 
