@@ -77,7 +77,8 @@ static const struct argp_option options[] = {
     {"count", OPT_COUNT, "N", 0, "Exit after N reports (default: when the targets exit)", 2},
     {"top", OPT_TOP, "N", 0, "Rows per report (default 10, 0 = all)", 2},
     {"group-by", OPT_GROUP_BY, "KEY", 0, "line (default), function, file or stack", 2},
-    {"format", OPT_FORMAT, "FMT", 0, "text (default) or json (one object per line)", 2},
+    {"format", OPT_FORMAT, "FMT", 0,
+     "text (default), json (one object per line) or folded (stacks for flame graphs)", 2},
     {"output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 2},
     {"verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2},
     {NULL, 0, NULL, 0, "Filters:", 3},
@@ -291,12 +292,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			BAD("invalid --max-size '%s': positive bytes, K/M/G suffixes allowed", arg);
 		break;
 	case OPT_FORMAT:
-		if (!strcmp(arg, "text"))
-			o->format = MT_FORMAT_TEXT;
-		else if (!strcmp(arg, "json"))
-			o->format = MT_FORMAT_JSON;
-		else
-			BAD("invalid --format '%s': text or json", arg);
+		if (mt_format__parse(arg, &o->format)) {
+			char names[128];
+
+			BAD("invalid --format '%s': %s", arg,
+			    mt_format__list(names, sizeof(names)));
+		}
 		break;
 	case 'o':
 		o->output = arg;

@@ -639,3 +639,62 @@ MT_TEST(out_text_memory)
 	ASSERT_TRUE(out && !strstr(out, "memory:"), "no memory line");
 	free(out);
 }
+
+MT_TEST(out_folded_golden)
+{
+	/* rows saved without stacks fold as their representative stack */
+	static const char fallback[] = "main (app.c:90);make_buffer (app.c:42);xmalloc (util.h:7) "
+				       "1572864\n"
+				       "xstrdup (util.c:10) 4000\n"
+				       "parse [libfoo.so] 12288\n"
+				       "[libbar.so] 0x7f0012345678 160\n";
+	struct mt_frame nat[] = {
+	    {.function = "operator new(unsigned long)", .module = "libstdc++.so.6", .addr = 1},
+	    {.function = "a;b\nc", .file = "we;ird\r.cc", .module = "app", .addr = 2},
+	    {.file = "nofunc.c", .line = 0, .module = "app", .addr = 3},
+	    {.addr = 0xabc},
+	};
+	struct mt_frame py[] = {
+	    {.function = "PyObject_Malloc", .module = "libpython3.11.so.1.0", .addr = 9},
+	    {.function = "handler", .file = "svc/app.py", .line = 12, .kind = MT_FRAME_PYTHON},
+	    {.function = "<module>", .file = "svc/main.py", .line = 1, .kind = MT_FRAME_PYTHON},
+	};
+	struct mt_row_stack stacks[] = {
+	    {.frames = nat, .nr_frames = 4, .site = 1, .bytes = 4096, .count = 1},
+	    {.frames = nat + 1, .nr_frames = 1, .bytes = 0, .count = 0}, /* freed: left out */
+	    {.frames = py, .nr_frames = 3, .site = 1, .bytes = 96, .count = 2},
+	};
+	struct mt_row row = {.bytes = 4192, .count = 3, .stacks = stacks, .nr_stacks = 3};
+	struct mt_report r2 = {.rows = &row, .nr_rows = 1};
+	static const char expected[] =
+	    "[unknown] 0xabc;?? (nofunc.c);a?b?c (we?ird?.cc);operator new(unsigned long) "
+	    "[libstdc++.so.6] 4096\n"
+	    "<module> (svc/main.py:1);handler (svc/app.py:12);PyObject_Malloc "
+	    "[libpython3.11.so.1.0] 96\n";
+	struct mt_row rows[4];
+	struct mt_report r;
+	char *out;
+
+	golden_report(&r, rows);
+	out = render(MT_FORMAT_FOLDED, false, NULL, &r);
+	ASSERT_STREQ(out, fallback, "folded from representative stacks");
+	free(out);
+	out = render(MT_FORMAT_FOLDED, false, NULL, &r2);
+	ASSERT_STREQ(out, expected, "folded stacks");
+	free(out);
+}
+
+MT_TEST(out_format_table)
+{
+	enum mt_format f = MT_FORMAT_TEXT;
+	char buf[128];
+
+	ASSERT_OK(mt_format__parse("folded", &f), "folded");
+	ASSERT_EQ(f, MT_FORMAT_FOLDED, "folded value");
+	ASSERT_OK(mt_format__parse("json", &f), "json");
+	ASSERT_EQ(f, MT_FORMAT_JSON, "json value");
+	ASSERT_EQ(mt_format__parse("xml", &f), -EINVAL, "unknown");
+	ASSERT_STREQ(mt_format__desc(MT_FORMAT_TEXT)->name, "text", "name");
+	ASSERT_TRUE(mt_format__desc(MT_FORMAT__MAX) == NULL, "out of range");
+	ASSERT_STREQ(mt_format__list(buf, sizeof(buf)), "text, json or folded", "list");
+}

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Output dispatch and the counter facts every format shares (from the X-macro list). */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include "output/output.h"
 
 #define MT_CNT_HELP(id, name, drop, help) [MT_CNT_##id] = help,
@@ -11,15 +13,46 @@ static const char *const counter_helps[MT_CNT__MAX] = {MT_COUNTERS(MT_CNT_HELP)}
 static const bool counter_drops[MT_CNT__MAX] = {MT_COUNTERS(MT_CNT_DROP)};
 #undef MT_CNT_DROP
 
-int mt_output__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r)
+static const struct mt_format_desc formats[MT_FORMAT__MAX] = {
+    [MT_FORMAT_TEXT] = {"text", "a table per report (default)", mt_out_text__report},
+    [MT_FORMAT_JSON] = {"json", "one JSON object per report and line", mt_out_json__report},
+    [MT_FORMAT_FOLDED] = {"folded", "folded stacks for flame graphs", mt_out_folded__report},
+};
+
+const struct mt_format_desc *mt_format__desc(enum mt_format fmt)
 {
-	switch (cfg->format) {
-	case MT_FORMAT_TEXT:
-		return mt_out_text__report(f, cfg, r);
-	case MT_FORMAT_JSON:
-		return mt_out_json__report(f, cfg, r);
+	return (unsigned int)fmt < MT_FORMAT__MAX && formats[fmt].name ? &formats[fmt] : NULL;
+}
+
+int mt_format__parse(const char *name, enum mt_format *fmt)
+{
+	for (int i = 0; i < MT_FORMAT__MAX; i++) {
+		if (formats[i].name && !strcmp(formats[i].name, name)) {
+			*fmt = (enum mt_format)i;
+			return 0;
+		}
 	}
 	return -EINVAL;
+}
+
+const char *mt_format__list(char *buf, size_t size)
+{
+	size_t n = 0;
+
+	if (size)
+		buf[0] = 0;
+	for (int i = 0; i < MT_FORMAT__MAX && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s",
+				      i ? (i + 1 < MT_FORMAT__MAX ? ", " : " or ") : "",
+				      formats[i].name);
+	return buf;
+}
+
+int mt_output__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r)
+{
+	const struct mt_format_desc *d = mt_format__desc(cfg->format);
+
+	return d ? d->report(f, cfg, r) : -EINVAL;
 }
 
 const char *mt_counter__help(enum mt_counter c)

@@ -9,6 +9,8 @@
 enum mt_format {
 	MT_FORMAT_TEXT = 0,
 	MT_FORMAT_JSON,
+	MT_FORMAT_FOLDED,
+	MT_FORMAT__MAX,
 };
 
 struct mt_output_cfg {
@@ -23,10 +25,29 @@ struct mt_output_cfg {
  */
 int mt_output__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
 
+/*
+ * The formats by name, one table entry each (output.c): a new format is
+ * an enum value, an entry and its renderer.
+ */
+struct mt_format_desc {
+	const char *name; /* as --format takes it */
+	const char *help; /* a few words for --help */
+	int (*report)(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+};
+
+/* The entry of a format; NULL for a value outside the table. */
+const struct mt_format_desc *mt_format__desc(enum mt_format fmt);
+/* A format by name: 0 or -EINVAL. */
+int mt_format__parse(const char *name, enum mt_format *fmt);
+/* "text, json or folded": the names for a usage message, into buf. */
+const char *mt_format__list(char *buf, size_t size);
+
 /* Human-readable table; see out_text.c for the layout. 0 or -EIO. */
 int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
 /* One JSON object on one line (NDJSON); see out_json.c for the keys. 0 or -EIO. */
 int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+/* Folded stacks, one line a stack; see out_folded.c. 0 or -EIO. */
+int mt_out_folded__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
 
 /*
  * Human-readable byte count into buf: exact below 10 KiB ("9999 B"), else
