@@ -32,6 +32,17 @@
  * per RFC 8259: '"' and '\\' with a backslash, control characters as
  * \u00xx; valid UTF-8 passes through, any byte that is not part of a
  * valid UTF-8 sequence becomes U+FFFD so the output is always valid JSON.
+ *
+ * A diff (memtrace diff) is one object on one line:
+ *
+ *   {"diff":{"a":S,"b":S},"reports_a":N,"reports_b":N,"group_by":"line"|"stack",
+ *    "bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,"growth_bytes":N,"growth_count":N,
+ *    "rows":[{"state":"new"|"gone"|"both","file":S,"line":N,"function":S,"module":S,
+ *             "addr":"0x..","bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,
+ *             "growth_bytes":N,"growth_count":N,"stack":[FRAME...]}]}
+ *
+ * rows largest growth first; "stack" is empty by line; "addr" is the site
+ * frame's (meaningful when file and function are null).
  */
 #include <errno.h>
 #include <math.h>
@@ -224,6 +235,47 @@ int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 		if (i)
 			fputc(',', f);
 		json_row(f, &r->rows[i]);
+	}
+	fputs("]}\n", f);
+	if (fflush(f) || ferror(f))
+		return -EIO;
+	return 0;
+}
+
+int mt_out_json__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d)
+{
+	static const char *const states[] = {
+	    [MT_DIFF_BOTH] = "both", [MT_DIFF_NEW] = "new", [MT_DIFF_GONE] = "gone"};
+
+	fputs("{\"diff\":{\"a\":", f);
+	json_str(f, d->name_a);
+	fputs(",\"b\":", f);
+	json_str(f, d->name_b);
+	fprintf(f,
+		"},\"reports_a\":%zu,\"reports_b\":%zu,\"group_by\":\"%s\",\"bytes_a\":%lld,"
+		"\"bytes_b\":%lld,\"count_a\":%lld,\"count_b\":%lld,\"growth_bytes\":%lld,"
+		"\"growth_count\":%lld,\"rows\":[",
+		d->nr_a, d->nr_b, d->group_by == MT_GROUP_STACK ? "stack" : "line",
+		(long long)d->bytes_a, (long long)d->bytes_b, (long long)d->count_a,
+		(long long)d->count_b, (long long)(d->bytes_b - d->bytes_a),
+		(long long)(d->count_b - d->count_a));
+	for (size_t i = 0; i < d->nr_rows; i++) {
+		const struct mt_diff_row *r = &d->rows[i];
+
+		fprintf(f, "%s{\"state\":\"%s\",\"file\":", i ? "," : "", states[r->state]);
+		json_str(f, r->file);
+		fprintf(f, ",\"line\":%d,\"function\":", r->line);
+		json_str(f, r->function);
+		fputs(",\"module\":", f);
+		json_str(f, r->module);
+		fprintf(f,
+			",\"addr\":\"0x%llx\",\"bytes_a\":%lld,\"bytes_b\":%lld,\"count_a\":%lld,"
+			"\"count_b\":%lld,\"growth_bytes\":%lld,\"growth_count\":%lld,\"stack\":",
+			(unsigned long long)r->addr, (long long)r->bytes_a, (long long)r->bytes_b,
+			(long long)r->count_a, (long long)r->count_b, (long long)r->growth_bytes,
+			(long long)r->growth_count);
+		json_frames(f, r->frames, r->nr_frames);
+		fputc('}', f);
 	}
 	fputs("]}\n", f);
 	if (fflush(f) || ferror(f))

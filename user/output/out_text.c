@@ -36,6 +36,19 @@
  * exited). The "RSS kept growing" note comes with a report whose
  * untraced_growth_bytes is set (see report/untraced.h).
  * Control characters in names are printed as '?'.
+ *
+ * A diff (memtrace diff) is one table in the same columns' spirit:
+ *
+ *   memtrace diff: a.ndjson (1 report) -> b.ndjson (1 report), by line
+ *             growth     count     bytes A     bytes B  site
+ *   new     +4000 B        +1         0 B      4000 B  util.c:10 xstrdup [app]
+ *          +2500 B       +25      1000 B      3500 B  app.c:42 make [app]
+ *   gone     -160 B        -2       160 B         0 B  [libbar.so] 0x7f0012345678
+ *   total: A 1160 B in 12, B 7500 B in 36, growth +6340 B, +24 allocations;
+ *   1 new, 1 gone, 1 in both
+ *
+ * (the total is one line) growth first; with --group-by stack each row is
+ * followed by its stack as above.
  */
 #include <errno.h>
 #include <string.h>
@@ -241,6 +254,57 @@ int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 				(unsigned long long)r->counters[c], mt_counter__help(c));
 	}
 	fputc('\n', f);
+	if (fflush(f) || ferror(f))
+		return -EIO;
+	return 0;
+}
+
+int mt_out_text__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d)
+{
+	static const char *const marks[] = {
+	    [MT_DIFF_BOTH] = "", [MT_DIFF_NEW] = "new", [MT_DIFF_GONE] = "gone"};
+	size_t nr[3] = {0};
+	char b1[32], b2[32], b3[32];
+
+	fputs("memtrace diff: ", f);
+	put_safe(f, d->name_a ? d->name_a : "A");
+	fprintf(f, " (%zu report%s) -> ", d->nr_a, d->nr_a == 1 ? "" : "s");
+	put_safe(f, d->name_b ? d->name_b : "B");
+	fprintf(f, " (%zu report%s), by %s\n", d->nr_b, d->nr_b == 1 ? "" : "s",
+		d->group_by == MT_GROUP_STACK ? "stack" : "line");
+	if (!d->nr_rows)
+		fputs("no outstanding allocations on either side\n", f);
+	else
+		fprintf(f, "%-4s %11s %9s %11s %11s  %s\n", "", "growth", "count", "bytes A",
+			"bytes B", "site");
+	for (size_t i = 0; i < d->nr_rows; i++) {
+		const struct mt_diff_row *dr = &d->rows[i];
+		struct mt_frame site = {.addr = dr->addr};
+		struct mt_row row = {.file = dr->file,
+				     .line = dr->line,
+				     .function = dr->function,
+				     .module = dr->module,
+				     .stack = &site,
+				     .nr_stack = 1};
+
+		nr[dr->state]++;
+		fprintf(f, "%-4s %11s %+9lld %11s %11s  ", marks[dr->state],
+			mt_bytes__format(b1, sizeof(b1), dr->growth_bytes, true),
+			(long long)dr->growth_count,
+			mt_bytes__format(b2, sizeof(b2), dr->bytes_a, false),
+			mt_bytes__format(b3, sizeof(b3), dr->bytes_b, false));
+		put_site(f, &row);
+		fputc('\n', f);
+		for (size_t j = 0; j < dr->nr_frames; j++)
+			put_frame(f, &dr->frames[j]);
+	}
+	fprintf(f, "total: A %s in %lld, B %s in %lld, growth %s, %+lld allocations; ",
+		mt_bytes__format(b1, sizeof(b1), d->bytes_a, false), (long long)d->count_a,
+		mt_bytes__format(b2, sizeof(b2), d->bytes_b, false), (long long)d->count_b,
+		mt_bytes__format(b3, sizeof(b3), d->bytes_b - d->bytes_a, true),
+		(long long)(d->count_b - d->count_a));
+	fprintf(f, "%zu new, %zu gone, %zu in both\n", nr[MT_DIFF_NEW], nr[MT_DIFF_GONE],
+		nr[MT_DIFF_BOTH]);
 	if (fflush(f) || ferror(f))
 		return -EIO;
 	return 0;

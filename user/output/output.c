@@ -14,8 +14,10 @@ static const bool counter_drops[MT_CNT__MAX] = {MT_COUNTERS(MT_CNT_DROP)};
 #undef MT_CNT_DROP
 
 static const struct mt_format_desc formats[MT_FORMAT__MAX] = {
-    [MT_FORMAT_TEXT] = {"text", "a table per report (default)", mt_out_text__report},
-    [MT_FORMAT_JSON] = {"json", "one JSON object per report and line", mt_out_json__report},
+    [MT_FORMAT_TEXT] = {"text", "a table per report (default)", mt_out_text__report,
+			mt_out_text__diff},
+    [MT_FORMAT_JSON] = {"json", "one JSON object per report and line", mt_out_json__report,
+			mt_out_json__diff},
     [MT_FORMAT_FOLDED] = {"folded", "folded stacks for flame graphs", mt_out_folded__report},
 };
 
@@ -53,6 +55,15 @@ int mt_output__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_
 	const struct mt_format_desc *d = mt_format__desc(cfg->format);
 
 	return d ? d->report(f, cfg, r) : -EINVAL;
+}
+
+int mt_output__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d)
+{
+	const struct mt_format_desc *fd = mt_format__desc(cfg->format);
+
+	if (!fd)
+		return -EINVAL;
+	return fd->diff ? fd->diff(f, cfg, d) : -EOPNOTSUPP;
 }
 
 const char *mt_counter__help(enum mt_counter c)

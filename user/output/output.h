@@ -4,6 +4,7 @@
 #define MT_OUTPUT_H
 
 #include <stdio.h>
+#include "report/diff.h"
 #include "report/report.h"
 
 enum mt_format {
@@ -33,6 +34,8 @@ struct mt_format_desc {
 	const char *name; /* as --format takes it */
 	const char *help; /* a few words for --help */
 	int (*report)(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+	/* memtrace diff's rendering; NULL when the format has none */
+	int (*diff)(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d);
 };
 
 /* The entry of a format; NULL for a value outside the table. */
@@ -41,6 +44,15 @@ const struct mt_format_desc *mt_format__desc(enum mt_format fmt);
 int mt_format__parse(const char *name, enum mt_format *fmt);
 /* "text, json or folded": the names for a usage message, into buf. */
 const char *mt_format__list(char *buf, size_t size);
+
+/*
+ * Render a diff of two sets of reports in cfg->format and flush f: 0, -EIO
+ * on a write error, -EOPNOTSUPP for a format without one, -EINVAL for an
+ * unknown format.
+ */
+int mt_output__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d);
+int mt_out_text__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d);
+int mt_out_json__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d);
 
 /* Human-readable table; see out_text.c for the layout. 0 or -EIO. */
 int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
