@@ -27,12 +27,17 @@ static const char doc[] =
     "  memtrace -a 30                 every process on the host, sampled\n"
     "  memtrace --format json -o out.ndjson -p 1234   one JSON object a report\n"
     "  memtrace --pymalloc off -- python3 app.py   every Python object\n"
+    "  memtrace --format folded -o app.folded -p 1234   stacks for flame graphs\n"
+    "  memtrace report out.ndjson --format folded   a saved report, again (no root)\n"
+    "  memtrace diff before.ndjson after.ndjson     what grew between two saved reports\n"
     "\n"
     "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
     "the command's; else 0; 64 for a usage error, 1 for any other error.";
 
 static const char args_doc[] =
-    "-p PID[,PID...] [interval [count]]\n-a [interval [count]]\n-- COMMAND [ARGS...]";
+    "-p PID[,PID...] [interval [count]]\n-a [interval [count]]\n-- COMMAND [ARGS...]\n"
+    "report FILE [--format FMT] [-o OUT] [--all]\n"
+    "diff A B [--format FMT] [--group-by KEY]";
 
 enum {
 	OPT_INTERVAL = 1000,
