@@ -41,10 +41,10 @@
  *
  *   memtrace diff: a.ndjson (1 report) -> b.ndjson (1 report), by line
  *             growth     count     bytes A     bytes B  site
+ *          +1.0 MiB     +1024   512.0 KiB     1.5 MiB  app.c:42 make_buffer [app]
  *   new     +4000 B        +1         0 B      4000 B  util.c:10 xstrdup [app]
- *          +2500 B       +25      1000 B      3500 B  app.c:42 make [app]
  *   gone     -160 B        -2       160 B         0 B  [libbar.so] 0x7f0012345678
- *   total: A 1160 B in 12, B 7500 B in 36, growth +6340 B, +24 allocations;
+ *   total: A 512.2 KiB in 514, B 1.5 MiB in 1537, growth +1.0 MiB, +1023 allocations;
  *   1 new, 1 gone, 1 in both
  *
  * (the total is one line) growth first; with --group-by stack each row is
