@@ -20,7 +20,12 @@ static const struct mt_frame lst_a[] = {
     {.function = "main", .file = "app.c", .line = 90, .module = "app", .addr = 0x401200},
 };
 static const struct mt_frame lst_b[] = {
-    {.function = "make_buffer", .file = "app.c", .line = 42, .module = "app", .addr = 0x401008},
+    {.function = "make_buffer",
+     .file = "app.c",
+     .line = 42,
+     .module = "app",
+     .addr = 0x401008,
+     .build_id = "0123456789abcdef0123456789abcdef01234567"},
     {.function = "caf\xc3\xa9 \"q\" \\ \x01\t;",
      .file = "d/\xe2\x82\xac.c",
      .line = 3,

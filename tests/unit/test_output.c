@@ -325,6 +325,7 @@ MT_TEST(out_json_golden)
 		     "b\tc.c",
 	     .line = 5,
 	     .module = "m\xffod",
+	     .build_id = "5eed00ba11",
 	     .addr = 0x1234,
 	     .inlined = true},
 	    {.addr = 0xdeadbeef},
@@ -392,18 +393,19 @@ MT_TEST(out_json_golden)
 	    "\"alloc_count\":4,\"stack\":["
 	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
 	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true,"
-	    "\"kind\":\"native\"},"
+	    "\"kind\":\"native\",\"build_id\":\"5eed00ba11\"},"
 	    "{\"function\":null,\"file\":null,\"line\":0,\"module\":null,"
-	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\"}],\"site\":0,"
+	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\",\"build_id\":null}],"
+	    "\"site\":0,"
 	    "\"stacks\":[{\"bytes\":4000,\"count\":1,\"site\":0,\"frames\":["
 	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
 	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true,"
-	    "\"kind\":\"native\"},"
+	    "\"kind\":\"native\",\"build_id\":\"5eed00ba11\"},"
 	    "{\"function\":null,\"file\":null,\"line\":0,\"module\":null,"
-	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\"}]},"
+	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\",\"build_id\":null}]},"
 	    "{\"bytes\":96,\"count\":1,\"site\":0,\"frames\":["
 	    "{\"function\":\"handler\",\"file\":\"app.py\",\"line\":3,\"module\":null,"
-	    "\"addr\":\"0x0\",\"inlined\":false,\"kind\":\"python\"}]}]},"
+	    "\"addr\":\"0x0\",\"inlined\":false,\"kind\":\"python\",\"build_id\":null}]}]},"
 	    "{\"file\":null,\"line\":0,\"function\":null,\"module\":null,\"bytes\":1,"
 	    "\"count\":1,\"growth_bytes\":1,\"growth_streak\":1,\"new\":true,"
 	    "\"alloc_bytes\":1,\"alloc_count\":1,\"stack\":[],\"site\":0,\"stacks\":[]}"

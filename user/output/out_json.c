@@ -17,7 +17,10 @@
  *              "stacks":[{"bytes":N,"count":N,"site":N,"frames":[FRAME...]}]}]}
  *
  *   FRAME: {"function":S,"file":S,"line":N,"module":S,"addr":"0x..","inlined":B,
- *           "kind":"native"|"python"}
+ *           "kind":"native"|"python","build_id":S}
+ *
+ * A frame's "build_id" is its module's GNU build-id in hex (null when the
+ * module has none or is unknown, and for Python frames).
  *
  * Unknown strings are null, an unknown line is 0. "groups" counts the
  * groups before --top, "sites" holds the rows shown. "stack" is the
@@ -150,9 +153,11 @@ static void json_frame(FILE *f, const struct mt_frame *fr)
 	json_str(f, fr->file);
 	fprintf(f, ",\"line\":%d,\"module\":", fr->line);
 	json_str(f, fr->module);
-	fprintf(f, ",\"addr\":\"0x%llx\",\"inlined\":%s,\"kind\":\"%s\"}",
+	fprintf(f, ",\"addr\":\"0x%llx\",\"inlined\":%s,\"kind\":\"%s\",\"build_id\":",
 		(unsigned long long)fr->addr, json_bool(fr->inlined),
 		fr->kind == MT_FRAME_PYTHON ? "python" : "native");
+	json_str(f, fr->build_id);
+	fputc('}', f);
 }
 
 static void json_frames(FILE *f, const struct mt_frame *frames, size_t n)

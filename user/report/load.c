@@ -485,6 +485,8 @@ static int frame_member(struct jp *j, const char *key, void *ctx)
 		return string(j, &f->file);
 	if (!strcmp(key, "module"))
 		return string(j, &f->module);
+	if (!strcmp(key, "build_id"))
+		return string(j, &f->build_id);
 	if (!strcmp(key, "line")) {
 		if (bounded(j, INT_MAX, &v))
 			return j->rc;
