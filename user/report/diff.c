@@ -261,7 +261,8 @@ int mt_diff__build(struct mt_diff *d, const struct mt_report *a, size_t na,
 		d->count_a += r->count_a;
 		d->count_b += r->count_b;
 	}
-	qsort(db.v, db.nr, sizeof(*db.v), ent_cmp);
+	if (db.nr)
+		qsort(db.v, db.nr, sizeof(*db.v), ent_cmp);
 	for (size_t i = 0; i < db.nr; i++)
 		d->rows[i] = db.v[i]->row;
 	d->nr_rows = db.nr;
