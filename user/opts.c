@@ -32,12 +32,17 @@ static const char doc[] =
     "  memtrace --format json -o out.ndjson -p 1234   one JSON object a report\n"
     "  memtrace --format pprof -o heap.pb.gz -p 1234  for go tool pprof\n"
     "  memtrace --pymalloc off -- python3 app.py   every Python object\n"
+    "  memtrace --format folded -o app.folded -p 1234   stacks for flame graphs\n"
+    "  memtrace report out.ndjson --format folded   a saved report, again (no root)\n"
+    "  memtrace diff before.ndjson after.ndjson     what grew between two saved reports\n"
     "\n"
     "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
     "the command's; else 0; 64 for a usage error, 1 for any other error.";
 
 static const char args_doc[] =
-    "-p PID[,PID...] [interval [count]]\n-a [interval [count]]\n-- COMMAND [ARGS...]";
+    "-p PID[,PID...] [interval [count]]\n-a [interval [count]]\n-- COMMAND [ARGS...]\n"
+    "report FILE [--format FMT] [-o OUT] [--all]\n"
+    "diff A B [--format FMT] [--group-by KEY]";
 
 enum {
 	OPT_INTERVAL = 1000,
@@ -83,7 +88,9 @@ static const struct argp_option options[] = {
     {"top", OPT_TOP, "N", 0, "Rows per report (default 10, 0 = all)", 2},
     {"group-by", OPT_GROUP_BY, "KEY", 0, "line (default), function, file or stack", 2},
     {"format", OPT_FORMAT, "FMT", 0,
-     "text (default), json (one object per line) or pprof (-o FILE: gzipped profile.proto)", 2},
+     "text (default), json (one object per line), folded (stacks for flame graphs) or "
+     "pprof (-o FILE: gzipped profile.proto)",
+     2},
     {"output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 2},
     {"verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2},
     {NULL, 0, NULL, 0, "Filters:", 3},
@@ -297,14 +304,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			BAD("invalid --max-size '%s': positive bytes, K/M/G suffixes allowed", arg);
 		break;
 	case OPT_FORMAT:
-		if (!strcmp(arg, "text"))
-			o->format = MT_FORMAT_TEXT;
-		else if (!strcmp(arg, "json"))
-			o->format = MT_FORMAT_JSON;
-		else if (!strcmp(arg, "pprof"))
-			o->format = MT_FORMAT_PPROF;
-		else
-			BAD("invalid --format '%s': text, json or pprof", arg);
+		if (mt_format__parse(arg, &o->format)) {
+			char names[128];
+
+			BAD("invalid --format '%s': %s", arg,
+			    mt_format__list(names, sizeof(names)));
+		}
 		break;
 	case 'o':
 		o->output = arg;

@@ -187,6 +187,20 @@ def t_exact(markers, funcs):
     return errs
 
 
+def t_from_saved(markers, funcs):
+    """`memtrace report saved.json --format pprof`: the same profile, no root needed."""
+    build_checker()
+    jout = os.path.join(run.TMP, "saved.json")
+    out = os.path.join(run.TMP, "saved.pb.gz")
+    json_rep = run.final_report(run.require_clean_run(
+        run.memtrace_dashdash(["--format", "json", "--top", "0"], jout), jout))
+    r = run.run([run.MEMTRACE, "report", jout, "--format", "pprof", "-o", out])
+    if r.timed_out or r.rc != 0:
+        return ["memtrace report --format pprof: %s" % r.describe()]
+    head, samples = check(out)
+    return check_head(head) + compare(samples, markers, json_rep) + go_pprof(out, "saved")
+
+
 def t_pid_atomic(markers, funcs):
     """-p, reports every 0.2 s: each read of the file is a whole profile; the final one exact."""
     build_checker()
@@ -302,7 +316,8 @@ def t_write_error(markers, funcs):
     return errs
 
 
-CASES = (("pprof-exact", t_exact), ("pprof-pid-atomic", t_pid_atomic),
+CASES = (("pprof-exact", t_exact), ("pprof-from-saved", t_from_saved),
+         ("pprof-pid-atomic", t_pid_atomic),
          ("pprof-sampled", t_sampled), ("pprof-python", t_python),
          ("pprof-needs-file", t_needs_file), ("pprof-write-error", t_write_error))
 

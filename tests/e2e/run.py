@@ -612,6 +612,111 @@ def t_dashdash(markers, funcs):
     return errs
 
 
+FOLDED_SPEEDSCOPE = re.compile(r"^(.*) (\d+)$")                 # speedscope's import regex
+FOLDED_FLAMEGRAPH = re.compile(r"^(.*)\s+?(\d+(?:\.\d*)?)$")  # flamegraph.pl's
+
+
+def check_folded(text):
+    """Folded lines as both parsers read them, strictly: one space, integer, no empty frame.
+    Returns (errors, [(frames, bytes)])."""
+    errs, stacks = [], []
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for n, line in enumerate(lines, 1):
+        m = FOLDED_SPEEDSCOPE.match(line)
+        m2 = FOLDED_FLAMEGRAPH.match(line)
+        if not m or not m2 or m.group(1) != m2.group(1) or int(m2.group(2)) != int(m.group(2)):
+            errs.append("folded line %d not read alike by speedscope and flamegraph.pl: %.120s"
+                        % (n, line))
+            continue
+        frames = m.group(1).split(";")
+        if any(not f or f != f.strip(" ") and f.endswith(" ") for f in frames) or \
+                "  " in line[-22:] or line != line.rstrip() or "\r" in line:
+            errs.append("folded line %d: empty frame or stray space: %.120s" % (n, line))
+        if int(m.group(2)) <= 0:
+            errs.append("folded line %d: %s bytes" % (n, m.group(2)))
+        stacks.append((frames, int(m.group(2))))
+    return errs, stacks
+
+
+def run_unprivileged(argv, timeout=60):
+    """Run as nobody: the saved-report subcommands need no root."""
+    return run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + argv,
+               timeout=timeout)
+
+
+@case("saved-reports")
+def t_saved_reports(markers, funcs):
+    """memtrace report re-renders a saved file as nobody: JSON byte-identical, folded stacks
+    that parse and add up to the total exactly, text; memtrace diff of a file with itself."""
+    if not shutil.which("setpriv"):
+        need_tool("setpriv")
+    errs = []
+    out = os.path.join(TMP, "saved.json")
+    r = memtrace_dashdash(["--format", "json", "--top", "0"], out)
+    reps = require_clean_run(r, out)
+    os.chmod(TMP, 0o755)
+    os.chmod(out, 0o644)
+    with open(out, "rb") as f:
+        saved = f.read()
+
+    again = run_unprivileged([MEMTRACE, "report", "--all", "--format", "json", out])
+    if again.rc != 0 or again.out.encode() != saved:
+        errs.append("report --all --format json is not the saved file byte for byte (%s)"
+                    % again.describe())
+
+    last = reps[-1]
+    fold = run_unprivileged([MEMTRACE, "report", "--format", "folded", out])
+    if fold.rc != 0:
+        errs.append("report --format folded: %s" % fold.describe())
+    else:
+        ferrs, stacks = check_folded(fold.out)
+        errs += ferrs
+        want = [(st["bytes"]) for s in last["sites"] for st in s.get("stacks", []) if st["bytes"] > 0]
+        if len(stacks) != len(want):
+            errs.append("%d folded lines, %d stacks with bytes in the JSON" % (len(stacks), len(want)))
+        if sum(b for _, b in stacks) != last["total_bytes"]:
+            errs.append("folded lines add up to %d bytes, total_bytes %d"
+                        % (sum(b for _, b in stacks), last["total_bytes"]))
+        # each marked line of leak_apis.c: the folded stacks whose leaf frame names it add up
+        # to exactly the JSON's bytes for that line
+        for s in last["sites"]:
+            if not s.get("file") or not s["file"].endswith(SRC_BASE) or not s.get("stacks"):
+                continue
+            tag = "%s (%s:%d)" % (s["function"], s["file"], s["line"])
+            got = sum(b for frames, b in stacks
+                      if any(f == tag for f in frames))
+            if got < s["bytes"]:
+                errs.append("folded stacks through %s: %d bytes, JSON says %d" % (tag, got, s["bytes"]))
+
+    text = run_unprivileged([MEMTRACE, "report", out])
+    if text.rc != 0 or not re.search(r"^memtrace: pid %d \(" % last["pid"], text.out, re.M):
+        errs.append("report (text): %s" % text.describe())
+
+    d = run_unprivileged([MEMTRACE, "diff", "--format", "json", out, out])
+    try:
+        dj = json.loads(d.out) if d.rc == 0 else None
+    except ValueError:
+        dj = None
+    if not dj:
+        errs.append("diff A A: %s" % d.describe())
+    elif dj["growth_bytes"] != 0 or any(x["growth_bytes"] or x["state"] != "both"
+                                         for x in dj["rows"]) or \
+            dj["bytes_b"] != last["total_bytes"]:
+        errs.append("diff of a file with itself is not all zero: %.200s" % d.out)
+
+    bad = os.path.join(TMP, "saved-bad.json")
+    with open(bad, "wb") as f:
+        f.write(saved[:len(saved) // 2])
+    os.chmod(bad, 0o644)
+    b = run_unprivileged([MEMTRACE, "report", bad])
+    if b.rc != 1 or not re.search(r"line 1: byte \d+: truncated", b.err):
+        errs.append("a truncated file: want exit 1 and 'line 1: byte N: truncated', got %s"
+                    % b.describe())
+    return errs
+
+
 @case("attach-modes")
 def t_attach_modes(markers, funcs):
     """The exact line check under each --attach-mode memtrace offers besides auto."""
@@ -761,6 +866,36 @@ def wait_settled_report(mt, out, pid, timeout=15):
     return reps[-1]
 
 
+RSS_KEYS = ("rss_bytes", "rss_anon_bytes", "swap_bytes")
+
+
+def status_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def check_rss(rep, pid):
+    """RSS fields of a live process's report: integers, anon <= rss, near what /proc says now."""
+    errs = []
+    vals = {k: rep.get(k, "missing") for k in RSS_KEYS}
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in vals.values()):
+        return ["rss fields not non-negative integers: %s" % vals]
+    if vals["rss_anon_bytes"] > vals["rss_bytes"]:
+        errs.append("rss_anon_bytes %d > rss_bytes %d" % (vals["rss_anon_bytes"], vals["rss_bytes"]))
+    if vals["rss_bytes"] % 4096:
+        errs.append("rss_bytes %d is not whole pages" % vals["rss_bytes"])
+    now = status_kb(pid, "VmRSS")
+    # the target is idle after its work: its RSS moves by a few pages at most
+    if now is not None and not (now // 2 <= vals["rss_bytes"] <= now * 2):
+        errs.append("rss_bytes %d far from VmRSS %d read now" % (vals["rss_bytes"], now))
+    if not isinstance(rep.get("untraced_growth_bytes"), int):
+        errs.append("untraced_growth_bytes missing: %r" % rep.get("untraced_growth_bytes"))
+    return errs
+
+
 @case("pid-mode")
 def t_pid(markers, funcs):
     """-p on a waiting process; exact interval report; exits by itself."""
@@ -775,6 +910,7 @@ def t_pid(markers, funcs):
         rep = wait_settled_report(mt, out, t.pid)
         if rep.get("final"):
             errs.append("report while the process lives has final=true")
+        errs += ["interval report: " + e for e in check_rss(rep, t.pid)]
         errs += ["interval report: " + e for e in check_consistency(rep)]
         errs += ["interval report: " + e for e in
                  check_lines(rep, markers, funcs, expected(markers))]
@@ -793,6 +929,9 @@ def t_pid(markers, funcs):
         last = reps[-1] if reps else {}
         if last.get("final") is not True or last.get("exited") is not True:
             errs.append("last report is not final/exited: %s" % brief(last))
+        elif any(last.get(k, 0) is not None for k in RSS_KEYS):
+            errs.append("exited process: rss fields not null: %s" %
+                        {k: last.get(k, "missing") for k in RSS_KEYS})
         else:
             errs += ["final report: " + e for e in
                      check_lines(last, markers, funcs, expected(markers))]

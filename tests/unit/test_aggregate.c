@@ -606,3 +606,47 @@ out:
 	mt_report__free(&r);
 	mt_agg__free(a);
 }
+
+/* Every stack of a group, merged when the frames are the same, largest first. */
+MT_TEST(agg_all_stacks)
+{
+	/* the same frames as st_buf_main at another address: the same stack */
+	static const struct mt_frame buf_main_moved[] = {FR("make_buf", "app.c", 10, "app", 0x2010),
+							 FR("main", "app.c", 50, "app", 0x2050)};
+	const struct mt_sample s[] = {
+	    SMP(st_buf_main, 100, 1), SMP(st_buf_other, 200, 2), SMP(buf_main_moved, 150, 3),
+	    SMP(st_bar_a, 8, 1),      SMP(st_bar_b, 4, 1),	 SMP(st_bar_a, 8, 1),
+	};
+	struct mt_agg *a = agg_new(MT_GROUP_LINE, 0);
+	const struct mt_row *w;
+	struct mt_report r;
+
+	if (!ASSERT_TRUE(a != NULL, "agg_new") || !report(a, s, ARRAY_SIZE(s), &r))
+		goto out;
+	w = find(&r, "app.c", 10, "make_buf", "app");
+	if (row_is(w, 450, 6, "app.c:10") && ASSERT_EQ(w->nr_stacks, 2, "two stacks")) {
+		ASSERT_EQ(w->stacks[0].bytes, 250, "merged stack first");
+		ASSERT_EQ(w->stacks[0].count, 4, "merged count");
+		ASSERT_EQ(w->stacks[0].nr_frames, 2, "frames");
+		ASSERT_STREQ(w->stacks[0].frames[1].function, "main", "caller");
+		ASSERT_EQ(w->stacks[0].frames[0].addr, 0x1010, "first sample's address");
+		ASSERT_EQ(w->stacks[1].bytes, 200, "other");
+		ASSERT_STREQ(w->stacks[1].frames[1].function, "other", "other caller");
+	}
+	/* frames known by address only differ by address: two stacks */
+	w = find(&r, NULL, 0, NULL, "libbar.so");
+	if (ASSERT_TRUE(w != NULL, "libbar row") && ASSERT_EQ(w->nr_stacks, 1, "one per row")) {
+		ASSERT_EQ(w->stacks[0].bytes, w->bytes, "row is its one stack");
+		ASSERT_EQ(w->stacks[0].frames[0].addr, w->stack[w->site].addr, "same address");
+	}
+	mt_report__free(&r);
+	/* the next report starts from nothing */
+	if (report(a, s, 1, &r)) {
+		ASSERT_EQ(r.nr_rows, 1, "one row");
+		ASSERT_EQ(r.rows[0].nr_stacks, 1, "one stack");
+		ASSERT_EQ(r.rows[0].stacks[0].bytes, 100, "bytes");
+	}
+	mt_report__free(&r);
+out:
+	mt_agg__free(a);
+}

@@ -325,9 +325,17 @@ MT_TEST(out_json_golden)
 		     "b\tc.c",
 	     .line = 5,
 	     .module = "m\xffod",
+	     .build_id = "5eed00ba11",
 	     .addr = 0x1234,
 	     .inlined = true},
 	    {.addr = 0xdeadbeef},
+	};
+	struct mt_frame py[] = {
+	    {.function = "handler", .file = "app.py", .line = 3, .kind = MT_FRAME_PYTHON},
+	};
+	struct mt_row_stack stacks[] = {
+	    {.frames = st, .nr_frames = 2, .site = 0, .bytes = 4000, .count = 1},
+	    {.frames = py, .nr_frames = 1, .site = 0, .bytes = 96, .count = 1},
 	};
 	struct mt_row rows[] = {
 	    {.file = st[0].file,
@@ -341,7 +349,9 @@ MT_TEST(out_json_golden)
 	     .alloc_count = 4,
 	     .growth_streak = 0,
 	     .stack = st,
-	     .nr_stack = 2},
+	     .nr_stack = 2,
+	     .stacks = stacks,
+	     .nr_stacks = 2},
 	    {.bytes = 1,
 	     .count = 1,
 	     .growth_bytes = 1,
@@ -362,6 +372,11 @@ MT_TEST(out_json_golden)
 	    .nr_groups = 2,
 	    .rows = rows,
 	    .nr_rows = 2,
+	    .has_mem = true,
+	    .rss_bytes = 8388608,
+	    .rss_anon_bytes = 4194304,
+	    .swap_bytes = -1,
+	    .untraced_growth_bytes = 2097152,
 	};
 	static const char head[] =
 	    "{\"pid\":77,\"comm\":\"my "
@@ -369,18 +384,31 @@ MT_TEST(out_json_golden)
 	    "\"final\":true,\"exited\":false,\"group_by\":\"stack\",\"sampling\":null,"
 	    "\"total_bytes\":4097,\"total_count\":3,\"total_growth_bytes\":-99,\"groups\":2,";
 	static const char tail[] =
+	    ",\"rss_bytes\":8388608,\"rss_anon_bytes\":4194304,\"swap_bytes\":null,"
+	    "\"untraced_growth_bytes\":2097152"
 	    ",\"sites\":["
 	    "{\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\",\"line\":5,"
 	    "\"function\":\"caf\xc3\xa9\",\"module\":\"m\\ufffdod\",\"bytes\":4096,\"count\":2,"
 	    "\"growth_bytes\":-100,\"growth_streak\":0,\"new\":false,\"alloc_bytes\":8192,"
 	    "\"alloc_count\":4,\"stack\":["
 	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
-	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true},"
+	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true,"
+	    "\"kind\":\"native\",\"build_id\":\"5eed00ba11\"},"
 	    "{\"function\":null,\"file\":null,\"line\":0,\"module\":null,"
-	    "\"addr\":\"0xdeadbeef\",\"inlined\":false}]},"
+	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\",\"build_id\":null}],"
+	    "\"site\":0,"
+	    "\"stacks\":[{\"bytes\":4000,\"count\":1,\"site\":0,\"frames\":["
+	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
+	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true,"
+	    "\"kind\":\"native\",\"build_id\":\"5eed00ba11\"},"
+	    "{\"function\":null,\"file\":null,\"line\":0,\"module\":null,"
+	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\",\"build_id\":null}]},"
+	    "{\"bytes\":96,\"count\":1,\"site\":0,\"frames\":["
+	    "{\"function\":\"handler\",\"file\":\"app.py\",\"line\":3,\"module\":null,"
+	    "\"addr\":\"0x0\",\"inlined\":false,\"kind\":\"python\",\"build_id\":null}]}]},"
 	    "{\"file\":null,\"line\":0,\"function\":null,\"module\":null,\"bytes\":1,"
 	    "\"count\":1,\"growth_bytes\":1,\"growth_streak\":1,\"new\":true,"
-	    "\"alloc_bytes\":1,\"alloc_count\":1,\"stack\":[]}"
+	    "\"alloc_bytes\":1,\"alloc_count\":1,\"stack\":[],\"site\":0,\"stacks\":[]}"
 	    "]}\n";
 	char *out, *cnt, *expected;
 
@@ -571,4 +599,106 @@ MT_TEST(out_write_errors)
 	cfg.format = (enum mt_format)9;
 	ASSERT_EQ(mt_output__report(f, &cfg, &r), -EINVAL, "unknown format");
 	fclose(f);
+}
+
+MT_TEST(out_text_memory)
+{
+	struct mt_row rows[4];
+	struct mt_report r;
+	char *out;
+
+	use_utc();
+	golden_report(&r, rows);
+	r.has_mem = true;
+	r.rss_bytes = 25165824;
+	r.rss_anon_bytes = 21495808;
+	r.swap_bytes = 0;
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && strstr(out,
+				  "report #3 at 22:13:20\n"
+				  "memory: rss 24.0 MiB, anon 20.5 MiB, swap 0 B; traced 1.5 MiB\n"
+				  "       bytes"),
+		    "memory line after the header");
+	ASSERT_TRUE(out && !strstr(out, "RSS kept growing"), "no note");
+	free(out);
+
+	/* a kernel without RssAnon; RSS growing beyond the traced bytes */
+	r.rss_anon_bytes = -1;
+	r.untraced_growth_bytes = 6 << 20;
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && strstr(out, "memory: rss 24.0 MiB, anon ?, swap 0 B; traced 1.5 MiB\n"),
+		    "unknown anon");
+	ASSERT_TRUE(out && strstr(out, "groups shown\nnote: RSS kept growing, 6.0 MiB more than "
+				       "the traced bytes: memory no probe sees (another allocator, "
+				       "direct system calls such as mmap or brk, a JIT)\ndrops:"),
+		    "untraced note");
+	free(out);
+
+	/* unknown (the process exited): no line at all */
+	r.has_mem = false;
+	r.untraced_growth_bytes = 0;
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && !strstr(out, "memory:"), "no memory line");
+	free(out);
+}
+
+MT_TEST(out_folded_golden)
+{
+	/* rows saved without stacks fold as their representative stack */
+	static const char fallback[] = "main (app.c:90);make_buffer (app.c:42);xmalloc (util.h:7) "
+				       "1572864\n"
+				       "xstrdup (util.c:10) 4000\n"
+				       "parse [libfoo.so] 12288\n"
+				       "[libbar.so] 0x7f0012345678 160\n";
+	struct mt_frame nat[] = {
+	    {.function = "operator new(unsigned long)", .module = "libstdc++.so.6", .addr = 1},
+	    {.function = "a;b\nc", .file = "we;ird\r.cc", .module = "app", .addr = 2},
+	    {.file = "nofunc.c", .line = 0, .module = "app", .addr = 3},
+	    {.addr = 0xabc},
+	};
+	struct mt_frame py[] = {
+	    {.function = "PyObject_Malloc", .module = "libpython3.11.so.1.0", .addr = 9},
+	    {.function = "handler", .file = "svc/app.py", .line = 12, .kind = MT_FRAME_PYTHON},
+	    {.function = "<module>", .file = "svc/main.py", .line = 1, .kind = MT_FRAME_PYTHON},
+	};
+	struct mt_row_stack stacks[] = {
+	    {.frames = nat, .nr_frames = 4, .site = 1, .bytes = 4096, .count = 1},
+	    {.frames = nat + 1, .nr_frames = 1, .bytes = 0, .count = 0}, /* freed: left out */
+	    {.frames = py, .nr_frames = 3, .site = 1, .bytes = 96, .count = 2},
+	};
+	struct mt_row row = {.bytes = 4192, .count = 3, .stacks = stacks, .nr_stacks = 3};
+	struct mt_report r2 = {.rows = &row, .nr_rows = 1};
+	static const char expected[] =
+	    "[unknown] 0xabc;?? (nofunc.c);a?b?c (we?ird?.cc);operator new(unsigned long) "
+	    "[libstdc++.so.6] 4096\n"
+	    "<module> (svc/main.py:1);handler (svc/app.py:12);PyObject_Malloc "
+	    "[libpython3.11.so.1.0] 96\n";
+	struct mt_row rows[4];
+	struct mt_report r;
+	char *out;
+
+	golden_report(&r, rows);
+	out = render(MT_FORMAT_FOLDED, false, NULL, &r);
+	ASSERT_STREQ(out, fallback, "folded from representative stacks");
+	free(out);
+	out = render(MT_FORMAT_FOLDED, false, NULL, &r2);
+	ASSERT_STREQ(out, expected, "folded stacks");
+	free(out);
+}
+
+MT_TEST(out_format_table)
+{
+	enum mt_format f = MT_FORMAT_TEXT;
+	char buf[128];
+
+	ASSERT_OK(mt_format__parse("folded", &f), "folded");
+	ASSERT_EQ(f, MT_FORMAT_FOLDED, "folded value");
+	ASSERT_OK(mt_format__parse("json", &f), "json");
+	ASSERT_EQ(f, MT_FORMAT_JSON, "json value");
+	ASSERT_EQ(mt_format__parse("xml", &f), -EINVAL, "unknown");
+	ASSERT_STREQ(mt_format__desc(MT_FORMAT_TEXT)->name, "text", "name");
+	ASSERT_TRUE(mt_format__desc(MT_FORMAT__MAX) == NULL, "out of range");
+	ASSERT_OK(mt_format__parse("pprof", &f), "pprof");
+	ASSERT_EQ(f, MT_FORMAT_PPROF, "pprof value");
+	ASSERT_STREQ(mt_format__list(buf, sizeof(buf)), "text, json, pprof or folded", "list");
 }

@@ -196,6 +196,14 @@ MT_TEST(sym_native_libc)
 	ASSERT_TRUE(f[0].line > 0, "malloc: line");
 	ASSERT_FALSE(f[0].inlined, "malloc: not inlined");
 	ASSERT_EQ(f[0].addr, addr, "malloc: addr");
+	/* the build-id, checked against the name libc6-dbg gives its debug file */
+	if (ASSERT_TRUE(f[0].build_id && strlen(f[0].build_id) == 40, "malloc: build-id")) {
+		char dbg[128];
+
+		snprintf(dbg, sizeof(dbg), "/usr/lib/debug/.build-id/%.2s/%s.debug", f[0].build_id,
+			 f[0].build_id + 2);
+		ASSERT_OK(access(dbg, R_OK), dbg);
+	}
 out:
 	mt_sym_native__free(s);
 }

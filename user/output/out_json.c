@@ -8,17 +8,44 @@
  *    "total_bytes":N,"total_count":N,"total_growth_bytes":N,"groups":N,
  *    "drops":{NAME:N for every drop counter},
  *    "events":{NAME:N for every other counter},
+ *    "rss_bytes":N|null,"rss_anon_bytes":N|null,"swap_bytes":N|null,
+ *    "untraced_growth_bytes":N,
  *    "sites":[{"file":S,"line":N,"function":S,"module":S,"bytes":N,
  *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,
  *              "alloc_bytes":N,"alloc_count":N,
- *              "stack":[{"function":S,"file":S,"line":N,"module":S,
- *                        "addr":"0x..","inlined":B}]}]}
+ *              "stack":[FRAME...],"site":N,
+ *              "stacks":[{"bytes":N,"count":N,"site":N,"frames":[FRAME...]}]}]}
+ *
+ *   FRAME: {"function":S,"file":S,"line":N,"module":S,"addr":"0x..","inlined":B,
+ *           "kind":"native"|"python","build_id":S}
+ *
+ * A frame's "build_id" is its module's GNU build-id in hex (null when the
+ * module has none or is unknown, and for Python frames).
  *
  * Unknown strings are null, an unknown line is 0. "groups" counts the
- * groups before --top, "sites" holds the rows shown. Strings are escaped
+ * groups before --top, "sites" holds the rows shown. "stack" is the
+ * representative stack (the largest contributor's), "site" the index in
+ * it of the frame the location comes from; "stacks" are all the group's
+ * stacks, largest first, each with its own bytes, count and site index:
+ * with them a saved report can be rendered again in every format
+ * (report/load.h reads it back). The rss fields are the process's memory
+ * from /proc/PID/status at the report (null when unknown, e.g. after it
+ * exited); "untraced_growth_bytes" > 0 says RSS kept growing by that much
+ * more than the traced bytes (report/untraced.h), 0 otherwise. Strings are escaped
  * per RFC 8259: '"' and '\\' with a backslash, control characters as
  * \u00xx; valid UTF-8 passes through, any byte that is not part of a
  * valid UTF-8 sequence becomes U+FFFD so the output is always valid JSON.
+ *
+ * A diff (memtrace diff) is one object on one line:
+ *
+ *   {"diff":{"a":S,"b":S},"reports_a":N,"reports_b":N,"group_by":"line"|"stack",
+ *    "bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,"growth_bytes":N,"growth_count":N,
+ *    "rows":[{"state":"new"|"gone"|"both","file":S,"line":N,"function":S,"module":S,
+ *             "addr":"0x..","bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,
+ *             "growth_bytes":N,"growth_count":N,"stack":[FRAME...]}]}
+ *
+ * rows largest growth first; "stack" is empty by line; "addr" is the site
+ * frame's (meaningful when file and function are null).
  */
 #include <errno.h>
 #include <math.h>
@@ -126,8 +153,30 @@ static void json_frame(FILE *f, const struct mt_frame *fr)
 	json_str(f, fr->file);
 	fprintf(f, ",\"line\":%d,\"module\":", fr->line);
 	json_str(f, fr->module);
-	fprintf(f, ",\"addr\":\"0x%llx\",\"inlined\":%s}", (unsigned long long)fr->addr,
-		json_bool(fr->inlined));
+	fprintf(f, ",\"addr\":\"0x%llx\",\"inlined\":%s,\"kind\":\"%s\",\"build_id\":",
+		(unsigned long long)fr->addr, json_bool(fr->inlined),
+		fr->kind == MT_FRAME_PYTHON ? "python" : "native");
+	json_str(f, fr->build_id);
+	fputc('}', f);
+}
+
+static void json_frames(FILE *f, const struct mt_frame *frames, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', f);
+		json_frame(f, &frames[i]);
+	}
+	fputc(']', f);
+}
+
+static void json_mem(FILE *f, const char *key, bool known, __s64 v)
+{
+	if (known && v >= 0)
+		fprintf(f, ",\"%s\":%lld", key, (long long)v);
+	else
+		fprintf(f, ",\"%s\":null", key);
 }
 
 static void json_row(FILE *f, const struct mt_row *row)
@@ -140,14 +189,20 @@ static void json_row(FILE *f, const struct mt_row *row)
 	json_str(f, row->module);
 	fprintf(f,
 		",\"bytes\":%lld,\"count\":%lld,\"growth_bytes\":%lld,\"growth_streak\":%u"
-		",\"new\":%s,\"alloc_bytes\":%llu,\"alloc_count\":%llu,\"stack\":[",
+		",\"new\":%s,\"alloc_bytes\":%llu,\"alloc_count\":%llu,\"stack\":",
 		(long long)row->bytes, (long long)row->count, (long long)row->growth_bytes,
 		row->growth_streak, json_bool(row->is_new), (unsigned long long)row->alloc_bytes,
 		(unsigned long long)row->alloc_count);
-	for (size_t i = 0; i < row->nr_stack; i++) {
-		if (i)
-			fputc(',', f);
-		json_frame(f, &row->stack[i]);
+	json_frames(f, row->stack, row->nr_stack);
+	fprintf(f, ",\"site\":%zu,\"stacks\":[", row->site);
+	for (size_t i = 0; i < row->nr_stacks; i++) {
+		const struct mt_row_stack *st = &row->stacks[i];
+
+		fprintf(f,
+			"%s{\"bytes\":%lld,\"count\":%lld,\"site\":%zu,\"frames\":", i ? "," : "",
+			(long long)st->bytes, (long long)st->count, st->site);
+		json_frames(f, st->frames, st->nr_frames);
+		fputc('}', f);
 	}
 	fputs("]}", f);
 }
@@ -176,11 +231,56 @@ int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 	json_counters(f, r, true);
 	fputs(",\"events\":", f);
 	json_counters(f, r, false);
+	json_mem(f, "rss_bytes", r->has_mem, r->rss_bytes);
+	json_mem(f, "rss_anon_bytes", r->has_mem, r->rss_anon_bytes);
+	json_mem(f, "swap_bytes", r->has_mem, r->swap_bytes);
+	fprintf(f, ",\"untraced_growth_bytes\":%lld", (long long)r->untraced_growth_bytes);
 	fputs(",\"sites\":[", f);
 	for (size_t i = 0; i < r->nr_rows; i++) {
 		if (i)
 			fputc(',', f);
 		json_row(f, &r->rows[i]);
+	}
+	fputs("]}\n", f);
+	if (fflush(f) || ferror(f))
+		return -EIO;
+	return 0;
+}
+
+int mt_out_json__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d)
+{
+	static const char *const states[] = {
+	    [MT_DIFF_BOTH] = "both", [MT_DIFF_NEW] = "new", [MT_DIFF_GONE] = "gone"};
+
+	fputs("{\"diff\":{\"a\":", f);
+	json_str(f, d->name_a);
+	fputs(",\"b\":", f);
+	json_str(f, d->name_b);
+	fprintf(f,
+		"},\"reports_a\":%zu,\"reports_b\":%zu,\"group_by\":\"%s\",\"bytes_a\":%lld,"
+		"\"bytes_b\":%lld,\"count_a\":%lld,\"count_b\":%lld,\"growth_bytes\":%lld,"
+		"\"growth_count\":%lld,\"rows\":[",
+		d->nr_a, d->nr_b, d->group_by == MT_GROUP_STACK ? "stack" : "line",
+		(long long)d->bytes_a, (long long)d->bytes_b, (long long)d->count_a,
+		(long long)d->count_b, (long long)(d->bytes_b - d->bytes_a),
+		(long long)(d->count_b - d->count_a));
+	for (size_t i = 0; i < d->nr_rows; i++) {
+		const struct mt_diff_row *r = &d->rows[i];
+
+		fprintf(f, "%s{\"state\":\"%s\",\"file\":", i ? "," : "", states[r->state]);
+		json_str(f, r->file);
+		fprintf(f, ",\"line\":%d,\"function\":", r->line);
+		json_str(f, r->function);
+		fputs(",\"module\":", f);
+		json_str(f, r->module);
+		fprintf(f,
+			",\"addr\":\"0x%llx\",\"bytes_a\":%lld,\"bytes_b\":%lld,\"count_a\":%lld,"
+			"\"count_b\":%lld,\"growth_bytes\":%lld,\"growth_count\":%lld,\"stack\":",
+			(unsigned long long)r->addr, (long long)r->bytes_a, (long long)r->bytes_b,
+			(long long)r->count_a, (long long)r->count_b, (long long)r->growth_bytes,
+			(long long)r->growth_count);
+		json_frames(f, r->frames, r->nr_frames);
+		fputc('}', f);
 	}
 	fputs("]}\n", f);
 	if (fflush(f) || ferror(f))

@@ -4,6 +4,7 @@
  *
  *   memtrace: pid 1234 (app) report #3 at 12:00:05, final
  *   note: sampled every 512 KiB; bytes and counts are estimates
+ *   memory: rss 24.0 MiB, anon 20.5 MiB, swap 0 B; traced 1.5 MiB
  *          bytes     count      growth  site
  *   ^    1.5 MiB      1536  +512.0 KiB  app.c:42 make_buffer [app]
  *         4000 B         1         new  util.c:10 xstrdup [app]
@@ -11,6 +12,7 @@
  *          160 B         2       -32 B  [libbar.so] 0x7f0012345678
  *   ^ = kept growing: grew in 2 or more reports in a row
  *   total: bytes 1.5 MiB, count 1542, growth +515.9 KiB; 4 of 9 groups shown
+ *   note: RSS kept growing, 6.0 MiB more than the traced bytes: memory no probe sees ...
  *   drops: allocs_map_full=12 sites_map_full=0 ...
  *   events: alloc_failed=0 untracked_free=3 ...
  *   warning: allocs_map_full=12: live-allocation map full: raise --max-allocs
@@ -28,7 +30,25 @@
  * successive reports line up. The time is local time.
  * With show_stacks each row is followed by its representative stack,
  * innermost frame first: "    at function (file:line) [module] (inlined)".
+ * The "memory:" line is the process's RSS, anonymous RSS and swap at the
+ * report ("?" for one its kernel does not show) next to the traced
+ * outstanding bytes; there is none when they are unknown (the process
+ * exited). The "RSS kept growing" note comes with a report whose
+ * untraced_growth_bytes is set (see report/untraced.h).
  * Control characters in names are printed as '?'.
+ *
+ * A diff (memtrace diff) is one table in the same columns' spirit:
+ *
+ *   memtrace diff: a.ndjson (1 report) -> b.ndjson (1 report), by line
+ *             growth     count     bytes A     bytes B  site
+ *          +1.0 MiB     +1024   512.0 KiB     1.5 MiB  app.c:42 make_buffer [app]
+ *   new     +4000 B        +1         0 B      4000 B  util.c:10 xstrdup [app]
+ *   gone     -160 B        -2       160 B         0 B  [libbar.so] 0x7f0012345678
+ *   total: A 512.2 KiB in 514, B 1.5 MiB in 1537, growth +1.0 MiB, +1023 allocations;
+ *   1 new, 1 gone, 1 in both
+ *
+ * (the total is one line) growth first; with --group-by stack each row is
+ * followed by its stack as above.
  */
 #include <errno.h>
 #include <string.h>
@@ -149,6 +169,18 @@ static void put_header(FILE *f, const struct mt_output_cfg *cfg, const struct mt
 		put_safe(f, cfg->sampling_note);
 		fputs("; bytes and counts are estimates\n", f);
 	}
+	if (r->has_mem) {
+		char rss[32] = "?", anon[32] = "?", swap[32] = "?", traced[32];
+
+		if (r->rss_bytes >= 0)
+			mt_bytes__format(rss, sizeof(rss), r->rss_bytes, false);
+		if (r->rss_anon_bytes >= 0)
+			mt_bytes__format(anon, sizeof(anon), r->rss_anon_bytes, false);
+		if (r->swap_bytes >= 0)
+			mt_bytes__format(swap, sizeof(swap), r->swap_bytes, false);
+		fprintf(f, "memory: rss %s, anon %s, swap %s; traced %s\n", rss, anon, swap,
+			mt_bytes__format(traced, sizeof(traced), r->total_bytes, false));
+	}
 }
 
 static void put_rows(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r)
@@ -208,6 +240,12 @@ int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 		(long long)r->total_count,
 		mt_bytes__format(growth, sizeof(growth), r->total_growth_bytes, true), r->nr_rows,
 		r->nr_groups);
+	if (r->untraced_growth_bytes > 0)
+		fprintf(
+		    f,
+		    "note: RSS kept growing, %s more than the traced bytes: memory no probe "
+		    "sees (another allocator, direct system calls such as mmap or brk, a JIT)\n",
+		    mt_bytes__format(growth, sizeof(growth), r->untraced_growth_bytes, false));
 	put_counters(f, r, true);
 	put_counters(f, r, false);
 	for (int c = 0; c < MT_CNT__MAX; c++) {
@@ -216,6 +254,57 @@ int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 				(unsigned long long)r->counters[c], mt_counter__help(c));
 	}
 	fputc('\n', f);
+	if (fflush(f) || ferror(f))
+		return -EIO;
+	return 0;
+}
+
+int mt_out_text__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d)
+{
+	static const char *const marks[] = {
+	    [MT_DIFF_BOTH] = "", [MT_DIFF_NEW] = "new", [MT_DIFF_GONE] = "gone"};
+	size_t nr[3] = {0};
+	char b1[32], b2[32], b3[32];
+
+	fputs("memtrace diff: ", f);
+	put_safe(f, d->name_a ? d->name_a : "A");
+	fprintf(f, " (%zu report%s) -> ", d->nr_a, d->nr_a == 1 ? "" : "s");
+	put_safe(f, d->name_b ? d->name_b : "B");
+	fprintf(f, " (%zu report%s), by %s\n", d->nr_b, d->nr_b == 1 ? "" : "s",
+		d->group_by == MT_GROUP_STACK ? "stack" : "line");
+	if (!d->nr_rows)
+		fputs("no outstanding allocations on either side\n", f);
+	else
+		fprintf(f, "%-4s %11s %9s %11s %11s  %s\n", "", "growth", "count", "bytes A",
+			"bytes B", "site");
+	for (size_t i = 0; i < d->nr_rows; i++) {
+		const struct mt_diff_row *dr = &d->rows[i];
+		struct mt_frame site = {.addr = dr->addr};
+		struct mt_row row = {.file = dr->file,
+				     .line = dr->line,
+				     .function = dr->function,
+				     .module = dr->module,
+				     .stack = &site,
+				     .nr_stack = 1};
+
+		nr[dr->state]++;
+		fprintf(f, "%-4s %11s %+9lld %11s %11s  ", marks[dr->state],
+			mt_bytes__format(b1, sizeof(b1), dr->growth_bytes, true),
+			(long long)dr->growth_count,
+			mt_bytes__format(b2, sizeof(b2), dr->bytes_a, false),
+			mt_bytes__format(b3, sizeof(b3), dr->bytes_b, false));
+		put_site(f, &row);
+		fputc('\n', f);
+		for (size_t j = 0; j < dr->nr_frames; j++)
+			put_frame(f, &dr->frames[j]);
+	}
+	fprintf(f, "total: A %s in %lld, B %s in %lld, growth %s, %+lld allocations; ",
+		mt_bytes__format(b1, sizeof(b1), d->bytes_a, false), (long long)d->count_a,
+		mt_bytes__format(b2, sizeof(b2), d->bytes_b, false), (long long)d->count_b,
+		mt_bytes__format(b3, sizeof(b3), d->bytes_b - d->bytes_a, true),
+		(long long)(d->count_b - d->count_a));
+	fprintf(f, "%zu new, %zu gone, %zu in both\n", nr[MT_DIFF_NEW], nr[MT_DIFF_GONE],
+		nr[MT_DIFF_BOTH]);
 	if (fflush(f) || ferror(f))
 		return -EIO;
 	return 0;

@@ -4,12 +4,15 @@
 #define MT_OUTPUT_H
 
 #include <stdio.h>
+#include "report/diff.h"
 #include "report/report.h"
 
 enum mt_format {
 	MT_FORMAT_TEXT = 0,
 	MT_FORMAT_JSON,
 	MT_FORMAT_PPROF, /* binary: needs a file (cfg->path) or a non-terminal stream */
+	MT_FORMAT_FOLDED,
+	MT_FORMAT__MAX,
 };
 
 struct mt_output_cfg {
@@ -26,10 +29,40 @@ struct mt_output_cfg {
  */
 int mt_output__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
 
+/*
+ * The formats by name, one table entry each (output.c): a new format is
+ * an enum value, an entry and its renderer.
+ */
+struct mt_format_desc {
+	const char *name; /* as --format takes it */
+	const char *help; /* a few words for --help */
+	int (*report)(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+	/* memtrace diff's rendering; NULL when the format has none */
+	int (*diff)(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d);
+};
+
+/* The entry of a format; NULL for a value outside the table. */
+const struct mt_format_desc *mt_format__desc(enum mt_format fmt);
+/* A format by name: 0 or -EINVAL. */
+int mt_format__parse(const char *name, enum mt_format *fmt);
+/* "text, json or folded": the names for a usage message, into buf. */
+const char *mt_format__list(char *buf, size_t size);
+
+/*
+ * Render a diff of two sets of reports in cfg->format and flush f: 0, -EIO
+ * on a write error, -EOPNOTSUPP for a format without one, -EINVAL for an
+ * unknown format.
+ */
+int mt_output__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d);
+int mt_out_text__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d);
+int mt_out_json__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_diff *d);
+
 /* Human-readable table; see out_text.c for the layout. 0 or -EIO. */
 int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
 /* One JSON object on one line (NDJSON); see out_json.c for the keys. 0 or -EIO. */
 int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+/* Folded stacks, one line a stack; see out_folded.c. 0 or -EIO. */
+int mt_out_folded__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
 
 /*
  * pprof: the report as a gzipped profile.proto (see out_pprof.c for the
@@ -62,14 +95,11 @@ int mt_output__replace_file(const char *path, const void *data, size_t len);
 const char *mt_bytes__format(char *buf, size_t size, __s64 bytes, bool sign);
 
 /*
- * Names of counters, from the X-macro list: name as in JSON and on the
- * drops/events lines, help text for warnings, and whether it is a drop.
- * NULL (false) for a value outside the list.
+ * Counters, from the X-macro list: help text for warnings, and whether it
+ * is a drop (names: mt_counter__name in report.h). NULL (false) for a
+ * value outside the list.
  */
-const char *mt_counter__name(enum mt_counter c);
 const char *mt_counter__help(enum mt_counter c);
 bool mt_counter__is_drop(enum mt_counter c);
-/* "line", "function", "file" or "stack"; NULL for another value. */
-const char *mt_group_by__name(enum mt_group_by g);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,4 +132,79 @@ int mt_proc__children(pid_t pid, pid_t *out, size_t max)
 	}
 	closedir(d);
 	return (int)n;
+}
+
+/* "Key:   1234 kB" at line p: the value in bytes, or -1. */
+static __s64 status_kb(const char *p, const char *end)
+{
+	unsigned long long v = 0;
+	bool digits = false;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (v > (1ULL << 40)) /* 1 EiB in kB: no real process */
+			return -1;
+		v = v * 10 + (unsigned long long)(*p - '0');
+		digits = true;
+	}
+	if (!digits || end - p < 3 || memcmp(p, " kB", 3))
+		return -1;
+	return (__s64)v * 1024;
+}
+
+/* One line of /proc/PID/status, [p, eol), into m if it is a memory field. */
+static void status_line(struct mt_proc_mem *m, const char *p, const char *eol)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+	    {"VmRSS:", offsetof(struct mt_proc_mem, rss)},
+	    {"RssAnon:", offsetof(struct mt_proc_mem, rss_anon)},
+	    {"VmSwap:", offsetof(struct mt_proc_mem, swap)},
+	};
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		size_t n = strlen(keys[k].key);
+
+		if ((size_t)(eol - p) > n && !memcmp(p, keys[k].key, n))
+			*(__s64 *)((char *)m + keys[k].off) = status_kb(p + n, eol);
+	}
+}
+
+int mt_proc__parse_status_mem(const char *text, size_t len, struct mt_proc_mem *m)
+{
+	const char *p = text, *end = text + len;
+
+	m->rss = m->rss_anon = m->swap = -1;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		if (!eol)
+			eol = end;
+		status_line(m, p, eol);
+		p = eol + 1;
+	}
+	return m->rss >= 0 ? 0 : -ENOENT;
+}
+
+int mt_proc__mem(pid_t pid, struct mt_proc_mem *m)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+
+	m->rss = m->rss_anon = m->swap = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	/* line by line: a Groups line can be long */
+	while ((n = getline(&line, &cap, f)) > 0)
+		status_line(m, line, line + n - (line[n - 1] == '\n'));
+	free(line);
+	fclose(f);
+	return m->rss >= 0 ? 0 : -ENOENT;
 }

@@ -34,4 +34,20 @@ int mt_proc__children(pid_t pid, pid_t *out, size_t max);
 /* Does pid still name the process that started at ticks? */
 bool mt_proc__alive(pid_t pid, __u64 ticks);
 
+/* A process's memory, in bytes; -1 for a field its kernel does not show. */
+struct mt_proc_mem {
+	__s64 rss;	/* VmRSS: resident set */
+	__s64 rss_anon; /* RssAnon: its anonymous part (Linux 4.5+) */
+	__s64 swap;	/* VmSwap */
+};
+
+/*
+ * The memory fields of the text of /proc/PID/status (len bytes, need not
+ * end with NUL). 0, or -ENOENT when it has no VmRSS (a kernel thread, a
+ * zombie); lines that do not parse are skipped.
+ */
+int mt_proc__parse_status_mem(const char *text, size_t len, struct mt_proc_mem *m);
+/* Read /proc/PID/status. 0, -ESRCH (no such process), -ENOENT (no VmRSS) or -errno. */
+int mt_proc__mem(pid_t pid, struct mt_proc_mem *m);
+
 #endif

@@ -28,6 +28,11 @@
  *   the rows shown take over these copies; the others are freed, so between
  *   reports only keys and history remain (keep_stacks is therefore not
  *   needed and ignored).
+ * - Each group also keeps every distinct stack of its samples (samples
+ *   whose frames compare equal share one, their bytes and counts summed):
+ *   one node per stack in a hash table of the aggregator keyed by the
+ *   group and the frames' contents, chained per group. The rows shown
+ *   take them over as arrays; the rest is freed when the report ends.
  * - Counts are summed in MT_COUNT_ONE fixed point and rounded half up only
  *   when a row is built; total_count is the rounded sum over all groups.
  */
@@ -36,7 +41,21 @@
 #include <string.h>
 #include <linux/types.h>
 #include "mt_abi.h"
+#include "lib/htab.h"
 #include "report/aggregate.h"
+
+struct mt_group;
+
+/* One distinct stack of a group in this report; see the design comment. */
+struct agg_stack {
+	struct mt_hnode node; /* in mt_agg.stacks */
+	const struct mt_group *g;
+	struct agg_stack *next; /* the group's next stack */
+	size_t seq;		/* order of arrival, for a stable sort */
+	struct mt_frame *frames;
+	size_t nr_frames, site;
+	__s64 bytes, count_q;
+};
 
 struct mt_group {
 	__u64 hash;
@@ -48,6 +67,8 @@ struct mt_group {
 	__s64 rep_bytes;      /* bytes of the sample rep was copied from */
 	struct mt_frame *rep; /* representative stack, owned */
 	size_t nr_rep, rep_cap, rep_site;
+	struct agg_stack *stacks; /* this report's, nodes owned by mt_agg.stacks */
+	size_t nr_stacks;
 	unsigned int streak; /* growth streak, computed by mt_agg__end */
 	bool seen;	     /* has a sample in this report */
 	/* the previous report */
@@ -85,6 +106,7 @@ struct mt_agg {
 	int kbuf_err;
 	__s64 prev_total;
 	unsigned int seq;
+	struct mt_htab stacks; /* struct agg_stack of this report's groups */
 };
 
 /* A group on its way to becoming a row. */
@@ -282,6 +304,24 @@ static int agg__reserve(struct mt_agg *a)
 	return 0;
 }
 
+static void stack__free(struct mt_hnode *n)
+{
+	struct agg_stack *st = (struct agg_stack *)n;
+
+	free(st->frames);
+	free(st);
+}
+
+/* Free every group's stacks: before groups are reset or freed. */
+static void agg__drop_stacks(struct mt_agg *a)
+{
+	mt_htab__clear(&a->stacks, stack__free);
+	for (size_t i = 0; i < a->nr_groups; i++) {
+		a->groups[i]->stacks = NULL;
+		a->groups[i]->nr_stacks = 0;
+	}
+}
+
 static void group__reset(struct mt_group *g)
 {
 	free(g->rep);
@@ -360,6 +400,7 @@ void mt_agg__free(struct mt_agg *a)
 {
 	if (!a)
 		return;
+	agg__drop_stacks(a);
 	for (size_t i = 0; i < a->nr_groups; i++)
 		group__free(a->groups[i]);
 	free(a->groups);
@@ -371,6 +412,7 @@ void mt_agg__free(struct mt_agg *a)
 void mt_agg__begin(struct mt_agg *a)
 {
 	/* groups that only samples of an unfinished report created go away */
+	agg__drop_stacks(a);
 	agg__prune(a, false);
 	for (size_t i = 0; i < a->nr_groups; i++)
 		group__reset(a->groups[i]);
@@ -447,6 +489,99 @@ static int agg__group(struct mt_agg *a, const struct mt_sample *s, const struct 
 	return 0;
 }
 
+static int str_eq(const char *x, const char *y)
+{
+	return x == y || (x && y && !strcmp(x, y));
+}
+
+/* Frames that make the same stack; the address counts only when nothing else is known. */
+static bool frame__same(const struct mt_frame *x, const struct mt_frame *y)
+{
+	if (x->line != y->line || x->kind != y->kind || x->inlined != y->inlined ||
+	    !str_eq(x->function, y->function) || !str_eq(x->file, y->file) ||
+	    !str_eq(x->module, y->module))
+		return false;
+	return x->function || x->file || x->addr == y->addr;
+}
+
+static __u64 str_hash(__u64 h, const char *s)
+{
+	return mt_hash_u64(h ^ (s ? mt_hash_bytes(s, strlen(s)) : 0x5bd1e995));
+}
+
+static __u64 stack__hash(const struct mt_group *g, const struct mt_sample *s)
+{
+	__u64 h = mt_hash_u64((__u64)(unsigned long)g ^ s->site);
+
+	for (size_t i = 0; i < s->nr_frames; i++) {
+		const struct mt_frame *f = sample__frame(s, i);
+
+		h = str_hash(h, f->function);
+		h = str_hash(h, f->file);
+		h = str_hash(h, f->module);
+		h = mt_hash_u64(h ^ (__u64)(unsigned int)f->line ^ (__u64)f->kind << 32 ^
+				(__u64)f->inlined << 40);
+		if (!f->function && !f->file)
+			h = mt_hash_u64(h ^ f->addr);
+	}
+	return h;
+}
+
+static bool stack__is(const struct agg_stack *st, const struct mt_group *g,
+		      const struct mt_sample *s)
+{
+	if (st->g != g || st->nr_frames != s->nr_frames || st->site != s->site)
+		return false;
+	for (size_t i = 0; i < s->nr_frames; i++) {
+		if (!frame__same(&st->frames[i], sample__frame(s, i)))
+			return false;
+	}
+	return true;
+}
+
+/* Add sample s to the stacks of group g. 0 or -ENOMEM. */
+static int group__add_stack(struct mt_agg *a, struct mt_group *g, const struct mt_sample *s)
+{
+	__u64 hash = stack__hash(g, s);
+	struct agg_stack *st;
+	struct mt_hnode *n;
+
+	for (n = mt_htab__first(&a->stacks, hash); n; n = mt_htab__next(n)) {
+		st = (struct agg_stack *)n;
+		if (stack__is(st, g, s)) {
+			st->bytes += s->bytes;
+			st->count_q += s->count_q;
+			return 0;
+		}
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	if (s->nr_frames) {
+		st->frames = malloc(s->nr_frames * sizeof(*st->frames));
+		if (!st->frames) {
+			free(st);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < s->nr_frames; i++)
+		st->frames[i] = *sample__frame(s, i);
+	st->g = g;
+	st->nr_frames = s->nr_frames;
+	st->site = s->site;
+	st->bytes = s->bytes;
+	st->count_q = s->count_q;
+	st->seq = g->nr_stacks;
+	if (mt_htab__add(&a->stacks, &st->node, hash)) {
+		stack__free(&st->node);
+		return -ENOMEM;
+	}
+	st->next = g->stacks;
+	g->stacks = st;
+	g->nr_stacks++;
+	return 0;
+}
+
 int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
 {
 	const struct mt_frame *site = &unknown_frame;
@@ -480,6 +615,9 @@ int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
 		if (err)
 			return err;
 	}
+	err = group__add_stack(a, g, s);
+	if (err)
+		return err;
 	g->seen = true;
 	g->bytes += s->bytes;
 	g->count_q += s->count_q;
@@ -571,11 +709,43 @@ static int ent_cmp(const void *pa, const void *pb)
 	return la < lb ? -1 : la > lb;
 }
 
+/* Largest bytes first, then count, then order of arrival. */
+static int stack_cmp(const void *pa, const void *pb)
+{
+	const struct agg_stack *x = *(struct agg_stack *const *)pa;
+	const struct agg_stack *y = *(struct agg_stack *const *)pb;
+
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->count_q != y->count_q)
+		return x->count_q > y->count_q ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Move g's stacks into out (room for g->nr_stacks), sorted; v: scratch of that size. */
+static void group__take_stacks(struct mt_group *g, struct agg_stack **v, struct mt_row_stack *out)
+{
+	size_t n = 0;
+
+	for (struct agg_stack *st = g->stacks; st; st = st->next)
+		v[n++] = st;
+	qsort(v, n, sizeof(*v), stack_cmp);
+	for (size_t i = 0; i < n; i++) {
+		out[i].frames = v[i]->frames;
+		out[i].nr_frames = v[i]->nr_frames;
+		out[i].site = v[i]->site;
+		out[i].bytes = v[i]->bytes;
+		out[i].count = count_round(v[i]->count_q);
+		v[i]->frames = NULL;
+	}
+}
+
 int mt_agg__end(struct mt_agg *a, struct mt_report *out)
 {
 	struct mt_row *rows = NULL;
 	struct agg_ent *ents = NULL;
-	size_t nr_ents = 0, nr_rows, n = 0;
+	struct agg_stack **scratch = NULL;
+	size_t nr_ents = 0, nr_rows, n = 0, max_stacks = 0;
 	__s64 total_bytes = 0, total_count_q = 0;
 
 	/* allocate first: past this point nothing can fail */
@@ -624,6 +794,24 @@ int mt_agg__end(struct mt_agg *a, struct mt_report *out)
 		nr_rows = nr_ents;
 	qsort(ents, nr_ents, sizeof(*ents), ent_cmp);
 
+	/* the last allocations: the stack arrays of the rows shown */
+	for (size_t i = 0; i < nr_rows; i++) {
+		size_t k = ents[i].g->nr_stacks;
+
+		max_stacks = k > max_stacks ? k : max_stacks;
+		if (k && !(ents[i].row.stacks = calloc(k, sizeof(struct mt_row_stack))))
+			goto nomem;
+	}
+	scratch = malloc((max_stacks ? max_stacks : 1) * sizeof(*scratch));
+	if (!scratch)
+		goto nomem;
+	for (size_t i = 0; i < nr_rows; i++) {
+		if (ents[i].row.stacks)
+			group__take_stacks(ents[i].g, scratch, ents[i].row.stacks);
+		ents[i].row.nr_stacks = ents[i].g->nr_stacks;
+	}
+	free(scratch);
+
 	/* the rows shown take over their group's representative stack */
 	for (size_t i = 0; i < nr_rows; i++) {
 		struct mt_group *g = ents[i].g;
@@ -636,6 +824,7 @@ int mt_agg__end(struct mt_agg *a, struct mt_report *out)
 	free(ents);
 
 	/* history for the next report: exactly the groups of this one */
+	agg__drop_stacks(a);
 	for (size_t i = 0; i < a->nr_groups; i++) {
 		struct mt_group *g = a->groups[i];
 
@@ -658,4 +847,11 @@ int mt_agg__end(struct mt_agg *a, struct mt_report *out)
 		free(rows);
 	a->prev_total = total_bytes;
 	return 0;
+
+nomem:
+	for (size_t i = 0; i < nr_rows; i++)
+		free(ents[i].row.stacks);
+	free(ents);
+	free(rows);
+	return -ENOMEM;
 }

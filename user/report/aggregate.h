@@ -30,8 +30,9 @@ struct mt_agg_opts {
 	enum mt_group_by group_by;
 	size_t top; /* rows kept; 0 = all */
 	/*
-	 * Ignored: every row gets its representative stack (JSON always
-	 * prints it), and only the rows shown keep one after mt_agg__end.
+	 * Ignored: every row gets its representative stack and all its
+	 * stacks (JSON always prints them); only the rows shown keep them
+	 * after mt_agg__end.
 	 */
 	bool keep_stacks;
 };

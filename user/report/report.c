@@ -1,14 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* The report model: only ownership lives here; see report.h. */
+/* The report model: ownership and the names of its enums; see report.h. */
 #include <stdlib.h>
 #include "report/report.h"
+
+#define MT_CNT_NAME(id, name, drop, help) [MT_CNT_##id] = name,
+static const char *const counter_names[MT_CNT__MAX] = {MT_COUNTERS(MT_CNT_NAME)};
+#undef MT_CNT_NAME
+
+static const char *const group_by_names[] = {
+    [MT_GROUP_LINE] = "line",
+    [MT_GROUP_FUNCTION] = "function",
+    [MT_GROUP_FILE] = "file",
+    [MT_GROUP_STACK] = "stack",
+};
+
+const char *mt_counter__name(enum mt_counter c)
+{
+	return (unsigned int)c < MT_CNT__MAX ? counter_names[c] : NULL;
+}
+
+const char *mt_group_by__name(enum mt_group_by g)
+{
+	if ((unsigned int)g >= sizeof(group_by_names) / sizeof(group_by_names[0]))
+		return NULL;
+	return group_by_names[g];
+}
 
 void mt_report__free(struct mt_report *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->nr_rows; i++)
-		free(r->rows[i].stack);
+	for (size_t i = 0; i < r->nr_rows; i++) {
+		struct mt_row *row = &r->rows[i];
+
+		for (size_t j = 0; j < row->nr_stacks; j++)
+			free(row->stacks[j].frames);
+		free(row->stacks);
+		free(row->stack);
+	}
 	free(r->rows);
 	r->rows = NULL;
 	r->nr_rows = 0;

@@ -24,6 +24,19 @@ enum mt_group_by {
 #define MT_GROWTH_STREAK_MIN 2
 
 /*
+ * One stack of a group: every symbolized site of the group whose frames
+ * are the same (function, file, line, module, inlined, kind; the address
+ * only for a frame known by neither function nor file) is one stack.
+ */
+struct mt_row_stack {
+	struct mt_frame *frames; /* innermost first; owned by the row */
+	size_t nr_frames;
+	size_t site; /* index in frames of the group's location frame */
+	__s64 bytes; /* outstanding */
+	__s64 count;
+};
+
+/*
  * One group: a line, function, file or stack. The location fields are
  * those the group is keyed by; a group whose key attribute is unknown
  * falls back to function + module, then to module + the site address
@@ -45,6 +58,9 @@ struct mt_row {
 	struct mt_frame *stack;
 	size_t nr_stack;
 	size_t site; /* index in stack of the frame the location comes from */
+	/* every stack of the group, largest bytes first (the representative among them) */
+	struct mt_row_stack *stacks;
+	size_t nr_stacks;
 };
 
 struct mt_report {
@@ -63,8 +79,32 @@ struct mt_report {
 	__u64 counters[MT_CNT__MAX];
 	struct mt_row *rows; /* sorted: growing groups first, then by bytes */
 	size_t nr_rows;
+	/*
+	 * The process's memory as /proc/PID/status had it when the report was
+	 * made (filled by the session, never by an output format): known only
+	 * with has_mem (not after the process exited); a field its kernel does
+	 * not show is -1.
+	 */
+	bool has_mem;
+	__s64 rss_bytes;      /* VmRSS */
+	__s64 rss_anon_bytes; /* RssAnon */
+	__s64 swap_bytes;     /* VmSwap */
+	/*
+	 * > 0: RSS kept growing over the last reports while the traced bytes
+	 * did not, by this many bytes more than they (see untraced.h); 0 = no.
+	 */
+	__s64 untraced_growth_bytes;
 };
 
-void mt_report__free(struct mt_report *r); /* frees rows and stacks; r itself not */
+/*
+ * Names as the JSON and the text have them (and the loader reads back):
+ * a counter's from the X-macro list, "line", "function", "file" or
+ * "stack"; NULL for a value outside the list.
+ */
+const char *mt_counter__name(enum mt_counter c);
+const char *mt_group_by__name(enum mt_group_by g);
+
+/* Frees rows, their stacks and frames; r itself not. NULL-safe. */
+void mt_report__free(struct mt_report *r);
 
 #endif

@@ -13,6 +13,7 @@
 #include <linux/types.h>
 #include "lib/log.h"
 #include "mt_python.h"
+#include "proc/procinfo.h"
 #include "report/aggregate.h"
 #include "session/internal.h"
 #include "symbolize/sitecache.h"
@@ -115,6 +116,24 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	return nf;
 }
 
+/*
+ * The process's RSS beside the traced bytes (not once it exited: its pid
+ * may name another process by now), and whether RSS grows without them.
+ */
+static void report_memory(struct target *t, struct mt_report *r)
+{
+	struct mt_proc_mem m;
+
+	if (!r->exited && !mt_proc__mem(t->pid, &m)) {
+		r->has_mem = true;
+		r->rss_bytes = m.rss;
+		r->rss_anon_bytes = m.rss_anon;
+		r->swap_bytes = m.swap;
+	}
+	r->untraced_growth_bytes =
+	    mt_untraced__update(&t->untraced, r->has_mem, r->rss_bytes, r->total_bytes);
+}
+
 static int report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
 			 bool final, bool exited)
 {
@@ -170,6 +189,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	r.final = final;
 	r.exited = exited;
 	memcpy(r.counters, snap->counters, sizeof(r.counters));
+	report_memory(t, &r);
 	err = mt_output__report(mt->out, &mt->out_cfg, &r);
 	fflush(mt->out);
 	mt_report__free(&r);

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "mt_python.h"
+#include "report/untraced.h"
 
 struct mt_agg;
 
@@ -41,8 +42,9 @@ struct target {
 	} probed[8]; /* files probed for this process (the same after an exec is not probed twice)
 		      */
 	size_t nr_probed;
-	struct mt_agg *agg; /* owned */
-	unsigned int seq;   /* reports written */
+	struct mt_agg *agg;	     /* owned */
+	unsigned int seq;	     /* reports written */
+	struct mt_untraced untraced; /* RSS against traced bytes across its reports */
 };
 
 struct mt_targets {

@@ -63,7 +63,8 @@
 struct sym_elf {
 	struct mt_hnode node; /* in elfs */
 	unsigned char *build_id;
-	size_t build_id_len; /* 0: keyed by dev/ino */
+	size_t build_id_len;	  /* 0: keyed by dev/ino */
+	const char *build_id_hex; /* interned, for frames; NULL without one */
 	dev_t dev;
 	ino_t ino;
 	Dwfl *dwfl;
@@ -119,6 +120,23 @@ struct mt_sym_native {
 static const char *intern(struct mt_sym_native *s, const char *str)
 {
 	return mt_strtab__intern(&s->strs, str);
+}
+
+/* A build-id as interned lower-case hex (NULL if longer than 64 bytes or on -ENOMEM). */
+static const char *build_id_hex(struct mt_sym_native *s, const void *id, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = id;
+	char hex[129];
+
+	if (len > 64)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		hex[2 * i] = digits[b[i] >> 4];
+		hex[2 * i + 1] = digits[b[i] & 15];
+	}
+	hex[2 * len] = 0;
+	return intern(s, hex);
 }
 
 static const char *base_name(const char *path)
@@ -226,6 +244,7 @@ static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *pat
 			goto err_out;
 		memcpy(e->build_id, id, id_len);
 		e->build_id_len = id_len;
+		e->build_id_hex = build_id_hex(s, id, (size_t)id_len);
 	}
 	old = elf__find(s, e->build_id, e->build_id_len, e->dev, e->ino);
 	if (old) {
@@ -688,6 +707,7 @@ int mt_sym_native__resolve(struct mt_sym_native *s, pid_t pid, __u64 addr, bool 
 	frames[0].module = m->name;
 	if (!m->elf)
 		return 1;
+	frames[0].build_id = m->elf->build_id_hex;
 
 	vaddr = addr - (is_return ? 1 : 0) - m->bias;
 	hash = hit_hash(m->elf, vaddr);
@@ -713,6 +733,7 @@ int mt_sym_native__resolve(struct mt_sym_native *s, pid_t pid, __u64 addr, bool 
 		    .function = hit->lines[i].function,
 		    .file = hit->lines[i].file,
 		    .module = m->name,
+		    .build_id = m->elf->build_id_hex,
 		    .addr = addr,
 		    .line = hit->lines[i].line,
 		    .kind = MT_FRAME_NATIVE,

@@ -24,9 +24,10 @@ enum mt_frame_kind {
 struct mt_frame {
 	const char *function;
 	const char *file;
-	const char *module; /* basename of the ELF file */
-	__u64 addr;	    /* address in the process */
-	int line;	    /* 0 = unknown */
+	const char *module;   /* basename of the ELF file */
+	const char *build_id; /* its GNU build-id in lower-case hex; NULL when unknown */
+	__u64 addr;	      /* address in the process */
+	int line;	      /* 0 = unknown */
 	enum mt_frame_kind kind;
 	bool inlined;
 };
