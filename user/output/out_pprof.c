@@ -278,30 +278,29 @@ static __u64 location_id(struct enc *e, const struct mt_frame *fr, size_t n)
 	return en->id;
 }
 
-/* One row as one sample: its stack from the site outwards, leaf first. */
-static void sample(struct enc *e, const struct mt_row *row)
+/* One stack as one sample: from the site outwards, leaf first. */
+static void sample(struct enc *e, const struct mt_frame *stack, size_t nr_stack, size_t site,
+		   const __s64 values[4])
 {
-	const __s64 values[4] = {(__s64)row->alloc_count, (__s64)row->alloc_bytes, row->count,
-				 row->bytes};
 	size_t nr = 0, m;
 
-	if (row->nr_stack > e->ids_cap) {
-		__u64 *ids = realloc(e->ids, row->nr_stack * sizeof(*ids));
+	if (nr_stack > e->ids_cap) {
+		__u64 *ids = realloc(e->ids, nr_stack * sizeof(*ids));
 
 		if (!ids) {
 			e->err = -ENOMEM;
 			return;
 		}
 		e->ids = ids;
-		e->ids_cap = row->nr_stack;
+		e->ids_cap = nr_stack;
 	}
-	for (size_t i = row->site; i < row->nr_stack;) {
+	for (size_t i = site; i < nr_stack;) {
 		size_t j = i;
 
 		/* an address's frames: inlined ones, then the one it belongs to */
-		while (j + 1 < row->nr_stack && row->stack[j].inlined && j + 1 - i < MAX_LINES)
+		while (j + 1 < nr_stack && stack[j].inlined && j + 1 - i < MAX_LINES)
 			j++;
-		e->ids[nr] = location_id(e, &row->stack[i], j + 1 - i);
+		e->ids[nr] = location_id(e, &stack[i], j + 1 - i);
 		if (e->err)
 			return;
 		nr++;
@@ -323,6 +322,30 @@ static void sample(struct enc *e, const struct mt_row *row)
 		mt_pb__end(&e->out, p);
 	}
 	mt_pb__end(&e->out, m);
+}
+
+/*
+ * A row as its stacks, each a sample with its own outstanding bytes and
+ * count. The totals since tracing began are kept per row, not per stack:
+ * they go with the first (largest) stack, so they add up per line.
+ */
+static void row_samples(struct enc *e, const struct mt_row *row)
+{
+	__s64 values[4] = {(__s64)row->alloc_count, (__s64)row->alloc_bytes, row->count,
+			   row->bytes};
+
+	if (!row->nr_stacks) {
+		sample(e, row->stack, row->nr_stack, row->site, values);
+		return;
+	}
+	for (size_t i = 0; i < row->nr_stacks && !e->err; i++) {
+		const struct mt_row_stack *st = &row->stacks[i];
+
+		values[2] = st->count;
+		values[3] = st->bytes;
+		sample(e, st->frames, st->nr_frames, st->site, values);
+		values[0] = values[1] = 0;
+	}
 }
 
 static void enc__free(struct enc *e)
@@ -389,7 +412,7 @@ int mt_out_pprof__encode(const struct mt_output_cfg *cfg, const struct mt_report
 	value_type(&e, PROFILE_SAMPLE_TYPE, "inuse_objects", "count");
 	value_type(&e, PROFILE_SAMPLE_TYPE, "inuse_space", "bytes");
 	for (size_t i = 0; i < r->nr_rows && !e.err; i++)
-		sample(&e, &r->rows[i]);
+		row_samples(&e, &r->rows[i]);
 
 	memcpy(comm, r->comm, sizeof(r->comm));
 	comm[sizeof(r->comm)] = '\0';
