@@ -22,6 +22,7 @@
 	const PY = 1,
 		INLINED = 2;
 
+	const t0 = performance.now();
 	const data = JSON.parse(document.getElementById('mt-data').textContent);
 	const $ = (id) => document.getElementById(id);
 	const el = (tag, attrs, text) => {
@@ -58,14 +59,16 @@
 		const s = p.strings,
 			f = p.frames,
 			out = [];
-		for (let i = 0; i + 4 < f.length; i += 5) {
+		let fn = -1;
+		for (let i = 0; i + 3 < f.length; i += 4) {
+			fn += f[i];
 			const fr = {
-				fn: s[f[i]] || '??',
+				fn: s[fn] || '??',
 				file: s[f[i + 1]] || '',
 				line: f[i + 2],
-				mod: s[f[i + 3]] || '',
-				py: (f[i + 4] & PY) !== 0,
-				inlined: (f[i + 4] & INLINED) !== 0,
+				mod: s[f[i + 3] >> 2] || '',
+				py: (f[i + 3] & PY) !== 0,
+				inlined: (f[i + 3] & INLINED) !== 0,
 			};
 			fr.where = fr.file ? fr.file + (fr.line ? ':' + fr.line : '') : '';
 			fr.label = fr.fn + (fr.where ? ' (' + base(fr.file) + (fr.line ? ':' + fr.line : '') + ')' : '');
@@ -82,13 +85,15 @@
 	/* The pre-order node list of P as a tree with totals; children largest first. */
 	function buildTree(p, frames) {
 		const n = p.nodes;
-		let i = 0;
+		let i = 0,
+			frame = -1;
 		const sites = [];
 		/* iterative pre-order: a stack of [node, children still to read] */
 		const stack = [];
 		const read = (parent) => {
+			frame += n[i];
 			const node = {
-				frame: n[i] < 0 ? null : frames[n[i]],
+				frame: frame < 0 ? null : frames[frame],
 				self: n[i + 2],
 				selfCount: n[i + 3],
 				children: [],
@@ -334,4 +339,6 @@
 	}
 
 	init();
+	/* the time from the script's start to the first picture (tests and benchmarks read it) */
+	document.body.setAttribute('data-render-ms', (performance.now() - t0).toFixed(1));
 })();

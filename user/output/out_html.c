@@ -13,13 +13,18 @@
  *
  *   pid comm seq time final exited group_by total_bytes total_count note
  *   strings  ["", s1, ...]  every name once; 0 is "unknown"
- *   frames   [function, file, line, module, flags, ...] five numbers a
- *            frame (string indexes; flags: 1 = Python, 2 = inlined); a
- *            frame known by neither function nor file has "0xADDR" as
- *            its function
+ *   frames   [function, file, line, module * 4 + flags, ...] four
+ *            numbers a frame: string indexes, the function's as the
+ *            difference to the previous frame's (the first's to -1);
+ *            flags: 1 = Python, 2 = inlined. A frame known by neither
+ *            function nor file has "0xADDR" as its function
  *   nodes    [frame, children, bytes, count, ...] four numbers a node, the
- *            call tree in pre-order, root first (frame -1); bytes and
- *            count are the node's own (stacks that end there)
+ *            call tree in pre-order, root first (frame -1); the frame as
+ *            the difference to the previous node's (the root's to -1);
+ *            bytes and count are the node's own (stacks that end there)
+ *
+ * The differences keep the numbers short: a page of 100,000 sites stays
+ * under 5 MB (README, "HTML flame graph").
  *
  * The tree holds every stack of every row with outstanding bytes, from
  * its outermost frame to the site frame (the allocator and what it
@@ -36,6 +41,7 @@
  * process's latest report; the page holds all of them and a picker.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lib/htab.h"
@@ -76,6 +82,14 @@ struct tree_node {
 	__s64 bytes, count;
 };
 
+/* A model frame's names by pointer: most repeat, and a pointer is cheaper to hash than a name. */
+struct frame_ptrs {
+	const char *fn, *file, *mod;
+	int line;
+	unsigned int flags;
+	size_t idx; /* into frames */
+};
+
 /* What one report's P is built from: tables indexed as the JSON has them. */
 struct builder {
 	const char **strs;
@@ -86,7 +100,9 @@ struct builder {
 	size_t nr_nodes, cap_nodes;
 	char **owned; /* "0xADDR" names */
 	size_t nr_owned, cap_owned;
-	struct ixtab strs_ix, frames_ix, nodes_ix;
+	struct frame_ptrs *ptrs;
+	size_t nr_ptrs, cap_ptrs;
+	struct ixtab strs_ix, frames_ix, nodes_ix, ptrs_ix;
 };
 
 static int grow(void *vp, size_t *cap, size_t need, size_t size)
@@ -153,6 +169,14 @@ static bool frame_eq(const struct builder *b, size_t idx, const void *key)
 	       a->flags == k->flags;
 }
 
+static bool ptrs_eq(const struct builder *b, size_t idx, const void *key)
+{
+	const struct frame_ptrs *a = &b->ptrs[idx], *k = key;
+
+	return a->fn == k->fn && a->file == k->file && a->mod == k->mod && a->line == k->line &&
+	       a->flags == k->flags;
+}
+
 static bool node_eq(const struct builder *b, size_t idx, const void *key)
 {
 	const struct tree_node *k = key;
@@ -180,8 +204,8 @@ static long str_idx(struct builder *b, const char *s)
 	return (long)slot->idx1 - 1;
 }
 
-/* Index of fr in the frame table; -ENOMEM. */
-static long frame_idx(struct builder *b, const struct mt_frame *fr)
+/* Index of fr in the frame table, by its names; -ENOMEM. */
+static long frame_idx_slow(struct builder *b, const struct mt_frame *fr)
 {
 	struct frame_key k = {.line = fr->line,
 			      .flags = (fr->kind == MT_FRAME_PYTHON) | (fr->inlined ? 2 : 0)};
@@ -218,6 +242,35 @@ static long frame_idx(struct builder *b, const struct mt_frame *fr)
 		b->frames_ix.nr++;
 	}
 	return (long)slot->idx1 - 1;
+}
+
+/* Index of fr in the frame table, by the pointers to its names when seen before; -ENOMEM. */
+static long frame_idx(struct builder *b, const struct mt_frame *fr)
+{
+	struct frame_ptrs k = {fr->function, fr->file, fr->module, fr->line,
+			       (fr->kind == MT_FRAME_PYTHON) | (fr->inlined ? 2 : 0)};
+	struct ix_slot *slot;
+	long idx;
+	__u64 h;
+
+	if (!fr->function && !fr->file) /* named by its address */
+		return frame_idx_slow(b, fr);
+	h = mt_hash_u64(
+	    mt_hash_u64((__u64)(unsigned long)k.fn ^ (__u64)(unsigned long)k.file << 1) ^
+	    (__u64)(unsigned long)k.mod ^ (__u64)(unsigned int)k.line << 3 ^ k.flags);
+	slot = ix_slot(&b->ptrs_ix, h, ptrs_eq, b, &k);
+	if (!slot || grow(&b->ptrs, &b->cap_ptrs, b->nr_ptrs + 1, sizeof(k)))
+		return -ENOMEM;
+	if (slot->idx1)
+		return (long)b->ptrs[slot->idx1 - 1].idx;
+	idx = frame_idx_slow(b, fr);
+	if (idx < 0)
+		return idx;
+	k.idx = (size_t)idx;
+	b->ptrs[b->nr_ptrs++] = k;
+	*slot = (struct ix_slot){h, b->nr_ptrs};
+	b->ptrs_ix.nr++;
+	return idx;
 }
 
 /* The child of parent for frame, added when new; -ENOMEM. */
@@ -279,27 +332,28 @@ static void builder__free(struct builder *b)
 	free(b->strs_ix.slots);
 	free(b->frames_ix.slots);
 	free(b->nodes_ix.slots);
+	free(b->ptrs);
+	free(b->ptrs_ix.slots);
 }
 
-/* The nodes in pre-order; an explicit stack, for stacks of any depth. */
-static int put_nodes(FILE *f, const struct builder *b)
+/* The nodes in pre-order into a malloc'd array; an explicit stack, for stacks of any depth. */
+static size_t *preorder(const struct builder *b)
 {
 	size_t *todo = malloc(b->nr_nodes * sizeof(*todo)), nr = 0;
-	bool first = true;
+	size_t *out = malloc(b->nr_nodes * sizeof(*out)), n = 0;
 
-	if (!todo)
-		return -ENOMEM;
+	if (!todo || !out) {
+		free(todo);
+		free(out);
+		return NULL;
+	}
 	todo[nr++] = 0;
 	while (nr) {
-		const struct tree_node *t = &b->nodes[todo[--nr]];
-		size_t k = nr;
+		size_t at = todo[--nr], k = nr;
 
-		fprintf(f, "%s%ld,%zu,%lld,%lld", first ? "" : ",",
-			t == b->nodes ? -1L : (long)t->frame, t->nr_children, (long long)t->bytes,
-			(long long)t->count);
-		first = false;
+		out[n++] = at;
 		/* children pushed in reverse, so the first added comes out first */
-		for (size_t c = t->first; c; c = b->nodes[c].next)
+		for (size_t c = b->nodes[at].first; c; c = b->nodes[c].next)
 			todo[nr++] = c;
 		for (size_t i = k, j = nr; j > i + 1; i++, j--) {
 			size_t tmp = todo[i];
@@ -309,7 +363,89 @@ static int put_nodes(FILE *f, const struct builder *b)
 		}
 	}
 	free(todo);
-	return 0;
+	return out;
+}
+
+/* new index of old in map (SIZE_MAX: none yet), numbered in order of first use */
+static size_t renumber(size_t *map, size_t old, size_t *next)
+{
+	if (map[old] == SIZE_MAX)
+		map[old] = (*next)++;
+	return map[old];
+}
+
+/*
+ * strings, frames and nodes, frames numbered as the pre-order first meets
+ * them, strings as those frames first use them (files and modules before
+ * functions), so the differences written are mostly 1.
+ */
+static int put_tables(FILE *f, const struct builder *b)
+{
+	size_t *order = preorder(b), *fmap = malloc((b->nr_frames + 1) * sizeof(size_t));
+	size_t *smap = malloc(b->nr_strs * sizeof(size_t)), *fnew = NULL, *snew = NULL;
+	size_t nf = 0, ns = 0;
+	long prev = -1;
+	int err = -ENOMEM;
+
+	if (!order || !fmap || !smap)
+		goto cleanup;
+	fnew = malloc((b->nr_frames + 1) * sizeof(size_t)); /* new frame index -> old */
+	snew = malloc(b->nr_strs * sizeof(size_t));
+	if (!fnew || !snew)
+		goto cleanup;
+	memset(fmap, 0xff, (b->nr_frames + 1) * sizeof(size_t));
+	memset(smap, 0xff, b->nr_strs * sizeof(size_t));
+	renumber(smap, 0, &ns); /* "" stays 0 */
+	for (size_t i = 1; i < b->nr_nodes; i++) {
+		size_t old = b->nodes[order[i]].frame;
+
+		if (fmap[old] == SIZE_MAX)
+			fnew[nf] = old;
+		renumber(fmap, old, &nf);
+	}
+	/* files and modules first: there are few of them, their indexes stay short */
+	for (size_t i = 0; i < nf; i++) {
+		const struct frame_key *k = &b->frames[fnew[i]];
+
+		snew[renumber(smap, k->file, &ns)] = k->file;
+		snew[renumber(smap, k->mod, &ns)] = k->mod;
+	}
+	for (size_t i = 0; i < nf; i++)
+		snew[renumber(smap, b->frames[fnew[i]].fn, &ns)] = b->frames[fnew[i]].fn;
+	fputs(",\n\"strings\":[", f);
+	for (size_t i = 0; i < ns; i++) {
+		if (i)
+			fputc(',', f);
+		mt_json__str(f, i ? b->strs[snew[i]] : "", true);
+	}
+	fputs("],\n\"frames\":[", f);
+	for (size_t i = 0; i < nf; i++) {
+		const struct frame_key *k = &b->frames[fnew[i]];
+		long fn = (long)smap[k->fn];
+
+		fprintf(f, "%s%ld,%zu,%d,%zu", i ? "," : "", fn - prev, smap[k->file], k->line,
+			smap[k->mod] * 4 + k->flags);
+		prev = fn;
+	}
+	fputs("],\n\"nodes\":[", f);
+	prev = -1;
+	for (size_t i = 0; i < b->nr_nodes; i++) {
+		const struct tree_node *t = &b->nodes[order[i]];
+		long frame = i ? (long)fmap[t->frame] : -1;
+
+		fprintf(f, "%s%ld,%zu,%lld,%lld", i ? "," : "", frame - prev, t->nr_children,
+			(long long)t->bytes, (long long)t->count);
+		prev = frame;
+	}
+	fputc(']', f);
+	err = 0;
+cleanup:
+	free(order);
+	free(fmap);
+	free(smap);
+	free(fnew);
+	free(snew);
+	return err;
 }
 
 static int put_process(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r)
@@ -344,22 +480,8 @@ static int put_process(FILE *f, const struct mt_output_cfg *cfg, const struct mt
 		",\"total_bytes\":%lld,\"total_count\":%lld,\"note\":", (long long)r->total_bytes,
 		(long long)r->total_count);
 	mt_json__str(f, cfg->sampling_note, true);
-	fputs(",\n\"strings\":[", f);
-	for (size_t i = 0; i < b.nr_strs; i++) {
-		if (i)
-			fputc(',', f);
-		mt_json__str(f, b.strs[i], true);
-	}
-	fputs("],\n\"frames\":[", f);
-	for (size_t i = 0; i < b.nr_frames; i++) {
-		const struct frame_key *k = &b.frames[i];
-
-		fprintf(f, "%s%zu,%zu,%d,%zu,%u", i ? "," : "", k->fn, k->file, k->line, k->mod,
-			k->flags);
-	}
-	fputs("],\n\"nodes\":[", f);
-	err = put_nodes(f, &b);
-	fputs("]}", f);
+	err = put_tables(f, &b);
+	fputc('}', f);
 cleanup:
 	builder__free(&b);
 	return err;
