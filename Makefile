@@ -93,11 +93,11 @@ $(OUTPUT)/user/opts.o: $(OUTPUT)/version
 $(OUTPUT)/user/opts.o: USER_CFLAGS += -DMT_VERSION='"$(MT_VERSION)"'
 
 # the flame graph's script, kept readable in its own file, embedded as bytes
-$(OUTPUT)/output/flame_js.h: user/output/flame.js
+$(OUTPUT)/output/flame_js.gen.h: user/output/flame.js
 	$(Q)mkdir -p $(@D)
 	$(call msg,GEN,$@)
 	$(Q){ echo 'static const unsigned char flame_js[] = {'; xxd -i < $<; echo '};'; } > $@
-$(OUTPUT)/user/output/out_html.o: $(OUTPUT)/output/flame_js.h
+$(OUTPUT)/user/output/out_html.o: $(OUTPUT)/output/flame_js.gen.h
 
 # only the loader includes the skeleton
 $(OUTPUT)/user/kernel/loader.o: $(OUTPUT)/memtrace.skel.h

@@ -287,16 +287,7 @@ def t_python(markers, funcs):
 
 def t_needs_file(markers, funcs):
     """--format pprof without -o: a usage error naming -o; nothing runs."""
-    r = run.run([run.MEMTRACE, "--format", "pprof", "--", run.LEAK], timeout=run.ERROR_TIMEOUT)
-    lines = [l for l in r.err.splitlines() if l.strip()]
-    errs = []
-    if r.rc != 64:
-        errs.append("exit %s, want 64 (usage)" % r.rc)
-    if len(lines) != 1 or not lines[0].startswith("memtrace: error:") or "-o FILE" not in lines[0]:
-        errs.append("stderr %r, want one 'memtrace: error: ...' line naming -o FILE" % lines)
-    if "leak_apis done" in r.out:
-        errs.append("the command ran")
-    return errs
+    return run.needs_file_errors("pprof")
 
 
 def t_write_error(markers, funcs):
@@ -323,39 +314,7 @@ CASES = (("pprof-exact", t_exact), ("pprof-from-saved", t_from_saved),
 
 
 def main():
-    if os.geteuid() != 0:
-        print("outputs_pprof: needs root")
-        print("outputs_pprof: 0 passed, 1 failed")
-        return 1
-    markers, funcs = run.parse_markers()
-    passed = failed = 0
-    for name, fn in CASES:
-        if run.ONLY and not any(name.startswith(o) for o in run.ONLY):
-            continue
-        try:
-            run.need_time(name)
-            errs = fn(markers, funcs)
-        except run.Skip as e:
-            print("SKIPPED %s: %s" % (name, e))
-            continue
-        except run.Fail as e:
-            errs = [str(e)]
-        except Exception as e:  # a bug in the runner or a malformed output
-            errs = ["%s: %s" % (type(e).__name__, e)]
-        finally:
-            run.cleanup()
-        if errs:
-            failed += 1
-            print("FAIL %s:" % name)
-            for e in errs[:20]:
-                print("    - " + e)
-        else:
-            passed += 1
-            print("ok %s" % name)
-    if not run.VERBOSE:
-        shutil.rmtree(run.TMP, ignore_errors=True)
-    print("outputs_pprof: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run.run_cases("outputs_pprof", CASES)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@
 #include "lib/htab.h"
 #include "lib/log.h"
 #include "output/output.h"
-#include "output/flame_js.h" /* flame_js[]: user/output/flame.js, generated */
+#include "output/flame_js.gen.h" /* flame_js[]: user/output/flame.js, generated */
 
 struct html_proc {
 	__u32 pid;
