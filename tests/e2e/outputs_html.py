@@ -9,6 +9,8 @@
     (--dump-dom): the DOM holds every leak line's function and file:line
     (the site table), the big leaks as SVG <title>s of the flame graph,
     and the time the script took; nothing refers to the network;
+  - search, click to zoom, icicle, a tooltip and reset, driven by a
+    script added to a copy of the page, do what they say;
   - a screenshot (1400x900) is not blank: decoded with zlib, enough
     pixels differ from the white background and some are the warm
     colours of native frames;
@@ -132,6 +134,69 @@ def check_dom(page, markers):
     return errs
 
 
+# Run after the page's script in a copy of the page: search, zoom, icicle,
+# a tooltip and reset, as a user would; the results on <body data-check>.
+INTERACT = """<script>
+(function () {
+  const $ = (id) => document.getElementById(id), out = {};
+  const frame = (p) => [...document.querySelectorAll('#mt-graph g')]
+    .find((g) => g.querySelector('title').textContent.startsWith(p));
+  $('mt-search').value = 'big_leaks';
+  $('mt-search').dispatchEvent(new Event('input'));
+  out.match = $('mt-match').textContent;
+  out.hits = document.querySelectorAll('#mt-graph rect[fill="#d040d0"]').length;
+  const caller = frame('run_all (leak_apis.c:325)');
+  caller.dispatchEvent(new MouseEvent('click'));
+  out.zoomed = [...document.querySelectorAll('#mt-graph g')]
+    .filter((g) => g.querySelector('title').textContent.startsWith('big_leaks ('))
+    .map((g) => Number(g.querySelector('rect').getAttribute('width')));
+  const rootY = () => Number(frame('all ').querySelector('rect').getAttribute('y'));
+  out.flameY = rootY();
+  $('mt-icicle').click();
+  out.icicleY = rootY();
+  frame('big_leaks (leak_apis.c:236)').dispatchEvent(new MouseEvent('mousemove', {clientX: 50, clientY: 50}));
+  out.tip = $('mt-tip').textContent;
+  $('mt-reset').click();
+  out.reset = frame('all ') !== undefined && frame('run_all (leak_apis.c:320)') !== undefined;
+  document.body.setAttribute('data-check', JSON.stringify(out));
+})();
+</script>"""
+
+
+def check_interactive(page):
+    """Search, click to zoom, icicle, tooltip and reset do what they say."""
+    with open(page) as f:
+        text = f.read()
+    copy = os.path.join(run.TMP, "interact.html")
+    with open(copy, "w") as f:
+        f.write(text.replace("</body>", INTERACT + "</body>"))
+    dom = chromium(["--window-size=1400,900", "--dump-dom"], copy)
+    m = re.search(r'data-check="([^"]*)"', dom)
+    if not m:
+        return ["the interaction script did not finish"]
+    out = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    run.vlog("interaction: %s" % out)
+    errs = []
+    if not re.match(r"matched 1\.5 MiB \(\d+\.\d+%\)$", out.get("match", "")):
+        errs.append("search 'big_leaks' shows %r, want 1.5 MiB matched" % out.get("match"))
+    if out.get("hits") != 2:
+        errs.append("search highlights %s frames, want the 2 big_leaks lines" % out.get("hits"))
+    w = sorted(out.get("zoomed") or [])
+    if len(w) != 2 or sum(w) < 1300 or abs(w[1] / max(w[0], 1) - 2) > 0.05:
+        errs.append("zoomed into run_all:325, big_leaks widths %s, want the whole width 2:1" % w)
+    if out.get("icicleY") != 0 or not out.get("flameY", 0) > 0:
+        errs.append("the root's y %s (flame), %s (icicle): want at the bottom, then the top"
+                    % (out.get("flameY"), out.get("icicleY")))
+    tip = out.get("tip", "")
+    for want in ("big_leaks", "leak_apis.c:236", "module leak_apis", "bytes 1048576",
+                 "count 1"):
+        if want not in tip:
+            errs.append("tooltip %r lacks %r" % (tip, want))
+    if not out.get("reset"):
+        errs.append("reset zoom did not bring back the whole graph")
+    return errs
+
+
 def png_pixels(path):
     """(width, height, rows of RGB(A) bytes) of an 8-bit RGB or RGBA PNG, with zlib only."""
     with open(path, "rb") as f:
@@ -215,6 +280,7 @@ def t_exact(markers, funcs):
     if len(text) > 1 << 20:
         errs.append("page of %d bytes for one small program" % len(text))
     errs += check_dom(out, markers)
+    errs += check_interactive(out)
     errs += check_screenshot(out)
     if run.VERBOSE:
         shutil.copy(os.path.join(run.TMP, "shot.png"), os.path.join(run.ROOT, ".output",
