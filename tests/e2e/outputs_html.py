@@ -14,6 +14,8 @@
   - a screenshot (1400x900) is not blank: decoded with zlib, enough
     pixels differ from the white background and some are the warm
     colours of native frames;
+  - python3.11 tests/targets/py/leaks.py: its frames flagged Python,
+    marked in the site table and drawn in cool colours;
   - `memtrace report` of a saved file with two processes gives one page
     with a process picker; a hostile function name in a saved report
     stays text in the browser (no element made of it).
@@ -246,26 +248,31 @@ def png_pixels(path):
     return w, h, bpp, rows
 
 
-def check_screenshot(page):
+def check_screenshot(page, want="warm"):
     png = os.path.join(run.TMP, "shot.png")
     chromium(["--window-size=1400,900", "--screenshot=" + png], page)
     w, h, bpp, rows = png_pixels(png)
     errs = []
     if (w, h) != (1400, 900):
         errs.append("screenshot %dx%d, want 1400x900" % (w, h))
-    ink = warm = 0
+    ink = warm = cool = 0
     for line in rows:
         for i in range(0, len(line), bpp):
             r, g, b = line[i], line[i + 1], line[i + 2]
             if r < 245 or g < 245 or b < 245:
                 ink += 1
             if r > 200 and 90 < g < 225 and b < 140:
-                warm += 1
-    run.vlog("screenshot: %d pixels not background, %d warm, of %d" % (ink, warm, w * h))
+                warm += 1  # native frames
+            elif b > 180 and r < 140:
+                cool += 1  # Python frames
+    run.vlog("screenshot: %d pixels not background, %d warm, %d cool, of %d"
+             % (ink, warm, cool, w * h))
     if ink < w * h // 50:
         errs.append("screenshot nearly blank: %d of %d pixels not background" % (ink, w * h))
-    if warm < w * h // 100:
-        errs.append("screenshot has %d warm (native frame) pixels, want a flame graph" % warm)
+    n = warm if want == "warm" else cool
+    if n < w * h // 100:
+        errs.append("screenshot has %d %s (%s frame) pixels, want a flame graph"
+                    % (n, want, "native" if want == "warm" else "Python"))
     return errs
 
 
@@ -356,13 +363,41 @@ def t_hostile(markers, funcs):
     return errs
 
 
+def t_python(markers, funcs):
+    """Python frames: flagged in the data, marked in the DOM, coloured apart."""
+    py = "/usr/bin/python3.11"
+    leaks = os.path.join(run.ROOT, "tests", "targets", "py", "leaks.py")
+    if not os.access(py, os.X_OK):
+        run.need_tool(py)
+    out = os.path.join(run.TMP, "py.html")
+    r = run.run([run.MEMTRACE, "--format", "html", "--top", "0", "-o", out, "--", py, leaks])
+    if r.timed_out or r.rc != 0:
+        raise run.Fail("memtrace --format html -- python3.11 leaks.py: %s" % r.describe())
+    _, data = page_data(out)
+    p = data["processes"][0]
+    s, fr = p["strings"], p["frames"]
+    lines, fn = set(), -1
+    for i in range(0, len(fr), 4):
+        fn += fr[i]
+        if run.base(s[fr[i + 1]]) == "leaks.py" and fr[i + 3] & 1:
+            lines.add(fr[i + 2])
+    errs = []
+    if len(lines) < 3:
+        errs.append("fewer than 3 leaks.py lines as Python frames: %s" % sorted(lines))
+    dom = chromium(["--window-size=1400,900", "--dump-dom"], out)
+    if not re.search(r"<td>[^<]* \[py\]</td><td>[^<]*leaks\.py:\d+</td>", dom):
+        errs.append("no site row of a Python frame (function [py], leaks.py:N) in the DOM")
+    return errs + check_screenshot(out, want="cool")
+
+
 def t_needs_file(markers, funcs):
     """--format html without -o: a usage error naming -o; nothing runs."""
     return run.needs_file_errors("html")
 
 
 CASES = (("html-exact", t_exact), ("html-from-saved", t_from_saved),
-         ("html-hostile", t_hostile), ("html-needs-file", t_needs_file))
+         ("html-hostile", t_hostile), ("html-python", t_python),
+         ("html-needs-file", t_needs_file))
 
 
 def main():
