@@ -17,7 +17,8 @@
   - python3.11 tests/targets/py/leaks.py: its frames flagged Python,
     marked in the site table and drawn in cool colours;
   - `memtrace report` of a saved file with two processes gives one page
-    with a process picker; a hostile function name in a saved report
+    with a process picker; -p A,B writes one page with both, replaced
+    whole at each report (every read is a whole page, the inode changes); a hostile function name in a saved report
     stays text in the browser (no element made of it).
 
 Under CI=true a missing chromium is a failure, never a skip. Reuses
@@ -32,6 +33,7 @@ import shutil
 import struct
 import sys
 import tempfile
+import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -332,6 +334,57 @@ def t_from_saved(markers, funcs):
     return errs
 
 
+def t_pid_two(markers, funcs):
+    """-p A,B, reports every 0.2 s: every read is a whole page; the last has both, exact."""
+    out = os.path.join(run.TMP, "two.html")
+    a, b = run.Target(), run.Target()
+    mt = run.Memtrace(["--format", "html", "--top", "0", "--interval", "0.2", "-p",
+                       "%d,%d" % (a.pid, b.pid), "-o", out])
+    errs, reads, inodes = [], 0, set()
+    try:
+        mt.wait_attached(a.pid)
+        mt.wait_attached(b.pid)
+        a.start_work()
+        b.start_work()
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            try:
+                with open(out, "rb") as f:
+                    inodes.add(os.fstat(f.fileno()).st_ino)
+                    text = f.read()
+            except FileNotFoundError:
+                continue
+            if not text:
+                continue  # created empty at start, before the first report
+            if not text.startswith(b"<!DOCTYPE html>") or not text.endswith(b"</html>\n"):
+                errs.append("read %d: not a whole page (%d bytes)" % (reads, len(text)))
+                break
+            reads += 1
+        if reads < 3:
+            errs.append("only %d reads of a written page in 2 s" % reads)
+        if len(inodes) < 2:
+            errs.append("the file kept its inode: rewritten in place, not replaced")
+        a.finish()
+        b.finish()
+        rc = mt.wait_exit(5)
+        if rc != 0:
+            errs.append("memtrace %s after the targets exited, want exit 0"
+                        % ("still running" if rc is None else "exited %s" % rc))
+    finally:
+        mt.stop()
+    _, data = page_data(out)
+    procs = data.get("processes", [])
+    if sorted(p.get("pid") for p in procs) != sorted((a.pid, b.pid)):
+        return errs + ["pids %s in the page, want %d and %d"
+                       % ([p.get("pid") for p in procs], a.pid, b.pid)]
+    for p in procs:
+        if not p.get("final"):
+            errs.append("pid %d: the page has report #%s, not the final one"
+                        % (p["pid"], p.get("seq")))
+        errs += ["pid %d: %s" % (p["pid"], e) for e in check_data({"processes": [p]}, markers)]
+    return errs
+
+
 def t_hostile(markers, funcs):
     """A function named like markup stays text in the browser."""
     src = saved("h.json")
@@ -395,7 +448,7 @@ def t_needs_file(markers, funcs):
     return run.needs_file_errors("html")
 
 
-CASES = (("html-exact", t_exact), ("html-from-saved", t_from_saved),
+CASES = (("html-exact", t_exact), ("html-from-saved", t_from_saved), ("html-pid-two", t_pid_two),
          ("html-hostile", t_hostile), ("html-python", t_python),
          ("html-needs-file", t_needs_file))
 
