@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
@@ -201,6 +200,14 @@ def t_from_saved(markers, funcs):
     return check_head(head) + compare(samples, markers, json_rep) + go_pprof(out, "saved")
 
 
+def gunzip_error(data):
+    try:
+        gzip.decompress(data)
+    except (OSError, EOFError) as e:
+        return str(e)
+    return None
+
+
 def t_pid_atomic(markers, funcs):
     """-p, reports every 0.2 s: each read of the file is a whole profile; the final one exact."""
     build_checker()
@@ -212,27 +219,7 @@ def t_pid_atomic(markers, funcs):
     try:
         mt.wait_attached(t.pid)
         t.start_work()
-        reads, inodes, end = 0, set(), time.monotonic() + 2.0
-        while time.monotonic() < end:
-            try:
-                with open(out, "rb") as f:
-                    inodes.add(os.fstat(f.fileno()).st_ino)
-                    data = f.read()
-            except FileNotFoundError:
-                continue
-            if not data:
-                continue  # created empty at start, before the first report
-            try:
-                gzip.decompress(data)
-            except (OSError, EOFError) as e:
-                errs.append("read %d: not a whole gzip stream (%s, %d bytes)"
-                            % (reads, e, len(data)))
-                break
-            reads += 1
-        if reads < 3:
-            errs.append("only %d reads of a written profile in 2 s" % reads)
-        if len(inodes) < 2:
-            errs.append("the file kept its inode: rewritten in place, not replaced")
+        errs += run.watch_replaced(out, gunzip_error, "gzip stream")
         head, samples = check(out)
         errs += ["interval report: " + e for e in check_head(head) + compare(samples, markers)]
         t.finish()

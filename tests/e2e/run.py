@@ -2045,6 +2045,32 @@ def t_host_text(markers, funcs):
 
 # ---------------------------------------------------------------------------
 
+def watch_replaced(path, whole, what, secs=2.0):
+    """Read path for secs while memtrace rewrites it: errors for a read that
+    whole(data) calls partial (it returns why, or None), for fewer than 3
+    reads, and for an inode that never changed (rewritten in place)."""
+    errs, reads, inodes, end = [], 0, set(), time.monotonic() + secs
+    while time.monotonic() < end:
+        try:
+            with open(path, "rb") as f:
+                inodes.add(os.fstat(f.fileno()).st_ino)
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        if not data:
+            continue  # created empty at start, before the first report
+        why = whole(data)
+        if why:
+            errs.append("read %d: not a whole %s (%s, %d bytes)" % (reads, what, why, len(data)))
+            break
+        reads += 1
+    if reads < 3:
+        errs.append("only %d reads of a written %s in %.0f s" % (reads, what, secs))
+    if len(inodes) < 2:
+        errs.append("the file kept its inode: rewritten in place, not replaced")
+    return errs
+
+
 def needs_file_errors(fmt):
     """--format fmt without -o: a usage error naming -o FILE, and the command not run."""
     r = run([MEMTRACE, "--format", fmt, "--", LEAK], timeout=ERROR_TIMEOUT)
