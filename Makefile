@@ -92,6 +92,13 @@ $(OUTPUT)/version: FORCE | $(OUTPUT)
 $(OUTPUT)/user/opts.o: $(OUTPUT)/version
 $(OUTPUT)/user/opts.o: USER_CFLAGS += -DMT_VERSION='"$(MT_VERSION)"'
 
+# the flame graph's script, kept readable in its own file, embedded as bytes
+$(OUTPUT)/output/flame_js.gen.h: user/output/flame.js
+	$(Q)mkdir -p $(@D)
+	$(call msg,GEN,$@)
+	$(Q){ echo 'static const unsigned char flame_js[] = {'; xxd -i < $<; echo '};'; } > $@
+$(OUTPUT)/user/output/out_html.o: $(OUTPUT)/output/flame_js.gen.h
+
 # only the loader includes the skeleton
 $(OUTPUT)/user/kernel/loader.o: $(OUTPUT)/memtrace.skel.h
 
@@ -148,7 +155,7 @@ unit: $(OUTPUT)/unit-tests
 
 # every end-to-end runner runs; the target fails if any failed
 E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py \
-	       tests/e2e/outputs_pprof.py
+	       tests/e2e/outputs_pprof.py tests/e2e/outputs_html.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 

@@ -47,7 +47,8 @@ def main():
             with open(os.path.join(d, f)) as fh:
                 for n, line in enumerate(fh, 1):
                     m = INCLUDE.match(line)
-                    if not m or m.group(1).endswith(".skel.h"):
+                    # generated into .output/: the skeleton, embedded files (*.gen.h)
+                    if not m or m.group(1).endswith((".skel.h", ".gen.h")):
                         continue
                     inc = m.group(1)
                     if os.path.exists(os.path.join(ROOT, "include", inc)):

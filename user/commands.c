@@ -167,7 +167,8 @@ static int close_output(FILE *f, const char *path)
 }
 
 static const struct argp_option report_options[] = {
-    {"format", OPT_FORMAT, "FMT", 0, "text (default), json, folded or pprof (with -o FILE)", 0},
+    {"format", OPT_FORMAT, "FMT", 0,
+     "text (default), json, folded, pprof (with -o FILE) or html (one page, every process)", 0},
     {"output", 'o', "FILE", 0, "Write to FILE instead of standard output", 0},
     {"all", OPT_ALL, NULL, 0, "Every report of the file, not only the last of each process", 0},
     {"stacks", OPT_STACKS, NULL, 0, "text: each row's stack (always with --group-by stack)", 0},
@@ -179,6 +180,7 @@ static int cmd_report(int argc, char **argv)
 	struct cmd_opts o = {.want_files = 1};
 	struct mt_report_set set = {0};
 	size_t *pick = NULL, nr = 0;
+	struct mt_out_html *html = NULL;
 	FILE *out = NULL;
 	int rc;
 
@@ -197,6 +199,8 @@ static int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	pick = pick_last(&set, o.all, &nr);
+	if (o.format == MT_FORMAT_HTML && !(html = mt_out_html__new()))
+		pick = NULL;
 	out = pick ? open_output(o.output) : NULL;
 	if (!out) {
 		rc = -ENOMEM;
@@ -209,6 +213,7 @@ static int cmd_report(int argc, char **argv)
 		    .show_stacks = o.stacks || r->group_by == MT_GROUP_STACK,
 		    .sampling_note = set.sampling[pick[i]],
 		    .path = o.output,
+		    .html = html,
 		};
 		unsigned long long rate;
 
@@ -217,14 +222,18 @@ static int cmd_report(int argc, char **argv)
 		    sscanf(cfg.sampling_note, "sampled: one allocation per %llu", &rate) == 1)
 			cfg.sample_rate = rate;
 
-		rc = mt_output__report(out, &cfg, r);
+		/* html: one page with every process, written once */
+		rc = html ? mt_out_html__add(html, &cfg, r) : mt_output__report(out, &cfg, r);
 	}
+	if (html && !rc)
+		rc = mt_out_html__write(html, out, o.output);
 	if (rc)
 		fprintf(stderr, "memtrace: error: writing the report: %s\n", strerror(-rc));
 	if (close_output(out, o.output) && !rc)
 		rc = -EIO;
 out:
 	free(pick);
+	mt_out_html__free(html);
 	mt_report_set__free(&set);
 	return rc ? 1 : 0;
 }
@@ -306,7 +315,7 @@ out:
 }
 
 static const struct mt_command commands[] = {
-    {"report", "render a saved report again (text, json, folded, pprof)", cmd_report},
+    {"report", "render a saved report again (text, json, folded, pprof, html)", cmd_report},
     {"diff", "what changed between two saved reports", cmd_diff},
 };
 

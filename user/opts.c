@@ -33,6 +33,7 @@ static const char doc[] =
     "  memtrace --format pprof -o heap.pb.gz -p 1234  for go tool pprof\n"
     "  memtrace --pymalloc off -- python3 app.py   every Python object\n"
     "  memtrace --format folded -o app.folded -p 1234   stacks for flame graphs\n"
+    "  memtrace --format html -o app.html -p 1234   a flame graph to open in a browser\n"
     "  memtrace report out.ndjson --format folded   a saved report, again (no root)\n"
     "  memtrace diff before.ndjson after.ndjson     what grew between two saved reports\n"
     "\n"
@@ -88,8 +89,8 @@ static const struct argp_option options[] = {
     {"top", OPT_TOP, "N", 0, "Rows per report (default 10, 0 = all)", 2},
     {"group-by", OPT_GROUP_BY, "KEY", 0, "line (default), function, file or stack", 2},
     {"format", OPT_FORMAT, "FMT", 0,
-     "text (default), json (one object per line), folded (stacks for flame graphs) or "
-     "pprof (-o FILE: gzipped profile.proto)",
+     "text (default), json (one object per line), folded (stacks for flame graphs), "
+     "pprof (-o FILE: gzipped profile.proto) or html (-o FILE: a flame graph page)",
      2},
     {"output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 2},
     {"verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2},
@@ -464,6 +465,10 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	if (o->format == MT_FORMAT_PPROF && !o->output) {
 		pr_err(
 		    "--format pprof writes a binary file: give -o FILE (replaced at each report)");
+		return -EINVAL;
+	}
+	if (o->format == MT_FORMAT_HTML && !o->output) {
+		pr_err("--format html writes a page: give -o FILE (replaced at each report)");
 		return -EINVAL;
 	}
 	if (o->max_size && o->min_size > o->max_size) {

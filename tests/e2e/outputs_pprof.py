@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
@@ -201,6 +200,14 @@ def t_from_saved(markers, funcs):
     return check_head(head) + compare(samples, markers, json_rep) + go_pprof(out, "saved")
 
 
+def gunzip_error(data):
+    try:
+        gzip.decompress(data)
+    except (OSError, EOFError) as e:
+        return str(e)
+    return None
+
+
 def t_pid_atomic(markers, funcs):
     """-p, reports every 0.2 s: each read of the file is a whole profile; the final one exact."""
     build_checker()
@@ -212,27 +219,7 @@ def t_pid_atomic(markers, funcs):
     try:
         mt.wait_attached(t.pid)
         t.start_work()
-        reads, inodes, end = 0, set(), time.monotonic() + 2.0
-        while time.monotonic() < end:
-            try:
-                with open(out, "rb") as f:
-                    inodes.add(os.fstat(f.fileno()).st_ino)
-                    data = f.read()
-            except FileNotFoundError:
-                continue
-            if not data:
-                continue  # created empty at start, before the first report
-            try:
-                gzip.decompress(data)
-            except (OSError, EOFError) as e:
-                errs.append("read %d: not a whole gzip stream (%s, %d bytes)"
-                            % (reads, e, len(data)))
-                break
-            reads += 1
-        if reads < 3:
-            errs.append("only %d reads of a written profile in 2 s" % reads)
-        if len(inodes) < 2:
-            errs.append("the file kept its inode: rewritten in place, not replaced")
+        errs += run.watch_replaced(out, gunzip_error, "gzip stream")
         head, samples = check(out)
         errs += ["interval report: " + e for e in check_head(head) + compare(samples, markers)]
         t.finish()
@@ -287,16 +274,7 @@ def t_python(markers, funcs):
 
 def t_needs_file(markers, funcs):
     """--format pprof without -o: a usage error naming -o; nothing runs."""
-    r = run.run([run.MEMTRACE, "--format", "pprof", "--", run.LEAK], timeout=run.ERROR_TIMEOUT)
-    lines = [l for l in r.err.splitlines() if l.strip()]
-    errs = []
-    if r.rc != 64:
-        errs.append("exit %s, want 64 (usage)" % r.rc)
-    if len(lines) != 1 or not lines[0].startswith("memtrace: error:") or "-o FILE" not in lines[0]:
-        errs.append("stderr %r, want one 'memtrace: error: ...' line naming -o FILE" % lines)
-    if "leak_apis done" in r.out:
-        errs.append("the command ran")
-    return errs
+    return run.needs_file_errors("pprof")
 
 
 def t_write_error(markers, funcs):
@@ -323,39 +301,7 @@ CASES = (("pprof-exact", t_exact), ("pprof-from-saved", t_from_saved),
 
 
 def main():
-    if os.geteuid() != 0:
-        print("outputs_pprof: needs root")
-        print("outputs_pprof: 0 passed, 1 failed")
-        return 1
-    markers, funcs = run.parse_markers()
-    passed = failed = 0
-    for name, fn in CASES:
-        if run.ONLY and not any(name.startswith(o) for o in run.ONLY):
-            continue
-        try:
-            run.need_time(name)
-            errs = fn(markers, funcs)
-        except run.Skip as e:
-            print("SKIPPED %s: %s" % (name, e))
-            continue
-        except run.Fail as e:
-            errs = [str(e)]
-        except Exception as e:  # a bug in the runner or a malformed output
-            errs = ["%s: %s" % (type(e).__name__, e)]
-        finally:
-            run.cleanup()
-        if errs:
-            failed += 1
-            print("FAIL %s:" % name)
-            for e in errs[:20]:
-                print("    - " + e)
-        else:
-            passed += 1
-            print("ok %s" % name)
-    if not run.VERBOSE:
-        shutil.rmtree(run.TMP, ignore_errors=True)
-    print("outputs_pprof: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run.run_cases("outputs_pprof", CASES)
 
 
 if __name__ == "__main__":

@@ -2045,6 +2045,84 @@ def t_host_text(markers, funcs):
 
 # ---------------------------------------------------------------------------
 
+def watch_replaced(path, whole, what, secs=2.0):
+    """Read path for secs while memtrace rewrites it: errors for a read that
+    whole(data) calls partial (it returns why, or None), for fewer than 3
+    reads, and for an inode that never changed (rewritten in place)."""
+    errs, reads, inodes, end = [], 0, set(), time.monotonic() + secs
+    while time.monotonic() < end:
+        try:
+            with open(path, "rb") as f:
+                inodes.add(os.fstat(f.fileno()).st_ino)
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        if not data:
+            continue  # created empty at start, before the first report
+        why = whole(data)
+        if why:
+            errs.append("read %d: not a whole %s (%s, %d bytes)" % (reads, what, why, len(data)))
+            break
+        reads += 1
+    if reads < 3:
+        errs.append("only %d reads of a written %s in %.0f s" % (reads, what, secs))
+    if len(inodes) < 2:
+        errs.append("the file kept its inode: rewritten in place, not replaced")
+    return errs
+
+
+def needs_file_errors(fmt):
+    """--format fmt without -o: a usage error naming -o FILE, and the command not run."""
+    r = run([MEMTRACE, "--format", fmt, "--", LEAK], timeout=ERROR_TIMEOUT)
+    lines = [l for l in r.err.splitlines() if l.strip()]
+    errs = []
+    if r.rc != 64:
+        errs.append("exit %s, want 64 (usage)" % r.rc)
+    if len(lines) != 1 or not lines[0].startswith("memtrace: error:") or "-o FILE" not in lines[0]:
+        errs.append("stderr %r, want one 'memtrace: error: ...' line naming -o FILE" % lines)
+    if "leak_apis done" in r.out:
+        errs.append("the command ran")
+    return errs
+
+
+def run_cases(label, cases):
+    """A runner's main: each (name, fn(markers, funcs)) of cases, as E2E_ONLY selects,
+    its errors printed; `label: N passed, M failed`; the exit status (root needed)."""
+    if os.geteuid() != 0:
+        print("%s: needs root" % label)
+        print("%s: 0 passed, 1 failed" % label)
+        return 1
+    markers, funcs = parse_markers()
+    passed = failed = 0
+    for name, fn in cases:
+        if ONLY and not any(name.startswith(o) for o in ONLY):
+            continue
+        try:
+            need_time(name)
+            errs = fn(markers, funcs)
+        except Skip as e:
+            print("SKIPPED %s: %s" % (name, e))
+            continue
+        except Fail as e:
+            errs = [str(e)]
+        except Exception as e:  # a bug in the runner or a malformed output
+            errs = ["%s: %s" % (type(e).__name__, e)]
+        finally:
+            cleanup()
+        if errs:
+            failed += 1
+            print("FAIL %s:" % name)
+            for e in errs[:20]:
+                print("    - " + e)
+        else:
+            passed += 1
+            print("ok %s" % name)
+    if not VERBOSE:
+        shutil.rmtree(TMP, ignore_errors=True)
+    print("%s: %d passed, %d failed" % (label, passed, failed))
+    return 1 if failed else 0
+
+
 def preflight():
     """Root and binaries. Returns False if the suite must stop here."""
     if os.geteuid() != 0:

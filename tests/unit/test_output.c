@@ -700,5 +700,6 @@ MT_TEST(out_format_table)
 	ASSERT_TRUE(mt_format__desc(MT_FORMAT__MAX) == NULL, "out of range");
 	ASSERT_OK(mt_format__parse("pprof", &f), "pprof");
 	ASSERT_EQ(f, MT_FORMAT_PPROF, "pprof value");
-	ASSERT_STREQ(mt_format__list(buf, sizeof(buf)), "text, json, pprof or folded", "list");
+	ASSERT_STREQ(mt_format__list(buf, sizeof(buf)), "text, json, pprof, folded or html",
+		     "list");
 }

@@ -84,8 +84,11 @@ static size_t utf8_seq_len(const unsigned char *p, size_t avail)
 	return len;
 }
 
-/* A JSON string of at most n bytes of s (stopping at NUL), or null for NULL. */
-static void json_strn(FILE *f, const char *s, size_t n)
+/*
+ * A JSON string of at most n bytes of s (stopping at NUL), or null for
+ * NULL; script: also safe inside an HTML <script> element (see output.h).
+ */
+static void json_strn_in(FILE *f, const char *s, size_t n, bool script)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
@@ -103,14 +106,19 @@ static void json_strn(FILE *f, const char *s, size_t n)
 			fputc('\\', f);
 			fputc(c, f);
 			i++;
-		} else if (c < 0x20) {
+		} else if (c < 0x20 || (script && (c == '<' || c == '>' || c == '&'))) {
 			fprintf(f, "\\u%04x", c);
 			i++;
 		} else if (c < 0x80) {
 			fputc(c, f);
 			i++;
 		} else if ((len = utf8_seq_len(p + i, n - i))) {
-			fwrite(p + i, 1, len, f);
+			/* U+2028 and U+2029 end a line in older JavaScript */
+			if (script && len == 3 && c == 0xe2 && p[i + 1] == 0x80 &&
+			    (p[i + 2] == 0xa8 || p[i + 2] == 0xa9))
+				fprintf(f, "\\u20%02x", p[i + 2] - 0x80);
+			else
+				fwrite(p + i, 1, len, f);
 			i += len;
 		} else {
 			fputs("\\ufffd", f);
@@ -120,9 +128,19 @@ static void json_strn(FILE *f, const char *s, size_t n)
 	fputc('"', f);
 }
 
+static void json_strn(FILE *f, const char *s, size_t n)
+{
+	json_strn_in(f, s, n, false);
+}
+
 static void json_str(FILE *f, const char *s)
 {
 	json_strn(f, s, (size_t)-1);
+}
+
+void mt_json__str(FILE *f, const char *s, bool script)
+{
+	json_strn_in(f, s, (size_t)-1, script);
 }
 
 static const char *json_bool(bool b)

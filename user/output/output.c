@@ -20,6 +20,7 @@ static const struct mt_format_desc formats[MT_FORMAT__MAX] = {
 			mt_out_json__diff},
     [MT_FORMAT_PPROF] = {"pprof", "gzipped profile.proto (-o FILE)", mt_out_pprof__report},
     [MT_FORMAT_FOLDED] = {"folded", "folded stacks for flame graphs", mt_out_folded__report},
+    [MT_FORMAT_HTML] = {"html", "a flame graph page (-o FILE)", mt_out_html__report},
 };
 
 const struct mt_format_desc *mt_format__desc(enum mt_format fmt)

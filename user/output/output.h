@@ -12,15 +12,19 @@ enum mt_format {
 	MT_FORMAT_JSON,
 	MT_FORMAT_PPROF, /* binary: needs a file (cfg->path) or a non-terminal stream */
 	MT_FORMAT_FOLDED,
+	MT_FORMAT_HTML, /* a self-contained page: needs a file (cfg->path) or a stream */
 	MT_FORMAT__MAX,
 };
+
+struct mt_out_html;
 
 struct mt_output_cfg {
 	enum mt_format format;
 	bool show_stacks;	   /* text: print each row's stack (--group-by stack or -v) */
 	const char *sampling_note; /* NULL = exact; else e.g. "sampled every 512 KiB" */
 	__u64 sample_rate;	   /* bytes per sample, 0 = exact (pprof's period) */
-	const char *path;	   /* pprof: -o FILE, replaced whole at each report */
+	const char *path;	   /* pprof, html: -o FILE, replaced whole at each report */
+	struct mt_out_html *html;  /* html: every process's latest report; NULL = this one only */
 };
 
 /*
@@ -80,6 +84,29 @@ int mt_out_pprof__encode(const struct mt_output_cfg *cfg, const struct mt_report
 			 unsigned char **buf, size_t *len);
 /* gzip (deflate, gzip header) of in into a malloc'd *out. 0, -ENOMEM, -EFBIG or -EIO. */
 int mt_out_pprof__gzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len);
+/*
+ * HTML: a self-contained page with a flame graph (see out_html.c). With
+ * cfg->html the page holds the latest report of every process given to
+ * it so far (a process picker), else this report only. With cfg->path the
+ * file is replaced atomically as pprof's is and f is not used; else the
+ * page goes to f. 0, -ENOMEM, -EIO or the -errno of the failed write.
+ */
+int mt_out_html__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+/* The processes of one page: new (NULL on -ENOMEM), free (NULL-safe). */
+struct mt_out_html *mt_out_html__new(void);
+void mt_out_html__free(struct mt_out_html *h);
+/* Keep r as its process's latest report (replacing an earlier one). 0 or -ENOMEM. */
+int mt_out_html__add(struct mt_out_html *h, const struct mt_output_cfg *cfg,
+		     const struct mt_report *r);
+/* The page of every process kept, to path (atomically) or, without path, to f. */
+int mt_out_html__write(const struct mt_out_html *h, FILE *f, const char *path);
+/*
+ * s as a JSON string (null for NULL); invalid UTF-8 becomes U+FFFD. script:
+ * also safe inside an HTML <script> element: '<', '>', '&', U+2028 and
+ * U+2029 escaped as \uXXXX, so no name can close the element.
+ */
+void mt_json__str(FILE *f, const char *s, bool script);
+
 /*
  * Replace path with len bytes of data atomically: PATH.tmp is written,
  * fsync'd and renamed over path, so a reader sees the old file or the new

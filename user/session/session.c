@@ -117,8 +117,16 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 	}
 	mt->out_cfg.format = opts->format;
 	mt->out_cfg.sample_rate = opts->sample_rate;
-	if (opts->format == MT_FORMAT_PPROF)
+	if (opts->format == MT_FORMAT_PPROF || opts->format == MT_FORMAT_HTML)
 		mt->out_cfg.path = opts->output; /* replaced whole at each report */
+	if (opts->format == MT_FORMAT_HTML) {
+		/* the page holds every process's latest report */
+		mt->out_cfg.html = mt_out_html__new();
+		if (!mt->out_cfg.html) {
+			err = -ENOMEM;
+			goto err_out;
+		}
+	}
 	mt->out_cfg.show_stacks = opts->verbose || opts->group_by == MT_GROUP_STACK;
 	if (opts->sample_rate) {
 		static char note[96];
@@ -362,5 +370,6 @@ void memtrace__free(struct memtrace *mt)
 		close(mt->sfd);
 	if (mt->out && mt->out != stdout)
 		fclose(mt->out);
+	mt_out_html__free(mt->out_cfg.html);
 	free(mt);
 }
