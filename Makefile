@@ -23,7 +23,7 @@ CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 USER_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP \
 	       -Iinclude -Iuser -I$(OUTPUT) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS    := -lbpf -lelf -ldw -lz -lm
+LDLIBS    := -lbpf -lelf -ldw -lz -lm -lncursesw
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I$(OUTPUT) -Iinclude -Ibpf -MMD -MP
 
