@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "lib/log.h"
 #include "opts.h"
 #include "mt_python.h"
@@ -35,6 +36,7 @@ static const char doc[] =
     "  memtrace --format folded -o app.folded -p 1234   stacks for flame graphs\n"
     "  memtrace report out.ndjson --format folded   a saved report, again (no root)\n"
     "  memtrace diff before.ndjson after.ndjson     what grew between two saved reports\n"
+    "  memtrace --live -p 1234        a top-like view: b/c/g sort, space pause, q quit\n"
     "\n"
     "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
     "the command's; else 0; 64 for a usage error, 1 for any other error.";
@@ -67,6 +69,7 @@ enum {
 	OPT_PYTHON_DEPTH,
 	OPT_SYSCALL_TPS,
 	OPT_NO_FOLLOW_FORKS,
+	OPT_LIVE,
 };
 
 static const struct argp_option options[] = {
@@ -92,6 +95,10 @@ static const struct argp_option options[] = {
      "pprof (-o FILE: gzipped profile.proto)",
      2},
     {"output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 2},
+    {"live", OPT_LIVE, NULL, 0,
+     "A top-like view in the terminal (keys: b/c/g sort, space pause, </> process, q quit); "
+     "reports go to -o FILE only; --interval 1 and --top 0 unless given",
+     2},
     {"verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2},
     {NULL, 0, NULL, 0, "Filters:", 3},
     {"min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3},
@@ -233,6 +240,7 @@ struct parse_state {
 	int nr_positional;
 	int err;
 	bool rate_set;
+	bool interval_set, top_set;
 };
 
 #define BAD(fmt, ...)                       \
@@ -268,6 +276,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_INTERVAL:
 		if (parse_seconds(arg, &o->interval, false))
 			BAD("invalid --interval '%s': a positive number of seconds", arg);
+		ps->interval_set = true;
 		break;
 	case OPT_COUNT:
 		if (parse_ulong(arg, LONG_MAX, &v) || !v)
@@ -278,6 +287,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_ulong(arg, 1UL << 30, &v))
 			BAD("invalid --top '%s': a non-negative integer", arg);
 		o->top = v;
+		ps->top_set = true;
 		break;
 	case OPT_GROUP_BY:
 		if (!strcmp(arg, "line"))
@@ -313,6 +323,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		o->output = arg;
+		break;
+	case OPT_LIVE:
+		o->live = true;
 		break;
 	case 'v':
 		o->verbose++;
@@ -404,6 +417,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (ps->nr_positional == 0) {
 			if (parse_seconds(arg, &o->interval, false))
 				BAD("invalid interval '%s': a positive number of seconds", arg);
+			ps->interval_set = true;
 		} else if (ps->nr_positional == 1) {
 			if (parse_ulong(arg, LONG_MAX, &v) || !v)
 				BAD("invalid count '%s': a positive integer", arg);
@@ -466,6 +480,15 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		    "--format pprof writes a binary file: give -o FILE (replaced at each report)");
 		return -EINVAL;
 	}
+	if (o->live && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		pr_err("--live draws on a terminal: stdin and stdout must be one (to save reports "
+		       "instead: -o FILE)");
+		return -EINVAL;
+	}
+	if (o->live && !ps.interval_set)
+		o->interval = 1;
+	if (o->live && !ps.top_set)
+		o->top = 0; /* every row: the view sorts and scrolls them */
 	if (o->max_size && o->min_size > o->max_size) {
 		pr_err("--min-size is larger than --max-size");
 		return -EINVAL;
