@@ -323,39 +323,7 @@ CASES = (("pprof-exact", t_exact), ("pprof-from-saved", t_from_saved),
 
 
 def main():
-    if os.geteuid() != 0:
-        print("outputs_pprof: needs root")
-        print("outputs_pprof: 0 passed, 1 failed")
-        return 1
-    markers, funcs = run.parse_markers()
-    passed = failed = 0
-    for name, fn in CASES:
-        if run.ONLY and not any(name.startswith(o) for o in run.ONLY):
-            continue
-        try:
-            run.need_time(name)
-            errs = fn(markers, funcs)
-        except run.Skip as e:
-            print("SKIPPED %s: %s" % (name, e))
-            continue
-        except run.Fail as e:
-            errs = [str(e)]
-        except Exception as e:  # a bug in the runner or a malformed output
-            errs = ["%s: %s" % (type(e).__name__, e)]
-        finally:
-            run.cleanup()
-        if errs:
-            failed += 1
-            print("FAIL %s:" % name)
-            for e in errs[:20]:
-                print("    - " + e)
-        else:
-            passed += 1
-            print("ok %s" % name)
-    if not run.VERBOSE:
-        shutil.rmtree(run.TMP, ignore_errors=True)
-    print("outputs_pprof: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run.run_cases("outputs_pprof", CASES)
 
 
 if __name__ == "__main__":
