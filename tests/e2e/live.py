@@ -15,6 +15,8 @@ capture-pane:
     mode off, `stty -g` as before;
   - live-dashdash: -- leak_apis: the exit report stays on the screen after
     the command ended, q quits with the command's status;
+  - live-sigterm: SIGTERM to memtrace while the view is up: a final report,
+    exit 0, the terminal clean as after q;
   - live-refused: stdout not a terminal: a clear message, exit 64.
 
 Under CI=true a missing tmux is a failure, never a skip. Reuses run.py's
@@ -25,6 +27,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -269,6 +272,42 @@ def t_dashdash(markers, funcs):
     return errs
 
 
+def t_sigterm(markers, funcs):
+    """SIGTERM while the view is up: a final report, exit 0, the terminal clean."""
+    errs = []
+    out = os.path.join(run.TMP, "term.json")
+    st_before, st_after = os.path.join(run.TMP, "term.before"), os.path.join(run.TMP, "term.after")
+    t = run.Target()
+    pane = Pane()
+    try:
+        pane.type("stty -g > %s; %s --live --format json -o %s -p %d; echo live-exit=$?; "
+                  "stty -g > %s" % (st_before, shlex.quote(run.MEMTRACE), out, t.pid, st_after))
+        pane.wait(lambda s: header(s, t.pid), 30, "the header of pid %d" % t.pid)
+        t.start_work()
+        pane.wait(lambda s: leak_rows(s), 15, "a %s row" % run.SRC_BASE)
+        if pane.flags().get("alternate") != "1":
+            errs.append("the view is not in the alternate screen")
+        shell = int(pane.tmux("display-message", "-p", "-t", "live", "#{pane_pid}"))
+        with open("/proc/%d/task/%d/children" % (shell, shell)) as f:
+            kids = [int(x) for x in f.read().split()]
+        if len(kids) != 1:
+            raise run.Fail("the shell has children %s, want memtrace alone" % kids)
+        os.kill(kids[0], signal.SIGTERM)
+        pane.wait(lambda s: "live-exit=" in s and os.path.exists(st_after), 15,
+                  "memtrace's exit after SIGTERM")
+        time.sleep(0.3)
+        screen = pane.screen()
+        if "live-exit=0" not in screen:
+            errs.append("memtrace exit status: %s" % re.search(r"live-exit=\S*", screen).group(0))
+        with open(st_before) as f1, open(st_after) as f2:
+            errs += check_clean(pane, f1.read().strip(), f2.read().strip(), screen)
+        run.final_report(run.read_reports(out), t.pid)
+        t.finish()
+    finally:
+        pane.close()
+    return errs
+
+
 def t_refused(markers, funcs):
     """stdout not a terminal: refused with a clear message."""
     r = run.run([run.MEMTRACE, "--live", "-p", "1"], timeout=run.ERROR_TIMEOUT)
@@ -280,7 +319,8 @@ def t_refused(markers, funcs):
     return errs
 
 
-CASES = (("live-pid", t_pid), ("live-dashdash", t_dashdash), ("live-refused", t_refused))
+CASES = (("live-pid", t_pid), ("live-dashdash", t_dashdash), ("live-sigterm", t_sigterm),
+         ("live-refused", t_refused))
 
 
 def main():
