@@ -5,10 +5,10 @@
 memtrace --live runs in a 160x40 pane of a private tmux server (its own
 socket, killed at the end), driven with send-keys and read with
 capture-pane:
-  - live-pid: -p on a waiting tests/targets/leak_apis: the header (pid,
-    comm, RSS, traced bytes, sparklines) and every @leak line with the
-    text report's bytes and count; sorted by bytes, then `c` by count, `g`
-    by growth; space pauses (the report number stops), space resumes; `q`
+  - live-pid: -p on two waiting tests/targets/leak_apis, one doing its
+    work: the header (pid, comm, RSS, traced bytes, sparklines), the process
+    list, > and < switch; every @leak line with the text report's bytes and
+    count; sorted by bytes, then `c` by count, `g` by growth; space pauses (the report number stops), space resumes; `q`
     quits with exit status 0, a final JSON report in -o whose lines equal
     the markers, and a clean terminal: the shell prompt back, no view left
     on the screen, not in the alternate screen, cursor visible, keypad
@@ -17,6 +17,8 @@ capture-pane:
     the command ended, q quits with the command's status;
   - live-sigterm: SIGTERM to memtrace while the view is up: a final report,
     exit 0, the terminal clean as after q;
+  - live-error: an error once the view is up (no such pid): exit 1, the
+    message printed after the view, the terminal clean;
   - live-refused: stdout not a terminal: a clear message, exit 64.
 
 Under CI=true a missing tmux is a failure, never a skip. Reuses run.py's
@@ -164,28 +166,52 @@ def check_clean(pane, before, after, screen):
     errs = []
     for bad in ("memtrace live:", "q quit", "processes:"):
         if bad in screen:
-            errs.append("after q the screen still shows %r" % bad)
+            errs.append("after memtrace ended the screen still shows %r" % bad)
     if not re.search(r"(?m)^livesh\$ ?$", screen):  # capture-pane drops trailing spaces
         errs.append("no shell prompt after memtrace ended; screen:\n%s" % screen.rstrip())
     f = pane.flags()
     want = {"alternate": "0", "cursor": "1", "keypad": "0", "keypad_cursor": "0"}
     if f != want:
-        errs.append("terminal state after q: %s, want %s" % (f, want))
+        errs.append("terminal state after memtrace ended: %s, want %s" % (f, want))
     if before != after:
         errs.append("stty -g changed: %s -> %s" % (before, after))
     return errs
 
 
+class Session:
+    """memtrace --live ARGS typed into a fresh pane's shell, between two `stty -g`."""
+
+    def __init__(self, name, args):
+        self.out = os.path.join(run.TMP, name + ".json")
+        self.before = os.path.join(run.TMP, name + ".stty-before")
+        self.after = os.path.join(run.TMP, name + ".stty-after")
+        self.pane = Pane()
+        self.pane.type("stty -g > %s; %s --live --format json -o %s %s; echo live-exit=$?; "
+                       "stty -g > %s" % (self.before, shlex.quote(run.MEMTRACE), self.out,
+                                         " ".join(shlex.quote(a) for a in args), self.after))
+
+    def ended(self, what, want_rc=0):
+        """Wait for memtrace's exit: the errors of its status and the terminal's state."""
+        self.pane.wait(lambda s: "live-exit=" in s and os.path.exists(self.after), 15,
+                       "memtrace's exit after %s" % what)
+        time.sleep(0.3)
+        screen = self.pane.screen()
+        errs = []
+        if "live-exit=%d\n" % want_rc not in screen:
+            errs.append("after %s memtrace's exit status: %s, want %d"
+                        % (what, re.search(r"live-exit=\S*", screen).group(0), want_rc))
+        with open(self.before) as f1, open(self.after) as f2:
+            errs += check_clean(self.pane, f1.read().strip(), f2.read().strip(), screen)
+        return errs, screen
+
+
 def t_pid(markers, funcs):
-    """-p on a waiting target: view, sort keys, pause, q with a final report in -o."""
+    """-p on two waiting targets: view, picker, sort keys, pause, q with a final report."""
     errs = []
-    out = os.path.join(run.TMP, "live.json")
-    st_before, st_after = os.path.join(run.TMP, "stty.before"), os.path.join(run.TMP, "stty.after")
-    t = run.Target()
-    pane = Pane()
+    t, t2 = run.Target(), run.Target()
+    ses = Session("pid", ["-p", "%d,%d" % (t.pid, t2.pid)])
+    pane = ses.pane
     try:
-        pane.type("stty -g > %s; %s --live --format json -o %s -p %d; echo live-exit=$?; "
-                  "stty -g > %s" % (st_before, shlex.quote(run.MEMTRACE), out, t.pid, st_after))
         pane.wait(lambda s: header(s, t.pid), 30, "the header of pid %d" % t.pid)
         t.start_work()
         screen = pane.wait(lambda s: s if not check_leaks(s, markers) else None, 15,
@@ -197,11 +223,21 @@ def t_pid(markers, funcs):
                          screen):
             errs.append("no 'rss N sparkline  traced N sparkline' line: %s"
                         % screen.split("\n")[1])
-        if "[%d leak_apis]" % t.pid not in screen:
-            errs.append("the process list does not show [%d leak_apis]" % t.pid)
+        if not re.search(r"processes: +\[%d leak_apis\] +%d leak_apis" % (t.pid, t2.pid), screen):
+            errs.append("the process list is not '[%d leak_apis] %d leak_apis': %s"
+                        % (t.pid, t2.pid, screen.split("\n")[2]))
         if "sort: bytes" not in screen or not sorted_by(screen, "bytes"):
             errs.append("not sorted by bytes at first")
         by_bytes = [r[3:5] for r in rows(screen)]
+
+        # the picker: > shows the other process (no leak lines: it did no work), < back
+        pane.send(">")
+        screen = pane.wait(lambda s: s if header(s, t2.pid) else None, 5, "pid %d after >"
+                           % t2.pid)
+        if leak_rows(screen):
+            errs.append("pid %d shows %s rows" % (t2.pid, run.SRC_BASE))
+        pane.send("<")
+        pane.wait(lambda s: header(s, t.pid) and leak_rows(s), 5, "pid %d after <" % t.pid)
 
         pane.send("c")
         screen = pane.wait(lambda s: s if "sort: count" in s else None, 5, "sort: count")
@@ -225,15 +261,10 @@ def t_pid(markers, funcs):
                   header(s, t.pid).group(2) != seq, 5, "a new report after resuming")
 
         pane.send("q")
-        screen = pane.wait(lambda s: s if "live-exit=" in s and os.path.exists(st_after)
-                           else None, 15, "memtrace's exit after q")
-        time.sleep(0.3)
-        screen = pane.screen()
-        if "live-exit=0" not in screen:
-            errs.append("memtrace exit status: %s" % re.search(r"live-exit=\S*", screen).group(0))
-        with open(st_before) as f1, open(st_after) as f2:
-            errs += check_clean(pane, f1.read().strip(), f2.read().strip(), screen)
-        rep = run.final_report(run.read_reports(out), t.pid)
+        e, _ = ses.ended("q")
+        errs += e
+        rep = run.final_report(run.read_reports(ses.out), t.pid)
+        run.final_report(run.read_reports(ses.out), t2.pid)
         got = run.per_line(rep, run.SRC_BASE)
         for line, (b, c) in sorted(run.expected(markers).items()):
             g = got.get(line, [0, 0, 0])
@@ -275,13 +306,10 @@ def t_dashdash(markers, funcs):
 def t_sigterm(markers, funcs):
     """SIGTERM while the view is up: a final report, exit 0, the terminal clean."""
     errs = []
-    out = os.path.join(run.TMP, "term.json")
-    st_before, st_after = os.path.join(run.TMP, "term.before"), os.path.join(run.TMP, "term.after")
     t = run.Target()
-    pane = Pane()
+    ses = Session("term", ["-p", str(t.pid)])
+    pane = ses.pane
     try:
-        pane.type("stty -g > %s; %s --live --format json -o %s -p %d; echo live-exit=$?; "
-                  "stty -g > %s" % (st_before, shlex.quote(run.MEMTRACE), out, t.pid, st_after))
         pane.wait(lambda s: header(s, t.pid), 30, "the header of pid %d" % t.pid)
         t.start_work()
         pane.wait(lambda s: leak_rows(s), 15, "a %s row" % run.SRC_BASE)
@@ -293,18 +321,25 @@ def t_sigterm(markers, funcs):
         if len(kids) != 1:
             raise run.Fail("the shell has children %s, want memtrace alone" % kids)
         os.kill(kids[0], signal.SIGTERM)
-        pane.wait(lambda s: "live-exit=" in s and os.path.exists(st_after), 15,
-                  "memtrace's exit after SIGTERM")
-        time.sleep(0.3)
-        screen = pane.screen()
-        if "live-exit=0" not in screen:
-            errs.append("memtrace exit status: %s" % re.search(r"live-exit=\S*", screen).group(0))
-        with open(st_before) as f1, open(st_after) as f2:
-            errs += check_clean(pane, f1.read().strip(), f2.read().strip(), screen)
-        run.final_report(run.read_reports(out), t.pid)
+        e, _ = ses.ended("SIGTERM")
+        errs += e
+        run.final_report(run.read_reports(ses.out), t.pid)
         t.finish()
     finally:
         pane.close()
+    return errs
+
+
+def t_error(markers, funcs):
+    """An error after the view took the terminal (no such pid): exit 1, the message
+    after the view, the terminal clean."""
+    ses = Session("error", ["-p", "999999999"])
+    try:
+        errs, screen = ses.ended("the error", want_rc=1)
+        if "999999999" not in screen:
+            errs.append("no message naming the pid after the view ended")
+    finally:
+        ses.pane.close()
     return errs
 
 
@@ -320,7 +355,7 @@ def t_refused(markers, funcs):
 
 
 CASES = (("live-pid", t_pid), ("live-dashdash", t_dashdash), ("live-sigterm", t_sigterm),
-         ("live-refused", t_refused))
+         ("live-error", t_error), ("live-refused", t_refused))
 
 
 def main():
