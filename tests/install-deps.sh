@@ -8,5 +8,6 @@ apt-get install -y -qq --no-install-recommends \
 	make gcc libc6-dev clang llvm bpftool pkg-config \
 	libbpf-dev libelf-dev libdw-dev zlib1g-dev \
 	libc6-dbg libclang-rt-14-dev python3 valgrind procps linux-perf \
-	golang-go golang-github-google-pprof-dev groff-base man-db chromium xxd >/dev/null
+	golang-go golang-github-google-pprof-dev groff-base man-db chromium xxd \
+	libncurses-dev tmux >/dev/null
 echo "install-deps: ok"

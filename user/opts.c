@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "lib/log.h"
 #include "opts.h"
 #include "mt_python.h"
@@ -36,6 +37,7 @@ static const char doc[] =
     "  memtrace --format html -o app.html -p 1234   a flame graph to open in a browser\n"
     "  memtrace report out.ndjson --format folded   a saved report, again (no root)\n"
     "  memtrace diff before.ndjson after.ndjson     what grew between two saved reports\n"
+    "  memtrace --live -p 1234        a top-like view: b/c/g sort, space pause, q quit\n"
     "\n"
     "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
     "the command's; else 0; 64 for a usage error, 1 for any other error.";
@@ -68,6 +70,7 @@ enum {
 	OPT_PYTHON_DEPTH,
 	OPT_SYSCALL_TPS,
 	OPT_NO_FOLLOW_FORKS,
+	OPT_LIVE,
 };
 
 static const struct argp_option options[] = {
@@ -93,6 +96,10 @@ static const struct argp_option options[] = {
      "pprof (-o FILE: gzipped profile.proto) or html (-o FILE: a flame graph page)",
      2},
     {"output", 'o', "FILE", 0, "Write reports to FILE instead of stdout", 2},
+    {"live", OPT_LIVE, NULL, 0,
+     "A top-like view in the terminal (keys: b/c/g sort, space pause, </> process, q quit); "
+     "reports go to -o FILE only; --interval 1 and --top 0 unless given",
+     2},
     {"verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2},
     {NULL, 0, NULL, 0, "Filters:", 3},
     {"min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3},
@@ -234,6 +241,7 @@ struct parse_state {
 	int nr_positional;
 	int err;
 	bool rate_set;
+	bool interval_set, top_set;
 };
 
 #define BAD(fmt, ...)                       \
@@ -269,6 +277,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_INTERVAL:
 		if (parse_seconds(arg, &o->interval, false))
 			BAD("invalid --interval '%s': a positive number of seconds", arg);
+		ps->interval_set = true;
 		break;
 	case OPT_COUNT:
 		if (parse_ulong(arg, LONG_MAX, &v) || !v)
@@ -279,6 +288,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_ulong(arg, 1UL << 30, &v))
 			BAD("invalid --top '%s': a non-negative integer", arg);
 		o->top = v;
+		ps->top_set = true;
 		break;
 	case OPT_GROUP_BY:
 		if (!strcmp(arg, "line"))
@@ -314,6 +324,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		o->output = arg;
+		break;
+	case OPT_LIVE:
+		o->live = true;
 		break;
 	case 'v':
 		o->verbose++;
@@ -405,6 +418,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (ps->nr_positional == 0) {
 			if (parse_seconds(arg, &o->interval, false))
 				BAD("invalid interval '%s': a positive number of seconds", arg);
+			ps->interval_set = true;
 		} else if (ps->nr_positional == 1) {
 			if (parse_ulong(arg, LONG_MAX, &v) || !v)
 				BAD("invalid count '%s': a positive integer", arg);
@@ -471,6 +485,15 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		pr_err("--format html writes a page: give -o FILE (replaced at each report)");
 		return -EINVAL;
 	}
+	if (o->live && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		pr_err("--live draws on a terminal: stdin and stdout must be one (to save reports "
+		       "instead: -o FILE)");
+		return -EINVAL;
+	}
+	if (o->live && !ps.interval_set)
+		o->interval = 1;
+	if (o->live && !ps.top_set)
+		o->top = 0; /* every row: the view sorts and scrolls them */
 	if (o->max_size && o->min_size > o->max_size) {
 		pr_err("--min-size is larger than --max-size");
 		return -EINVAL;

@@ -40,6 +40,7 @@ struct mt_opts {
 	__u64 min_size, max_size; /* bytes; max 0 = no limit */
 	enum mt_format format;
 	const char *output; /* -o FILE, NULL = stdout */
+	bool live;	    /* --live: the terminal view; reports to -o FILE only */
 	int verbose;
 	__u32 max_allocs, max_sites, stack_storage;
 	bool no_stacks;

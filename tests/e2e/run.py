@@ -559,6 +559,45 @@ def need_time(name):
         raise Fail("suite time budget (%.0f s) spent before this case" % BUDGET)
 
 
+def run_cases(suite, cases):
+    """A runner's main: each (name, fn(markers, funcs) -> errors) of cases that E2E_ONLY
+    keeps, `ok NAME` or `FAIL NAME:` with its errors, then `SUITE: N passed, M failed`.
+    Returns the exit status."""
+    if os.geteuid() != 0:
+        print("%s: needs root" % suite)
+        print("%s: 0 passed, 1 failed" % suite)
+        return 1
+    markers, funcs = parse_markers()
+    passed = failed = 0
+    for name, fn in cases:
+        if ONLY and not any(name.startswith(o) for o in ONLY):
+            continue
+        try:
+            need_time(name)
+            errs = fn(markers, funcs)
+        except Skip as e:
+            print("SKIPPED %s: %s" % (name, e))
+            continue
+        except Fail as e:
+            errs = [str(e)]
+        except Exception as e:  # a bug in the runner or a malformed output
+            errs = ["%s: %s" % (type(e).__name__, e)]
+        finally:
+            cleanup()
+        if errs:
+            failed += 1
+            print("FAIL %s:" % name)
+            for e in errs[:20]:
+                print("    - " + e)
+        else:
+            passed += 1
+            print("ok %s" % name)
+    if not VERBOSE:
+        shutil.rmtree(TMP, ignore_errors=True)
+    print("%s: %d passed, %d failed" % (suite, passed, failed))
+    return 1 if failed else 0
+
+
 def memtrace_dashdash(args, out, target_args=(), timeout=RUN_TIMEOUT, env=None, stdin_data=None):
     return run([MEMTRACE] + list(args) + ["-o", out, "--", LEAK] + list(target_args),
                timeout=timeout, env=env, stdin_data=stdin_data)

@@ -147,6 +147,62 @@ static void put_frame(FILE *f, const struct mt_frame *fr)
 	fputs(fr->inlined ? " (inlined)\n" : "\n", f);
 }
 
+/* One row of the table: mark, bytes, count, growth, site (no newline). */
+static void put_row(FILE *f, const struct mt_row *row)
+{
+	bool mark = row->growth_streak >= MT_GROWTH_STREAK_MIN;
+	char bytes[32], growth[32];
+
+	if (row->is_new)
+		strcpy(growth, "new");
+	else if (!row->growth_bytes)
+		strcpy(growth, "=");
+	else
+		mt_bytes__format(growth, sizeof(growth), row->growth_bytes, true);
+	mt_bytes__format(bytes, sizeof(bytes), row->bytes, false);
+	fprintf(f, TEXT_ROW_FMT, mark ? '^' : ' ', bytes, (long long)row->count, growth);
+	put_site(f, row);
+}
+
+/* What fn writes to a stream, into buf (truncated, always terminated). */
+static const char *to_buf(char *buf, size_t size, void (*fn)(FILE *, const void *), const void *arg)
+{
+	FILE *f;
+
+	if (!size)
+		return buf;
+	buf[0] = 0;
+	buf[size - 1] = 0;
+	if (size < 2 || !(f = fmemopen(buf, size, "w")))
+		return buf;
+	fn(f, arg);
+	fclose(f); /* glibc keeps the last byte for the terminating NUL */
+	buf[size - 1] = 0;
+	return buf;
+}
+
+static void put_row_cb(FILE *f, const void *row)
+{
+	put_row(f, row);
+}
+
+static void put_columns_cb(FILE *f, const void *unused)
+{
+	fprintf(f, TEXT_HDR_FMT, "bytes", "count", "growth", "site");
+}
+
+const char *mt_out_text__row(char *buf, size_t size, const struct mt_row *row)
+{
+	return to_buf(buf, size, put_row_cb, row);
+}
+
+const char *mt_out_text__columns(char *buf, size_t size)
+{
+	to_buf(buf, size, put_columns_cb, NULL);
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
 static void put_header(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r)
 {
 	char tbuf[32] = "??:??:??";
@@ -191,21 +247,12 @@ static void put_rows(FILE *f, const struct mt_output_cfg *cfg, const struct mt_r
 		fputs("no outstanding allocations\n", f);
 		return;
 	}
-	fprintf(f, TEXT_HDR_FMT, "bytes", "count", "growth", "site");
+	put_columns_cb(f, NULL);
 	for (size_t i = 0; i < r->nr_rows; i++) {
 		const struct mt_row *row = &r->rows[i];
 		bool mark = row->growth_streak >= MT_GROWTH_STREAK_MIN;
-		char bytes[32], growth[32];
 
-		if (row->is_new)
-			strcpy(growth, "new");
-		else if (!row->growth_bytes)
-			strcpy(growth, "=");
-		else
-			mt_bytes__format(growth, sizeof(growth), row->growth_bytes, true);
-		mt_bytes__format(bytes, sizeof(bytes), row->bytes, false);
-		fprintf(f, TEXT_ROW_FMT, mark ? '^' : ' ', bytes, (long long)row->count, growth);
-		put_site(f, row);
+		put_row(f, row);
 		fputc('\n', f);
 		if (cfg->show_stacks) {
 			for (size_t j = 0; j < row->nr_stack; j++)

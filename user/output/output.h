@@ -63,6 +63,14 @@ int mt_out_json__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_
 
 /* Human-readable table; see out_text.c for the layout. 0 or -EIO. */
 int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
+/*
+ * One row as the text table prints it: growth mark, bytes, count, growth
+ * and site, without a newline, into buf (truncated to size, always
+ * terminated). The live view shows these strings. Returns buf.
+ */
+const char *mt_out_text__row(char *buf, size_t size, const struct mt_row *row);
+/* The text table's column header for those rows, without a newline. Returns buf. */
+const char *mt_out_text__columns(char *buf, size_t size);
 /* One JSON object on one line (NDJSON); see out_json.c for the keys. 0 or -EIO. */
 int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r);
 /* Folded stacks, one line a stack; see out_folded.c. 0 or -EIO. */

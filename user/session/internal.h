@@ -22,6 +22,7 @@
 #include "kernel/reclaim.h"
 #include "kernel/stackcache.h"
 #include "opts.h"
+#include "output/live.h"
 #include "output/output.h"
 #include "session/lifecycle.h"
 #include "session/targets.h"
@@ -44,8 +45,12 @@ struct memtrace {
 	/* processes whose map entries go at the next purge */
 	__u32 *gone;
 	size_t nr_gone, cap_gone;
-	FILE *out;
+	FILE *out; /* NULL: --live without -o */
 	struct mt_output_cfg out_cfg;
+	/* --live: the view (an output sink beside out), its q presses, nothing left to trace */
+	struct mt_live *live;
+	unsigned int live_quits;
+	bool live_idle;
 	long reports;  /* report rounds written */
 	bool collect;  /* targets went: collect their stacks at the next round */
 	pid_t cmd_pid; /* -- mode: the command, until reaped (0 then) */

@@ -190,8 +190,12 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	r.exited = exited;
 	memcpy(r.counters, snap->counters, sizeof(r.counters));
 	report_memory(t, &r);
-	err = mt_output__report(mt->out, &mt->out_cfg, &r);
-	fflush(mt->out);
+	if (mt->out) {
+		err = mt_output__report(mt->out, &mt->out_cfg, &r);
+		fflush(mt->out);
+	}
+	if (mt->live && !err)
+		err = mt_live__report(mt->live, &r);
 	mt_report__free(&r);
 	return err;
 }
@@ -201,7 +205,7 @@ int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
 {
 	int err = 0;
 
-	if (mt->opts->format == MT_FORMAT_TEXT) {
+	if (mt->out && mt->opts->format == MT_FORMAT_TEXT) {
 		fprintf(mt->out, "memtrace: whole host, %zu processes with live allocations%s\n",
 			nr, final ? ", final" : "");
 		fprintf(mt->out, "%8s  %-16s %14s  %s\n", "pid", "comm", "bytes", "cgroup");

@@ -106,7 +106,7 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 	/* debug files come from the local disk: never stall a report on the network */
 	unsetenv("DEBUGINFOD_URLS");
 
-	mt->out = stdout;
+	mt->out = opts->live ? NULL : stdout; /* --live: reports go to -o FILE only */
 	if (opts->output) {
 		mt->out = fopen(opts->output, "we");
 		if (!mt->out) {
@@ -134,6 +134,16 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		snprintf(note, sizeof(note), "sampled: one allocation per %llu bytes on average",
 			 (unsigned long long)opts->sample_rate);
 		mt->out_cfg.sampling_note = note;
+	}
+
+	/* --live: the view takes the terminal before anything is loaded or spawned */
+	if (opts->live) {
+		mt->live = mt_live__new();
+		err = mt->live ? mt_live__start(mt->live) : -errno;
+		if (err) {
+			pr_err("--live: cannot use the terminal: %s", strerror(-err));
+			goto err_out;
+		}
 	}
 
 	/* signals arrive through a signalfd; the command gets the default dispositions back */
@@ -240,6 +250,28 @@ static int on_signal(struct memtrace *mt, const struct signalfd_siginfo *si)
 	return 1;
 }
 
+/* --live: the view stays up after the targets went, until q. */
+static bool live_holds(const struct memtrace *mt)
+{
+	return mt->live && !mt->live_quits;
+}
+
+/*
+ * --live: the keys the terminal has. q ends the run as SIGINT does:
+ * returns 1 to end it now (after a final report). In -- mode the command
+ * decides, as with ^C: it gets SIGINT (a second q: SIGKILL).
+ */
+static int on_live_keys(struct memtrace *mt)
+{
+	if (mt_live__input(mt->live) != MT_LIVE_QUIT)
+		return 0;
+	if (!mt->cmd_pid)
+		return ++mt->live_quits;
+	kill(mt->cmd_pid, mt->live_quits++ ? SIGKILL : SIGINT);
+	mt_live__status(mt->live, "memtrace: waiting for the command to exit (q again kills it)");
+	return 0;
+}
+
 /* -a: the processes to report on, brought up to date, then their reports. */
 static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool final)
 {
@@ -294,10 +326,11 @@ int memtrace__run(struct memtrace *mt)
 	sigemptyset(&intercept);
 	sigaddset(&intercept, SIGURG);
 
-	while (o->all || mt_session__live(mt) || mt->cmd_pid) {
-		struct pollfd pfds[2] = {
+	while (o->all || mt_session__live(mt) || mt->cmd_pid || live_holds(mt)) {
+		struct pollfd pfds[3] = {
 		    {.fd = mt->sfd, .events = POLLIN},
 		    {.fd = mt_events__fd(mt->events), .events = POLLIN},
+		    {.fd = mt_live__fd(mt->live), .events = POLLIN}, /* -1 (ignored) but --live */
 		};
 		double wait = next - now_mono();
 		int timeout = wait > 0 ? (int)ceil(wait * 1000) : 0;
@@ -307,20 +340,29 @@ int memtrace__run(struct memtrace *mt)
 		/* the command's ptrace stops come as SIGCHLD; poll them at least every 100 ms */
 		if (mt->cmd_pid && timeout > 100)
 			timeout = 100;
-		n = poll(pfds, 2, timeout);
+		n = poll(pfds, 3, timeout);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		while (read(mt->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			if (on_signal(mt, &si))
 				return report_round(mt, true);
+		if (pfds[2].revents && on_live_keys(mt))
+			return report_round(mt, true);
 		mt_events__consume(mt->events);
 		err = mt_session__lifecycle(mt);
 		if (!err && mt->cmd_pid)
 			err = poll_command(mt, &intercept);
 		if (err)
 			return err;
-		if (!o->all && !mt_session__live(mt) && !mt->cmd_pid)
-			break;
+		if (!o->all && !mt_session__live(mt) && !mt->cmd_pid) {
+			if (!live_holds(mt))
+				break;
+			if (!mt->live_idle)
+				mt_live__status(mt->live, "memtrace: every target exited; q quits");
+			mt->live_idle = true;
+			next = now_mono() + o->interval; /* nothing to report on */
+			continue;
+		}
 		if (now_mono() >= next) {
 			bool last = o->count && mt->reports + 1 >= o->count;
 
@@ -346,6 +388,8 @@ void memtrace__free(struct memtrace *mt)
 {
 	if (!mt)
 		return;
+	/* the terminal back first (messages held while the view was up follow) */
+	mt_live__free(mt->live);
 	/* -- mode: the command's exit status, after its final report */
 	if (mt->cmd_pid && mt->child_status < 0) {
 		int st;
