@@ -591,6 +591,14 @@ int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid
 		err = attach_perf(l, pl, plan, pid);
 	else
 		err = attach_multi(l, pl, plan, pid);
+	/* the kernel resolved plan->path to the file planned, or nothing stays */
+	if (!err) {
+		err = mt_plan__verify(plan);
+		if (err)
+			pr_err("refusing to probe %s: the file attached to is not the one "
+			       "checked and read (%s)",
+			       plan->shown, strerror(-err));
+	}
 	if (!err && plan->nr_syscalls && l->sys_links[0]) {
 		err = sys_trace(l, plan, pid);
 		if (err)

@@ -107,6 +107,7 @@ static int target__attach(struct memtrace *mt, struct target *t, const struct mt
 		pr_err("pid %d exited", t->pid);
 	else if (err != -ENOENT)
 		pr_err("pid %d: reading its allocator's ELF file: %s", t->pid, strerror(-err));
+	mt_plan__close(plan);
 	free(plan);
 	return err;
 }
@@ -144,6 +145,7 @@ static void target__attach_python_allocators(struct memtrace *mt, struct target 
 	else
 		pr_info("pid %d: probing the PyMem_Raw, PyMem and PyObject domains", t->pid);
 out:
+	mt_plan__close(plan);
 	free(plan);
 }
 
@@ -193,15 +195,19 @@ static int target__detect_python(struct memtrace *mt, struct target *t, const st
 		target__attach_python_allocators(mt, t, maps);
 	if (t->command) {
 		/* the final report is what was outstanding when finalization began */
-		char path[PATH_MAX];
+		int fd = mt_maps__module_open(t->pid, maps, t->py.runtime);
+		char path[32];
 		__u64 fin;
 
-		if (mt_maps__module_path(t->pid, maps, t->py.runtime, path, sizeof(path)) ||
-		    mt_elf__func_offset(path, "Py_FinalizeEx", &fin) ||
+		/* through the descriptor checked (mt_maps__module_open), not a path */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (fd < 0 || mt_elf__func_offset(path, "Py_FinalizeEx", &fin) ||
 		    mt_loader__attach_finalize(mt->loader, path, fin, t->pid))
 			pr_warn("pid %d: no probe on Py_FinalizeEx: the final report shows what "
 				"is left after the interpreter's teardown",
 				t->pid);
+		if (fd >= 0)
+			close(fd);
 	}
 	return 0;
 }

@@ -35,6 +35,8 @@ int mt_host__start(struct memtrace *mt)
 	DIR *d = opendir("/proc");
 	int err = 0;
 
+	if (plan)
+		plan->fd = -1;
 	if (!d || !plan) {
 		err = d ? -ENOMEM : -errno;
 		goto out;
@@ -44,6 +46,7 @@ int mt_host__start(struct memtrace *mt)
 		struct mt_maps maps;
 		bool dup = false;
 
+		mt_plan__close(plan); /* the previous process's */
 		if (pid <= 0 || pid == getpid() || mt_maps__read(pid, &maps))
 			continue;
 		err = mt_plan__for_pid(plan, pid, &maps);
@@ -95,6 +98,7 @@ int mt_host__start(struct memtrace *mt)
 out:
 	if (d)
 		closedir(d);
+	mt_plan__close(plan);
 	free(plan);
 	return err;
 }

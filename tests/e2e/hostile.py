@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""End-to-end tests of memtrace against hostile or broken targets (root).
+
+A traced process controls its files, its name and its lifetime; these
+cases check that it cannot turn memtrace (probes in a file it did not map),
+hang it (a FIFO where a library was), fool it, or be hurt by it (a command
+killed when memtrace stops reporting). Helpers, environment variables and
+output format are those of tests/e2e/run.py (E2E_ONLY, E2E_BUDGET, ...).
+
+Only the Python standard library is used.
+"""
+
+import ctypes
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run as e2e  # noqa: E402
+from run import Fail, Lines, case, log, result, spawn  # noqa: E402
+
+MEMTRACE, TARGETS, TMP = e2e.MEMTRACE, e2e.TARGETS, e2e.TMP
+LIFECYCLE = os.path.join(TARGETS, "lifecycle")
+FIRST = len(e2e.CASES)  # run.py's cases come first; ours follow
+
+# ---------------------------------------------------------------------------
+# the links a process holds, and the file each uprobe_multi link is on
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+LIBC.syscall.restype = ctypes.c_long
+SYS_PIDFD_OPEN, SYS_PIDFD_GETFD, SYS_BPF = 434, 438, 321
+BPF_OBJ_GET_INFO_BY_FD = 15
+BPF_LINK_TYPE_UPROBE_MULTI = 12
+
+
+def link_fds(pid):
+    """The fds of process pid that are BPF links."""
+    out = []
+    d = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                if re.search(r"^link_id:", f.read(), re.M):
+                    out.append(int(fd))
+        except OSError:
+            pass
+    return out
+
+
+def uprobe_multi_paths(pid):
+    """The file (kernel's d_path) of every uprobe_multi link process pid holds."""
+    pidfd = LIBC.syscall(SYS_PIDFD_OPEN, pid, 0)
+    if pidfd < 0:
+        raise Fail("pidfd_open(%d): %s" % (pid, os.strerror(ctypes.get_errno())))
+    paths = []
+    try:
+        for fd in link_fds(pid):
+            ours = LIBC.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+            if ours < 0:
+                continue
+            try:
+                info = ctypes.create_string_buffer(256)
+                path = ctypes.create_string_buffer(4096)
+                # bpf_link_info: type, id, prog_id, pad, then uprobe_multi's path,
+                # offsets, ref_ctr_offsets, cookies, path_size, count, flags, pid
+                struct.pack_into("=IIII QQQQ I", info, 0, 0, 0, 0, 0,
+                                 ctypes.addressof(path), 0, 0, 0, len(path))
+                attr = struct.pack("=IIQ", ours, len(info), ctypes.addressof(info))
+                abuf = ctypes.create_string_buffer(attr, len(attr))
+                if LIBC.syscall(SYS_BPF, BPF_OBJ_GET_INFO_BY_FD, abuf, len(attr)) < 0:
+                    continue
+                if struct.unpack_from("=I", info, 0)[0] == BPF_LINK_TYPE_UPROBE_MULTI:
+                    paths.append(path.value.decode(errors="replace"))
+            finally:
+                os.close(ours)
+    finally:
+        os.close(pidfd)
+    return paths
+
+
+def wait_line(lines, pat, timeout):
+    """The first line matching pat (a string), or None."""
+    return lines.wait(lambda l: l if re.search(pat, l) else None, timeout)
+
+
+def system_libc():
+    with open("/proc/self/maps") as f:
+        for line in f:
+            m = re.search(r"(/\S*/libc\.so\.6)$", line.strip())
+            if m:
+                return m.group(1)
+    raise Fail("no libc.so.6 in our own maps")
+
+
+# ---------------------------------------------------------------------------
+# 1. a library path swapped for a symlink to another file when memtrace opens it
+
+IN_OPEN = 0x20
+
+
+def swap_on_open(path, decoy, done):
+    """When path is next opened, replace it by a symlink to decoy (inotify)."""
+    ifd = LIBC.inotify_init1(os.O_CLOEXEC)
+    if ifd < 0 or LIBC.inotify_add_watch(ifd, path.encode(), IN_OPEN) < 0:
+        raise Fail("inotify: %s" % os.strerror(ctypes.get_errno()))
+
+    def watch():
+        try:
+            os.read(ifd, 4096)
+            tmp = path + ".swap"
+            os.symlink(decoy, tmp)
+            os.rename(tmp, path)
+            done.set()
+        finally:
+            os.close(ifd)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+@case("swap-library-symlink")
+def t_swap_library(_):
+    d = os.path.join(TMP, "swap")
+    lib, dec = os.path.join(d, "lib"), os.path.join(d, "decoy")
+    os.makedirs(lib)
+    os.makedirs(dec)
+    real, decoy = os.path.join(lib, "libc.so.6"), os.path.join(dec, "libc.so.6")
+    shutil.copy(system_libc(), real)
+    shutil.copy(system_libc(), decoy)
+    env = dict(os.environ, LD_LIBRARY_PATH=lib)
+    tgt = spawn([LIFECYCLE, "leak-a"], stdin=subprocess.PIPE, env=env)
+    tl = Lines(tgt.stdout, "target")
+    if not wait_line(tl, r"^ready", 10):
+        raise Fail("target did not start")
+    with open("/proc/%d/maps" % tgt.pid) as f:
+        if real not in f.read():
+            raise Fail("target does not map the private libc copy")
+    swapped = threading.Event()
+    swap_on_open(real, decoy, swapped)
+    mt = spawn([MEMTRACE, "-p", str(tgt.pid), "--interval", "1", "-o", os.devnull])
+    ml = Lines(mt.stderr, "memtrace")
+    attached = wait_line(ml, r"attached to pid|error:", 20)
+    errs = []
+    if not swapped.is_set():
+        errs.append("memtrace never opened the library (no swap happened)")
+    if attached and "error:" not in attached:
+        paths = uprobe_multi_paths(mt.pid)
+        e2e.info("uprobe_multi links on: %s" % sorted(set(paths)))
+        if not paths:
+            errs.append("attached, but memtrace holds no uprobe_multi link")
+        if any(p.startswith(dec) for p in paths):
+            errs.append("a uprobe landed in the decoy %s" % decoy)
+        if not any(p.startswith(real) for p in paths):
+            errs.append("no uprobe in the mapped file %s: %s" % (real, paths))
+    elif attached is None:
+        errs.append("memtrace neither attached nor refused: %s" % ml.text()[-300:])
+    else:
+        e2e.info("refused: %s" % attached)
+    mt.send_signal(signal.SIGINT)
+    e2e.reap(mt)
+    tgt.stdin.close()
+    e2e.reap(tgt)
+    return errs
+
+
+# ---------------------------------------------------------------------------
+
+def main():
+    ok = 0
+    try:
+        if os.geteuid() != 0:
+            log("SKIPPED hostile: needs root")
+            log("e2e: 0 passed, 0 failed")
+            return 0
+        for name, fn in e2e.CASES[FIRST:]:
+            if e2e.ONLY and not any(name.startswith(o) for o in e2e.ONLY):
+                continue
+            try:
+                e2e.need_time(name)
+                errs = fn(None)
+                if errs is not None:
+                    result(name, errs)
+            except Fail as e:
+                result(name, str(e))
+            except Exception as e:
+                result(name, "%s: %s" % (type(e).__name__, e))
+            finally:
+                e2e.cleanup()
+    finally:
+        e2e.cleanup()
+        shutil.rmtree(TMP, ignore_errors=True)
+    ok = sum(1 for r in e2e.RESULTS if r[1])
+    failed = len(e2e.RESULTS) - ok
+    log("hostile: %d passed, %d failed" % (ok, failed))
+    return 1 if failed or not e2e.RESULTS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
