@@ -170,6 +170,53 @@ def t_swap_library(_):
 
 
 # ---------------------------------------------------------------------------
+# 3. the command runs to its end: after --count, after a write error
+
+# a command that outlives memtrace's reports, with an exit status of its own
+LONG_CMD = ["sh", "-c", "sleep 1.5; echo cmd-ran-to-its-end >&2; exit 7"]
+
+
+def run_to_end(name, args, want_rc, want_error, close_stdout=False):
+    argv = [MEMTRACE, "--interval", "0.3"] + args + ["--"] + LONG_CMD
+    if close_stdout:
+        argv = ["sh", "-c", 'exec "$@" >&-', "sh"] + argv
+    r = e2e.run(argv, timeout=30)
+    errs = []
+    if r.timed_out:
+        return ["%s: %s" % (name, r.describe())]
+    if "cmd-ran-to-its-end" not in r.out + r.err:
+        errs.append("%s: the command did not run to its end (%s)" % (name, r.describe()))
+    if r.rc != want_rc:
+        errs.append("%s: exit %s, want %d (%s)" % (name, r.rc, want_rc, r.describe()))
+    error_lines = [l for l in r.err.splitlines() if l.startswith("memtrace: error: ")]
+    if want_error and len(error_lines) != 1:
+        errs.append("%s: want one 'memtrace: error:' line: %r" % (name, r.err[-300:]))
+    if not want_error and error_lines:
+        errs.append("%s: unexpected %s" % (name, error_lines[0]))
+    return errs
+
+
+@case("count-outlived")
+def t_count_outlived(_):
+    out = os.path.join(TMP, "count.txt")
+    errs = run_to_end("--count 1", ["--count", "1", "-o", out], 7, False)
+    with open(out) as f:
+        heads = [l for l in f if " report #" in l]
+    # one report per process (the shell and its sleep), each the final one
+    if not heads or any(not re.search(r"report #1 at .*, final$", l.strip()) for l in heads):
+        errs.append("want one final report per process: %r" % heads)
+    return errs
+
+
+@case("write-error-dashdash")
+def t_write_error_dashdash(_):
+    errs = run_to_end("-o /dev/full", ["-o", "/dev/full"], 1, True)
+    # stdout closed: writes fail, and nothing opened later takes its place
+    errs += run_to_end("stdout closed", [], 1, True, close_stdout=True)
+    return errs
+
+
+# ---------------------------------------------------------------------------
 
 def main():
     ok = 0

@@ -115,6 +115,19 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	return nf;
 }
 
+/*
+ * A report could not be written (err, from the renderer: -EIO when a write
+ * failed, then errno says why): one error line. Returns -EIO.
+ */
+static int write_error(struct memtrace *mt, int err)
+{
+	int why = err == -EIO && errno ? errno : -err;
+
+	pr_err("writing the report to %s: %s", mt->opts->output ? mt->opts->output : "stdout",
+	       strerror(why));
+	return -EIO;
+}
+
 static int report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
 			 bool final, bool exited)
 {
@@ -170,10 +183,10 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	r.final = final;
 	r.exited = exited;
 	memcpy(r.counters, snap->counters, sizeof(r.counters));
+	errno = 0;
 	err = mt_output__report(mt->out, &mt->out_cfg, &r);
-	fflush(mt->out);
 	mt_report__free(&r);
-	return err;
+	return err ? write_error(mt, err) : 0;
 }
 
 int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
@@ -189,6 +202,8 @@ int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
 			fprintf(mt->out, "%8d  %-16s %14lld  %s\n", tot[i].t->pid, tot[i].t->comm,
 				(long long)tot[i].bytes, tot[i].t->cgroup);
 		fputc('\n', mt->out);
+		if (fflush(mt->out) || ferror(mt->out))
+			return write_error(mt, -EIO);
 	}
 	for (size_t i = 0; i < nr && !err; i++)
 		err = report_target(mt, tot[i].t, snap, final, false);

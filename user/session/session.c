@@ -10,6 +10,7 @@
  * exec, signal and exit stops spawn.h describes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -80,6 +81,27 @@ static struct mt_loader_opts loader_opts(const struct mt_opts *o)
 	return lo;
 }
 
+/*
+ * A closed standard descriptor stays unusable: a descriptor opened later
+ * (a BPF map, a target's file) must not take its number and receive the
+ * reports. /dev/null read-only makes writes fail (EBADF) as on a closed
+ * one; close-on-exec, so a command still starts with it closed.
+ */
+static void hold_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		int nfd;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (nfd >= 0 && nfd != fd) {
+			dup3(nfd, fd, O_CLOEXEC);
+			close(nfd);
+		}
+	}
+}
+
 struct memtrace *memtrace__new(const struct mt_opts *opts)
 {
 	struct mt_events_ops ops = {.py_stack = mt_session__on_py_stack, .proc = on_proc_event};
@@ -97,6 +119,7 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 	mt->policy.all = opts->all;
 	mt->policy.follow_forks = !opts->no_follow_forks;
 	mt->follow_flags = MT_PROC_STOP | (opts->no_follow_forks ? 0 : MT_PROC_FOLLOW);
+	hold_std_fds();
 
 	/* the symbolizer keeps every module file open */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
@@ -272,6 +295,46 @@ static int report_round(struct memtrace *mt, bool final)
 	return err;
 }
 
+/*
+ * -- mode once memtrace stops reporting (the last report of --count, or an
+ * error): the probes and the lifecycle tracepoints go, processes stopped
+ * for memtrace are let go, and the command runs to its end, its signals and
+ * stops passed through (a signal sent to memtrace alone is passed on). Its
+ * wait status is kept for the exit code.
+ */
+static void wait_command(struct memtrace *mt)
+{
+	if (mt->events)
+		mt_events__consume(mt->events);
+	mt_session__resume_all(mt);
+	mt_events__free(mt->events);
+	mt->events = NULL;
+	mt_loader__free(mt->loader);
+	mt->loader = NULL;
+	while (mt->cmd_pid) {
+		struct pollfd pfd = {.fd = mt->sfd, .events = POLLIN};
+		struct signalfd_siginfo si;
+		int status;
+
+		/* the command's ptrace stops come as SIGCHLD; poll at least every 100 ms */
+		poll(&pfd, 1, 100);
+		while (read(mt->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			if (si.ssi_signo != SIGCHLD && si.ssi_code == SI_USER)
+				kill(mt->cmd_pid, (int)si.ssi_signo);
+		switch (mt_spawn__poll(mt->cmd_pid, NULL, &status)) {
+		case MT_CHILD_NONE:
+			break;
+		case MT_CHILD_GONE:
+			mt->child_status = status;
+			mt->cmd_pid = 0;
+			break;
+		default:
+			mt_spawn__resume(mt->cmd_pid);
+			break;
+		}
+	}
+}
+
 int memtrace__run(struct memtrace *mt)
 {
 	const struct mt_opts *o = mt->opts;
@@ -296,8 +359,10 @@ int memtrace__run(struct memtrace *mt)
 		if (mt->cmd_pid && timeout > 100)
 			timeout = 100;
 		n = poll(pfds, 2, timeout);
-		if (n < 0 && errno != EINTR)
-			return -errno;
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
 		while (read(mt->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			if (on_signal(mt, &si))
 				return report_round(mt, true);
@@ -306,7 +371,7 @@ int memtrace__run(struct memtrace *mt)
 		if (!err && mt->cmd_pid)
 			err = poll_command(mt, &intercept);
 		if (err)
-			return err;
+			break;
 		if (!o->all && !mt_session__live(mt) && !mt->cmd_pid)
 			break;
 		if (now_mono() >= next) {
@@ -314,12 +379,15 @@ int memtrace__run(struct memtrace *mt)
 
 			err = report_round(mt, last);
 			if (err || last)
-				return err;
+				break;
 			next += o->interval;
 			if (next < now_mono())
 				next = now_mono() + o->interval;
 		}
 	}
+	/* the command is not memtrace's to end: it runs to its end */
+	if (mt->cmd_pid)
+		wait_command(mt);
 	return err;
 }
 
