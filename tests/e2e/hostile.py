@@ -170,6 +170,149 @@ def t_swap_library(_):
 
 
 # ---------------------------------------------------------------------------
+# 2. a signal ends memtrace within a second, also while a target's file blocks
+
+ALLOC_LOOP_SRC = r'''
+#include <stdlib.h>
+#include <unistd.h>
+static void *volatile keep;
+int main(void)
+{
+	for (;;) {
+		keep = malloc(100); /* leaks on purpose */
+		usleep(20000);
+	}
+}
+'''
+
+
+def stripped_with_fifo_debuglink(d):
+    """A program whose .gnu_debuglink names a FIFO next to it (libdw opens it)."""
+    src, prog = os.path.join(d, "alloc_loop.c"), os.path.join(d, "alloc_loop")
+    dbg = prog + ".debug"
+    with open(src, "w") as f:
+        f.write(ALLOC_LOOP_SRC)
+    for argv in (["cc", "-O1", "-g", "-fno-builtin", "-o", prog, src],
+                 ["objcopy", "--only-keep-debug", prog, dbg],
+                 ["objcopy", "--strip-debug", "--add-gnu-debuglink=" + dbg, prog]):
+        r = subprocess.run(argv, capture_output=True, cwd=d)
+        if r.returncode:
+            raise Fail("%s: %s" % (" ".join(argv), r.stderr.decode()[-200:]))
+    os.unlink(dbg)
+    os.mkfifo(dbg)
+    return prog
+
+
+def sigterm_timed(mt):
+    """SIGTERM mt; the seconds until it exited, or None (then it is killed)."""
+    t0 = time.monotonic()
+    mt.send_signal(signal.SIGTERM)
+    try:
+        mt.wait(5)
+    except subprocess.TimeoutExpired:
+        e2e.kill_group(mt)
+        mt.wait(5)
+        return None
+    secs = time.monotonic() - t0
+    e2e.info("exit %s %.2f s after SIGTERM" % (mt.returncode, secs))
+    return secs
+
+
+@case("sigterm-stuck")
+def t_sigterm_stuck(_):
+    d = os.path.join(TMP, "stuck")
+    os.makedirs(d)
+    tgt = spawn([stripped_with_fifo_debuglink(d)])
+    time.sleep(0.2)
+    mt = spawn([MEMTRACE, "-p", str(tgt.pid), "--interval", "0.5"])
+    ml = Lines(mt.stderr, "memtrace")
+    errs = []
+    # the symbolizer meets the FIFO when it reads the program (at attach or
+    # at the first report)
+    attached = wait_line(ml, r"attached to pid", 5)
+    e2e.info("attached" if attached else "stuck before attaching")
+    time.sleep(1.5)
+    secs = sigterm_timed(mt)
+    if secs is None:
+        return ["memtrace still running 5 s after SIGTERM"]
+    if secs > 1.5:
+        errs.append("exited %.2f s after SIGTERM, want within 1 s" % secs)
+    out = mt.stdout.read().decode(errors="replace")
+    if mt.returncode == 0:
+        if not re.search(r"report #\d+ at .*, final", out):
+            errs.append("exit 0 without a final report")
+    elif not wait_line(ml, r"^memtrace: error: ", 1):
+        errs.append("exit %s without a 'memtrace: error:' line" % mt.returncode)
+    if tgt.poll() is not None:
+        errs.append("the target did not survive")
+    return errs
+
+
+@case("sigterm-blocked-open")
+def t_sigterm_blocked_open(_):
+    # -o names a FIFO nobody reads: opening it blocks until a signal ends memtrace
+    fifo = os.path.join(TMP, "out.fifo")
+    os.mkfifo(fifo)
+    sleeper = spawn(["sleep", "30"])
+    mt = spawn([MEMTRACE, "-p", str(sleeper.pid), "-o", fifo])
+    time.sleep(1)
+    secs = sigterm_timed(mt)
+    if secs is None:
+        return ["memtrace still running 5 s after SIGTERM"]
+    err = mt.stderr.read().decode(errors="replace")
+    errs = []
+    if secs > 1.5:
+        errs.append("exited %.2f s after SIGTERM, want within 1 s" % secs)
+    if mt.returncode != 1 or not re.search(r"^memtrace: error: ", err, re.M):
+        errs.append("exit %s, want 1 with a 'memtrace: error:' line: %r"
+                    % (mt.returncode, err[-200:]))
+    return errs
+
+
+# ---------------------------------------------------------------------------
+# 8. -o FILE: no symlink followed, no file written through, mode 0600
+
+@case("output-file")
+def t_output_file(_):
+    d = os.path.join(TMP, "out")
+    os.makedirs(d)
+    victim, link = os.path.join(d, "victim"), os.path.join(d, "link")
+    with open(victim, "w") as f:
+        f.write("untouched\n")
+    os.symlink(victim, link)
+    errs = []
+    r = e2e.run([MEMTRACE, "--count", "1", "--interval", "0.2", "-o", link, "--", "true"])
+    if r.rc != 1 or not re.search(r"^memtrace: error: .*symbolic link", r.err, re.M):
+        errs.append("-o SYMLINK: want exit 1 and an error line: %s" % r.describe())
+    # an existing file with a second name: replaced, not written through
+    old, other = os.path.join(d, "old"), os.path.join(d, "other-name")
+    with open(old, "w") as f:
+        f.write("untouched\n")
+    os.link(old, other)
+    os.chmod(old, 0o644)
+    new = os.path.join(d, "new")
+    for path in (old, new):
+        r = e2e.run([MEMTRACE, "--count", "1", "--interval", "0.2", "-o", path, "--", "true"])
+        if r.rc != 0:
+            errs.append("-o %s: %s" % (os.path.basename(path), r.describe()))
+            continue
+        st = os.lstat(path)
+        if st.st_mode & 0o777 != 0o600:
+            errs.append("-o %s: mode %o, want 600" % (os.path.basename(path), st.st_mode & 0o777))
+        with open(path) as f:
+            if "report #1" not in f.read():
+                errs.append("-o %s: no report in the file" % os.path.basename(path))
+    for path in (victim, other):
+        with open(path) as f:
+            if f.read() != "untouched\n":
+                errs.append("%s was written through" % os.path.basename(path))
+    leftovers = [n for n in os.listdir(d) if n not in ("victim", "link", "old", "other-name", "new")]
+    if leftovers:
+        errs.append("temporary files left: %s" % leftovers)
+    return errs
+
+
+# ---------------------------------------------------------------------------
 # 3. the command runs to its end: after --count, after a write error
 
 # a command that outlives memtrace's reports, with an exit status of its own

@@ -409,7 +409,7 @@ int mt_session__start(struct memtrace *mt)
 		return mt_host__start(mt);
 	if (o->cmd)
 		return start_command(mt);
-	for (size_t i = 0; i < o->nr_pids; i++) {
+	for (size_t i = 0; i < o->nr_pids && !mt_session__stopping(); i++) {
 		err = start_pid(mt, o->pids[i]);
 		if (err)
 			return err;

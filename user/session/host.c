@@ -41,7 +41,7 @@ int mt_host__start(struct memtrace *mt)
 		err = d ? -ENOMEM : -errno;
 		goto out;
 	}
-	while ((de = readdir(d)) && nr_seen < 64) {
+	while (!mt_session__stopping() && (de = readdir(d)) && nr_seen < 64) {
 		pid_t pid = (pid_t)atoi(de->d_name);
 		struct mt_maps maps;
 		bool dup = false;

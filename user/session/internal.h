@@ -53,6 +53,11 @@ struct memtrace {
 	int sfd; /* signalfd */
 };
 
+/* ---- session.c ---- */
+
+/* Has SIGINT or SIGTERM asked memtrace to stop? Long loops end early. */
+bool mt_session__stopping(void);
+
 /* ---- attach.c ---- */
 
 /* Attach every target the options name (-p, --; -a: host.c). 0 or -errno. */
