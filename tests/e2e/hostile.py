@@ -186,14 +186,22 @@ int main(void)
 '''
 
 
-def stripped_with_fifo_debuglink(d):
-    """A program whose .gnu_debuglink names a FIFO next to it (libdw opens it)."""
-    src, prog = os.path.join(d, "alloc_loop.c"), os.path.join(d, "alloc_loop")
-    dbg = prog + ".debug"
+def build_alloc_loop(d, name="alloc_loop"):
+    """ALLOC_LOOP_SRC built as d/name (-g, not stripped)."""
+    src, prog = os.path.join(d, "alloc_loop.c"), os.path.join(d, name)
     with open(src, "w") as f:
         f.write(ALLOC_LOOP_SRC)
-    for argv in (["cc", "-O1", "-g", "-fno-builtin", "-o", prog, src],
-                 ["objcopy", "--only-keep-debug", prog, dbg],
+    r = subprocess.run(["cc", "-O1", "-g", "-fno-builtin", "-o", prog, src], capture_output=True)
+    if r.returncode:
+        raise Fail("cc: %s" % r.stderr.decode()[-200:])
+    return prog
+
+
+def stripped_with_fifo_debuglink(d):
+    """A program whose .gnu_debuglink names a FIFO next to it (libdw opens it)."""
+    prog = build_alloc_loop(d)
+    dbg = prog + ".debug"
+    for argv in (["objcopy", "--only-keep-debug", prog, dbg],
                  ["objcopy", "--strip-debug", "--add-gnu-debuglink=" + dbg, prog]):
         r = subprocess.run(argv, capture_output=True, cwd=d)
         if r.returncode:
@@ -266,6 +274,33 @@ def t_sigterm_blocked_open(_):
     if mt.returncode != 1 or not re.search(r"^memtrace: error: ", err, re.M):
         errs.append("exit %s, want 1 with a 'memtrace: error:' line: %r"
                     % (mt.returncode, err[-200:]))
+    return errs
+
+
+# ---------------------------------------------------------------------------
+# 6. a target's names reach the terminal and files escaped
+
+@case("escapes-in-names")
+def t_escapes(_):
+    d = os.path.join(TMP, "esc\x1b[2J")
+    os.makedirs(d)
+    prog = build_alloc_loop(d, "ev\x1b[31mil\x9b")
+    tgt = spawn([prog])
+    time.sleep(0.3)
+    errs = []
+    for fmt in ("text", "json"):
+        r = e2e.run([MEMTRACE, "-v", "-p", str(tgt.pid), "--count", "1", "--interval", "0.5",
+                     "--format", fmt], timeout=30)
+        raw = r.out + r.err
+        if r.rc != 0:
+            errs.append("%s: %s" % (fmt, r.describe()))
+        for bad in ("\x1b", "\x9b", "\ufffd"):
+            if bad in raw:
+                i = raw.index(bad)
+                errs.append("%s: a raw %r reached the output: %r" % (fmt, bad, raw[i - 60:i + 20]))
+        want = "ev\\x1b[31mil" if fmt == "text" else "ev\\u001b[31mil"
+        if want not in r.out:
+            errs.append("%s: the module's name is not shown escaped (%r)" % (fmt, want))
     return errs
 
 

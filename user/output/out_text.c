@@ -28,11 +28,13 @@
  * successive reports line up. The time is local time.
  * With show_stacks each row is followed by its representative stack,
  * innermost frame first: "    at function (file:line) [module] (inlined)".
- * Control characters in names are printed as '?'.
+ * Names come from targets: control characters, bytes that are not UTF-8
+ * and backslashes in them are printed as \xNN (lib/printable.h).
  */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include "lib/printable.h"
 #include "output/output.h"
 
 #define TEXT_ROW_FMT "%c %10s %9lld %11s  "
@@ -64,14 +66,10 @@ const char *mt_bytes__format(char *buf, size_t size, __s64 bytes, bool sign)
 	return buf;
 }
 
-/* Print at most n bytes of s, control characters as '?'. */
+/* Print at most n bytes of s, a target's string (lib/printable.h). */
 static void put_safe_n(FILE *f, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n && s[i]; i++) {
-		unsigned char c = s[i];
-
-		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-	}
+	mt_printable__put(f, s, n);
 }
 
 static void put_safe(FILE *f, const char *s)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <linux/types.h>
 #include "lib/log.h"
+#include "lib/printable.h"
 #include "mt_python.h"
 #include "report/aggregate.h"
 #include "session/internal.h"
@@ -198,9 +199,15 @@ int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
 		fprintf(mt->out, "memtrace: whole host, %zu processes with live allocations%s\n",
 			nr, final ? ", final" : "");
 		fprintf(mt->out, "%8s  %-16s %14s  %s\n", "pid", "comm", "bytes", "cgroup");
-		for (size_t i = 0; i < nr; i++)
-			fprintf(mt->out, "%8d  %-16s %14lld  %s\n", tot[i].t->pid, tot[i].t->comm,
-				(long long)tot[i].bytes, tot[i].t->cgroup);
+		for (size_t i = 0; i < nr; i++) {
+			char comm[4 * sizeof(tot[i].t->comm)];
+
+			fprintf(mt->out, "%8d  %-16s %14lld  ", tot[i].t->pid,
+				mt_printable__str(comm, sizeof(comm), tot[i].t->comm),
+				(long long)tot[i].bytes);
+			mt_printable__put(mt->out, tot[i].t->cgroup, sizeof(tot[i].t->cgroup));
+			fputc('\n', mt->out);
+		}
 		fputc('\n', mt->out);
 		if (fflush(mt->out) || ferror(mt->out))
 			return write_error(mt, -EIO);
