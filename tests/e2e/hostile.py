@@ -305,6 +305,51 @@ def t_escapes(_):
 
 
 # ---------------------------------------------------------------------------
+# 7. pids named twice, memtrace's own, one root cannot read, one exiting
+
+def error_lines(text):
+    return [l for l in text.splitlines() if l.startswith("memtrace: error: ")]
+
+
+@case("pid-checks")
+def t_pid_checks(_):
+    errs = []
+    sleeper = spawn(["sleep", "30"])
+    p = str(sleeper.pid)
+    r = e2e.run([MEMTRACE, "-p", "%s,%s" % (p, p), "--count", "2", "--interval", "0.3"])
+    heads = re.findall(r"^memtrace: pid %s .*report #(\d+)" % p, r.out, re.M)
+    if r.rc != 0 or heads != ["1", "2"]:
+        errs.append("-p P,P: want reports #1 and #2 of P once each, got %s (%s)"
+                    % (heads, r.describe()))
+    r = e2e.run(["sh", "-c", 'exec "$0" -p $$ --count 1', MEMTRACE])
+    if r.rc != 1 or not any("memtrace itself" in l for l in error_lines(r.err)):
+        errs.append("own pid: want exit 1 and an error line: %s" % r.describe())
+    try:
+        with open("/proc/1/maps"):
+            e2e.info("pid 1 is readable here: its message is not checked")
+    except PermissionError:
+        r = e2e.run([MEMTRACE, "-p", "1", "--count", "1"])
+        lines = error_lines(r.err)
+        if r.rc != 1 or len(lines) != 1 or "needs root" in lines[0]:
+            errs.append("pid 1 (unreadable to root): %s" % r.describe())
+    # processes that exit while memtrace starts: each outcome said plainly
+    said = set()
+    for i in range(12):
+        short = spawn(["sleep", "%.2f" % (0.1 + 0.08 * i)])
+        threading.Thread(target=short.wait, daemon=True).start()
+        r = e2e.run([MEMTRACE, "-p", str(short.pid), "--count", "1", "--interval", "0.2"])
+        for l in error_lines(r.err):
+            l = l.replace(str(short.pid), "N")
+            said.add(l)
+            if not re.search(r"no process with pid N|pid N has exited|pid N exited", l):
+                errs.append("a target exiting during the start: %r" % l)
+        if r.rc not in (0, 1):
+            errs.append("a target exiting during the start: %s" % r.describe())
+    e2e.info("said: %s" % sorted(said))
+    return errs
+
+
+# ---------------------------------------------------------------------------
 # 8. -o FILE: no symlink followed, no file written through, mode 0600
 
 @case("output-file")

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "test.h"
 #include "proc/procinfo.h"
@@ -29,4 +30,23 @@ MT_TEST(procinfo_comm_printable)
 	prctl(PR_SET_NAME, old);
 	mt_proc__comm(0x7ffffff0, comm);
 	ASSERT_STREQ(comm, "?", "no such process");
+}
+
+MT_TEST(procinfo_exited)
+{
+	pid_t child;
+	int st;
+
+	ASSERT_FALSE(mt_proc__exited(getpid()), "we run");
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	if (!ASSERT_TRUE(child > 0, "fork"))
+		return;
+	/* a zombie until reaped: exited all the same */
+	for (int i = 0; i < 200 && !mt_proc__exited(child); i++)
+		usleep(5000);
+	ASSERT_TRUE(mt_proc__exited(child), "a zombie has exited");
+	ASSERT_EQ(waitpid(child, &st, 0), child, "reaped");
+	ASSERT_TRUE(mt_proc__exited(child), "a reaped process has exited");
 }

@@ -26,6 +26,7 @@
 #include "probe/syscall_scan.h"
 #include "proc/elf.h"
 #include "proc/files.h"
+#include "proc/procinfo.h"
 #include "lib/log.h"
 #include "mt_abi.h"
 
@@ -348,7 +349,7 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
 			return 0;
 		}
 	}
-	return kill(pid, 0) && errno == ESRCH ? -ESRCH : -ENOENT;
+	return mt_proc__exited(pid) ? -ESRCH : -ENOENT;
 }
 
 void mt_plan__no_syscall_tps(struct mt_plan *plan)

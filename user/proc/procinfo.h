@@ -28,5 +28,7 @@ int mt_proc__start_time(pid_t pid, __u64 *ticks);
 __u64 mt_proc__ticks_of_ns(__u64 ns);
 /* Does pid still name the process that started at ticks? */
 bool mt_proc__alive(pid_t pid, __u64 ticks);
+/* Has pid exited: no such process, or a zombie (state Z or X)? */
+bool mt_proc__exited(pid_t pid);
 
 #endif

@@ -243,13 +243,24 @@ static int check_pid(pid_t pid)
 	}
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, buf, sizeof(buf));
+	if (n < 0 && errno == ENOENT && mt_proc__exited(pid)) {
+		pr_err("pid %d has exited", pid);
+		return -ESRCH;
+	}
 	if (n < 0 && errno == ENOENT) {
-		pr_err("pid %d is a kernel thread (or a zombie): nothing to trace", pid);
+		pr_err("pid %d is a kernel thread: nothing to trace", pid);
 		return -EINVAL;
 	}
-	if (n < 0 && (errno == EACCES || errno == EPERM)) {
+	if (n < 0 && (errno == EACCES || errno == EPERM) && geteuid()) {
 		pr_err("pid %d: %s: memtrace needs root (CAP_SYS_PTRACE to read other "
 		       "processes)",
+		       pid, strerror(errno));
+		return -EPERM;
+	}
+	if (n < 0 && (errno == EACCES || errno == EPERM)) {
+		pr_err("pid %d: %s: the kernel does not let even root read this process (it is "
+		       "in another user namespace's care, or Yama or a security module protects "
+		       "it)",
 		       pid, strerror(errno));
 		return -EPERM;
 	}
