@@ -382,6 +382,10 @@ static int start_pid(struct memtrace *mt, pid_t pid)
 	if (!t)
 		return -ENOMEM;
 	err = mt_maps__read(pid, &maps);
+	if (err && mt_proc__exited(pid)) {
+		pr_err("pid %d exited", pid);
+		return -ESRCH;
+	}
 	if (err) {
 		pr_err("pid %d: reading its memory map: %s", pid, strerror(-err));
 		return err;
@@ -401,7 +405,7 @@ static int start_pid(struct memtrace *mt, pid_t pid)
 	if (err)
 		return err;
 	/* it may have exited before BPF followed it: then no exit event comes */
-	if (!mt_proc__alive(pid, start)) {
+	if (!mt_proc__alive(pid, start) || mt_proc__exited(pid)) {
 		pr_err("pid %d exited", pid);
 		return -ESRCH;
 	}
