@@ -49,7 +49,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test layers unit e2e targets bench deps demo format sanitize check-format
+.PHONY: all clean test layers unit e2e e2e-sanitize targets bench deps demo format sanitize check-format
 all: memtrace
 
 # a half-written file from a failed recipe must not look up to date
@@ -126,6 +126,22 @@ E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py te
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 
+# The end-to-end runners against memtrace itself built with ASan+UBSan
+# (.output-asan; LeakSanitizer at every exit): a sanitizer report (each
+# goes to a file in .output-asan/logs) fails it, as a failed case does.
+SAN_FLAGS := EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	     EXTRA_LDFLAGS='-fsanitize=address,undefined'
+E2E_SAN_RUNNERS ?= tests/e2e/hostile.py tests/e2e/lifecycle.py tests/e2e/run.py
+e2e-sanitize: targets
+	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-asan $(SAN_FLAGS) .output-asan/memtrace
+	$(Q)rm -rf .output-asan/logs && mkdir -p .output-asan/logs
+	$(Q)rc=0; for r in $(E2E_SAN_RUNNERS); do \
+		MEMTRACE=.output-asan/memtrace ASAN_OPTIONS=log_path=$(CURDIR)/.output-asan/logs/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/.output-asan/logs/ubsan \
+		$(PYTHON) $$r || rc=1; done; \
+	if [ -n "$$(ls .output-asan/logs)" ]; then head -n 40 .output-asan/logs/*; \
+		echo "e2e-sanitize: sanitizer reports above"; rc=1; fi; exit $$rc
+
 # headers point one way (the README's layout section)
 layers:
 	$(Q)$(PYTHON) tests/check_layers.py
@@ -172,6 +188,6 @@ check-format:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) .output-san memtrace
+	$(Q)rm -rf $(OUTPUT) .output-san .output-asan memtrace
 
 -include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/bpf/*.d $(OUTPUT)/tests/unit/*.d)
