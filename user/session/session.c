@@ -180,20 +180,26 @@ static void hold_std_fds(void)
  * renamed over it, so no existing file is written through and a reader
  * never sees a half-made one; reports are then appended to it. A device
  * or a FIFO that exists is written as it is (a FIFO waits for a reader;
- * a signal still ends memtrace). NULL with errno set.
+ * a signal still ends memtrace), and so are memtrace's own descriptors
+ * (/dev/fd/N, /proc/self/fd/N, /dev/stdout, /dev/stderr: links, but to
+ * what its caller gave it). NULL with errno set.
  */
 static FILE *open_output(const char *path)
 {
+	/* our own descriptors: a shell's >(cmd), /dev/stdout */
+	bool own_fd = !strncmp(path, "/dev/fd/", 8) || !strncmp(path, "/proc/self/fd/", 14) ||
+		      !strcmp(path, "/dev/stdout") || !strcmp(path, "/dev/stderr");
 	char tmp[PATH_MAX];
 	struct stat st;
 	FILE *f;
 	int fd;
 
-	if (!lstat(path, &st) && S_ISLNK(st.st_mode)) {
+	if (own_fd) {
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	} else if (!lstat(path, &st) && S_ISLNK(st.st_mode)) {
 		errno = ELOOP;
 		return NULL;
-	}
-	if (!lstat(path, &st) && !S_ISREG(st.st_mode)) {
+	} else if (!lstat(path, &st) && !S_ISREG(st.st_mode)) {
 		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	} else {
 		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
