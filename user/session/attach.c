@@ -425,6 +425,7 @@ int mt_session__start(struct memtrace *mt)
 	if (o->cmd)
 		return start_command(mt);
 	for (size_t i = 0; i < o->nr_pids && !mt_session__stopping(); i++) {
+		mt_session__progress();
 		err = start_pid(mt, o->pids[i]);
 		if (err)
 			return err;
@@ -611,6 +612,7 @@ int mt_session__lifecycle(struct memtrace *mt)
 		struct target *t;
 		enum mt_lc_action a = mt_lifecycle__decide(&mt->targets, &mt->policy, &e, &t);
 
+		mt_session__progress();
 		if (a != MT_LC_IGNORE && a != MT_LC_FORGET)
 			pr_debug("pid %d: %s event: %s", e.pid,
 				 e.type == MT_PROC_FORK	  ? "fork"

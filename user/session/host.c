@@ -47,6 +47,7 @@ int mt_host__start(struct memtrace *mt)
 		bool dup = false;
 
 		mt_plan__close(plan); /* the previous process's */
+		mt_session__progress();
 		if (pid <= 0 || pid == getpid() || mt_maps__read(pid, &maps))
 			continue;
 		err = mt_plan__for_pid(plan, pid, &maps);
@@ -134,6 +135,7 @@ int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap)
 			err = -ENOMEM;
 			break;
 		}
+		mt_session__progress();
 		mt_proc__comm(pid, t->comm);
 		mt_proc__cgroup(pid, t->cgroup, sizeof(t->cgroup));
 		mt_sym_native__add_pid(mt->sym, pid);

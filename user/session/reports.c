@@ -147,6 +147,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		const struct mt_raw_site *s = &sites[i];
 		struct mt_sample smp = {};
 
+		mt_session__progress();
 		if (!s->stats.bytes && !s->stats.count && !s->stats.alloc_count)
 			continue;
 		smp.bytes = s->stats.bytes;

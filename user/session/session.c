@@ -87,17 +87,27 @@ static struct mt_loader_opts loader_opts(const struct mt_opts *o)
  * SIGINT and SIGTERM are caught wherever memtrace is, not only in the loop:
  * a step that blocks or runs long (a file a target controls, a big debug
  * file) cannot keep memtrace from ending. The handler notes the signal and
- * gives the loop STOP_GRACE seconds to take it (the loop then writes the
- * final reports, within FINAL_GRACE seconds); past that, or on a second
- * signal, memtrace exits at once with an error line (its links go with its
- * descriptors). In -- mode a signal sent to memtrace alone is passed on to
- * the command, which decides (one from the terminal reached it already).
+ * gives the loop STOP_GRACE seconds to take it, or more while memtrace
+ * makes progress (mt_session__progress: a site symbolized, a process
+ * attached, an event handled; a busy -a round on a loaded host), up to
+ * FINAL_GRACE seconds in all, the final reports included. A step that
+ * makes no progress for STOP_GRACE seconds (a blocked open or read), the
+ * end of FINAL_GRACE, or a second signal end memtrace at once with an
+ * error line (its links go with its descriptors). In -- mode a signal sent to memtrace alone is
+ * passed on to the command, which decides (one from the terminal reached it already).
  */
 #define STOP_GRACE 1
 #define FINAL_GRACE 10
 
 static volatile sig_atomic_t stop_signo; /* the signal that ends the run, or 0 */
 static volatile sig_atomic_t signal_cmd; /* -- mode: the command, while it runs */
+static volatile sig_atomic_t progress;	 /* bumped by mt_session__progress */
+static volatile sig_atomic_t progress_seen, grace_spent;
+
+void mt_session__progress(void)
+{
+	progress++;
+}
 
 static void say(const char *msg)
 {
@@ -118,6 +128,7 @@ static void on_stop_signal(int sig, siginfo_t *si, void *uc)
 		_exit(1);
 	} else {
 		stop_signo = sig;
+		progress_seen = progress;
 		alarm(STOP_GRACE);
 	}
 	errno = saved;
@@ -127,6 +138,12 @@ static void on_alarm(int sig)
 {
 	if (!stop_signo)
 		return;
+	grace_spent += STOP_GRACE;
+	if (progress != progress_seen && grace_spent < FINAL_GRACE) {
+		progress_seen = progress;
+		alarm(STOP_GRACE);
+		return;
+	}
 	say("memtrace: error: a signal asked memtrace to stop and a step did not end in time: "
 	    "exiting without a final report\n");
 	_exit(1);
@@ -480,8 +497,8 @@ int memtrace__run(struct memtrace *mt)
 			stop_signo = 0;
 		}
 		if (stop_signo) {
-			/* the loop took it: the final reports, in bounded time */
-			alarm(FINAL_GRACE);
+			/* the loop took it: the final reports (on_alarm bounds them) */
+			mt_session__progress();
 			return report_round(mt, true);
 		}
 		n = poll(pfds, 2, timeout);
@@ -491,6 +508,7 @@ int memtrace__run(struct memtrace *mt)
 		}
 		while (read(mt->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			; /* SIGCHLD: the command is polled below */
+		mt_session__progress();
 		if (stop_signo)
 			continue;
 		mt_events__consume(mt->events);
