@@ -55,8 +55,8 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test layers unit fuzz fuzz-corpus fuzzers e2e targets bench deps demo format \
-	sanitize check-format install uninstall check-install version FORCE
+.PHONY: all clean test layers unit fuzz fuzz-corpus fuzzers e2e e2e-sanitize targets bench deps \
+	demo format sanitize check-format install uninstall check-install version FORCE
 all: memtrace
 
 # a half-written file from a failed recipe must not look up to date
@@ -155,7 +155,8 @@ unit: $(OUTPUT)/unit-tests
 
 # every end-to-end runner runs; the target fails if any failed
 E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py \
-	       tests/e2e/outputs_pprof.py tests/e2e/outputs_html.py tests/e2e/live.py
+	       tests/e2e/outputs_pprof.py tests/e2e/outputs_html.py tests/e2e/live.py \
+	       tests/e2e/hostile.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 
@@ -164,6 +165,22 @@ e2e: memtrace targets
 # description
 check-install: memtrace
 	$(Q)$(PYTHON) tests/check_install.py
+
+# The end-to-end runners against memtrace itself built with ASan+UBSan
+# (.output-asan; LeakSanitizer at every exit): a sanitizer report (each
+# goes to a file in .output-asan/logs) fails it, as a failed case does.
+SAN_FLAGS := EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	     EXTRA_LDFLAGS='-fsanitize=address,undefined'
+E2E_SAN_RUNNERS ?= tests/e2e/hostile.py tests/e2e/lifecycle.py tests/e2e/run.py
+e2e-sanitize: targets
+	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-asan $(SAN_FLAGS) .output-asan/memtrace
+	$(Q)rm -rf .output-asan/logs && mkdir -p .output-asan/logs
+	$(Q)rc=0; for r in $(E2E_SAN_RUNNERS); do \
+		MEMTRACE=.output-asan/memtrace ASAN_OPTIONS=log_path=$(CURDIR)/.output-asan/logs/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/.output-asan/logs/ubsan \
+		$(PYTHON) $$r || rc=1; done; \
+	if [ -n "$$(ls .output-asan/logs)" ]; then head -n 40 .output-asan/logs/*; \
+		echo "e2e-sanitize: sanitizer reports above"; rc=1; fi; exit $$rc
 
 # headers point one way (the README's layout section)
 layers:
@@ -250,6 +267,6 @@ check-format:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) .output-san .output-fuzz memtrace
+	$(Q)rm -rf $(OUTPUT) .output-san .output-fuzz .output-asan memtrace
 
 -include $(wildcard $(OUTPUT)/fuzz/*.d $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/bpf/*.d $(OUTPUT)/tests/unit/*.d)

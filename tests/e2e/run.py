@@ -1232,7 +1232,8 @@ def other_memtraces():
     for d in os.listdir("/proc"):
         if d.isdigit() and int(d) not in ours:
             try:
-                with open("/proc/%s/comm" % d) as f:
+                # a process may name itself with any bytes (hostile.py's do)
+                with open("/proc/%s/comm" % d, errors="replace") as f:
                     if f.read().strip() == "memtrace":
                         pids.append(int(d))
             except OSError:

@@ -290,7 +290,7 @@ MT_TEST(out_text_golden)
 MT_TEST(out_text_empty_and_hostile)
 {
 	static const char head[] =
-	    "memtrace: pid 1 (a?b) report #1 at 22:13:20, final\n"
+	    "memtrace: pid 1 (a\\x1bb) report #1 at 22:13:20, final\n"
 	    "no outstanding allocations\n"
 	    "total: bytes 0 B, count 0, growth -1.0 MiB; 0 of 0 groups shown\n";
 	struct mt_report r = {.pid = 1,
@@ -443,7 +443,10 @@ MT_TEST(out_json_utf8)
 	    {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},	      /* surrogate */
 	    {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* > U+10FFFF */
 	    {"a\xe2\x82", "\"a\\ufffd\\ufffd\""},		      /* truncated */
-	    {"\x7f\x1f", "\"\x7f\\u001f\""},
+	    {"\x7f\x1f", "\"\\u007f\\u001f\""},
+	    {"\xc2\x9b"
+	     "2J\xc2\xa0",
+	     "\"\\u009b2J\xc2\xa0\""}, /* C1 CSI; U+00A0 kept */
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {

@@ -8,7 +8,11 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "probe/plan.h"
 #include "test.h"
@@ -89,6 +93,7 @@ MT_TEST(plan_syscall_sites)
 out:
 	if (fd >= 0)
 		close(fd);
+	mt_plan__close(plan);
 	free(plan);
 }
 
@@ -121,5 +126,34 @@ MT_TEST(plan_reallocarray_after_multiply)
 out:
 	if (fd >= 0)
 		close(fd);
+	mt_plan__close(plan);
+	free(plan);
+}
+
+/* The plan keeps the file it read; probes are attached through it. */
+MT_TEST(plan_keeps_its_file)
+{
+	struct mt_plan *plan = calloc(1, sizeof(*plan));
+	char want[32];
+	const char *path;
+	struct stat st;
+
+	if (!ASSERT_TRUE(plan != NULL, "plan") || !plan_own_libc(plan, &path))
+		goto out;
+	snprintf(want, sizeof(want), "/proc/self/fd/%d", plan->fd);
+	ASSERT_TRUE(plan->fd >= 0, "descriptor kept");
+	ASSERT_STREQ(plan->path, want, "attached through the descriptor");
+	ASSERT_STREQ(plan->shown, path, "shown as named");
+	ASSERT_TRUE(!fstat(plan->fd, &st) && st.st_ino == plan->inode, "the file parsed");
+	ASSERT_OK(mt_plan__verify(plan), "same file after attaching");
+	plan->inode++;
+	ASSERT_EQ(mt_plan__verify(plan), -ESTALE, "another file is refused");
+	mt_plan__close(plan);
+	ASSERT_EQ(plan->fd, -1, "closed");
+	mt_plan__close(plan);
+	ASSERT_EQ(mt_plan__from_file(plan, "/dev/null"), -ENXIO, "not a regular file");
+	ASSERT_EQ(plan->fd, -1, "nothing kept on failure");
+out:
+	mt_plan__close(plan);
 	free(plan);
 }

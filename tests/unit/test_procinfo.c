@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "test.h"
 #include "proc/procinfo.h"
@@ -63,4 +64,23 @@ MT_TEST(procinfo_status_mem)
 	ASSERT_TRUE(m.rss > 0 && m.rss_anon > 0 && m.rss_anon <= m.rss, "plausible");
 	ASSERT_TRUE(m.swap >= 0, "swap known");
 	ASSERT_EQ(mt_proc__mem(0x7ffffff0, &m), -ESRCH, "no such process");
+}
+
+MT_TEST(procinfo_exited)
+{
+	pid_t child;
+	int st;
+
+	ASSERT_FALSE(mt_proc__exited(getpid()), "we run");
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	if (!ASSERT_TRUE(child > 0, "fork"))
+		return;
+	/* a zombie until reaped: exited all the same */
+	for (int i = 0; i < 200 && !mt_proc__exited(child); i++)
+		usleep(5000);
+	ASSERT_TRUE(mt_proc__exited(child), "a zombie has exited");
+	ASSERT_EQ(waitpid(child, &st, 0), child, "reaped");
+	ASSERT_TRUE(mt_proc__exited(child), "a reaped process has exited");
 }

@@ -30,6 +30,7 @@
 #include <bpf/libbpf.h>
 #include "kernel/loader.h"
 #include "lib/log.h"
+#include "proc/procinfo.h"
 #include "mt_python.h"
 #include "kernel/tracefs.h"
 #include "memtrace.skel.h"
@@ -424,6 +425,12 @@ static const char *attach_hint(int err)
 	}
 }
 
+/* Did pid (> 0) exit (the usual reason an attach to it fails)? */
+static bool exited(pid_t pid)
+{
+	return pid > 0 && mt_proc__exited(pid);
+}
+
 static int attach_perf(struct mt_loader *l, struct mt_pid_links *pl, const struct mt_plan *plan,
 		       pid_t pid)
 {
@@ -451,6 +458,10 @@ static int attach_perf(struct mt_loader *l, struct mt_pid_links *pl, const struc
 			if (!link) {
 				int err = -errno;
 
+				if (exited(pid)) {
+					pr_err("pid %d exited while memtrace attached to it", pid);
+					return -ESRCH;
+				}
 				pr_err("attaching %s%s in %s: %s%s", p->name,
 				       ret ? " (return)" : "", plan->shown, strerror(-err),
 				       attach_hint(err));
@@ -502,6 +513,10 @@ static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const stru
 	pl->fds[1] = fd;
 	return 0;
 fail:
+	if (exited(pid)) {
+		pr_err("pid %d exited while memtrace attached to it", pid);
+		return -ESRCH;
+	}
 	if (fd == -EINVAL || fd == -EOPNOTSUPP || fd == -ENOSYS)
 		pr_debug("%s link on %s: %s", mt_attach_mode__name(l->mode), plan->shown,
 			 strerror(-fd));
@@ -591,6 +606,14 @@ int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid
 		err = attach_perf(l, pl, plan, pid);
 	else
 		err = attach_multi(l, pl, plan, pid);
+	/* the kernel resolved plan->path to the file planned, or nothing stays */
+	if (!err) {
+		err = mt_plan__verify(plan);
+		if (err)
+			pr_err("refusing to probe %s: the file attached to is not the one "
+			       "checked and read (%s)",
+			       plan->shown, strerror(-err));
+	}
 	if (!err && plan->nr_syscalls && l->sys_links[0]) {
 		err = sys_trace(l, plan, pid);
 		if (err)

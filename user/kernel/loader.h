@@ -81,7 +81,9 @@ const char *mt_attach_mode__name(enum mt_attach_mode m);
 void mt_loader__prepare(const struct mt_loader *l, struct mt_plan *plan);
 
 /*
- * Attach the plan's probes for one process (pid 0: every process).
+ * Attach the plan's probes for one process (pid 0: every process), through
+ * the plan's descriptor (plan->path is /proc/self/fd/N); device and inode
+ * are checked again after attaching, and a mismatch detaches (-ESTALE).
  * Returns 0 or a negative errno after an error message naming the symbol.
  * -EOPNOTSUPP: this link type is not supported here (try another mode).
  */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <bpf/libbpf.h>
 #include "lib/log.h"
+#include "lib/printable.h"
 
 static int cur_level = MT_LOG_INFO;
 
@@ -25,14 +26,17 @@ int mt_log__level(void)
 
 void mt_log(enum mt_log_level level, const char *fmt, ...)
 {
+	char msg[4096];
 	va_list ap;
 
 	if ((int)level > cur_level)
 		return;
-	fputs(prefix[level], stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* messages carry targets' paths and names: printed as lib/printable.h says */
+	fputs(prefix[level], stderr);
+	mt_printable__put(stderr, msg, sizeof(msg));
 	fputc('\n', stderr);
 }
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Leveled logging to stderr, also carrying libbpf's messages. Messages are
- * git-style: lower case, no full stop, the problem first.
+ * git-style: lower case, no full stop, the problem first. A message is one
+ * line: control characters in it (from a target's names) are escaped
+ * (lib/printable.h).
  */
 #ifndef MT_LOG_H
 #define MT_LOG_H

@@ -32,9 +32,9 @@
  * from /proc/PID/status at the report (null when unknown, e.g. after it
  * exited); "untraced_growth_bytes" > 0 says RSS kept growing by that much
  * more than the traced bytes (report/untraced.h), 0 otherwise. Strings are escaped
- * per RFC 8259: '"' and '\\' with a backslash, control characters as
- * \u00xx; valid UTF-8 passes through, any byte that is not part of a
- * valid UTF-8 sequence becomes U+FFFD so the output is always valid JSON.
+ * per RFC 8259: '"' and '\\' with a backslash, control characters (C0,
+ * DEL and C1: a terminal acts on them) as \u00xx; valid UTF-8 passes through, any byte that is not
+ * part of a valid UTF-8 sequence becomes U+FFFD so the output is always valid JSON.
  *
  * A diff (memtrace diff) is one object on one line:
  *
@@ -49,40 +49,8 @@
  */
 #include <errno.h>
 #include <math.h>
+#include "lib/printable.h"
 #include "output/output.h"
-
-/*
- * Length of the valid UTF-8 sequence at p (p[0] >= 0x80) within avail
- * bytes, 0 if invalid. The second byte's range excludes overlong forms,
- * surrogates and code points above U+10FFFF (RFC 3629). Reads stop at the
- * first byte that does not fit, so a NUL ends them.
- */
-static size_t utf8_seq_len(const unsigned char *p, size_t avail)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		lo = c == 0xe0 ? 0xa0 : lo;
-		hi = c == 0xed ? 0x9f : hi;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		lo = c == 0xf0 ? 0x90 : lo;
-		hi = c == 0xf4 ? 0x8f : hi;
-	} else {
-		return 0;
-	}
-	if (len > avail || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t k = 2; k < len; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-	}
-	return len;
-}
 
 /*
  * A JSON string of at most n bytes of s (stopping at NUL), or null for
@@ -106,13 +74,18 @@ static void json_strn_in(FILE *f, const char *s, size_t n, bool script)
 			fputc('\\', f);
 			fputc(c, f);
 			i++;
-		} else if (c < 0x20 || (script && (c == '<' || c == '>' || c == '&'))) {
+		} else if (c < 0x20 || c == 0x7f ||
+			   (script && (c == '<' || c == '>' || c == '&'))) {
 			fprintf(f, "\\u%04x", c);
 			i++;
+		} else if (c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] < 0xa0) {
+			/* C1 controls (U+0080..U+009F; CSI is U+009B) escaped as well */
+			fprintf(f, "\\u%04x", p[i + 1]);
+			i += 2;
 		} else if (c < 0x80) {
 			fputc(c, f);
 			i++;
-		} else if ((len = utf8_seq_len(p + i, n - i))) {
+		} else if ((len = mt_utf8__seq_len(p + i, n - i))) {
 			/* U+2028 and U+2029 end a line in older JavaScript */
 			if (script && len == 3 && c == 0xe2 && p[i + 1] == 0x80 &&
 			    (p[i + 2] == 0xa8 || p[i + 2] == 0xa9))

@@ -35,7 +35,8 @@
  * outstanding bytes; there is none when they are unknown (the process
  * exited). The "RSS kept growing" note comes with a report whose
  * untraced_growth_bytes is set (see report/untraced.h).
- * Control characters in names are printed as '?'.
+ * Names come from targets: control characters, bytes that are not UTF-8
+ * and backslashes in them are printed as \xNN (lib/printable.h).
  *
  * A diff (memtrace diff) is one table in the same columns' spirit:
  *
@@ -53,6 +54,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include "lib/printable.h"
 #include "output/output.h"
 
 #define TEXT_ROW_FMT "%c %10s %9lld %11s  "
@@ -84,14 +86,10 @@ const char *mt_bytes__format(char *buf, size_t size, __s64 bytes, bool sign)
 	return buf;
 }
 
-/* Print at most n bytes of s, control characters as '?'. */
+/* Print at most n bytes of s, a target's string (lib/printable.h). */
 static void put_safe_n(FILE *f, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n && s[i]; i++) {
-		unsigned char c = s[i];
-
-		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-	}
+	mt_printable__put(f, s, n);
 }
 
 static void put_safe(FILE *f, const char *s)

@@ -26,6 +26,7 @@
 #include "probe/syscall_scan.h"
 #include "proc/elf.h"
 #include "proc/files.h"
+#include "proc/procinfo.h"
 #include "lib/log.h"
 #include "mt_abi.h"
 
@@ -93,8 +94,7 @@ static void elf_file__close(struct elf_file *f)
 	mt_elf__close(&f->e);
 }
 
-static int elf_file__open(struct elf_file *f, const char *path, const struct kind_desc *tab,
-			  size_t ntab)
+static int elf_file__open(struct elf_file *f, int fd, const struct kind_desc *tab, size_t ntab)
 {
 	struct mt_elf_sym syms[MAX_KINDS];
 	const struct mt_elf_load *exec;
@@ -103,7 +103,8 @@ static int elf_file__open(struct elf_file *f, const char *path, const struct kin
 	memset(f, 0, sizeof(*f));
 	f->tab = tab;
 	f->ntab = ntab < MAX_KINDS ? ntab : MAX_KINDS;
-	err = mt_elf__open(&f->e, path);
+	/* a descriptor of its own: the plan keeps fd */
+	err = mt_elf__open_fd(&f->e, fcntl(fd, F_DUPFD_CLOEXEC, 0));
 	if (err)
 		return err;
 	exec = mt_elf__exec_load(&f->e);
@@ -208,7 +209,8 @@ static bool plan_syscalls(struct mt_plan *plan, struct elf_file *f, Dwarf_CFI *c
 	return n > 0;
 }
 
-static int plan_file(struct mt_plan *plan, const char *path, const struct kind_desc *tab,
+/* The plan of the file open at fd (fd is the plan's from now on, also on failure). */
+static int plan_file(struct mt_plan *plan, int fd, const char *shown, const struct kind_desc *tab,
 		     size_t ntab)
 {
 	struct elf_file f;
@@ -216,11 +218,17 @@ static int plan_file(struct mt_plan *plan, const char *path, const struct kind_d
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
-	snprintf(plan->path, sizeof(plan->path), "%s", path);
-	snprintf(plan->shown, sizeof(plan->shown), "%s", path);
-	err = elf_file__open(&f, path, tab, ntab);
-	if (err)
+	plan->fd = -1;
+	if (fd < 0)
+		return fd;
+	plan->fd = fd;
+	snprintf(plan->path, sizeof(plan->path), "/proc/self/fd/%d", fd);
+	snprintf(plan->shown, sizeof(plan->shown), "%s", shown);
+	err = elf_file__open(&f, fd, tab, ntab);
+	if (err) {
+		mt_plan__close(plan);
 		return err;
+	}
 	plan->inode = f.e.ino;
 	plan->dev = f.e.dev;
 	for (size_t k = 0; k < f.ntab; k++) {
@@ -271,12 +279,31 @@ out:
 	if (cfi)
 		dwarf_cfi_end(cfi);
 	elf_file__close(&f);
+	if (err)
+		mt_plan__close(plan);
 	return err;
 }
 
 int mt_plan__from_file(struct mt_plan *plan, const char *path)
 {
-	return plan_file(plan, path, kinds, NR_KINDS);
+	return plan_file(plan, mt_files__open(path), path ? path : "", kinds, NR_KINDS);
+}
+
+void mt_plan__close(struct mt_plan *plan)
+{
+	if (plan && plan->fd >= 0)
+		close(plan->fd);
+	if (plan)
+		plan->fd = -1;
+}
+
+int mt_plan__verify(const struct mt_plan *plan)
+{
+	struct stat st;
+
+	if (stat(plan->path, &st))
+		return -errno;
+	return st.st_dev == plan->dev && st.st_ino == plan->inode ? 0 : -ESTALE;
 }
 
 static bool is_libc_name(const char *path)
@@ -290,9 +317,10 @@ static bool is_libc_name(const char *path)
 
 int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps)
 {
-	char path[PATH_MAX], exe[PATH_MAX] = "";
+	char path[64], exe[PATH_MAX] = "";
 	ssize_t n;
 
+	plan->fd = -1;
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
@@ -309,17 +337,19 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
 			if ((pass == 0 && !is_exe) || (pass == 1 && (is_exe || !is_libc)) ||
 			    (pass == 2 && (is_exe || is_libc)))
 				continue;
-			if (mt_maps__module_path(pid, maps, m->start, path, sizeof(path)) ||
-			    mt_plan__from_file(plan, path))
+			/* the mapped file (device and inode), kept open from here on */
+			if (plan_file(
+				plan,
+				mt_files__open_module(pid, maps, m, NULL, MT_FILES_SAME, NULL, 0),
+				m->path, kinds, NR_KINDS))
 				continue;
-			snprintf(plan->shown, sizeof(plan->shown), "%s", m->path);
 			plan->exec_start = m->exec_start;
 			plan->exec_end = m->exec_end;
 			plan->exec_offset = m->exec_offset;
 			return 0;
 		}
 	}
-	return kill(pid, 0) && errno == ESRCH ? -ESRCH : -ENOENT;
+	return mt_proc__exited(pid) ? -ESRCH : -ENOENT;
 }
 
 void mt_plan__no_syscall_tps(struct mt_plan *plan)
@@ -353,7 +383,7 @@ void mt_plan__log(const struct mt_plan *plan)
 }
 
 /* Does the build inline pymalloc at its call sites (mt_insn__pymalloc_inlined)? */
-static bool pymalloc_inlined(const char *path)
+static bool pymalloc_inlined(int fd)
 {
 	static const struct kind_desc obj[] = {
 	    {MT_KIND_MALLOC, "PyObject_Malloc", true, true},
@@ -363,7 +393,7 @@ static bool pymalloc_inlined(const char *path)
 	bool inlined = false;
 	__u64 off;
 
-	if (elf_file__open(&f, path, obj, 1))
+	if (elf_file__open(&f, fd, obj, 1))
 		return false;
 	if (f.sym[0] && !mt_elf__offset(&f.e, f.sym[0], &off) &&
 	    pread(f.e.fd, b, sizeof(b), (off_t)off) == (ssize_t)sizeof(b))
@@ -376,19 +406,16 @@ int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps,
 		    bool *inlined)
 {
 	const struct mt_module *mod = mt_maps__find(maps, runtime);
-	char path[PATH_MAX];
 	int err;
 
 	*inlined = false;
+	plan->fd = -1;
 	if (!mod)
 		return -ENOENT;
-	err = mt_maps__module_path(pid, maps, mod->start, path, sizeof(path));
+	err = plan_file(plan, mt_files__open_module(pid, maps, mod, NULL, MT_FILES_SAME, NULL, 0),
+			mod->path, py_kinds, sizeof(py_kinds) / sizeof(py_kinds[0]));
 	if (err)
 		return err;
-	err = plan_file(plan, path, py_kinds, sizeof(py_kinds) / sizeof(py_kinds[0]));
-	if (err)
-		return err;
-	snprintf(plan->shown, sizeof(plan->shown), "%s", mod->path);
-	*inlined = pymalloc_inlined(path);
+	*inlined = pymalloc_inlined(plan->fd);
 	return 0;
 }

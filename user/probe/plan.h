@@ -29,8 +29,14 @@ struct mt_probe {
 	bool syscall_tp;   /* seen by system call tracepoints instead: no trap */
 };
 
+/*
+ * A plan holds the descriptor of the file it checked and parsed: probes are
+ * attached through it (path is "/proc/self/fd/N"), never by a path a target
+ * could swap for another file in between. -1 when the plan holds none.
+ */
 struct mt_plan {
-	char path[PATH_MAX];  /* file to attach to, valid in our mount namespace */
+	int fd;		      /* the file checked and parsed; the plan's to close */
+	char path[PATH_MAX];  /* "/proc/self/fd/N" of fd: the path attached to */
 	char shown[PATH_MAX]; /* the file as the target names it */
 	__u64 inode;
 	dev_t dev;
@@ -47,17 +53,27 @@ struct mt_plan {
 };
 
 /*
- * Plan the libc probes for a file. path is the file to read (and attach
- * to). Returns 0, -ENOENT when the file defines no malloc/free, or another
- * negative errno.
+ * Plan the libc probes for a file. path is the file to read; the plan
+ * keeps it open (plan->fd). Returns 0, -ENOENT when the file defines no
+ * malloc/free, or another negative errno (then plan->fd is -1).
  */
 int mt_plan__from_file(struct mt_plan *plan, const char *path);
+
+/* Close the plan's file (plan->fd becomes -1). Accepts NULL. */
+void mt_plan__close(struct mt_plan *plan);
+
+/*
+ * Is the file at plan->path still the one planned (device and inode)?
+ * Checked after attaching: 0 or -ESTALE (or what stat(2) said).
+ */
+int mt_plan__verify(const struct mt_plan *plan);
 
 /*
  * Find the module of a running process that holds its allocator (the
  * executable if it defines malloc, else its C library) and plan it,
  * reading the file through /proc/PID/root (or map_files) with an inode
- * check so containers work. -ESRCH: gone; -ENOENT: no allocator found.
+ * check so containers work: the file mapped, never another one at its path.
+ * -ESRCH: gone; -ENOENT: no allocator found. plan->fd is -1 on failure.
  */
 int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps);
 

@@ -130,16 +130,11 @@ found:
 	return fd;
 }
 
-int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf, size_t len)
+int mt_maps__module_open(pid_t pid, const struct mt_maps *maps, __u64 addr)
 {
 	const struct mt_module *mod = mt_maps__find(maps, addr);
-	int fd;
 
 	if (!mod)
 		return -ENOENT;
-	fd = mt_files__open_module(pid, maps, mod, NULL, MT_FILES_SAME, buf, len);
-	if (fd < 0)
-		return fd;
-	close(fd);
-	return 0;
+	return mt_files__open_module(pid, maps, mod, NULL, MT_FILES_SAME, NULL, 0);
 }

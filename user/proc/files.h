@@ -49,10 +49,12 @@ int mt_files__open_module(pid_t pid, const struct mt_maps *maps, const struct mt
 			  const char *root, enum mt_files_match match, char *path, size_t path_sz);
 
 /*
- * A path valid here for the file of the module of pid that maps addr, the
- * mapped file itself (MT_FILES_SAME). 0, -ENOENT (no module there, or no
- * way to its file) or another negative errno.
+ * Open the file of the module of pid that maps addr, the mapped file itself
+ * (MT_FILES_SAME). A descriptor, -ENOENT (no module there, or no way to its
+ * file) or another negative errno. Attach through the descriptor
+ * ("/proc/self/fd/N"), never by a path string: a target can swap a path
+ * for a symlink to another file between a check and the attach.
  */
-int mt_maps__module_path(pid_t pid, const struct mt_maps *maps, __u64 addr, char *buf, size_t len);
+int mt_maps__module_open(pid_t pid, const struct mt_maps *maps, __u64 addr);
 
 #endif

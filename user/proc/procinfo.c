@@ -57,10 +57,13 @@ void mt_proc__cgroup(pid_t pid, char *buf, size_t len)
 	fclose(f);
 }
 
-int mt_proc__start_time(pid_t pid, __u64 *ticks)
+/*
+ * The fields of /proc/PID/stat after the name (from field 3, the state),
+ * into buf. 0 or -errno (-ESRCH: no such process).
+ */
+static int stat_fields(pid_t pid, char *buf, size_t size, char **fields)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long v;
+	char path[64], *p;
 	FILE *f;
 	size_t n;
 
@@ -68,14 +71,36 @@ int mt_proc__start_time(pid_t pid, __u64 *ticks)
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+	n = fread(buf, 1, size - 1, f);
 	fclose(f);
 	buf[n] = 0;
 	/* the name may hold spaces and parentheses: fields start after the last ')' */
 	p = strrchr(buf, ')');
 	if (!p)
 		return -EINVAL;
-	p++;
+	*fields = p + 1;
+	return 0;
+}
+
+bool mt_proc__exited(pid_t pid)
+{
+	char buf[1024], *p;
+	int err = stat_fields(pid, buf, sizeof(buf), &p);
+
+	if (err)
+		return err == -ESRCH;
+	p += strspn(p, " ");
+	return *p == 'Z' || *p == 'X';
+}
+
+int mt_proc__start_time(pid_t pid, __u64 *ticks)
+{
+	char buf[1024], *p;
+	unsigned long long v;
+	int err = stat_fields(pid, buf, sizeof(buf), &p);
+
+	if (err)
+		return err;
 	/* fields 3..21 to skip, then starttime (22) */
 	for (int field = 3; field <= 22; field++) {
 		p += strspn(p, " ");

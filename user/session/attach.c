@@ -107,6 +107,7 @@ static int target__attach(struct memtrace *mt, struct target *t, const struct mt
 		pr_err("pid %d exited", t->pid);
 	else if (err != -ENOENT)
 		pr_err("pid %d: reading its allocator's ELF file: %s", t->pid, strerror(-err));
+	mt_plan__close(plan);
 	free(plan);
 	return err;
 }
@@ -144,6 +145,7 @@ static void target__attach_python_allocators(struct memtrace *mt, struct target 
 	else
 		pr_info("pid %d: probing the PyMem_Raw, PyMem and PyObject domains", t->pid);
 out:
+	mt_plan__close(plan);
 	free(plan);
 }
 
@@ -161,15 +163,19 @@ static int target__use_python(struct memtrace *mt, struct target *t)
 static void target__probe_finalize(struct memtrace *mt, struct target *t,
 				   const struct mt_maps *maps)
 {
-	char path[PATH_MAX];
+	int fd = mt_maps__module_open(t->pid, maps, t->py.runtime);
+	char path[32];
 	__u64 fin;
 
-	if (mt_maps__module_path(t->pid, maps, t->py.runtime, path, sizeof(path)) ||
-	    mt_elf__func_offset(path, "Py_FinalizeEx", &fin) ||
+	/* through the descriptor checked (mt_maps__module_open), not a path */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (fd < 0 || mt_elf__func_offset(path, "Py_FinalizeEx", &fin) ||
 	    mt_loader__attach_finalize(mt->loader, path, fin, t->pid))
 		pr_warn("pid %d: no probe on Py_FinalizeEx: the final report shows what "
 			"is left after the interpreter's teardown",
 			t->pid);
+	if (fd >= 0)
+		close(fd);
 }
 
 /*
@@ -241,13 +247,24 @@ static int check_pid(pid_t pid)
 	}
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, buf, sizeof(buf));
+	if (n < 0 && errno == ENOENT && mt_proc__exited(pid)) {
+		pr_err("pid %d has exited", pid);
+		return -ESRCH;
+	}
 	if (n < 0 && errno == ENOENT) {
-		pr_err("pid %d is a kernel thread (or a zombie): nothing to trace", pid);
+		pr_err("pid %d is a kernel thread: nothing to trace", pid);
 		return -EINVAL;
 	}
-	if (n < 0 && (errno == EACCES || errno == EPERM)) {
+	if (n < 0 && (errno == EACCES || errno == EPERM) && geteuid()) {
 		pr_err("pid %d: %s: memtrace needs root (CAP_SYS_PTRACE to read other "
 		       "processes)",
+		       pid, strerror(errno));
+		return -EPERM;
+	}
+	if (n < 0 && (errno == EACCES || errno == EPERM)) {
+		pr_err("pid %d: %s: the kernel does not let even root read this process (it is "
+		       "in another user namespace's care, or Yama or a security module protects "
+		       "it)",
 		       pid, strerror(errno));
 		return -EPERM;
 	}
@@ -371,6 +388,10 @@ static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid)
 		return -ENOMEM;
 	t->ppid = ppid;
 	err = mt_maps__read(pid, &maps);
+	if (err && mt_proc__exited(pid)) {
+		pr_err("pid %d exited", pid);
+		return -ESRCH;
+	}
 	if (err) {
 		pr_err("pid %d: reading its memory map: %s", pid, strerror(-err));
 		goto err_out;
@@ -390,7 +411,7 @@ static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid)
 	if (err)
 		goto err_out;
 	/* it may have exited before BPF followed it: then no exit event comes */
-	if (!mt_proc__alive(pid, start)) {
+	if (!mt_proc__alive(pid, start) || mt_proc__exited(pid)) {
 		pr_err("pid %d exited", pid);
 		err = -ESRCH;
 		goto err_out;
@@ -436,7 +457,8 @@ int mt_session__start(struct memtrace *mt)
 		return mt_host__start(mt);
 	if (o->cmd)
 		return start_command(mt);
-	for (size_t i = 0; i < o->nr_pids; i++) {
+	for (size_t i = 0; i < o->nr_pids && !mt_session__stopping(); i++) {
+		mt_session__progress();
 		err = start_pid(mt, o->pids[i], 0);
 		if (err)
 			return err;
@@ -632,6 +654,7 @@ int mt_session__lifecycle(struct memtrace *mt)
 		struct target *t;
 		enum mt_lc_action a = mt_lifecycle__decide(&mt->targets, &mt->policy, &e, &t);
 
+		mt_session__progress();
 		if (a != MT_LC_IGNORE && a != MT_LC_FORGET)
 			pr_debug("pid %d: %s event: %s", e.pid,
 				 e.type == MT_PROC_FORK	      ? "fork"

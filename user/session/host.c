@@ -35,15 +35,19 @@ int mt_host__start(struct memtrace *mt)
 	DIR *d = opendir("/proc");
 	int err = 0;
 
+	if (plan)
+		plan->fd = -1;
 	if (!d || !plan) {
 		err = d ? -ENOMEM : -errno;
 		goto out;
 	}
-	while ((de = readdir(d)) && nr_seen < 64) {
+	while (!mt_session__stopping() && (de = readdir(d)) && nr_seen < 64) {
 		pid_t pid = (pid_t)atoi(de->d_name);
 		struct mt_maps maps;
 		bool dup = false;
 
+		mt_plan__close(plan); /* the previous process's */
+		mt_session__progress();
 		if (pid <= 0 || pid == getpid() || mt_maps__read(pid, &maps))
 			continue;
 		err = mt_plan__for_pid(plan, pid, &maps);
@@ -95,6 +99,7 @@ int mt_host__start(struct memtrace *mt)
 out:
 	if (d)
 		closedir(d);
+	mt_plan__close(plan);
 	free(plan);
 	return err;
 }
@@ -130,6 +135,7 @@ int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap)
 			err = -ENOMEM;
 			break;
 		}
+		mt_session__progress();
 		mt_proc__comm(pid, t->comm);
 		mt_proc__cgroup(pid, t->cgroup, sizeof(t->cgroup));
 		mt_sym_native__add_pid(mt->sym, pid);

@@ -58,6 +58,17 @@ struct memtrace {
 	int sfd; /* signalfd */
 };
 
+/* ---- session.c ---- */
+
+/* Has SIGINT or SIGTERM asked memtrace to stop? Long loops end early. */
+bool mt_session__stopping(void);
+/*
+ * A step of a long loop is done (a site, a process, an event): after a
+ * signal, memtrace that makes progress is given time for its final
+ * reports; one that makes none for a second is ended (session.c).
+ */
+void mt_session__progress(void);
+
 /* ---- attach.c ---- */
 
 /* Attach every target the options name (-p, --; -a: host.c). 0 or -errno. */

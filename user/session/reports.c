@@ -12,6 +12,7 @@
 #include <time.h>
 #include <linux/types.h>
 #include "lib/log.h"
+#include "lib/printable.h"
 #include "mt_python.h"
 #include "proc/procinfo.h"
 #include "report/aggregate.h"
@@ -134,6 +135,19 @@ static void report_memory(struct target *t, struct mt_report *r)
 	    mt_untraced__update(&t->untraced, r->has_mem, r->rss_bytes, r->total_bytes);
 }
 
+/*
+ * A report could not be written (err, from the renderer: -EIO when a write
+ * failed, then errno says why): one error line. Returns -EIO.
+ */
+static int write_error(struct memtrace *mt, int err)
+{
+	int why = err == -EIO && errno ? errno : -err;
+
+	pr_err("writing the report to %s: %s", mt->opts->output ? mt->opts->output : "stdout",
+	       strerror(why));
+	return -EIO;
+}
+
 static int report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
 			 bool final, bool exited)
 {
@@ -152,6 +166,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		const struct mt_raw_site *s = &sites[i];
 		struct mt_sample smp = {};
 
+		mt_session__progress();
 		if (!s->stats.bytes && !s->stats.count && !s->stats.alloc_count)
 			continue;
 		smp.bytes = s->stats.bytes;
@@ -190,14 +205,16 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	r.exited = exited;
 	memcpy(r.counters, snap->counters, sizeof(r.counters));
 	report_memory(t, &r);
+	errno = 0;
 	if (mt->out) {
 		err = mt_output__report(mt->out, &mt->out_cfg, &r);
-		fflush(mt->out);
+		if (!err && (fflush(mt->out) || ferror(mt->out)))
+			err = -EIO;
 	}
 	if (mt->live && !err)
 		err = mt_live__report(mt->live, &r);
 	mt_report__free(&r);
-	return err;
+	return err ? write_error(mt, err) : 0;
 }
 
 int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
@@ -209,10 +226,18 @@ int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
 		fprintf(mt->out, "memtrace: whole host, %zu processes with live allocations%s\n",
 			nr, final ? ", final" : "");
 		fprintf(mt->out, "%8s  %-16s %14s  %s\n", "pid", "comm", "bytes", "cgroup");
-		for (size_t i = 0; i < nr; i++)
-			fprintf(mt->out, "%8d  %-16s %14lld  %s\n", tot[i].t->pid, tot[i].t->comm,
-				(long long)tot[i].bytes, tot[i].t->cgroup);
+		for (size_t i = 0; i < nr; i++) {
+			char comm[4 * sizeof(tot[i].t->comm)];
+
+			fprintf(mt->out, "%8d  %-16s %14lld  ", tot[i].t->pid,
+				mt_printable__str(comm, sizeof(comm), tot[i].t->comm),
+				(long long)tot[i].bytes);
+			mt_printable__put(mt->out, tot[i].t->cgroup, sizeof(tot[i].t->cgroup));
+			fputc('\n', mt->out);
+		}
 		fputc('\n', mt->out);
+		if (fflush(mt->out) || ferror(mt->out))
+			return write_error(mt, -EIO);
 	}
 	for (size_t i = 0; i < nr && !err; i++)
 		err = report_target(mt, tot[i].t, snap, final, false);

@@ -10,6 +10,8 @@
  * exec, signal and exit stops spawn.h describes.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -80,6 +83,168 @@ static struct mt_loader_opts loader_opts(const struct mt_opts *o)
 	return lo;
 }
 
+/*
+ * SIGINT and SIGTERM are caught wherever memtrace is, not only in the loop:
+ * a step that blocks or runs long (a file a target controls, a big debug
+ * file) cannot keep memtrace from ending. The handler notes the signal and
+ * gives the loop STOP_GRACE seconds to take it, or more while memtrace
+ * makes progress (mt_session__progress: a site symbolized, a process
+ * attached, an event handled; a busy -a round on a loaded host), up to
+ * FINAL_GRACE seconds in all, the final reports included. A step that
+ * makes no progress for STOP_GRACE seconds (a blocked open or read), the
+ * end of FINAL_GRACE, or a second signal end memtrace at once with an
+ * error line (its links go with its descriptors). In -- mode a signal sent to memtrace alone is
+ * passed on to the command, which decides (one from the terminal reached it already).
+ */
+#define STOP_GRACE 1
+#define FINAL_GRACE 10
+
+static volatile sig_atomic_t stop_signo; /* the signal that ends the run, or 0 */
+static volatile sig_atomic_t signal_cmd; /* -- mode: the command, while it runs */
+static volatile sig_atomic_t progress;	 /* bumped by mt_session__progress */
+static volatile sig_atomic_t progress_seen, grace_spent;
+
+void mt_session__progress(void)
+{
+	progress++;
+}
+
+static void say(const char *msg)
+{
+	ssize_t n = write(STDERR_FILENO, msg, strlen(msg));
+
+	(void)n;
+}
+
+static void on_stop_signal(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	if (signal_cmd) {
+		if (si->si_code == SI_USER)
+			kill((pid_t)signal_cmd, sig);
+	} else if (stop_signo) {
+		say("memtrace: error: signalled again: exiting without a final report\n");
+		_exit(1);
+	} else {
+		stop_signo = sig;
+		progress_seen = progress;
+		alarm(STOP_GRACE);
+	}
+	errno = saved;
+}
+
+static void on_alarm(int sig)
+{
+	if (!stop_signo)
+		return;
+	grace_spent += STOP_GRACE;
+	if (progress != progress_seen && grace_spent < FINAL_GRACE) {
+		progress_seen = progress;
+		alarm(STOP_GRACE);
+		return;
+	}
+	say("memtrace: error: a signal asked memtrace to stop and a step did not end in time: "
+	    "exiting without a final report\n");
+	_exit(1);
+}
+
+bool mt_session__stopping(void)
+{
+	return stop_signo != 0;
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sa.sa_sigaction = on_stop_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+/*
+ * A closed standard descriptor stays unusable: a descriptor opened later
+ * (a BPF map, a target's file) must not take its number and receive the
+ * reports. /dev/null read-only makes writes fail (EBADF) as on a closed
+ * one; close-on-exec, so a command still starts with it closed.
+ */
+static void hold_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		int nfd;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (nfd >= 0 && nfd != fd) {
+			dup3(nfd, fd, O_CLOEXEC);
+			close(nfd);
+		}
+	}
+}
+
+/*
+ * -o FILE: never through a symbolic link (refused), never a file another
+ * user can read. A regular file (or none yet) is replaced by a new file,
+ * mode 0600, created under a temporary name in the same directory and
+ * renamed over it, so no existing file is written through and a reader
+ * never sees a half-made one; reports are then appended to it. A device
+ * or a FIFO that exists is written as it is (a FIFO waits for a reader;
+ * a signal still ends memtrace), and so are memtrace's own descriptors
+ * (/dev/fd/N, /proc/self/fd/N, /dev/stdout, /dev/stderr: links, but to
+ * what its caller gave it). NULL with errno set.
+ */
+static FILE *open_output(const char *path)
+{
+	/* our own descriptors: a shell's >(cmd), /dev/stdout */
+	bool own_fd = !strncmp(path, "/dev/fd/", 8) || !strncmp(path, "/proc/self/fd/", 14) ||
+		      !strcmp(path, "/dev/stdout") || !strcmp(path, "/dev/stderr");
+	char tmp[PATH_MAX];
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	if (own_fd) {
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	} else if (!lstat(path, &st) && S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		return NULL;
+	} else if (!lstat(path, &st) && !S_ISREG(st.st_mode)) {
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	} else {
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
+			errno = ENAMETOOLONG;
+			return NULL;
+		}
+		fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT | O_EXCL, mode 0600 */
+		if (fd >= 0 && rename(tmp, path)) {
+			int err = errno;
+
+			unlink(tmp);
+			close(fd);
+			errno = err;
+			return NULL;
+		}
+	}
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (!f) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+	}
+	return f;
+}
+
 struct memtrace *memtrace__new(const struct mt_opts *opts)
 {
 	struct mt_events_ops ops = {.py_stack = mt_session__on_py_stack, .proc = on_proc_event};
@@ -97,6 +262,7 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 	mt->policy.all = opts->all;
 	mt->policy.follow_forks = !opts->no_follow_forks;
 	mt->follow_flags = MT_PROC_STOP | (opts->no_follow_forks ? 0 : MT_PROC_FOLLOW);
+	hold_std_fds();
 
 	/* the symbolizer keeps every module file open */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
@@ -106,12 +272,15 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 	/* debug files come from the local disk: never stall a report on the network */
 	unsetenv("DEBUGINFOD_URLS");
 
+	/* before anything that can block (a FIFO as -o) */
+	catch_stop_signals();
 	mt->out = opts->live ? NULL : stdout; /* --live: reports go to -o FILE only */
 	if (opts->output) {
-		mt->out = fopen(opts->output, "we");
+		mt->out = open_output(opts->output);
 		if (!mt->out) {
 			err = -errno;
-			pr_err("cannot open '%s': %s", opts->output, strerror(errno));
+			pr_err("cannot open '%s': %s", opts->output,
+			       errno == ELOOP ? "it is a symbolic link" : strerror(errno));
 			goto err_out;
 		}
 	}
@@ -146,10 +315,12 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		}
 	}
 
-	/* signals arrive through a signalfd; the command gets the default dispositions back */
+	/*
+	 * SIGCHLD arrives through a signalfd, SIGINT and SIGTERM through a
+	 * handler (catch_stop_signals); the command gets the default
+	 * dispositions and an empty mask back
+	 */
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	mt->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -222,7 +393,7 @@ static int poll_command(struct memtrace *mt, const sigset_t *intercept)
 		break;
 	case MT_CHILD_GONE:
 		mt->child_status = status;
-		mt->cmd_pid = 0;
+		mt->cmd_pid = signal_cmd = 0;
 		/* its exit event may be on its way: do not wait for it */
 		if (t)
 			err = mt_target__retire(mt, t, true);
@@ -231,23 +402,6 @@ static int poll_command(struct memtrace *mt, const sigset_t *intercept)
 		break;
 	}
 	return err;
-}
-
-/* A signal for memtrace: 1 to end the run, 0 to go on. */
-static int on_signal(struct memtrace *mt, const struct signalfd_siginfo *si)
-{
-	if (si->ssi_signo == SIGCHLD)
-		return 0;
-	if (mt->cmd_pid) {
-		/*
-		 * -- mode: the command decides. A signal from the terminal
-		 * reached it already; one sent to memtrace alone is passed on.
-		 */
-		if (si->ssi_code == SI_USER)
-			kill(mt->cmd_pid, (int)si->ssi_signo);
-		return 0;
-	}
-	return 1;
 }
 
 /* --live: the view stays up after the targets went, until q. */
@@ -316,6 +470,46 @@ static int report_round(struct memtrace *mt, bool final)
 	return err;
 }
 
+/*
+ * -- mode once memtrace stops reporting (the last report of --count, or an
+ * error): the probes and the lifecycle tracepoints go, processes stopped
+ * for memtrace are let go, and the command runs to its end, its signals and
+ * stops passed through (a signal sent to memtrace alone is passed on). Its
+ * wait status is kept for the exit code.
+ */
+static void wait_command(struct memtrace *mt)
+{
+	if (mt->events)
+		mt_events__consume(mt->events);
+	mt_session__resume_all(mt);
+	mt_events__free(mt->events);
+	mt->events = NULL;
+	mt_loader__free(mt->loader);
+	mt->loader = NULL;
+	while (mt->cmd_pid) {
+		struct pollfd pfd = {.fd = mt->sfd, .events = POLLIN};
+		struct signalfd_siginfo si;
+		int status;
+
+		signal_cmd = mt->cmd_pid; /* signals sent to memtrace go to it */
+		/* the command's ptrace stops come as SIGCHLD; poll at least every 100 ms */
+		poll(&pfd, 1, 100);
+		while (read(mt->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			;
+		switch (mt_spawn__poll(mt->cmd_pid, NULL, &status)) {
+		case MT_CHILD_NONE:
+			break;
+		case MT_CHILD_GONE:
+			mt->child_status = status;
+			mt->cmd_pid = signal_cmd = 0;
+			break;
+		default:
+			mt_spawn__resume(mt->cmd_pid);
+			break;
+		}
+	}
+}
+
 int memtrace__run(struct memtrace *mt)
 {
 	const struct mt_opts *o = mt->opts;
@@ -340,12 +534,28 @@ int memtrace__run(struct memtrace *mt)
 		/* the command's ptrace stops come as SIGCHLD; poll them at least every 100 ms */
 		if (mt->cmd_pid && timeout > 100)
 			timeout = 100;
+		signal_cmd = mt->cmd_pid;
+		if (stop_signo && mt->cmd_pid) {
+			/* came before the command ran: it is the command's to take */
+			alarm(0);
+			kill(mt->cmd_pid, (int)stop_signo);
+			stop_signo = 0;
+		}
+		if (stop_signo) {
+			/* the loop took it: the final reports (on_alarm bounds them) */
+			mt_session__progress();
+			return report_round(mt, true);
+		}
 		n = poll(pfds, 3, timeout);
-		if (n < 0 && errno != EINTR)
-			return -errno;
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
 		while (read(mt->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-			if (on_signal(mt, &si))
-				return report_round(mt, true);
+			; /* SIGCHLD: the command is polled below */
+		mt_session__progress();
+		if (stop_signo)
+			continue;
 		if (pfds[2].revents && on_live_keys(mt))
 			return report_round(mt, true);
 		mt_events__consume(mt->events);
@@ -353,7 +563,7 @@ int memtrace__run(struct memtrace *mt)
 		if (!err && mt->cmd_pid)
 			err = poll_command(mt, &intercept);
 		if (err)
-			return err;
+			break;
 		if (!o->all && !mt_session__live(mt) && !mt->cmd_pid) {
 			if (!live_holds(mt))
 				break;
@@ -368,12 +578,15 @@ int memtrace__run(struct memtrace *mt)
 
 			err = report_round(mt, last);
 			if (err || last)
-				return err;
+				break;
 			next += o->interval;
 			if (next < now_mono())
 				next = now_mono() + o->interval;
 		}
 	}
+	/* the command is not memtrace's to end: it runs to its end */
+	if (mt->cmd_pid)
+		wait_command(mt);
 	return err;
 }
 

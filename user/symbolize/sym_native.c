@@ -23,9 +23,11 @@
  * descriptor and its Elf (ELF_C_READ: read with pread, never mmap, so a file
  * truncated later yields read errors rather than SIGBUS) are handed to libdwfl
  * through our find_elf callback and live as long as the Dwfl, so addresses
- * of a process that has exited still resolve. Separate debug files come from
- * dwfl_standard_find_debuginfo (build-id path under /usr/lib/debug, then
- * .gnu_debuglink); they are looked up when the file is added.
+ * of a process that has exited still resolve. Separate debug files are looked
+ * up when the file is added, under /usr/lib/debug only (root's): by build-id,
+ * then by .gnu_debuglink next to the file's path there. Never next to the
+ * file itself, where a target could put a FIFO (libdwfl's standard lookup
+ * would block opening it) or another file; opened as proc/files.h does.
  *
  * Strings (function and file names, module basenames) are interned in a
  * table owned by the symbolizer and are valid until mt_sym_native__free.
@@ -164,11 +166,46 @@ static int find_elf_cb(Dwfl_Module *mod, void **userdata, const char *modname, D
 	return fd;
 }
 
+#define DEBUG_DIR "/usr/lib/debug"
+
+/* The separate debug file of mod (see the top of the file): fd or -1. */
+static int find_debuginfo_cb(Dwfl_Module *mod, void **userdata, const char *modname,
+			     Dwarf_Addr base, const char *file_name, const char *debuglink,
+			     GElf_Word crc, char **debuginfo_file_name)
+{
+	struct sym_elf *e = *userdata;
+	const unsigned char *id;
+	char path[PATH_MAX];
+	const char *dir_end;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(mod, &id, &vaddr), fd = -1;
+	size_t n;
+
+	if (len > 1 && len <= 64) {
+		n = (size_t)snprintf(path, sizeof(path), DEBUG_DIR "/.build-id/%02x/", id[0]);
+		for (int i = 1; i < len; i++)
+			n += (size_t)snprintf(path + n, sizeof(path) - n, "%02x", id[i]);
+		snprintf(path + n, sizeof(path) - n, ".debug");
+		fd = mt_files__open(path);
+	}
+	/* a debuglink is a file name: nothing with a '/' (no "..") */
+	if (fd < 0 && debuglink && *debuglink && !strchr(debuglink, '/') && e && e->path &&
+	    e->path[0] == '/') {
+		dir_end = strrchr(e->path, '/');
+		if ((size_t)snprintf(path, sizeof(path), DEBUG_DIR "%.*s/%s",
+				     (int)(dir_end - e->path), e->path, debuglink) < sizeof(path))
+			fd = mt_files__open(path);
+	}
+	if (fd < 0)
+		return -1;
+	*debuginfo_file_name = strdup(path);
+	return fd;
+}
+
 static const Dwfl_Callbacks dwfl_callbacks = {
     .find_elf = find_elf_cb,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo_cb,
     .section_address = dwfl_offline_section_address,
-    /* no debuginfo_path: libdwfl's default, ":.debug:/usr/lib/debug" */
 };
 
 static void sym_elf__free(struct sym_elf *e)
