@@ -72,6 +72,7 @@ enum {
 	MAPPING_MEMORY_START = 2,
 	MAPPING_MEMORY_LIMIT = 3,
 	MAPPING_FILENAME = 5,
+	MAPPING_BUILD_ID = 6,
 	MAPPING_HAS_FUNCTIONS = 7,
 	MAPPING_HAS_FILENAMES = 8,
 	MAPPING_HAS_LINE_NUMBERS = 9,
@@ -91,9 +92,10 @@ enum {
 /* An interned entry: its key bytes follow it. */
 struct entry {
 	struct mt_hnode node;
-	__u64 id;     /* string index, or function/location/mapping id */
-	__u64 lo, hi; /* mappings: the lowest and highest address seen */
-	__u64 name;   /* mappings: string index of the module name */
+	__u64 id;	/* string index, or function/location/mapping id */
+	__u64 lo, hi;	/* mappings: the lowest and highest address seen */
+	__u64 name;	/* mappings: string index of the module name */
+	__u64 build_id; /* mappings: string index of its build-id, 0 = unknown */
 	size_t len;
 	unsigned char key[];
 };
@@ -224,6 +226,8 @@ static __u64 mapping_id(struct enc *e, const struct mt_frame *f)
 		en->lo = en->hi = f->addr;
 		en->name = str_idx(e, f->module);
 	}
+	if (!en->build_id && f->build_id && *f->build_id)
+		en->build_id = str_idx(e, f->build_id);
 	en->lo = f->addr < en->lo ? f->addr : en->lo;
 	en->hi = f->addr > en->hi ? f->addr : en->hi;
 	return en->id;
@@ -370,6 +374,8 @@ static void tables(struct enc *e)
 		mt_pb__u64(&e->out, MAPPING_MEMORY_START, en->lo);
 		mt_pb__u64(&e->out, MAPPING_MEMORY_LIMIT, en->hi + 1);
 		mt_pb__u64(&e->out, MAPPING_FILENAME, en->name);
+		if (en->build_id)
+			mt_pb__u64(&e->out, MAPPING_BUILD_ID, en->build_id);
 		mt_pb__bool(&e->out, MAPPING_HAS_FUNCTIONS, true);
 		mt_pb__bool(&e->out, MAPPING_HAS_FILENAMES, true);
 		mt_pb__bool(&e->out, MAPPING_HAS_LINE_NUMBERS, true);

@@ -137,12 +137,16 @@ static void report_memory(struct target *t, struct mt_report *r)
 
 /*
  * A report could not be written (err, from the renderer: -EIO when a write
- * failed, then errno says why): one error line. Returns -EIO.
+ * failed, then errno says why): one error line. Returns -EIO. A format
+ * that replaces a whole file (cfg.path: pprof, html) has said which file
+ * failed already.
  */
 static int write_error(struct memtrace *mt, int err)
 {
 	int why = err == -EIO && errno ? errno : -err;
 
+	if (mt->out_cfg.path)
+		return -EIO;
 	pr_err("writing the report to %s: %s", mt->opts->output ? mt->opts->output : "stdout",
 	       strerror(why));
 	return -EIO;
