@@ -34,8 +34,7 @@ static const char *basename_of(const char *path)
 	return b ? b + 1 : path;
 }
 
-/* A new target with its aggregator; NULL after a message. */
-static struct target *target__new(struct memtrace *mt, pid_t pid, __u64 start)
+struct target *mt_target__new(struct memtrace *mt, pid_t pid, __u64 start)
 {
 	struct mt_agg_opts ao = {
 	    .group_by = mt->opts->group_by,
@@ -339,7 +338,7 @@ static int spawn_ready(pid_t pid, void *arg)
 
 static int start_command(struct memtrace *mt)
 {
-	struct target *t = target__new(mt, 0, 0);
+	struct target *t = mt_target__new(mt, 0, 0);
 	struct spawn_ctx c = {.mt = mt, .t = t, .cmd = mt->opts->cmd[0]};
 	pid_t pid;
 	int err;
@@ -383,7 +382,7 @@ static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid)
 		pr_err("pid %d exited", pid);
 		return err;
 	}
-	t = target__new(mt, pid, start);
+	t = mt_target__new(mt, pid, start);
 	if (!t)
 		return -ENOMEM;
 	t->ppid = ppid;
@@ -604,7 +603,7 @@ static void target__adopt(struct memtrace *mt, const struct mt_proc_event *e, st
 	for (size_t i = 0; i < mt->nr_gone; i++)
 		if (mt->gone[i] == e->pid)
 			mt_session__purge(mt); /* a pid that went comes back */
-	t = target__new(mt, (pid_t)e->pid, start);
+	t = mt_target__new(mt, (pid_t)e->pid, start);
 	if (!t) {
 		mt_loader__unfollow(mt->loader, (pid_t)e->pid);
 		return;

@@ -15,7 +15,6 @@
 #include "probe/plan.h"
 #include "proc/procinfo.h"
 #include "proc/procmaps.h"
-#include "report/aggregate.h"
 #include "session/internal.h"
 #include "symbolize/sym_native.h"
 
@@ -106,11 +105,6 @@ out:
 
 int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap)
 {
-	struct mt_agg_opts ao = {
-	    .group_by = mt->opts->group_by,
-	    .top = mt->opts->top,
-	    .keep_stacks = true,
-	};
 	int err = 0;
 
 	/* sites are sorted by tgid: one check per process */
@@ -128,15 +122,12 @@ int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap)
 			err = mt_session__gone(mt, pid);
 			continue;
 		}
-		t = mt_targets__add(&mt->targets, pid, start);
-		if (t)
-			t->agg = mt_agg__new(&ao);
-		if (!t || !t->agg) {
+		t = mt_target__new(mt, pid, start);
+		if (!t) {
 			err = -ENOMEM;
 			break;
 		}
 		mt_session__progress();
-		mt_proc__comm(pid, t->comm);
 		mt_proc__cgroup(pid, t->cgroup, sizeof(t->cgroup));
 		mt_sym_native__add_pid(mt->sym, pid);
 		/* stopped at an exec, so the new image's allocations are not purged with the old */

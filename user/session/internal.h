@@ -71,6 +71,8 @@ void mt_session__progress(void);
 
 /* ---- attach.c ---- */
 
+/* A new target (its name read, its aggregator made); NULL after a message. */
+struct target *mt_target__new(struct memtrace *mt, pid_t pid, __u64 start);
 /* Attach every target the options name (-p, --; -a: host.c). 0 or -errno. */
 int mt_session__start(struct memtrace *mt);
 /* Before a report round: mt_target__refresh of every target (not -a). */
