@@ -109,30 +109,8 @@ def t_exec(markers, funcs):
 
 
 def main():
-    if os.geteuid() != 0:
-        print("container: needs root")
-        print("container: 0 passed, 1 failed")
-        return 1
-    markers, funcs = run.parse_markers()
-    passed = failed = 0
-    for name, fn in (("container-libc", t_container), ("exec-follow", t_exec)):
-        try:
-            errs = fn(markers, funcs)
-        except run.Fail as e:
-            errs = [str(e)]
-        finally:
-            run.cleanup()
-        if errs:
-            failed += 1
-            print("FAIL %s:" % name)
-            for e in errs[:20]:
-                print("    - " + e)
-        else:
-            passed += 1
-            print("ok %s" % name)
-    shutil.rmtree(run.TMP, ignore_errors=True)
-    print("container: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run.run_cases("container", (("container-libc", t_container),
+                                       ("exec-follow", t_exec)))
 
 
 if __name__ == "__main__":

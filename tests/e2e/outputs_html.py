@@ -406,14 +406,8 @@ def t_hostile(markers, funcs):
 
 def t_python(markers, funcs):
     """Python frames: flagged in the data, marked in the DOM, coloured apart."""
-    py = "/usr/bin/python3.11"
-    leaks = os.path.join(run.ROOT, "tests", "targets", "py", "leaks.py")
-    if not os.access(py, os.X_OK):
-        run.need_tool(py)
     out = os.path.join(run.TMP, "py.html")
-    r = run.run([run.MEMTRACE, "--format", "html", "--top", "0", "-o", out, "--", py, leaks])
-    if r.timed_out or r.rc != 0:
-        raise run.Fail("memtrace --format html -- python3.11 leaks.py: %s" % r.describe())
+    run.record_python_leaks("html", out)
     _, data = page_data(out)
     p = data["processes"][0]
     s, fr = p["strings"], p["frames"]

@@ -252,14 +252,8 @@ def t_sampled(markers, funcs):
 def t_python(markers, funcs):
     """Python frames: leaves at leaks.py lines, functions with file and line, no mapping."""
     build_checker()
-    py = "/usr/bin/python3.11"
-    leaks = os.path.join(run.ROOT, "tests", "targets", "py", "leaks.py")
-    if not os.access(py, os.X_OK):
-        run.need_tool(py)
     out = os.path.join(run.TMP, "py.pb.gz")
-    r = run.run([run.MEMTRACE, "--format", "pprof", "--top", "0", "-o", out, "--", py, leaks])
-    if r.timed_out or r.rc != 0:
-        raise run.Fail("memtrace --format pprof -- python3.11 leaks.py: %s" % r.describe())
+    run.record_python_leaks("pprof", out)
     head, samples = check(out)
     errs = check_head(head)
     ours = [(line, fn, m) for v, file, line, fn, m in samples

@@ -2125,42 +2125,15 @@ def needs_file_errors(fmt):
     return errs
 
 
-def run_cases(label, cases):
-    """A runner's main: each (name, fn(markers, funcs)) of cases, as E2E_ONLY selects,
-    its errors printed; `label: N passed, M failed`; the exit status (root needed)."""
-    if os.geteuid() != 0:
-        print("%s: needs root" % label)
-        print("%s: 0 passed, 1 failed" % label)
-        return 1
-    markers, funcs = parse_markers()
-    passed = failed = 0
-    for name, fn in cases:
-        if ONLY and not any(name.startswith(o) for o in ONLY):
-            continue
-        try:
-            need_time(name)
-            errs = fn(markers, funcs)
-        except Skip as e:
-            print("SKIPPED %s: %s" % (name, e))
-            continue
-        except Fail as e:
-            errs = [str(e)]
-        except Exception as e:  # a bug in the runner or a malformed output
-            errs = ["%s: %s" % (type(e).__name__, e)]
-        finally:
-            cleanup()
-        if errs:
-            failed += 1
-            print("FAIL %s:" % name)
-            for e in errs[:20]:
-                print("    - " + e)
-        else:
-            passed += 1
-            print("ok %s" % name)
-    if not VERBOSE:
-        shutil.rmtree(TMP, ignore_errors=True)
-    print("%s: %d passed, %d failed" % (label, passed, failed))
-    return 1 if failed else 0
+def record_python_leaks(fmt, out):
+    """memtrace --format fmt -o out -- Debian's python3.11 tests/targets/py/leaks.py."""
+    py = "/usr/bin/python3.11"
+    leaks = os.path.join(ROOT, "tests", "targets", "py", "leaks.py")
+    if not os.access(py, os.X_OK):
+        need_tool(py)
+    r = run([MEMTRACE, "--format", fmt, "--top", "0", "-o", out, "--", py, leaks])
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace --format %s -- python3.11 leaks.py: %s" % (fmt, r.describe()))
 
 
 def preflight():
