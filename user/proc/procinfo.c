@@ -82,36 +82,49 @@ static int stat_fields(pid_t pid, char *buf, size_t size, char **fields)
 	return 0;
 }
 
-bool mt_proc__exited(pid_t pid)
+/* The state (field 3) and start time (field 22) of pid. 0 or -errno (-ESRCH: none). */
+static int stat_state_start(pid_t pid, char *state, __u64 *ticks)
 {
-	char buf[1024], *p;
-	int err = stat_fields(pid, buf, sizeof(buf), &p);
-
-	if (err)
-		return err == -ESRCH;
-	p += strspn(p, " ");
-	return *p == 'Z' || *p == 'X';
-}
-
-int mt_proc__start_time(pid_t pid, __u64 *ticks)
-{
-	char buf[1024], *p;
+	char buf[1024], *p = buf;
 	unsigned long long v;
 	int err = stat_fields(pid, buf, sizeof(buf), &p);
 
 	if (err)
 		return err;
+	p += strspn(p, " ");
+	*state = *p;
 	/* fields 3..21 to skip, then starttime (22) */
-	for (int field = 3; field <= 22; field++) {
-		p += strspn(p, " ");
-		if (field == 22)
-			break;
+	for (int field = 3; field < 22; field++) {
 		p += strcspn(p, " ");
+		p += strspn(p, " ");
 	}
 	if (sscanf(p, "%llu", &v) != 1)
 		return -EINVAL;
 	*ticks = v;
 	return 0;
+}
+
+static bool state_exited(char state)
+{
+	return state == 'Z' || state == 'X';
+}
+
+bool mt_proc__exited(pid_t pid)
+{
+	__u64 ticks;
+	char state;
+	int err = stat_state_start(pid, &state, &ticks);
+
+	if (err)
+		return err == -ESRCH;
+	return state_exited(state);
+}
+
+int mt_proc__start_time(pid_t pid, __u64 *ticks)
+{
+	char state;
+
+	return stat_state_start(pid, &state, ticks);
 }
 
 __u64 mt_proc__ticks_of_ns(__u64 ns)
@@ -125,8 +138,9 @@ __u64 mt_proc__ticks_of_ns(__u64 ns)
 bool mt_proc__alive(pid_t pid, __u64 ticks)
 {
 	__u64 now;
+	char state;
 
-	return !mt_proc__start_time(pid, &now) && now == ticks;
+	return !stat_state_start(pid, &state, &now) && now == ticks && !state_exited(state);
 }
 
 int mt_proc__children(pid_t pid, pid_t *out, size_t max)

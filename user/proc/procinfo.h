@@ -31,7 +31,7 @@ __u64 mt_proc__ticks_of_ns(__u64 ns);
  * at most max into out. Count, or -errno (-ESRCH: no such process).
  */
 int mt_proc__children(pid_t pid, pid_t *out, size_t max);
-/* Does pid still name the process that started at ticks? */
+/* Does pid still name the process that started at ticks, and has it not exited? */
 bool mt_proc__alive(pid_t pid, __u64 ticks);
 /* Has pid exited: no such process, or a zombie (state Z or X)? */
 bool mt_proc__exited(pid_t pid);

@@ -410,7 +410,7 @@ static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid)
 	if (err)
 		goto err_out;
 	/* it may have exited before BPF followed it: then no exit event comes */
-	if (!mt_proc__alive(pid, start) || mt_proc__exited(pid)) {
+	if (!mt_proc__alive(pid, start)) {
 		pr_err("pid %d exited", pid);
 		err = -ESRCH;
 		goto err_out;
