@@ -20,32 +20,10 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "mt_abi.h"
-#include "core.bpf.h"
-
-#define MT_SIGSTOP 19
+#include "proc.bpf.h"
 
 extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
 				__u64 value) __ksym;
-
-static __always_inline __u64 mt_start_of(struct task_struct *task)
-{
-	return BPF_CORE_READ(task, group_leader, start_boottime);
-}
-
-/* Reserve an event; NULL (counted) when the ring buffer is full. */
-static __always_inline struct mt_proc_event *mt_proc_event_new(__u32 type, __u32 pid)
-{
-	struct mt_proc_event *e = bpf_ringbuf_reserve(&mt_proc_events, sizeof(*e), 0);
-
-	if (!e) {
-		mt_count(MT_CNT_PROC_EVENTS_LOST);
-		return NULL;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = type;
-	e->pid = pid;
-	return e;
-}
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(mt_proc_fork, struct task_struct *parent, struct task_struct *child)

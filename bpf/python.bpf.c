@@ -11,6 +11,7 @@
 #include "mt_python.h"
 #include "core.bpf.h"
 #include "python.bpf.h"
+#include "proc.bpf.h"
 
 static __always_inline int mt_py_read(void *dst, __u32 size, __u64 addr)
 {
@@ -168,7 +169,6 @@ fault:
 }
 
 #define MT_SIGURG 23
-#define MT_SIGSTOP 19
 
 /*
  * Py_FinalizeEx entry: the final report must show what was outstanding
@@ -187,16 +187,10 @@ int mt_py_finalize(struct pt_regs *ctx)
 	struct mt_proc_event *e;
 
 	if (flags && !(*flags & MT_PROC_PTRACED)) {
-		e = bpf_ringbuf_reserve(&mt_proc_events, sizeof(*e), 0);
-		if (!e) {
-			mt_count(MT_CNT_PROC_EVENTS_LOST);
+		e = mt_proc_event_new(MT_PROC_FINALIZE, tgid);
+		if (!e)
 			return 0;
-		}
-		__builtin_memset(e, 0, sizeof(*e));
-		e->type = MT_PROC_FINALIZE;
-		e->pid = tgid;
-		e->start_ns =
-		    BPF_CORE_READ(bpf_get_current_task_btf(), group_leader, start_boottime);
+		e->start_ns = mt_start_of(bpf_get_current_task_btf());
 		e->stopped = !bpf_send_signal(MT_SIGSTOP);
 		bpf_ringbuf_submit(e, 0);
 		return 0;
