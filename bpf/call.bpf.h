@@ -73,8 +73,21 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 		if (!p1 || !mt_maybe_recorded(p1))
 			return 1;
 		tgid = bpf_get_current_pid_tgid() >> 32;
-		if (tgid != mt_self_tgid)
-			mt_release(tgid, p1, !mt_sample_rate);
+		if (tgid == mt_self_tgid || mt_release(tgid, p1, false) || mt_sample_rate)
+			return 1;
+		/*
+		 * Not tracked: a block the allocator's library made for itself
+		 * without a probed call (glibc's tcache, tcmalloc's own state)
+		 * when it frees it; one made and freed inside another allocator
+		 * call (nested: neither is counted); else one allocated before
+		 * tracing began.
+		 */
+		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp))
+			mt_count(MT_CNT_UNTRACKED_FREE);
+		else if (mt_from_library(r, cookie, caller))
+			mt_count(MT_CNT_INTERNAL_FREE);
+		else if (!mt_call_nested(sp, caller))
+			mt_count(MT_CNT_UNTRACKED_FREE);
 		return 1;
 	}
 	switch (kind) {
