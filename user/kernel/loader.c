@@ -476,8 +476,8 @@ static int attach_perf(struct mt_loader *l, struct mt_pid_links *pl, const struc
 static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const struct mt_plan *plan,
 			pid_t pid)
 {
-	__u64 offs[MT_KIND__MAX], cookies[MT_KIND__MAX], roffs[MT_KIND__MAX],
-	    rcookies[MT_KIND__MAX];
+	__u64 offs[MT_MAX_PLAN_PROBES], cookies[MT_MAX_PLAN_PROBES], roffs[MT_MAX_PLAN_PROBES],
+	    rcookies[MT_MAX_PLAN_PROBES];
 	__u32 n = 0, rn = 0;
 	int fd;
 

@@ -16,6 +16,7 @@
 #include "mt_python.h"
 #include "proc/procinfo.h"
 #include "report/aggregate.h"
+#include "report/site.h"
 #include "session/internal.h"
 #include "symbolize/sitecache.h"
 #include "symbolize/sym_native.h"
@@ -53,12 +54,20 @@ static int resolve_py(struct memtrace *mt, const struct target *t, const struct 
  * in no module (what a function without frame pointers left in %rbp).
  * For a Python process the native frames stop at the first one inside the
  * interpreter and the Python frames follow; the innermost Python frame is
- * then the line. Otherwise the line is the first frame outside the
- * allocator's own library.
+ * then the line. Otherwise report/site.h chooses it (*runtime too): above
+ * the allocators' files, --alloc-fn wrappers and C++ standard headers.
  */
 static size_t site_frames(struct memtrace *mt, const struct target *t, const struct mt_raw_site *s,
-			  struct mt_frame *frames, size_t max, size_t *site_idx, bool *complete)
+			  struct mt_frame *frames, size_t max, size_t *site_idx, bool *complete,
+			  bool *runtime)
 {
+	const char *mods[sizeof(t->alloc_mods) / sizeof(t->alloc_mods[0])];
+	struct mt_site_rules rules = {
+	    .alloc_mods = mods,
+	    .nr_alloc_mods = t->nr_alloc_mods,
+	    .alloc_fns = (const char *const *)mt->opts->alloc_fns,
+	    .nr_alloc_fns = mt->opts->nr_alloc_fns,
+	};
 	__u64 ips[MT_MAX_STACK_DEPTH + 1];
 	struct mt_py_frame py[MT_PY_MAX_DEPTH];
 	int n = 1, m, npy = 0;
@@ -68,7 +77,10 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	if (s->key.py_stack && t->py_module[0])
 		npy = mt_stack_cache__python(mt->stacks, &mt->bpf, s->key.py_stack, py,
 					     MT_PY_MAX_DEPTH);
+	for (size_t i = 0; i < t->nr_alloc_mods; i++)
+		mods[i] = t->alloc_mods[i];
 	*complete = true;
+	*runtime = false;
 	ips[0] = s->key.caller;
 	m = mt_stack_cache__native(mt->stacks, &mt->bpf, s->key.stack, ips + 1, MT_MAX_STACK_DEPTH);
 	if (m > 0)
@@ -89,15 +101,12 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 			*complete = false; /* the maps may know it next time */
 		in_interp =
 		    npy > 0 && frames[nf].module && !strcmp(frames[nf].module, t->py_module);
-		if (!site_set && !npy &&
-		    !(frames[nf].module && !strcmp(frames[nf].module, t->alloc_module))) {
-			*site_idx = nf;
-			site_set = true;
-		}
 		nf += k;
 		if (in_interp)
 			break;
 	}
+	if (!npy)
+		*site_idx = mt_site__choose(frames, nf, &rules, runtime);
 	for (int i = 0; i < npy && nf < max; i++) {
 		struct mt_frame *f = &frames[nf];
 
@@ -179,6 +188,8 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		smp.alloc_count_q = s->stats.alloc_count;
 		smp.nr_frames = mt_site_cache__ref(mt->sites, &s->key, s->slot, &smp.frames,
 						   &smp.ids, &smp.site);
+		smp.runtime = smp.site & MT_SITE_RUNTIME;
+		smp.site &= ~MT_SITE_RUNTIME;
 		if (!smp.nr_frames) {
 			bool complete;
 
@@ -186,10 +197,11 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 			smp.ids = NULL;
 			smp.nr_frames =
 			    site_frames(mt, t, s, frames, sizeof(frames) / sizeof(frames[0]),
-					&smp.site, &complete);
+					&smp.site, &complete, &smp.runtime);
 			if (complete && smp.nr_frames)
 				mt_site_cache__put(mt->sites, &s->key, s->slot, frames,
-						   smp.nr_frames, smp.site);
+						   smp.nr_frames,
+						   smp.site | (smp.runtime ? MT_SITE_RUNTIME : 0));
 		}
 		if (!smp.nr_frames)
 			continue;
