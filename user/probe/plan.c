@@ -428,6 +428,11 @@ static int plan_file(struct mt_plan *plan, int fd, const char *shown, const stru
 			seg_size = f.exec.memsz;
 		}
 		p->cookie = MT_COOKIE_MAKE(p->kind, seg_off, seg_size) | flags;
+		/* every free but free itself may pass the block on to free */
+		if ((p->kind == MT_KIND_FREE || p->kind == MT_KIND_FREE_SIZED ||
+		     p->kind == MT_KIND_FREE_ALIGNED_SIZED) &&
+		    strcmp(p->name, "free"))
+			p->cookie |= MT_COOKIE_HANDS_ON;
 		if (tab == kinds && mt_syscall_scan__by_syscall(p->kind) && !plan->syscall_note)
 			p->syscall_tp = plan_syscalls(plan, &f, cfi, k, p);
 	}
