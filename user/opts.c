@@ -38,6 +38,7 @@ static const char doc[] =
     "  memtrace report out.ndjson --format folded   a saved report, again (no root)\n"
     "  memtrace diff before.ndjson after.ndjson     what grew between two saved reports\n"
     "  memtrace --live -p 1234        a top-like view: b/c/g sort, space pause, q quit\n"
+    "  memtrace --alloc-fn xmalloc -p 1234  the lines that call xmalloc\n"
     "\n"
     "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
     "the command's; else 0; 64 for a usage error, 1 for any other error.";

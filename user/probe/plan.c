@@ -247,15 +247,15 @@ static bool in_plt(const struct mt_elf *e, __u64 vaddr)
  * function, one probed here or one reached through the PLT? Either it
  * jumps there (jemalloc's operator delete is `jmp free@plt`, libstdc++'s
  * operator new[] `jmp operator new@plt`): that probe sees the call with
- * the same return address at [SP]; or, with step (the CFI rules of calls
- * made inside the file are planned), it calls it right away after making
+ * the same return address at [SP]; or it calls it right away after making
  * room on the stack (libstdc++'s nothrow operator new: `sub $8,%rsp; call
- * operator new@plt`): that probe sees it, its return address is stepped
- * over with CFI, and this entry, whose first instruction writes %rsp,
- * would be single-stepped. A probe here would cost a trap more, or count
+ * operator new@plt`) and step (the plan, with the CFI rules of calls made
+ * inside the file) steps out of that call: that probe sees it, its return
+ * address is stepped over, and this entry, whose first instruction writes
+ * %rsp, would be single-stepped. A probe here would cost a trap more, or count
  * a free twice.
  */
-static bool forwards(const struct elf_file *f, size_t k, __u64 off, bool step)
+static bool forwards(const struct elf_file *f, size_t k, __u64 off, const struct mt_plan *step)
 {
 	unsigned char b[16];
 	size_t at = 0, len;
@@ -265,10 +265,20 @@ static bool forwards(const struct elf_file *f, size_t k, __u64 off, bool step)
 		return false;
 	if (!memcmp(b, "\xf3\x0f\x1e\xfa", 4))
 		at = 4; /* endbr64 */
-	if (step && !memcmp(b + at, "\x48\x83\xec", 3) && b[at + 4] == 0xe8)
-		at += 4; /* sub $imm8,%rsp; call rel32 */
-	else
-		step = false;
+	if (step && !memcmp(b + at, "\x48\x83\xec", 3) && b[at + 4] == 0xe8) {
+		/* sub $imm8,%rsp; call rel32: only with the rule that steps out of it */
+		__u64 ret = f->sym[k] + at + 4 + 5;
+		bool ruled = false;
+
+		for (size_t i = 0; i < step->nr_rules; i++)
+			ruled |= step->rules[i].key.off == ret - f->exec.vaddr &&
+				 step->rules[i].key.seg_size == f->exec.memsz;
+		if (!ruled)
+			return false;
+		at += 4;
+	} else {
+		step = NULL;
+	}
 	if (b[at] == 0xe9 || step)
 		len = 5, target = (__u64)(__s64)mt_insn__rel32(b + at + 1);
 	else if (b[at] == 0xeb)
@@ -391,6 +401,9 @@ static int plan_file(struct mt_plan *plan, int fd, const char *shown, const stru
 		cfi = dwarf_getcfi_elf(f.e.elf);
 	if (tab == kinds)
 		plan->syscall_note = identity_unsure(f.e.fd);
+	/* first: a function that only calls another is left to it when a rule steps out */
+	if (tab != py_kinds && cfi)
+		plan_rules(plan, &f, cfi);
 	for (size_t k = 0; k < f.ntab; k++) {
 		struct mt_probe *p;
 		__u64 off, seg_off = 0, seg_size = 0, where, flags;
@@ -406,7 +419,7 @@ static int plan_file(struct mt_plan *plan, int fd, const char *shown, const stru
 		}
 		if (mt_elf__offset(&f.e, f.sym[k], &off))
 			continue;
-		if (forwards(&f, k, off, cfi && tab != py_kinds)) {
+		if (forwards(&f, k, off, plan)) {
 			pr_debug(
 			    "%s only hands its calls on to another probed function: not probed",
 			    f.tab[k].name);
@@ -436,8 +449,6 @@ static int plan_file(struct mt_plan *plan, int fd, const char *shown, const stru
 		if (tab == kinds && mt_syscall_scan__by_syscall(p->kind) && !plan->syscall_note)
 			p->syscall_tp = plan_syscalls(plan, &f, cfi, k, p);
 	}
-	if (tab != py_kinds && cfi)
-		plan_rules(plan, &f, cfi);
 out:
 	if (cfi)
 		dwarf_cfi_end(cfi);
@@ -621,15 +632,59 @@ static bool same_file(const struct mt_plan *plans, size_t nr, const struct mt_pl
 	return false;
 }
 
+/*
+ * --prefix: jemalloc's API under prefixed names (its --with-jemalloc-prefix
+ * builds, linked next to another malloc). Built once; the names live as
+ * long as the program, as the plans' names must.
+ */
+static const struct kind_desc je_api[] = {
+    {MT_KIND_MALLOC, "malloc", true, true},
+    {MT_KIND_CALLOC, "calloc", true, false},
+    {MT_KIND_REALLOC, "realloc", true, false},
+    {MT_KIND_POSIX_MEMALIGN, "posix_memalign", true, false},
+    {MT_KIND_ALIGNED_ALLOC, "aligned_alloc", true, false},
+    {MT_KIND_MEMALIGN, "memalign", true, false},
+    {MT_KIND_VALLOC, "valloc", true, false},
+    {MT_KIND_MALLOC, "mallocx", true, false},
+    {MT_KIND_REALLOC, "rallocx", true, false},
+    {MT_KIND_FREE, "free", false, true},
+    {MT_KIND_FREE, "sdallocx", false, false},
+    {MT_KIND_FREE, "dallocx", false, false},
+};
+
+#define NR_JE (sizeof(je_api) / sizeof(je_api[0]))
+
+static struct kind_desc prefixed[NR_JE];
+static char prefixed_names[NR_JE][64];
+static size_t nr_prefixed;
+
+int mt_plan__set_prefix(const char *prefix)
+{
+	nr_prefixed = 0;
+	if (!prefix || !*prefix)
+		return 0;
+	if (strlen(prefix) > 32)
+		return -EINVAL;
+	for (size_t i = 0; i < NR_JE; i++) {
+		snprintf(prefixed_names[i], sizeof(prefixed_names[i]), "%s%s", prefix,
+			 je_api[i].name);
+		prefixed[i] = je_api[i];
+		prefixed[i].name = prefixed_names[i];
+	}
+	nr_prefixed = NR_JE;
+	return 0;
+}
+
 int mt_plan__process(struct mt_plan *plans, size_t max, pid_t pid, const struct mt_maps *maps,
 		     bool wait)
 {
-	static const struct {
+	const struct {
 		const struct kind_desc *tab;
 		size_t n;
 	} more[] = {
 	    {cxx_kinds, sizeof(cxx_kinds) / sizeof(cxx_kinds[0])},
 	    {glib_kinds, sizeof(glib_kinds) / sizeof(glib_kinds[0])},
+	    {prefixed, nr_prefixed},
 	};
 	size_t *order = calloc(maps->nr_mods + 1, sizeof(*order)), nr = 0;
 	bool complete = true;
@@ -654,7 +709,7 @@ int mt_plan__process(struct mt_plan *plans, size_t max, pid_t pid, const struct 
 		break;
 	}
 	for (size_t k = 0; k < sizeof(more) / sizeof(more[0]) && nr < max; k++) {
-		if (plan_bound(&plans[nr], pid, maps, order, more[k].tab, more[k].n))
+		if (!more[k].n || plan_bound(&plans[nr], pid, maps, order, more[k].tab, more[k].n))
 			continue;
 		if (same_file(plans, nr, &plans[nr]))
 			mt_plan__close(&plans[nr]); /* the allocator's own operator new */

@@ -82,7 +82,7 @@ int mt_plan__verify(const struct mt_plan *plan);
 int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps);
 
 /* most plans of one process (mt_plan__process) */
-#define MT_MAX_PLANS 4
+#define MT_MAX_PLANS 5
 /* bytes of a process's environment read for LD_PRELOAD */
 #define MT_PLAN_ENV_MAX (256 * 1024)
 
@@ -101,6 +101,13 @@ int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps
  */
 int mt_plan__process(struct mt_plan *plans, size_t max, pid_t pid, const struct mt_maps *maps,
 		     bool wait);
+
+/*
+ * --prefix: mt_plan__process also plans jemalloc's API under these
+ * prefixed names (je_malloc...) in the first module that defines
+ * PREFIXmalloc and PREFIXfree. NULL or "": none. 0 or -EINVAL.
+ */
+int mt_plan__set_prefix(const char *prefix);
 
 /*
  * Plan probes on CPython's allocator domains (PyMem_Raw*, PyMem_*,

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "lib/log.h"
+#include "probe/plan.h"
 #include "session/internal.h"
 #include "session/session.h"
 #include "session/spawn.h"
@@ -325,6 +326,9 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	mt->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
+	err = mt_plan__set_prefix(opts->prefix);
+	if (err)
+		goto err_out;
 	mt->loader = mt_loader__new(&lo, opts->attach_mode);
 	if (!mt->loader) {
 		err = -errno;

@@ -33,7 +33,7 @@ struct target {
 	bool replan;	     /* exec'd before its allocator was mapped: look for it again */
 	char alloc_module[PATH_MAX]; /* basename of the allocator's file */
 	/* basenames of every file probed for allocations (the allocator, libc, libstdc++...) */
-	char alloc_mods[4][NAME_MAX + 1];
+	char alloc_mods[5][NAME_MAX + 1];
 	size_t nr_alloc_mods;
 	char py_module[PATH_MAX]; /* basename of the interpreter's file, "" if not Python */
 	struct mt_py_offsets py;  /* the interpreter's layout, when py_module is set */
