@@ -26,6 +26,11 @@ innermost frame of the file that is not a wrapper) must agree.
                     the size out of %rdi first: single-stepped, said by -v)
   prefix            --prefix je_ on a library with jemalloc's API under je_
                     names (a stand-in built here): exact at the callers
+  sid-*             glibc 2.43, jemalloc and tcmalloc of Debian sid (the chroot
+                    of tests/sid-chroot.sh, leak_cxx built there with its g++):
+                    run chrooted as a container would, attached with -p: exact,
+                    and no hot entry (malloc, calloc, realloc, free, the memalign
+                    family, operator new and delete) single-stepped
 
 A marker with `unwind=libstdc++` is a leak whose only path to the user's line
 runs through libstdc++'s own code (no frame pointers there): until stacks are
@@ -309,6 +314,56 @@ def t_prefix(_m, _f):
     return errs
 
 
+HOT = re.compile(r"^memtrace:\s+(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|"
+                 r"memalign|mallocx|rallocx|sdallocx|dallocx|_Zn\w+|_Zd\w+|tc_\w+)\s.*"
+                 r"single-stepped:", re.M)
+
+
+def t_sid(_m, _f):
+    """Debian sid's glibc 2.43, jemalloc, tcmalloc: exact, no hot entry single-stepped."""
+    r = run.run([os.path.join(run.ROOT, "tests", "sid-chroot.sh")], timeout=1800)
+    if r.rc != 0:
+        raise run.Fail("tests/sid-chroot.sh: %s" % r.describe())
+    root = r.out.strip().splitlines()[-1]
+    work = os.path.join(root, "tmp", "memtrace-alloc")
+    os.makedirs(work, exist_ok=True)
+    shutil.copy(os.path.join(run.ROOT, "tests", "targets", "waiting.h"), work)
+    with open(CXX_SRC) as f:
+        src = f.read().replace('#include "../waiting.h"', '#include "waiting.h"')
+    with open(os.path.join(work, "leak_cxx.cc"), "w") as f:
+        f.write(src)
+    for out, extra in (("leak_cxx", ""), ("leak_cxx_je", " -ljemalloc")):
+        r = run.run(["chroot", root, "sh", "-c", "cd /tmp/memtrace-alloc && g++ -std=gnu++17 "
+                     "-O2 -g -fno-omit-frame-pointer -o %s leak_cxx.cc%s" % (out, extra)],
+                    timeout=300)
+        if r.rc != 0:
+            raise run.Fail("g++ in the sid chroot: %s" % r.describe())
+    errs = []
+    for label, prog, env in (
+            ("sid-glibc", "leak_cxx", None), ("sid-jemalloc", "leak_cxx_je", None),
+            ("sid-tcmalloc", "leak_cxx",
+             {"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"})):
+        t = WaitTarget(["chroot", root, "/tmp/memtrace-alloc/" + prog], env=env_with(env))
+        out = os.path.join(run.TMP, label + ".json")
+        mt = run.Memtrace(["-v", "--format", "json", "--top", "0", "--interval", "0.3",
+                           "-o", out, "-p", str(t.pid)])
+        try:
+            mt.wait_attached(t.pid)
+            t.start_work()
+            t.finish()
+            if mt.wait_exit(20) is None:
+                mt.fail_context("memtrace did not exit after its target")
+        finally:
+            mt.stop()
+        errs += check(run.final_report(run.read_reports(out), t.pid), CXX_SRC, label + "-p")
+        err = mt.err.text()
+        errs += ["%s: hot entry single-stepped: %s" % (label, m.group(0).strip())
+                 for m in HOT.finditer(err)]
+        run.info("%s: probed %s" % (label, "; ".join(
+            os.path.basename(l.split()[2]) for l in err.splitlines() if " probing " in l)))
+    return errs
+
+
 def main():
     je = [(os.path.join(run.TARGETS, "leak_cxx_je"), CXX_SRC, ()),
           (os.path.join(run.TARGETS, "leak_wrap_je"), WRAP_SRC, ALLOC_FNS)]
@@ -329,7 +384,7 @@ def main():
              ("mimalloc", allocator_cases("mimalloc", "libmimalloc", mi,
                                           {"LD_PRELOAD": MIMALLOC}, slow_ok=True) if mi else
               lambda _m, _f: ["%s missing: tests/install-deps.sh installs it" % MIMALLOC]),
-             ("prefix", t_prefix)]
+             ("prefix", t_prefix), ("sid", t_sid)]
     return run.run_cases("alloc", cases)
 
 

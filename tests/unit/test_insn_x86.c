@@ -49,6 +49,8 @@ static const struct insn_case insns[] = {
     {"cmp 0x1b0(%rax),%rcx", {0x48, 0x3b, 0x88, 0xb0, 1, 0, 0}, 7, MT_INSN_FLAGS, 7, 0},
     {"lea -1(%rsi),%rax", {0x48, 0x8d, 0x46, 0xff}, 4, MT_INSN_FLAGS, 4, 0},
     {"xor %ecx,%ecx", {0x31, 0xc9}, 2, MT_INSN_FLAGS, 2, MT_INSN_RCX},
+    {"mul %rsi", {0x48, 0xf7, 0xe6}, 3, MT_INSN_FLAGS, 3, MT_INSN_RDX},
+    {"div %rsi", {0x48, 0xf7, 0xf6}, 3, MT_INSN_UNKNOWN, 0, 0},
     {"cmpb $0,%fs:0x10(%rcx)", {0x64, 0x80, 0x79, 0x10, 0}, 5, MT_INSN_FLAGS, 5, 0},
     /* what the decoder does not know, or must not pass, keeps the probe where it is */
     {"sub $8,%rsp", {0x48, 0x83, 0xec, 0x08}, 4, MT_INSN_UNKNOWN, 0, 0},
@@ -161,6 +163,12 @@ static const struct entry_case entries[] = {
      true,
      0},
     {"malloc writing %rbp first", MT_KIND_MALLOC, {0x48, 0x89, 0xe5, 0x55}, 0, true, 0},
+    {"glibc 2.43 calloc: mov %rdi,%rax; mul %rsi; jo",
+     MT_KIND_CALLOC,
+     {0x48, 0x89, 0xf8, 0x48, 0xf7, 0xe6, 0x0f, 0x80, 1, 0, 0, 0},
+     6,
+     false,
+     0},
     {"malloc overwriting its size", MT_KIND_MALLOC, {0x48, 0x89, 0xf7, 0x55}, 0, true, 0},
     /* an allocating call must not pass its system call */
     {"mmap making the call at once",

@@ -138,6 +138,13 @@ static enum mt_insn_class decode_alu(const unsigned char *b, size_t n, size_t *l
 		to_rm = true;
 		imm = 1;
 		break;
+	case 0xf7: /* mul r/m (glibc 2.43's calloc: mov %rdi,%rax; mul %rsi; jo) */
+		if ((reg & 7) != 4 || mod != 3)
+			return MT_INSN_UNKNOWN;
+		m = modrm_len(b + i, n - i);
+		*len = i + m;
+		*writes = MT_INSN_RDX; /* and %rax */
+		return MT_INSN_FLAGS;
 	default:
 		return MT_INSN_UNKNOWN;
 	}
@@ -272,7 +279,7 @@ size_t mt_insn__probe_site(const unsigned char *b, size_t n, enum mt_kind kind, 
 		*flags = MT_COOKIE_PRODUCT;
 		return 9;
 	}
-	while (off < MT_INSN_ENTRY_BYTES - 15) { /* an instruction is at most 15 bytes */
+	while (off < n) { /* one cut short by the end of b is UNKNOWN */
 		switch (mt_insn__decode(b + off, n - off, &len, &writes)) {
 		case MT_INSN_EMULATED:
 			*slow = false;
