@@ -26,6 +26,8 @@ innermost frame of the file that is not a wrapper) must agree.
                     the size out of %rdi first: single-stepped, said by -v)
   prefix            --prefix je_ on a library with jemalloc's API under je_
                     names (a stand-in built here): exact at the callers
+  unprobed-warning  a process that dlopen()s tcmalloc (malloc still binds to
+                    libc): -p names the allocator it does not probe
   sid-*             glibc 2.43, jemalloc and tcmalloc of Debian sid (the chroot
                     of tests/sid-chroot.sh, leak_cxx built there with its g++):
                     run chrooted as a container would, attached with -p: exact,
@@ -158,8 +160,9 @@ def dashdash(prog, src, label, args=(), env=None, want_module=None, slow_ok=Fals
     return errs + plan_errors(r.err, label, want_module, slow_ok)
 
 
-def by_pid(prog, src, label, args=(), env=None, want_module=None, slow_ok=False):
-    t = WaitTarget([prog], env=env_with(env))
+def attach(argv, label, args=(), env=None):
+    """Run argv --wait, attach -p -v before its work: (final report, memtrace's stderr)."""
+    t = WaitTarget(argv, env=env_with(env))
     out = os.path.join(run.TMP, label + ".json")
     mt = run.Memtrace(["-v", "--format", "json", "--top", "0", "--interval", "0.3"] +
                       list(args) + ["-o", out, "-p", str(t.pid)])
@@ -171,8 +174,12 @@ def by_pid(prog, src, label, args=(), env=None, want_module=None, slow_ok=False)
             mt.fail_context("memtrace did not exit after its target")
     finally:
         mt.stop()
-    errs = check(run.final_report(run.read_reports(out), t.pid), src, label)
-    return errs + plan_errors(mt.err.text(), label, want_module, slow_ok)
+    return run.final_report(run.read_reports(out), t.pid), mt.err.text()
+
+
+def by_pid(prog, src, label, args=(), env=None, want_module=None, slow_ok=False):
+    rep, err = attach([prog], label, args, env)
+    return check(rep, src, label) + plan_errors(err, label, want_module, slow_ok)
 
 
 def plan_errors(err, label, want_module, slow_ok=False):
@@ -314,6 +321,26 @@ def t_prefix(_m, _f):
     return errs
 
 
+def t_unprobed(_m, _f):
+    """An allocator mapped but not bound (dlopen): a warning names it."""
+    py = subprocess.Popen(["/usr/bin/python3", "-c",
+                           "import ctypes, sys; ctypes.CDLL('libtcmalloc_minimal.so.4'); "
+                           "print('ready', flush=True); sys.stdin.read()"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          start_new_session=True)
+    run.CHILDREN.append(py)
+    out = run.Lines(py.stdout, "python stdout")
+    if not out.wait(run.regex(r"^ready$"), 20):
+        raise run.Fail("python3 with libtcmalloc_minimal did not start: %s" % py.stderr.read())
+    r = run.run([run.MEMTRACE, "--count", "1", "--interval", "0.2", "-p", str(py.pid)])
+    py.stdin.close()
+    run.reap(py, 10)
+    want = r"warning: pid %d maps libtcmalloc_minimal\S*, an allocator memtrace does not " \
+           r"probe \(malloc binds to libc\.so\.6\)" % py.pid
+    return [] if re.search(want, r.err) else ["no warning naming libtcmalloc_minimal: %s" %
+                                              r.describe()]
+
+
 HOT = re.compile(r"^memtrace:\s+(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|"
                  r"memalign|mallocx|rallocx|sdallocx|dallocx|_Zn\w+|_Zd\w+|tc_\w+)\s.*"
                  r"single-stepped:", re.M)
@@ -343,20 +370,8 @@ def t_sid(_m, _f):
             ("sid-glibc", "leak_cxx", None), ("sid-jemalloc", "leak_cxx_je", None),
             ("sid-tcmalloc", "leak_cxx",
              {"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"})):
-        t = WaitTarget(["chroot", root, "/tmp/memtrace-alloc/" + prog], env=env_with(env))
-        out = os.path.join(run.TMP, label + ".json")
-        mt = run.Memtrace(["-v", "--format", "json", "--top", "0", "--interval", "0.3",
-                           "-o", out, "-p", str(t.pid)])
-        try:
-            mt.wait_attached(t.pid)
-            t.start_work()
-            t.finish()
-            if mt.wait_exit(20) is None:
-                mt.fail_context("memtrace did not exit after its target")
-        finally:
-            mt.stop()
-        errs += check(run.final_report(run.read_reports(out), t.pid), CXX_SRC, label + "-p")
-        err = mt.err.text()
+        rep, err = attach(["chroot", root, "/tmp/memtrace-alloc/" + prog], label, env=env)
+        errs += check(rep, CXX_SRC, label + "-p")
         errs += ["%s: hot entry single-stepped: %s" % (label, m.group(0).strip())
                  for m in HOT.finditer(err)]
         run.info("%s: probed %s" % (label, "; ".join(
@@ -384,7 +399,7 @@ def main():
              ("mimalloc", allocator_cases("mimalloc", "libmimalloc", mi,
                                           {"LD_PRELOAD": MIMALLOC}, slow_ok=True) if mi else
               lambda _m, _f: ["%s missing: tests/install-deps.sh installs it" % MIMALLOC]),
-             ("prefix", t_prefix), ("sid", t_sid)]
+             ("prefix", t_prefix), ("unprobed-warning", t_unprobed), ("sid", t_sid)]
     return run.run_cases("alloc", cases)
 
 
