@@ -152,7 +152,8 @@ $(OUTPUT)/targets/static_leak: tests/targets/static_leak.c | $(OUTPUT)/targets
 # linked with jemalloc (tcmalloc comes by LD_PRELOAD in the tests)
 CXX ?= g++
 CXX_TARGET_FLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -Wall -Werror
-CXX_TARGETS := $(OUTPUT)/targets/leak_cxx $(OUTPUT)/targets/leak_cxx_je $(OUTPUT)/targets/leak_wrap_je
+CXX_TARGETS := $(OUTPUT)/targets/leak_cxx $(OUTPUT)/targets/leak_cxx_je $(OUTPUT)/targets/leak_wrap_je \
+	       $(OUTPUT)/targets/leak_wrap_jes
 $(OUTPUT)/targets/leak_cxx: tests/targets/cxx/leak_cxx.cc | $(OUTPUT)/targets
 	$(call msg,CXX,$@)
 	$(Q)$(CXX) $(CXX_TARGET_FLAGS) $< -o $@
@@ -162,6 +163,10 @@ $(OUTPUT)/targets/leak_cxx_je: tests/targets/cxx/leak_cxx.cc | $(OUTPUT)/targets
 $(OUTPUT)/targets/leak_wrap_je: tests/targets/leak_wrap.c | $(OUTPUT)/targets
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -ljemalloc
+# jemalloc linked into the executable itself (its malloc is the executable's)
+$(OUTPUT)/targets/leak_wrap_jes: tests/targets/leak_wrap.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -Wl,-Bstatic -ljemalloc_pic -Wl,-Bdynamic -lstdc++ -lm -ldl
 
 targets: $(TARGETS) $(CXX_TARGETS)
 

@@ -20,7 +20,8 @@ innermost frame of the file that is not a wrapper) must agree.
                     xmalloc_raw; -v marks the skipped frames
   wrap-valgrind     valgrind, read past the same wrappers, agrees
   jemalloc-*        the same programs linked with -ljemalloc, -- and -p: probes
-                    in libjemalloc (none single-stepped), exact
+                    in libjemalloc (none single-stepped), exact; and leak_wrap
+                    with jemalloc linked into the executable (probed there)
   tcmalloc-*        the same with LD_PRELOAD=libtcmalloc.so.4, -- and -p
   mimalloc-*        the same with LD_PRELOAD=libmimalloc.so.2 (its entries move
                     the size out of %rdi first: single-stepped, said by -v)
@@ -291,8 +292,10 @@ def allocator_cases(name, module, progs, env=None, slow_ok=False):
         errs = []
         for prog, src, args in progs:
             label = "%s-%s" % (name, os.path.basename(prog))
-            errs += dashdash(prog, src, label + "--", args, env, module, slow_ok)
-            errs += by_pid(prog, src, label + "-p", args, env, module, slow_ok)
+            # jemalloc linked into the executable: the probes are in the executable
+            mod = os.path.basename(prog) if prog.endswith("_jes") else module
+            errs += dashdash(prog, src, label + "--", args, env, mod, slow_ok)
+            errs += by_pid(prog, src, label + "-p", args, env, mod, slow_ok)
         return errs
     return t
 
@@ -381,7 +384,8 @@ def t_sid(_m, _f):
 
 def main():
     je = [(os.path.join(run.TARGETS, "leak_cxx_je"), CXX_SRC, ()),
-          (os.path.join(run.TARGETS, "leak_wrap_je"), WRAP_SRC, ALLOC_FNS)]
+          (os.path.join(run.TARGETS, "leak_wrap_je"), WRAP_SRC, ALLOC_FNS),
+          (os.path.join(run.TARGETS, "leak_wrap_jes"), WRAP_SRC, ALLOC_FNS)]
     tc = [(os.path.join(run.TARGETS, "leak_cxx"), CXX_SRC, ()),
           (os.path.join(run.TARGETS, "leak_wrap"), WRAP_SRC, ALLOC_FNS)]
     mi = list(tc)

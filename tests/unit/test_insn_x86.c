@@ -50,6 +50,13 @@ static const struct insn_case insns[] = {
     {"lea -1(%rsi),%rax", {0x48, 0x8d, 0x46, 0xff}, 4, MT_INSN_FLAGS, 4, 0},
     {"xor %ecx,%ecx", {0x31, 0xc9}, 2, MT_INSN_FLAGS, 2, MT_INSN_RCX},
     {"mul %rsi", {0x48, 0xf7, 0xe6}, 3, MT_INSN_FLAGS, 3, MT_INSN_RDX},
+    {"mov $-0xa48,%rdx",
+     {0x48, 0xc7, 0xc2, 0xb8, 0xf5, 0xff, 0xff},
+     7,
+     MT_INSN_FLAGS,
+     7,
+     MT_INSN_RDX},
+    {"movq $0,(%rsp)", {0x48, 0xc7, 0x04, 0x24, 0, 0, 0, 0}, 8, MT_INSN_UNKNOWN, 0, 0},
     {"div %rsi", {0x48, 0xf7, 0xf6}, 3, MT_INSN_UNKNOWN, 0, 0},
     {"cmpb $0,%fs:0x10(%rcx)", {0x64, 0x80, 0x79, 0x10, 0}, 5, MT_INSN_FLAGS, 5, 0},
     /* what the decoder does not know, or must not pass, keeps the probe where it is */

@@ -134,6 +134,12 @@ static enum mt_insn_class decode_alu(const unsigned char *b, size_t n, size_t *l
 		imm = op == 0x81 ? 4 : 1;
 		flags_only = ((reg & 7) == 7);
 		break;
+	case 0xc7: /* mov $imm32,r/m (/0) */
+		if ((reg & 7) != 0)
+			return MT_INSN_UNKNOWN;
+		to_rm = true;
+		imm = 4;
+		break;
 	case 0xc1: /* shifts by imm8 */
 		to_rm = true;
 		imm = 1;

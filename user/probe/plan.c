@@ -545,6 +545,7 @@ static int lookup_order(pid_t pid, const struct mt_maps *maps, size_t *order, bo
 	struct mt_bind_mod *mods = calloc(maps->nr_mods + 1, sizeof(*mods));
 	struct bind_names *names = calloc(maps->nr_mods + 1, sizeof(*names));
 	char path[64], exe[PATH_MAX] = "", preload[1024];
+	size_t scope;
 	ssize_t n;
 
 	if (!mods || !names) {
@@ -572,10 +573,10 @@ static int lookup_order(pid_t pid, const struct mt_maps *maps, size_t *order, bo
 			mt_elf__close(&e);
 		}
 	}
-	mt_bind__order(mods, maps->nr_mods, preload, order, complete);
+	scope = mt_bind__order(mods, maps->nr_mods, preload, order, complete);
 	/* ld.so maps a library's code right after its first segment: wait for it */
-	for (size_t i = 0; i < maps->nr_mods; i++)
-		if (maps->mods[i].exec_end <= maps->mods[i].exec_start)
+	for (size_t i = 0; i < scope; i++)
+		if (maps->mods[order[i]].exec_end <= maps->mods[order[i]].exec_start)
 			*complete = false;
 	free(mods);
 	free(names);

@@ -65,10 +65,21 @@ static bool target__probed(const struct target *t, const struct mt_plan *plan)
 	return false;
 }
 
-/* Remember the basename of a file probed for t's allocations (the site is above it). */
+/*
+ * Remember the basename of a file probed for t's allocations (the site is
+ * above it): not the executable's, where the program's own code is too (an
+ * allocator linked statically: its entries' callers are the lines).
+ */
 static void target__add_alloc_mod(struct target *t, const char *path)
 {
 	const char *b = basename_of(path);
+	char link[64], exe[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", t->pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n > 0 && (exe[n] = 0, !strcmp(exe, path)))
+		return;
 
 	for (size_t i = 0; i < t->nr_alloc_mods; i++)
 		if (!strcmp(t->alloc_mods[i], b))
@@ -603,6 +614,7 @@ int mt_target__retire(struct memtrace *mt, struct target *t, bool report)
 static void target__new_image(struct memtrace *mt, struct target *t)
 {
 	target__forget(mt, t);
+	t->nr_alloc_mods = 0;  /* the new image's are planned again */
 	mt_session__purge(mt); /* now: the new image's first allocations must stay */
 	t->py_checks = 3;
 	memset(&t->py, 0, sizeof(t->py));
