@@ -27,6 +27,8 @@ innermost frame of the file that is not a wrapper) must agree.
                     the size out of %rdi first: single-stepped, said by -v)
   prefix            --prefix je_ on a library with jemalloc's API under je_
                     names (a stand-in built here): exact at the callers
+  glib              g_malloc, g_malloc0, g_malloc_n, g_realloc, g_strdup: each at
+                    the line that called GLib
   unprobed-warning  a process that dlopen()s tcmalloc (malloc still binds to
                     libc): -p names the allocator it does not probe
   sid-*             glibc 2.43, jemalloc and tcmalloc of Debian sid (the chroot
@@ -324,6 +326,21 @@ def t_prefix(_m, _f):
     return errs
 
 
+GLIB = "/usr/lib/x86_64-linux-gnu/libglib-2.0.so.0"
+
+
+def t_glib(_m, _f):
+    """GLib's g_malloc family: the line that called GLib."""
+    if not os.path.exists(GLIB):
+        raise run.Fail("%s missing: tests/install-deps.sh installs it" % GLIB)
+    src = os.path.join(PREFIX_DIR, "glib_leak.c")
+    prog = os.path.join(run.TMP, "glib_leak")
+    r = run.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", prog, src, GLIB])
+    if r.rc != 0:
+        raise run.Fail("building glib_leak: %s" % r.describe())
+    return dashdash(prog, src, "glib--", want_module="libglib-2.0")
+
+
 def t_unprobed(_m, _f):
     """An allocator mapped but not bound (dlopen): a warning names it."""
     py = subprocess.Popen(["/usr/bin/python3", "-c",
@@ -403,7 +420,7 @@ def main():
              ("mimalloc", allocator_cases("mimalloc", "libmimalloc", mi,
                                           {"LD_PRELOAD": MIMALLOC}, slow_ok=True) if mi else
               lambda _m, _f: ["%s missing: tests/install-deps.sh installs it" % MIMALLOC]),
-             ("prefix", t_prefix), ("unprobed-warning", t_unprobed), ("sid", t_sid)]
+             ("prefix", t_prefix), ("glib", t_glib), ("unprobed-warning", t_unprobed), ("sid", t_sid)]
     return run.run_cases("alloc", cases)
 
 

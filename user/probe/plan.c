@@ -747,8 +747,9 @@ void mt_plan__log(const struct mt_plan *plan)
 
 		pr_info("  %-18s at 0x%llx%s  %s", p->name, (unsigned long long)p->offset,
 			p->offset != p->func_offset ? " (moved past a single-stepped entry)" : "",
-			p->slow ? "single-stepped: ~10 us per call on VMs"
-				: "emulated: ~0.7 us per call");
+			p->slow ? "single-stepped: a second exception per call, several times "
+				  "the cost of an emulated probe"
+				: "emulated: one trap per call");
 	}
 }
 
