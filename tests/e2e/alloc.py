@@ -155,8 +155,11 @@ def env_with(extra):
 
 def dashdash(prog, src, label, args=(), env=None, want_module=None, slow_ok=False):
     out = os.path.join(run.TMP, label + ".json")
+    # the command's environment through env(1): memtrace itself runs without LD_PRELOAD
+    cmd = ["env"] + ["%s=%s" % kv for kv in sorted((env or {}).items())] + [prog] if env \
+        else [prog]
     r = run.run([run.MEMTRACE, "-v", "--format", "json", "--top", "0"] + list(args) +
-                ["-o", out, "--", prog], env=env_with(env))
+                ["-o", out, "--"] + cmd)
     if r.timed_out or r.rc != 0:
         raise run.Fail("%s: %s" % (label, r.describe()))
     errs = check(run.final_report(run.read_reports(out)), src, label)
