@@ -40,7 +40,7 @@ size_t mt_bind__order(const struct mt_bind_mod *mods, size_t n, const char *prel
 		      bool *complete)
 {
 	bool placed_buf[256], *placed = placed_buf;
-	size_t nr = 0, head = 0, scope;
+	size_t nr = 0, head = 0, scope, all = n;
 
 	*complete = true;
 	if (n > sizeof(placed_buf))
@@ -81,8 +81,8 @@ size_t mt_bind__order(const struct mt_bind_mod *mods, size_t n, const char *prel
 		}
 	}
 	scope = nr;
-	for (size_t i = 0; i < n; i++)
-		if (!placed[i])
+	for (size_t i = 0; i < all; i++)
+		if (i >= n || !placed[i])
 			order[nr++] = i;
 	return scope;
 }

@@ -489,8 +489,11 @@ static bool is_libc_name(const char *path)
 	       !strncmp(base, "ld-musl", 7);
 }
 
-/* Read at most size - 1 bytes of a small file (NUL-terminated); "" when it cannot. */
-static void read_small(const char *path, char *buf, size_t size)
+/*
+ * Read at most size - 1 bytes of a small file (NUL-terminated); returns
+ * how many were read (0 when it cannot be read).
+ */
+static size_t read_small(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
@@ -498,6 +501,7 @@ static void read_small(const char *path, char *buf, size_t size)
 	buf[n > 0 ? n : 0] = 0;
 	if (fd >= 0)
 		close(fd);
+	return n > 0 ? (size_t)n : 0;
 }
 
 /*
@@ -511,10 +515,12 @@ static void preload_of(pid_t pid, char *out, size_t size)
 
 	out[0] = 0;
 	if (env) {
+		size_t len;
+
 		snprintf(path, sizeof(path), "/proc/%d/environ", pid);
-		read_small(path, env, MT_PLAN_ENV_MAX);
-		/* NUL-separated: the buffer ends in two NULs at most MT_PLAN_ENV_MAX in */
-		for (char *v = env; *v; v += strlen(v) + 1) {
+		len = read_small(path, env, MT_PLAN_ENV_MAX);
+		/* NUL-separated, and NUL-terminated at len: never past it */
+		for (char *v = env; v < env + len; v += strlen(v) + 1) {
 			if (!strncmp(v, "LD_PRELOAD=", 11)) {
 				snprintf(out, size, "%s ", v + 11);
 				break;
