@@ -15,6 +15,8 @@ innermost frame of the file that is not a wrapper) must agree.
                     and after the program's; untracked_free 0
   cxx-pid           the same under -p (attached before the work)
   cxx-valgrind      valgrind's lost bytes per line == memtrace's
+  cxx-host          the same under -a --sample-rate 0: libstdc++'s operator new
+                    probed for every process, each new at the user's line
   wrap-alloc-fn     --alloc-fn 'xmalloc*' --alloc-fn xcalloc --alloc-fn xstrdup:
                     exact at the wrappers' callers; without it all at
                     xmalloc_raw; -v marks the skipped frames
@@ -216,6 +218,29 @@ def t_cxx_pid(_m, _f):
                   want_module="libstdc++")
 
 
+def t_cxx_host(_m, _f):
+    t = WaitTarget([os.path.join(run.TARGETS, "leak_cxx")])
+    out = os.path.join(run.TMP, "cxx-host.json")
+    mt = run.Memtrace(["-a", "--sample-rate", "0", "--interval", "0.5", "--top-processes", "0",
+                       "--top", "0", "--format", "json", "-o", out])
+    try:
+        if not mt.err.wait(run.regex(r"^memtrace: whole host\b"), 60):
+            mt.fail_context("no 'memtrace: whole host' line within 60 s")
+        t.start_work()
+        # two report rounds after its work (-a reports no more once it exited)
+        reps = run.wait_reports(out, t.pid, 2, 10)
+        t.finish()
+        os.kill(mt.p.pid, signal.SIGINT)
+        mt.wait_exit(10)
+    finally:
+        mt.stop()
+    if not re.search(r"probing \S*libstdc\+\+\S* \(as seen by pid", mt.err.text()):
+        return ["-a: libstdc++ not probed (%s)" % mt.err.text()[-300:]]
+    if len(reps) < 2:
+        return ["-a: %d reports of pid %d, want 2 after its work" % (len(reps), t.pid)]
+    return check(reps[-1], CXX_SRC, "cxx-a")
+
+
 def valgrind_lines(argv, src, skip_fn=None):
     """line -> definitely + indirectly lost bytes, at the innermost frame of src
     that skip_fn (a wrapper) does not take."""
@@ -414,7 +439,7 @@ def main():
     if not os.path.exists(MIMALLOC):
         mi = []
     cases = [("cxx-dashdash", t_cxx_dashdash), ("cxx-pid", t_cxx_pid),
-             ("cxx-valgrind", t_cxx_valgrind), ("wrap-alloc-fn", t_wrap_alloc_fn),
+             ("cxx-valgrind", t_cxx_valgrind), ("cxx-host", t_cxx_host), ("wrap-alloc-fn", t_wrap_alloc_fn),
              ("wrap-valgrind", t_wrap_valgrind),
              ("jemalloc", allocator_cases("jemalloc", "libjemalloc", je)),
              ("tcmalloc", allocator_cases("tcmalloc", "libtcmalloc", tc,

@@ -649,6 +649,8 @@ static void target__replan(struct memtrace *mt, struct target *t)
 
 	target__new_image(mt, t);
 	if (mt->opts->all) {
+		memcpy(t->alloc_mods, mt->host_alloc_mods, sizeof(t->alloc_mods));
+		t->nr_alloc_mods = mt->nr_host_alloc_mods;
 		mt_sym_native__add_pid(mt->sym, t->pid);
 		return; /* whole-host links see every image */
 	}
