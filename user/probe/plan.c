@@ -735,8 +735,21 @@ void mt_plan__no_syscall_tps(struct mt_plan *plan)
 	plan->nr_syscalls = 0;
 }
 
+/* A probe hit's cost measured at start (mt_plan__set_costs), microseconds; < 0 unknown. */
+static double cost_emulated = -1, cost_stepped = -1;
+
+void mt_plan__set_costs(double emulated_us, double stepped_us)
+{
+	cost_emulated = emulated_us;
+	cost_stepped = stepped_us;
+}
+
 void mt_plan__log(const struct mt_plan *plan)
 {
+	char emulated[48] = "emulated: one trap per call",
+	     stepped[96] = "single-stepped: a second exception per call, several times the cost "
+			   "of an emulated probe";
+
 	pr_info("probing %s (%zu functions; %zu calls to them from inside it stepped over "
 		"with CFI)",
 		plan->shown, plan->nr_probes, plan->nr_rules);
@@ -750,12 +763,16 @@ void mt_plan__log(const struct mt_plan *plan)
 			pr_info("  %-18s syscall tracepoint  no trap", p->name);
 			continue;
 		}
+		if (cost_emulated >= 0) {
+			snprintf(emulated, sizeof(emulated), "emulated: ~%.1f us per call",
+				 cost_emulated);
+			snprintf(stepped, sizeof(stepped),
+				 "single-stepped: ~%.1f us per call (measured here)", cost_stepped);
+		}
 
 		pr_info("  %-18s at 0x%llx%s  %s", p->name, (unsigned long long)p->offset,
 			p->offset != p->func_offset ? " (moved past a single-stepped entry)" : "",
-			p->slow ? "single-stepped: a second exception per call, several times "
-				  "the cost of an emulated probe"
-				: "emulated: one trap per call");
+			p->slow ? stepped : emulated);
 	}
 }
 

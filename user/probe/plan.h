@@ -121,6 +121,13 @@ int mt_plan__python(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps,
 /* Probe with uprobes what the plan gives to system call tracepoints. */
 void mt_plan__no_syscall_tps(struct mt_plan *plan);
 
+/*
+ * The cost of a probe hit measured at start (microseconds per call, where
+ * the kernel emulates the probed instruction and where it single-steps
+ * it), printed by mt_plan__log from now on.
+ */
+void mt_plan__set_costs(double emulated_us, double stepped_us);
+
 /* Print the plan at info level (-v): each probe, its offset and cost. */
 void mt_plan__log(const struct mt_plan *plan);
 

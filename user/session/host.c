@@ -113,8 +113,8 @@ int mt_host__start(struct memtrace *mt)
 	if (err)
 		goto out;
 	pr_info("whole host: %zu C librar%s, %zu probes; every allocator call of every process "
-		"pays a trap: ~0.7 us where emulated, ~10 us on the %zu single-stepped entries "
-		"(-v lists them)%s; sampling every %llu bytes",
+		"pays a trap, a second exception on the %zu single-stepped entries (-v lists "
+		"them and measures both here)%s; sampling every %llu bytes",
 		nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes - nr_tps, nr_slow,
 		nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap, but "
 			 "every system call on the host takes the traced path (tens of ns)"

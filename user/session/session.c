@@ -334,6 +334,18 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		err = -errno;
 		goto err_out;
 	}
+	if (opts->verbose) {
+		double emulated, stepped;
+
+		/* -v prints each probe's cost: measured on this machine, never a constant */
+		if (!mt_loader__probe_costs(mt->loader, &emulated, &stepped)) {
+			mt_plan__set_costs(emulated, stepped);
+			pr_info(
+			    "a probe hit costs ~%.1f us here where the kernel emulates the probed "
+			    "instruction, ~%.1f us where it single-steps it (measured now)",
+			    emulated, stepped);
+		}
+	}
 	err = mt_loader__maps(mt->loader, &mt->bpf);
 	if (err) {
 		pr_err("mapping BPF maps: %s", strerror(-err));
