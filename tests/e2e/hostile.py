@@ -211,6 +211,46 @@ def stripped_with_fifo_debuglink(d):
     return prog
 
 
+def with_unterminated_debug_str(d):
+    """alloc_loop whose .debug_str does not end in a NUL (its last string runs off the end)."""
+    prog = build_alloc_loop(d, "alloc_loop_badstr")
+    sec = os.path.join(d, "debug_str.bin")
+    r = subprocess.run(["objcopy", "--dump-section", ".debug_str=" + sec, prog],
+                       capture_output=True)
+    if r.returncode:
+        raise Fail("objcopy --dump-section: %s" % r.stderr.decode()[-200:])
+    with open(sec, "rb") as f:
+        data = bytearray(f.read())
+    data[-1:] = b"X"
+    with open(sec, "wb") as f:
+        f.write(bytes(data))
+    r = subprocess.run(["objcopy", "--update-section", ".debug_str=" + sec, prog],
+                       capture_output=True)
+    if r.returncode:
+        raise Fail("objcopy --update-section: %s" % r.stderr.decode()[-200:])
+    return prog
+
+
+@case("corrupt-debug-str")
+def t_corrupt_debug_str(_):
+    """A string section without its last NUL: no DWARF read past it (ASan in
+    e2e-sanitize), the function named from the symbol table, no line."""
+    d = os.path.join(TMP, "badstr")
+    os.makedirs(d)
+    tgt = spawn([with_unterminated_debug_str(d)])
+    time.sleep(0.2)
+    r = e2e.run([MEMTRACE, "-p", str(tgt.pid), "--count", "1", "--interval", "0.5"], timeout=30)
+    e2e.kill_group(tgt)
+    if r.timed_out or r.rc != 0:
+        return ["memtrace -p: %s: %s" % (r.describe(), r.err[-300:])]
+    rows = [l for l in r.out.splitlines() if "alloc_loop_badstr" in l and " main " in l + " "]
+    if not rows:
+        return ["no row of main [alloc_loop_badstr]: %r" % r.out[-400:]]
+    if any("alloc_loop.c:" in l for l in rows):
+        return ["a line from DWARF memtrace should not trust: %r" % rows]
+    return []
+
+
 def sigterm_timed(mt):
     """SIGTERM mt; the seconds until it exited, or None (then it is killed)."""
     t0 = time.monotonic()
@@ -440,6 +480,56 @@ def t_write_error_dashdash(_):
     errs = run_to_end("-o /dev/full", ["-o", "/dev/full"], 1, True)
     # stdout closed: writes fail, and nothing opened later takes its place
     errs += run_to_end("stdout closed", [], 1, True, close_stdout=True)
+    return errs
+
+
+# 4. -- lets the command go once it is probed: job control, debuggers and
+# memtrace's own death are the command's business
+
+def proc_status(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
+@case("dashdash-detached")
+def t_dashdash_detached(_):
+    done = os.path.join(TMP, "survived")
+    cmd = "echo started; sleep 2.5; echo yes > %s" % done
+    mt = spawn([MEMTRACE, "--interval", "0.3", "--", "sh", "-c", cmd])
+    ml = Lines(mt.stderr, "memtrace")
+    line = wait_line(ml, r"attached to pid (\d+)", 10)
+    if not line:
+        e2e.kill_group(mt)
+        return ["no 'attached to pid' line"]
+    pid, errs = int(re.search(r"attached to pid (\d+)", line).group(1)), []
+    time.sleep(0.3)
+    if proc_status(pid, "TracerPid") != "0":
+        errs.append("the command is still traced (TracerPid %s)" % proc_status(pid, "TracerPid"))
+    # a debugger can attach (it could not while memtrace was the tracer)
+    g = e2e.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "info inferiors"], timeout=30)
+    if g.rc != 0 or ("process %d" % pid) not in g.out:
+        errs.append("gdb -p: %s" % g.describe())
+    # a stop is the command's: nothing undoes it
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(0.5)
+    state = (proc_status(pid, "State") or "?")[:1]
+    os.kill(pid, signal.SIGCONT)
+    if state != "T":
+        errs.append("SIGSTOP of the command: state %s half a second later, want T" % state)
+    # memtrace's death is not the command's
+    mt.send_signal(signal.SIGKILL)
+    mt.wait(5)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(done) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not os.path.exists(done):
+        errs.append("the command did not run to its end after SIGKILL of memtrace")
     return errs
 
 
