@@ -196,12 +196,12 @@ struct mt_alloc {
  * a pid reused later is another process.
  */
 enum mt_proc_event_type {
-	MT_PROC_FORK = 1, /* pid is a new child of ppid (threads are not processes) */
-	MT_PROC_EXEC,	  /* pid runs a new program */
-	MT_PROC_EXIT,	  /* pid's last thread exited */
-	MT_PROC_FINALIZE, /* pid's Python interpreter began to finalize (Py_FinalizeEx) */
-	MT_PROC_MAPPED,	  /* stopped: pid (MT_PROC_AWAIT_LIB) mapped, or its interpreter starts */
-	MT_PROC_EXITING,  /* stopped: pid called exit(), its mappings are still there */
+	MT_PROC_FORK = 1,  /* pid is a new child of ppid (threads are not processes) */
+	MT_PROC_EXEC,	   /* pid runs a new program */
+	MT_PROC_EXIT,	   /* pid's last thread exited */
+	MT_PROC_FINALIZE,  /* pid's Python interpreter began to finalize (Py_FinalizeEx) */
+	MT_PROC_MAPPED,	   /* stopped: pid (MT_PROC_AWAIT_LIB) mapped, or its interpreter starts */
+	MT_PROC_UNMAPPING, /* stopped: pid is about to unmap code (exit(), dlclose()) */
 };
 
 /*

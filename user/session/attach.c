@@ -66,19 +66,25 @@ static bool target__probed(const struct target *t, const struct mt_plan *plan)
 }
 
 /*
- * A stop at libc's exit(): the modules it maps then (dlopen()ed ones too)
- * are read while they are there, for its last report after it has gone.
+ * Stops where a process is about to unmap code: libc's exit() and
+ * dlclose(). Its mappings (dlopen()ed libraries too) are read there, while
+ * they are there, for its reports after they have gone.
  */
-static void target__probe_exit(struct memtrace *mt, struct target *t, const struct mt_plan *plan)
+static void target__probe_unmaps(struct memtrace *mt, struct target *t, const struct mt_plan *plan)
 {
-	__u64 off;
-	int err = mt_elf__func_offset(plan->path, "exit", &off);
+	static const char *const funcs[] = {"exit", "dlclose"};
 
-	if (!err)
-		err = mt_loader__attach_stop(mt->loader, plan->path, off, t->pid, MT_PROC_EXITING);
-	if (err)
-		pr_debug("pid %d: no stop at exit() in %s: %s", t->pid, plan->shown,
-			 strerror(-err));
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
+		__u64 off;
+		int err = mt_elf__func_offset(plan->path, funcs[i], &off);
+
+		if (!err)
+			err = mt_loader__attach_stop(mt->loader, plan->path, off, t->pid,
+						     MT_PROC_UNMAPPING);
+		if (err)
+			pr_debug("pid %d: no stop at %s() in %s: %s", t->pid, funcs[i], plan->shown,
+				 strerror(-err));
+	}
 }
 
 /* Attach a planned set of probes to one process. 1: probed already. */
@@ -97,7 +103,7 @@ static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_
 		mt_plan__log(plan);
 	err = mt_loader__attach(mt->loader, plan, t->pid);
 	if (!err)
-		target__probe_exit(mt, t, plan);
+		target__probe_unmaps(mt, t, plan);
 	if (!err && t->nr_probed < sizeof(t->probed) / sizeof(t->probed[0])) {
 		t->probed[t->nr_probed].inode = plan->inode;
 		t->probed[t->nr_probed++].dev = plan->dev;
@@ -742,12 +748,12 @@ int mt_session__lifecycle(struct memtrace *mt)
 		mt_session__progress();
 		if (a != MT_LC_IGNORE && a != MT_LC_FORGET)
 			pr_debug("pid %d: %s event: %s", e.pid,
-				 e.type == MT_PROC_FORK	      ? "fork"
-				 : e.type == MT_PROC_EXEC     ? "exec"
-				 : e.type == MT_PROC_FINALIZE ? "finalize"
-				 : e.type == MT_PROC_MAPPED   ? "mapped"
-				 : e.type == MT_PROC_EXITING  ? "exiting"
-							      : "exit",
+				 e.type == MT_PROC_FORK	       ? "fork"
+				 : e.type == MT_PROC_EXEC      ? "exec"
+				 : e.type == MT_PROC_FINALIZE  ? "finalize"
+				 : e.type == MT_PROC_MAPPED    ? "mapped"
+				 : e.type == MT_PROC_UNMAPPING ? "unmapping"
+							       : "exit",
 				 mt_lc_action__name(a));
 		switch (a) {
 		case MT_LC_ADOPT:

@@ -29,6 +29,7 @@
 
 struct memtrace {
 	const struct mt_opts *opts;
+	__u64 drops_said[MT_CNT__MAX]; /* drop counters as last said on stderr */
 	struct mt_loader *loader;
 	struct mt_bpf_maps bpf;
 	struct mt_events *events;

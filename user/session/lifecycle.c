@@ -34,7 +34,7 @@ enum mt_lc_action mt_lifecycle__decide(const struct mt_targets *tt, const struct
 		*t = found;
 		return MT_LC_FINAL;
 	case MT_PROC_MAPPED:
-	case MT_PROC_EXITING:
+	case MT_PROC_UNMAPPING:
 		found = mt_targets__find(tt, (pid_t)e->pid, mt_proc__ticks_of_ns(e->start_ns));
 		if (!found)
 			return e->stopped ? MT_LC_RESUME : MT_LC_IGNORE;

@@ -15,8 +15,8 @@
  *   FINALIZE no                                   RESUME
  *   MAPPED yes                                    MAPPED: probe what it mapped, SIGCONT
  *   MAPPED no                                     RESUME
- *   EXITING yes                                   REFRESH: read its mappings, SIGCONT
- *   EXITING no                                    RESUME
+ *   UNMAPPING yes                                 REFRESH: read its mappings, SIGCONT
+ *   UNMAPPING no                                  RESUME
  *
  * A start time that differs from the target's means another process that
  * reuses the pid: it is not that target.
@@ -43,7 +43,7 @@ enum mt_lc_action {
 	MT_LC_FORGET,  /* -a: drop whatever the maps hold for the pid */
 	MT_LC_FINAL,   /* *t's interpreter is finalizing: its final report now (stopped) */
 	MT_LC_MAPPED,  /* *t mapped code after an exec: its allocator or interpreter (stopped) */
-	MT_LC_REFRESH, /* *t is exiting: its mappings while they are there (stopped) */
+	MT_LC_REFRESH, /* *t is about to unmap code: its mappings while they are there (stopped) */
 };
 
 struct mt_lc_policy {
