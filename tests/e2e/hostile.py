@@ -768,6 +768,24 @@ def t_dlclosed_library(_):
 
 # ---------------------------------------------------------------------------
 
+def links_held_by_anyone():
+    ids = set()
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            ids |= {l[0] for l in e2e.held_links(int(p))}
+    return ids
+
+
+def leftover_links(before):
+    """BPF links made since before that no process holds (memtrace left them behind)."""
+    end = time.monotonic() + 3
+    while True:
+        left = set(e2e.bpftool_links()) - before - links_held_by_anyone()
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.2)
+
+
 def main():
     ok = 0
     try:
@@ -780,8 +798,13 @@ def main():
                 continue
             try:
                 e2e.need_time(name)
+                before = set(e2e.bpftool_links())
                 errs = fn(None)
                 if errs is not None:
+                    e2e.cleanup()
+                    left = leftover_links(before)
+                    if left:
+                        errs = list(errs) + ["BPF links left behind: %s" % sorted(left)]
                     result(name, errs)
             except Fail as e:
                 result(name, str(e))
