@@ -31,9 +31,20 @@ struct host_seen {
 static int host__attach(struct memtrace *mt, struct mt_plan *plan, pid_t pid,
 			struct host_seen *seen, size_t *nr_seen)
 {
+	static const char *const sanitizers[] = {"libasan", "libtsan", "libmsan", "liblsan",
+						 "libhwasan"};
 	const char *b = strrchr(plan->shown, '/');
 	bool dup = false;
 	int err;
+
+	/*
+	 * A sanitizer's allocator (a test build's) is not probed for the whole
+	 * host: it keeps its own books (LeakSanitizer), and its processes are
+	 * slow enough already. -p on such a process probes it.
+	 */
+	for (size_t i = 0; i < sizeof(sanitizers) / sizeof(sanitizers[0]); i++)
+		if (strstr(plan->shown, sanitizers[i]))
+			return 1;
 
 	for (size_t i = 0; i < *nr_seen; i++)
 		dup |= seen[i].inode == plan->inode && seen[i].dev == plan->dev;
