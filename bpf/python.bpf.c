@@ -19,7 +19,8 @@ static __always_inline int mt_py_read(void *dst, __u32 size, __u64 addr)
 }
 
 /* A field of the frame copy at a runtime offset: bounded and aligned. */
-#define MT_FRAME_FIELD(type, buf, off) (*(type *)&(buf)[(off)&127 & ~(sizeof(type) - 1)])
+#define MT_FRAME_FIELD(type, buf, off) \
+	(*(type *)&(buf)[(off) & (MT_PY_FRAME_READ - 1) & ~(sizeof(type) - 1)])
 
 static __always_inline __u64 mt_py_tstate(const struct mt_py_offsets *o, __u32 tid, __u64 fsbase)
 {
@@ -74,7 +75,7 @@ static long mt_py_walk_frame(__u32 i, void *arg)
 
 	if (!frame || n >= MT_PY_MAX_DEPTH || n >= mt_py_depth)
 		return 1;
-	if (mt_py_read(sc->frame, 128, frame)) {
+	if (mt_py_read(sc->frame, MT_PY_FRAME_READ, frame)) {
 		w->fault = 1;
 		return 1;
 	}

@@ -11,6 +11,8 @@
 #define MT_PY_MAX_DEPTH 32   /* Python frames kept per stack */
 #define MT_PY_MAX_THREADS 64 /* thread states examined per interpreter */
 #define MT_PY_MAX_INTERPS 4  /* interpreters examined */
+/* bytes of a frame BPF copies: every frame field must lie inside */
+#define MT_PY_FRAME_READ 128
 
 /* mt_py_offsets.flags */
 #define MT_PY_LASTI_INDEX 1 /* 3.10: fr_instr is int f_lasti, an instruction index */

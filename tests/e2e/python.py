@@ -34,6 +34,14 @@ Cases, for every Python below unless said otherwise:
   python-allocators  --python-allocators: pyenv 3.12 sees the small tuples;
                  Debian's LTO 3.11 gets the warning and a normal run
   unsupported    pyenv 3.9: one warning, native lines, exit 0
+  sid-leaks      Debian sid's 3.13, 3.14 and 3.15 (static LTO builds, glibc
+                 2.43) in a chroot (tests/sid-chroot.sh builds it once):
+                 memtrace -- chroot ROOT python3.X leaks.py, every marked
+                 line (function and module level) as in leaks
+  sid-pid        the same Pythons: leaks.py --wait in the chroot, memtrace -p
+                 through /proc/PID/root as for a container: every marked
+                 line in an interval report and in the final one (taken at
+                 Py_FinalizeEx)
 
 Pythons: pyenv 3.10, 3.11, 3.12, 3.13 (shared libpython; $PYENV_ROOT or
 ~/.pyenv) and /usr/bin/python3.11 (Debian: static, LTO, stripped); 3.9 for
@@ -82,6 +90,9 @@ PYTHONS = [
     ("deb3.11", "/usr/bin/python3.11"),
 ]
 UNSUPPORTED = ("3.9", os.path.join(PYENV, "versions", "3.9.18", "bin", "python3"))
+# Debian sid's interpreters, run in the chroot tests/sid-chroot.sh builds
+SID = [("sid3.13", "python3.13"), ("sid3.14", "python3.14"), ("sid3.15", "python3.15")]
+SID_SCRIPT = os.path.join(ROOT, "tests", "sid-chroot.sh")
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 VERBOSE = os.environ.get("E2E_VERBOSE", "") not in ("", "0")
@@ -269,7 +280,7 @@ def unresolved(rep):
 # ground truth: the markers in the targets
 
 Marker = collections.namedtuple(
-    "Marker", "line bytes exact count alloc native py310 scope func text")
+    "Marker", "line bytes exact count alloc native py310 bytearray scope func text")
 
 MARK = re.compile(r"#.*?@leak\s+(.*?)\s*$")
 
@@ -329,7 +340,7 @@ def parse_markers(path):
                         int(attrs["alloc"]) if "alloc" in attrs else None,
                         "native" in attrs,
                         int(attrs["py310"]) if "py310" in attrs else None,
-                        attrs.get("scope", "function"),
+                        "bytearray" in attrs, attrs.get("scope", "function"),
                         names.get(i, ("<module>", "<module>")), text.strip())
         except (KeyError, ValueError):
             raise Fail("bad marker at %s:%d: %s" % (base(path), i, text.strip()))
@@ -339,6 +350,13 @@ def parse_markers(path):
 
 def want_bytes(mk, ver):
     return mk.py310 if (mk.py310 is not None and ver[:2] == (3, 10)) else mk.bytes
+
+
+def want_exact(mk, ver):
+    """libc's view of the line: from 3.15 on a bytearray's buffer is a bytes object (+32 B)."""
+    if mk.exact is None or not mk.bytearray or ver[:2] < (3, 15):
+        return mk.exact
+    return mk.exact + 32 * (mk.count or 1)
 
 
 def want_func(mk, ver):
@@ -365,6 +383,7 @@ def check_marker(rows, mk, ver, path):
     if len(got) > 1:
         errs.append("%s has %d rows in line mode" % (where, len(got)))
     b = want_bytes(mk, ver)
+    exact = want_exact(mk, ver)
     if mk.alloc is not None:
         # a churn line: what it allocated was seen, and under 1% of it is live
         if abs(ga - mk.alloc) > TOLERANCE * mk.alloc:
@@ -381,10 +400,10 @@ def check_marker(rows, mk, ver, path):
         if abs(gb - b) > TOLERANCE * b:
             errs.append("%s: %d bytes in %d blocks, want %d +-%d%%%s" % (
                 where, gb, gc, b, TOLERANCE * 100,
-                " (exactly %d)" % mk.exact if mk.exact is not None else ""))
-        elif mk.exact is not None and b == mk.bytes and gb != mk.exact:
+                " (exactly %d)" % exact if exact is not None else ""))
+        elif exact is not None and b == mk.bytes and gb != exact:
             errs.append("%s: %d bytes, want exactly %d (libc's view; within 2%% of %d)" % (
-                where, gb, mk.exact, b))
+                where, gb, exact, b))
         if mk.count is not None and gc != mk.count:
             errs.append("%s: count %d, want %d" % (where, gc, mk.count))
     fn = want_func(mk, ver)
@@ -481,13 +500,17 @@ def missing(what):
 PY_VERSIONS = {}  # path -> version tuple, or an error string
 
 
-def py_version(path):
-    """The interpreter's version_info[:3]; Skip/Fail when it is not there."""
+def py_version(path, argv=None):
+    """The interpreter's version_info[:3]; Skip/Fail when it is not there.
+
+    path is the interpreter's file on this host, argv (default [path]) the
+    command that runs it (a chroot for sid's)."""
     if path not in PY_VERSIONS:
         if not os.access(path, os.X_OK):
             PY_VERSIONS[path] = "%s not found" % path
         else:
-            r = run([path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            r = run((argv or [path]) + ["-c",
+                                        "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                     timeout=20)
             if r.rc != 0 or not re.match(r"^\d+\.\d+\.\d+$", r.out.strip()):
                 PY_VERSIONS[path] = "%s does not run: %s" % (path, r.describe())
@@ -550,8 +573,9 @@ def t_leaks(label, py, M):
     if errs or VERBOSE:
         info("leaks:%s (Python %s), memtrace per line:\n%s" % (
             label, ".".join(map(str, ver)), fmt_table(
-            [(mk.line, want_func(mk, ver), want_bytes(mk, ver), mk.exact if mk.exact is not None
-              else "-", gb, gc) for mk, gb, gc in table],
+            [(mk.line, want_func(mk, ver), want_bytes(mk, ver),
+              "-" if mk.exact is None else want_exact(mk, ver), gb, gc)
+             for mk, gb, gc in table],
             ("line", "function", "truth", "exact", "memtrace", "count"), left=(0, 1))))
         ub, uc = unresolved(rep)
         info("rows without a file (unresolved frames): %d bytes in %d blocks" % (ub, uc))
@@ -624,6 +648,27 @@ def t_tracemalloc(label, py, M):
 
 # ---- -p on a service ---------------------------------------------------------------
 
+def finish_errs(mt, out, pid, markers, noise, ver, path):
+    """After the -p target was told to exit: memtrace exits 0, and its last report is the
+    final one taken at Py_FinalizeEx, with every marker still there."""
+    errs = []
+    rc = mt.wait_exit(5)
+    if rc is None:
+        errs.append("memtrace still running 5 s after its only target exited")
+    elif rc != 0:
+        errs.append("memtrace exited %s after the target exited, want 0" % rc)
+    reps = for_pid(read_reports(out), pid)
+    last = reps[-1] if reps else {}
+    # the final report is taken when the interpreter begins to finalize:
+    # the process is still alive (exited false) and its leaks are still there
+    if last.get("final") is not True or last.get("exited") is not False:
+        errs.append("last report is not the final one taken at Py_FinalizeEx: %s" % brief(last))
+    else:
+        e, _ = check_leaks(last, markers, noise, ver, path)
+        errs += ["final report: " + x for x in e]
+    return errs
+
+
 def t_pid_service(label, py, M):
     ver = py_version(py)
     markers, noise = M["service"][0], M["service"][1]
@@ -643,21 +688,7 @@ def t_pid_service(label, py, M):
         e, _ = check_leaks(rep, markers, noise, ver, SERVICE)
         errs += ["interval report: " + x for x in e + check_drops(rep)]
         t.finish()
-        rc = mt.wait_exit(5)
-        if rc is None:
-            errs.append("memtrace still running 5 s after its only target exited")
-        elif rc != 0:
-            errs.append("memtrace exited %s after the target exited, want 0" % rc)
-        reps = for_pid(read_reports(out), t.pid)
-        last = reps[-1] if reps else {}
-        # the final report is taken when the interpreter begins to finalize:
-        # the process is still alive (exited false) and its leaks are still there
-        if last.get("final") is not True or last.get("exited") is not False:
-            errs.append("last report is not the final one taken at Py_FinalizeEx: %s"
-                        % brief(last))
-        else:
-            e, _ = check_leaks(last, markers, noise, ver, SERVICE)
-            errs += ["final report: " + x for x in e]
+        errs += finish_errs(mt, out, t.pid, markers, noise, ver, SERVICE)
     finally:
         mt.stop()
     return errs
@@ -838,6 +869,90 @@ def t_unsupported(label, py, M):
     return errs
 
 
+# ---- Debian sid's Pythons in a chroot ------------------------------------------------
+
+SID_ROOT = {}  # "root": (chroot dir, directory of the targets inside it) or a Fail
+
+
+def sid_setup():
+    """The sid chroot (built once by tests/sid-chroot.sh) with the targets copied in."""
+    if "root" not in SID_ROOT:
+        r = run(["sh", SID_SCRIPT], timeout=BUDGET)
+        root = r.out.strip().splitlines()[-1] if r.out.strip() else ""
+        if r.timed_out or r.rc != 0 or not os.path.isdir(root):
+            SID_ROOT["root"] = "tests/sid-chroot.sh failed: %s" % r.describe()
+        else:
+            inner = tempfile.mkdtemp(prefix="memtrace-pye2e-", dir=os.path.join(root, "tmp"))
+            os.chmod(inner, 0o755)
+            for f in (LEAKS, SERVICE, SMALL):
+                shutil.copy(f, inner)
+            SID_ROOT["root"] = (root, inner)
+    v = SID_ROOT["root"]
+    if isinstance(v, str):
+        missing(v)
+    return v
+
+
+def sid_python(name):
+    """(argv running sid's python3.X, its version, ROOT, the targets' directory in ROOT)."""
+    root, inner = sid_setup()
+    argv = ["chroot", root, "/usr/bin/" + name]
+    ver = py_version(os.path.join(root, "usr", "bin", name), argv)
+    return argv, ver, root, "/" + os.path.relpath(inner, root)
+
+
+def detected_errs(err, ver):
+    m = re.search(r"runs CPython (\d+\.\d+\.\d+)", err)
+    if not m or m.group(1) != "%d.%d.%d" % ver:
+        return ["memtrace detected CPython %s, the interpreter is %d.%d.%d" % (
+            m.group(1) if m else "nothing", ver[0], ver[1], ver[2])]
+    return []
+
+
+def t_sid_leaks(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    leaks = os.path.join(inner, "leaks.py")
+    markers, noise = M["leaks"][0], M["leaks"][1]
+    out = os.path.join(TMP, "sid-leaks-%s.json" % label)
+    r = run([MEMTRACE, "--format", "json", "--top", "0", "-o", out, "--"] + argv + [leaks])
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace -- %s leaks.py: %s (want exit 0)" % (" ".join(argv), r.describe()))
+    rep = final_report(read_reports(out))
+    errs, table = check_leaks(rep, markers, noise, ver, leaks, scopes=("function", "module"))
+    errs += check_drops(rep) + gil_overlap_errs(r.out) + detected_errs(r.err, ver)
+    if errs or VERBOSE:
+        info("sid-leaks:%s (Python %s), memtrace per line:\n%s" % (
+            label, ".".join(map(str, ver)), fmt_table(
+                [(mk.line, want_func(mk, ver), want_bytes(mk, ver), gb, gc)
+                 for mk, gb, gc in table], ("line", "function", "truth", "memtrace", "count"),
+                left=(0, 1))))
+    return errs
+
+
+def t_sid_pid(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    leaks = os.path.join(inner, "leaks.py")
+    markers, noise = M["leaks"][0], M["leaks"][1]
+    t = Waiting(argv + [leaks, "--wait"], "%s leaks.py --wait in the sid chroot" % name)
+    out = os.path.join(TMP, "sid-pid-%s.json" % label)
+    mt = Memtrace(["--format", "json", "--top", "0", "--interval", "0.5", "-p", str(t.pid),
+                   "-o", out])
+    errs = []
+    try:
+        mt.wait_attached(t.pid)
+        errs += detected_errs(mt.err.text(), ver)
+        t.start_work()
+        rep = wait_settled_report(mt, out, t.pid)
+        e, _ = check_leaks(rep, markers, noise, ver, leaks)
+        errs += ["interval report: " + x for x in e + check_drops(rep)]
+        errs += gil_overlap_errs(t.out.text())
+        t.finish()
+        errs += finish_errs(mt, out, t.pid, markers, noise, ver, leaks)
+    finally:
+        mt.stop()
+    return errs
+
+
 # ---------------------------------------------------------------------------
 
 def preflight():
@@ -872,7 +987,7 @@ def summary():
         if c not in cases:
             cases.append(c)
         cells[label][c] = "skip"
-    labels = [l for l, _ in PYTHONS] + [UNSUPPORTED[0]]
+    labels = [l for l, _ in PYTHONS] + [UNSUPPORTED[0]] + [l for l, _ in SID]
     rows = [[l] + [cells[l].get(c, "-") for c in cases] for l in labels if cells.get(l)]
     if rows:
         info("results per Python:\n" + fmt_table(rows, ["python"] + cases))
@@ -911,6 +1026,9 @@ def main():
                   pys["deb3.11"], M)
             check("unsupported:" + UNSUPPORTED[0], t_unsupported, UNSUPPORTED[0],
                   UNSUPPORTED[1], M)
+            for label, name in SID:
+                check("sid-leaks:" + label, t_sid_leaks, label, name, M)
+                check("sid-pid:" + label, t_sid_pid, label, name, M)
     except Fail as e:
         result("setup", str(e))
     except KeyboardInterrupt:
@@ -918,6 +1036,8 @@ def main():
     finally:
         cleanup()
         shutil.rmtree(e2e.TMP, ignore_errors=True)  # run.py's, unused here
+        if isinstance(SID_ROOT.get("root"), tuple):
+            shutil.rmtree(SID_ROOT["root"][1], ignore_errors=True)
         if not VERBOSE:
             shutil.rmtree(TMP, ignore_errors=True)
         else:
