@@ -41,6 +41,14 @@ struct mt_py_offsets {
 	/* code objects */
 	__u32 code_adaptive;  /* offsetof(PyCodeObject, co_code_adaptive), 3.11+ */
 	__u32 co_firstlineno; /* int, used as a fingerprint against address reuse */
+	/*
+	 * The interpreter's code in the target: a probe there is one of
+	 * CPython's allocator domains, an anonymous private read-write
+	 * mapping of arena_size bytes made from there is a pymalloc arena.
+	 */
+	__u64 text_lo, text_hi;
+	__u32 arena_size;
+	__u32 pad;
 };
 
 /* One Python frame as BPF records it. */
@@ -66,7 +74,7 @@ struct mt_py_stack {
 	struct mt_py_frame frames[MT_PY_MAX_DEPTH];
 };
 
-_Static_assert(sizeof(struct mt_py_offsets) == 80, "mt_py_offsets size");
+_Static_assert(sizeof(struct mt_py_offsets) == 104, "mt_py_offsets size");
 _Static_assert(sizeof(struct mt_py_frame) == 16, "mt_py_frame size");
 _Static_assert(sizeof(struct mt_py_event) == 16, "mt_py_event size");
 

@@ -34,6 +34,18 @@ Cases, for every Python below unless said otherwise:
   python-allocators  --python-allocators: pyenv 3.12 sees the small tuples;
                  Debian's LTO 3.11 gets the warning and a normal run
   unsupported    pyenv 3.9: one warning, native lines, exit 0
+  kinds          kinds.py, memtrace -- PY and -X tracemalloc=1 (untraced),
+                 default mode: its "big" line (bytes objects) is one heap
+                 row exactly the truth and exactly tracemalloc's; its
+                 "small" line (short strings) has a heap row of exactly its
+                 list's item array and an arena row of exactly as many
+                 1 MiB arenas as pymalloc says it mapped then
+                 (sys._debugmallocstats), never merged into the line; the
+                 report's "kinds" add up to its total. --pymalloc off: both
+                 lines exactly tracemalloc's (the small one up to one list
+                 object taken from the list free list, which tracemalloc
+                 charges to the line that took it), no arena rows (on 3.12
+                 and sid's 3.15: under probes it is slow)
   sid-leaks      Debian sid's 3.13, 3.14 and 3.15 (static LTO builds, glibc
                  2.43) in a chroot (tests/sid-chroot.sh builds it once):
                  memtrace -- chroot ROOT python3.X leaks.py, every marked
@@ -79,6 +91,7 @@ PYDIR = os.path.join(ROOT, "tests", "targets", "py")
 LEAKS = os.path.join(PYDIR, "leaks.py")
 SMALL = os.path.join(PYDIR, "small.py")
 SERVICE = os.path.join(PYDIR, "service.py")
+KINDS = os.path.join(PYDIR, "kinds.py")
 PYENV = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 # (label, path); the label names the checks
@@ -364,10 +377,14 @@ def want_func(mk, ver):
     return name if ver[:2] < (3, 11) else q  # co_qualname from 3.11 on
 
 
-def rows_by_line(rep, path):
+# what a line's objects are; pymalloc arenas and the runtime's mappings are rows of their own
+OBJECT_KINDS = ("heap", "mmap", "pyobj")
+
+
+def rows_by_line(rep, path, kinds=OBJECT_KINDS):
     rows = collections.defaultdict(list)
     for s in sites_of(rep):
-        if s.get("file") == path:
+        if s.get("file") == path and s.get("kind", "heap") in kinds:
             rows[s.get("line")].append(s)
     return rows
 
@@ -646,6 +663,103 @@ def t_tracemalloc(label, py, M):
     return errs
 
 
+# ---- kinds: arenas apart, lines as tracemalloc has them ---------------------------------
+
+ARENA = 1 << 20
+
+
+def kinds_run(label, argv, script, outdir, inner, mode):
+    """memtrace [--pymalloc off] -- argv script, and argv -X tracemalloc=1 script.
+
+    outdir: where the target's files are on this host, inner: the same seen by the
+    target. Returns (report, truth, tracemalloc's per-line sizes)."""
+    off = mode == "off"
+    env = dict(os.environ, MEMTRACE_PY_TRUTH=os.path.join(inner, "truth-%s.json" % mode))
+    out = os.path.join(TMP, "kinds-%s-%s.json" % (label, mode))
+    r = run([MEMTRACE] + (["--pymalloc", "off"] if off else []) +
+            ["--format", "json", "--top", "0", "-o", out, "--"] + argv + [script], env=env)
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace %s-- %s kinds.py: %s" % ("--pymalloc off " if off else "",
+                                                       " ".join(argv), r.describe()))
+    rep = final_report(read_reports(out))
+    tm_env = dict(os.environ, MEMTRACE_PY_TRACEMALLOC=os.path.join(inner, "tm-%s.json" % mode))
+    if off:
+        tm_env["PYTHONMALLOC"] = "malloc"
+    r = run(argv + ["-X", "tracemalloc=1", script], env=tm_env)
+    if r.timed_out or r.rc != 0:
+        raise Fail("%s -X tracemalloc=1 kinds.py: %s" % (" ".join(argv), r.describe()))
+    try:
+        with open(os.path.join(outdir, "truth-%s.json" % mode)) as f:
+            truth = json.load(f)
+        with open(os.path.join(outdir, "tm-%s.json" % mode)) as f:
+            tm = json.load(f)
+    except (OSError, ValueError) as e:
+        raise Fail("kinds.py wrote no truth or tracemalloc dump: %s" % e)
+    return rep, truth, tm
+
+
+def kinds_errs(rep, truth, tm, script, mode):
+    errs = []
+    lines = truth["lines"]
+    obj = rows_by_line(rep, script)
+    arenas = rows_by_line(rep, script, ("arena",))
+    kinds = rep.get("kinds") or {}
+    if sum(num(v, "bytes") for v in kinds.values()) != num(rep, "total_bytes"):
+        errs.append("the kinds' bytes %s do not add up to total_bytes %d" % (
+            {k: num(v, "bytes") for k, v in kinds.items()}, num(rep, "total_bytes")))
+    arena_rows = [s for s in sites_of(rep) if s.get("kind") == "arena"]
+    if sum(num(s, "bytes") for s in arena_rows) > num(kinds.get("arena", {}), "bytes"):
+        errs.append("arena rows hold more than the report's arena total")
+    for name in ("big", "small"):
+        ln = lines[name]
+        got = obj.get(ln, [])
+        gb = sum(num(s, "bytes") for s in got)
+        t = tm.get("%s:%d" % (script, ln), 0)
+        where = "kinds.py:%d (%s, %s)" % (ln, name, mode)
+        if len(got) != 1:
+            errs.append("%s: %d rows of its objects, want 1" % (where, len(got)))
+        if mode == "off" and arenas.get(ln):
+            errs.append("%s: arena rows under --pymalloc off" % where)
+        if name == "big":
+            if gb != truth["big"] or t != truth["big"]:
+                errs.append("%s: memtrace %d B, tracemalloc %d B, truth %d B: want all equal"
+                            % (where, gb, t, truth["big"]))
+        elif mode == "default":
+            ga = sum(num(s, "bytes") for s in arenas.get(ln, []))
+            gc = sum(num(s, "count") for s in arenas.get(ln, []))
+            if gb != truth["small_items"]:
+                errs.append("%s: %d B of objects, want exactly the list's item array, %d B "
+                            "(arenas kept apart)" % (where, gb, truth["small_items"]))
+            if truth["arenas"] < 1:
+                errs.append("%s: pymalloc mapped no arena for it (target bug?)" % where)
+            if gc != truth["arenas"] or ga != truth["arenas"] * ARENA:
+                errs.append("%s: arena rows %d B in %d, pymalloc mapped %d arenas of 1 MiB" % (
+                    where, ga, gc, truth["arenas"]))
+        elif not 0 <= t - gb <= 64:
+            errs.append("%s: memtrace %d B, tracemalloc %d B: want equal (up to one list "
+                        "object from the free list)" % (where, gb, t))
+        if VERBOSE:
+            info("kinds %s: memtrace %d B, tracemalloc %d B" % (where, gb, t))
+    return errs
+
+
+# --pymalloc off sends every object through libc: slow under probes, so on two Pythons
+KINDS_OFF = ("3.12", "sid3.15")
+
+
+def kinds_case(label, argv, script, outdir, inner):
+    errs = []
+    for mode in ("default", "off") if label in KINDS_OFF else ("default",):
+        rep, truth, tm = kinds_run(label, argv, script, outdir, inner, mode)
+        errs += kinds_errs(rep, truth, tm, script, mode) + check_drops(rep)
+    return errs
+
+
+def t_kinds(label, py, M):
+    py_version(py)
+    return kinds_case(label, [py], KINDS, TMP, TMP)
+
+
 # ---- -p on a service ---------------------------------------------------------------
 
 def finish_errs(mt, out, pid, markers, noise, ver, path):
@@ -884,7 +998,7 @@ def sid_setup():
         else:
             inner = tempfile.mkdtemp(prefix="memtrace-pye2e-", dir=os.path.join(root, "tmp"))
             os.chmod(inner, 0o755)
-            for f in (LEAKS, SERVICE, SMALL):
+            for f in (LEAKS, SERVICE, SMALL, KINDS):
                 shutil.copy(f, inner)
             SID_ROOT["root"] = (root, inner)
     v = SID_ROOT["root"]
@@ -927,6 +1041,12 @@ def t_sid_leaks(label, name, M):
                  for mk, gb, gc in table], ("line", "function", "truth", "memtrace", "count"),
                 left=(0, 1))))
     return errs
+
+
+def t_sid_kinds(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    return kinds_case(label, argv, os.path.join(inner, "kinds.py"),
+                      os.path.join(root, inner.lstrip("/")), inner)
 
 
 def t_sid_pid(label, name, M):
@@ -1016,6 +1136,8 @@ def main():
                 check("module-level:" + label, t_module_level, label, py, M)
                 check("tracemalloc:" + label, t_tracemalloc, label, py, M)
             for label, py in PYTHONS:
+                check("kinds:" + label, t_kinds, label, py, M)
+            for label, py in PYTHONS:
                 check("pid-service:" + label, t_pid_service, label, py, M)
             for label, py in PYTHONS:
                 check("pidns:" + label, t_pidns, label, py, M)
@@ -1029,6 +1151,7 @@ def main():
             for label, name in SID:
                 check("sid-leaks:" + label, t_sid_leaks, label, name, M)
                 check("sid-pid:" + label, t_sid_pid, label, name, M)
+                check("sid-kinds:" + label, t_sid_kinds, label, name, M)
     except Fail as e:
         result("setup", str(e))
     except KeyboardInterrupt:

@@ -135,6 +135,47 @@ out:
 	mt_agg__free(a);
 }
 
+/* A line's pymalloc arenas and its heap blocks: two groups, and the totals by kind. */
+MT_TEST(agg_kinds)
+{
+	static const struct mt_frame st_py[] = {FR("load", "app.py", 7, NULL, 0x100)};
+	struct mt_sample s[] = {
+	    SMP(st_py, 5000, 2),
+	    SMP(st_py, 2 << 20, 2),
+	    SMP(st_py, 3000, 1),
+	    SMP(st_buf12, 16384, 1),
+	};
+	struct mt_agg *a = agg_new(MT_GROUP_LINE, 0);
+	struct mt_report r;
+
+	s[1].kind = MT_SITE_ARENA;
+	s[3].kind = MT_SITE_RUNTIME;
+	if (!ASSERT_TRUE(a != NULL, "mt_agg__new") || !report(a, s, ARRAY_SIZE(s), &r))
+		goto out;
+	ASSERT_EQ(r.nr_groups, 3, "heap and arena rows of one line, a runtime row");
+	ASSERT_EQ(r.rows[0].kind, MT_SITE_ARENA, "the arena row first (largest)");
+	ASSERT_STREQ(r.rows[0].file, "app.py", "arena row line");
+	ASSERT_EQ(r.rows[0].bytes, 2 << 20, "arena bytes");
+	ASSERT_EQ(r.rows[1].kind, MT_SITE_RUNTIME, "runtime row");
+	ASSERT_EQ(r.rows[2].kind, MT_SITE_HEAP, "heap row");
+	ASSERT_EQ(r.rows[2].bytes, 8000, "heap bytes: the arena not merged in");
+	ASSERT_EQ(r.rows[2].count, 3, "heap count");
+	ASSERT_EQ(r.kinds[MT_SITE_HEAP].bytes, 8000, "heap total");
+	ASSERT_EQ(r.kinds[MT_SITE_ARENA].bytes, 2 << 20, "arena total");
+	ASSERT_EQ(r.kinds[MT_SITE_ARENA].count, 2, "arena count");
+	ASSERT_EQ(r.kinds[MT_SITE_RUNTIME].bytes, 16384, "runtime total");
+	ASSERT_EQ(r.kinds[MT_SITE_MMAP].bytes, 0, "no mappings");
+	mt_report__free(&r);
+	/* an out-of-range kind is refused */
+	s[0].kind = MT_SITE__MAX;
+	mt_agg__begin(a);
+	ASSERT_EQ(mt_agg__add(a, &s[0]), -EINVAL, "bad kind");
+	memset(&r, 0, sizeof(r));
+out:
+	mt_report__free(&r);
+	mt_agg__free(a);
+}
+
 MT_TEST(agg_group_function)
 {
 	struct mt_agg *a = agg_new(MT_GROUP_FUNCTION, 0);

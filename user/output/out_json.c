@@ -10,7 +10,8 @@
  *    "events":{NAME:N for every other counter},
  *    "rss_bytes":N|null,"rss_anon_bytes":N|null,"swap_bytes":N|null,
  *    "untraced_growth_bytes":N,
- *    "sites":[{"file":S,"line":N,"function":S,"module":S,"bytes":N,
+ *    "kinds":{KIND:{"bytes":N,"count":N} for every kind},
+ *    "sites":[{"file":S,"line":N,"function":S,"module":S,"kind":KIND,"bytes":N,
  *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,
  *              "alloc_bytes":N,"alloc_count":N,
  *              "stack":[FRAME...],"site":N,
@@ -18,6 +19,10 @@
  *
  *   FRAME: {"function":S,"file":S,"line":N,"module":S,"addr":"0x..","inlined":B,
  *           "kind":"native"|"python","build_id":S}
+ *   KIND: "heap"|"mmap"|"pyobj"|"arena"|"runtime" (include/mt_kinds.h): the
+ *         C heap, anonymous mappings, CPython's allocator domains, pymalloc
+ *         arenas (the row's line first needed them), the interpreter's own
+ *         mappings. "kinds" sums every group (not only the rows shown).
  *
  * A frame's "build_id" is its module's GNU build-id in hex (null when the
  * module has none or is unknown, and for Python frames).
@@ -178,6 +183,8 @@ static void json_row(FILE *f, const struct mt_row *row)
 	json_str(f, row->function);
 	fputs(",\"module\":", f);
 	json_str(f, row->module);
+	fputs(",\"kind\":", f);
+	json_str(f, mt_site_kind__name(row->kind));
 	fprintf(f,
 		",\"bytes\":%lld,\"count\":%lld,\"growth_bytes\":%lld,\"growth_streak\":%u"
 		",\"new\":%s,\"alloc_bytes\":%llu,\"alloc_count\":%llu,\"stack\":",
@@ -226,7 +233,12 @@ int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 	json_mem(f, "rss_anon_bytes", r->has_mem, r->rss_anon_bytes);
 	json_mem(f, "swap_bytes", r->has_mem, r->swap_bytes);
 	fprintf(f, ",\"untraced_growth_bytes\":%lld", (long long)r->untraced_growth_bytes);
-	fputs(",\"sites\":[", f);
+	fputs(",\"kinds\":{", f);
+	for (int k = 0; k < MT_SITE__MAX; k++)
+		fprintf(f, "%s\"%s\":{\"bytes\":%lld,\"count\":%lld}", k ? "," : "",
+			mt_site_kind__name(k), (long long)r->kinds[k].bytes,
+			(long long)r->kinds[k].count);
+	fputs("},\"sites\":[", f);
 	for (size_t i = 0; i < r->nr_rows; i++) {
 		if (i)
 			fputc(',', f);

@@ -48,6 +48,8 @@
 #define FREE_THREADED_TEXT \
 	"CPython %s (%s): a free-threaded build, not supported (" SUPPORTED_TEXT ")"
 
+/* pymalloc's arena: 1 MiB from 3.10 on (ARENA_BITS 20 with the radix tree) */
+#define ARENA_SIZE (1u << 20)
 #define RODATA_MAX (64u << 20)	       /* .rodata scanned for a version string */
 #define DEBUG_MAX 1024		       /* bytes of _Py_DebugOffsets read */
 #define SIZE_MAX_PLAUSIBLE (16u << 20) /* of any struct in _Py_DebugOffsets */
@@ -679,6 +681,9 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 	off->runtime = runtime;
 	off->version = version;
 	off->code_mask = PY_MINOR(version) >= PY_VER(3, 14) ? ~3ULL : ~0ULL;
+	off->text_lo = mod->exec_start;
+	off->text_hi = mod->exec_end;
+	off->arena_size = ARENA_SIZE;
 
 	/* 5. cross-check */
 	if (e.sym[SYM_CODE_TYPE].found) {

@@ -11,6 +11,7 @@
 
 /* One BPF site after symbolization. */
 struct mt_sample {
+	enum mt_site_kind kind; /* samples of different kinds never share a group */
 	__s64 bytes;
 	__s64 count_q; /* MT_COUNT_ONE units */
 	__u64 alloc_bytes;
@@ -46,7 +47,8 @@ void mt_agg__free(struct mt_agg *a);
 void mt_agg__begin(struct mt_agg *a);
 /*
  * Add one sample; frames are copied as needed. 0, -ENOMEM, or -EINVAL when
- * site is not an index into frames (nr_frames == 0 is an unknown site).
+ * site is not an index into frames (nr_frames == 0 is an unknown site) or
+ * kind is not a site kind.
  */
 int mt_agg__add(struct mt_agg *a, const struct mt_sample *s);
 /*

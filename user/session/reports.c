@@ -173,6 +173,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		mt_session__progress();
 		if (!s->stats.bytes && !s->stats.count && !s->stats.alloc_count)
 			continue;
+		smp.kind = s->key.kind;
 		smp.bytes = s->stats.bytes;
 		smp.count_q = s->stats.count;
 		smp.alloc_bytes = s->stats.alloc_bytes;
