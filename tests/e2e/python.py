@@ -31,7 +31,8 @@ Cases, for every Python below unless said otherwise:
                  memtrace -p HOSTPID: every marked line
   pymalloc-off   memtrace --pymalloc off -- PY small.py: 100000 small tuples
                  visible at their line
-  python-allocators  --python-allocators: pyenv 3.12 sees the small tuples;
+  python-allocators  --python-allocators: pyenv 3.12 sees the small tuples
+                 (rows of kind pyobj);
                  Debian's LTO 3.11 gets the warning and a normal run
   unsupported    pyenv 3.9: one warning, native lines, exit 0
   kinds          kinds.py, memtrace -- PY and -X tracemalloc=1 (untraced),
@@ -881,14 +882,16 @@ def run_small(label, py, args):
     return final_report(read_reports(out)), r, int(m.group(1)), int(m.group(2)), m.group(3)
 
 
-def small_line_errs(rep, ver, M, tuple_size):
+def small_line_errs(rep, ver, M, tuple_size, kind="heap"):
+    """The small tuples at their line, in rows of this kind (pyobj: the Python domains)."""
     _, _, line, names = M["small"]
     got = rows_by_line(rep, SMALL).get(line, [])
+    errs = ["small.py:%d: a %s row, want %s" % (line, s.get("kind"), kind)
+            for s in got if s.get("kind") != kind and num(s, "count") >= SMALL_MIN]
     gb = sum(num(s, "bytes") for s in got)
     gc = sum(num(s, "count") for s in got)
     q, name = names[line]
     fn = name if ver[:2] < (3, 11) else q
-    errs = []
     if gc < SMALL_MIN:
         errs.append("small.py:%d (%s): count %d, want at least %d (one per tuple)" % (
             line, fn, gc, SMALL_MIN))
@@ -921,7 +924,7 @@ def t_python_allocators(label, py, M):
         errs.append("--python-allocators set PYTHONMALLOC=%r in the command" % pm)
     if "inlines pymalloc" in r.err:
         errs.append("memtrace says %s inlines pymalloc (a non-LTO build)" % py)
-    e, gb, gc = small_line_errs(rep, ver, M, size)
+    e, gb, gc = small_line_errs(rep, ver, M, size, "pyobj")
     info("python-allocators:%s: small.py line %d: %d bytes in %d blocks" % (
         label, M["small"][2], gb, gc))
     return errs + e + check_drops(rep)

@@ -8,7 +8,8 @@ status is non-zero on any failure.
 
 Ground truth is tests/targets/leak_apis.c: every allocator call carries a
 marker `/* @leak bytes=B count=C [kind=mmap] [vg=skip] */` giving what must
-still be live at that line when the program is done; the cases compare
+still be live at that line when the program is done (kind: the row's "kind",
+heap unless said); the cases compare
 memtrace's reports with the markers exactly. tests/targets/sample_mix.c
 (sampling: means over 20 sampled runs against its markers),
 tests/targets/host_leak.c (-a, whole-host mode) and tests/targets/sys_paths.c
@@ -439,6 +440,10 @@ def check_lines(rep, markers, funcs, exp):
             errs.append("%s:%d (%s) bytes/count %d/%d, want %d/%d  [%s]" % (
                 SRC_BASE, line, markers[line].func, gb, gc, b, c, markers[line].text[:60]))
         for s in got:
+            # a report of this memtrace says what each row is (older saved ones do not)
+            if b and s.get("kind", markers[line].kind) != markers[line].kind:
+                errs.append("%s:%d kind %r, want %r" % (SRC_BASE, line, s.get("kind"),
+                                                        markers[line].kind))
             if b and s.get("function") != markers[line].func:
                 errs.append("%s:%d function %r, want %r" % (SRC_BASE, line, s.get("function"),
                                                             markers[line].func))
