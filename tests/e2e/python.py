@@ -47,6 +47,10 @@ Cases, for every Python below unless said otherwise:
                  object taken from the list free list, which tracemalloc
                  charges to the line that took it), no arena rows (on 3.12
                  and sid's 3.15: under probes it is slow)
+  imports        memtrace -- PY imports.py (pyenv 3.12, Debian's 3.11, sid's
+                 3.15): the string a module keeps, created while Python
+                 loads it inside the import machinery's frames, is at the
+                 script's `import` line, not at <frozen importlib...>
   sid-leaks      Debian sid's 3.13, 3.14 and 3.15 (static LTO builds, glibc
                  2.43) in a chroot (tests/sid-chroot.sh builds it once):
                  memtrace -- chroot ROOT python3.X leaks.py, every marked
@@ -93,6 +97,7 @@ LEAKS = os.path.join(PYDIR, "leaks.py")
 SMALL = os.path.join(PYDIR, "small.py")
 SERVICE = os.path.join(PYDIR, "service.py")
 KINDS = os.path.join(PYDIR, "kinds.py")
+IMPORTS = os.path.join(PYDIR, "imports.py")
 PYENV = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 # (label, path); the label names the checks
@@ -761,6 +766,40 @@ def t_kinds(label, py, M):
     return kinds_case(label, [py], KINDS, TMP, TMP)
 
 
+# ---- imports: import-time allocations at the import line -------------------------------
+
+def imports_case(label, argv, script):
+    out = os.path.join(TMP, "imports-%s.json" % label)
+    r = run([MEMTRACE, "--format", "json", "--top", "0", "-o", out, "--"] + argv + [script])
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace -- %s imports.py: %s" % (" ".join(argv), r.describe()))
+    m = re.search(r"^import-bytes (\d+)$", r.out, re.M)
+    if not m:
+        raise Fail("imports.py did not print 'import-bytes N': %r" % r.out[:200])
+    want = int(m.group(1))
+    with open(IMPORTS) as f:
+        line = [i for i, t in enumerate(f, 1) if t.rstrip().endswith("# @import")][0]
+    rep = final_report(read_reports(out))
+    got = sum(num(s, "bytes") for s in rows_by_line(rep, script).get(line, []))
+    errs = check_drops(rep)
+    # the string, and what else the import left (a module, its dict, sys.modules)
+    if not want <= got <= want + (256 << 10):
+        errs.append("imports.py:%d (the import) holds %d B, want the module's %d-byte string "
+                    "and at most 256 KiB more" % (line, got, want))
+    for s in sites_of(rep):
+        if ((s.get("file") or "").startswith("<frozen importlib") and
+                s.get("kind", "heap") in OBJECT_KINDS and num(s, "bytes") >= want):
+            errs.append("%s:%s holds %d B: the import's string was not moved to the import "
+                        "line" % (s.get("file"), s.get("line"), num(s, "bytes")))
+    info("imports:%s: import line %d holds %d B (the string: %d B)" % (label, line, got, want))
+    return errs
+
+
+def t_imports(label, py, M):
+    py_version(py)
+    return imports_case(label, [py], IMPORTS)
+
+
 # ---- -p on a service ---------------------------------------------------------------
 
 def finish_errs(mt, out, pid, markers, noise, ver, path):
@@ -1001,7 +1040,7 @@ def sid_setup():
         else:
             inner = tempfile.mkdtemp(prefix="memtrace-pye2e-", dir=os.path.join(root, "tmp"))
             os.chmod(inner, 0o755)
-            for f in (LEAKS, SERVICE, SMALL, KINDS):
+            for f in (LEAKS, SERVICE, SMALL, KINDS, IMPORTS):
                 shutil.copy(f, inner)
             SID_ROOT["root"] = (root, inner)
     v = SID_ROOT["root"]
@@ -1050,6 +1089,11 @@ def t_sid_kinds(label, name, M):
     argv, ver, root, inner = sid_python(name)
     return kinds_case(label, argv, os.path.join(inner, "kinds.py"),
                       os.path.join(root, inner.lstrip("/")), inner)
+
+
+def t_sid_imports(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    return imports_case(label, argv, os.path.join(inner, "imports.py"))
 
 
 def t_sid_pid(label, name, M):
@@ -1140,6 +1184,8 @@ def main():
                 check("tracemalloc:" + label, t_tracemalloc, label, py, M)
             for label, py in PYTHONS:
                 check("kinds:" + label, t_kinds, label, py, M)
+            for label in ("3.12", "deb3.11"):
+                check("imports:" + label, t_imports, label, pys[label], M)
             for label, py in PYTHONS:
                 check("pid-service:" + label, t_pid_service, label, py, M)
             for label, py in PYTHONS:
@@ -1155,6 +1201,7 @@ def main():
                 check("sid-leaks:" + label, t_sid_leaks, label, name, M)
                 check("sid-pid:" + label, t_sid_pid, label, name, M)
                 check("sid-kinds:" + label, t_sid_kinds, label, name, M)
+            check("sid-imports:sid3.15", t_sid_imports, "sid3.15", "python3.15", M)
     except Fail as e:
         result("setup", str(e))
     except KeyboardInterrupt:
