@@ -51,6 +51,10 @@ Cases, for every Python below unless said otherwise:
                  3.15): the string a module keeps, created while Python
                  loads it inside the import machinery's frames, is at the
                  script's `import` line, not at <frozen importlib...>
+  filters        pyenv 3.12: --include '*/leaks.py' keeps only leaks.py's rows,
+                 every marked line as in leaks, totals of those rows alone;
+                 --exclude '*/leaks.py' --exclude '<frozen *>' keeps every
+                 other row and none of those files
   sid-leaks      Debian sid's 3.13, 3.14 and 3.15 (static LTO builds, glibc
                  2.43) in a chroot (tests/sid-chroot.sh builds it once):
                  memtrace -- chroot ROOT python3.X leaks.py, every marked
@@ -800,6 +804,38 @@ def t_imports(label, py, M):
     return imports_case(label, [py], IMPORTS)
 
 
+# ---- --include / --exclude -----------------------------------------------------------
+
+def t_filters(label, py, M):
+    ver = py_version(py)
+    markers, noise = M["leaks"][0], M["leaks"][1]
+    errs = []
+    for args in (["--include", "*/leaks.py"],
+                 ["--exclude", "*/leaks.py", "--exclude", "<frozen *>"]):
+        out = os.path.join(TMP, "filters-%s.json" % args[0].strip("-"))
+        r = run([MEMTRACE] + args + ["--format", "json", "--top", "0", "-o", out, "--", py,
+                                     LEAKS])
+        if r.timed_out or r.rc != 0:
+            raise Fail("memtrace %s -- %s leaks.py: %s" % (" ".join(args), py, r.describe()))
+        rep = final_report(read_reports(out))
+        files = set(s.get("file") for s in sites_of(rep))
+        what = " ".join(args)
+        if args[0] == "--include":
+            if files != {LEAKS}:
+                errs.append("%s: rows of %s" % (what, sorted(str(f) for f in files - {LEAKS})))
+            e, _ = check_leaks(rep, markers, noise, ver, LEAKS)
+            errs += ["%s: %s" % (what, x) for x in e]
+        else:
+            bad = sorted(str(f) for f in files if f == LEAKS or
+                         (f or "").startswith("<frozen "))
+            if bad or not files:
+                errs.append("%s: rows of %s (%d files in all)" % (what, bad, len(files)))
+        if sum(num(s, "bytes") for s in sites_of(rep)) != num(rep, "total_bytes"):
+            errs.append("%s: total_bytes %d is not the sum of the rows kept" % (
+                what, num(rep, "total_bytes")))
+    return errs
+
+
 # ---- -p on a service ---------------------------------------------------------------
 
 def finish_errs(mt, out, pid, markers, noise, ver, path):
@@ -1186,6 +1222,7 @@ def main():
                 check("kinds:" + label, t_kinds, label, py, M)
             for label in ("3.12", "deb3.11"):
                 check("imports:" + label, t_imports, label, pys[label], M)
+            check("filters:3.12", t_filters, "3.12", pys["3.12"], M)
             for label, py in PYTHONS:
                 check("pid-service:" + label, t_pid_service, label, py, M)
             for label, py in PYTHONS:

@@ -176,6 +176,46 @@ out:
 	mt_agg__free(a);
 }
 
+/* --include / --exclude: fnmatch on the file of the sample's line, as tracemalloc's Filter. */
+MT_TEST(agg_file_filters)
+{
+	static const struct mt_frame st_py[] = {FR("load", "/srv/app/views.py", 7, NULL, 0x100),
+						FR("run", "/srv/app/main.py", 3, NULL, 0x200)};
+	static const struct mt_frame st_lib[] = {
+	    FR("dumps", "/usr/lib/python3/json/enc.py", 9, NULL, 0x300)};
+	const struct mt_sample s[] = {SMP(st_py, 100, 1), SMP(st_lib, 20, 1),
+				      SMP(st_parse_a, 3, 1)};
+	struct mt_agg_opts o = {.group_by = MT_GROUP_LINE};
+	struct mt_agg *a;
+	struct mt_report r = {};
+
+	/* include: only the app's files; a native row without a file goes too */
+	o.include[o.nr_include++] = "/srv/app/*";
+	a = mt_agg__new(&o);
+	if (ASSERT_TRUE(a != NULL, "new") && report(a, s, ARRAY_SIZE(s), &r)) {
+		ASSERT_EQ(r.nr_rows, 1, "include: one row");
+		ASSERT_EQ(r.total_bytes, 100, "include: totals of what is kept");
+		ASSERT_STREQ(r.rows[0].file, "/srv/app/views.py", "include: the app's line");
+	}
+	mt_report__free(&r);
+	mt_agg__free(a);
+
+	/* exclude: only the line's own file counts (views.py is called from main.py) */
+	o.nr_include = 0;
+	o.exclude[o.nr_exclude++] = "*/main.py";
+	o.exclude[o.nr_exclude++] = "*/json/*";
+	a = mt_agg__new(&o);
+	if (ASSERT_TRUE(a != NULL, "new") && report(a, s, ARRAY_SIZE(s), &r)) {
+		ASSERT_EQ(r.nr_rows, 2, "exclude: views.py and the native row");
+		ASSERT_EQ(r.total_bytes, 103, "exclude: totals");
+	}
+	mt_report__free(&r);
+	mt_agg__free(a);
+
+	o.nr_exclude = MT_AGG_MAX_FILTERS + 1;
+	ASSERT_TRUE(mt_agg__new(&o) == NULL, "too many patterns");
+}
+
 MT_TEST(agg_group_function)
 {
 	struct mt_agg *a = agg_new(MT_GROUP_FUNCTION, 0);

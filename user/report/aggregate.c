@@ -39,6 +39,7 @@
  *   when a row is built; total_count is the rounded sum over all groups.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
@@ -392,7 +393,8 @@ struct mt_agg *mt_agg__new(const struct mt_agg_opts *opts)
 {
 	struct mt_agg *a;
 
-	if (!opts || opts->group_by < MT_GROUP_LINE || opts->group_by > MT_GROUP_STACK) {
+	if (!opts || opts->group_by < MT_GROUP_LINE || opts->group_by > MT_GROUP_STACK ||
+	    opts->nr_include > MT_AGG_MAX_FILTERS || opts->nr_exclude > MT_AGG_MAX_FILTERS) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -591,6 +593,24 @@ static int group__add_stack(struct mt_agg *a, struct mt_group *g, const struct m
 	return 0;
 }
 
+static bool any_match(const char *const *pats, size_t n, const char *file)
+{
+	for (size_t i = 0; i < n; i++)
+		if (file && !fnmatch(pats[i], file, 0))
+			return true;
+	return false;
+}
+
+/* The file filters of the options: is a sample whose line is in file kept? */
+static bool agg__keep(const struct mt_agg *a, const char *file)
+{
+	const struct mt_agg_opts *o = &a->opts;
+
+	if (any_match(o->exclude, o->nr_exclude, file))
+		return false;
+	return !o->nr_include || any_match(o->include, o->nr_include, file);
+}
+
 int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
 {
 	const struct mt_frame *site = &unknown_frame;
@@ -605,6 +625,8 @@ int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
 			return -EINVAL;
 		site = sample__frame(s, s->site);
 	}
+	if (!agg__keep(a, site->file))
+		return 0;
 	if (a->opts.group_by != MT_GROUP_STACK) {
 		t = memo__of(a->opts.group_by, s, site);
 		m = agg__memo(a, &t);
