@@ -465,23 +465,26 @@ MT_TEST(py_detect_old_version)
 }
 
 /*
- * Copy sid's python3.14 to root/tmp/DIR/name; with ft, mark the copy's
- * _Py_DebugOffsets free-threaded (the flag at +16 of .PyRuntime, statically
- * initialised, so the process reads what the file says). inner: the copy's
- * path inside root. Returns whether the copy is ready.
+ * Copy sid's usr/bin/src to dir/name (dir under root), patched: with ft,
+ * its _Py_DebugOffsets marked free-threaded (the flag at +16 of
+ * .PyRuntime); with version, PY_VERSION_HEX in Py_Version and in
+ * _Py_DebugOffsets (+8). Both are statically initialised: the process
+ * reads what the file says. inner: the copy's path inside root. Returns
+ * whether the copy is ready.
  */
-static bool ft_copy(const char *root, const char *dir, const char *name, bool ft, char *inner,
-		    size_t innersz)
+static bool patched_copy(const char *root, const char *dir, const char *src_name, const char *name,
+			 bool ft, __u32 version, char *inner, size_t innersz)
 {
 	char src[PATH_MAX], dst[PATH_MAX], buf[65536];
 	struct mt_elf e = {.fd = -1};
+	struct mt_elf_sym sym = {.name = "Py_Version"};
+	__u64 one = 1, v64 = version, off;
 	GElf_Shdr sh;
-	__u64 one = 1;
 	int in, out;
-	ssize_t n;
+	ssize_t n = -1;
 	bool ok = false;
 
-	snprintf(src, sizeof(src), "%s/usr/bin/python3.14", root);
+	snprintf(src, sizeof(src), "%s/usr/bin/%s", root, src_name);
 	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
 	snprintf(inner, innersz, "%s", dst + strlen(root));
 	in = open(src, O_RDONLY | O_CLOEXEC);
@@ -489,12 +492,19 @@ static bool ft_copy(const char *root, const char *dir, const char *name, bool ft
 	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
 		if (write(out, buf, n) != n)
 			break;
-	if (in >= 0 && out >= 0 && n == 0) {
-		ok = !ft;
-		if (ft && !mt_elf__open(&e, dst) && !mt_elf__section(&e, ".PyRuntime", &sh))
+	if (in >= 0 && out >= 0 && n == 0 && !mt_elf__open(&e, dst) &&
+	    !mt_elf__section(&e, ".PyRuntime", &sh)) {
+		ok = true;
+		if (ft)
 			ok = pwrite(out, &one, sizeof(one), sh.sh_offset + 16) == sizeof(one);
-		mt_elf__close(&e);
+		if (ok && version) {
+			mt_elf__find_syms(&e, &sym, 1, MT_ELF_ANY, MT_ELF_DYNSYM_FIRST);
+			ok = sym.found && !mt_elf__offset(&e, sym.value, &off) &&
+			     pwrite(out, &version, sizeof(version), off) == sizeof(version) &&
+			     pwrite(out, &v64, sizeof(v64), sh.sh_offset + 8) == sizeof(v64);
+		}
 	}
+	mt_elf__close(&e);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)
@@ -502,48 +512,61 @@ static bool ft_copy(const char *root, const char *dir, const char *name, bool ft
 	return ok;
 }
 
-MT_TEST(py_detect_free_threaded)
+/* Run dir/name (a patched copy) in root: detection must refuse it saying why. */
+static void detect_refused(const char *root, const char *dir, const char *name, const char *inner,
+			   const char *why)
 {
-	const char *root = sid_root();
+	char *argv[] = {(char *)inner, "-c", "import time; time.sleep(30)", NULL};
+	char path[PATH_MAX + 300], desc[512];
+	struct mt_py_offsets off;
+	int fd = -1, err;
+	pid_t pid;
+
+	pid = spawn_in(root, argv, &fd);
+	if (ASSERT_TRUE(pid > 0, "spawn")) {
+		err = detect(pid, &off, desc, sizeof(desc));
+		ASSERT_EQ(err, -EOPNOTSUPP, name);
+		ASSERT_TRUE(strstr(desc, why) && !strchr(desc, '\n'), desc);
+		printf("     %s\n", desc);
+	}
+	reap(pid, fd);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+}
+
+/*
+ * Builds memtrace does not support, made from sid's: free-threaded (by the
+ * ABI flag in the name, by _Py_DebugOffsets.free_threaded) and a 3.15
+ * pre-release (whose _Py_DebugOffsets layout changed between betas).
+ */
+MT_TEST(py_detect_refused_builds)
+{
 	static const struct {
-		const char *name;
-		bool ft_flag;
+		const char *src, *name;
+		bool ft;
+		__u32 version;
+		const char *why;
 	} cases[] = {
-	    {"python3.14t", false}, /* the ABI flag in the name */
-	    {"python3", true},	    /* _Py_DebugOffsets.free_threaded */
+	    {"python3.14", "python3.14t", false, 0, "free-threaded"},
+	    {"python3.14", "python3", true, 0, "free-threaded"},
+	    {"python3.15", "python3.15", false, 0x030f00b4, "pre-release"},
 	};
-	char dir[256], inner[PATH_MAX], desc[512];
-	size_t i;
+	const char *root = sid_root();
+	char dir[256], inner[PATH_MAX];
 
 	if (!root) {
-		printf(
-		    "     note: no sid chroot ready (tests/sid-chroot.sh) or not root, skipped\n");
+		printf("     note: no sid chroot ready (tests/sid-chroot.sh) or not root, "
+		       "skipped\n");
 		return;
 	}
 	snprintf(dir, sizeof(dir), "%s/tmp/mt-ft-XXXXXX", root);
 	if (!ASSERT_TRUE(mkdtemp(dir) != NULL, "mkdtemp"))
 		return;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *argv[] = {inner, "-c", "import time; time.sleep(30)", NULL};
-		struct mt_py_offsets off;
-		char path[PATH_MAX + 300];
-		int fd = -1, err;
-		pid_t pid;
-
-		if (!ASSERT_TRUE(
-			ft_copy(root, dir, cases[i].name, cases[i].ft_flag, inner, sizeof(inner)),
-			"copy python3.14"))
-			continue;
-		pid = spawn_in(root, argv, &fd);
-		if (ASSERT_TRUE(pid > 0, "spawn")) {
-			err = detect(pid, &off, desc, sizeof(desc));
-			ASSERT_EQ(err, -EOPNOTSUPP, cases[i].name);
-			ASSERT_TRUE(strstr(desc, "free-threaded") && !strchr(desc, '\n'), desc);
-			printf("     %s\n", desc);
-		}
-		reap(pid, fd);
-		snprintf(path, sizeof(path), "%s/%s", dir, cases[i].name);
-		unlink(path);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (ASSERT_TRUE(patched_copy(root, dir, cases[i].src, cases[i].name, cases[i].ft,
+					     cases[i].version, inner, sizeof(inner)),
+				cases[i].name))
+			detect_refused(root, dir, cases[i].name, inner, cases[i].why);
 	}
 	rmdir(dir);
 }
