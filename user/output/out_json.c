@@ -46,7 +46,7 @@
  *   {"diff":{"a":S,"b":S},"reports_a":N,"reports_b":N,"group_by":"line"|"stack",
  *    "bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,"growth_bytes":N,"growth_count":N,
  *    "rows":[{"state":"new"|"gone"|"both","file":S,"line":N,"function":S,"module":S,
- *             "addr":"0x..","bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,
+ *             "kind":KIND,"addr":"0x..","bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,
  *             "growth_bytes":N,"growth_count":N,"stack":[FRAME...]}]}
  *
  * rows largest growth first; "stack" is empty by line; "addr" is the site
@@ -276,6 +276,8 @@ int mt_out_json__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_
 		json_str(f, r->function);
 		fputs(",\"module\":", f);
 		json_str(f, r->module);
+		fputs(",\"kind\":", f);
+		json_str(f, mt_site_kind__name(r->kind));
 		fprintf(f,
 			",\"addr\":\"0x%llx\",\"bytes_a\":%lld,\"bytes_b\":%lld,\"count_a\":%lld,"
 			"\"count_b\":%lld,\"growth_bytes\":%lld,\"growth_count\":%lld,\"stack\":",

@@ -360,7 +360,8 @@ int mt_out_text__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_
 	for (size_t i = 0; i < d->nr_rows; i++) {
 		const struct mt_diff_row *dr = &d->rows[i];
 		struct mt_frame site = {.addr = dr->addr};
-		struct mt_row row = {.file = dr->file,
+		struct mt_row row = {.kind = dr->kind,
+				     .file = dr->file,
 				     .line = dr->line,
 				     .function = dr->function,
 				     .module = dr->module,
