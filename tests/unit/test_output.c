@@ -729,6 +729,16 @@ MT_TEST(out_folded_golden)
 	out = render(MT_FORMAT_FOLDED, false, NULL, &r2);
 	ASSERT_STREQ(out, expected, "folded stacks");
 	free(out);
+
+	/* another kind than the heap: one more leaf */
+	row.kind = MT_SITE_ARENA;
+	stacks[0].bytes = 0;
+	out = render(MT_FORMAT_FOLDED, false, NULL, &r2);
+	ASSERT_STREQ(out,
+		     "<module> (svc/main.py:1);handler (svc/app.py:12);PyObject_Malloc "
+		     "[libpython3.11.so.1.0];[arena] 96\n",
+		     "kind leaf");
+	free(out);
 }
 
 MT_TEST(out_format_table)
