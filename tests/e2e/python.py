@@ -42,7 +42,9 @@ Cases, for every Python below unless said otherwise:
                  list's item array and an arena row of exactly as many
                  1 MiB arenas as pymalloc says it mapped then
                  (sys._debugmallocstats), never merged into the line; the
-                 report's "kinds" add up to its total. --pymalloc off: both
+                 report's "kinds" add up to its total; on 3.11+ the frame
+                 data stack is a runtime row (whole pages, 16 KiB or
+                 more). --pymalloc off: both
                  lines exactly tracemalloc's (the small one up to one list
                  object taken from the list free list, which tracemalloc
                  charges to the line that took it), no arena rows (on 3.12
@@ -708,7 +710,7 @@ def kinds_run(label, argv, script, outdir, inner, mode):
     return rep, truth, tm
 
 
-def kinds_errs(rep, truth, tm, script, mode):
+def kinds_errs(rep, truth, tm, script, mode, ver):
     errs = []
     lines = truth["lines"]
     obj = rows_by_line(rep, script)
@@ -720,6 +722,13 @@ def kinds_errs(rep, truth, tm, script, mode):
     arena_rows = [s for s in sites_of(rep) if s.get("kind") == "arena"]
     if sum(num(s, "bytes") for s in arena_rows) > num(kinds.get("arena", {}), "bytes"):
         errs.append("arena rows hold more than the report's arena total")
+    # 3.11+ keep frames in data-stack chunks the interpreter maps itself (16 KiB or more)
+    runtime = [s for s in sites_of(rep) if s.get("kind") == "runtime"]
+    if ver[:2] >= (3, 11) and (not runtime or
+                               any(num(s, "bytes") < 16384 or num(s, "bytes") % 4096
+                                   for s in runtime)):
+        errs.append("runtime rows %s: want the thread's frame data stack, whole pages of "
+                    "16 KiB or more" % [(s.get("line"), num(s, "bytes")) for s in runtime])
     for name in ("big", "small"):
         ln = lines[name]
         got = obj.get(ln, [])
@@ -757,17 +766,16 @@ def kinds_errs(rep, truth, tm, script, mode):
 KINDS_OFF = ("3.12", "sid3.15")
 
 
-def kinds_case(label, argv, script, outdir, inner):
+def kinds_case(label, argv, script, outdir, inner, ver):
     errs = []
     for mode in ("default", "off") if label in KINDS_OFF else ("default",):
         rep, truth, tm = kinds_run(label, argv, script, outdir, inner, mode)
-        errs += kinds_errs(rep, truth, tm, script, mode) + check_drops(rep)
+        errs += kinds_errs(rep, truth, tm, script, mode, ver) + check_drops(rep)
     return errs
 
 
 def t_kinds(label, py, M):
-    py_version(py)
-    return kinds_case(label, [py], KINDS, TMP, TMP)
+    return kinds_case(label, [py], KINDS, TMP, TMP, py_version(py))
 
 
 # ---- imports: import-time allocations at the import line -------------------------------
@@ -1124,7 +1132,7 @@ def t_sid_leaks(label, name, M):
 def t_sid_kinds(label, name, M):
     argv, ver, root, inner = sid_python(name)
     return kinds_case(label, argv, os.path.join(inner, "kinds.py"),
-                      os.path.join(root, inner.lstrip("/")), inner)
+                      os.path.join(root, inner.lstrip("/")), inner, ver)
 
 
 def t_sid_imports(label, name, M):
