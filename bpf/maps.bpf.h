@@ -271,14 +271,6 @@ MT_MAP struct {
 	__type(value, struct mt_py_scratch);
 } mt_py_scratch SEC(".maps");
 
-/* processes whose interpreter began to finalize (-- mode final report) */
-MT_MAP struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u32);
-} mt_py_finalizing SEC(".maps");
-
 /* processes whose forks, execs and exits are followed: tgid -> MT_PROC_* flags */
 MT_MAP struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -529,6 +529,23 @@ static int check_code_type(struct detect *d, __u64 type, __u32 version,
 	return 0;
 }
 
+static __u32 span_end(__u32 span, __s64 off, __u32 size)
+{
+	return off >= 0 && (__u64)off + size > span ? (__u32)off + size : span;
+}
+
+/* The end of the last frame field BPF uses, 8-byte aligned (fr_span). */
+static __u32 frame_span(const struct mt_py_offsets *o)
+{
+	__u32 span = 0;
+
+	span = span_end(span, o->fr_code, 8);
+	span = span_end(span, o->fr_previous, 8);
+	span = span_end(span, o->fr_instr, o->flags & MT_PY_LASTI_INDEX ? 4 : 8);
+	span = span_end(span, o->fr_owner, 1);
+	return (span + 7) & ~7U;
+}
+
 /* The module of the process's executable, by identity, else by path. */
 static const struct mt_module *exe_module(pid_t pid, const struct mt_maps *maps)
 {
@@ -684,6 +701,12 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 	off->text_lo = mod->exec_start;
 	off->text_hi = mod->exec_end;
 	off->arena_size = ARENA_SIZE;
+	off->fr_span = frame_span(off);
+	if (off->fr_span > MT_PY_FRAME_READ) {
+		err = fail(&d, -EPROTO, "CPython %s: frame fields beyond %u bytes", d.ver,
+			   MT_PY_FRAME_READ);
+		goto cleanup;
+	}
 
 	/* 5. cross-check */
 	if (e.sym[SYM_CODE_TYPE].found) {

@@ -8,7 +8,7 @@
  *   reports.c  report rounds: read maps, symbolize, aggregate, render
  *              (reads the session, never changes what is traced)
  *   targets.c, lifecycle.c   the target table and the lifecycle decisions
- *   spawn.c    running the command under ptrace until it is probed
+ *   spawn.c    running the command under ptrace until it is probed, then letting it go
  */
 #ifndef MT_SESSION_INTERNAL_H
 #define MT_SESSION_INTERNAL_H
@@ -29,6 +29,7 @@
 
 struct memtrace {
 	const struct mt_opts *opts;
+	__u64 drops_said[MT_CNT__MAX]; /* drop counters as last said on stderr */
 	struct mt_loader *loader;
 	struct mt_bpf_maps bpf;
 	struct mt_events *events;
@@ -79,8 +80,6 @@ int mt_session__start(struct memtrace *mt);
 void mt_session__refresh(struct memtrace *mt);
 /* Carry out the queued lifecycle events. 0 or -errno. */
 int mt_session__lifecycle(struct memtrace *mt);
-/* -- mode: the command executed a new program; probe it before it runs. */
-int mt_target__exec(struct memtrace *mt, struct target *t);
 /* A target exited: its final report (unless made, or -a), then drop it. */
 int mt_target__retire(struct memtrace *mt, struct target *t, bool report);
 /* Targets still to report on. */

@@ -161,6 +161,23 @@ static int write_error(struct memtrace *mt, int err)
 	       strerror(why));
 	return -EIO;
 }
+/*
+ * Drops are said where the user looks: a text report on the terminal
+ * carries them; JSON, pprof, a file or the live view get them on stderr,
+ * once each time a counter grew.
+ */
+static void say_drops(struct memtrace *mt, const struct mt_report *r)
+{
+	if (mt->opts->format == MT_FORMAT_TEXT && !mt->out_cfg.path && !mt->live)
+		return;
+	for (int c = 0; c < MT_CNT__MAX; c++) {
+		if (!mt_counter__is_drop(c) || r->counters[c] <= mt->drops_said[c])
+			continue;
+		mt->drops_said[c] = r->counters[c];
+		pr_warn("%s=%llu: %s", mt_counter__name(c), (unsigned long long)r->counters[c],
+			mt_counter__help(c));
+	}
+}
 
 static int report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
 			 bool final, bool exited)
@@ -228,6 +245,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	}
 	if (mt->live && !err)
 		err = mt_live__report(mt->live, &r);
+	say_drops(mt, &r);
 	mt_report__free(&r);
 	return err ? write_error(mt, err) : 0;
 }
