@@ -18,10 +18,10 @@
  * ';' inside a name, control characters and DEL become '?', so a name
  * never splits a frame or a line. Stacks with no outstanding bytes are
  * left out. A row saved without its stacks (an older report) folds as
- * its representative stack with the row's bytes. A row of another kind
- * than the C heap gets one more leaf, its kind in brackets ("[arena]",
- * "[mmap]", "[pyobj]", "[runtime]"), so a flame graph keeps a line's
- * pymalloc arenas apart from its objects.
+ * its representative stack with the row's bytes. A row of pymalloc
+ * arenas or of the interpreter's own mappings gets one more leaf, its kind
+ * in brackets ("[arena]", "[runtime]"), so a flame graph keeps what a line
+ * made the runtime hold apart from the line's own blocks.
  */
 #include <errno.h>
 #include "output/output.h"
@@ -71,7 +71,7 @@ static void put_stack(FILE *f, enum mt_site_kind kind, const struct mt_frame *fr
 				fputc(';', f);
 		}
 	}
-	if (kind != MT_SITE_HEAP && mt_site_kind__name(kind))
+	if (mt_site_kind__is_runtime(kind))
 		fprintf(f, ";[%s]", mt_site_kind__name(kind));
 	fprintf(f, " %lld\n", (long long)bytes);
 }

@@ -304,8 +304,8 @@ static const char *const kind_leaf[MT_SITE__MAX] = {MT_SITE_KINDS(MT_SITE_LEAF)}
 
 /*
  * One stack into the tree, outermost frame first, down to the site frame;
- * a row of another kind than the C heap gets one more leaf, its kind
- * ("[arena]"), as in the folded output.
+ * a row of pymalloc arenas or interpreter mappings gets one more leaf,
+ * its kind ("[arena]", "[runtime]"), as in the folded output.
  */
 static int add_stack(struct builder *b, enum mt_site_kind kind, const struct mt_frame *frames,
 		     size_t n, size_t site, __s64 bytes, __s64 count)
@@ -324,7 +324,7 @@ static int add_stack(struct builder *b, enum mt_site_kind kind, const struct mt_
 			return -ENOMEM;
 		at = (size_t)c;
 	}
-	if (kind != MT_SITE_HEAP && (unsigned int)kind < MT_SITE__MAX) {
+	if (mt_site_kind__is_runtime(kind)) {
 		const struct mt_frame leaf = {.function = kind_leaf[kind]};
 		long f = frame_idx(b, &leaf);
 		long c = f < 0 ? f : child(b, at, (size_t)f);

@@ -36,6 +36,11 @@ const char *mt_site_kind__summary(enum mt_site_kind k)
 	return (unsigned int)k < MT_SITE__MAX ? site_kind_summaries[k] : NULL;
 }
 
+bool mt_site_kind__is_runtime(enum mt_site_kind k)
+{
+	return k == MT_SITE_ARENA || k == MT_SITE_RUNTIME;
+}
+
 const char *mt_group_by__name(enum mt_group_by g)
 {
 	if ((unsigned int)g >= sizeof(group_by_names) / sizeof(group_by_names[0]))

@@ -111,6 +111,12 @@ const char *mt_group_by__name(enum mt_group_by g);
 /* A site kind's name ("heap", "arena", ...) and its summary label ("pymalloc arenas") */
 const char *mt_site_kind__name(enum mt_site_kind k);
 const char *mt_site_kind__summary(enum mt_site_kind k);
+/*
+ * Memory the runtime holds for itself at a line, not the line's own
+ * blocks (pymalloc arenas, the interpreter's mappings): flame graphs give
+ * it a leaf of its own, "[arena]", under the line.
+ */
+bool mt_site_kind__is_runtime(enum mt_site_kind k);
 
 /* Frees rows, their stacks and frames; r itself not. NULL-safe. */
 void mt_report__free(struct mt_report *r);
