@@ -1386,8 +1386,16 @@ def t_group_file(markers, funcs):
     wc = sum(m.count for m in markers.values())
     gb = sum(num(s, "bytes") for s in rows)
     gc = sum(num(s, "count") for s in rows)
-    if len(rows) != 1:
-        errs.append("%d rows for %s, want 1" % (len(rows), SRC_BASE))
+    # one row per kind of memory: the file's heap blocks, its mappings
+    kinds = sorted(set(m.kind for m in markers.values() if m.bytes))
+    if sorted(s.get("kind", "heap") for s in rows) != kinds:
+        errs.append("rows of kinds %s for %s, want one of each of %s" % (
+            sorted(s.get("kind") for s in rows), SRC_BASE, kinds))
+    for k in kinds:
+        want = sum(m.bytes for m in markers.values() if m.kind == k)
+        got = sum(num(s, "bytes") for s in rows if s.get("kind", "heap") == k)
+        if got != want:
+            errs.append("%s, kind %s: %d bytes, want %d" % (SRC_BASE, k, got, want))
     if (gb, gc) != (wb, wc):
         errs.append("%s: bytes/count %d/%d, want %d/%d" % (SRC_BASE, gb, gc, wb, wc))
     return errs
