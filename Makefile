@@ -244,7 +244,7 @@ $(OUTPUT)/bench/%: tests/bench/%.c
 	$(Q)$(CC) -std=gnu11 -O2 -g -fno-omit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
 		-pthread -Wall -Werror $< -o $@
 
-bench: memtrace $(BENCH_BINS)
+bench: memtrace $(BENCH_BINS) $(OUTPUT)/unit-tests
 	$(Q)$(PYTHON) tests/bench/run.py
 
 deps:

@@ -770,7 +770,7 @@ int mt_session__lifecycle(struct memtrace *mt)
 			target__mapped(mt, t);
 			break;
 		case MT_LC_REFRESH:
-			mt_sym_native__add_pid(mt->sym, t->pid);
+			mt_target__symbolize_now(mt, t); /* a failed read said so */
 			break;
 		case MT_LC_RETIRE:
 			err = mt_target__retire(mt, t, !mt->opts->all);

@@ -179,6 +179,42 @@ static void say_drops(struct memtrace *mt, const struct mt_report *r)
 	}
 }
 
+/* A site's frames (MT_MAX_STACK_DEPTH * 4 of room), remembered when complete. */
+static size_t site_symbolize(struct memtrace *mt, const struct target *t,
+			     const struct mt_raw_site *s, struct mt_frame *frames, size_t *site)
+{
+	bool complete;
+	size_t n = site_frames(mt, t, s, frames, MT_MAX_STACK_DEPTH * 4, site, &complete);
+
+	if (complete && n)
+		mt_site_cache__put(mt->sites, &s->key, s->slot, frames, n, *site);
+	return n;
+}
+
+int mt_target__symbolize_now(struct memtrace *mt, struct target *t)
+{
+	struct mt_frame frames[MT_MAX_STACK_DEPTH * 4];
+	const struct mt_raw_site *sites;
+	struct mt_snapshot snap;
+	size_t nr_sites, site;
+	const struct mt_frame *table;
+	const __u32 *ids;
+	int err;
+
+	mt_sym_native__add_pid(mt->sym, t->pid);
+	err = mt_session__snapshot(mt, &snap);
+	if (err)
+		return err;
+	sites = mt_snapshot__process(&snap, (__u32)t->pid, &nr_sites);
+	for (size_t i = 0; i < nr_sites; i++) {
+		if (!mt_site_cache__ref(mt->sites, &sites[i].key, sites[i].slot, &table, &ids,
+					&site))
+			site_symbolize(mt, t, &sites[i], frames, &site);
+	}
+	mt_snapshot__free(&snap);
+	return 0;
+}
+
 static int report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
 			 bool final, bool exited)
 {
@@ -208,16 +244,9 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		smp.nr_frames = mt_site_cache__ref(mt->sites, &s->key, s->slot, &smp.frames,
 						   &smp.ids, &smp.site);
 		if (!smp.nr_frames) {
-			bool complete;
-
 			smp.frames = frames;
 			smp.ids = NULL;
-			smp.nr_frames =
-			    site_frames(mt, t, s, frames, sizeof(frames) / sizeof(frames[0]),
-					&smp.site, &complete);
-			if (complete && smp.nr_frames)
-				mt_site_cache__put(mt->sites, &s->key, s->slot, frames,
-						   smp.nr_frames, smp.site);
+			smp.nr_frames = site_symbolize(mt, t, s, frames, &smp.site);
 		}
 		if (!smp.nr_frames)
 			continue;
