@@ -40,9 +40,13 @@ struct target *mt_target__new(struct memtrace *mt, pid_t pid, __u64 start)
 	    .group_by = mt->opts->group_by,
 	    .top = mt->opts->top,
 	    .keep_stacks = true,
+	    .nr_include = mt->opts->nr_include,
+	    .nr_exclude = mt->opts->nr_exclude,
 	};
 	struct target *t = mt_targets__add(&mt->targets, pid, start);
 
+	memcpy(ao.include, mt->opts->include, sizeof(ao.include));
+	memcpy(ao.exclude, mt->opts->exclude, sizeof(ao.exclude));
 	if (!t) {
 		pr_err("pid %d: %s", pid, strerror(ENOMEM));
 		return NULL;

@@ -47,14 +47,19 @@ static int resolve_py(struct memtrace *mt, const struct target *t, const struct 
 	return err;
 }
 
+/* Python's import machinery: <frozen importlib._bootstrap> and _bootstrap_external */
+#define IMPORTLIB "<frozen importlib._bootstrap"
+
 /*
  * Symbolize one site into frames, innermost first: the call site ([SP] at
  * entry), then the frame-pointer stack above it, cut at the first address
  * in no module (what a function without frame pointers left in %rbp).
  * For a Python process the native frames stop at the first one inside the
- * interpreter and the Python frames follow; the innermost Python frame is
- * then the line. Otherwise the line is the first frame outside the
- * allocator's own library.
+ * interpreter and the Python frames follow; the innermost Python frame
+ * outside the import machinery is then the line (import-time allocations
+ * land on the line that imported), unless that importer's code object was
+ * gone before it could be read; else the innermost Python frame.
+ * Otherwise the line is the first frame outside the allocator's own library.
  */
 static size_t site_frames(struct memtrace *mt, const struct target *t, const struct mt_raw_site *s,
 			  struct mt_frame *frames, size_t max, size_t *site_idx, bool *complete)
@@ -63,7 +68,7 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	struct mt_py_frame py[MT_PY_MAX_DEPTH];
 	int n = 1, m, npy = 0;
 	size_t nf = 0;
-	bool site_set = false;
+	bool site_set = false, site_py_import = false;
 
 	if (s->key.py_stack && t->py_module[0])
 		npy = mt_stack_cache__python(mt->stacks, &mt->bpf, s->key.py_stack, py,
@@ -100,6 +105,7 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	}
 	for (int i = 0; i < npy && nf < max; i++) {
 		struct mt_frame *f = &frames[nf];
+		bool importing;
 
 		if (resolve_py(mt, t, &py[i], f)) {
 			/* freed (and maybe reused) before memtrace could read it */
@@ -108,9 +114,13 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 			f->addr = py[i].code;
 			f->function = "<python code object gone before it was read>";
 		}
-		if (!site_set) {
+		importing = f->file && !strncmp(f->file, IMPORTLIB, sizeof(IMPORTLIB) - 1);
+		if (!site_set || (site_py_import && !importing && f->file)) {
 			*site_idx = nf;
 			site_set = true;
+			site_py_import = importing;
+		} else if (site_py_import && !importing) {
+			site_py_import = false; /* an importer gone unread: keep importlib's line */
 		}
 		nf++;
 	}
@@ -226,6 +236,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		mt_session__progress();
 		if (!s->stats.bytes && !s->stats.count && !s->stats.alloc_count)
 			continue;
+		smp.kind = s->key.kind;
 		smp.bytes = s->stats.bytes;
 		smp.count_q = s->stats.count;
 		smp.alloc_bytes = s->stats.alloc_bytes;
