@@ -213,7 +213,8 @@ test: layers unit sanitize fuzz-corpus check-install e2e
 
 # Unit tests under ASan + UBSan (separate build directory).
 sanitize:
-	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-san \
+	$(Q)LSAN_OPTIONS=suppressions=$(CURDIR)/tests/unit/lsan.supp \
+		$(MAKE) --no-print-directory OUTPUT=.output-san \
 		EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 		EXTRA_LDFLAGS='-fsanitize=address,undefined' unit
 

@@ -55,7 +55,7 @@
  */
 struct mt_site_key {
 	__u32 tgid;
-	__u32 flags;	/* reserved, 0 */
+	__u32 kind;	/* enum mt_site_kind */
 	__u64 caller;	/* return address at allocator entry ([SP]) */
 	__u64 stack;	/* frame-pointer stack: key in the stacks map, 0 = none */
 	__u64 py_stack; /* reserved for Python frames, 0 = none */

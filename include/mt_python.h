@@ -46,7 +46,13 @@ struct mt_py_offsets {
 	/* code objects */
 	__u32 code_adaptive;  /* offsetof(PyCodeObject, co_code_adaptive), 3.11+ */
 	__u32 co_firstlineno; /* int, used as a fingerprint against address reuse */
-	__u32 pad;
+	/*
+	 * The interpreter's code in the target: a probe there is one of
+	 * CPython's allocator domains, an anonymous private read-write
+	 * mapping of arena_size bytes made from there is a pymalloc arena.
+	 */
+	__u32 arena_size;
+	__u64 text_lo, text_hi;
 };
 
 /* One Python frame as BPF records it. */
@@ -72,7 +78,7 @@ struct mt_py_stack {
 	struct mt_py_frame frames[MT_PY_MAX_DEPTH];
 };
 
-_Static_assert(sizeof(struct mt_py_offsets) == 88, "mt_py_offsets size");
+_Static_assert(sizeof(struct mt_py_offsets) == 104, "mt_py_offsets size");
 _Static_assert(sizeof(struct mt_py_frame) == 16, "mt_py_frame size");
 _Static_assert(sizeof(struct mt_py_event) == 16, "mt_py_event size");
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <linux/types.h>
+#include "report/aggregate.h"
 #include "report/report.h"
 #include "output/output.h"
 #include "kernel/loader.h"
@@ -59,6 +60,9 @@ struct mt_opts {
 	char *alloc_fns[MT_MAX_ALLOC_FNS];
 	size_t nr_alloc_fns;
 	const char *prefix; /* --prefix: a jemalloc built with prefixed names (je_malloc...) */
+	/* --include / --exclude GLOB: file filters of the reports (report/aggregate.h) */
+	const char *include[MT_AGG_MAX_FILTERS], *exclude[MT_AGG_MAX_FILTERS];
+	size_t nr_include, nr_exclude;
 };
 
 /*

@@ -118,8 +118,12 @@ def reports(path):
 
 
 def per_line(rep):
+    """(file base name, line) -> (bytes, count) of the objects there (not the pymalloc
+    arenas or interpreter mappings a line needed: rows of their own)."""
     rows = {}
     for s in rep.get("sites") or []:
+        if s.get("kind", "heap") in ("arena", "runtime"):
+            continue
         key = (os.path.basename(s.get("file") or ""), s.get("line"))
         b, c = rows.get(key, (0, 0))
         rows[key] = (b + s.get("bytes", 0), c + s.get("count", 0))

@@ -139,6 +139,14 @@ MT_TEST(html_golden)
 		  "nothing fetched (the SVG namespace the one URL)");
 	free(data);
 	free(page);
+
+	/* a row of another kind: one more leaf, its kind */
+	rows[1].kind = MT_SITE_ARENA;
+	page = render(&r, NULL);
+	data = page ? data_of(page) : NULL;
+	ASSERT_TRUE(data && strstr(data, "\"load\",\"[arena]\"]"), "the kind's leaf");
+	free(data);
+	free(page);
 }
 
 MT_TEST(html_hostile_names)

@@ -13,7 +13,9 @@
  *
  * Values are the report's own (already scaled when sampling): a sample is
  * a row, [alloc_count, alloc_bytes, count, bytes], so per-line sums equal
- * the text and JSON reports'. Its locations are the row's stack from the
+ * the text and JSON reports'. A row of another kind than the C heap has
+ * the label kind = "mmap", "pyobj", "arena" or "runtime" (`go tool pprof
+ * -tagfocus kind=arena`). Its locations are the row's stack from the
  * site frame outwards, leaf first: the allocator and whatever it called
  * are not frames (the site is where the program asked for memory).
  *
@@ -69,6 +71,9 @@ enum {
 	VALUE_TYPE_UNIT = 2,
 	SAMPLE_LOCATION_ID = 1,
 	SAMPLE_VALUE = 2,
+	SAMPLE_LABEL = 3,
+	LABEL_KEY = 1,
+	LABEL_STR = 2,
 	MAPPING_ID = 1,
 	MAPPING_MEMORY_START = 2,
 	MAPPING_MEMORY_LIMIT = 3,
@@ -428,8 +433,8 @@ static __u64 location_id(struct enc *e, const struct mt_frame *fr, size_t n)
 }
 
 /* One stack as one sample: from the site outwards, leaf first. */
-static void sample(struct enc *e, const struct mt_frame *stack, size_t nr_stack, size_t site,
-		   const __s64 values[4])
+static void sample(struct enc *e, enum mt_site_kind kind, const struct mt_frame *stack,
+		   size_t nr_stack, size_t site, const __s64 values[4])
 {
 	size_t nr = 0, m;
 
@@ -470,6 +475,14 @@ static void sample(struct enc *e, const struct mt_frame *stack, size_t nr_stack,
 			mt_pb__varint(&e->out, (__u64)values[i]);
 		mt_pb__end(&e->out, p);
 	}
+	if (kind != MT_SITE_HEAP && mt_site_kind__name(kind)) {
+		__u64 key = str_idx(e, "kind"), val = str_idx(e, mt_site_kind__name(kind));
+		size_t p = mt_pb__begin(&e->out, SAMPLE_LABEL);
+
+		mt_pb__u64(&e->out, LABEL_KEY, key);
+		mt_pb__u64(&e->out, LABEL_STR, val);
+		mt_pb__end(&e->out, p);
+	}
 	mt_pb__end(&e->out, m);
 }
 
@@ -484,7 +497,7 @@ static void row_samples(struct enc *e, const struct mt_row *row)
 			   row->bytes};
 
 	if (!row->nr_stacks) {
-		sample(e, row->stack, row->nr_stack, row->site, values);
+		sample(e, row->kind, row->stack, row->nr_stack, row->site, values);
 		return;
 	}
 	for (size_t i = 0; i < row->nr_stacks && !e->err; i++) {
@@ -492,7 +505,7 @@ static void row_samples(struct enc *e, const struct mt_row *row)
 
 		values[2] = st->count;
 		values[3] = st->bytes;
-		sample(e, st->frames, st->nr_frames, st->site, values);
+		sample(e, row->kind, st->frames, st->nr_frames, st->site, values);
 		values[0] = values[1] = 0;
 	}
 }

@@ -40,9 +40,13 @@ struct target *mt_target__new(struct memtrace *mt, pid_t pid, __u64 start)
 	    .group_by = mt->opts->group_by,
 	    .top = mt->opts->top,
 	    .keep_stacks = true,
+	    .nr_include = mt->opts->nr_include,
+	    .nr_exclude = mt->opts->nr_exclude,
 	};
 	struct target *t = mt_targets__add(&mt->targets, pid, start);
 
+	memcpy(ao.include, mt->opts->include, sizeof(ao.include));
+	memcpy(ao.exclude, mt->opts->exclude, sizeof(ao.exclude));
 	if (!t) {
 		pr_err("pid %d: %s", pid, strerror(ENOMEM));
 		return NULL;
@@ -850,7 +854,7 @@ int mt_session__lifecycle(struct memtrace *mt)
 			target__mapped(mt, t);
 			break;
 		case MT_LC_REFRESH:
-			mt_sym_native__add_pid(mt->sym, t->pid);
+			mt_target__symbolize_now(mt, t); /* a failed read said so */
 			break;
 		case MT_LC_RETIRE:
 			err = mt_target__retire(mt, t, !mt->opts->all);

@@ -125,6 +125,13 @@ int mt_session__report_round(struct memtrace *mt, const struct mt_snapshot *snap
 /* -a: a summary of the ranked processes (text), then a report of each. */
 int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
 			    const struct mt_host_row *rows, size_t nr, bool final);
+/*
+ * Before t unmaps code (a dlclose() or exit() stop): its mappings read
+ * again and every site not yet symbolized symbolized now, while the code
+ * is there; a library mapped later at the same addresses does not rename
+ * them. 0 or -errno.
+ */
+int mt_target__symbolize_now(struct memtrace *mt, struct target *t);
 /* The final report of one target (alive: Py_FinalizeEx, exit stop; or exited). */
 int mt_target__final_report(struct memtrace *mt, struct target *t, bool exited);
 /* Ring buffer callback: a new Python stack, read its code objects now. */
