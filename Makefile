@@ -148,7 +148,27 @@ $(OUTPUT)/targets/static_leak: tests/targets/static_leak.c | $(OUTPUT)/targets
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TARGET_CFLAGS) -static $< -o $@
 
-targets: $(TARGETS)
+# C++ targets (-O2 -g, as a program is built) and the allocator variants:
+# linked with jemalloc (tcmalloc comes by LD_PRELOAD in the tests)
+CXX ?= g++
+CXX_TARGET_FLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -Wall -Werror
+CXX_TARGETS := $(OUTPUT)/targets/leak_cxx $(OUTPUT)/targets/leak_cxx_je $(OUTPUT)/targets/leak_wrap_je \
+	       $(OUTPUT)/targets/leak_wrap_jes
+$(OUTPUT)/targets/leak_cxx: tests/targets/cxx/leak_cxx.cc | $(OUTPUT)/targets
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(CXX_TARGET_FLAGS) $< -o $@
+$(OUTPUT)/targets/leak_cxx_je: tests/targets/cxx/leak_cxx.cc | $(OUTPUT)/targets
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(CXX_TARGET_FLAGS) $< -o $@ -ljemalloc
+$(OUTPUT)/targets/leak_wrap_je: tests/targets/leak_wrap.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -ljemalloc
+# jemalloc linked into the executable itself (its malloc is the executable's)
+$(OUTPUT)/targets/leak_wrap_jes: tests/targets/leak_wrap.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -Wl,-Bstatic -ljemalloc_pic -Wl,-Bdynamic -lstdc++ -lm -ldl
+
+targets: $(TARGETS) $(CXX_TARGETS)
 
 unit: $(OUTPUT)/unit-tests
 	$(Q)$(OUTPUT)/unit-tests
@@ -156,7 +176,7 @@ unit: $(OUTPUT)/unit-tests
 # every end-to-end runner runs; the target fails if any failed
 E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py \
 	       tests/e2e/outputs_pprof.py tests/e2e/outputs_html.py tests/e2e/live.py \
-	       tests/e2e/hostile.py
+	       tests/e2e/hostile.py tests/e2e/alloc.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 

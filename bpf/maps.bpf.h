@@ -64,6 +64,7 @@ struct mt_thread {
 	__u32 site;		   /* slot of the thread's last site: likely the next one too */
 	__u32 sys;		   /* the call in flight is a system call (tracepoints) */
 	__u32 site_kind;	   /* enum mt_site_kind of the call in flight */
+	__u64 handed; /* a block a MT_COOKIE_HANDS_ON free released: its next free is the same */
 };
 
 /*

@@ -32,12 +32,16 @@
  *   bits  0..6   enum mt_kind
  *   bit   7      MT_COOKIE_PRODUCT: the probe sits where the function has
  *                multiplied its count by its size (glibc's reallocarray):
- *                %rsi holds the product, the overflow flag says it overflowed
+ *                %rsi holds the product, the overflow flag says it overflowed;
+ *                on a free, MT_COOKIE_HANDS_ON: the function may hand the
+ *                block on to another probed free (tcmalloc's sized delete
+ *                jumps to free on its slow path), whose probe sees it again
  *   bits  8..35  probe address - start of the executable segment
  *   bits 36..63  size of the executable segment (0: unknown)
  */
 #define MT_COOKIE_KIND(c) ((c)&0x7f)
 #define MT_COOKIE_PRODUCT 0x80ULL
+#define MT_COOKIE_HANDS_ON MT_COOKIE_PRODUCT
 #define MT_COOKIE_OFF(c) (((c) >> 8) & 0xfffffffULL)
 #define MT_COOKIE_SIZE(c) ((c) >> 36)
 #define MT_COOKIE_MAKE(kind, off, size) \

@@ -73,6 +73,8 @@ enum mt_site_kind { MT_SITE_KINDS(MT_SITE_ENUM) MT_SITE__MAX };
 	X(ALLOC_FAILED, "alloc_failed", 0, "allocations that failed")                            \
 	X(UNTRACKED_FREE, "untracked_free", 0, "frees of blocks allocated before tracing began") \
 	X(NESTED, "nested", 0, "allocator calls made inside another allocator call")             \
+	X(INTERNAL_FREE, "internal_free", 0,                                                     \
+	  "frees by the allocator's own library of blocks it made for itself")                   \
 	X(INTERNAL_MMAP, "internal_mmap", 0, "mmap family calls made by the C library itself")   \
 	X(FILTERED, "filtered", 0, "allocations outside --min/--max-size")                       \
 	X(SPILLED, "spilled", 0,                                                                 \

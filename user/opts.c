@@ -38,6 +38,7 @@ static const char doc[] =
     "  memtrace report out.ndjson --format folded   a saved report, again (no root)\n"
     "  memtrace diff before.ndjson after.ndjson     what grew between two saved reports\n"
     "  memtrace --live -p 1234        a top-like view: b/c/g sort, space pause, q quit\n"
+    "  memtrace --alloc-fn xmalloc -p 1234  the lines that call xmalloc\n"
     "\n"
     "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
     "the command's; else 0; 64 for a usage error, 1 for any other error.";
@@ -71,6 +72,8 @@ enum {
 	OPT_SYSCALL_TPS,
 	OPT_NO_FOLLOW_FORKS,
 	OPT_LIVE,
+	OPT_ALLOC_FN,
+	OPT_PREFIX,
 	OPT_INCLUDE,
 	OPT_EXCLUDE,
 };
@@ -103,6 +106,12 @@ static const struct argp_option options[] = {
      "reports go to -o FILE only; --interval 1 and --top 0 unless given",
      2},
     {"verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2},
+    {"alloc-fn", OPT_ALLOC_FN, "NAME", 0,
+     "The program's own allocation wrapper (xmalloc, zmalloc...; a glob pattern, "
+     "repeatable): its caller is the line",
+     2},
+    {"prefix", OPT_PREFIX, "PFX", 0,
+     "Also probe a jemalloc built with prefixed names (PFXmalloc, PFXfree, PFXmallocx...)", 2},
     {NULL, 0, NULL, 0, "Filters:", 3},
     {"min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3},
     {"min-size", OPT_MIN_SIZE, "BYTES", 0, "Ignore allocations smaller than BYTES (K/M/G)", 3},
@@ -366,6 +375,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_STACKS:
 		o->no_stacks = true;
+		break;
+	case OPT_ALLOC_FN:
+		if (!*arg || o->nr_alloc_fns == MT_MAX_ALLOC_FNS)
+			BAD("invalid --alloc-fn '%s': a function name or glob pattern, at most %d",
+			    arg, MT_MAX_ALLOC_FNS);
+		o->alloc_fns[o->nr_alloc_fns++] = arg;
+		break;
+	case OPT_PREFIX:
+		if (!*arg || strlen(arg) > 32 ||
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(arg))
+			BAD("invalid --prefix '%s': letters, digits and _ (at most 32)", arg);
+		o->prefix = arg;
 		break;
 	case OPT_NO_FOLLOW_FORKS:
 		o->no_follow_forks = true;

@@ -26,6 +26,8 @@ enum mt_when {
 	MT_WHEN_OFF,
 };
 
+#define MT_MAX_ALLOC_FNS 32
+
 struct mt_opts {
 	pid_t pids[MT_MAX_PIDS];
 	size_t nr_pids;
@@ -53,6 +55,11 @@ struct mt_opts {
 	__u32 python_depth;	  /* Python frames walked per allocation */
 	bool pymalloc_off;	  /* -- mode: run with PYTHONMALLOC=malloc */
 	enum mt_when syscall_tps; /* mmap, munmap, mremap by tracepoints (else uprobes) */
+	/* --alloc-fn: the program's own allocation wrappers (glob patterns), skipped to their
+	 * caller */
+	char *alloc_fns[MT_MAX_ALLOC_FNS];
+	size_t nr_alloc_fns;
+	const char *prefix; /* --prefix: a jemalloc built with prefixed names (je_malloc...) */
 	/* --include / --exclude GLOB: file filters of the reports (report/aggregate.h) */
 	const char *include[MT_AGG_MAX_FILTERS], *exclude[MT_AGG_MAX_FILTERS];
 	size_t nr_include, nr_exclude;

@@ -504,12 +504,16 @@ def check_events(rep, pre=0):
         errs.append("events.alloc_failed=%s, want %d (calls that returned failure to the program)"
                     % (ev.get("alloc_failed"), N_FAILED_CALLS))
     # glibc allocates each thread's tcache with _int_malloc (no probed entry) and frees it
-    # with free() at thread exit: one untracked free per thread; free(NULL) must not count
-    uf = ev.get("untracked_free")
-    if not isinstance(uf, int) or not pre <= uf <= pre + N_THREADS:
-        errs.append("events.untracked_free=%s, want %d..%d (%d blocks allocated before attaching "
-                    "+ up to one per thread: glibc's tcache; free(NULL) is ignored)"
-                    % (uf, pre, pre + N_THREADS, pre))
+    # with free() at thread exit: an internal free (one per thread), never untracked; free(NULL)
+    # must not count
+    uf, inf = ev.get("untracked_free"), ev.get("internal_free")
+    if uf != pre:
+        errs.append("events.untracked_free=%s, want %d (blocks allocated before attaching; "
+                    "glibc's own tcache frees are internal_free; free(NULL) is ignored)"
+                    % (uf, pre))
+    if not isinstance(inf, int) or not 0 <= inf <= N_THREADS + 1:
+        errs.append("events.internal_free=%s, want 0..%d (glibc's tcache, one per thread)"
+                    % (inf, N_THREADS + 1))
     return errs
 
 

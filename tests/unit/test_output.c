@@ -236,7 +236,7 @@ MT_TEST(out_text_golden)
 	    "note: sampled every 512 KiB; bytes and counts are estimates\n"
 	    "       bytes     count      growth  site\n"
 	    "^    1.5 MiB      1536  +512.0 KiB  app.c:42 make_buffer [app]\n"
-	    "    at xmalloc (util.h:7) [app] (inlined)\n"
+	    "  - at xmalloc (util.h:7) [app] (inlined)\n"
 	    "    at make_buffer (app.c:42) [app]\n"
 	    "    at main (app.c:90) [app]\n"
 	    "      4000 B         1         new  util.c:10 xstrdup [app]\n"
@@ -395,7 +395,8 @@ MT_TEST(out_json_golden)
 	    "{\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\",\"line\":5,"
 	    "\"function\":\"caf\xc3\xa9\",\"module\":\"m\\ufffdod\",\"kind\":\"heap\","
 	    "\"bytes\":4096,\"count\":2,"
-	    "\"growth_bytes\":-100,\"growth_streak\":0,\"new\":false,\"alloc_bytes\":8192,"
+	    "\"growth_bytes\":-100,\"growth_streak\":0,\"new\":false,\"runtime\":false,\"alloc_"
+	    "bytes\":8192,"
 	    "\"alloc_count\":4,\"stack\":["
 	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
 	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true,"
@@ -414,7 +415,7 @@ MT_TEST(out_json_golden)
 	    "\"addr\":\"0x0\",\"inlined\":false,\"kind\":\"python\",\"build_id\":null}]}]},"
 	    "{\"file\":null,\"line\":0,\"function\":null,\"module\":null,\"kind\":\"arena\","
 	    "\"bytes\":1,"
-	    "\"count\":1,\"growth_bytes\":1,\"growth_streak\":1,\"new\":true,"
+	    "\"count\":1,\"growth_bytes\":1,\"growth_streak\":1,\"new\":true,\"runtime\":false,"
 	    "\"alloc_bytes\":1,\"alloc_count\":1,\"stack\":[],\"site\":0,\"stacks\":[]}"
 	    "]}\n";
 	char *out, *cnt, *expected;

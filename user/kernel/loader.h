@@ -71,6 +71,15 @@ struct mt_bpf_maps {
 struct mt_loader *mt_loader__new(const struct mt_loader_opts *opts, enum mt_attach_mode mode);
 void mt_loader__free(struct mt_loader *l);
 enum mt_attach_mode mt_loader__mode(const struct mt_loader *l);
+
+/*
+ * What one probe hit costs on this machine, measured now on two functions
+ * of memtrace itself: one whose entry the kernel emulates (push), one it
+ * single-steps (mov), with probes that do nothing, attached as the
+ * loader attaches its own. Microseconds per call over an unprobed call.
+ * 0 or -errno (then nothing is known).
+ */
+int mt_loader__probe_costs(struct mt_loader *l, double *emulated_us, double *stepped_us);
 const char *mt_attach_mode__name(enum mt_attach_mode m);
 
 /*

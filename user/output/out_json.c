@@ -12,7 +12,7 @@
  *    "untraced_growth_bytes":N,
  *    "kinds":{KIND:{"bytes":N,"count":N} for every kind},
  *    "sites":[{"file":S,"line":N,"function":S,"module":S,"kind":KIND,"bytes":N,
- *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,
+ *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,"runtime":B,
  *              "alloc_bytes":N,"alloc_count":N,
  *              "stack":[FRAME...],"site":N,
  *              "stacks":[{"bytes":N,"count":N,"site":N,"frames":[FRAME...]}]}]}
@@ -187,10 +187,10 @@ static void json_row(FILE *f, const struct mt_row *row)
 	json_str(f, mt_site_kind__name(row->kind));
 	fprintf(f,
 		",\"bytes\":%lld,\"count\":%lld,\"growth_bytes\":%lld,\"growth_streak\":%u"
-		",\"new\":%s,\"alloc_bytes\":%llu,\"alloc_count\":%llu,\"stack\":",
+		",\"new\":%s,\"runtime\":%s,\"alloc_bytes\":%llu,\"alloc_count\":%llu,\"stack\":",
 		(long long)row->bytes, (long long)row->count, (long long)row->growth_bytes,
-		row->growth_streak, json_bool(row->is_new), (unsigned long long)row->alloc_bytes,
-		(unsigned long long)row->alloc_count);
+		row->growth_streak, json_bool(row->is_new), json_bool(row->runtime),
+		(unsigned long long)row->alloc_bytes, (unsigned long long)row->alloc_count);
 	json_frames(f, row->stack, row->nr_stack);
 	fprintf(f, ",\"site\":%zu,\"stacks\":[", row->site);
 	for (size_t i = 0; i < row->nr_stacks; i++) {

@@ -653,6 +653,8 @@ static int row_member(struct jp *j, const char *key, void *ctx)
 	}
 	if (!strcmp(key, "new"))
 		return boolean(j, &row->is_new);
+	if (!strcmp(key, "runtime"))
+		return boolean(j, &row->runtime);
 	if (!strcmp(key, "stack"))
 		return frames(j, &row->stack, &row->nr_stack);
 	if (!strcmp(key, "site")) {

@@ -55,6 +55,12 @@ struct mt_row {
 	__u64 alloc_count;
 	unsigned int growth_streak; /* consecutive reports in which bytes grew */
 	bool is_new;		    /* not present at the previous report */
+	/*
+	 * No frame of the group is in the program's own code: the C or C++
+	 * runtime's or the dynamic linker's own blocks (libstdc++'s emergency
+	 * pool, ld.so's TLS, stdio buffers). Sorted after the program's rows.
+	 */
+	bool runtime;
 	/* representative stack (the largest contributor's), innermost first */
 	struct mt_frame *stack;
 	size_t nr_stack;

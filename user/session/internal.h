@@ -38,6 +38,9 @@ struct memtrace {
 	struct mt_stack_cache *stacks;
 	struct mt_site_cache *sites; /* symbolized sites */
 	struct mt_targets targets;
+	/* -a: basenames of the files probed for every process (each target's alloc_mods) */
+	char host_alloc_mods[5][NAME_MAX + 1];
+	size_t nr_host_alloc_mods;
 	struct mt_lc_policy policy;
 	__u32 follow_flags; /* MT_PROC_* for the targets memtrace attaches to */
 	/* lifecycle events, queued by the ring buffer callback, applied by the loop */

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "lib/log.h"
+#include "probe/plan.h"
 #include "session/internal.h"
 #include "session/session.h"
 #include "session/spawn.h"
@@ -325,10 +326,25 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	mt->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
+	err = mt_plan__set_prefix(opts->prefix);
+	if (err)
+		goto err_out;
 	mt->loader = mt_loader__new(&lo, opts->attach_mode);
 	if (!mt->loader) {
 		err = -errno;
 		goto err_out;
+	}
+	if (opts->verbose) {
+		double emulated, stepped;
+
+		/* -v prints each probe's cost: measured on this machine, never a constant */
+		if (!mt_loader__probe_costs(mt->loader, &emulated, &stepped)) {
+			mt_plan__set_costs(emulated, stepped);
+			pr_info(
+			    "a probe hit costs ~%.1f us here where the kernel emulates the probed "
+			    "instruction, ~%.1f us where it single-steps it (measured now)",
+			    emulated, stepped);
+		}
 	}
 	err = mt_loader__maps(mt->loader, &mt->bpf);
 	if (err) {
