@@ -23,7 +23,7 @@ CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 USER_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP \
 	       -Iinclude -Iuser -I$(OUTPUT) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS    := -lbpf -lelf -ldw -lz -lm -lncursesw
+LDLIBS    := -lbpf -lelf -ldw -ldebuginfod -lz -lm -lncursesw
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I$(OUTPUT) -Iinclude -Ibpf -MMD -MP
 
@@ -176,7 +176,7 @@ unit: $(OUTPUT)/unit-tests
 # every end-to-end runner runs; the target fails if any failed
 E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py \
 	       tests/e2e/outputs_pprof.py tests/e2e/outputs_html.py tests/e2e/live.py \
-	       tests/e2e/hostile.py tests/e2e/alloc.py
+	       tests/e2e/hostile.py tests/e2e/symbols.py tests/e2e/alloc.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 

@@ -18,6 +18,7 @@
  *              "stacks":[{"bytes":N,"count":N,"site":N,"frames":[FRAME...]}]}]}
  *
  *   FRAME: {"function":S,"file":S,"line":N,"module":S,"addr":"0x..","inlined":B,
+ *           "elf_addr":"0x.."|null (the address in the ELF file: addr2line -e FILE),
  *           "kind":"native"|"python","build_id":S}
  *   KIND: "heap"|"mmap"|"pyobj"|"arena"|"runtime" (include/mt_kinds.h): the
  *         C heap, anonymous mappings, CPython's allocator domains, pymalloc
@@ -153,6 +154,10 @@ static void json_frame(FILE *f, const struct mt_frame *fr)
 		(unsigned long long)fr->addr, json_bool(fr->inlined),
 		fr->kind == MT_FRAME_PYTHON ? "python" : "native");
 	json_str(f, fr->build_id);
+	if (fr->elf_addr)
+		fprintf(f, ",\"elf_addr\":\"0x%llx\"", (unsigned long long)fr->elf_addr);
+	else
+		fputs(",\"elf_addr\":null", f);
 	fputc('}', f);
 }
 

@@ -62,6 +62,7 @@
  * followed by its stack as above.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 #include "lib/printable.h"
@@ -114,11 +115,14 @@ static void put_site(FILE *f, const struct mt_row *row)
 	else if (row->kind != MT_SITE_HEAP && mt_site_kind__name(row->kind))
 		fprintf(f, "%s at ", mt_site_kind__name(row->kind));
 	if (!row->file && !row->function) {
+		struct mt_frame fr =
+		    row->site < row->nr_stack ? row->stack[row->site] : (struct mt_frame){0};
+		char where[PATH_MAX + 32];
+
+		fr.module = row->module ? row->module : fr.module;
 		fputc('[', f);
-		put_safe(f, row->module ? row->module : "unknown");
+		put_safe(f, mt_frame__where(&fr, where, sizeof(where)));
 		fputc(']', f);
-		if (row->site < row->nr_stack)
-			fprintf(f, " 0x%llx", (unsigned long long)row->stack[row->site].addr);
 		return;
 	}
 	if (row->file) {
@@ -149,8 +153,13 @@ static void put_frame(FILE *f, const struct mt_frame *fr, bool skipped)
 		if (fr->line)
 			fprintf(f, ":%d", fr->line);
 		fputc(')', f);
-	} else {
-		fprintf(f, " (0x%llx)", (unsigned long long)fr->addr);
+	} else if (!fr->function || fr->kind != MT_FRAME_PYTHON) {
+		char where[PATH_MAX + 32];
+
+		fputs(" [", f);
+		put_safe(f, mt_frame__where(fr, where, sizeof(where)));
+		fputs(fr->inlined ? "] (inlined)\n" : "]\n", f);
+		return;
 	}
 	if (fr->module) {
 		fputs(" [", f);

@@ -114,6 +114,14 @@ struct mt_report {
  */
 const char *mt_counter__name(enum mt_counter c);
 const char *mt_group_by__name(enum mt_group_by g);
+/*
+ * Where a frame without function and file is, for people and addr2line:
+ * "module+0xELFADDR" when its ELF address is known (`addr2line -e FILE
+ * 0xELFADDR` names the line once debug symbols are there), else
+ * "module 0xADDR" ("unknown" for no module). Returns buf.
+ */
+const char *mt_frame__where(const struct mt_frame *fr, char *buf, size_t len);
+
 /* A site kind's name ("heap", "arena", ...) and its summary label ("pymalloc arenas") */
 const char *mt_site_kind__name(enum mt_site_kind k);
 const char *mt_site_kind__summary(enum mt_site_kind k);

@@ -30,6 +30,8 @@
 struct memtrace {
 	const struct mt_opts *opts;
 	__u64 drops_said[MT_CNT__MAX]; /* drop counters as last said on stderr */
+	const char **no_lines_said;    /* modules said to have no line information */
+	size_t nr_no_lines_said;
 	struct mt_loader *loader;
 	struct mt_bpf_maps bpf;
 	struct mt_events *events;

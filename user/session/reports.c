@@ -228,6 +228,41 @@ int mt_target__symbolize_now(struct memtrace *mt, struct target *t)
 	return 0;
 }
 
+/*
+ * A row's line is a native frame without file: once per module, say what
+ * would give it (its build-id is what debuginfod and the -dbgsym packages
+ * are found by).
+ */
+static void say_no_lines(struct memtrace *mt, const struct mt_report *r)
+{
+	for (size_t i = 0; i < r->nr_rows; i++) {
+		const struct mt_row *row = &r->rows[i];
+		const struct mt_frame *fr =
+		    row->site < row->nr_stack ? &row->stack[row->site] : NULL;
+		char mod[256], id[128];
+		const char **said;
+		size_t k;
+
+		if (!fr || fr->file || fr->kind != MT_FRAME_NATIVE || !fr->module)
+			continue;
+		for (k = 0; k < mt->nr_no_lines_said && mt->no_lines_said[k] != fr->module; k++)
+			;
+		if (k < mt->nr_no_lines_said)
+			continue;
+		said = realloc(mt->no_lines_said, (k + 1) * sizeof(*said));
+		if (!said)
+			return;
+		mt->no_lines_said = said;
+		said[mt->nr_no_lines_said++] = fr->module;
+		mt_printable__str(mod, sizeof(mod), fr->module);
+		mt_printable__str(id, sizeof(id), fr->build_id ? fr->build_id : "none");
+		pr_info("no line information for %s (build-id %s): install its debug symbols "
+			"(Debian: its -dbgsym package) or set DEBUGINFOD_URLS; `addr2line -e FILE "
+			"ADDR` takes the +0x addresses shown",
+			mod, id);
+	}
+}
+
 static int report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
 			 bool final, bool exited)
 {
@@ -290,6 +325,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	if (mt->live && !err)
 		err = mt_live__report(mt->live, &r);
 	say_drops(mt, &r);
+	say_no_lines(mt, &r);
 	mt_report__free(&r);
 	return err ? write_error(mt, err) : 0;
 }

@@ -251,6 +251,7 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 	struct mt_events_ops ops = {.py_stack = mt_session__on_py_stack, .proc = on_proc_event};
 	struct mt_loader_opts lo = loader_opts(opts);
 	struct memtrace *mt = calloc(1, sizeof(*mt));
+	char *urls = NULL;
 	struct rlimit rl;
 	sigset_t mask;
 	int err;
@@ -270,7 +271,9 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* debug files come from the local disk: never stall a report on the network */
+	/* debuginfod only through the symbolizer, each request bounded in time */
+	if (getenv("DEBUGINFOD_URLS"))
+		urls = strdup(getenv("DEBUGINFOD_URLS"));
 	unsetenv("DEBUGINFOD_URLS");
 
 	/* before anything that can block (a FIFO as -o) */
@@ -352,6 +355,9 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		goto err_out;
 	}
 	mt->sym = mt_sym_native__new();
+	mt_sym_native__use_debuginfod(mt->sym, urls);
+	free(urls);
+	urls = NULL;
 	mt->pysym = mt_sym_python__new();
 	mt->stacks = mt_stack_cache__new();
 	mt->events = mt_events__new(&mt->bpf, &ops, mt);
@@ -368,6 +374,7 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		goto err_out;
 	return mt;
 err_out:
+	free(urls);
 	memtrace__free(mt);
 	errno = -err;
 	return NULL;
@@ -599,6 +606,7 @@ void memtrace__free(struct memtrace *mt)
 	mt_loader__free(mt->loader);
 	free(mt->pending);
 	free(mt->gone);
+	free(mt->no_lines_said);
 	if (mt->sfd >= 0)
 		close(mt->sfd);
 	if (mt->out && mt->out != stdout)
