@@ -105,19 +105,152 @@ __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u6
 		lo = fp;
 		fp = frame[0];
 	}
-	if (!n)
+	return mt_stack_store(s, n, h, last);
+}
+
+/* The user stack's 8-byte word at addr, through the scratch window [*base, *end). */
+static __always_inline bool mt_stack_word(struct mt_stack_scratch *sc, __u64 *base, __u64 *end,
+					  __u64 addr, __u64 *out)
+{
+	if (addr < *base || addr + 8 > *end) {
+		if (!bpf_probe_read_user(sc->chunk, MT_STACK_CHUNK, (void *)addr)) {
+			*base = addr;
+			*end = addr + MT_STACK_CHUNK;
+		} else if (!bpf_probe_read_user(sc->chunk, 8, (void *)addr)) {
+			*base = addr;
+			*end = addr + 8;
+		} else {
+			return false;
+		}
+	}
+	__builtin_memcpy(out, &sc->chunk[(addr - *base) & (MT_STACK_CHUNK - 1)], sizeof(*out));
+	return true;
+}
+
+/* May the stack stopped at key's address be copied for user space (rate limit)? */
+static __always_inline bool mt_unwind_may_ask(const struct mt_unwind_key *key)
+{
+	struct mt_unwind_asked *a = bpf_map_lookup_elem(&mt_unwind_asked, key), fresh;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!a) {
+		fresh.ts_ns = now;
+		fresh.n = 1;
+		bpf_map_update_elem(&mt_unwind_asked, key, &fresh, BPF_ANY);
+		return true;
+	}
+	if (now - a->ts_ns > 1000000000ULL) {
+		a->ts_ns = now;
+		a->n = 0;
+	}
+	return __sync_fetch_and_add(&a->n, 1) < MT_UNWIND_ASKS;
+}
+
+/*
+ * Copy the stack from st->sp for user space: as much of MT_UNWIND_COPY
+ * bytes as lies below the stack's top. Returns the key of the stack
+ * (stored partial here, completed by user space), 0 when nothing was sent.
+ */
+static __always_inline __u64 mt_unwind_ask(const struct mt_unwind_state *st, struct mt_stack *s,
+					   __u32 n, __u64 h)
+{
+	struct mt_unwind_event *e;
+	__u32 len = MT_UNWIND_COPY;
+
+	e = bpf_ringbuf_reserve(&mt_unwind_events, sizeof(*e), 0);
+	if (!e)
 		return 0;
-	if (n < MT_MAX_STACK_DEPTH)
-		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = 0;
-	h ^= n;
-	h |= 1; /* never 0 */
-	if (h == last)
-		return h; /* the thread's previous stack: stored already */
-	if (!bpf_map_lookup_elem(&mt_stacks, &h) &&
-	    bpf_map_update_elem(&mt_stacks, &h, s, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&mt_stacks, &h)) {
-		mt_count(MT_CNT_STACKS_FULL);
+	for (int i = 0; i < 6; i++) {
+		if (!bpf_probe_read_user(e->data, len & (MT_UNWIND_COPY * 2 - 1), (void *)st->sp))
+			break;
+		len >>= 1;
+	}
+	if (len < MT_UNWIND_COPY >> 5) {
+		bpf_ringbuf_discard(e, 0);
 		return 0;
 	}
+	/* a key of its own: user space completes this stack, not another's */
+	h = (h ^ (__sync_fetch_and_add(&mt_unwind_seq, 1) * 0x9e3779b97f4a7c15ULL)) | 1;
+	e->tgid = st->tgid;
+	e->nr = n;
+	e->stack = h;
+	e->pc = st->pc;
+	e->sp = st->sp;
+	e->bp = st->fp;
+	e->len = len;
+	e->pad = 0;
+	__builtin_memcpy(e->ips, s->ips, sizeof(e->ips));
+	if (mt_stack_store(s, n, h, 0) != h) {
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
+	bpf_ringbuf_submit(e, 0);
 	return h;
+}
+
+__noinline __u64 mt_stack_unwind(struct mt_unwind_state *st, __u64 last)
+{
+	__u64 h = 0xcbf29ce484222325ULL, base, end, ra, cfa, key_h;
+	struct mt_unwind_key key = {};
+	struct mt_stack_scratch *sc;
+	struct mt_unwind_rule *r;
+	__u32 zero = 0, n = 0;
+	bool miss = false;
+
+	if (!st)
+		return 0;
+	sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
+	if (!sc)
+		return 0;
+	base = st->win;
+	end = st->win ? st->win + MT_STACK_CHUNK : 0;
+	key.tgid = st->tgid;
+	for (__u32 i = 0; i < MT_MAX_STACK_DEPTH; i++) {
+		key.addr = st->pc;
+		r = bpf_map_lookup_elem(&mt_unwind_rules, &key);
+		if (!r) {
+			miss = true;
+			break;
+		}
+		if (r->kind == MT_UNWIND_SIGNAL) {
+			__u64 rsp, rbp;
+
+			if (!mt_stack_word(sc, &base, &end, st->sp + MT_SIGFRAME_RIP, &ra) ||
+			    !mt_stack_word(sc, &base, &end, st->sp + MT_SIGFRAME_RSP, &rsp) ||
+			    !mt_stack_word(sc, &base, &end, st->sp + MT_SIGFRAME_RBP, &rbp))
+				break;
+			st->sp = rsp;
+			st->fp = rbp;
+		} else if (r->kind == MT_UNWIND_SP || r->kind == MT_UNWIND_BP) {
+			cfa = (r->kind == MT_UNWIND_SP ? st->sp : st->fp) + (__s64)r->cfa;
+			/* the caller's frame lies above this one, on the same stack */
+			if (cfa <= st->sp || cfa - st->sp > MT_MAX_FRAME_SPAN ||
+			    !mt_stack_word(sc, &base, &end, cfa - 8, &ra))
+				break;
+			if (r->rbp && !mt_stack_word(sc, &base, &end, cfa + (__s64)r->rbp, &st->fp))
+				break;
+			st->sp = cfa;
+		} else {
+			if (r->kind == MT_UNWIND_STOP)
+				mt_count(MT_CNT_UNWIND_STOP);
+			break;
+		}
+		if (!ra)
+			break;
+		sc->stack.ips[n & (MT_MAX_STACK_DEPTH - 1)] = ra;
+		n++;
+		h = (h ^ ra) * 0x100000001b3ULL;
+		st->pc = ra;
+	}
+	if (!miss)
+		return mt_stack_store(&sc->stack, n, h, last);
+	key_h = 0;
+	if (mt_unwind_may_ask(&key))
+		key_h = mt_unwind_ask(st, &sc->stack, n, h);
+	if (key_h) {
+		mt_count(MT_CNT_UNWIND_COPIES);
+		return key_h;
+	}
+	mt_count(MT_CNT_UNWIND_PARTIAL);
+	return mt_stack_store(&sc->stack, n, h, last);
 }

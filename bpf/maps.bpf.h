@@ -24,7 +24,9 @@ extern const volatile __u64 mt_min_size;
 extern const volatile __u64 mt_max_size;
 extern const volatile __u32 mt_self_tgid;
 extern const volatile bool mt_want_stacks;
-extern const volatile bool mt_want_age;	     /* timestamps for --min-age */
+extern const volatile bool mt_want_age; /* timestamps for --min-age */
+/* native stacks by the CFI rules in mt_unwind_rules (else the frame-pointer walk) */
+extern const volatile bool mt_unwind_cfi;
 extern const volatile __u64 mt_sample_rate;  /* R bytes, 0 = record everything */
 extern const volatile __u64 mt_sample_exact; /* R * ln(100): recorded exactly from here */
 extern const volatile __u64 mt_seed;	     /* 0 = random */
@@ -34,6 +36,7 @@ extern const volatile __u32 mt_alloc_mask;  /* buckets in mt_allocs - 1 */
 extern const volatile __u32 mt_site_max;    /* slots */
 extern const volatile __u32 mt_stripe_mask; /* stripes of site totals - 1 */
 extern volatile __u32 mt_site_next;	    /* slots handed out by counting */
+extern volatile __u64 mt_unwind_seq;	    /* unwind requests sent */
 extern volatile __s64 mt_spill_nr;	    /* records in mt_allocs_spill */
 extern volatile __u32 mt_sys_every;	    /* -a: the system calls of every process but ours */
 extern const volatile bool mt_procs_all;    /* -a: lifecycle events of every process */
@@ -148,6 +151,38 @@ MT_MAP struct {
 	__type(key, struct mt_frame_key);
 	__type(value, struct mt_frame_rule);
 } mt_frame_rules SEC(".maps");
+
+/* the CFI unwinder's rules by (process, return address), learned by user space */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct mt_unwind_key);
+	__type(value, struct mt_unwind_rule);
+} mt_unwind_rules SEC(".maps");
+
+/*
+ * Return addresses whose stack was copied for user space while it has not
+ * answered yet: at most MT_UNWIND_ASKS copies per address and second.
+ */
+struct mt_unwind_asked {
+	__u64 ts_ns; /* start of the current second */
+	__u64 n;     /* copies sent in it */
+};
+#define MT_UNWIND_ASKS 64
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct mt_unwind_key);
+	__type(value, struct mt_unwind_asked);
+} mt_unwind_asked SEC(".maps");
+
+/* stack copies for user space to unwind (struct mt_unwind_event) */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} mt_unwind_events SEC(".maps");
 
 /* system calls in probed libraries' mmap, munmap and mremap (filled by the loader) */
 MT_MAP struct {
