@@ -148,7 +148,17 @@ $(OUTPUT)/targets/static_leak: tests/targets/static_leak.c | $(OUTPUT)/targets
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TARGET_CFLAGS) -static $< -o $@
 
-targets: $(TARGETS)
+# the CFI unwinder's target: optimised, no frame pointers; and the same
+# source with frame pointers, whose stacks must be the same
+UNWIND_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -Wall -Werror
+$(OUTPUT)/targets/unwind_deep: tests/targets/unwind_deep.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(UNWIND_CFLAGS) -fomit-frame-pointer $< -o $@
+$(OUTPUT)/targets/unwind_deep_fp: tests/targets/unwind_deep.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(UNWIND_CFLAGS) -fno-omit-frame-pointer $< -o $@
+
+targets: $(TARGETS) $(OUTPUT)/targets/unwind_deep_fp
 
 unit: $(OUTPUT)/unit-tests
 	$(Q)$(OUTPUT)/unit-tests

@@ -108,23 +108,60 @@ __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u6
 	return mt_stack_store(s, n, h, last);
 }
 
-/* The user stack's 8-byte word at addr, through the scratch window [*base, *end). */
-static __always_inline bool mt_stack_word(struct mt_stack_scratch *sc, __u64 *base, __u64 *end,
+/* The user stack's 8-byte word at addr, through the scratch window st->base..st->end. */
+static __always_inline bool mt_stack_word(struct mt_stack_scratch *sc, struct mt_unwind_state *st,
 					  __u64 addr, __u64 *out)
 {
-	if (addr < *base || addr + 8 > *end) {
+	if (addr < st->base || addr + 8 > st->end) {
 		if (!bpf_probe_read_user(sc->chunk, MT_STACK_CHUNK, (void *)addr)) {
-			*base = addr;
-			*end = addr + MT_STACK_CHUNK;
+			st->base = addr;
+			st->end = addr + MT_STACK_CHUNK;
 		} else if (!bpf_probe_read_user(sc->chunk, 8, (void *)addr)) {
-			*base = addr;
-			*end = addr + 8;
+			st->base = addr;
+			st->end = addr + 8;
 		} else {
 			return false;
 		}
 	}
-	__builtin_memcpy(out, &sc->chunk[(addr - *base) & (MT_STACK_CHUNK - 1)], sizeof(*out));
+	/* one 8-byte load (x86 BPF allows it unaligned), not eight byte loads */
+	*out = *(__u64 *)&sc->chunk[(addr - st->base) & (MT_STACK_CHUNK - 1)];
 	return true;
+}
+
+__noinline int mt_unwind_step(struct mt_unwind_state *st)
+{
+	__u32 zero = 0;
+	struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
+	__u64 cfa, rsp, rbp;
+
+	if (!st || !sc)
+		return 0;
+	switch (st->rule.kind) {
+	case MT_UNWIND_SIGNAL:
+		if (!mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RIP, &st->ra) ||
+		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RSP, &rsp) ||
+		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RBP, &rbp))
+			return 0;
+		st->sp = rsp;
+		st->fp = rbp;
+		return st->ra != 0;
+	case MT_UNWIND_SP:
+	case MT_UNWIND_BP:
+		cfa = (st->rule.kind == MT_UNWIND_SP ? st->sp : st->fp) + (__s64)st->rule.cfa;
+		/* the caller's frame lies above this one, on the same stack */
+		if (cfa <= st->sp || cfa - st->sp > MT_MAX_FRAME_SPAN ||
+		    !mt_stack_word(sc, st, cfa - 8, &st->ra))
+			return 0;
+		if (st->rule.rbp && !mt_stack_word(sc, st, cfa + (__s64)st->rule.rbp, &st->fp))
+			return 0;
+		st->sp = cfa;
+		return st->ra != 0;
+	case MT_UNWIND_STOP:
+		mt_count(MT_CNT_UNWIND_STOP);
+		return 0;
+	default:
+		return 0; /* MT_UNWIND_END: the outermost frame */
+	}
 }
 
 /* May the stack stopped at key's address be copied for user space (rate limit)? */
@@ -179,8 +216,12 @@ static __always_inline __u64 mt_unwind_ask(const struct mt_unwind_state *st, str
 	e->bp = st->fp;
 	e->len = len;
 	e->pad = 0;
+	if (n < MT_MAX_STACK_DEPTH)
+		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = 0;
 	__builtin_memcpy(e->ips, s->ips, sizeof(e->ips));
-	if (mt_stack_store(s, n, h, 0) != h) {
+	/* stored as far as it goes (maybe no frame yet), completed by user space */
+	if (bpf_map_update_elem(&mt_stacks, &h, s, BPF_NOEXIST)) {
+		mt_count(MT_CNT_STACKS_FULL);
 		bpf_ringbuf_discard(e, 0);
 		return 0;
 	}
@@ -190,7 +231,7 @@ static __always_inline __u64 mt_unwind_ask(const struct mt_unwind_state *st, str
 
 __noinline __u64 mt_stack_unwind(struct mt_unwind_state *st, __u64 last)
 {
-	__u64 h = 0xcbf29ce484222325ULL, base, end, ra, cfa, key_h;
+	__u64 h = 0xcbf29ce484222325ULL, key_h;
 	struct mt_unwind_key key = {};
 	struct mt_stack_scratch *sc;
 	struct mt_unwind_rule *r;
@@ -202,8 +243,8 @@ __noinline __u64 mt_stack_unwind(struct mt_unwind_state *st, __u64 last)
 	sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
 	if (!sc)
 		return 0;
-	base = st->win;
-	end = st->win ? st->win + MT_STACK_CHUNK : 0;
+	st->base = st->win;
+	st->end = st->win ? st->win + MT_STACK_CHUNK : 0;
 	key.tgid = st->tgid;
 	for (__u32 i = 0; i < MT_MAX_STACK_DEPTH; i++) {
 		key.addr = st->pc;
@@ -212,35 +253,13 @@ __noinline __u64 mt_stack_unwind(struct mt_unwind_state *st, __u64 last)
 			miss = true;
 			break;
 		}
-		if (r->kind == MT_UNWIND_SIGNAL) {
-			__u64 rsp, rbp;
-
-			if (!mt_stack_word(sc, &base, &end, st->sp + MT_SIGFRAME_RIP, &ra) ||
-			    !mt_stack_word(sc, &base, &end, st->sp + MT_SIGFRAME_RSP, &rsp) ||
-			    !mt_stack_word(sc, &base, &end, st->sp + MT_SIGFRAME_RBP, &rbp))
-				break;
-			st->sp = rsp;
-			st->fp = rbp;
-		} else if (r->kind == MT_UNWIND_SP || r->kind == MT_UNWIND_BP) {
-			cfa = (r->kind == MT_UNWIND_SP ? st->sp : st->fp) + (__s64)r->cfa;
-			/* the caller's frame lies above this one, on the same stack */
-			if (cfa <= st->sp || cfa - st->sp > MT_MAX_FRAME_SPAN ||
-			    !mt_stack_word(sc, &base, &end, cfa - 8, &ra))
-				break;
-			if (r->rbp && !mt_stack_word(sc, &base, &end, cfa + (__s64)r->rbp, &st->fp))
-				break;
-			st->sp = cfa;
-		} else {
-			if (r->kind == MT_UNWIND_STOP)
-				mt_count(MT_CNT_UNWIND_STOP);
+		st->rule = *r;
+		if (!mt_unwind_step(st))
 			break;
-		}
-		if (!ra)
-			break;
-		sc->stack.ips[n & (MT_MAX_STACK_DEPTH - 1)] = ra;
+		sc->stack.ips[n & (MT_MAX_STACK_DEPTH - 1)] = st->ra;
 		n++;
-		h = (h ^ ra) * 0x100000001b3ULL;
-		st->pc = ra;
+		h = (h ^ st->ra) * 0x100000001b3ULL;
+		st->pc = st->ra;
 	}
 	if (!miss)
 		return mt_stack_store(&sc->stack, n, h, last);

@@ -357,8 +357,19 @@ static __always_inline __u64 mt_stack_store(struct mt_stack *s, __u32 n, __u64 h
 struct mt_unwind_state {
 	__u32 tgid, pad;
 	__u64 pc, sp, fp;
-	__u64 win; /* the user stack address the scratch window holds, 0 = none */
+	__u64 win;		    /* the user stack address the scratch window holds, 0 = none */
+	__u64 base, end;	    /* what the scratch window holds now */
+	struct mt_unwind_rule rule; /* the rule at pc */
+	__u64 ra;		    /* the return address the rule found */
 };
+
+/*
+ * Apply st->rule at st: the caller's return address into st->ra, its
+ * %rsp and %rbp into st. 1 when there is a caller to go on with, 0 at the
+ * end (END, STOP: counted, a failed read, a frame not above the last). A
+ * global function (core.bpf.c): verified once, not once per frame.
+ */
+int mt_unwind_step(struct mt_unwind_state *st);
 
 /*
  * Walk the stack by the CFI rules of mt_unwind_rules from st (pc: the

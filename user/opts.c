@@ -60,6 +60,7 @@ enum {
 	OPT_MAX_STACKS,
 	OPT_STACK_STORAGE,
 	OPT_NO_STACKS,
+	OPT_UNWIND,
 	OPT_ATTACH_MODE,
 	OPT_FLOOR,
 	OPT_SAMPLE_RATE,
@@ -129,6 +130,10 @@ static const struct argp_option options[] = {
     {"stack-storage", OPT_STACK_STORAGE, "N", 0,
      "Entries of each stack map, native and Python (default 65536)", 6},
     {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 6},
+    {"unwind", OPT_UNWIND, "HOW", 0,
+     "Native stacks by cfi (default: DWARF CFI rules, learned lazily; code without frame "
+     "pointers too) or fp (frame pointers only)",
+     6},
     {"attach-mode", OPT_ATTACH_MODE, "MODE", 0,
      "auto (default), session, multi or perf: how probes attach", 6},
     {"syscall-tracepoints", OPT_SYSCALL_TPS, "WHEN", 0,
@@ -348,6 +353,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_STACKS:
 		o->no_stacks = true;
+		break;
+	case OPT_UNWIND:
+		if (!strcmp(arg, "cfi"))
+			o->unwind_fp = false;
+		else if (!strcmp(arg, "fp"))
+			o->unwind_fp = true;
+		else
+			BAD("invalid --unwind '%s': cfi or fp", arg);
 		break;
 	case OPT_NO_FOLLOW_FORKS:
 		o->no_follow_forks = true;

@@ -190,6 +190,7 @@ static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_at
 	skel->rodata->mt_max_size = opts->max_size;
 	skel->rodata->mt_self_tgid = getpid();
 	skel->rodata->mt_want_stacks = opts->stacks;
+	skel->rodata->mt_unwind_cfi = opts->unwind_cfi;
 	skel->rodata->mt_want_age = opts->ages;
 	skel->rodata->mt_py_depth = opts->python_depth;
 	skel->rodata->mt_procs_all = opts->procs_all;
@@ -763,6 +764,9 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 	m->py_stacks = bpf_map__fd(skel->maps.mt_py_stacks);
 	m->py_events = bpf_map__fd(skel->maps.mt_py_events);
 	m->proc_events = bpf_map__fd(skel->maps.mt_proc_events);
+	m->unwind_rules = bpf_map__fd(skel->maps.mt_unwind_rules);
+	m->unwind_asked = bpf_map__fd(skel->maps.mt_unwind_asked);
+	m->unwind_events = bpf_map__fd(skel->maps.mt_unwind_events);
 	m->nr_allocs = l->nr_allocs;
 	m->spill_nr = &skel->bss->mt_spill_nr;
 	m->site_keys = l->mem[0];

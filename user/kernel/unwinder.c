@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "kernel/loader.h"
+#include "kernel/unwinder.h"
+#include "lib/log.h"
+#include "probe/unwind.h"
+
+/* processes whose modules stay open; the least recently used one goes first */
+#define MAX_PROCS 32
+
+struct proc_slot {
+	__u32 tgid;
+	__u64 used;
+	struct mt_unwind_proc *proc;
+};
+
+struct mt_unwinder {
+	int rules_fd, stacks_fd;
+	struct proc_slot procs[MAX_PROCS];
+	__u64 clock;
+	struct mt_unwinder_stats stats;
+};
+
+struct mt_unwinder *mt_unwinder__new(const struct mt_bpf_maps *maps)
+{
+	struct mt_unwinder *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->rules_fd = maps->unwind_rules;
+	u->stacks_fd = maps->stacks;
+	return u;
+}
+
+void mt_unwinder__forget(struct mt_unwinder *u, __u32 tgid)
+{
+	for (size_t i = 0; u && i < MAX_PROCS; i++) {
+		if (u->procs[i].proc && u->procs[i].tgid == tgid) {
+			mt_unwind_proc__free(u->procs[i].proc);
+			memset(&u->procs[i], 0, sizeof(u->procs[i]));
+		}
+	}
+}
+
+void mt_unwinder__free(struct mt_unwinder *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < MAX_PROCS; i++)
+		mt_unwind_proc__free(u->procs[i].proc);
+	free(u);
+}
+
+const struct mt_unwinder_stats *mt_unwinder__stats(const struct mt_unwinder *u)
+{
+	return &u->stats;
+}
+
+/* The process's modules, opened now if they were not. */
+static struct proc_slot *proc_get(struct mt_unwinder *u, __u32 tgid)
+{
+	struct proc_slot *s = &u->procs[0];
+
+	for (size_t i = 0; i < MAX_PROCS; i++) {
+		if (u->procs[i].proc && u->procs[i].tgid == tgid) {
+			u->procs[i].used = ++u->clock;
+			return &u->procs[i];
+		}
+		if (!u->procs[i].proc || u->procs[i].used < s->used)
+			s = &u->procs[i];
+	}
+	mt_unwind_proc__free(s->proc);
+	s->proc = mt_unwind_proc__new((pid_t)tgid);
+	s->tgid = tgid;
+	s->used = ++u->clock;
+	return s->proc ? s : NULL;
+}
+
+static size_t walk(struct mt_unwind_proc *p, const struct mt_unwind_event *e,
+		   struct mt_unwind_frame *fr, enum mt_unwind_end *end)
+{
+	struct mt_unwind_copy mem = {e->sp, e->data, e->len};
+
+	return mt_unwind__walk(e->pc, e->sp, e->bp, &mem, mt_unwind_proc__rule, p, fr,
+			       MT_MAX_STACK_DEPTH, end);
+}
+
+int mt_unwinder__handle(struct mt_unwinder *u, const void *data, size_t size)
+{
+	struct mt_unwind_frame fr[MT_MAX_STACK_DEPTH];
+	const struct mt_unwind_event *e = data;
+	struct mt_stack stack = {};
+	enum mt_unwind_end end;
+	struct proc_slot *s;
+	size_t n, depth;
+
+	if (size < sizeof(*e) || e->nr > MT_MAX_STACK_DEPTH || e->len > MT_UNWIND_COPY)
+		return -EINVAL;
+	u->stats.requests++;
+	s = proc_get(u, e->tgid);
+	if (!s) {
+		u->stats.bad++;
+		return -ESRCH;
+	}
+	n = walk(s->proc, e, fr, &end);
+	if (end == MT_UNWIND_ENDED_NO_CFI && !fr[n - 1].rule.kind &&
+	    !mt_unwind_proc__refresh(s->proc)) {
+		/* no module at a pc: the process mapped a library since */
+		n = walk(s->proc, e, fr, &end);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mt_unwind_key key = {.tgid = e->tgid, .addr = fr[i].pc};
+		struct mt_unwind_rule rule = fr[i].rule;
+
+		if (!rule.kind && end == MT_UNWIND_ENDED_NO_CFI && i == n - 1)
+			rule.kind = MT_UNWIND_STOP; /* no module there: stop, not ask again */
+		if (rule.kind && !bpf_map_update_elem(u->rules_fd, &key, &rule, BPF_ANY))
+			u->stats.rules++;
+	}
+	switch (end) {
+	case MT_UNWIND_ENDED_OUTERMOST:
+	case MT_UNWIND_ENDED_DEPTH:
+		u->stats.completed++;
+		break;
+	case MT_UNWIND_ENDED_NO_CFI:
+		u->stats.no_cfi++;
+		break;
+	case MT_UNWIND_ENDED_MEMORY:
+		u->stats.short_copy++;
+		break;
+	default:
+		u->stats.bad++;
+	}
+	/* that allocation's stack: what BPF found, then what the copy gave */
+	memcpy(stack.ips, e->ips, e->nr * sizeof(__u64));
+	depth = e->nr;
+	for (size_t i = 1; i < n && depth < MT_MAX_STACK_DEPTH; i++)
+		stack.ips[depth++] = fr[i].pc;
+	if (depth > e->nr && bpf_map_update_elem(u->stacks_fd, &e->stack, &stack, BPF_EXIST))
+		pr_debug("unwind: completing stack %llx of %u: %s", (unsigned long long)e->stack,
+			 e->tgid, strerror(errno));
+	return 0;
+}
