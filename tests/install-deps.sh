@@ -9,5 +9,5 @@ apt-get install -y -qq --no-install-recommends \
 	libbpf-dev libelf-dev libdw-dev zlib1g-dev \
 	libc6-dbg libclang-rt-14-dev python3 valgrind procps linux-perf \
 	golang-go golang-github-google-pprof-dev groff-base man-db chromium xxd \
-	libncurses-dev tmux debootstrap >/dev/null
+	libncurses-dev tmux debootstrap gdb >/dev/null
 echo "install-deps: ok"

@@ -17,7 +17,9 @@
  *	vla		below a function with a variable-length array (its
  *			CFA is %rbp-based even without frame pointers)
  *	twice		a second call site of the same wrappers
- * Output through write(2); exits 0 after "unwind_deep done".
+ * Markers count one round. `unwind_deep N` does the rounds N times,
+ * 200 ms apart (so the later rounds find the rules the first one taught
+ * BPF). Output through write(2); exits 0 after "unwind_deep done".
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -148,16 +150,22 @@ noinline static void twice(void)
 	KEEP(new_block(1006));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static const char done[] = "unwind_deep done\n";
+	int rounds = argc > 1 ? atoi(argv[1]) : 1;
 
-	KEEP((void *)(long)level1(0));
-	sort_leak();
-	KEEP((void *)(long)recurse(6));
-	signal_leak();
-	KEEP((void *)(long)vla_leak(100));
-	twice();
+	for (int i = 0; i < rounds; i++) {
+		if (i)
+			usleep(200 * 1000);
+		compared = 0;
+		KEEP((void *)(long)level1(0));
+		sort_leak();
+		KEEP((void *)(long)recurse(6));
+		signal_leak();
+		KEEP((void *)(long)vla_leak(100));
+		twice();
+	}
 	if (write(1, done, sizeof(done) - 1) < 0)
 		return 1;
 	return 0;
