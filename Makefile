@@ -254,7 +254,14 @@ $(OUTPUT)/bench/%: tests/bench/%.c
 	$(Q)$(CC) -std=gnu11 -O2 -g -fno-omit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
 		-pthread -Wall -Werror $< -o $@
 
-bench: memtrace $(BENCH_BINS)
+# the same workload without frame pointers: the CFI unwinder's bench rows
+$(OUTPUT)/bench/churn-nofp: tests/bench/churn.c
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -g -fomit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
+		-pthread -Wall -Werror $< -o $@
+
+bench: memtrace $(BENCH_BINS) $(OUTPUT)/bench/churn-nofp
 	$(Q)$(PYTHON) tests/bench/run.py
 
 deps:

@@ -163,13 +163,16 @@ MT_MAP struct {
 
 /*
  * Return addresses whose stack was copied for user space while it has not
- * answered yet: at most MT_UNWIND_ASKS copies per address and second.
+ * answered yet: at most MT_UNWIND_ASKS copies per address and second, so
+ * that a loop allocating on a new path in the ~ms user space takes to
+ * answer gets each of its stacks completed, and an address user space
+ * cannot answer for does not copy at allocation rate.
  */
 struct mt_unwind_asked {
 	__u64 ts_ns; /* start of the current second */
 	__u64 n;     /* copies sent in it */
 };
-#define MT_UNWIND_ASKS 64
+#define MT_UNWIND_ASKS 1024
 
 MT_MAP struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -178,10 +181,10 @@ MT_MAP struct {
 	__type(value, struct mt_unwind_asked);
 } mt_unwind_asked SEC(".maps");
 
-/* stack copies for user space to unwind (struct mt_unwind_event) */
+/* stack copies for user space to unwind (struct mt_unwind_event): ~990 of them */
 MT_MAP struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, 16 << 20);
 } mt_unwind_events SEC(".maps");
 
 /* system calls in probed libraries' mmap, munmap and mremap (filled by the loader) */

@@ -25,7 +25,8 @@ Standard library only.
 Environment: BENCH_SECTIONS (comma-separated subset of churn,python,loader;
 default all), MEMTRACE, CHURN, PYWORK, LIVEMANY, and per section:
 churn:  BENCH_RUNS (5), BENCH_SECONDS (0.6), BENCH_SIZE (32),
-        BENCH_THREADS ("1,2"), BENCH_MODES (subset of mode names);
+        BENCH_THREADS ("1,2"), BENCH_MODES (subset of mode names), BENCH_DEPTH
+        (16: calls deep in the deep-* modes, ~20-frame stacks), CHURN_NOFP;
 python: BENCH_PY_RUNS (5; BENCH_PY_RUNS2, 3, for the second interpreter),
         BENCH_PY_SECONDS (1.5: untraced CPU seconds per run), BENCH_PY_CAP (4: wall seconds a slower mode may take; it runs
         fewer iterations, scaled), BENCH_PYTHON (pyenv 3.12.1),
@@ -52,12 +53,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEMTRACE = os.environ.get("MEMTRACE", os.path.join(ROOT, "memtrace"))
 CHURN = os.environ.get("CHURN", os.path.join(ROOT, ".output", "bench", "churn"))
+CHURN_NOFP = os.environ.get("CHURN_NOFP", os.path.join(ROOT, ".output", "bench", "churn-nofp"))
 PYWORK = os.environ.get("PYWORK", os.path.join(ROOT, "tests", "bench", "pywork.py"))
 LIVEMANY = os.environ.get("LIVEMANY", os.path.join(ROOT, ".output", "bench", "livemany"))
 SECTIONS = os.environ.get("BENCH_SECTIONS", "churn,python,loader").split(",")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_S = float(os.environ.get("BENCH_SECONDS", "0.6"))
 SIZE = int(os.environ.get("BENCH_SIZE", "32"))
+DEPTH = int(os.environ.get("BENCH_DEPTH", "16"))  # churn's calls deep: ~20-frame stacks
 THREADS = [int(t) for t in os.environ.get("BENCH_THREADS", "1,2").split(",")]
 EX_USAGE = 64  # argp's exit status for an unknown option or a bad argument
 FLOOR = "floor-return"  # the reference for the "x floor" column
@@ -98,6 +101,18 @@ def resolve(argv):
     return [MT_BIN if a == MT else a for a in argv]
 
 
+# the workload of a mode, as the last element of its prefix: churn with or
+# without frame pointers, DEPTH calls deep (stack walks of ~20 frames)
+DEEP_FP, DEEP_NOFP = "@deep-fp@", "@deep-nofp@"
+
+
+def workload(prefix):
+    """(memtrace prefix, churn argv tail after ITER THREADS SIZE, binary) of a mode."""
+    if prefix and prefix[-1] in (DEEP_FP, DEEP_NOFP):
+        return prefix[:-1], [str(DEPTH)], CHURN if prefix[-1] == DEEP_FP else CHURN_NOFP
+    return prefix, [], CHURN
+
+
 # One line per mode: (name, argv prefix put before "churn ITER THREADS SIZE"
 # [, the floor mode to compare it with when that is not floor-return]).
 MODES = [
@@ -108,9 +123,17 @@ MODES = [
     ("full-nostacks", mt("--no-stacks")),
     # unsampled calls skip the return trap: bounded below by floor-entry
     ("sampled-512K", mt("--sample-rate", "512K"), "floor-entry"),
+    # ~20-frame stacks: the frame-pointer walk on code built with frame
+    # pointers, the CFI unwinder (warm: rules learned) on code built without
+    ("deep-floor", mt("--floor", "return") + [DEEP_NOFP], "deep-floor"),
+    ("deep-fp-walk", mt("--unwind", "fp") + [DEEP_FP], "deep-floor"),
+    ("deep-cfi-nofp", mt() + [DEEP_NOFP], "deep-floor"),
+    ("deep-cfi-fp", mt() + [DEEP_FP], "deep-floor"),
 ]
+# the CFI unwinder's budget: at most this much more per recorded allocation than the FP walk
+CFI_BUDGET_NS = 300
 # modes whose drop counters are checked from one extra --format json run
-CHECK_DROPS = ["full", "sampled-512K"]
+CHECK_DROPS = ["full", "sampled-512K", "deep-cfi-nofp"]
 
 # Python modes: (name, memtrace prefix, interpreter options, first interpreter only)
 PY_MODES = [
@@ -142,10 +165,11 @@ def plural(n, word):
 
 def run_churn(prefix, iters, threads, env, verbose=False):
     """One run; returns (churn's JSON dict, memtrace's stderr)."""
+    prefix, tail, churn = workload(prefix)
     argv = resolve(prefix)
     if verbose and prefix:
         argv.insert(1, "-v")
-    argv += [CHURN, str(iters), str(threads), str(SIZE)]
+    argv += [churn, str(iters), str(threads), str(SIZE)] + tail
     p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=300)
     if prefix and p.returncode == EX_USAGE:
@@ -251,7 +275,7 @@ def fmt_ns(v):
 
 
 def churn_section(tmp, env):
-    for f in (CHURN,):
+    for f in (CHURN, CHURN_NOFP):
         if not os.access(f, os.X_OK):
             sys.exit("bench: %s missing: run make bench" % f)
     wanted = os.environ.get("BENCH_MODES")
@@ -357,6 +381,18 @@ def churn_section(tmp, env):
         print("**Verdict: full tracing = %s the bare-trap floor (target ≤ %.1f×): %s**"
               % (", ".join(verdicts), TARGET_RATIO,
                  "met" if worst <= TARGET_RATIO else "NOT met"))
+    for t in THREADS:
+        if all((m, t) in med for m in ("deep-cfi-nofp", "deep-fp-walk", "deep-floor")):
+            cfi, fp, fl = med["deep-cfi-nofp", t], med["deep-fp-walk", t], med["deep-floor", t]
+            pr = [a - b for a, b in zip(samples["deep-cfi-nofp", t], samples["deep-fp-walk", t])]
+            print()
+            print("**CFI unwinder, warm %d-frame stacks without frame pointers (%d thread%s): "
+                  "%+.0f ns per recorded allocation against the frame-pointer walk (per-round "
+                  "%+.0f..%+.0f; budget ≤ %d ns: %s); %.2f× the FP walk, %.2f× the bare-trap "
+                  "floor (FP walk: %.2f×)**"
+                  % (DEPTH + 4, t, "s" if t > 1 else "", cfi - fp, min(pr), max(pr),
+                     CFI_BUDGET_NS, "met" if cfi - fp <= CFI_BUDGET_NS else "NOT met",
+                     cfi / fp, cfi / fl, fp / fl))
     print()
     sys.stdout.flush()
     bad_drops = any(any(d.values()) for _, _, _, d, _ in counters)

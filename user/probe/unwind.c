@@ -174,9 +174,9 @@ size_t mt_unwind__walk(__u64 pc, __u64 sp, __u64 bp, const struct mt_unwind_copy
 
 /* ---- rules of a live process ---- */
 
-/* A module's CFI, loaded on first use. */
+/* A module's CFI, loaded on first use (the .debug_frame ones only when .eh_frame has no rule). */
 struct unwind_mod {
-	bool tried;
+	bool tried, tried_debug;
 	struct mt_elf elf;
 	Dwarf *dwarf;	     /* the file's own DWARF, for .debug_frame */
 	struct mt_elf debug; /* the separate debug file */
@@ -237,6 +237,14 @@ static void mod__load(struct mt_unwind_proc *p, size_t i)
 	    mt_elf__bias(&m->elf, mm->exec_start, mm->exec_offset, 4096, true, &m->bias))
 		return;
 	m->cfi[0] = dwarf_getcfi_elf(m->elf.elf);
+}
+
+/* The .debug_frame of the file, then of its separate debug file: large, so only when needed. */
+static void mod__load_debug(struct unwind_mod *m)
+{
+	m->tried_debug = true;
+	if (!m->elf.elf)
+		return;
 	m->dwarf = dwarf_begin_elf(m->elf.elf, DWARF_C_READ, NULL);
 	if (m->dwarf)
 		m->cfi[1] = dwarf_getcfi(m->dwarf);
@@ -259,9 +267,12 @@ bool mt_unwind_proc__rule(void *proc, __u64 pc, bool exact, struct mt_unwind_rul
 	if (!m->tried)
 		mod__load(p, (size_t)(mm - p->maps.mods));
 	rule->kind = MT_UNWIND_STOP;
-	for (int k = 0; k < 3 && rule->kind == MT_UNWIND_STOP; k++)
+	for (int k = 0; k < 3 && rule->kind == MT_UNWIND_STOP; k++) {
+		if (k == 1 && !m->tried_debug)
+			mod__load_debug(m);
 		if (m->cfi[k])
 			mt_unwind__rule(m->cfi[k], pc - m->bias, exact, rule);
+	}
 	return true;
 }
 
