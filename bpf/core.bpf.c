@@ -128,22 +128,24 @@ static __always_inline bool mt_stack_word(struct mt_stack_scratch *sc, struct mt
 	return true;
 }
 
-__noinline int mt_unwind_step(struct mt_unwind_state *st)
+__noinline int mt_unwind_step(void)
 {
 	__u32 zero = 0;
 	struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
-	__u64 cfa, rsp, rbp;
+	struct mt_unwind_state *st;
+	__u64 cfa;
 
-	if (!st || !sc)
+	if (!sc)
 		return 0;
+	st = &sc->st;
 	switch (st->rule.kind) {
 	case MT_UNWIND_SIGNAL:
 		if (!mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RIP, &st->ra) ||
-		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RSP, &rsp) ||
-		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RBP, &rbp))
+		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RSP, &st->rsp) ||
+		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RBP, &st->rbp))
 			return 0;
-		st->sp = rsp;
-		st->fp = rbp;
+		st->sp = st->rsp;
+		st->fp = st->rbp;
 		return st->ra != 0;
 	case MT_UNWIND_SP:
 	case MT_UNWIND_BP:
@@ -229,32 +231,36 @@ static __always_inline __u64 mt_unwind_ask(const struct mt_unwind_state *st, str
 	return h;
 }
 
-__noinline __u64 mt_stack_unwind(struct mt_unwind_state *st, __u64 last)
+__noinline __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 last)
 {
 	__u64 h = 0xcbf29ce484222325ULL, key_h;
-	struct mt_unwind_key key = {};
 	struct mt_stack_scratch *sc;
+	struct mt_unwind_state *st;
 	struct mt_unwind_rule *r;
 	__u32 zero = 0, n = 0;
 	bool miss = false;
 
-	if (!st)
-		return 0;
 	sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
 	if (!sc)
 		return 0;
-	st->base = st->win;
-	st->end = st->win ? st->win + MT_STACK_CHUNK : 0;
-	key.tgid = st->tgid;
+	st = &sc->st;
+	st->tgid = bpf_get_current_pid_tgid() >> 32;
+	st->pc = pc;
+	st->sp = sp;
+	st->fp = fp;
+	st->base = win;
+	st->end = win ? win + MT_STACK_CHUNK : 0;
+	st->key.tgid = st->tgid;
+	st->key.pad = 0;
 	for (__u32 i = 0; i < MT_MAX_STACK_DEPTH; i++) {
-		key.addr = st->pc;
-		r = bpf_map_lookup_elem(&mt_unwind_rules, &key);
+		st->key.addr = st->pc;
+		r = bpf_map_lookup_elem(&mt_unwind_rules, &st->key);
 		if (!r) {
 			miss = true;
 			break;
 		}
 		st->rule = *r;
-		if (!mt_unwind_step(st))
+		if (!mt_unwind_step())
 			break;
 		sc->stack.ips[n & (MT_MAX_STACK_DEPTH - 1)] = st->ra;
 		n++;
@@ -264,7 +270,7 @@ __noinline __u64 mt_stack_unwind(struct mt_unwind_state *st, __u64 last)
 	if (!miss)
 		return mt_stack_store(&sc->stack, n, h, last);
 	key_h = 0;
-	if (mt_unwind_may_ask(&key))
+	if (mt_unwind_may_ask(&st->key))
 		key_h = mt_unwind_ask(st, &sc->stack, n, h);
 	if (key_h) {
 		mt_count(MT_CNT_UNWIND_COPIES);

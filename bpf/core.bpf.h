@@ -353,34 +353,28 @@ static __always_inline __u64 mt_stack_store(struct mt_stack *s, __u32 n, __u64 h
 	return h;
 }
 
-/* Where the CFI walk stands: at pc, with these %rsp and %rbp. */
-struct mt_unwind_state {
-	__u32 tgid, pad;
-	__u64 pc, sp, fp;
-	__u64 win;		    /* the user stack address the scratch window holds, 0 = none */
-	__u64 base, end;	    /* what the scratch window holds now */
-	struct mt_unwind_rule rule; /* the rule at pc */
-	__u64 ra;		    /* the return address the rule found */
-};
-
 /*
- * Apply st->rule at st: the caller's return address into st->ra, its
- * %rsp and %rbp into st. 1 when there is a caller to go on with, 0 at the
- * end (END, STOP: counted, a failed read, a frame not above the last). A
- * global function (core.bpf.c): verified once, not once per frame.
+ * Apply the rule of the CFI walk's state (the scratch's st) at its pc: the
+ * caller's return address into st.ra, its %rsp and %rbp into st. 1 when
+ * there is a caller to go on with, 0 at the end (END, STOP: counted, a
+ * failed read, a frame not above the last). A global function
+ * (core.bpf.c): verified once, not once per frame.
  */
-int mt_unwind_step(struct mt_unwind_state *st);
+int mt_unwind_step(void);
 
 /*
- * Walk the stack by the CFI rules of mt_unwind_rules from st (pc: the
- * allocator's return address, sp: the CFA of the allocator's frame),
+ * Walk the stack by the CFI rules of mt_unwind_rules from pc (the
+ * allocator's return address) with sp (the CFA of the allocator's frame)
+ * and fp there; win: the user stack address the scratch window holds,
+ * 0 = none. Its state lives in the scratch map, not on the BPF stack
+ * (the tracepoint programs that call it have little left);
  * one hash lookup and one or two reads a frame. At a return address with
  * no rule the walk stops: the stack is copied for user space (rate
  * limited per address), which completes it under a key of its own;
  * without a copy the partial stack is kept, counted. Returns the stack's
  * key in mt_stacks, 0 when there is none. A global function (core.bpf.c).
  */
-__u64 mt_stack_unwind(struct mt_unwind_state *st, __u64 last);
+__u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 last);
 
 /*
  * What an allocator's entry is judged by: its argument registers, the stack
@@ -423,15 +417,8 @@ static __always_inline __u64 mt_stack_get(const struct mt_regs *regs, __u64 call
 	struct mt_frame_key k;
 	struct mt_frame_rule *r;
 
-	if (mt_unwind_cfi) {
-		struct mt_unwind_state st = {.tgid = bpf_get_current_pid_tgid() >> 32,
-					     .pc = caller,
-					     .sp = sp + 8,
-					     .fp = fp,
-					     .win = win};
-
-		return mt_stack_unwind(&st, last);
-	}
+	if (mt_unwind_cfi)
+		return mt_stack_unwind(caller, sp + 8, fp, win, last);
 	if (!in_library)
 		return mt_stack_walk(0, fp, sp, last, win);
 	k.seg_size = seg_size;

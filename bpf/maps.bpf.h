@@ -237,10 +237,22 @@ MT_MAP struct {
 	__type(value, __u64);
 } mt_sampled SEC(".maps");
 
+/* Where the CFI walk (core.bpf.c mt_stack_unwind) stands: at pc, with these %rsp and %rbp. */
+struct mt_unwind_state {
+	__u32 tgid, pad;
+	__u64 pc, sp, fp;
+	__u64 base, end;	    /* what the scratch window holds now */
+	struct mt_unwind_rule rule; /* the rule at pc */
+	__u64 ra;		    /* the return address the rule found */
+	__u64 rsp, rbp;		    /* a signal frame's, being read */
+	struct mt_unwind_key key;   /* the rule's key (not on the BPF stack either) */
+};
+
 /* scratch space for building a stack (too large for the BPF stack) */
 #define MT_STACK_CHUNK 512
 struct mt_stack_scratch {
 	struct mt_stack stack;
+	struct mt_unwind_state st;
 	__u8 chunk[MT_STACK_CHUNK + 16]; /* a window of the user stack */
 };
 
