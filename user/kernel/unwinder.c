@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include "kernel/loader.h"
 #include "kernel/unwinder.h"
@@ -21,8 +23,27 @@ struct mt_unwinder {
 	int rules_fd, stacks_fd;
 	struct proc_slot procs[MAX_PROCS];
 	__u64 clock;
+	__u64 window_ns, spent_ns; /* the current second of the time budget, and what it spent */
 	struct mt_unwinder_stats stats;
 };
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* May a request be handled now? (The time budget of this second is not spent.) */
+static bool in_budget(struct mt_unwinder *u, __u64 now)
+{
+	if (now - u->window_ns >= 1000000000ULL) {
+		u->window_ns = now;
+		u->spent_ns = 0;
+	}
+	return u->spent_ns < MT_UNWINDER_BUDGET_MS * 1000000ULL;
+}
 
 struct mt_unwinder *mt_unwinder__new(const struct mt_bpf_maps *maps)
 {
@@ -88,18 +109,34 @@ static size_t walk(struct mt_unwind_proc *p, const struct mt_unwind_event *e,
 			       MT_MAX_STACK_DEPTH, end);
 }
 
+static int handle(struct mt_unwinder *u, const struct mt_unwind_event *e);
+
 int mt_unwinder__handle(struct mt_unwinder *u, const void *data, size_t size)
 {
-	struct mt_unwind_frame fr[MT_MAX_STACK_DEPTH];
 	const struct mt_unwind_event *e = data;
+	__u64 t0 = now_ns();
+	int err;
+
+	if (size < sizeof(*e) || e->nr > MT_MAX_STACK_DEPTH || e->len > MT_UNWIND_COPY)
+		return -EINVAL;
+	u->stats.requests++;
+	if (!in_budget(u, t0)) {
+		u->stats.skipped++;
+		return -EBUSY;
+	}
+	err = handle(u, e);
+	u->spent_ns += now_ns() - t0;
+	return err;
+}
+
+static int handle(struct mt_unwinder *u, const struct mt_unwind_event *e)
+{
+	struct mt_unwind_frame fr[MT_MAX_STACK_DEPTH];
 	struct mt_stack stack = {};
 	enum mt_unwind_end end;
 	struct proc_slot *s;
 	size_t n, depth;
 
-	if (size < sizeof(*e) || e->nr > MT_MAX_STACK_DEPTH || e->len > MT_UNWIND_COPY)
-		return -EINVAL;
-	u->stats.requests++;
 	s = proc_get(u, e->tgid);
 	if (!s) {
 		u->stats.bad++;

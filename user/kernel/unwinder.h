@@ -16,12 +16,21 @@
 struct mt_bpf_maps;
 struct mt_unwinder;
 
+/*
+ * CPU time the unwinder may spend per second of wall time: beyond it (-a
+ * on a busy host, where every process's new paths ask) requests are
+ * skipped, their stacks left as BPF found them, so the event loop and the
+ * reports keep their pace.
+ */
+#define MT_UNWINDER_BUDGET_MS 200
+
 struct mt_unwinder_stats {
 	__u64 requests;	  /* copies handled */
 	__u64 completed;  /* stacks unwound to their outermost frame */
 	__u64 no_cfi;	  /* ended at code with no usable CFI (a STOP rule was inserted) */
 	__u64 short_copy; /* ended where the copy did (BPF asks again from there) */
 	__u64 bad;	  /* ended at a frame that was not a stack frame, or a process gone */
+	__u64 skipped;	  /* not unwound: over the time budget (MT_UNWINDER_BUDGET_MS a second) */
 	__u64 rules;	  /* rules inserted */
 };
 

@@ -81,10 +81,11 @@ static void log_unwinder(const struct mt_unwinder *u)
 	if (s->requests)
 		pr_info("unwinder: %llu stack copies: %llu unwound to the outermost frame, %llu "
 			"ended at code without usable CFI, %llu at the end of the copy, %llu "
-			"failed; %llu rules learned",
+			"failed, %llu skipped (time budget); %llu rules learned",
 			(unsigned long long)s->requests, (unsigned long long)s->completed,
 			(unsigned long long)s->no_cfi, (unsigned long long)s->short_copy,
-			(unsigned long long)s->bad, (unsigned long long)s->rules);
+			(unsigned long long)s->bad, (unsigned long long)s->skipped,
+			(unsigned long long)s->rules);
 }
 
 static struct mt_loader_opts loader_opts(const struct mt_opts *o)
