@@ -131,8 +131,8 @@ static const struct argp_option options[] = {
      "Entries of each stack map, native and Python (default 65536)", 6},
     {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 6},
     {"unwind", OPT_UNWIND, "HOW", 0,
-     "Native stacks by cfi (default: DWARF CFI rules, learned lazily; code without frame "
-     "pointers too) or fp (frame pointers only)",
+     "Native stacks by cfi (DWARF CFI rules, learned lazily; code without frame pointers "
+     "too; the default but with -a) or fp (frame pointers only; the -a default)",
      6},
     {"attach-mode", OPT_ATTACH_MODE, "MODE", 0,
      "auto (default), session, multi or perf: how probes attach", 6},
@@ -356,9 +356,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_UNWIND:
 		if (!strcmp(arg, "cfi"))
-			o->unwind_fp = false;
+			o->unwind_cfi = MT_WHEN_ON;
 		else if (!strcmp(arg, "fp"))
-			o->unwind_fp = true;
+			o->unwind_cfi = MT_WHEN_OFF;
 		else
 			BAD("invalid --unwind '%s': cfi or fp", arg);
 		break;
@@ -485,6 +485,9 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		o->sample_rate = 512 * 1024;
 	if (o->syscall_tps == MT_WHEN_AUTO)
 		o->syscall_tps = o->all ? MT_WHEN_ON : MT_WHEN_OFF;
+	/* -a: every process's new paths would ask the unwinder; frame pointers unless asked */
+	if (o->unwind_cfi == MT_WHEN_AUTO)
+		o->unwind_cfi = o->all ? MT_WHEN_OFF : MT_WHEN_ON;
 	if (o->floor && o->attach_mode != MT_ATTACH_AUTO && o->attach_mode != MT_ATTACH_SESSION) {
 		pr_err("--floor needs session links (--attach-mode session)");
 		return -EINVAL;

@@ -94,7 +94,7 @@ static struct mt_loader_opts loader_opts(const struct mt_opts *o)
 	    .min_size = o->min_size,
 	    .max_size = o->max_size,
 	    .stacks = !o->no_stacks,
-	    .unwind_cfi = !o->unwind_fp,
+	    .unwind_cfi = o->unwind_cfi == MT_WHEN_ON,
 	    .ages = o->min_age > 0,
 	    .python_depth = o->python_depth,
 	    .sample_rate = o->sample_rate,
