@@ -128,16 +128,16 @@ static __always_inline bool mt_stack_word(struct mt_stack_scratch *sc, struct mt
 	return true;
 }
 
-__noinline int mt_unwind_step(void)
+/*
+ * Apply the rule of the walk's state st at its pc: the caller's return
+ * address into st->ra, its %rsp and %rbp into st. 1 when there is a caller
+ * to go on with, 0 at the end (END, STOP: counted, a failed read, a frame
+ * not above the last).
+ */
+static __always_inline int mt_unwind_step(struct mt_stack_scratch *sc, struct mt_unwind_state *st)
 {
-	__u32 zero = 0;
-	struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
-	struct mt_unwind_state *st;
 	__u64 cfa;
 
-	if (!sc)
-		return 0;
-	st = &sc->st;
 	switch (st->rule.kind) {
 	case MT_UNWIND_SIGNAL:
 		if (!mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RIP, &st->ra) ||
@@ -164,6 +164,24 @@ __noinline int mt_unwind_step(void)
 	default:
 		return 0; /* MT_UNWIND_END: the outermost frame */
 	}
+}
+
+/* The rule of (st->key.tgid, st->key.addr) into st->rule; false when there is none. */
+static __always_inline bool mt_unwind_find(struct mt_unwind_state *st)
+{
+	__u32 b = MT_UNWIND_BUCKET(st->key.tgid, st->key.addr) * MT_UNWIND_WAYS;
+
+	for (__u32 i = 0; i < MT_UNWIND_WAYS; i++) {
+		__u32 idx = b + i;
+		struct mt_unwind_entry *e = bpf_map_lookup_elem(&mt_unwind_rules, &idx);
+
+		if (!e || e->addr != st->key.addr || e->tgid != st->key.tgid)
+			continue;
+		st->rule = e->rule;
+		/* user space clears the address before it changes a rule */
+		return *(volatile __u64 *)&e->addr == st->key.addr;
+	}
+	return false;
 }
 
 /* May the stack stopped at key's address be copied for user space (rate limit)? */
@@ -236,7 +254,6 @@ __noinline __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 
 	__u64 h = 0xcbf29ce484222325ULL, key_h;
 	struct mt_stack_scratch *sc;
 	struct mt_unwind_state *st;
-	struct mt_unwind_rule *r;
 	__u32 zero = 0, n = 0;
 	bool miss = false;
 
@@ -254,13 +271,11 @@ __noinline __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 
 	st->key.pad = 0;
 	for (__u32 i = 0; i < MT_MAX_STACK_DEPTH; i++) {
 		st->key.addr = st->pc;
-		r = bpf_map_lookup_elem(&mt_unwind_rules, &st->key);
-		if (!r) {
+		if (!mt_unwind_find(st)) {
 			miss = true;
 			break;
 		}
-		st->rule = *r;
-		if (!mt_unwind_step())
+		if (!mt_unwind_step(sc, st))
 			break;
 		sc->stack.ips[n & (MT_MAX_STACK_DEPTH - 1)] = st->ra;
 		n++;

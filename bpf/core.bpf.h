@@ -354,15 +354,6 @@ static __always_inline __u64 mt_stack_store(struct mt_stack *s, __u32 n, __u64 h
 }
 
 /*
- * Apply the rule of the CFI walk's state (the scratch's st) at its pc: the
- * caller's return address into st.ra, its %rsp and %rbp into st. 1 when
- * there is a caller to go on with, 0 at the end (END, STOP: counted, a
- * failed read, a frame not above the last). A global function
- * (core.bpf.c): verified once, not once per frame.
- */
-int mt_unwind_step(void);
-
-/*
  * Walk the stack by the CFI rules of mt_unwind_rules from pc (the
  * allocator's return address) with sp (the CFA of the allocator's frame)
  * and fp there; win: the user stack address the scratch window holds,

@@ -152,13 +152,13 @@ MT_MAP struct {
 	__type(value, struct mt_frame_rule);
 } mt_frame_rules SEC(".maps");
 
-/* the CFI unwinder's rules by (process, return address), learned by user space */
+/* the CFI unwinder's rules by (process, return address): buckets written by user space */
 MT_MAP struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 18);
-	__type(key, struct mt_unwind_key);
-	__type(value, struct mt_unwind_rule);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MT_UNWIND_BUCKETS *MT_UNWIND_WAYS);
+	__type(key, __u32);
+	__type(value, struct mt_unwind_entry);
 } mt_unwind_rules SEC(".maps");
 
 /*

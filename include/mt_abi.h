@@ -112,6 +112,13 @@ struct mt_frame_rule {
  * A return address with no rule yet stops the walk: BPF copies the stack
  * (struct mt_unwind_event) for user space to unwind, which inserts a rule
  * for every return address it crosses and completes that stack.
+ *
+ * The rules sit in an array of MT_UNWIND_WAYS-entry buckets, one bucket per
+ * (tgid, address) by MT_UNWIND_BUCKET: a step costs BPF an inlined array
+ * index and a compare, not a hash map lookup. Only user space writes it
+ * (mapped): an entry's rule first, then its tgid and address; a changed or
+ * dropped entry loses its address first. A full bucket evicts (the evicted
+ * address is asked about again).
  */
 enum mt_unwind_kind {
 	MT_UNWIND_SP = 1,
@@ -133,6 +140,20 @@ struct mt_unwind_rule {
 	__s32 rbp;
 	__u32 pad;
 };
+
+struct mt_unwind_entry {
+	struct mt_unwind_rule rule;
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr; /* 0: a free entry */
+};
+
+#define MT_UNWIND_WAYS 4
+#define MT_UNWIND_BUCKETS (1U << 15) /* 131072 entries, 4 MiB */
+#define MT_UNWIND_BUCKET(tgid, addr)                                                           \
+	((__u32)((((__u64)(addr) ^ ((__u64)(tgid) << 47 | (tgid))) * 0x9e3779b97f4a7c15ULL) >> \
+		 40) &                                                                         \
+	 (MT_UNWIND_BUCKETS - 1))
 
 /* Offsets of the interrupted registers in a signal frame, from %rsp in __restore_rt. */
 #define MT_SIGFRAME_RBP 120
@@ -297,6 +318,7 @@ _Static_assert(sizeof(struct mt_alloc) == 32, "mt_alloc size");
 _Static_assert(sizeof(struct mt_sys_key) == 16, "mt_sys_key size");
 _Static_assert(sizeof(struct mt_unwind_key) == 16, "mt_unwind_key size");
 _Static_assert(sizeof(struct mt_unwind_rule) == 16, "mt_unwind_rule size");
+_Static_assert(sizeof(struct mt_unwind_entry) == 32, "mt_unwind_entry size");
 _Static_assert(sizeof(struct mt_unwind_event) == 48 + 8 * MT_MAX_STACK_DEPTH + MT_UNWIND_COPY,
 	       "mt_unwind_event size");
 _Static_assert(sizeof(struct mt_sys_site) == 24, "mt_sys_site size");

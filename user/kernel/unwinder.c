@@ -20,7 +20,8 @@ struct proc_slot {
 };
 
 struct mt_unwinder {
-	int rules_fd, stacks_fd;
+	struct mt_unwind_entry *rules; /* mapped: MT_UNWIND_BUCKETS * MT_UNWIND_WAYS */
+	int stacks_fd;
 	struct proc_slot procs[MAX_PROCS];
 	__u64 clock;
 	__u64 window_ns, spent_ns; /* the current second of the time budget, and what it spent */
@@ -51,7 +52,7 @@ struct mt_unwinder *mt_unwinder__new(const struct mt_bpf_maps *maps)
 
 	if (!u)
 		return NULL;
-	u->rules_fd = maps->unwind_rules;
+	u->rules = maps->unwind_rules;
 	u->stacks_fd = maps->stacks;
 	return u;
 }
@@ -98,6 +99,42 @@ static struct proc_slot *proc_get(struct mt_unwinder *u, __u32 tgid)
 	s->tgid = tgid;
 	s->used = ++u->clock;
 	return s->proc ? s : NULL;
+}
+
+/*
+ * Set the rule of (tgid, addr) in its bucket: its own entry, else a free
+ * one, else one evicted by the address. In the order BPF reads: a changed
+ * entry loses its address first, gets its rule, then its key.
+ */
+static void rule_set(struct mt_unwinder *u, __u32 tgid, __u64 addr,
+		     const struct mt_unwind_rule *rule)
+{
+	struct mt_unwind_entry *b;
+	volatile struct mt_unwind_entry *e = NULL;
+
+	if (!u->rules || !addr)
+		return;
+	b = &u->rules[(size_t)MT_UNWIND_BUCKET(tgid, addr) * MT_UNWIND_WAYS];
+	for (int i = 0; i < MT_UNWIND_WAYS && !e; i++)
+		if (b[i].addr == addr && b[i].tgid == tgid)
+			e = &b[i];
+	for (int i = 0; i < MT_UNWIND_WAYS && !e; i++)
+		if (!b[i].addr)
+			e = &b[i];
+	if (!e) {
+		e = &b[addr % MT_UNWIND_WAYS];
+		u->stats.evicted++;
+	}
+	e->addr = 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	e->rule.kind = rule->kind;
+	e->rule.cfa = rule->cfa;
+	e->rule.rbp = rule->rbp;
+	e->rule.pad = 0;
+	e->tgid = tgid;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e->addr = addr;
+	u->stats.rules++;
 }
 
 static size_t walk(struct mt_unwind_proc *p, const struct mt_unwind_event *e,
@@ -149,13 +186,12 @@ static int handle(struct mt_unwinder *u, const struct mt_unwind_event *e)
 		n = walk(s->proc, e, fr, &end);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct mt_unwind_key key = {.tgid = e->tgid, .addr = fr[i].pc};
 		struct mt_unwind_rule rule = fr[i].rule;
 
 		if (!rule.kind && end == MT_UNWIND_ENDED_NO_CFI && i == n - 1)
 			rule.kind = MT_UNWIND_STOP; /* no module there: stop, not ask again */
-		if (rule.kind && !bpf_map_update_elem(u->rules_fd, &key, &rule, BPF_ANY))
-			u->stats.rules++;
+		if (rule.kind)
+			rule_set(u, e->tgid, fr[i].pc, &rule);
 	}
 	switch (end) {
 	case MT_UNWIND_ENDED_OUTERMOST:

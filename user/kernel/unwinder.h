@@ -5,7 +5,7 @@
  * this unwinds the copy (probe/unwind.h), inserts the rule of every frame
  * it crossed into mt_unwind_rules, so later allocations on that path
  * unwind in BPF, and completes that allocation's stack in mt_stacks. The
- * one writer of mt_unwind_rules (the purge of gone processes deletes).
+ * one writer of mt_unwind_rules (mapped; the purge of gone processes clears).
  */
 #ifndef MT_UNWINDER_H
 #define MT_UNWINDER_H
@@ -32,6 +32,7 @@ struct mt_unwinder_stats {
 	__u64 bad;	  /* ended at a frame that was not a stack frame, or a process gone */
 	__u64 skipped;	  /* not unwound: over the time budget (MT_UNWINDER_BUDGET_MS a second) */
 	__u64 rules;	  /* rules inserted */
+	__u64 evicted;	  /* rules that took the entry of another (a full bucket) */
 };
 
 /* NULL with errno set on failure. maps must outlive it. */
