@@ -44,6 +44,7 @@ import re
 import platform
 import select
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -274,6 +275,52 @@ def fmt_ns(v):
     return "%.1f" % v if v < 100 else "%.0f" % v
 
 
+def bpf_ns_per_run(prefix, env, seconds=2.0):
+    """memtrace's BPF programs' own time (kernel.bpf_stats_enabled run_time_ns / run_cnt),
+    in ns per program run, over ~seconds of churn in mode prefix: free of the trap's
+    noise. Its programs are found by the prog_id of memtrace's file descriptors."""
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(path) as f:
+        was = f.read().strip()
+    mprefix, tail, churn = workload(prefix)
+    argv = resolve(mprefix) + [churn, "100000000", "1", str(SIZE)] + tail
+    p = None
+    try:
+        with open(path, "w") as f:
+            f.write("1")
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(1.0)  # attached, rules learned
+
+        def sample():
+            ids = set()
+            for fd in os.listdir("/proc/%d/fdinfo" % p.pid):
+                try:
+                    with open("/proc/%d/fdinfo/%s" % (p.pid, fd)) as f:
+                        ids.update(int(m) for m in re.findall(r"prog_id:\s*(\d+)", f.read()))
+                except OSError:
+                    pass
+            t = c = 0
+            for i in ids:
+                out = subprocess.run(["bpftool", "prog", "show", "id", str(i), "-j"],
+                                     stdout=subprocess.PIPE, text=True).stdout
+                d = json.loads(out or "{}")
+                if d.get("name", "").startswith("mt_libc"):
+                    t += d.get("run_time_ns", 0)
+                    c += d.get("run_cnt", 0)
+            return t, c
+        t0, c0 = sample()
+        time.sleep(seconds)
+        t1, c1 = sample()
+        return (t1 - t0) / (c1 - c0) if c1 > c0 else None
+    finally:
+        if p:  # memtrace and the churn it runs: one process group
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        with open(path, "w") as f:
+            f.write(was)
+
+
 def churn_section(tmp, env):
     for f in (CHURN, CHURN_NOFP):
         if not os.access(f, os.X_OK):
@@ -381,6 +428,28 @@ def churn_section(tmp, env):
         print("**Verdict: full tracing = %s the bare-trap floor (target ≤ %.1f×): %s**"
               % (", ".join(verdicts), TARGET_RATIO,
                  "met" if worst <= TARGET_RATIO else "NOT met"))
+    bpf = {}
+    if shutil.which("bpftool") and all(m in dict(active) for m in ("deep-cfi-nofp", "deep-fp-walk")):
+        # the trap's noise dwarfs a few hundred ns: BPF's own run time says it exactly
+        modes_d = dict(active)
+        for _ in range(3):
+            for m in ("deep-fp-walk", "deep-cfi-nofp", "deep-cfi-fp"):
+                if m in modes_d:
+                    v = bpf_ns_per_run(modes_d[m], env)
+                    if v:
+                        bpf.setdefault(m, []).append(v)
+        bpf = {m: statistics.median(v) for m, v in bpf.items()}
+        print()
+        print("| mode (1 thread) | BPF ns per program run (median of 3) | per malloc+free pair (3 runs) |")
+        print("|---|---:|---:|")
+        for m, v in bpf.items():
+            print("| %s | %.0f | %.0f |" % (m, v, 3 * v))
+        if "deep-cfi-nofp" in bpf and "deep-fp-walk" in bpf:
+            d = 3 * (bpf["deep-cfi-nofp"] - bpf["deep-fp-walk"])
+            print()
+            print("**CFI unwinder, BPF time: %+.0f ns per recorded allocation against the "
+                  "frame-pointer walk, warm %d-frame stacks (budget ≤ %d ns: %s)**"
+                  % (d, DEPTH + 4, CFI_BUDGET_NS, "met" if d <= CFI_BUDGET_NS else "NOT met"))
     for t in THREADS:
         if all((m, t) in med for m in ("deep-cfi-nofp", "deep-fp-walk", "deep-floor")):
             cfi, fp, fl = med["deep-cfi-nofp", t], med["deep-fp-walk", t], med["deep-floor", t]
