@@ -408,8 +408,17 @@ static __always_inline __u64 mt_stack_get(const struct mt_regs *regs, __u64 call
 	struct mt_frame_key k;
 	struct mt_frame_rule *r;
 
-	if (mt_unwind_cfi)
-		return mt_stack_unwind(caller, sp + 8, fp, win, last);
+	/*
+	 * CFI rules, but in a Python process: the interpreter's native paths
+	 * are too many to learn at allocation rate, and its Python frames are
+	 * walked on their own (python.bpf.c)
+	 */
+	if (mt_unwind_cfi) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		if (!mt_py_procs_nr || !bpf_map_lookup_elem(&mt_py_procs, &tgid))
+			return mt_stack_unwind(caller, sp + 8, fp, win, last);
+	}
 	if (!in_library)
 		return mt_stack_walk(0, fp, sp, last, win);
 	k.seg_size = seg_size;
