@@ -137,6 +137,19 @@ static void rule_set(struct mt_unwinder *u, __u32 tgid, __u64 addr,
 	u->stats.rules++;
 }
 
+int mt_unwinder__prepare(struct mt_unwinder *u, __u32 tgid)
+{
+	struct proc_slot *s;
+
+	if (!u)
+		return 0;
+	s = proc_get(u, tgid);
+	if (!s)
+		return -errno;
+	mt_unwind_proc__load(s->proc);
+	return 0;
+}
+
 static size_t walk(struct mt_unwind_proc *p, const struct mt_unwind_event *e,
 		   struct mt_unwind_frame *fr, enum mt_unwind_end *end)
 {

@@ -44,6 +44,11 @@ void mt_unwinder__free(struct mt_unwinder *u);
  * errno (-EINVAL: malformed, -ESRCH: the process went).
  */
 int mt_unwinder__handle(struct mt_unwinder *u, const void *data, size_t size);
+/*
+ * Open a new target's modules and their CFI now, while it waits for
+ * memtrace, so its first stack copy is answered at once. 0 or -errno.
+ */
+int mt_unwinder__prepare(struct mt_unwinder *u, __u32 tgid);
 /* Drop what is cached for a process that went or exec'd (its rules go with the purge). */
 void mt_unwinder__forget(struct mt_unwinder *u, __u32 tgid);
 const struct mt_unwinder_stats *mt_unwinder__stats(const struct mt_unwinder *u);

@@ -276,6 +276,13 @@ bool mt_unwind_proc__rule(void *proc, __u64 pc, bool exact, struct mt_unwind_rul
 	return true;
 }
 
+void mt_unwind_proc__load(struct mt_unwind_proc *p)
+{
+	for (size_t i = 0; i < p->maps.nr_mods; i++)
+		if (!p->mods[i].tried)
+			mod__load(p, i);
+}
+
 static void proc__close_mods(struct mt_unwind_proc *p)
 {
 	for (size_t i = 0; p->mods && i < p->maps.nr_mods; i++)

@@ -101,6 +101,8 @@ struct mt_unwind_proc;
 struct mt_unwind_proc *mt_unwind_proc__new(pid_t pid);
 /* Accepts NULL. */
 void mt_unwind_proc__free(struct mt_unwind_proc *p);
+/* Load the .eh_frame of every module now (before the process runs: no wait at its first stack). */
+void mt_unwind_proc__load(struct mt_unwind_proc *p);
 /* Read the process's maps again (new libraries); 0 or a negative errno. */
 int mt_unwind_proc__refresh(struct mt_unwind_proc *p);
 /* An mt_unwind_rule_fn over a struct mt_unwind_proc. */

@@ -54,6 +54,8 @@ struct target *mt_target__new(struct memtrace *mt, pid_t pid, __u64 start)
 		return NULL;
 	}
 	mt_proc__comm(pid, t->comm);
+	if (mt->opts->unwind_cfi == MT_WHEN_ON)
+		mt_unwinder__prepare(mt->unwinder, (__u32)pid);
 	return t;
 }
 
