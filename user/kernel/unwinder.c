@@ -118,6 +118,8 @@ static void rule_set(struct mt_unwinder *u, __u32 tgid, __u64 addr,
 	for (int i = 0; i < MT_UNWIND_WAYS && !e; i++)
 		if (b[i].addr == addr && b[i].tgid == tgid)
 			e = &b[i];
+	if (e && e->rule.kind == rule->kind && e->rule.cfa == rule->cfa && e->rule.rbp == rule->rbp)
+		return; /* known: not cleared for a moment under a walker's feet */
 	for (int i = 0; i < MT_UNWIND_WAYS && !e; i++)
 		if (!b[i].addr)
 			e = &b[i];
