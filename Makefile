@@ -203,7 +203,8 @@ test: layers unit sanitize fuzz-corpus check-install e2e
 
 # Unit tests under ASan + UBSan (separate build directory).
 sanitize:
-	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-san \
+	$(Q)LSAN_OPTIONS=suppressions=$(CURDIR)/tests/unit/lsan.supp \
+		$(MAKE) --no-print-directory OUTPUT=.output-san \
 		EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 		EXTRA_LDFLAGS='-fsanitize=address,undefined' unit
 
@@ -261,7 +262,7 @@ $(OUTPUT)/bench/churn-nofp: tests/bench/churn.c
 	$(Q)$(CC) -std=gnu11 -O2 -g -fomit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
 		-pthread -Wall -Werror $< -o $@
 
-bench: memtrace $(BENCH_BINS) $(OUTPUT)/bench/churn-nofp
+bench: memtrace $(BENCH_BINS) $(OUTPUT)/bench/churn-nofp $(OUTPUT)/unit-tests
 	$(Q)$(PYTHON) tests/bench/run.py
 
 deps:

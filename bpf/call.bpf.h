@@ -223,6 +223,7 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 	t->aux = aux;
 	t->caller = caller;
 	t->kind = kind;
+	t->site_kind = mt_site_kind(tgid, kind, r->ip, caller, size, p3, p4);
 	t->active = 1;
 	t->sys = sys;
 	return 0;

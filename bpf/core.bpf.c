@@ -28,7 +28,7 @@ __noinline __u32 mt_site_new(const struct mt_site_key *k)
 	sk = bpf_map_lookup_elem(&mt_site_keys, &slot);
 	if (!sk)
 		goto full;
-	sk->flags = k->flags;
+	sk->kind = k->kind;
 	sk->caller = k->caller;
 	sk->stack = k->stack;
 	sk->py_stack = k->py_stack;

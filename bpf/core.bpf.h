@@ -235,8 +235,8 @@ static __always_inline bool mt_release(__u32 tgid, __u64 addr, bool count_untrac
 
 static __always_inline bool mt_site_key_eq(const struct mt_site_key *a, const struct mt_site_key *b)
 {
-	return a->tgid == b->tgid && a->caller == b->caller && a->stack == b->stack &&
-	       a->py_stack == b->py_stack;
+	return a->tgid == b->tgid && a->kind == b->kind && a->caller == b->caller &&
+	       a->stack == b->stack && a->py_stack == b->py_stack;
 }
 
 /*
@@ -264,8 +264,11 @@ static __always_inline __u32 mt_site_slot(const struct mt_site_key *k, __u32 *la
 
 static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct mt_thread *t)
 {
-	struct mt_site_key k = {
-	    .tgid = tgid, .caller = t->caller, .stack = t->stack, .py_stack = t->py_stack};
+	struct mt_site_key k = {.tgid = tgid,
+				.kind = t->site_kind,
+				.caller = t->caller,
+				.stack = t->stack,
+				.py_stack = t->py_stack};
 	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 	struct mt_alloc rec = {};
 	struct mt_site_stats *st;

@@ -66,7 +66,7 @@ struct mt_thread {
 	__u32 release_only;	   /* not sampled: the return only releases the old block */
 	__u32 site;		   /* slot of the thread's last site: likely the next one too */
 	__u32 sys;		   /* the call in flight is a system call (tracepoints) */
-	__u32 pad;
+	__u32 site_kind;	   /* enum mt_site_kind of the call in flight */
 };
 
 /*
@@ -320,14 +320,6 @@ MT_MAP struct {
 	__type(key, __u32);
 	__type(value, struct mt_py_scratch);
 } mt_py_scratch SEC(".maps");
-
-/* processes whose interpreter began to finalize (-- mode final report) */
-MT_MAP struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u32);
-} mt_py_finalizing SEC(".maps");
 
 /* processes whose forks, execs and exits are followed: tgid -> MT_PROC_* flags */
 MT_MAP struct {

@@ -9,11 +9,13 @@
  * links are per process (-p, --), the child cannot be traced until memtrace
  * has attached to it, so it is sent SIGSTOP before it first runs
  * (MT_PROC_STOP) and memtrace sends SIGCONT once its probes are in
- * place. An exec is stopped the same way (unless memtrace is the
- * process's tracer and sees it by ptrace), so the new
- * image's allocations are not purged with the old image's and a static
- * image is probed before its first instruction. A stop is only sent when
- * its event is on the ring buffer: memtrace always learns of it.
+ * place. An exec is stopped the same way, so the new image's allocations
+ * are not purged with the old image's and a static image is probed before
+ * its first instruction. A dynamic image maps its allocator later: until
+ * memtrace has found and probed it (MT_PROC_AWAIT_LIB), the process is
+ * stopped at each new mapping it makes, before ld.so runs any of
+ * it. A stop is only sent when its event is on the ring buffer: memtrace
+ * always learns of it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -24,6 +26,18 @@
 
 extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
 				__u64 value) __ksym;
+
+/* Stop the current process, announced as an event of type: a stop always has its event. */
+static __always_inline void mt_proc_stop_self(__u32 type, __u32 tgid)
+{
+	struct mt_proc_event *e = mt_proc_event_new(type, tgid);
+
+	if (!e)
+		return;
+	e->start_ns = mt_start_of(bpf_get_current_task_btf());
+	e->stopped = !bpf_send_signal(MT_SIGSTOP);
+	bpf_ringbuf_submit(e, 0);
+}
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(mt_proc_fork, struct task_struct *parent, struct task_struct *child)
@@ -37,7 +51,7 @@ int BPF_PROG(mt_proc_fork, struct task_struct *parent, struct task_struct *child
 	f = bpf_map_lookup_elem(&mt_procs, &ptgid);
 	if (!f || !(*f & MT_PROC_FOLLOW))
 		return 0;
-	flags = *f & ~MT_PROC_PTRACED;
+	flags = *f & ~MT_PROC_AWAIT_LIB;
 	e = mt_proc_event_new(MT_PROC_FORK, ctgid);
 	if (!e)
 		return 0;
@@ -75,7 +89,7 @@ int BPF_PROG(mt_proc_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 		return 0;
 	e->start_ns = mt_start_of(p);
 	/* the new image runs nothing before the return to user space */
-	if ((flags & MT_PROC_STOP) && !(flags & MT_PROC_PTRACED))
+	if (flags & MT_PROC_STOP)
 		e->stopped = !bpf_send_signal(MT_SIGSTOP);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -100,5 +114,42 @@ int BPF_PROG(mt_proc_exit, struct task_struct *p)
 	if (!e->exit_code)
 		e->exit_code = BPF_CORE_READ(p, exit_code);
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/*
+ * A process awaiting its allocator (MT_PROC_AWAIT_LIB) chose an address for
+ * a new mapping: ld.so maps each library so before it places its segments.
+ * The stop comes on the way back to user space, when the mapping is made,
+ * and before ld.so runs any of the file.
+ */
+SEC("tp_btf/vm_unmapped_area")
+int BPF_PROG(mt_proc_mapped, unsigned long addr, struct vm_unmapped_area_info *info)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, *f;
+
+	f = bpf_map_lookup_elem(&mt_procs, &tgid);
+	if (f && (*f & MT_PROC_AWAIT_LIB))
+		mt_proc_stop_self(MT_PROC_MAPPED, tgid);
+	return 0;
+}
+
+/*
+ * A stop probe (mt_loader__attach_stop): the process is stopped (SIGSTOP)
+ * and announced with the event type its cookie holds: MT_PROC_FINALIZE at
+ * Py_FinalizeEx (the final report before the interpreter's teardown),
+ * MT_PROC_MAPPED at an interpreter's start (its layout can be read now),
+ * MT_PROC_UNMAPPING at libc's exit() and dlclose() (its mappings are read
+ * while they are there).
+ * memtrace sends SIGCONT when done. Only sent with its event on the ring
+ * buffer.
+ */
+SEC("uprobe")
+int mt_proc_stop(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (bpf_map_lookup_elem(&mt_procs, &tgid))
+		mt_proc_stop_self((__u32)bpf_get_attach_cookie(ctx), tgid);
 	return 0;
 }

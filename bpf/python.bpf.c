@@ -19,7 +19,8 @@ static __always_inline int mt_py_read(void *dst, __u32 size, __u64 addr)
 }
 
 /* A field of the frame copy at a runtime offset: bounded and aligned. */
-#define MT_FRAME_FIELD(type, buf, off) (*(type *)&(buf)[(off)&127 & ~(sizeof(type) - 1)])
+#define MT_FRAME_FIELD(type, buf, off) \
+	(*(type *)&(buf)[(off) & (MT_PY_FRAME_READ - 1) & ~(sizeof(type) - 1)])
 
 static __always_inline __u64 mt_py_tstate(const struct mt_py_offsets *o, __u32 tid, __u64 fsbase)
 {
@@ -72,9 +73,13 @@ static long mt_py_walk_frame(__u32 i, void *arg)
 	__s32 first = 0;
 	__u32 n = w->n;
 
+	__u32 span = o->fr_span;
+
 	if (!frame || n >= MT_PY_MAX_DEPTH || n >= mt_py_depth)
 		return 1;
-	if (mt_py_read(sc->frame, 128, frame)) {
+	if (span < 8 || span > MT_PY_FRAME_READ)
+		span = MT_PY_FRAME_READ;
+	if (mt_py_read(sc->frame, span, frame)) {
 		w->fault = 1;
 		return 1;
 	}
@@ -165,39 +170,5 @@ __noinline __u64 mt_py_stack_get(__u32 tgid, __u64 last)
 	return h;
 fault:
 	mt_count(MT_CNT_PY_READ_FAULT);
-	return 0;
-}
-
-#define MT_SIGURG 23
-
-/*
- * Py_FinalizeEx entry: the final report must show what was outstanding
- * before the interpreter tears itself down. Where memtrace is the
- * process's tracer (--), the main thread is stopped with a signal memtrace
- * intercepts and suppresses; elsewhere (-p, followed children) the process
- * is stopped (SIGSTOP) and announced on the lifecycle ring buffer, and
- * memtrace sends SIGCONT after the report. A stop is only sent with its
- * event on the ring buffer.
- */
-SEC("uprobe")
-int mt_py_finalize(struct pt_regs *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, one = 1, *flags = bpf_map_lookup_elem(&mt_procs, &tgid);
-	struct mt_proc_event *e;
-
-	if (flags && !(*flags & MT_PROC_PTRACED)) {
-		e = mt_proc_event_new(MT_PROC_FINALIZE, tgid);
-		if (!e)
-			return 0;
-		e->start_ns = mt_start_of(bpf_get_current_task_btf());
-		e->stopped = !bpf_send_signal(MT_SIGSTOP);
-		bpf_ringbuf_submit(e, 0);
-		return 0;
-	}
-	if ((__u32)id != tgid)
-		return 0; /* only the traced main thread can be stopped for us */
-	bpf_map_update_elem(&mt_py_finalizing, &tgid, &one, BPF_ANY);
-	bpf_send_signal_thread(MT_SIGURG);
 	return 0;
 }

@@ -51,7 +51,7 @@
  */
 struct mt_site_key {
 	__u32 tgid;
-	__u32 flags;	/* reserved, 0 */
+	__u32 kind;	/* enum mt_site_kind */
 	__u64 caller;	/* return address at allocator entry ([SP]) */
 	__u64 stack;	/* frame-pointer stack: key in the stacks map, 0 = none */
 	__u64 py_stack; /* reserved for Python frames, 0 = none */
@@ -281,21 +281,27 @@ struct mt_alloc {
  * a pid reused later is another process.
  */
 enum mt_proc_event_type {
-	MT_PROC_FORK = 1, /* pid is a new child of ppid (threads are not processes) */
-	MT_PROC_EXEC,	  /* pid runs a new program */
-	MT_PROC_EXIT,	  /* pid's last thread exited */
-	MT_PROC_FINALIZE, /* pid's Python interpreter began to finalize (Py_FinalizeEx) */
+	MT_PROC_FORK = 1,  /* pid is a new child of ppid (threads are not processes) */
+	MT_PROC_EXEC,	   /* pid runs a new program */
+	MT_PROC_EXIT,	   /* pid's last thread exited */
+	MT_PROC_FINALIZE,  /* pid's Python interpreter began to finalize (Py_FinalizeEx) */
+	MT_PROC_MAPPED,	   /* stopped: pid (MT_PROC_AWAIT_LIB) mapped, or its interpreter starts */
+	MT_PROC_UNMAPPING, /* stopped: pid is about to unmap code (exit(), dlclose()) */
 };
 
 /*
  * mt_procs value: what to do at the process's lifecycle events. A child
- * inherits its parent's flags but MT_PROC_PTRACED.
+ * inherits its parent's flags but MT_PROC_AWAIT_LIB.
  */
 #define MT_PROC_FOLLOW 0x1 /* its children are followed */
-#define MT_PROC_STOP                                                                      \
-	0x2		    /* links are per process: stop each new child, and each exec, \
-			     * until memtrace has attached to it (SIGCONT) */
-#define MT_PROC_PTRACED 0x4 /* memtrace is its tracer and sees its execs by ptrace */
+#define MT_PROC_STOP                                                      \
+	0x2 /* links are per process: stop each new child, and each exec, \
+	     * until memtrace has attached to it (SIGCONT) */
+/*
+ * Its new image's allocator is not mapped yet: stop it after each
+ * new mapping (MT_PROC_MAPPED) until memtrace has probed it.
+ */
+#define MT_PROC_AWAIT_LIB 0x4
 
 struct mt_proc_event {
 	__u32 type;	     /* enum mt_proc_event_type */

@@ -33,6 +33,30 @@ enum mt_kind { MT_ALLOC_KINDS(MT_KIND_ENUM) MT_KIND__MAX };
 #undef MT_KIND_ENUM
 
 /*
+ * What memory a site's allocations are: every site carries one, so one
+ * line can have a row of each. X(ID, name, summary): name is the JSON and
+ * text name, summary the label of the report's summary by kind.
+ *   heap     the C heap (malloc family), the default
+ *   mmap     anonymous mappings the program asked for
+ *   pyobj    CPython's PyMem_Raw/PyMem/PyObject domains, where probed
+ *            (--python-allocators): the allocations of Python objects
+ *   arena    a pymalloc arena: an anonymous private read-write mapping of
+ *            the arena size made by the interpreter itself; its line is
+ *            the line that first needed it
+ *   runtime  the interpreter's other mappings (its frames' data stack)
+ */
+#define MT_SITE_KINDS(X)                          \
+	X(HEAP, "heap", "native heap")            \
+	X(MMAP, "mmap", "mappings")               \
+	X(PYOBJ, "pyobj", "Python object domain") \
+	X(ARENA, "arena", "pymalloc arenas")      \
+	X(RUNTIME, "runtime", "interpreter runtime")
+
+#define MT_SITE_ENUM(id, name, summary) MT_SITE_##id,
+enum mt_site_kind { MT_SITE_KINDS(MT_SITE_ENUM) MT_SITE__MAX };
+#undef MT_SITE_ENUM
+
+/*
  * Per-CPU counters. X(ID, name, is_drop, help). A drop means an event that
  * memtrace could not account for exactly; the report shows every drop
  * counter, and warns when one is non-zero, naming what to change.

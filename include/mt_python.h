@@ -11,6 +11,7 @@
 #define MT_PY_MAX_DEPTH 32   /* Python frames kept per stack */
 #define MT_PY_MAX_THREADS 64 /* thread states examined per interpreter */
 #define MT_PY_MAX_INTERPS 4  /* interpreters examined */
+#define MT_PY_FRAME_READ 128 /* the most of a frame BPF reads (fr_span) */
 
 /* mt_py_offsets.flags */
 #define MT_PY_LASTI_INDEX 1 /* 3.10: fr_instr is int f_lasti, an instruction index */
@@ -36,9 +37,22 @@ struct mt_py_offsets {
 	__u32 fr_instr;	  /* 3.10: f_lasti (int); 3.11+: prev_instr / instr_ptr */
 	__s32 fr_owner;	  /* -1: no owner field */
 	__u32 owner_skip; /* owner >= this: an entry/shim frame, not Python code */
+	/*
+	 * Bytes of a frame BPF reads: the end of its last field used, never
+	 * more. A frame can end just below a page never touched (the top of a
+	 * fresh data-stack chunk), and a probe cannot fault one in.
+	 */
+	__u32 fr_span;
 	/* code objects */
 	__u32 code_adaptive;  /* offsetof(PyCodeObject, co_code_adaptive), 3.11+ */
 	__u32 co_firstlineno; /* int, used as a fingerprint against address reuse */
+	/*
+	 * The interpreter's code in the target: a probe there is one of
+	 * CPython's allocator domains, an anonymous private read-write
+	 * mapping of arena_size bytes made from there is a pymalloc arena.
+	 */
+	__u32 arena_size;
+	__u64 text_lo, text_hi;
 };
 
 /* One Python frame as BPF records it. */
@@ -64,7 +78,7 @@ struct mt_py_stack {
 	struct mt_py_frame frames[MT_PY_MAX_DEPTH];
 };
 
-_Static_assert(sizeof(struct mt_py_offsets) == 80, "mt_py_offsets size");
+_Static_assert(sizeof(struct mt_py_offsets) == 104, "mt_py_offsets size");
 _Static_assert(sizeof(struct mt_py_frame) == 16, "mt_py_frame size");
 _Static_assert(sizeof(struct mt_py_event) == 16, "mt_py_event size");
 

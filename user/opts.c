@@ -72,6 +72,8 @@ enum {
 	OPT_SYSCALL_TPS,
 	OPT_NO_FOLLOW_FORKS,
 	OPT_LIVE,
+	OPT_INCLUDE,
+	OPT_EXCLUDE,
 };
 
 static const struct argp_option options[] = {
@@ -106,6 +108,12 @@ static const struct argp_option options[] = {
     {"min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3},
     {"min-size", OPT_MIN_SIZE, "BYTES", 0, "Ignore allocations smaller than BYTES (K/M/G)", 3},
     {"max-size", OPT_MAX_SIZE, "BYTES", 0, "Ignore allocations larger than BYTES (K/M/G)", 3},
+    {"include", OPT_INCLUDE, "GLOB", 0,
+     "Report only allocations whose line is in a file matching GLOB (fnmatch, as "
+     "tracemalloc's Filter; repeatable: any matches)",
+     3},
+    {"exclude", OPT_EXCLUDE, "GLOB", 0,
+     "Leave out allocations whose line is in a file matching GLOB (repeatable)", 3},
     {NULL, 0, NULL, 0, "Python:", 4},
     {"python-allocators", OPT_PYTHON_ALLOCATORS, NULL, 0,
      "Also probe CPython's PyMem_Raw, PyMem and PyObject domains (small objects; costly "
@@ -332,6 +340,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_LIVE:
 		o->live = true;
+		break;
+	case OPT_INCLUDE:
+		if (o->nr_include == MT_AGG_MAX_FILTERS)
+			BAD("too many --include patterns (at most %d)", MT_AGG_MAX_FILTERS);
+		o->include[o->nr_include++] = arg;
+		break;
+	case OPT_EXCLUDE:
+		if (o->nr_exclude == MT_AGG_MAX_FILTERS)
+			BAD("too many --exclude patterns (at most %d)", MT_AGG_MAX_FILTERS);
+		o->exclude[o->nr_exclude++] = arg;
 		break;
 	case 'v':
 		o->verbose++;

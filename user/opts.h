@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <linux/types.h>
+#include "report/aggregate.h"
 #include "report/report.h"
 #include "output/output.h"
 #include "kernel/loader.h"
@@ -53,6 +54,9 @@ struct mt_opts {
 	__u32 python_depth;	  /* Python frames walked per allocation */
 	bool pymalloc_off;	  /* -- mode: run with PYTHONMALLOC=malloc */
 	enum mt_when syscall_tps; /* mmap, munmap, mremap by tracepoints (else uprobes) */
+	/* --include / --exclude GLOB: file filters of the reports (report/aggregate.h) */
+	const char *include[MT_AGG_MAX_FILTERS], *exclude[MT_AGG_MAX_FILTERS];
+	size_t nr_include, nr_exclude;
 };
 
 /*

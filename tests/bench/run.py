@@ -22,7 +22,7 @@ system libraries cannot skew the numbers, and memtrace runs from a private
 copy of ./memtrace, so a rebuild during the run changes nothing.
 Standard library only.
 
-Environment: BENCH_SECTIONS (comma-separated subset of churn,python,loader;
+Environment: BENCH_SECTIONS (comma-separated subset of churn,python,loader,render;
 default all), MEMTRACE, CHURN, PYWORK, LIVEMANY, and per section:
 churn:  BENCH_RUNS (5), BENCH_SECONDS (0.6), BENCH_SIZE (32),
         BENCH_THREADS ("1,2"), BENCH_MODES (subset of mode names), BENCH_DEPTH
@@ -57,7 +57,8 @@ CHURN = os.environ.get("CHURN", os.path.join(ROOT, ".output", "bench", "churn"))
 CHURN_NOFP = os.environ.get("CHURN_NOFP", os.path.join(ROOT, ".output", "bench", "churn-nofp"))
 PYWORK = os.environ.get("PYWORK", os.path.join(ROOT, "tests", "bench", "pywork.py"))
 LIVEMANY = os.environ.get("LIVEMANY", os.path.join(ROOT, ".output", "bench", "livemany"))
-SECTIONS = os.environ.get("BENCH_SECTIONS", "churn,python,loader").split(",")
+SECTIONS = os.environ.get("BENCH_SECTIONS", "churn,python,loader,render").split(",")
+UNIT_TESTS = os.path.join(ROOT, ".output", "unit-tests")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_S = float(os.environ.get("BENCH_SECONDS", "0.6"))
 SIZE = int(os.environ.get("BENCH_SIZE", "32"))
@@ -929,13 +930,44 @@ def loader_section(tmp, env):
 # ---------------------------------------------------------------------------
 
 
+RENDER_LINE = re.compile(r"render: (\w+): (\d+) bytes, (\d+) ms of CPU")
+
+
+def render_section(runs=5):
+    """Every output format on one report of 100,000 sites of 8 frames (the unit test
+    render_100k_sites builds it): CPU time per render (median of runs) and size."""
+    print("## Rendering a report of 100,000 sites")
+    print()
+    if not os.access(UNIT_TESTS, os.X_OK):
+        print("skipped: %s missing (make unit)" % UNIT_TESTS)
+        return 1
+    times, sizes = {}, {}
+    for _ in range(runs):
+        r = subprocess.run([UNIT_TESTS, "render_100k_sites"], capture_output=True, text=True)
+        for m in RENDER_LINE.finditer(r.stdout):
+            times.setdefault(m.group(1), []).append(int(m.group(3)))
+            sizes[m.group(1)] = int(m.group(2))
+    print("| format | CPU ms (median of %d) | range | size |" % runs)
+    print("|---|---|---|---|")
+    for fmt in ("text", "json", "folded", "pprof", "html"):
+        t = sorted(times.get(fmt, []))
+        if not t:
+            print("| %s | - | - | - |" % fmt)
+            continue
+        print("| %s | %d | %d-%d | %.1f MB |" % (fmt, statistics.median(t), t[0], t[-1],
+                                                 sizes[fmt] / 1e6))
+    print()
+    return 0
+
+
 def main():
     global MT_BIN
     if not os.access(MEMTRACE, os.X_OK):
         sys.exit("bench: %s missing: run make bench" % MEMTRACE)
     for s in SECTIONS:
-        if s not in ("churn", "python", "loader"):
-            sys.exit("bench: unknown section %r in BENCH_SECTIONS (churn, python, loader)" % s)
+        if s not in ("churn", "python", "loader", "render"):
+            sys.exit("bench: unknown section %r in BENCH_SECTIONS (churn, python, loader, "
+                     "render)" % s)
     start = datetime.datetime.now().astimezone()
     tmp = tempfile.mkdtemp(prefix="memtrace-bench-")
     rc = 0
@@ -973,6 +1005,8 @@ def main():
             rc |= python_section(tmp, env)
         if "loader" in SECTIONS:
             rc |= loader_section(tmp, env)
+        if "render" in SECTIONS:
+            rc |= render_section()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("Total %.0f s, load average at end %s."

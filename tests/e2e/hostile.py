@@ -211,6 +211,43 @@ def stripped_with_fifo_debuglink(d):
     return prog
 
 
+def with_unterminated_debug_str(d):
+    """alloc_loop whose .debug_str does not end in a NUL (its last string runs off the end)."""
+    prog = build_alloc_loop(d, "alloc_loop_badstr")
+    sec = os.path.join(d, "debug_str.bin")
+    r = subprocess.run(["objcopy", "--dump-section", ".debug_str=" + sec, prog],
+                       capture_output=True)
+    if r.returncode:
+        raise Fail("objcopy --dump-section: %s" % r.stderr.decode()[-200:])
+    with open(sec, "rb") as f:
+        data = bytearray(f.read())
+    data[-1:] = b"X"
+    with open(sec, "wb") as f:
+        f.write(bytes(data))
+    r = subprocess.run(["objcopy", "--update-section", ".debug_str=" + sec, prog],
+                       capture_output=True)
+    if r.returncode:
+        raise Fail("objcopy --update-section: %s" % r.stderr.decode()[-200:])
+    return prog
+
+
+@case("corrupt-debug-str")
+def t_corrupt_debug_str(_):
+    """A string section without its last NUL: no DWARF read past it (ASan in
+    e2e-sanitize), the function named from the symbol table, no line."""
+    tgt = start_built("badstr", with_unterminated_debug_str)
+    r = e2e.run([MEMTRACE, "-p", str(tgt.pid), "--count", "1", "--interval", "0.5"], timeout=30)
+    e2e.kill_group(tgt)
+    if r.timed_out or r.rc != 0:
+        return ["memtrace -p: %s: %s" % (r.describe(), r.err[-300:])]
+    rows = [l for l in r.out.splitlines() if "alloc_loop_badstr" in l and " main " in l + " "]
+    if not rows:
+        return ["no row of main [alloc_loop_badstr]: %r" % r.out[-400:]]
+    if any("alloc_loop.c:" in l for l in rows):
+        return ["a line from DWARF memtrace should not trust: %r" % rows]
+    return []
+
+
 def sigterm_timed(mt):
     """SIGTERM mt; the seconds until it exited, or None (then it is killed)."""
     t0 = time.monotonic()
@@ -226,12 +263,18 @@ def sigterm_timed(mt):
     return secs
 
 
+def start_built(name, build):
+    """build(d) in a new directory TMP/name, started; its Popen."""
+    d = os.path.join(TMP, name)
+    os.makedirs(d)
+    tgt = spawn([build(d)])
+    time.sleep(0.2)
+    return tgt
+
+
 @case("sigterm-stuck")
 def t_sigterm_stuck(_):
-    d = os.path.join(TMP, "stuck")
-    os.makedirs(d)
-    tgt = spawn([stripped_with_fifo_debuglink(d)])
-    time.sleep(0.2)
+    tgt = start_built("stuck", stripped_with_fifo_debuglink)
     mt = spawn([MEMTRACE, "-p", str(tgt.pid), "--interval", "0.5"])
     ml = Lines(mt.stderr, "memtrace")
     errs = []
@@ -443,7 +486,327 @@ def t_write_error_dashdash(_):
     return errs
 
 
+# 4. -- lets the command go once it is probed: job control, debuggers and
+# memtrace's own death are the command's business
+
+def proc_status(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
+@case("dashdash-detached")
+def t_dashdash_detached(_):
+    done = os.path.join(TMP, "survived")
+    cmd = "echo started; sleep 2.5; echo yes > %s" % done
+    mt = spawn([MEMTRACE, "--interval", "0.3", "--", "sh", "-c", cmd])
+    ml = Lines(mt.stderr, "memtrace")
+    line = wait_line(ml, r"attached to pid (\d+)", 10)
+    if not line:
+        e2e.kill_group(mt)
+        return ["no 'attached to pid' line"]
+    pid, errs = int(re.search(r"attached to pid (\d+)", line).group(1)), []
+    time.sleep(0.3)
+    if proc_status(pid, "TracerPid") != "0":
+        errs.append("the command is still traced (TracerPid %s)" % proc_status(pid, "TracerPid"))
+    # a debugger can attach (it could not while memtrace was the tracer)
+    g = e2e.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "info inferiors"], timeout=30)
+    if g.rc != 0 or ("process %d" % pid) not in g.out:
+        errs.append("gdb -p: %s" % g.describe())
+    # a stop is the command's: nothing undoes it
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(0.5)
+    state = (proc_status(pid, "State") or "?")[:1]
+    os.kill(pid, signal.SIGCONT)
+    if state != "T":
+        errs.append("SIGSTOP of the command: state %s half a second later, want T" % state)
+    # memtrace's death is not the command's
+    mt.send_signal(signal.SIGKILL)
+    mt.wait(5)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(done) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not os.path.exists(done):
+        errs.append("the command did not run to its end after SIGKILL of memtrace")
+    return errs
+
+
+# the fault suite: memtrace stopped, two of them, threads that come and go,
+# full maps. Each: the target's output and exit status unchanged, memtrace's
+# exit and message, no BPF link left behind.
+
+STORM_SRC = r'''
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define ROUNDS 40
+#define PER 25
+static void *volatile keep[ROUNDS * PER];
+static void *work(void *arg)
+{
+	long i = (long)arg;
+	for (int j = 0; j < 50; j++)
+		free(malloc(64 + j));
+	keep[i] = malloc(100); /* STORM_LEAK */
+	return NULL;
+}
+int main(void)
+{
+	pthread_t t[PER];
+	for (long r = 0; r < ROUNDS; r++) {
+		for (long k = 0; k < PER; k++)
+			if (pthread_create(&t[k], NULL, work, (void *)(r * PER + k)))
+				return 3;
+		for (long k = 0; k < PER; k++)
+			pthread_join(t[k], NULL);
+	}
+	printf("storm done\n");
+	return 9;
+}
+'''
+
+
+def build_c(d, name, src, flags=()):
+    path, prog = os.path.join(d, name + ".c"), os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(src)
+    r = subprocess.run(["cc", "-O1", "-g", "-pthread", "-o", prog, path] + list(flags),
+                       capture_output=True)
+    if r.returncode:
+        raise Fail("cc %s: %s" % (name, r.stderr.decode()[-200:]))
+    return prog, path
+
+
+def storm_line(path):
+    with open(path) as f:
+        return next(n for n, l in enumerate(f, 1) if "STORM_LEAK" in l)
+
+
+@case("thread-storm")
+def t_thread_storm(_):
+    """1000 threads that allocate, free and leak 100 B each, 25 at a time: the leak
+    is exact, the command's output and exit status are its own."""
+    d = os.path.join(TMP, "storm")
+    os.makedirs(d)
+    prog, src = build_c(d, "storm", STORM_SRC)
+    out = os.path.join(TMP, "storm.json")
+    r = e2e.run([MEMTRACE, "--format", "json", "--top", "0", "-o", out, "--", prog], timeout=120)
+    errs = []
+    if r.rc != 9 or "storm done" not in r.out:
+        return ["memtrace -- storm: %s, stdout %r (want exit 9, 'storm done')" % (
+            r.describe(), r.out[-100:])]
+    rep = e2e.final_report(e2e.read_reports(out))
+    line = storm_line(src)
+    got = [s for s in e2e.sites_of(rep) if e2e.base(s.get("file")) == "storm.c"]
+    at = [(e2e.num(s, "bytes"), e2e.num(s, "count")) for s in got if s.get("line") == line]
+    if at != [(100000, 1000)]:
+        errs.append("storm.c:%d has %s, want [(100000, 1000)]" % (line, at))
+    others = [(s.get("line"), e2e.num(s, "bytes")) for s in got if s.get("line") != line]
+    if others:
+        errs.append("other storm.c lines hold bytes: %s" % others)
+    errs += e2e.check_drops(rep)
+    return errs
+
+
+@case("two-memtraces")
+def t_two_memtraces(_):
+    """Two memtraces on one process: each sees every allocation; each exits 0."""
+    tgt = start_built("two", build_alloc_loop)
+    outs = [os.path.join(TMP, "two-%d.json" % i) for i in (1, 2)]
+    mts = [spawn([MEMTRACE, "-p", str(tgt.pid), "--format", "json", "--top", "0",
+                  "--interval", "1", "--count", "2", "-o", o]) for o in outs]
+    errs = []
+    for i, mt in enumerate(mts, 1):
+        try:
+            rc = mt.wait(30)
+        except subprocess.TimeoutExpired:
+            e2e.kill_group(mt)
+            rc = "timeout"
+        if rc != 0:
+            errs.append("memtrace #%d exited %s" % (i, rc))
+    if tgt.poll() is not None:
+        errs.append("the target did not survive two memtraces (exit %s)" % tgt.returncode)
+    e2e.kill_group(tgt)
+    for i, o in enumerate(outs, 1):
+        reps = e2e.read_reports(o)
+        rows = [s for s in e2e.sites_of(reps[-1]) if e2e.base(s.get("file")) == "alloc_loop.c"] \
+            if reps else []
+        if not rows or any(e2e.num(s, "bytes") % 100 for s in rows):
+            errs.append("memtrace #%d: alloc_loop.c rows %s" % (
+                i, [(s.get("line"), e2e.num(s, "bytes")) for s in rows]))
+    return errs
+
+
+@case("memtrace-stopped")
+def t_memtrace_stopped(_):
+    """SIGSTOP of memtrace while its command forks (children wait for it), SIGCONT:
+    the command completes with its own output and status, the children's leaks exact."""
+    cmd = "for i in 1 2 3 4 5 6; do %s leak-a-now </dev/null >/dev/null & sleep 0.1; " \
+          "done; wait; echo forks-done; exit 4" % LIFECYCLE
+    out = os.path.join(TMP, "stopped.json")
+    mt = spawn([MEMTRACE, "--format", "json", "--top", "0", "-o", out, "--", "sh", "-c", cmd])
+    time.sleep(0.4)
+    mt.send_signal(signal.SIGSTOP)
+    time.sleep(1.0)
+    mt.send_signal(signal.SIGCONT)
+    try:
+        rc = mt.wait(60)
+    except subprocess.TimeoutExpired:
+        e2e.kill_group(mt)
+        return ["memtrace -- sh: still running 60 s after SIGCONT"]
+    stdout = mt.stdout.read().decode(errors="replace")
+    if rc != 4 or "forks-done" not in stdout:
+        return ["exit %s, stdout %r (want 4, forks-done)" % (rc, stdout[-200:])]
+    # each child leaks 81000 B in 9 blocks at one line of lifecycle.c (marker proc=a)
+    finals = [rep for rep in e2e.read_reports(out) if rep.get("comm") == "lifecycle"]
+    leaks = sorted((e2e.num(s, "bytes"), e2e.num(s, "count")) for rep in finals
+                   for s in e2e.sites_of(rep) if e2e.base(s.get("file")) == "lifecycle.c")
+    if leaks != [(81000, 9)] * 6:
+        return ["the children's lifecycle.c rows: %s, want six of (81000, 9)" % leaks]
+    return []
+
+
+@case("full-maps")
+def t_full_maps(_):
+    """A live-allocation table too small: the drops are counted and said, the
+    command's status is its own, memtrace exits with it."""
+    out = os.path.join(TMP, "full.json")
+    prog = "x = [bytearray(10) for i in range(100000)]; print('py-done'); raise SystemExit(6)"
+    r = e2e.run([MEMTRACE, "--max-allocs", "1024", "--pymalloc", "off", "--format", "json",
+                 "--top", "0", "-o", out, "--", sys.executable, "-c", prog], timeout=120)
+    if r.rc != 6 or "py-done" not in r.out:
+        return ["memtrace --max-allocs 1024 -- python: %s, stdout %r (want exit 6)" % (
+            r.describe(), r.out[-100:])]
+    rep = e2e.final_report(e2e.read_reports(out))
+    drops = rep.get("drops") or {}
+    errs = []
+    if not drops.get("allocs_map_full"):
+        errs.append("drops.allocs_map_full=%r, want > 0 with 1024 entries" %
+                    drops.get("allocs_map_full"))
+    if not re.search(r"^memtrace: warning: allocs_map_full=\d+: .*raise --max-allocs", r.err, re.M):
+        errs.append("nothing on stderr says the table filled: %r" % r.err[-300:])
+    return errs
+
+
+# 9. a library dlopen()ed, used and dlclose()d between two reports, and
+# another loaded after it at the same address
+
+DLLIB_SRC = r'''
+#include <stdlib.h>
+void *volatile dl_keep[8];
+#ifdef PAD /* other code where the first library had dl_leak */
+void dl_pad(void)
+{
+	__asm__ volatile(".skip 8192, 0x90");
+}
+#endif
+void dl_leak(void)
+{
+	for (int i = 0; i < NBLOCKS; i++)
+		dl_keep[i] = malloc(BLOCK); /* DL_LEAK */
+}
+'''
+
+DLMAIN_SRC = r'''
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+static int use(const char *lib, int close)
+{
+	void *h = dlopen(lib, RTLD_NOW);
+	if (!h)
+		return 3;
+	((void (*)(void))dlsym(h, "dl_leak"))();
+	if (close)
+		dlclose(h);
+	return 0;
+}
+int main(int argc, char **argv)
+{
+	char line[16];
+	setvbuf(stdout, NULL, _IONBF, 0);
+	printf("ready\n");
+	if (argc < 3 || !fgets(line, sizeof(line), stdin))
+		return 2;
+	if (use(argv[1], 1) || use(argv[2], 0))
+		return 3;
+	printf("done\n");
+	while (fgets(line, sizeof(line), stdin) && strncmp(line, "end", 3))
+		;
+	return 0;
+}
+'''
+
+
+@case("dlclosed-library")
+def t_dlclosed_library(_):
+    """Leaks of a library closed before the next report keep its name and lines, and
+    another library loaded after it at the same address does not take them."""
+    d = os.path.join(TMP, "dl")
+    os.makedirs(d)
+    libs = [build_c(d, "libdl_%s.so" % x, DLLIB_SRC,
+                    ["-shared", "-fPIC", "-DNBLOCKS=%d" % n, "-DBLOCK=%d" % b] + pad)[0]
+            for x, n, b, pad in (("a", 8, 625, []), ("b", 7, 1000, ["-DPAD"]))]
+    prog, _ = build_c(d, "dlmain", DLMAIN_SRC, ["-ldl"])
+    line = next(n for n, l in enumerate(DLLIB_SRC.split("\n"), 1) if "DL_LEAK" in l)
+    # b has other code where a had dl_leak: the same call at the same address
+    # (and the same stack) in both would be one BPF site, which no reader splits
+    tgt = subprocess.Popen([prog] + libs, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        tgt.stdout.readline()
+        out = os.path.join(TMP, "dl.json")
+        mt = spawn([MEMTRACE, "-p", str(tgt.pid), "--format", "json", "--top", "0",
+                    "--interval", "2", "--count", "1", "-o", out])
+        ml = Lines(mt.stderr, "memtrace")
+        if not wait_line(ml, r"attached to pid", 10):
+            e2e.kill_group(mt)
+            return ["memtrace did not attach"]
+        tgt.stdin.write(b"go\n")
+        tgt.stdin.flush()
+        tgt.stdout.readline()
+        rc = mt.wait(30)
+    finally:
+        tgt.kill()
+        tgt.wait()
+    if rc != 0:
+        return ["memtrace exited %s" % rc]
+    rep = e2e.final_report(e2e.read_reports(out))
+    rows = sorted((e2e.base(s.get("file")), s.get("line"), e2e.num(s, "bytes"),
+                   e2e.num(s, "count"), e2e.base(s.get("module")))
+                  for s in e2e.sites_of(rep) if e2e.num(s, "bytes") in (5000, 7000))
+    want = [("libdl_a.so.c", line, 5000, 8, "libdl_a.so"),
+            ("libdl_b.so.c", line, 7000, 7, "libdl_b.so")]
+    if rows != want:
+        return ["the libraries' leaks: %s, want %s (rows: %s)" % (rows, want, [
+            (e2e.base(s.get("file")), s.get("line"), e2e.num(s, "bytes"))
+            for s in e2e.sites_of(rep)])]
+    return []
+
+
 # ---------------------------------------------------------------------------
+
+def links_held_by_anyone():
+    ids = set()
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            ids |= {l[0] for l in e2e.held_links(int(p))}
+    return ids
+
+
+def leftover_links(before):
+    """BPF links made since before that no process holds (memtrace left them behind)."""
+    end = time.monotonic() + 3
+    while True:
+        left = set(e2e.bpftool_links()) - before - links_held_by_anyone()
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.2)
+
 
 def main():
     ok = 0
@@ -457,8 +820,13 @@ def main():
                 continue
             try:
                 e2e.need_time(name)
+                before = set(e2e.bpftool_links())
                 errs = fn(None)
                 if errs is not None:
+                    e2e.cleanup()
+                    left = leftover_links(before)
+                    if left:
+                        errs = list(errs) + ["BPF links left behind: %s" % sorted(left)]
                     result(name, errs)
             except Fail as e:
                 result(name, str(e))

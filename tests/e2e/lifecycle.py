@@ -118,8 +118,12 @@ def reports(path):
 
 
 def per_line(rep):
+    """(file base name, line) -> (bytes, count) of the objects there (not the pymalloc
+    arenas or interpreter mappings a line needed: rows of their own)."""
     rows = {}
     for s in rep.get("sites") or []:
+        if s.get("kind", "heap") in ("arena", "runtime"):
+            continue
         key = (os.path.basename(s.get("file") or ""), s.get("line"))
         b, c = rows.get(key, (0, 0))
         rows[key] = (b + s.get("bytes", 0), c + s.get("count", 0))
@@ -217,6 +221,18 @@ def t_prefork_pid(truth):
     return fork_case(truth, "-p", how="prefork")
 
 
+def end_exec_case(target, mt, out, pid, who, truth, before):
+    """End the exec'd target; memtrace exits 0 with who's lines, none of before's.
+    Returns (errors, reports)."""
+    target.say("end")
+    errs = []
+    rc = mt.wait(10)
+    if rc != 0:
+        errs.append("memtrace exited %s, want 0" % rc)
+    reps = reports(out)
+    return errs + check_final(reps, pid, who, truth, (before,)), reps
+
+
 def t_exec_static_pid(truth):
     out = os.path.join(TMP, "exec.json")
     target = Proc([LIFECYCLE, "exec", STATIC])
@@ -226,17 +242,41 @@ def t_exec_static_pid(truth):
     target.say("go")
     target.wait_line(r"^done %d" % pid)
     mt.wait_line(r"pid %d executed static_leak: probing static_leak" % pid, stderr=True)
-    target.say("end")
-    errs = []
-    rc = mt.wait(10)
-    if rc != 0:
-        errs.append("memtrace exited %s, want 0" % rc)
-    reps = reports(out)
-    errs += check_final(reps, pid, "static", truth, ("pre-exec",))
+    errs, reps = end_exec_case(target, mt, out, pid, "static", truth, "pre-exec")
     last = [r for r in reps if r.get("pid") == pid][-1:]
     if last and last[0].get("comm") != "static_leak":
         errs.append("comm %r after the exec, want 'static_leak'" % last[0].get("comm"))
     return errs
+
+
+def exec_dynamic(truth, mode):
+    """A static image executes a dynamic one that allocates at once: its C
+    library is probed as ld.so maps it, before any of it runs."""
+    out = os.path.join(TMP, "exec-dyn%s.json" % mode)
+    argv = [STATIC, LIFECYCLE, "leak-a-now"]
+    if mode == "-p":
+        target = Proc(argv)
+        pid = int(target.wait_line(r"^done (\d+)").group(1))
+        mt = memtrace(["--interval", "0.5", "-p", str(pid)], out)
+        mt.wait_line(r"attached to pid %d" % pid, stderr=True)
+    else:
+        target = mt = memtrace(["--interval", "0.5", "--"] + argv, out)
+        pid = int(target.wait_line(r"^done (\d+)").group(1))
+    target.say("exec")
+    deadline = time.monotonic() + 15
+    while sum(1 for l in target.lines if l == "done %d" % pid) < 2:
+        if time.monotonic() > deadline:
+            return ["no second 'done' after the exec: %s" % target.lines[-3:]]
+        time.sleep(0.05)
+    return end_exec_case(target, mt, out, pid, "a", truth, "static")[0]
+
+
+def t_exec_dynamic_pid(truth):
+    return exec_dynamic(truth, "-p")
+
+
+def t_exec_dynamic_dashdash(truth):
+    return exec_dynamic(truth, "--")
 
 
 def t_fork_python(truth):
@@ -363,7 +403,7 @@ def t_pid_reuse_all(truth):
 
 
 CASES = (t_fork_dashdash, t_fork_pid, t_no_follow_forks, t_prefork_pid, t_exec_static_pid,
-         t_fork_python, t_finalize_pid, t_pid_reuse_all)
+         t_exec_dynamic_pid, t_exec_dynamic_dashdash, t_fork_python, t_finalize_pid, t_pid_reuse_all)
 
 
 def main():

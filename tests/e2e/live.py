@@ -39,7 +39,9 @@ import run  # noqa: E402
 
 WIDTH, HEIGHT = 160, 40
 ROW = re.compile(r"^([ ^]) +(\d+ B|\d+\.\d [KMGT]iB) +(\d+) +(\S+)  (.*)$")
-SITE = re.compile(r"^(\S+):(\d+) (\S+) \[")
+# a row of another kind than the heap says so first ("mmap at app.c:42 f [app]")
+SITE = re.compile(r"^(?:(?:mmap|pyobj|runtime) at |pymalloc arena, first needed at )?"
+                  r"(\S+):(\d+) (\S+) \[")
 UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 
 

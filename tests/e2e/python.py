@@ -31,9 +31,40 @@ Cases, for every Python below unless said otherwise:
                  memtrace -p HOSTPID: every marked line
   pymalloc-off   memtrace --pymalloc off -- PY small.py: 100000 small tuples
                  visible at their line
-  python-allocators  --python-allocators: pyenv 3.12 sees the small tuples;
+  python-allocators  --python-allocators: pyenv 3.12 sees the small tuples
+                 (rows of kind pyobj);
                  Debian's LTO 3.11 gets the warning and a normal run
   unsupported    pyenv 3.9: one warning, native lines, exit 0
+  kinds          kinds.py, memtrace -- PY and -X tracemalloc=1 (untraced),
+                 default mode: its "big" line (bytes objects) is one heap
+                 row exactly the truth and exactly tracemalloc's; its
+                 "small" line (short strings) has a heap row of exactly its
+                 list's item array and an arena row of exactly as many
+                 1 MiB arenas as pymalloc says it mapped then
+                 (sys._debugmallocstats), never merged into the line; the
+                 report's "kinds" add up to its total; on 3.11+ the frame
+                 data stack is a runtime row (whole pages, 16 KiB or
+                 more). --pymalloc off: both
+                 lines exactly tracemalloc's (the small one up to one list
+                 object taken from the list free list, which tracemalloc
+                 charges to the line that took it), no arena rows (on 3.12
+                 and sid's 3.15: under probes it is slow)
+  imports        memtrace -- PY imports.py (pyenv 3.12, Debian's 3.11, sid's
+                 3.15): the string a module keeps, created while Python
+                 loads it inside the import machinery's frames, is at the
+                 script's `import` line, not at <frozen importlib...>
+  filters        pyenv 3.12: --include '*/leaks.py' keeps only leaks.py's rows,
+                 every marked line as in leaks, totals of those rows alone;
+                 --exclude '*/leaks.py' --exclude '<frozen *>' keeps every
+                 other row and none of those files
+  sid-leaks      Debian sid's 3.13, 3.14 and 3.15 (static LTO builds, glibc
+                 2.43) in a chroot (tests/sid-chroot.sh builds it once):
+                 memtrace -- chroot ROOT python3.X leaks.py, every marked
+                 line (function and module level) as in leaks
+  sid-pid        the same Pythons: leaks.py --wait in the chroot, memtrace -p
+                 through /proc/PID/root as for a container: every marked
+                 line in an interval report and in the final one (taken at
+                 Py_FinalizeEx)
 
 Pythons: pyenv 3.10, 3.11, 3.12, 3.13 (shared libpython; $PYENV_ROOT or
 ~/.pyenv) and /usr/bin/python3.11 (Debian: static, LTO, stripped); 3.9 for
@@ -47,7 +78,7 @@ Environment:
   E2E_ONLY=a,b          run only the checks whose name starts with a or b
                         (e.g. leaks, pidns:3.12)
   E2E_VERBOSE=1         print the commands and every table; keep the outputs
-  E2E_BUDGET=SEC        time budget of the whole suite (default 170)
+  E2E_BUDGET=SEC        time budget of the whole suite (default 420)
 
 Only the Python standard library is used.
 """
@@ -71,6 +102,8 @@ PYDIR = os.path.join(ROOT, "tests", "targets", "py")
 LEAKS = os.path.join(PYDIR, "leaks.py")
 SMALL = os.path.join(PYDIR, "small.py")
 SERVICE = os.path.join(PYDIR, "service.py")
+KINDS = os.path.join(PYDIR, "kinds.py")
+IMPORTS = os.path.join(PYDIR, "imports.py")
 PYENV = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 # (label, path); the label names the checks
@@ -82,13 +115,16 @@ PYTHONS = [
     ("deb3.11", "/usr/bin/python3.11"),
 ]
 UNSUPPORTED = ("3.9", os.path.join(PYENV, "versions", "3.9.18", "bin", "python3"))
+# Debian sid's interpreters, run in the chroot tests/sid-chroot.sh builds
+SID = [("sid3.13", "python3.13"), ("sid3.14", "python3.14"), ("sid3.15", "python3.15")]
+SID_SCRIPT = os.path.join(ROOT, "tests", "sid-chroot.sh")
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 VERBOSE = os.environ.get("E2E_VERBOSE", "") not in ("", "0")
 ONLY = [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
 
 RUN_TIMEOUT = 60.0  # hard limit for one memtrace run
-BUDGET = float(os.environ.get("E2E_BUDGET", "170"))
+BUDGET = float(os.environ.get("E2E_BUDGET", "420"))
 TOLERANCE = 0.02  # per-line bytes vs the payload truth
 ZERO_SLACK = 16384  # bytes=0 lines: pymalloc noise allowed (an arena is 1 MiB)
 UNMARKED_MAX = 65536  # an unmarked line of leaks.py holding more is misattribution
@@ -269,7 +305,7 @@ def unresolved(rep):
 # ground truth: the markers in the targets
 
 Marker = collections.namedtuple(
-    "Marker", "line bytes exact count alloc native py310 scope func text")
+    "Marker", "line bytes exact count alloc native py310 bytearray scope func text")
 
 MARK = re.compile(r"#.*?@leak\s+(.*?)\s*$")
 
@@ -329,7 +365,7 @@ def parse_markers(path):
                         int(attrs["alloc"]) if "alloc" in attrs else None,
                         "native" in attrs,
                         int(attrs["py310"]) if "py310" in attrs else None,
-                        attrs.get("scope", "function"),
+                        "bytearray" in attrs, attrs.get("scope", "function"),
                         names.get(i, ("<module>", "<module>")), text.strip())
         except (KeyError, ValueError):
             raise Fail("bad marker at %s:%d: %s" % (base(path), i, text.strip()))
@@ -341,15 +377,26 @@ def want_bytes(mk, ver):
     return mk.py310 if (mk.py310 is not None and ver[:2] == (3, 10)) else mk.bytes
 
 
+def want_exact(mk, ver):
+    """libc's view of the line: from 3.15 on a bytearray's buffer is a bytes object (+32 B)."""
+    if mk.exact is None or not mk.bytearray or ver[:2] < (3, 15):
+        return mk.exact
+    return mk.exact + 32 * (mk.count or 1)
+
+
 def want_func(mk, ver):
     q, name = mk.func
     return name if ver[:2] < (3, 11) else q  # co_qualname from 3.11 on
 
 
-def rows_by_line(rep, path):
+# what a line's objects are; pymalloc arenas and the runtime's mappings are rows of their own
+OBJECT_KINDS = ("heap", "mmap", "pyobj")
+
+
+def rows_by_line(rep, path, kinds=OBJECT_KINDS):
     rows = collections.defaultdict(list)
     for s in sites_of(rep):
-        if s.get("file") == path:
+        if s.get("file") == path and s.get("kind", "heap") in kinds:
             rows[s.get("line")].append(s)
     return rows
 
@@ -365,6 +412,7 @@ def check_marker(rows, mk, ver, path):
     if len(got) > 1:
         errs.append("%s has %d rows in line mode" % (where, len(got)))
     b = want_bytes(mk, ver)
+    exact = want_exact(mk, ver)
     if mk.alloc is not None:
         # a churn line: what it allocated was seen, and under 1% of it is live
         if abs(ga - mk.alloc) > TOLERANCE * mk.alloc:
@@ -381,10 +429,10 @@ def check_marker(rows, mk, ver, path):
         if abs(gb - b) > TOLERANCE * b:
             errs.append("%s: %d bytes in %d blocks, want %d +-%d%%%s" % (
                 where, gb, gc, b, TOLERANCE * 100,
-                " (exactly %d)" % mk.exact if mk.exact is not None else ""))
-        elif mk.exact is not None and b == mk.bytes and gb != mk.exact:
+                " (exactly %d)" % exact if exact is not None else ""))
+        elif exact is not None and b == mk.bytes and gb != exact:
             errs.append("%s: %d bytes, want exactly %d (libc's view; within 2%% of %d)" % (
-                where, gb, mk.exact, b))
+                where, gb, exact, b))
         if mk.count is not None and gc != mk.count:
             errs.append("%s: count %d, want %d" % (where, gc, mk.count))
     fn = want_func(mk, ver)
@@ -481,13 +529,17 @@ def missing(what):
 PY_VERSIONS = {}  # path -> version tuple, or an error string
 
 
-def py_version(path):
-    """The interpreter's version_info[:3]; Skip/Fail when it is not there."""
+def py_version(path, argv=None):
+    """The interpreter's version_info[:3]; Skip/Fail when it is not there.
+
+    path is the interpreter's file on this host, argv (default [path]) the
+    command that runs it (a chroot for sid's)."""
     if path not in PY_VERSIONS:
         if not os.access(path, os.X_OK):
             PY_VERSIONS[path] = "%s not found" % path
         else:
-            r = run([path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            r = run((argv or [path]) + ["-c",
+                                        "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                     timeout=20)
             if r.rc != 0 or not re.match(r"^\d+\.\d+\.\d+$", r.out.strip()):
                 PY_VERSIONS[path] = "%s does not run: %s" % (path, r.describe())
@@ -550,8 +602,9 @@ def t_leaks(label, py, M):
     if errs or VERBOSE:
         info("leaks:%s (Python %s), memtrace per line:\n%s" % (
             label, ".".join(map(str, ver)), fmt_table(
-            [(mk.line, want_func(mk, ver), want_bytes(mk, ver), mk.exact if mk.exact is not None
-              else "-", gb, gc) for mk, gb, gc in table],
+            [(mk.line, want_func(mk, ver), want_bytes(mk, ver),
+              "-" if mk.exact is None else want_exact(mk, ver), gb, gc)
+             for mk, gb, gc in table],
             ("line", "function", "truth", "exact", "memtrace", "count"), left=(0, 1))))
         ub, uc = unresolved(rep)
         info("rows without a file (unresolved frames): %d bytes in %d blocks" % (ub, uc))
@@ -622,7 +675,197 @@ def t_tracemalloc(label, py, M):
     return errs
 
 
+# ---- kinds: arenas apart, lines as tracemalloc has them ---------------------------------
+
+ARENA = 1 << 20
+
+
+def kinds_run(label, argv, script, outdir, inner, mode):
+    """memtrace [--pymalloc off] -- argv script, and argv -X tracemalloc=1 script.
+
+    outdir: where the target's files are on this host, inner: the same seen by the
+    target. Returns (report, truth, tracemalloc's per-line sizes)."""
+    off = mode == "off"
+    env = dict(os.environ, MEMTRACE_PY_TRUTH=os.path.join(inner, "truth-%s.json" % mode))
+    out = os.path.join(TMP, "kinds-%s-%s.json" % (label, mode))
+    r = run([MEMTRACE] + (["--pymalloc", "off"] if off else []) +
+            ["--format", "json", "--top", "0", "-o", out, "--"] + argv + [script], env=env)
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace %s-- %s kinds.py: %s" % ("--pymalloc off " if off else "",
+                                                       " ".join(argv), r.describe()))
+    rep = final_report(read_reports(out))
+    tm_env = dict(os.environ, MEMTRACE_PY_TRACEMALLOC=os.path.join(inner, "tm-%s.json" % mode))
+    if off:
+        tm_env["PYTHONMALLOC"] = "malloc"
+    r = run(argv + ["-X", "tracemalloc=1", script], env=tm_env)
+    if r.timed_out or r.rc != 0:
+        raise Fail("%s -X tracemalloc=1 kinds.py: %s" % (" ".join(argv), r.describe()))
+    try:
+        with open(os.path.join(outdir, "truth-%s.json" % mode)) as f:
+            truth = json.load(f)
+        with open(os.path.join(outdir, "tm-%s.json" % mode)) as f:
+            tm = json.load(f)
+    except (OSError, ValueError) as e:
+        raise Fail("kinds.py wrote no truth or tracemalloc dump: %s" % e)
+    return rep, truth, tm
+
+
+def kinds_errs(rep, truth, tm, script, mode, ver):
+    errs = []
+    lines = truth["lines"]
+    obj = rows_by_line(rep, script)
+    arenas = rows_by_line(rep, script, ("arena",))
+    kinds = rep.get("kinds") or {}
+    if sum(num(v, "bytes") for v in kinds.values()) != num(rep, "total_bytes"):
+        errs.append("the kinds' bytes %s do not add up to total_bytes %d" % (
+            {k: num(v, "bytes") for k, v in kinds.items()}, num(rep, "total_bytes")))
+    arena_rows = [s for s in sites_of(rep) if s.get("kind") == "arena"]
+    if sum(num(s, "bytes") for s in arena_rows) > num(kinds.get("arena", {}), "bytes"):
+        errs.append("arena rows hold more than the report's arena total")
+    # 3.11+ keep frames in data-stack chunks the interpreter maps itself (16 KiB or more)
+    runtime = [s for s in sites_of(rep) if s.get("kind") == "runtime"]
+    if ver[:2] >= (3, 11) and (not runtime or
+                               any(num(s, "bytes") < 16384 or num(s, "bytes") % 4096
+                                   for s in runtime)):
+        errs.append("runtime rows %s: want the thread's frame data stack, whole pages of "
+                    "16 KiB or more" % [(s.get("line"), num(s, "bytes")) for s in runtime])
+    for name in ("big", "small"):
+        ln = lines[name]
+        got = obj.get(ln, [])
+        gb = sum(num(s, "bytes") for s in got)
+        t = tm.get("%s:%d" % (script, ln), 0)
+        where = "kinds.py:%d (%s, %s)" % (ln, name, mode)
+        if len(got) != 1:
+            errs.append("%s: %d rows of its objects, want 1" % (where, len(got)))
+        if mode == "off" and arenas.get(ln):
+            errs.append("%s: arena rows under --pymalloc off" % where)
+        if name == "big":
+            if gb != truth["big"] or t != truth["big"]:
+                errs.append("%s: memtrace %d B, tracemalloc %d B, truth %d B: want all equal"
+                            % (where, gb, t, truth["big"]))
+        elif mode == "default":
+            ga = sum(num(s, "bytes") for s in arenas.get(ln, []))
+            gc = sum(num(s, "count") for s in arenas.get(ln, []))
+            if gb != truth["small_items"]:
+                errs.append("%s: %d B of objects, want exactly the list's item array, %d B "
+                            "(arenas kept apart)" % (where, gb, truth["small_items"]))
+            if truth["arenas"] < 1:
+                errs.append("%s: pymalloc mapped no arena for it (target bug?)" % where)
+            if gc != truth["arenas"] or ga != truth["arenas"] * ARENA:
+                errs.append("%s: arena rows %d B in %d, pymalloc mapped %d arenas of 1 MiB" % (
+                    where, ga, gc, truth["arenas"]))
+        elif not 0 <= t - gb <= 64:
+            errs.append("%s: memtrace %d B, tracemalloc %d B: want equal (up to one list "
+                        "object from the free list)" % (where, gb, t))
+        if VERBOSE:
+            info("kinds %s: memtrace %d B, tracemalloc %d B" % (where, gb, t))
+    return errs
+
+
+# --pymalloc off sends every object through libc: slow under probes, so on two Pythons
+KINDS_OFF = ("3.12", "sid3.15")
+
+
+def kinds_case(label, argv, script, outdir, inner, ver):
+    errs = []
+    for mode in ("default", "off") if label in KINDS_OFF else ("default",):
+        rep, truth, tm = kinds_run(label, argv, script, outdir, inner, mode)
+        errs += kinds_errs(rep, truth, tm, script, mode, ver) + check_drops(rep)
+    return errs
+
+
+def t_kinds(label, py, M):
+    return kinds_case(label, [py], KINDS, TMP, TMP, py_version(py))
+
+
+# ---- imports: import-time allocations at the import line -------------------------------
+
+def imports_case(label, argv, script):
+    out = os.path.join(TMP, "imports-%s.json" % label)
+    r = run([MEMTRACE, "--format", "json", "--top", "0", "-o", out, "--"] + argv + [script])
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace -- %s imports.py: %s" % (" ".join(argv), r.describe()))
+    m = re.search(r"^import-bytes (\d+)$", r.out, re.M)
+    if not m:
+        raise Fail("imports.py did not print 'import-bytes N': %r" % r.out[:200])
+    want = int(m.group(1))
+    with open(IMPORTS) as f:
+        line = [i for i, t in enumerate(f, 1) if t.rstrip().endswith("# @import")][0]
+    rep = final_report(read_reports(out))
+    got = sum(num(s, "bytes") for s in rows_by_line(rep, script).get(line, []))
+    errs = check_drops(rep)
+    # the string, and what else the import left (a module, its dict, sys.modules)
+    if not want <= got <= want + (256 << 10):
+        errs.append("imports.py:%d (the import) holds %d B, want the module's %d-byte string "
+                    "and at most 256 KiB more" % (line, got, want))
+    for s in sites_of(rep):
+        if ((s.get("file") or "").startswith("<frozen importlib") and
+                s.get("kind", "heap") in OBJECT_KINDS and num(s, "bytes") >= want):
+            errs.append("%s:%s holds %d B: the import's string was not moved to the import "
+                        "line" % (s.get("file"), s.get("line"), num(s, "bytes")))
+    info("imports:%s: import line %d holds %d B (the string: %d B)" % (label, line, got, want))
+    return errs
+
+
+def t_imports(label, py, M):
+    py_version(py)
+    return imports_case(label, [py], IMPORTS)
+
+
+# ---- --include / --exclude -----------------------------------------------------------
+
+def t_filters(label, py, M):
+    ver = py_version(py)
+    markers, noise = M["leaks"][0], M["leaks"][1]
+    errs = []
+    for args in (["--include", "*/leaks.py"],
+                 ["--exclude", "*/leaks.py", "--exclude", "<frozen *>"]):
+        out = os.path.join(TMP, "filters-%s.json" % args[0].strip("-"))
+        r = run([MEMTRACE] + args + ["--format", "json", "--top", "0", "-o", out, "--", py,
+                                     LEAKS])
+        if r.timed_out or r.rc != 0:
+            raise Fail("memtrace %s -- %s leaks.py: %s" % (" ".join(args), py, r.describe()))
+        rep = final_report(read_reports(out))
+        files = set(s.get("file") for s in sites_of(rep))
+        what = " ".join(args)
+        if args[0] == "--include":
+            if files != {LEAKS}:
+                errs.append("%s: rows of %s" % (what, sorted(str(f) for f in files - {LEAKS})))
+            e, _ = check_leaks(rep, markers, noise, ver, LEAKS)
+            errs += ["%s: %s" % (what, x) for x in e]
+        else:
+            bad = sorted(str(f) for f in files if f == LEAKS or
+                         (f or "").startswith("<frozen "))
+            if bad or not files:
+                errs.append("%s: rows of %s (%d files in all)" % (what, bad, len(files)))
+        if sum(num(s, "bytes") for s in sites_of(rep)) != num(rep, "total_bytes"):
+            errs.append("%s: total_bytes %d is not the sum of the rows kept" % (
+                what, num(rep, "total_bytes")))
+    return errs
+
+
 # ---- -p on a service ---------------------------------------------------------------
+
+def finish_errs(mt, out, pid, markers, noise, ver, path):
+    """After the -p target was told to exit: memtrace exits 0, and its last report is the
+    final one taken at Py_FinalizeEx, with every marker still there."""
+    errs = []
+    rc = mt.wait_exit(5)
+    if rc is None:
+        errs.append("memtrace still running 5 s after its only target exited")
+    elif rc != 0:
+        errs.append("memtrace exited %s after the target exited, want 0" % rc)
+    reps = for_pid(read_reports(out), pid)
+    last = reps[-1] if reps else {}
+    # the final report is taken when the interpreter begins to finalize:
+    # the process is still alive (exited false) and its leaks are still there
+    if last.get("final") is not True or last.get("exited") is not False:
+        errs.append("last report is not the final one taken at Py_FinalizeEx: %s" % brief(last))
+    else:
+        e, _ = check_leaks(last, markers, noise, ver, path)
+        errs += ["final report: " + x for x in e]
+    return errs
+
 
 def t_pid_service(label, py, M):
     ver = py_version(py)
@@ -643,21 +886,7 @@ def t_pid_service(label, py, M):
         e, _ = check_leaks(rep, markers, noise, ver, SERVICE)
         errs += ["interval report: " + x for x in e + check_drops(rep)]
         t.finish()
-        rc = mt.wait_exit(5)
-        if rc is None:
-            errs.append("memtrace still running 5 s after its only target exited")
-        elif rc != 0:
-            errs.append("memtrace exited %s after the target exited, want 0" % rc)
-        reps = for_pid(read_reports(out), t.pid)
-        last = reps[-1] if reps else {}
-        # the final report is taken when the interpreter begins to finalize:
-        # the process is still alive (exited false) and its leaks are still there
-        if last.get("final") is not True or last.get("exited") is not False:
-            errs.append("last report is not the final one taken at Py_FinalizeEx: %s"
-                        % brief(last))
-        else:
-            e, _ = check_leaks(last, markers, noise, ver, SERVICE)
-            errs += ["final report: " + x for x in e]
+        errs += finish_errs(mt, out, t.pid, markers, noise, ver, SERVICE)
     finally:
         mt.stop()
     return errs
@@ -736,14 +965,16 @@ def run_small(label, py, args):
     return final_report(read_reports(out)), r, int(m.group(1)), int(m.group(2)), m.group(3)
 
 
-def small_line_errs(rep, ver, M, tuple_size):
+def small_line_errs(rep, ver, M, tuple_size, kind="heap"):
+    """The small tuples at their line, in rows of this kind (pyobj: the Python domains)."""
     _, _, line, names = M["small"]
     got = rows_by_line(rep, SMALL).get(line, [])
+    errs = ["small.py:%d: a %s row, want %s" % (line, s.get("kind"), kind)
+            for s in got if s.get("kind") != kind and num(s, "count") >= SMALL_MIN]
     gb = sum(num(s, "bytes") for s in got)
     gc = sum(num(s, "count") for s in got)
     q, name = names[line]
     fn = name if ver[:2] < (3, 11) else q
-    errs = []
     if gc < SMALL_MIN:
         errs.append("small.py:%d (%s): count %d, want at least %d (one per tuple)" % (
             line, fn, gc, SMALL_MIN))
@@ -776,7 +1007,7 @@ def t_python_allocators(label, py, M):
         errs.append("--python-allocators set PYTHONMALLOC=%r in the command" % pm)
     if "inlines pymalloc" in r.err:
         errs.append("memtrace says %s inlines pymalloc (a non-LTO build)" % py)
-    e, gb, gc = small_line_errs(rep, ver, M, size)
+    e, gb, gc = small_line_errs(rep, ver, M, size, "pyobj")
     info("python-allocators:%s: small.py line %d: %d bytes in %d blocks" % (
         label, M["small"][2], gb, gc))
     return errs + e + check_drops(rep)
@@ -838,6 +1069,101 @@ def t_unsupported(label, py, M):
     return errs
 
 
+# ---- Debian sid's Pythons in a chroot ------------------------------------------------
+
+SID_ROOT = {}  # "root": (chroot dir, directory of the targets inside it) or a Fail
+
+
+def sid_setup():
+    """The sid chroot (built once by tests/sid-chroot.sh) with the targets copied in."""
+    if "root" not in SID_ROOT:
+        r = run(["sh", SID_SCRIPT], timeout=BUDGET)
+        root = r.out.strip().splitlines()[-1] if r.out.strip() else ""
+        if r.timed_out or r.rc != 0 or not os.path.isdir(root):
+            SID_ROOT["root"] = "tests/sid-chroot.sh failed: %s" % r.describe()
+        else:
+            inner = tempfile.mkdtemp(prefix="memtrace-pye2e-", dir=os.path.join(root, "tmp"))
+            os.chmod(inner, 0o755)
+            for f in (LEAKS, SERVICE, SMALL, KINDS, IMPORTS):
+                shutil.copy(f, inner)
+            SID_ROOT["root"] = (root, inner)
+    v = SID_ROOT["root"]
+    if isinstance(v, str):
+        missing(v)
+    return v
+
+
+def sid_python(name):
+    """(argv running sid's python3.X, its version, ROOT, the targets' directory in ROOT)."""
+    root, inner = sid_setup()
+    argv = ["chroot", root, "/usr/bin/" + name]
+    ver = py_version(os.path.join(root, "usr", "bin", name), argv)
+    return argv, ver, root, "/" + os.path.relpath(inner, root)
+
+
+def detected_errs(err, ver):
+    m = re.search(r"runs CPython (\d+\.\d+\.\d+)", err)
+    if not m or m.group(1) != "%d.%d.%d" % ver:
+        return ["memtrace detected CPython %s, the interpreter is %d.%d.%d" % (
+            m.group(1) if m else "nothing", ver[0], ver[1], ver[2])]
+    return []
+
+
+def t_sid_leaks(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    leaks = os.path.join(inner, "leaks.py")
+    markers, noise = M["leaks"][0], M["leaks"][1]
+    out = os.path.join(TMP, "sid-leaks-%s.json" % label)
+    r = run([MEMTRACE, "--format", "json", "--top", "0", "-o", out, "--"] + argv + [leaks])
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace -- %s leaks.py: %s (want exit 0)" % (" ".join(argv), r.describe()))
+    rep = final_report(read_reports(out))
+    errs, table = check_leaks(rep, markers, noise, ver, leaks, scopes=("function", "module"))
+    errs += check_drops(rep) + gil_overlap_errs(r.out) + detected_errs(r.err, ver)
+    if errs or VERBOSE:
+        info("sid-leaks:%s (Python %s), memtrace per line:\n%s" % (
+            label, ".".join(map(str, ver)), fmt_table(
+                [(mk.line, want_func(mk, ver), want_bytes(mk, ver), gb, gc)
+                 for mk, gb, gc in table], ("line", "function", "truth", "memtrace", "count"),
+                left=(0, 1))))
+    return errs
+
+
+def t_sid_kinds(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    return kinds_case(label, argv, os.path.join(inner, "kinds.py"),
+                      os.path.join(root, inner.lstrip("/")), inner, ver)
+
+
+def t_sid_imports(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    return imports_case(label, argv, os.path.join(inner, "imports.py"))
+
+
+def t_sid_pid(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    leaks = os.path.join(inner, "leaks.py")
+    markers, noise = M["leaks"][0], M["leaks"][1]
+    t = Waiting(argv + [leaks, "--wait"], "%s leaks.py --wait in the sid chroot" % name)
+    out = os.path.join(TMP, "sid-pid-%s.json" % label)
+    mt = Memtrace(["--format", "json", "--top", "0", "--interval", "0.5", "-p", str(t.pid),
+                   "-o", out])
+    errs = []
+    try:
+        mt.wait_attached(t.pid)
+        errs += detected_errs(mt.err.text(), ver)
+        t.start_work()
+        rep = wait_settled_report(mt, out, t.pid)
+        e, _ = check_leaks(rep, markers, noise, ver, leaks)
+        errs += ["interval report: " + x for x in e + check_drops(rep)]
+        errs += gil_overlap_errs(t.out.text())
+        t.finish()
+        errs += finish_errs(mt, out, t.pid, markers, noise, ver, leaks)
+    finally:
+        mt.stop()
+    return errs
+
+
 # ---------------------------------------------------------------------------
 
 def preflight():
@@ -872,7 +1198,7 @@ def summary():
         if c not in cases:
             cases.append(c)
         cells[label][c] = "skip"
-    labels = [l for l, _ in PYTHONS] + [UNSUPPORTED[0]]
+    labels = [l for l, _ in PYTHONS] + [UNSUPPORTED[0]] + [l for l, _ in SID]
     rows = [[l] + [cells[l].get(c, "-") for c in cases] for l in labels if cells.get(l)]
     if rows:
         info("results per Python:\n" + fmt_table(rows, ["python"] + cases))
@@ -901,6 +1227,11 @@ def main():
                 check("module-level:" + label, t_module_level, label, py, M)
                 check("tracemalloc:" + label, t_tracemalloc, label, py, M)
             for label, py in PYTHONS:
+                check("kinds:" + label, t_kinds, label, py, M)
+            for label in ("3.12", "deb3.11"):
+                check("imports:" + label, t_imports, label, pys[label], M)
+            check("filters:3.12", t_filters, "3.12", pys["3.12"], M)
+            for label, py in PYTHONS:
                 check("pid-service:" + label, t_pid_service, label, py, M)
             for label, py in PYTHONS:
                 check("pidns:" + label, t_pidns, label, py, M)
@@ -911,6 +1242,11 @@ def main():
                   pys["deb3.11"], M)
             check("unsupported:" + UNSUPPORTED[0], t_unsupported, UNSUPPORTED[0],
                   UNSUPPORTED[1], M)
+            for label, name in SID:
+                check("sid-leaks:" + label, t_sid_leaks, label, name, M)
+                check("sid-pid:" + label, t_sid_pid, label, name, M)
+                check("sid-kinds:" + label, t_sid_kinds, label, name, M)
+            check("sid-imports:sid3.15", t_sid_imports, "sid3.15", "python3.15", M)
     except Fail as e:
         result("setup", str(e))
     except KeyboardInterrupt:
@@ -918,6 +1254,8 @@ def main():
     finally:
         cleanup()
         shutil.rmtree(e2e.TMP, ignore_errors=True)  # run.py's, unused here
+        if isinstance(SID_ROOT.get("root"), tuple):
+            shutil.rmtree(SID_ROOT["root"][1], ignore_errors=True)
         if not VERBOSE:
             shutil.rmtree(TMP, ignore_errors=True)
         else:

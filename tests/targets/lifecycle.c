@@ -127,6 +127,13 @@ int main(int argc, char **argv)
 	int st;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!strcmp(mode, "leak-a-now")) {
+		/* at once: an exec'd image whose first allocations must be seen */
+		leak_a();
+		printf("done %d\n", (int)getpid());
+		wait_word("end");
+		return 0;
+	}
 	if (prefork) {
 		c1 = fork_child(leak_child1, true);
 		c2 = fork_child(leak_child2, true);

@@ -2,8 +2,10 @@
 /*
  * static_leak: a statically linked program (its allocator is in the
  * executable, no C library is mapped) that leaks at a marked line, prints
- * "done <pid>" and waits for "end" (or EOF) on stdin. Built with -static;
- * tests/e2e/lifecycle.py executes it from a traced process.
+ * "done <pid>" and waits for "end" (or EOF) on stdin; "exec" executes its
+ * arguments instead (a static image that becomes a dynamic one). Built
+ * with -static; tests/e2e/lifecycle.py executes it from a traced process
+ * and has it execute a dynamic program.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -23,7 +25,7 @@ static noinline void leak_static(void)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char line[64];
 
@@ -33,5 +35,7 @@ int main(void)
 	while (fgets(line, sizeof(line), stdin))
 		if (!strncmp(line, "end", 3))
 			break;
+		else if (!strncmp(line, "exec", 4) && argc > 1)
+			return execv(argv[1], argv + 1) ? 5 : 0;
 	return 0;
 }

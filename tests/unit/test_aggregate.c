@@ -135,6 +135,87 @@ out:
 	mt_agg__free(a);
 }
 
+/* A line's pymalloc arenas and its heap blocks: two groups, and the totals by kind. */
+MT_TEST(agg_kinds)
+{
+	static const struct mt_frame st_py[] = {FR("load", "app.py", 7, NULL, 0x100)};
+	struct mt_sample s[] = {
+	    SMP(st_py, 5000, 2),
+	    SMP(st_py, 2 << 20, 2),
+	    SMP(st_py, 3000, 1),
+	    SMP(st_buf12, 16384, 1),
+	};
+	struct mt_agg *a = agg_new(MT_GROUP_LINE, 0);
+	struct mt_report r;
+
+	s[1].kind = MT_SITE_ARENA;
+	s[3].kind = MT_SITE_RUNTIME;
+	if (!ASSERT_TRUE(a != NULL, "mt_agg__new") || !report(a, s, ARRAY_SIZE(s), &r))
+		goto out;
+	ASSERT_EQ(r.nr_groups, 3, "heap and arena rows of one line, a runtime row");
+	ASSERT_EQ(r.rows[0].kind, MT_SITE_ARENA, "the arena row first (largest)");
+	ASSERT_STREQ(r.rows[0].file, "app.py", "arena row line");
+	ASSERT_EQ(r.rows[0].bytes, 2 << 20, "arena bytes");
+	ASSERT_EQ(r.rows[1].kind, MT_SITE_RUNTIME, "runtime row");
+	ASSERT_EQ(r.rows[2].kind, MT_SITE_HEAP, "heap row");
+	ASSERT_EQ(r.rows[2].bytes, 8000, "heap bytes: the arena not merged in");
+	ASSERT_EQ(r.rows[2].count, 3, "heap count");
+	ASSERT_EQ(r.kinds[MT_SITE_HEAP].bytes, 8000, "heap total");
+	ASSERT_EQ(r.kinds[MT_SITE_ARENA].bytes, 2 << 20, "arena total");
+	ASSERT_EQ(r.kinds[MT_SITE_ARENA].count, 2, "arena count");
+	ASSERT_EQ(r.kinds[MT_SITE_RUNTIME].bytes, 16384, "runtime total");
+	ASSERT_EQ(r.kinds[MT_SITE_MMAP].bytes, 0, "no mappings");
+	mt_report__free(&r);
+	/* an out-of-range kind is refused */
+	s[0].kind = MT_SITE__MAX;
+	mt_agg__begin(a);
+	ASSERT_EQ(mt_agg__add(a, &s[0]), -EINVAL, "bad kind");
+	memset(&r, 0, sizeof(r));
+out:
+	mt_report__free(&r);
+	mt_agg__free(a);
+}
+
+/* --include / --exclude: fnmatch on the file of the sample's line, as tracemalloc's Filter. */
+MT_TEST(agg_file_filters)
+{
+	static const struct mt_frame st_py[] = {FR("load", "/srv/app/views.py", 7, NULL, 0x100),
+						FR("run", "/srv/app/main.py", 3, NULL, 0x200)};
+	static const struct mt_frame st_lib[] = {
+	    FR("dumps", "/usr/lib/python3/json/enc.py", 9, NULL, 0x300)};
+	const struct mt_sample s[] = {SMP(st_py, 100, 1), SMP(st_lib, 20, 1),
+				      SMP(st_parse_a, 3, 1)};
+	struct mt_agg_opts o = {.group_by = MT_GROUP_LINE};
+	struct mt_agg *a;
+	struct mt_report r = {};
+
+	/* include: only the app's files; a native row without a file goes too */
+	o.include[o.nr_include++] = "/srv/app/*";
+	a = mt_agg__new(&o);
+	if (ASSERT_TRUE(a != NULL, "new") && report(a, s, ARRAY_SIZE(s), &r)) {
+		ASSERT_EQ(r.nr_rows, 1, "include: one row");
+		ASSERT_EQ(r.total_bytes, 100, "include: totals of what is kept");
+		ASSERT_STREQ(r.rows[0].file, "/srv/app/views.py", "include: the app's line");
+	}
+	mt_report__free(&r);
+	mt_agg__free(a);
+
+	/* exclude: only the line's own file counts (views.py is called from main.py) */
+	o.nr_include = 0;
+	o.exclude[o.nr_exclude++] = "*/main.py";
+	o.exclude[o.nr_exclude++] = "*/json/*";
+	a = mt_agg__new(&o);
+	if (ASSERT_TRUE(a != NULL, "new") && report(a, s, ARRAY_SIZE(s), &r)) {
+		ASSERT_EQ(r.nr_rows, 2, "exclude: views.py and the native row");
+		ASSERT_EQ(r.total_bytes, 103, "exclude: totals");
+	}
+	mt_report__free(&r);
+	mt_agg__free(a);
+
+	o.nr_exclude = MT_AGG_MAX_FILTERS + 1;
+	ASSERT_TRUE(mt_agg__new(&o) == NULL, "too many patterns");
+}
+
 MT_TEST(agg_group_function)
 {
 	struct mt_agg *a = agg_new(MT_GROUP_FUNCTION, 0);

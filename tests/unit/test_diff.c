@@ -86,6 +86,44 @@ static char *render_diff(enum mt_format fmt, const struct mt_diff *d, int *rc)
 	return buf;
 }
 
+/* A line's pymalloc arena and its heap blocks: two diff rows, as in the reports. */
+MT_TEST(diff_kinds)
+{
+	static const struct mt_frame f[] = {{.function = "load", .file = "app.py", .line = 7}};
+	struct mt_row ra[1] = {{.file = "app.py",
+				.line = 7,
+				.function = "load",
+				.bytes = 100,
+				.count = 1,
+				.stack = (struct mt_frame *)f,
+				.nr_stack = 1}};
+	struct mt_row rb[2] = {ra[0], ra[0]};
+	struct mt_report a = {.pid = 1, .rows = ra, .nr_rows = 1};
+	struct mt_report b = {.pid = 1, .rows = rb, .nr_rows = 2};
+	struct mt_diff d;
+	char *out;
+	int rc;
+
+	rb[0].kind = MT_SITE_ARENA;
+	rb[0].bytes = 1 << 20;
+	if (!ASSERT_OK(mt_diff__build(&d, &a, 1, &b, 1, MT_GROUP_LINE), "build") ||
+	    !ASSERT_EQ(d.nr_rows, 2, "rows"))
+		goto out;
+	ASSERT_EQ(d.rows[0].kind, MT_SITE_ARENA, "the arena first (grew)");
+	row_is(&d.rows[0], "load", 0, 1 << 20, 0, 1, MT_DIFF_NEW, "arena new");
+	ASSERT_EQ(d.rows[1].kind, MT_SITE_HEAP, "heap row");
+	row_is(&d.rows[1], "load", 100, 100, 1, 1, MT_DIFF_BOTH, "heap unchanged");
+	out = render_diff(MT_FORMAT_TEXT, &d, &rc);
+	ASSERT_TRUE(out && strstr(out, "pymalloc arena, first needed at app.py:7 load\n"), "text");
+	free(out);
+	out = render_diff(MT_FORMAT_JSON, &d, &rc);
+	ASSERT_TRUE(out && strstr(out, "\"function\":\"load\",\"module\":null,\"kind\":\"arena\""),
+		    "json");
+	free(out);
+out:
+	mt_diff__free(&d);
+}
+
 MT_TEST(diff_by_line)
 {
 	struct mt_row ra[3], rb[2];
@@ -127,13 +165,16 @@ MT_TEST(diff_by_line)
 	    "\"reports_b\":1,\"group_by\":\"line\",\"bytes_a\":1224,\"bytes_b\":3564,"
 	    "\"count_a\":13,\"count_b\":36,\"growth_bytes\":2340,\"growth_count\":23,"
 	    "\"rows\":[{\"state\":\"both\",\"file\":\"app.c\",\"line\":42,\"function\":"
-	    "\"make\",\"module\":\"app\",\"addr\":\"0x10\",\"bytes_a\":1000,\"bytes_b\":3500,"
+	    "\"make\",\"module\":\"app\",\"kind\":\"heap\",\"addr\":\"0x10\",\"bytes_a\":1000,"
+	    "\"bytes_b\":3500,"
 	    "\"count_a\":10,\"count_b\":35,\"growth_bytes\":2500,\"growth_count\":25,"
 	    "\"stack\":[]},{\"state\":\"both\",\"file\":null,\"line\":0,\"function\":null,"
-	    "\"module\":\"libbar.so\",\"addr\":\"0x0\",\"bytes_a\":64,\"bytes_b\":64,"
+	    "\"module\":\"libbar.so\",\"kind\":\"heap\",\"addr\":\"0x0\",\"bytes_a\":64,\"bytes_"
+	    "b\":64,"
 	    "\"count_a\":1,\"count_b\":1,\"growth_bytes\":0,\"growth_count\":0,\"stack\":[]},"
 	    "{\"state\":\"gone\",\"file\":\"util.c\",\"line\":10,\"function\":\"xstrdup\","
-	    "\"module\":\"app\",\"addr\":\"0x40\",\"bytes_a\":160,\"bytes_b\":0,\"count_a\":2,"
+	    "\"module\":\"app\",\"kind\":\"heap\",\"addr\":\"0x40\",\"bytes_a\":160,\"bytes_b\":0,"
+	    "\"count_a\":2,"
 	    "\"count_b\":0,\"growth_bytes\":-160,\"growth_count\":-2,\"stack\":[]}]}\n",
 	    "json diff");
 	free(out);

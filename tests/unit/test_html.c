@@ -2,11 +2,9 @@
 /*
  * HTML output: the JSON embedded in the page (golden), hostile names that
  * must not end the script element or become markup, several processes in
- * one page, and 100,000 sites under 5 MB and a second (set MT_HTML_BENCH
- * to a path to keep that page for a browser).
+ * one page. Its size and speed at 100,000 sites: test_render.c.
  */
 #include <stdlib.h>
-#include <time.h>
 #include "output/output.h"
 #include "test.h"
 
@@ -141,6 +139,14 @@ MT_TEST(html_golden)
 		  "nothing fetched (the SVG namespace the one URL)");
 	free(data);
 	free(page);
+
+	/* a row of another kind: one more leaf, its kind */
+	rows[1].kind = MT_SITE_ARENA;
+	page = render(&r, NULL);
+	data = page ? data_of(page) : NULL;
+	ASSERT_TRUE(data && strstr(data, "\"load\",\"[arena]\"]"), "the kind's leaf");
+	free(data);
+	free(page);
 }
 
 MT_TEST(html_hostile_names)
@@ -217,101 +223,4 @@ out:
 	free(page);
 	mt_out_html__free(h);
 	mt_out_html__free(NULL);
-}
-
-/*
- * 100,000 sites, eight frames each (the allocator and seven callers)
- * under one main: the callers fan out 10, 100, 1,000 and 10,000 ways and
- * each site is a function of its own, at a line of one of 50 files. Its page must stay under 5 MB
- * and render in well under a second.
- */
-MT_TEST(html_100k_sites)
-{
-	enum { N = 100000, DEPTH = 8 };
-	struct mt_frame *fr = calloc((size_t)N * DEPTH, sizeof(*fr));
-	struct mt_row *rows = calloc(N, sizeof(*rows));
-	char(*names)[24] = calloc((size_t)N * 3, sizeof(*names));
-	static char files[50][24];
-	struct mt_report r = {.pid = 1, .time = 1764000000};
-	struct mt_output_cfg cfg = {.format = MT_FORMAT_HTML};
-	const char *keep = getenv("MT_HTML_BENCH");
-	struct timespec t0, t1;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m;
-	double ms;
-
-	if (!ASSERT_TRUE(fr && rows && names, "alloc"))
-		goto out;
-	for (int i = 0; i < 50; i++)
-		snprintf(files[i], sizeof(files[i]), "src/module_%02d.c", i);
-	for (size_t i = 0; i < N; i++) {
-		struct mt_frame *s = &fr[i * DEPTH];
-		static const char *const fixed[] = {"malloc",	NULL,	 NULL,	 "handle_request",
-						    "dispatch", "serve", "main", "_start"};
-
-		snprintf(names[3 * i], 24, "site_fn_%zu", i);
-		snprintf(names[3 * i + 1], 24, "worker_%zu", i % 10000);
-		snprintf(names[3 * i + 2], 24, "stage_%zu", i % 1000);
-		/* a caller frame is its function's: file and line follow from which it is */
-		for (int d = 0; d < DEPTH; d++) {
-			s[d] = (struct mt_frame){.function = fixed[d],
-						 .file = files[d],
-						 .line = 10 * d + 1,
-						 .module = "server",
-						 .addr = 0x400000 + i * 64 + d};
-		}
-		s[0].file = NULL;
-		s[0].module = "libc.so.6";
-		s[1].function = names[3 * i];
-		s[1].file = files[i % 50];
-		s[1].line = (int)(i % 4999) + 1;
-		s[2].function = names[3 * i + 1];
-		s[2].file = files[i % 10000 % 50];
-		s[2].line = (int)(i % 10000 % 3000) + 1;
-		s[3].function = names[3 * i + 2];
-		s[3].line = (int)(i % 1000) + 1;
-		s[4].line = (int)(i % 100) + 1;
-		s[5].line = (int)(i % 10) + 1;
-		rows[i] = (struct mt_row){.file = s[1].file,
-					  .line = s[1].line,
-					  .function = s[1].function,
-					  .bytes = 64 + (__s64)(i % 4096),
-					  .count = 1 + (__s64)(i % 7),
-					  .stack = s,
-					  .nr_stack = DEPTH,
-					  .site = 1};
-		r.total_bytes += rows[i].bytes;
-	}
-	r.rows = rows;
-	r.nr_rows = N;
-	cfg.path = keep;
-	m = open_memstream(&buf, &len);
-	if (!ASSERT_TRUE(m, "memstream"))
-		goto out;
-	/* CPU time: other work on the machine must not fail the test */
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-	ASSERT_OK(mt_output__report(m, &cfg, &r), "render");
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
-	fclose(m);
-	if (keep) { /* the page went to the file */
-		FILE *f = fopen(keep, "re");
-
-		len = 0;
-		if (f && !fseek(f, 0, SEEK_END))
-			len = (size_t)ftell(f);
-		if (f)
-			fclose(f);
-	}
-	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	printf("     html: 100000 sites: %zu bytes, %.0f ms of CPU\n", len, ms);
-	ASSERT_TRUE(len > 1000000 && len < 5 * 1000 * 1000, "page under 5 MB");
-#if !defined(__SANITIZE_ADDRESS__)
-	ASSERT_TRUE(ms < 1000, "rendered in under a second");
-#endif
-out:
-	free(buf);
-	free(names);
-	free(rows);
-	free(fr);
 }

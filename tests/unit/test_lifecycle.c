@@ -92,12 +92,31 @@ MT_TEST(lifecycle_exec)
 	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_REPLAN, "new image");
 	ASSERT_TRUE(t == a, "of a");
 	e.pid = 20;
-	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_IGNORE, "the command: ptrace");
+	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_REPLAN, "the command: the same");
+	ASSERT_TRUE(t == cmd, "of the command");
 	e = ev(MT_PROC_EXEC, 30, 100);
 	e.stopped = 1;
 	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_RESUME, "unknown: resumed");
 	e.stopped = 0;
 	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_IGNORE, "unknown, running");
+	mt_targets__free(&tt);
+}
+
+MT_TEST(lifecycle_mapped)
+{
+	struct mt_targets tt = {};
+	struct mt_lc_policy p = {.follow_forks = true};
+	struct target *a = mt_targets__add(&tt, 10, 100), *t;
+	struct mt_proc_event e = ev(MT_PROC_MAPPED, 10, 100);
+
+	e.stopped = 1;
+	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_MAPPED, "look at its maps");
+	ASSERT_TRUE(t == a, "of a");
+	e = ev(MT_PROC_MAPPED, 10, 200);
+	e.stopped = 1;
+	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_RESUME, "another process");
+	ASSERT_TRUE(t == NULL, "no target");
+	ASSERT_STREQ(mt_lc_action__name(MT_LC_MAPPED), "mapped", "name");
 	mt_targets__free(&tt);
 }
 

@@ -79,6 +79,12 @@ static char *make_saved(enum mt_group_by by)
 	    {.bytes = 100, .count_q = ONE, .frames = lst_b, .nr_frames = 2},
 	    {.bytes = 64, .count_q = ONE, .frames = lst_py, .nr_frames = 3, .site = 1},
 	    {.bytes = 24, .count_q = ONE, .frames = lst_unknown, .nr_frames = 1},
+	    {.kind = MT_SITE_ARENA,
+	     .bytes = 20,
+	     .count_q = ONE,
+	     .frames = lst_py,
+	     .nr_frames = 3,
+	     .site = 1},
 	};
 	struct mt_agg_opts o = {.group_by = by};
 	struct mt_agg *a = mt_agg__new(&o);
@@ -163,8 +169,8 @@ MT_TEST(load_round_trip)
 			fclose(f);
 		ASSERT_STREQ(again, saved, "model -> json -> load -> json");
 		/* the model itself, not only its text */
-		/* lst_a and lst_b share their line */
-		ASSERT_EQ(set.reports[0].nr_rows, modes[m] == MT_GROUP_STACK ? 4 : 3, "rows");
+		/* lst_a and lst_b share their line; the arena is a row of its own */
+		ASSERT_EQ(set.reports[0].nr_rows, modes[m] == MT_GROUP_STACK ? 5 : 4, "rows");
 		ASSERT_TRUE(set.reports[0].has_mem, "mem");
 		ASSERT_EQ(set.reports[0].swap_bytes, -1, "swap unknown");
 		ASSERT_FALSE(set.reports[1].has_mem, "no mem after exit");
@@ -205,6 +211,13 @@ MT_TEST(load_model_fields)
 	ASSERT_EQ(row->stack[1].kind, MT_FRAME_PYTHON, "python kind");
 	ASSERT_EQ(set.reports[0].counters[MT_CNT_ALLOCS_FULL], 12, "drop counter");
 	ASSERT_EQ(set.reports[0].counters[MT_CNT_FILTERED], 9, "event counter");
+	ASSERT_EQ(set.reports[0].kinds[MT_SITE_ARENA].bytes, 20, "arena total");
+	ASSERT_EQ(set.reports[0].kinds[MT_SITE_HEAP].count, 5, "heap count");
+	ASSERT_EQ(set.reports[0].nr_rows, 4, "rows");
+	if (set.reports[0].nr_rows == 4) {
+		ASSERT_EQ(set.reports[0].rows[3].kind, MT_SITE_ARENA, "arena row");
+		ASSERT_EQ(set.reports[0].rows[0].kind, MT_SITE_HEAP, "heap row");
+	}
 	ASSERT_STREQ(set.reports[1].comm, "0123456789abcde", "comm");
 	ASSERT_STREQ(set.reports[1].cgroup, "/sys/fs/x\"y", "cgroup");
 out:

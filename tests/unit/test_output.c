@@ -352,7 +352,8 @@ MT_TEST(out_json_golden)
 	     .nr_stack = 2,
 	     .stacks = stacks,
 	     .nr_stacks = 2},
-	    {.bytes = 1,
+	    {.kind = MT_SITE_ARENA,
+	     .bytes = 1,
 	     .count = 1,
 	     .growth_bytes = 1,
 	     .alloc_bytes = 1,
@@ -361,6 +362,7 @@ MT_TEST(out_json_golden)
 	     .is_new = true},
 	};
 	struct mt_report r = {
+	    .kinds = {[MT_SITE_HEAP] = {4096, 2}, [MT_SITE_ARENA] = {1, 1}},
 	    .pid = 77,
 	    .time = 1700000000.125,
 	    .seq = 2,
@@ -386,9 +388,13 @@ MT_TEST(out_json_golden)
 	static const char tail[] =
 	    ",\"rss_bytes\":8388608,\"rss_anon_bytes\":4194304,\"swap_bytes\":null,"
 	    "\"untraced_growth_bytes\":2097152"
+	    ",\"kinds\":{\"heap\":{\"bytes\":4096,\"count\":2},\"mmap\":{\"bytes\":0,\"count\":0},"
+	    "\"pyobj\":{\"bytes\":0,\"count\":0},\"arena\":{\"bytes\":1,\"count\":1},"
+	    "\"runtime\":{\"bytes\":0,\"count\":0}}"
 	    ",\"sites\":["
 	    "{\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\",\"line\":5,"
-	    "\"function\":\"caf\xc3\xa9\",\"module\":\"m\\ufffdod\",\"bytes\":4096,\"count\":2,"
+	    "\"function\":\"caf\xc3\xa9\",\"module\":\"m\\ufffdod\",\"kind\":\"heap\","
+	    "\"bytes\":4096,\"count\":2,"
 	    "\"growth_bytes\":-100,\"growth_streak\":0,\"new\":false,\"alloc_bytes\":8192,"
 	    "\"alloc_count\":4,\"stack\":["
 	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
@@ -406,7 +412,8 @@ MT_TEST(out_json_golden)
 	    "{\"bytes\":96,\"count\":1,\"site\":0,\"frames\":["
 	    "{\"function\":\"handler\",\"file\":\"app.py\",\"line\":3,\"module\":null,"
 	    "\"addr\":\"0x0\",\"inlined\":false,\"kind\":\"python\",\"build_id\":null}]}]},"
-	    "{\"file\":null,\"line\":0,\"function\":null,\"module\":null,\"bytes\":1,"
+	    "{\"file\":null,\"line\":0,\"function\":null,\"module\":null,\"kind\":\"arena\","
+	    "\"bytes\":1,"
 	    "\"count\":1,\"growth_bytes\":1,\"growth_streak\":1,\"new\":true,"
 	    "\"alloc_bytes\":1,\"alloc_count\":1,\"stack\":[],\"site\":0,\"stacks\":[]}"
 	    "]}\n";
@@ -645,6 +652,41 @@ MT_TEST(out_text_memory)
 	free(out);
 }
 
+/* Kinds: a prefix on rows not of the C heap, the summary when there are such rows. */
+MT_TEST(out_text_kinds)
+{
+	struct mt_row rows[4];
+	struct mt_report r;
+	char *out;
+
+	use_utc();
+	golden_report(&r, rows);
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && !strstr(out, "by kind:"), "all heap: no summary");
+	free(out);
+
+	r.has_mem = true;
+	r.rss_bytes = 25165824;
+	r.rss_anon_bytes = 21495808;
+	r.swap_bytes = 0;
+	rows[0].kind = MT_SITE_ARENA;
+	rows[1].kind = MT_SITE_MMAP;
+	r.kinds[MT_SITE_HEAP] = (struct mt_kind_total){12000, 5};
+	r.kinds[MT_SITE_ARENA] = (struct mt_kind_total){2 << 20, 2};
+	r.kinds[MT_SITE_MMAP] = (struct mt_kind_total){4000, 1};
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && strstr(out, "traced 1.5 MiB\n"
+				       "by kind: native heap 11.7 KiB in 5, mappings 4000 B in 1, "
+				       "pymalloc arenas 2.0 MiB in 2\n"
+				       "       bytes"),
+		    "summary after the memory line");
+	ASSERT_TRUE(
+	    out && strstr(out, "  pymalloc arena, first needed at app.c:42 make_buffer [app]\n"),
+	    "arena row");
+	ASSERT_TRUE(out && strstr(out, "  mmap at util.c:10 xstrdup [app]\n"), "mmap row");
+	free(out);
+}
+
 MT_TEST(out_folded_golden)
 {
 	/* rows saved without stacks fold as their representative stack */
@@ -686,6 +728,16 @@ MT_TEST(out_folded_golden)
 	free(out);
 	out = render(MT_FORMAT_FOLDED, false, NULL, &r2);
 	ASSERT_STREQ(out, expected, "folded stacks");
+	free(out);
+
+	/* another kind than the heap: one more leaf */
+	row.kind = MT_SITE_ARENA;
+	stacks[0].bytes = 0;
+	out = render(MT_FORMAT_FOLDED, false, NULL, &r2);
+	ASSERT_STREQ(out,
+		     "<module> (svc/main.py:1);handler (svc/app.py:12);PyObject_Malloc "
+		     "[libpython3.11.so.1.0];[arena] 96\n",
+		     "kind leaf");
 	free(out);
 }
 

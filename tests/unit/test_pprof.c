@@ -80,6 +80,7 @@ struct profile {
 	struct {
 		__u64 loc[MAXN], val[MAXN];
 		size_t nr_loc, nr_val;
+		__u64 label_key, label_str; /* the last label: string indexes */
 	} samples[16];
 	size_t nr_samples;
 	struct {
@@ -136,6 +137,14 @@ static void rd_profile(struct profile *pr, const unsigned char *buf, size_t len)
 				else if (g.num == 2)
 					rd_repeated(&g, pr->samples[pr->nr_samples].val,
 						    &pr->samples[pr->nr_samples].nr_val);
+				else if (g.num == 3)
+					FOR_FIELDS(g.data, g.len, h)
+					{
+						if (h.num == 1)
+							pr->samples[pr->nr_samples].label_key = h.v;
+						else if (h.num == 2)
+							pr->samples[pr->nr_samples].label_str = h.v;
+					}
 			}
 			pr->nr_samples++;
 			break;
@@ -381,10 +390,17 @@ MT_TEST(pprof_golden)
 	char line[1024], lb[256];
 
 	golden(&r, rows);
+	rows[2].kind = MT_SITE_PYOBJ;
 	if (!ASSERT_OK(mt_out_pprof__encode(&cfg, &r, &buf, &len), "encode"))
 		return;
 	rd_profile(&pr, buf, len);
 	free(buf);
+	/* the Python row's kind as a label; the heap's none */
+	if (pr.nr_samples == 4) {
+		ASSERT_STREQ(S(&pr, pr.samples[2].label_key), "kind", "label key");
+		ASSERT_STREQ(S(&pr, pr.samples[2].label_str), "pyobj", "label value");
+		ASSERT_EQ(pr.samples[0].label_key, 0, "no label on a heap row");
+	}
 	if (!ASSERT_FALSE(pr.bad, "decodes"))
 		goto out;
 	ASSERT_TRUE(pr.nr_strs > 0 && !strcmp(pr.strs[0], ""), "string_table[0] is \"\"");

@@ -9,6 +9,11 @@
  * with mt_sym_python. A missing interpreter is skipped with a note, or is
  * a failure when CI=true. Needs ptrace access to children (as root, or
  * with the default Yama scope 1, which allows a parent to read them).
+ *
+ * Debian sid's 3.13, 3.14 and 3.15 (static LTO builds) run in the chroot
+ * tests/sid-chroot.sh builds ($MEMTRACE_SID, default /var/tmp/memtrace-sid)
+ * when it is ready and we are root; otherwise they are skipped with a note
+ * (building it is the e2e suite's job; tests/e2e/python.py checks them too).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,13 +28,17 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/types.h>
+#include "proc/elf.h"
 #include "proc/procmaps.h"
 #include "proc/procmem.h"
 #include "python/py_offsets.h"
 #include "symbolize/sym_python.h"
 #include "test.h"
 
-/* Expected offsets per minor version, from cpython.md sections 2-4 and 7. */
+/*
+ * Expected offsets per minor version, from cpython.md sections 2-4 and 7;
+ * 3.15 from Debian sid's 3.15.2 (_Py_DebugOffsets read from the file).
+ */
 static const struct mt_py_offsets expect_tab[] = {
     {.version = 0x030a0000,
      .code_mask = ~0ULL,
@@ -112,19 +121,38 @@ static const struct mt_py_offsets expect_tab[] = {
      .owner_skip = 3,
      .code_adaptive = 208,
      .co_firstlineno = 68},
+    {.version = 0x030f0000,
+     .code_mask = ~3ULL,
+     .rt_interp_head = 936,
+     .is_next = 7264,
+     .is_threads_head = 7336,
+     .ts_next = 8,
+     .ts_thread_id = 176,
+     .ts_frame = 72,
+     .ts_cframe_frame = -1,
+     .fr_code = 0,
+     .fr_previous = 8,
+     .fr_instr = 56,
+     .fr_owner = 74,
+     .owner_skip = 3,
+     .code_adaptive = 208,
+     .co_firstlineno = 68},
 };
 
 struct python {
 	const char *rel; /* under $PYENV_ROOT/versions, or absolute */
 	__u32 version;	 /* exact, or the minor version when micro is 0 */
+	bool sid;	 /* rel is a path in the sid chroot */
 };
 
 static const struct python pythons[] = {
-    {"3.10.13/bin/python3.10", 0x030a0df0}, /* pyenv, shared libpython */
-    {"3.11.7/bin/python3.11", 0x030b07f0},  /* pyenv */
-    {"3.12.1/bin/python3.12", 0x030c01f0},  /* pyenv */
-    {"3.13.0/bin/python3.13", 0x030d00f0},  /* pyenv */
-    {"/usr/bin/python3.11", 0x030b0000},    /* Debian's static one, any 3.11.x */
+    {"3.10.13/bin/python3.10", 0x030a0df0},    /* pyenv, shared libpython */
+    {"3.11.7/bin/python3.11", 0x030b07f0},     /* pyenv */
+    {"3.12.1/bin/python3.12", 0x030c01f0},     /* pyenv */
+    {"3.13.0/bin/python3.13", 0x030d00f0},     /* pyenv */
+    {"/usr/bin/python3.11", 0x030b0000},       /* Debian's static one, any 3.11.x */
+    {"/usr/bin/python3.13", 0x030d0000, true}, /* Debian sid: static, LTO */
+    {"/usr/bin/python3.14", 0x030e0000, true}, {"/usr/bin/python3.15", 0x030f0000, true},
 };
 
 /*
@@ -161,11 +189,26 @@ static bool ci(void)
 	return v && !strcmp(v, "true");
 }
 
+/* The sid chroot when it is ready and we may enter it, else NULL. */
+static const char *sid_root(void)
+{
+	const char *dir = getenv("MEMTRACE_SID");
+	char stamp[PATH_MAX];
+
+	if (!dir || !*dir)
+		dir = "/var/tmp/memtrace-sid";
+	snprintf(stamp, sizeof(stamp), "%s/.memtrace-ready", dir);
+	return geteuid() == 0 && !access(stamp, R_OK) ? dir : NULL;
+}
+
+/* The interpreter's path as we see it (for a sid one: under the chroot). */
 static void python_path(const struct python *py, char *buf, size_t sz)
 {
 	const char *root = getenv("PYENV_ROOT"), *home = getenv("HOME");
 
-	if (py->rel[0] == '/')
+	if (py->sid)
+		snprintf(buf, sz, "%s%s", sid_root() ?: "/nonexistent-sid", py->rel);
+	else if (py->rel[0] == '/')
 		snprintf(buf, sz, "%s", py->rel);
 	else if (root)
 		snprintf(buf, sz, "%s/versions/%s", root, py->rel);
@@ -174,19 +217,26 @@ static void python_path(const struct python *py, char *buf, size_t sz)
 }
 
 /* Is the interpreter there? If not: a note, or a failure under CI=true. */
-static bool have_python(const char *path)
+static bool have_python(const struct python *py, const char *path)
 {
 	if (!access(path, X_OK))
 		return true;
-	if (ci())
+	if (py->sid)
+		printf("     note: %s: no sid chroot ready (tests/sid-chroot.sh) or not root, "
+		       "skipped\n",
+		       py->rel);
+	else if (ci())
 		MT_FAIL("%s: missing (CI=true)", path);
 	else
 		printf("     note: %s missing, skipped\n", path);
 	return false;
 }
 
-/* Start argv with stdout on a pipe (*out); the child dies with us. */
-static pid_t spawn(char *const argv[], int *out)
+/*
+ * Start argv with stdout on a pipe (*out), chrooted to root unless it is
+ * NULL; the child dies with us.
+ */
+static pid_t spawn_in(const char *root, char *const argv[], int *out)
 {
 	int pfd[2];
 	pid_t pid;
@@ -197,6 +247,8 @@ static pid_t spawn(char *const argv[], int *out)
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pfd[1], 1);
+		if (root && (chroot(root) || chdir("/")))
+			_exit(126);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -206,6 +258,11 @@ static pid_t spawn(char *const argv[], int *out)
 	else
 		*out = pfd[0];
 	return pid;
+}
+
+static pid_t spawn(char *const argv[], int *out)
+{
+	return spawn_in(NULL, argv, out);
 }
 
 static void reap(pid_t pid, int fd)
@@ -323,15 +380,17 @@ MT_TEST(py_detect)
 	size_t i;
 
 	for (i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++) {
-		char *argv[] = {path, "-c", "import time; time.sleep(30)", NULL};
+		const struct python *py = &pythons[i];
+		char *argv[] = {py->sid ? (char *)py->rel : path, "-c",
+				"import time; time.sleep(30)", NULL};
 		struct mt_py_offsets off;
 		int fd = -1, err;
 		pid_t pid;
 
-		python_path(&pythons[i], path, sizeof(path));
-		if (!have_python(path))
+		python_path(py, path, sizeof(path));
+		if (!have_python(py, path))
 			continue;
-		pid = spawn(argv, &fd);
+		pid = spawn_in(py->sid ? sid_root() : NULL, argv, &fd);
 		if (!ASSERT_TRUE(pid > 0, "spawn"))
 			continue;
 		err = detect(pid, &off, desc, sizeof(desc));
@@ -402,7 +461,114 @@ MT_TEST(py_detect_old_version)
 	err = detect(pid, &off, desc, sizeof(desc));
 	reap(pid, fd);
 	ASSERT_EQ(err, -EOPNOTSUPP, "3.9 is not supported");
-	ASSERT_TRUE(strstr(desc, "3.9") && strstr(desc, "3.10-3.14"), desc);
+	ASSERT_TRUE(strstr(desc, "3.9") && strstr(desc, "3.10-3.15"), desc);
+}
+
+/*
+ * Copy sid's usr/bin/src to dir/name (dir under root), patched: with ft,
+ * its _Py_DebugOffsets marked free-threaded (the flag at +16 of
+ * .PyRuntime); with version, PY_VERSION_HEX in Py_Version and in
+ * _Py_DebugOffsets (+8). Both are statically initialised: the process
+ * reads what the file says. inner: the copy's path inside root. Returns
+ * whether the copy is ready.
+ */
+static bool patched_copy(const char *root, const char *dir, const char *src_name, const char *name,
+			 bool ft, __u32 version, char *inner, size_t innersz)
+{
+	char src[PATH_MAX], dst[PATH_MAX], buf[65536];
+	struct mt_elf e = {.fd = -1};
+	struct mt_elf_sym sym = {.name = "Py_Version"};
+	__u64 one = 1, v64 = version, off;
+	GElf_Shdr sh;
+	int in, out;
+	ssize_t n = -1;
+	bool ok = false;
+
+	snprintf(src, sizeof(src), "%s/usr/bin/%s", root, src_name);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	snprintf(inner, innersz, "%s", dst + strlen(root));
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			break;
+	if (in >= 0 && out >= 0 && n == 0 && !mt_elf__open(&e, dst) &&
+	    !mt_elf__section(&e, ".PyRuntime", &sh)) {
+		ok = true;
+		if (ft)
+			ok = pwrite(out, &one, sizeof(one), sh.sh_offset + 16) == sizeof(one);
+		if (ok && version) {
+			mt_elf__find_syms(&e, &sym, 1, MT_ELF_ANY, MT_ELF_DYNSYM_FIRST);
+			ok = sym.found && !mt_elf__offset(&e, sym.value, &off) &&
+			     pwrite(out, &version, sizeof(version), off) == sizeof(version) &&
+			     pwrite(out, &v64, sizeof(v64), sh.sh_offset + 8) == sizeof(v64);
+		}
+	}
+	mt_elf__close(&e);
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return ok;
+}
+
+/* Run dir/name (a patched copy) in root: detection must refuse it saying why. */
+static void detect_refused(const char *root, const char *dir, const char *name, const char *inner,
+			   const char *why)
+{
+	char *argv[] = {(char *)inner, "-c", "import time; time.sleep(30)", NULL};
+	char path[PATH_MAX + 300], desc[512];
+	struct mt_py_offsets off;
+	int fd = -1, err;
+	pid_t pid;
+
+	pid = spawn_in(root, argv, &fd);
+	if (ASSERT_TRUE(pid > 0, "spawn")) {
+		err = detect(pid, &off, desc, sizeof(desc));
+		ASSERT_EQ(err, -EOPNOTSUPP, name);
+		ASSERT_TRUE(strstr(desc, why) && !strchr(desc, '\n'), desc);
+		printf("     %s\n", desc);
+	}
+	reap(pid, fd);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+}
+
+/*
+ * Builds memtrace does not support, made from sid's: free-threaded (by the
+ * ABI flag in the name, by _Py_DebugOffsets.free_threaded) and a 3.15
+ * pre-release (whose _Py_DebugOffsets layout changed between betas).
+ */
+MT_TEST(py_detect_refused_builds)
+{
+	static const struct {
+		const char *src, *name;
+		bool ft;
+		__u32 version;
+		const char *why;
+	} cases[] = {
+	    {"python3.14", "python3.14t", false, 0, "free-threaded"},
+	    {"python3.14", "python3", true, 0, "free-threaded"},
+	    {"python3.15", "python3.15", false, 0x030f00b4, "pre-release"},
+	};
+	const char *root = sid_root();
+	char dir[256], inner[PATH_MAX];
+
+	if (!root) {
+		printf("     note: no sid chroot ready (tests/sid-chroot.sh) or not root, "
+		       "skipped\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/tmp/mt-ft-XXXXXX", root);
+	if (!ASSERT_TRUE(mkdtemp(dir) != NULL, "mkdtemp"))
+		return;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (ASSERT_TRUE(patched_copy(root, dir, cases[i].src, cases[i].name, cases[i].ft,
+					     cases[i].version, inner, sizeof(inner)),
+				cases[i].name))
+			detect_refused(root, dir, cases[i].name, inner, cases[i].why);
+	}
+	rmdir(dir);
 }
 
 /* ---- a user-space frame walk with the detected offsets ---- */
@@ -482,6 +648,7 @@ struct want_frame {
 	int line;
 };
 
+/* python runs script_path (both as the target sees them: in the sid chroot for sid's) */
 static void check_live(const struct python *py, const char *python, const char *script_path)
 {
 	char *argv[] = {(char *)python, (char *)script_path, NULL};
@@ -501,7 +668,7 @@ static void check_live(const struct python *py, const char *python, const char *
 	int fd = -1, n = 0, skipped = 0, i, err;
 	pid_t pid;
 
-	pid = spawn(argv, &fd);
+	pid = spawn_in(py->sid ? sid_root() : NULL, argv, &fd);
 	if (!ASSERT_TRUE(pid > 0, "spawn"))
 		return;
 	if (!ASSERT_TRUE(wait_ready(fd, 15000), "script ready") ||
@@ -570,29 +737,63 @@ cleanup:
 	reap(pid, fd);
 }
 
-MT_TEST(py_sym_live)
+/* Write the script into a new directory under root (NULL: /); its path inside root. */
+static bool write_script(const char *root, char *dir, size_t dirsz, char *inner, size_t innersz)
 {
-	char dir[] = "/tmp/mt-py-XXXXXX", script_path[PATH_MAX], python[PATH_MAX];
-	size_t i;
 	FILE *f;
+	char path[PATH_MAX];
 
+	snprintf(dir, dirsz, "%s/tmp/mt-py-XXXXXX", root ? root : "");
 	if (!ASSERT_TRUE(mkdtemp(dir) != NULL, "mkdtemp"))
-		return;
-	snprintf(script_path, sizeof(script_path), "%s/%s", dir, SCRIPT_NAME);
-	f = fopen(script_path, "w");
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", dir, SCRIPT_NAME);
+	snprintf(inner, innersz, "%s", path + (root ? strlen(root) : 0));
+	f = fopen(path, "w");
 	if (!ASSERT_TRUE(f != NULL, "script")) {
 		rmdir(dir);
-		return;
+		return false;
 	}
 	fputs(script, f);
 	fclose(f);
-	for (i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++) {
-		python_path(&pythons[i], python, sizeof(python));
-		if (have_python(python))
-			check_live(&pythons[i], python, script_path);
-	}
-	unlink(script_path);
+	return true;
+}
+
+static void remove_script(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, SCRIPT_NAME);
+	unlink(path);
 	rmdir(dir);
+}
+
+MT_TEST(py_sym_live)
+{
+	char dir[256], sid_dir[256], script_path[PATH_MAX], sid_script[PATH_MAX];
+	char python[PATH_MAX];
+	const char *sid = sid_root();
+	bool sid_ok = false;
+	size_t i;
+
+	if (!write_script(NULL, dir, sizeof(dir), script_path, sizeof(script_path)))
+		return;
+	if (sid)
+		sid_ok =
+		    write_script(sid, sid_dir, sizeof(sid_dir), sid_script, sizeof(sid_script));
+	for (i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++) {
+		const struct python *py = &pythons[i];
+
+		python_path(py, python, sizeof(python));
+		if (!have_python(py, python) || (py->sid && !sid_ok))
+			continue;
+		if (py->sid)
+			check_live(py, py->rel, sid_script);
+		else
+			check_live(py, python, script_path);
+	}
+	remove_script(dir);
+	if (sid_ok)
+		remove_script(sid_dir);
 }
 
 MT_TEST(py_sym_api)

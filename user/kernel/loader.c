@@ -62,8 +62,10 @@ struct mt_link_create_attr {
 struct mt_pid_links {
 	pid_t pid;
 	int fds[2];		 /* raw link fds, -1 when unused */
-	struct bpf_link **links; /* perf mode */
+	struct bpf_link **links; /* perf mode, and stop probes where multi links are not there */
 	size_t nr_links;
+	int *stop_fds; /* stop probes: raw uprobe_multi link fds */
+	size_t nr_stop_fds;
 };
 
 /* the exit tracepoints first: every call entered can be finished */
@@ -75,7 +77,7 @@ static const char *const sys_events[] = {
 
 struct mt_loader {
 	struct memtrace_bpf *skel;
-	struct bpf_link *proc_links[3]; /* fork, exec, exit */
+	struct bpf_link *proc_links[4]; /* fork, exec, exit, code mapped (optional) */
 	struct bpf_program *session;	/* the session program attached */
 	enum mt_attach_mode mode;
 	struct bpf_link *sys_links[NR_SYS_EVENTS]; /* all set, or none */
@@ -211,12 +213,16 @@ static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_at
 	bpf_program__set_autoload(skel->progs.mt_sys_exit, sys);
 	switch (mode) {
 	case MT_ATTACH_SESSION:
+		bpf_program__set_expected_attach_type(skel->progs.mt_proc_stop,
+						      MT_BPF_TRACE_UPROBE_MULTI);
 		bpf_program__set_autoload(l->session, true);
 		bpf_program__set_expected_attach_type(l->session, MT_BPF_TRACE_UPROBE_SESSION);
 		bpf_program__set_autoload(skel->progs.mt_libc_entry, false);
 		bpf_program__set_autoload(skel->progs.mt_libc_return, false);
 		break;
 	case MT_ATTACH_MULTI:
+		bpf_program__set_expected_attach_type(skel->progs.mt_proc_stop,
+						      MT_BPF_TRACE_UPROBE_MULTI);
 		bpf_program__set_expected_attach_type(skel->progs.mt_libc_entry,
 						      MT_BPF_TRACE_UPROBE_MULTI);
 		bpf_program__set_expected_attach_type(skel->progs.mt_libc_return,
@@ -324,6 +330,11 @@ static int procs_attach(struct mt_loader *l)
 		if (!l->proc_links[i])
 			return -errno;
 	}
+	l->proc_links[3] = bpf_program__attach(l->skel->progs.mt_proc_mapped);
+	if (!l->proc_links[3])
+		pr_debug("tracepoint vm_unmapped_area: %s: a new image's allocator is probed at "
+			 "the next report",
+			 strerror(errno));
 	return 0;
 }
 
@@ -408,6 +419,11 @@ static void pid_links__close(struct mt_pid_links *p)
 	free(p->links);
 	p->links = NULL;
 	p->nr_links = 0;
+	for (size_t i = 0; i < p->nr_stop_fds; i++)
+		close(p->stop_fds[i]);
+	free(p->stop_fds);
+	p->stop_fds = NULL;
+	p->nr_stop_fds = 0;
 }
 
 static const char *attach_hint(int err)
@@ -628,6 +644,19 @@ int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid
 	return 0;
 }
 
+void mt_loader__quiesce(struct mt_loader *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < 4; i++) {
+		bpf_link__destroy(l->proc_links[i]);
+		l->proc_links[i] = NULL;
+	}
+	for (size_t i = 0; i < l->nr_pids; i++)
+		pid_links__close(&l->pids[i]);
+	l->nr_pids = 0;
+}
+
 void mt_loader__detach(struct mt_loader *l, pid_t pid)
 {
 	__u32 key = pid;
@@ -645,37 +674,47 @@ void mt_loader__detach(struct mt_loader *l, pid_t pid)
 	}
 }
 
-int mt_loader__attach_finalize(struct mt_loader *l, const char *path, __u64 off, pid_t pid)
+int mt_loader__attach_stop(struct mt_loader *l, const char *path, __u64 off, pid_t pid, __u32 type)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, o);
-	struct bpf_link *link, **tmp;
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = type);
 	struct mt_pid_links *pl = NULL;
+	__u64 cookie = type;
+	struct bpf_link *link;
+	int fd, *fds;
+	void *tmp;
 
 	for (size_t i = 0; i < l->nr_pids; i++)
 		if (l->pids[i].pid == pid)
 			pl = &l->pids[i];
 	if (!pl)
 		return -ENOENT;
-	tmp = realloc(pl->links, (pl->nr_links + 1) * sizeof(*tmp));
+	if (l->mode != MT_ATTACH_PERF) {
+		/* a BPF link, as the allocator probes: no perf event (CAP_SYS_ADMIN) needed */
+		fds = realloc(pl->stop_fds, (pl->nr_stop_fds + 1) * sizeof(*fds));
+		if (!fds)
+			return -ENOMEM;
+		pl->stop_fds = fds;
+		fd = raw_link(bpf_program__fd(l->skel->progs.mt_proc_stop),
+			      MT_BPF_TRACE_UPROBE_MULTI, 0, path, &off, &cookie, 1, pid);
+		if (fd < 0)
+			return fd;
+		pl->stop_fds[pl->nr_stop_fds++] = fd;
+		return 0;
+	}
+	tmp = realloc(pl->links, (pl->nr_links + 1) * sizeof(*pl->links));
 	if (!tmp)
 		return -ENOMEM;
 	pl->links = tmp;
-	link = bpf_program__attach_uprobe_opts(l->skel->progs.mt_py_finalize, pid, path, off, &o);
+	link = bpf_program__attach_uprobe_opts(l->skel->progs.mt_proc_stop, pid, path, off, &o);
 	if (!link)
 		return -errno;
 	pl->links[pl->nr_links++] = link;
 	return 0;
 }
 
-bool mt_loader__finalizing(struct mt_loader *l, pid_t pid)
+bool mt_loader__can_await_lib(const struct mt_loader *l)
 {
-	int fd = bpf_map__fd(l->skel->maps.mt_py_finalizing);
-	__u32 key = pid, v;
-
-	if (bpf_map_lookup_elem(fd, &key, &v))
-		return false;
-	bpf_map_delete_elem(fd, &key);
-	return true;
+	return l && l->proc_links[3];
 }
 
 int mt_loader__follow(struct mt_loader *l, pid_t pid, __u32 flags)
@@ -789,7 +828,7 @@ void mt_loader__free(struct mt_loader *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		bpf_link__destroy(l->proc_links[i]);
 	sys_detach(l);
 	for (size_t i = 0; i < l->nr_pids; i++)

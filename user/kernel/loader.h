@@ -99,6 +99,12 @@ int mt_loader__attach(struct mt_loader *l, const struct mt_plan *plan, pid_t pid
  * ask the kernel. mt_loader__attach does it for the pid it attaches to.
  */
 void mt_loader__locate(struct mt_loader *l, const struct mt_plan *plan, pid_t pid);
+/*
+ * Before the end: the lifecycle tracepoints and every process's links go,
+ * so nothing is stopped for memtrace any more; the events already sent
+ * stay readable (the caller consumes them and resumes what they stopped).
+ */
+void mt_loader__quiesce(struct mt_loader *l);
 /* Close the links of one process (its allocations stay in the maps). */
 void mt_loader__detach(struct mt_loader *l, pid_t pid);
 
@@ -109,19 +115,26 @@ void mt_loader__detach(struct mt_loader *l, pid_t pid);
  */
 int mt_loader__follow(struct mt_loader *l, pid_t pid, __u32 flags);
 void mt_loader__unfollow(struct mt_loader *l, pid_t pid);
+/*
+ * Can a process be stopped as it maps files (MT_PROC_AWAIT_LIB)? The
+ * vm_unmapped_area tracepoint attached; without it a new image's allocator
+ * is probed at the next report round.
+ */
+bool mt_loader__can_await_lib(const struct mt_loader *l);
 
 /* Tell BPF a process runs CPython with this layout (NULL: forget it). 0 or -errno. */
 struct mt_py_offsets;
 int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_offsets *off);
 
 /*
- * Stop pid's main thread with SIGURG when its interpreter enters
- * Py_FinalizeEx (at file offset off of path). For -- mode, where memtrace
- * is the tracer and can intercept the signal. 0 or -errno.
+ * A stop probe: pid is stopped (SIGSTOP) and announced as an event of
+ * type (enum mt_proc_event_type) when it runs file offset off of path;
+ * the session sends SIGCONT when done. MT_PROC_FINALIZE at Py_FinalizeEx
+ * (the final report before the interpreter's teardown), MT_PROC_MAPPED at
+ * an interpreter's start, MT_PROC_UNMAPPING at exit() and dlclose(). The link is one of
+ * pid's. 0 or -errno.
  */
-int mt_loader__attach_finalize(struct mt_loader *l, const char *path, __u64 off, pid_t pid);
-/* Did pid enter Py_FinalizeEx? Clears the mark. */
-bool mt_loader__finalizing(struct mt_loader *l, pid_t pid);
+int mt_loader__attach_stop(struct mt_loader *l, const char *path, __u64 off, pid_t pid, __u32 type);
 
 /* The maps, mapped where they can be: 0 or a negative errno. Valid until mt_loader__free. */
 int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m);

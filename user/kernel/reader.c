@@ -45,7 +45,7 @@ static bool slot_key(const struct mt_bpf_maps *m, __u32 slot, struct mt_site_key
 	if (!k->tgid)
 		return false;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE); /* the rest was written before tgid */
-	k->flags = v->flags;
+	k->kind = v->kind < MT_SITE__MAX ? v->kind : MT_SITE_HEAP;
 	k->caller = v->caller;
 	k->stack = v->stack;
 	k->py_stack = v->py_stack;

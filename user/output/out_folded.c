@@ -18,7 +18,10 @@
  * ';' inside a name, control characters and DEL become '?', so a name
  * never splits a frame or a line. Stacks with no outstanding bytes are
  * left out. A row saved without its stacks (an older report) folds as
- * its representative stack with the row's bytes.
+ * its representative stack with the row's bytes. A row of pymalloc
+ * arenas or of the interpreter's own mappings gets one more leaf, its kind
+ * in brackets ("[arena]", "[runtime]"), so a flame graph keeps what a line
+ * made the runtime hold apart from the line's own blocks.
  */
 #include <errno.h>
 #include "output/output.h"
@@ -54,7 +57,8 @@ static void put_frame(FILE *f, const struct mt_frame *fr)
 	}
 }
 
-static void put_stack(FILE *f, const struct mt_frame *frames, size_t n, __s64 bytes)
+static void put_stack(FILE *f, enum mt_site_kind kind, const struct mt_frame *frames, size_t n,
+		      __s64 bytes)
 {
 	if (bytes <= 0)
 		return;
@@ -67,6 +71,8 @@ static void put_stack(FILE *f, const struct mt_frame *frames, size_t n, __s64 by
 				fputc(';', f);
 		}
 	}
+	if (mt_site_kind__is_runtime(kind))
+		fprintf(f, ";[%s]", mt_site_kind__name(kind));
 	fprintf(f, " %lld\n", (long long)bytes);
 }
 
@@ -76,9 +82,9 @@ int mt_out_folded__report(FILE *f, const struct mt_output_cfg *cfg, const struct
 		const struct mt_row *row = &r->rows[i];
 
 		if (!row->nr_stacks)
-			put_stack(f, row->stack, row->nr_stack, row->bytes);
+			put_stack(f, row->kind, row->stack, row->nr_stack, row->bytes);
 		for (size_t j = 0; j < row->nr_stacks; j++)
-			put_stack(f, row->stacks[j].frames, row->stacks[j].nr_frames,
+			put_stack(f, row->kind, row->stacks[j].frames, row->stacks[j].nr_frames,
 				  row->stacks[j].bytes);
 	}
 	if (fflush(f) || ferror(f))

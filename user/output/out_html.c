@@ -298,9 +298,17 @@ static long child(struct builder *b, size_t parent, size_t frame)
 	return (long)b->nr_nodes - 1;
 }
 
-/* One stack into the tree, outermost frame first, down to the site frame. */
-static int add_stack(struct builder *b, const struct mt_frame *frames, size_t n, size_t site,
-		     __s64 bytes, __s64 count)
+#define MT_SITE_LEAF(id, name, summary) [MT_SITE_##id] = "[" name "]",
+static const char *const kind_leaf[MT_SITE__MAX] = {MT_SITE_KINDS(MT_SITE_LEAF)};
+#undef MT_SITE_LEAF
+
+/*
+ * One stack into the tree, outermost frame first, down to the site frame;
+ * a row of pymalloc arenas or interpreter mappings gets one more leaf,
+ * its kind ("[arena]", "[runtime]"), as in the folded output.
+ */
+static int add_stack(struct builder *b, enum mt_site_kind kind, const struct mt_frame *frames,
+		     size_t n, size_t site, __s64 bytes, __s64 count)
 {
 	size_t at = 0;
 
@@ -310,6 +318,15 @@ static int add_stack(struct builder *b, const struct mt_frame *frames, size_t n,
 		site = 0;
 	for (size_t i = n; i-- > site;) {
 		long f = frame_idx(b, &frames[i]);
+		long c = f < 0 ? f : child(b, at, (size_t)f);
+
+		if (c < 0)
+			return -ENOMEM;
+		at = (size_t)c;
+	}
+	if (mt_site_kind__is_runtime(kind)) {
+		const struct mt_frame leaf = {.function = kind_leaf[kind]};
+		long f = frame_idx(b, &leaf);
 		long c = f < 0 ? f : child(b, at, (size_t)f);
 
 		if (c < 0)
@@ -461,13 +478,14 @@ static int put_process(FILE *f, const struct mt_output_cfg *cfg, const struct mt
 	for (size_t i = 0; i < r->nr_rows; i++) {
 		const struct mt_row *row = &r->rows[i];
 
-		if (!row->nr_stacks &&
-		    add_stack(&b, row->stack, row->nr_stack, row->site, row->bytes, row->count))
+		if (!row->nr_stacks && add_stack(&b, row->kind, row->stack, row->nr_stack,
+						 row->site, row->bytes, row->count))
 			goto cleanup;
 		for (size_t j = 0; j < row->nr_stacks; j++) {
 			const struct mt_row_stack *s = &row->stacks[j];
 
-			if (add_stack(&b, s->frames, s->nr_frames, s->site, s->bytes, s->count))
+			if (add_stack(&b, row->kind, s->frames, s->nr_frames, s->site, s->bytes,
+				      s->count))
 				goto cleanup;
 		}
 	}

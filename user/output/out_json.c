@@ -10,7 +10,8 @@
  *    "events":{NAME:N for every other counter},
  *    "rss_bytes":N|null,"rss_anon_bytes":N|null,"swap_bytes":N|null,
  *    "untraced_growth_bytes":N,
- *    "sites":[{"file":S,"line":N,"function":S,"module":S,"bytes":N,
+ *    "kinds":{KIND:{"bytes":N,"count":N} for every kind},
+ *    "sites":[{"file":S,"line":N,"function":S,"module":S,"kind":KIND,"bytes":N,
  *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,
  *              "alloc_bytes":N,"alloc_count":N,
  *              "stack":[FRAME...],"site":N,
@@ -18,6 +19,10 @@
  *
  *   FRAME: {"function":S,"file":S,"line":N,"module":S,"addr":"0x..","inlined":B,
  *           "kind":"native"|"python","build_id":S}
+ *   KIND: "heap"|"mmap"|"pyobj"|"arena"|"runtime" (include/mt_kinds.h): the
+ *         C heap, anonymous mappings, CPython's allocator domains, pymalloc
+ *         arenas (the row's line first needed them), the interpreter's own
+ *         mappings. "kinds" sums every group (not only the rows shown).
  *
  * A frame's "build_id" is its module's GNU build-id in hex (null when the
  * module has none or is unknown, and for Python frames).
@@ -41,7 +46,7 @@
  *   {"diff":{"a":S,"b":S},"reports_a":N,"reports_b":N,"group_by":"line"|"stack",
  *    "bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,"growth_bytes":N,"growth_count":N,
  *    "rows":[{"state":"new"|"gone"|"both","file":S,"line":N,"function":S,"module":S,
- *             "addr":"0x..","bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,
+ *             "kind":KIND,"addr":"0x..","bytes_a":N,"bytes_b":N,"count_a":N,"count_b":N,
  *             "growth_bytes":N,"growth_count":N,"stack":[FRAME...]}]}
  *
  * rows largest growth first; "stack" is empty by line; "addr" is the site
@@ -178,6 +183,8 @@ static void json_row(FILE *f, const struct mt_row *row)
 	json_str(f, row->function);
 	fputs(",\"module\":", f);
 	json_str(f, row->module);
+	fputs(",\"kind\":", f);
+	json_str(f, mt_site_kind__name(row->kind));
 	fprintf(f,
 		",\"bytes\":%lld,\"count\":%lld,\"growth_bytes\":%lld,\"growth_streak\":%u"
 		",\"new\":%s,\"alloc_bytes\":%llu,\"alloc_count\":%llu,\"stack\":",
@@ -226,7 +233,12 @@ int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 	json_mem(f, "rss_anon_bytes", r->has_mem, r->rss_anon_bytes);
 	json_mem(f, "swap_bytes", r->has_mem, r->swap_bytes);
 	fprintf(f, ",\"untraced_growth_bytes\":%lld", (long long)r->untraced_growth_bytes);
-	fputs(",\"sites\":[", f);
+	fputs(",\"kinds\":{", f);
+	for (int k = 0; k < MT_SITE__MAX; k++)
+		fprintf(f, "%s\"%s\":{\"bytes\":%lld,\"count\":%lld}", k ? "," : "",
+			mt_site_kind__name(k), (long long)r->kinds[k].bytes,
+			(long long)r->kinds[k].count);
+	fputs("},\"sites\":[", f);
 	for (size_t i = 0; i < r->nr_rows; i++) {
 		if (i)
 			fputc(',', f);
@@ -264,6 +276,8 @@ int mt_out_json__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_
 		json_str(f, r->function);
 		fputs(",\"module\":", f);
 		json_str(f, r->module);
+		fputs(",\"kind\":", f);
+		json_str(f, mt_site_kind__name(r->kind));
 		fprintf(f,
 			",\"addr\":\"0x%llx\",\"bytes_a\":%lld,\"bytes_b\":%lld,\"count_a\":%lld,"
 			"\"count_b\":%lld,\"growth_bytes\":%lld,\"growth_count\":%lld,\"stack\":",

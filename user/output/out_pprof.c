@@ -13,7 +13,9 @@
  *
  * Values are the report's own (already scaled when sampling): a sample is
  * a row, [alloc_count, alloc_bytes, count, bytes], so per-line sums equal
- * the text and JSON reports'. Its locations are the row's stack from the
+ * the text and JSON reports'. A row of another kind than the C heap has
+ * the label kind = "mmap", "pyobj", "arena" or "runtime" (`go tool pprof
+ * -tagfocus kind=arena`). Its locations are the row's stack from the
  * site frame outwards, leaf first: the allocator and whatever it called
  * are not frames (the site is where the program asked for memory).
  *
@@ -42,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <zlib.h>
 #include "lib/htab.h"
 #include "lib/log.h"
@@ -68,6 +71,9 @@ enum {
 	VALUE_TYPE_UNIT = 2,
 	SAMPLE_LOCATION_ID = 1,
 	SAMPLE_VALUE = 2,
+	SAMPLE_LABEL = 3,
+	LABEL_KEY = 1,
+	LABEL_STR = 2,
 	MAPPING_ID = 1,
 	MAPPING_MEMORY_START = 2,
 	MAPPING_MEMORY_LIMIT = 3,
@@ -89,89 +95,208 @@ enum {
 	FUNCTION_FILENAME = 4,
 };
 
-/* An interned entry: its key bytes follow it. */
+/* An interned entry; its key bytes are in its table's arena. */
 struct entry {
-	struct mt_hnode node;
-	__u64 id;	/* string index, or function/location/mapping id */
-	__u64 lo, hi;	/* mappings: the lowest and highest address seen */
-	__u64 name;	/* mappings: string index of the module name */
-	__u64 build_id; /* mappings: string index of its build-id, 0 = unknown */
-	size_t len;
-	unsigned char key[];
+	__u64 hash;
+	__u64 id; /* string index, or function/location/mapping id */
+	size_t off, len;
 };
 
-/* One table of entries: ids are 1, 2, ... in insertion order (0 for strings). */
+/* What a mapping has besides its key (the module name): by mapping id - 1. */
+struct map_info {
+	__u64 lo, hi;	/* the lowest and highest address seen */
+	__u64 name;	/* string index of the module name */
+	__u64 build_id; /* string index of its build-id, 0 = unknown */
+};
+
+/*
+ * One table of entries: ids are 1, 2, ... in insertion order (0 for
+ * strings). Open addressing over a flat slot array and the keys in one
+ * arena: 100,000 sites make ~800,000 locations, and a node malloc'd per
+ * entry and chased per lookup cost more than the rest of the encoding.
+ */
 struct table {
-	struct mt_htab h;
-	struct entry **v; /* in insertion order */
+	__u64 *slots; /* the hash's high half | entry index + 1; 0 = empty */
+	size_t nr_slots;
+	struct entry *v; /* in insertion order; moves when it grows */
 	size_t nr, cap;
+	unsigned char *keys;
+	size_t keys_len, keys_cap;
+};
+
+/*
+ * The model's strings are shared (one pointer per distinct name or file):
+ * a small cache by pointer spares most lookups in the big tables.
+ */
+#define PTR_CACHE 4096
+struct ptr_cache {
+	const void *a, *b;
+	__u64 id;
 };
 
 struct enc {
 	struct table strs, funcs, locs, maps;
-	struct mt_pb out;   /* sample types and samples, then the rest */
-	struct mt_pb locpb; /* Location messages, in id order */
-	__u64 *ids;	    /* one sample's location ids */
+	struct ptr_cache *strc, *funcc; /* by string pointer; by (function, file) pointers */
+	struct map_info *map_info;	/* maps.nr of them */
+	struct mt_pb out;		/* sample types and samples, then the rest */
+	struct mt_pb locpb;		/* Location messages, in id order */
+	__u64 *ids;			/* one sample's location ids */
 	size_t ids_cap;
 	int err;
 };
 
-static void entry_free(struct mt_hnode *n)
-{
-	free(n); /* node is the first member */
-}
-
 static void table__free(struct table *t)
 {
-	mt_htab__clear(&t->h, entry_free);
-	free(t->h.buckets);
+	free(t->slots);
 	free(t->v);
+	free(t->keys);
 	memset(t, 0, sizeof(*t));
 }
 
-/* The entry for key, added when missing (*added set). NULL on -ENOMEM. */
+static const unsigned char *table__key(const struct table *t, const struct entry *en)
+{
+	return t->keys + en->off;
+}
+
+#define SLOT_TAG 0xffffffff00000000ULL
+#define HUGE_PAGE (2UL << 20)
+
+/*
+ * n zeroed slots. A large table is read at random, one slot per lookup:
+ * on huge pages (where the kernel gives them on request) its TLB misses
+ * go, which cost more than the rest of a lookup.
+ */
+static __u64 *slots__alloc(size_t n)
+{
+	size_t size = n * sizeof(__u64);
+	__u64 *p;
+
+	if (size < HUGE_PAGE)
+		return calloc(n, sizeof(__u64));
+	p = aligned_alloc(HUGE_PAGE, (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+	if (!p)
+		return NULL;
+	madvise(p, size, MADV_HUGEPAGE);
+	memset(p, 0, size);
+	return p;
+}
+
+/* n slots (a power of two, > twice the entries) and every entry placed again. */
+static int table__rehash(struct table *t, size_t n)
+{
+	__u64 *slots = slots__alloc(n);
+
+	if (!slots || t->nr >= 0xffffffffU)
+		goto nomem;
+	for (size_t i = 0; i < t->nr; i++) {
+		size_t j = t->v[i].hash & (n - 1);
+
+		while (slots[j])
+			j = (j + 1) & (n - 1);
+		slots[j] = (t->v[i].hash & SLOT_TAG) | (i + 1);
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->nr_slots = n;
+	return 0;
+nomem:
+	free(slots);
+	return -ENOMEM;
+}
+
+/* Sized for about n entries from the start: no growing on the way. 0 or -ENOMEM. */
+static int table__init(struct table *t, size_t n)
+{
+	size_t slots = 64;
+
+	while (slots < 2 * n + 2)
+		slots *= 2;
+	t->v = malloc((n + 1) * sizeof(*t->v));
+	if (!t->v)
+		return -ENOMEM;
+	t->cap = n + 1;
+	return table__rehash(t, slots);
+}
+
+/* Room for one more entry and len more key bytes: 0 or -ENOMEM. */
+static int table__reserve(struct table *t, size_t len)
+{
+	if (t->nr == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct entry *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	if (t->keys_len + len > t->keys_cap) {
+		size_t cap = t->keys_cap ? t->keys_cap : 4096;
+		unsigned char *k;
+
+		while (cap < t->keys_len + len)
+			cap *= 2;
+		k = realloc(t->keys, cap);
+		if (!k)
+			return -ENOMEM;
+		t->keys = k;
+		t->keys_cap = cap;
+	}
+	return (t->nr + 1) * 2 > t->nr_slots ? table__rehash(t, t->nr_slots ? t->nr_slots * 2 : 64)
+					     : 0;
+}
+
+/*
+ * The entry for key, added when missing (*added set). NULL on -ENOMEM.
+ * Valid until the next table__get on the same table.
+ */
 static struct entry *table__get(struct table *t, const void *key, size_t len, bool *added)
 {
 	__u64 hash = mt_hash_u64(mt_hash_bytes(key, len)); /* FNV-1a's low bits, mixed */
 	struct entry *e;
+	size_t j;
 
 	*added = false;
-	for (struct mt_hnode *n = mt_htab__first(&t->h, hash); n; n = mt_htab__next(n)) {
-		e = (struct entry *)n;
-		if (e->len == len && !memcmp(e->key, key, len))
+	if (table__reserve(t, len))
+		return NULL;
+	for (j = hash & (t->nr_slots - 1); t->slots[j]; j = (j + 1) & (t->nr_slots - 1)) {
+		if ((t->slots[j] ^ hash) & SLOT_TAG)
+			continue; /* another hash: its entry is not read */
+		e = &t->v[(t->slots[j] & 0xffffffffU) - 1];
+		if (e->hash == hash && e->len == len && !memcmp(table__key(t, e), key, len))
 			return e;
 	}
-	if (t->nr == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct entry **v = realloc(t->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		t->v = v;
-		t->cap = cap;
-	}
-	e = calloc(1, sizeof(*e) + len);
-	if (!e)
-		return NULL;
-	memcpy(e->key, key, len);
-	e->len = len;
-	if (mt_htab__add(&t->h, &e->node, hash)) {
-		free(e);
-		return NULL;
-	}
-	t->v[t->nr++] = e;
+	e = &t->v[t->nr];
+	*e = (struct entry){.hash = hash, .off = t->keys_len, .len = len};
+	if (len)
+		memcpy(t->keys + t->keys_len, key, len);
+	t->keys_len += len;
+	t->slots[j] = (hash & SLOT_TAG) | ++t->nr;
 	*added = true;
 	return e;
 }
 
 /* String table index of s (NULL and "" are 0); -ENOMEM sets e->err and gives 0. */
+static struct ptr_cache *ptr_cache__slot(struct ptr_cache *c, const void *a, const void *b)
+{
+	__u64 h = mt_hash_u64((__u64)(unsigned long)a * 31 + (__u64)(unsigned long)b);
+
+	return &c[h & (PTR_CACHE - 1)];
+}
+
 static __u64 str_idx(struct enc *e, const char *s)
 {
+	struct ptr_cache *pc = NULL;
 	struct entry *en;
 	bool added;
 
 	if (!s)
 		s = "";
+	if (e->strc) {
+		pc = ptr_cache__slot(e->strc, s, NULL);
+		if (pc->a == s)
+			return pc->id;
+	}
 	en = table__get(&e->strs, s, strlen(s), &added);
 	if (!en) {
 		e->err = -ENOMEM;
@@ -179,6 +304,8 @@ static __u64 str_idx(struct enc *e, const char *s)
 	}
 	if (added)
 		en->id = e->strs.nr - 1;
+	if (pc)
+		*pc = (struct ptr_cache){.a = s, .id = en->id};
 	return en->id;
 }
 
@@ -195,24 +322,38 @@ static void value_type(struct enc *e, __u32 field, const char *type, const char 
 /* Function id for (name, file); 0 on -ENOMEM. */
 static __u64 function_id(struct enc *e, const struct mt_frame *f)
 {
-	__u64 key[2] = {str_idx(e, f->function ? f->function : "??"), str_idx(e, f->file)};
+	const char *name = f->function ? f->function : "??";
+	struct ptr_cache *pc = NULL;
+	struct entry *en;
+	__u64 key[2];
 	bool added;
-	struct entry *en = table__get(&e->funcs, key, sizeof(key), &added);
 
+	if (e->funcc) {
+		pc = ptr_cache__slot(e->funcc, name, f->file);
+		if (pc->a == name && pc->b == f->file)
+			return pc->id;
+	}
+	key[0] = str_idx(e, name);
+	key[1] = str_idx(e, f->file);
+	en = table__get(&e->funcs, key, sizeof(key), &added);
 	if (!en) {
 		e->err = -ENOMEM;
 		return 0;
 	}
 	if (added)
 		en->id = e->funcs.nr;
+	if (pc)
+		*pc = (struct ptr_cache){.a = name, .b = f->file, .id = en->id};
 	return en->id;
 }
 
 /* Mapping id of a native frame's module (0: none), widened to cover addr. */
 static __u64 mapping_id(struct enc *e, const struct mt_frame *f)
 {
+	struct map_info *mi;
 	struct entry *en;
 	bool added;
+	__u64 id;
 
 	if (f->kind != MT_FRAME_NATIVE || !f->module)
 		return 0;
@@ -222,15 +363,24 @@ static __u64 mapping_id(struct enc *e, const struct mt_frame *f)
 		return 0;
 	}
 	if (added) {
-		en->id = e->maps.nr;
-		en->lo = en->hi = f->addr;
-		en->name = str_idx(e, f->module);
+		mi = realloc(e->map_info, e->maps.nr * sizeof(*mi));
+
+		if (!mi) {
+			e->err = -ENOMEM;
+			return 0;
+		}
+		e->map_info = mi;
+		id = en->id = e->maps.nr;
+		mi[id - 1] = (struct map_info){.lo = f->addr, .hi = f->addr};
+		mi[id - 1].name = str_idx(e, f->module);
 	}
-	if (!en->build_id && f->build_id && *f->build_id)
-		en->build_id = str_idx(e, f->build_id);
-	en->lo = f->addr < en->lo ? f->addr : en->lo;
-	en->hi = f->addr > en->hi ? f->addr : en->hi;
-	return en->id;
+	id = en->id;
+	mi = &e->map_info[id - 1];
+	if (!mi->build_id && f->build_id && *f->build_id)
+		mi->build_id = str_idx(e, f->build_id);
+	mi->lo = f->addr < mi->lo ? f->addr : mi->lo;
+	mi->hi = f->addr > mi->hi ? f->addr : mi->hi;
+	return id;
 }
 
 /*
@@ -283,8 +433,8 @@ static __u64 location_id(struct enc *e, const struct mt_frame *fr, size_t n)
 }
 
 /* One stack as one sample: from the site outwards, leaf first. */
-static void sample(struct enc *e, const struct mt_frame *stack, size_t nr_stack, size_t site,
-		   const __s64 values[4])
+static void sample(struct enc *e, enum mt_site_kind kind, const struct mt_frame *stack,
+		   size_t nr_stack, size_t site, const __s64 values[4])
 {
 	size_t nr = 0, m;
 
@@ -325,6 +475,14 @@ static void sample(struct enc *e, const struct mt_frame *stack, size_t nr_stack,
 			mt_pb__varint(&e->out, (__u64)values[i]);
 		mt_pb__end(&e->out, p);
 	}
+	if (kind != MT_SITE_HEAP && mt_site_kind__name(kind)) {
+		__u64 key = str_idx(e, "kind"), val = str_idx(e, mt_site_kind__name(kind));
+		size_t p = mt_pb__begin(&e->out, SAMPLE_LABEL);
+
+		mt_pb__u64(&e->out, LABEL_KEY, key);
+		mt_pb__u64(&e->out, LABEL_STR, val);
+		mt_pb__end(&e->out, p);
+	}
 	mt_pb__end(&e->out, m);
 }
 
@@ -339,7 +497,7 @@ static void row_samples(struct enc *e, const struct mt_row *row)
 			   row->bytes};
 
 	if (!row->nr_stacks) {
-		sample(e, row->stack, row->nr_stack, row->site, values);
+		sample(e, row->kind, row->stack, row->nr_stack, row->site, values);
 		return;
 	}
 	for (size_t i = 0; i < row->nr_stacks && !e->err; i++) {
@@ -347,7 +505,7 @@ static void row_samples(struct enc *e, const struct mt_row *row)
 
 		values[2] = st->count;
 		values[3] = st->bytes;
-		sample(e, st->frames, st->nr_frames, st->site, values);
+		sample(e, row->kind, st->frames, st->nr_frames, st->site, values);
 		values[0] = values[1] = 0;
 	}
 }
@@ -358,6 +516,9 @@ static void enc__free(struct enc *e)
 	table__free(&e->funcs);
 	table__free(&e->locs);
 	table__free(&e->maps);
+	free(e->map_info);
+	free(e->strc);
+	free(e->funcc);
 	mt_pb__free(&e->out);
 	mt_pb__free(&e->locpb);
 	free(e->ids);
@@ -367,15 +528,15 @@ static void enc__free(struct enc *e)
 static void tables(struct enc *e)
 {
 	for (size_t i = 0; i < e->maps.nr; i++) {
-		const struct entry *en = e->maps.v[i];
+		const struct map_info *mi = &e->map_info[i];
 		size_t m = mt_pb__begin(&e->out, PROFILE_MAPPING);
 
-		mt_pb__u64(&e->out, MAPPING_ID, en->id);
-		mt_pb__u64(&e->out, MAPPING_MEMORY_START, en->lo);
-		mt_pb__u64(&e->out, MAPPING_MEMORY_LIMIT, en->hi + 1);
-		mt_pb__u64(&e->out, MAPPING_FILENAME, en->name);
-		if (en->build_id)
-			mt_pb__u64(&e->out, MAPPING_BUILD_ID, en->build_id);
+		mt_pb__u64(&e->out, MAPPING_ID, e->maps.v[i].id);
+		mt_pb__u64(&e->out, MAPPING_MEMORY_START, mi->lo);
+		mt_pb__u64(&e->out, MAPPING_MEMORY_LIMIT, mi->hi + 1);
+		mt_pb__u64(&e->out, MAPPING_FILENAME, mi->name);
+		if (mi->build_id)
+			mt_pb__u64(&e->out, MAPPING_BUILD_ID, mi->build_id);
 		mt_pb__bool(&e->out, MAPPING_HAS_FUNCTIONS, true);
 		mt_pb__bool(&e->out, MAPPING_HAS_FILENAMES, true);
 		mt_pb__bool(&e->out, MAPPING_HAS_LINE_NUMBERS, true);
@@ -385,11 +546,11 @@ static void tables(struct enc *e)
 	/* already encoded as whole Location fields */
 	mt_pb__raw(&e->out, e->locpb.buf, e->locpb.len);
 	for (size_t i = 0; i < e->funcs.nr; i++) {
-		const struct entry *en = e->funcs.v[i];
+		const struct entry *en = &e->funcs.v[i];
 		__u64 key[2];
 		size_t m;
 
-		memcpy(key, en->key, sizeof(key));
+		memcpy(key, table__key(&e->funcs, en), sizeof(key));
 		m = mt_pb__begin(&e->out, PROFILE_FUNCTION);
 		mt_pb__u64(&e->out, FUNCTION_ID, en->id);
 		mt_pb__u64(&e->out, FUNCTION_NAME, key[0]);
@@ -398,7 +559,8 @@ static void tables(struct enc *e)
 		mt_pb__end(&e->out, m);
 	}
 	for (size_t i = 0; i < e->strs.nr; i++)
-		mt_pb__bytes(&e->out, PROFILE_STRING_TABLE, e->strs.v[i]->key, e->strs.v[i]->len);
+		mt_pb__bytes(&e->out, PROFILE_STRING_TABLE, table__key(&e->strs, &e->strs.v[i]),
+			     e->strs.v[i].len);
 }
 
 int mt_out_pprof__encode(const struct mt_output_cfg *cfg, const struct mt_report *r,
@@ -407,11 +569,22 @@ int mt_out_pprof__encode(const struct mt_output_cfg *cfg, const struct mt_report
 	char comment[128], comm[sizeof(r->comm) + 1];
 	__u64 default_type, type, unit, c1, c2 = 0;
 	struct enc e = {};
-	size_t m;
+	size_t m, frames = 0;
 	int err;
 
 	*buf = NULL;
 	*len = 0;
+	for (size_t i = 0; i < r->nr_rows; i++)
+		frames += r->rows[i].nr_stack;
+	/* optional: without them every lookup goes to the tables */
+	e.strc = calloc(PTR_CACHE, sizeof(*e.strc));
+	e.funcc = calloc(PTR_CACHE, sizeof(*e.funcc));
+	/* each table sized once for what the rows can hold (at most a frame each) */
+	if (table__init(&e.strs, frames + 64) || table__init(&e.funcs, frames + 1) ||
+	    table__init(&e.locs, frames + 1) || table__init(&e.maps, 64)) {
+		err = -ENOMEM;
+		goto out;
+	}
 	str_idx(&e, ""); /* string_table[0] must be "" */
 	value_type(&e, PROFILE_SAMPLE_TYPE, "alloc_objects", "count");
 	value_type(&e, PROFILE_SAMPLE_TYPE, "alloc_space", "bytes");
@@ -450,6 +623,7 @@ int mt_out_pprof__encode(const struct mt_output_cfg *cfg, const struct mt_report
 		*len = e.out.len;
 		mt_pb__init(&e.out); /* handed over */
 	}
+out:
 	enc__free(&e);
 	return err;
 }

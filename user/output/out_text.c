@@ -5,9 +5,10 @@
  *   memtrace: pid 1234 (app) report #3 at 12:00:05, final
  *   note: sampled every 512 KiB; bytes and counts are estimates
  *   memory: rss 24.0 MiB, anon 20.5 MiB, swap 0 B; traced 1.5 MiB
+ *   by kind: native heap 1.5 MiB in 1541, mappings 4000 B in 1
  *          bytes     count      growth  site
  *   ^    1.5 MiB      1536  +512.0 KiB  app.c:42 make_buffer [app]
- *         4000 B         1         new  util.c:10 xstrdup [app]
+ *         4000 B         1         new  mmap at util.c:10 map_it [app]
  *       12.0 KiB         3           =  parse [libfoo.so]
  *          160 B         2       -32 B  [libbar.so] 0x7f0012345678
  *   ^ = kept growing: grew in 2 or more reports in a row
@@ -22,7 +23,12 @@
  * ("new": the group was not there, "=": unchanged), and the site:
  * "file:line function [module]"; without a file "function [module]";
  * without either "[module] 0xADDR" (such a group is one address;
- * "[unknown]" without a module). Byte counts are exact below 10 KiB
+ * "[unknown]" without a module). A row of another kind than the C heap
+ * says so first: "mmap at SITE", "pyobj at SITE" (CPython's allocator
+ * domains), "runtime at SITE" (the interpreter's own mappings) and
+ * "pymalloc arena, first needed at SITE". The "by kind:" line sums every
+ * group per kind (with count); it is printed when some memory is not of
+ * the C heap. Byte counts are exact below 10 KiB
  * ("9999 B": small sizes, such as a leaked struct's, stay recognizable)
  * and have one decimal in the largest unit that keeps the value below
  * 1024 above ("10.0 KiB", "1.5 MiB"; see mt_bytes__format). The widths
@@ -99,6 +105,10 @@ static void put_safe(FILE *f, const char *s)
 
 static void put_site(FILE *f, const struct mt_row *row)
 {
+	if (row->kind == MT_SITE_ARENA)
+		fputs("pymalloc arena, first needed at ", f);
+	else if (row->kind != MT_SITE_HEAP && mt_site_kind__name(row->kind))
+		fprintf(f, "%s at ", mt_site_kind__name(row->kind));
 	if (!row->file && !row->function) {
 		fputc('[', f);
 		put_safe(f, row->module ? row->module : "unknown");
@@ -201,6 +211,30 @@ const char *mt_out_text__columns(char *buf, size_t size)
 	return buf;
 }
 
+/* The summary by kind, when some memory is not of the C heap. */
+static void put_kinds(FILE *f, const struct mt_report *r)
+{
+	bool first = true;
+	char bytes[32];
+	int k;
+
+	for (k = MT_SITE_HEAP + 1; k < MT_SITE__MAX; k++)
+		if (r->kinds[k].bytes || r->kinds[k].count)
+			break;
+	if (k == MT_SITE__MAX)
+		return;
+	fputs("by kind:", f);
+	for (k = 0; k < MT_SITE__MAX; k++) {
+		if (!r->kinds[k].bytes && !r->kinds[k].count)
+			continue;
+		fprintf(f, "%s %s %s in %lld", first ? "" : ",", mt_site_kind__summary(k),
+			mt_bytes__format(bytes, sizeof(bytes), r->kinds[k].bytes, false),
+			(long long)r->kinds[k].count);
+		first = false;
+	}
+	fputc('\n', f);
+}
+
 static void put_header(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r)
 {
 	char tbuf[32] = "??:??:??";
@@ -235,6 +269,7 @@ static void put_header(FILE *f, const struct mt_output_cfg *cfg, const struct mt
 		fprintf(f, "memory: rss %s, anon %s, swap %s; traced %s\n", rss, anon, swap,
 			mt_bytes__format(traced, sizeof(traced), r->total_bytes, false));
 	}
+	put_kinds(f, r);
 }
 
 static void put_rows(FILE *f, const struct mt_output_cfg *cfg, const struct mt_report *r)
@@ -325,7 +360,8 @@ int mt_out_text__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_
 	for (size_t i = 0; i < d->nr_rows; i++) {
 		const struct mt_diff_row *dr = &d->rows[i];
 		struct mt_frame site = {.addr = dr->addr};
-		struct mt_row row = {.file = dr->file,
+		struct mt_row row = {.kind = dr->kind,
+				     .file = dr->file,
 				     .line = dr->line,
 				     .function = dr->function,
 				     .module = dr->module,

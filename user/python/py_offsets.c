@@ -43,15 +43,19 @@
 #define PY_VER(maj, min) ((__u32)(maj) << 24 | (__u32)(min) << 16)
 #define PY_MINOR(v) ((v)&0xffff0000u)
 #define MIN_SUPPORTED PY_VER(3, 10)
-#define MAX_SUPPORTED PY_VER(3, 14)
-#define SUPPORTED_TEXT "supported: CPython 3.10-3.14, GIL builds"
+#define MAX_SUPPORTED PY_VER(3, 15)
+#define SUPPORTED_TEXT "supported: CPython 3.10-3.15, GIL builds"
+#define FREE_THREADED_TEXT \
+	"CPython %s (%s): a free-threaded build, not supported (" SUPPORTED_TEXT ")"
 
+/* pymalloc's arena: 1 MiB from 3.10 on (ARENA_BITS 20 with the radix tree) */
+#define ARENA_SIZE (1u << 20)
 #define RODATA_MAX (64u << 20)	       /* .rodata scanned for a version string */
 #define DEBUG_MAX 1024		       /* bytes of _Py_DebugOffsets read */
 #define SIZE_MAX_PLAUSIBLE (16u << 20) /* of any struct in _Py_DebugOffsets */
 #define MEMBERS_MAX 64		       /* PyMemberDef entries examined */
 
-/* PyTypeObject and PyMemberDef (x86-64, GIL builds, 3.10-3.14) */
+/* PyTypeObject and PyMemberDef (x86-64, GIL builds, 3.10-3.15) */
 #define TP_BASICSIZE 32
 #define TP_MEMBERS 240
 #define MEMBERDEF_SIZE 40
@@ -273,9 +277,13 @@ const struct mt_py_code_layout *mt_py__code_layout(__u32 version)
 {
 	size_t i;
 
-	for (i = 0; i < mt_py__code_tab_nr; i++)
-		if (mt_py__code_tab[i].version == PY_MINOR(version))
-			return &mt_py__code_tab[i];
+	for (i = 0; i < mt_py__code_tab_nr; i++) {
+		const struct mt_py_code_layout *l = &mt_py__code_tab[i];
+
+		if (PY_MINOR(version) >= l->version &&
+		    PY_MINOR(version) <= (l->last ? l->last : l->version))
+			return l;
+	}
 	return NULL;
 }
 
@@ -355,26 +363,40 @@ static int from_debug_offsets(struct detect *d, __u32 version, const struct mt_p
 			    "CPython %s: _Py_DebugOffsets is for version 0x%llx, Py_Version 0x%x",
 			    d->ver, (unsigned long long)v, version);
 	if (dbg_field(raw, 16))
-		return fail(d, -EOPNOTSUPP, "CPython %s: free-threaded build (%s)", d->ver,
-			    SUPPORTED_TEXT);
+		return fail(d, -EOPNOTSUPP, FREE_THREADED_TEXT, d->ver, d->path);
+
+	if (version < dl->first)
+		return fail(
+		    d, -EOPNOTSUPP,
+		    "CPython %s: a pre-release whose _Py_DebugOffsets layout is unknown (%s)",
+		    d->ver, SUPPORTED_TEXT);
 
 	rt_size = dbg_field(raw, dl->rt_size);
 	is_size = dbg_field(raw, dl->is_size);
 	ts_size = dbg_field(raw, dl->ts_size);
 	fr_size = dbg_field(raw, dl->fr_size);
 	co_size = dbg_field(raw, dl->co_size);
-#define FITS(pos, width, size) \
-	(dbg_field(raw, pos) <= SIZE_MAX_PLAUSIBLE && dbg_field(raw, pos) + (width) <= (size))
+	/*
+	 * Every offset comes from the target: it must lie inside its struct,
+	 * be aligned for its width (BPF rounds a frame field down to it), and
+	 * frame fields must lie in the bytes BPF copies of a frame.
+	 */
+#define FITS(pos, width, size)                                                                   \
+	(dbg_field(raw, pos) <= SIZE_MAX_PLAUSIBLE && dbg_field(raw, pos) + (width) <= (size) && \
+	 !(dbg_field(raw, pos) & ((width) ? (width)-1 : 0)))
+#define IN_FRAME(pos, width) \
+	(FITS(pos, width, fr_size) && dbg_field(raw, pos) + (width) <= MT_PY_FRAME_READ)
 	if (rt_size > SIZE_MAX_PLAUSIBLE || is_size > SIZE_MAX_PLAUSIBLE ||
 	    ts_size > SIZE_MAX_PLAUSIBLE || fr_size > SIZE_MAX_PLAUSIBLE ||
 	    co_size > SIZE_MAX_PLAUSIBLE || !FITS(dl->rt_interp_head, 8, rt_size) ||
 	    !FITS(dl->is_next, 8, is_size) || !FITS(dl->is_threads_head, 8, is_size) ||
 	    !FITS(dl->ts_next, 8, ts_size) || !FITS(dl->ts_current_frame, 8, ts_size) ||
-	    !FITS(dl->ts_thread_id, 8, ts_size) || !FITS(dl->fr_previous, 8, fr_size) ||
-	    !FITS(dl->fr_executable, 8, fr_size) || !FITS(dl->fr_instr_ptr, 8, fr_size) ||
-	    !FITS(dl->fr_owner, 1, fr_size) || !FITS(dl->co_firstlineno, 4, co_size) ||
+	    !FITS(dl->ts_thread_id, 8, ts_size) || !IN_FRAME(dl->fr_previous, 8) ||
+	    !IN_FRAME(dl->fr_executable, 8) || !IN_FRAME(dl->fr_instr_ptr, 8) ||
+	    !IN_FRAME(dl->fr_owner, 1) || !FITS(dl->co_firstlineno, 4, co_size) ||
 	    !FITS(dl->co_code_adaptive, 0, co_size))
 		return fail(d, -EPROTO, "CPython %s: implausible _Py_DebugOffsets", d->ver);
+#undef IN_FRAME
 #undef FITS
 
 	/* what user space reads from code objects and strings must agree */
@@ -388,10 +410,12 @@ static int from_debug_offsets(struct detect *d, __u32 version, const struct mt_p
 	    dbg_field(raw, dl->bytes_ob_sval) != lay->bytes_sval ||
 	    dbg_field(raw, dl->uni_state) != UNI_STATE ||
 	    dbg_field(raw, dl->uni_length) != UNI_LENGTH ||
-	    dbg_field(raw, dl->uni_ascii_size) != lay->ascii_size)
+	    dbg_field(raw, dl->uni_ascii_size) != lay->ascii_size ||
+	    (dl->uni_compact_size && dbg_field(raw, dl->uni_compact_size) != lay->compact_size) ||
+	    (dl->tp_basicsize && dbg_field(raw, dl->tp_basicsize) != TP_BASICSIZE))
 		return fail(d, -EPROTO,
-			    "CPython %s: _Py_DebugOffsets code/str/bytes layout differs from the "
-			    "%u.%u table",
+			    "CPython %s: _Py_DebugOffsets code/type/str/bytes layout differs from "
+			    "the %u.%u table",
 			    d->ver, version >> 24, (version >> 16) & 0xff);
 
 	off->rt_interp_head = dbg_field(raw, dl->rt_interp_head);
@@ -405,7 +429,8 @@ static int from_debug_offsets(struct detect *d, __u32 version, const struct mt_p
 	off->fr_previous = dbg_field(raw, dl->fr_previous);
 	off->fr_instr = dbg_field(raw, dl->fr_instr_ptr);
 	off->fr_owner = dbg_field(raw, dl->fr_owner);
-	off->owner_skip = 3; /* FRAME_OWNED_BY_CSTACK (3.13), _INTERPRETER (3.14) */
+	/* FRAME_OWNED_BY_CSTACK (3.13), _INTERPRETER (3.14, 3.15; CSTACK 4 went in 3.15) */
+	off->owner_skip = 3;
 	off->code_adaptive = dbg_field(raw, dl->co_code_adaptive);
 	off->co_firstlineno = dbg_field(raw, dl->co_firstlineno);
 	return 0;
@@ -502,6 +527,23 @@ static int check_code_type(struct detect *d, __u64 type, __u32 version,
 		return fail(d, -EPROTO, "CPython %s: co_firstlineno at %u, PyCode_Type says %u",
 			    d->ver, off->co_firstlineno, lay->co_firstlineno);
 	return 0;
+}
+
+static __u32 span_end(__u32 span, __s64 off, __u32 size)
+{
+	return off >= 0 && (__u64)off + size > span ? (__u32)off + size : span;
+}
+
+/* The end of the last frame field BPF uses, 8-byte aligned (fr_span). */
+static __u32 frame_span(const struct mt_py_offsets *o)
+{
+	__u32 span = 0;
+
+	span = span_end(span, o->fr_code, 8);
+	span = span_end(span, o->fr_previous, 8);
+	span = span_end(span, o->fr_instr, o->flags & MT_PY_LASTI_INDEX ? 4 : 8);
+	span = span_end(span, o->fr_owner, 1);
+	return (span + 7) & ~7U;
 }
 
 /* The module of the process's executable, by identity, else by path. */
@@ -616,8 +658,7 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 		goto cleanup;
 	}
 	if (ft) {
-		err = fail(&d, -EOPNOTSUPP, "CPython %s (%s): free-threaded build (%s)", d.ver,
-			   d.path, SUPPORTED_TEXT);
+		err = fail(&d, -EOPNOTSUPP, FREE_THREADED_TEXT, d.ver, d.path);
 		goto cleanup;
 	}
 	lay = mt_py__code_layout(version);
@@ -657,6 +698,15 @@ int mt_py__detect(pid_t pid, const struct mt_maps *maps, struct mt_py_offsets *o
 	off->runtime = runtime;
 	off->version = version;
 	off->code_mask = PY_MINOR(version) >= PY_VER(3, 14) ? ~3ULL : ~0ULL;
+	off->text_lo = mod->exec_start;
+	off->text_hi = mod->exec_end;
+	off->arena_size = ARENA_SIZE;
+	off->fr_span = frame_span(off);
+	if (off->fr_span > MT_PY_FRAME_READ) {
+		err = fail(&d, -EPROTO, "CPython %s: frame fields beyond %u bytes", d.ver,
+			   MT_PY_FRAME_READ);
+		goto cleanup;
+	}
 
 	/* 5. cross-check */
 	if (e.sym[SYM_CODE_TYPE].found) {

@@ -2,7 +2,8 @@
 /*
  * CPython detection: finds the interpreter in a process, its version and
  * _PyRuntime, and fills struct mt_py_offsets (include/mt_python.h) for the
- * BPF frame walker. Supported: CPython 3.10-3.14, GIL builds, x86-64.
+ * BPF frame walker. Supported: CPython 3.10-3.15, GIL builds, x86-64;
+ * free-threaded builds are refused.
  *
  *   3.13+       offsets read from _Py_DebugOffsets at the start of the
  *               target's _PyRuntime (layout chosen by minor version)
@@ -26,6 +27,7 @@
 /* What user space reads from code objects and the strings they point to. */
 struct mt_py_code_layout {
 	__u32 version;	      /* PY_VERSION_HEX of the minor version: 0x030c0000 */
+	__u32 last;	      /* last minor version with this layout; 0: only .version */
 	__u32 code_basicsize; /* PyCode_Type.tp_basicsize */
 	__u32 co_firstlineno; /* int */
 	__u32 co_filename;    /* str* */
@@ -44,6 +46,7 @@ struct mt_py_code_layout {
  */
 struct mt_py_debug_layout {
 	__u32 version; /* minor version: 0x030d0000 */
+	__u32 first;   /* first release with this layout (0x030f00f0: 3.15.0 final) */
 	__u32 total;   /* sizeof(_Py_DebugOffsets) */
 	__u32 rt_size, rt_interp_head;
 	__u32 is_size, is_next, is_threads_head;
@@ -51,8 +54,10 @@ struct mt_py_debug_layout {
 	__u32 fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
 	__u32 co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno,
 	    co_code_adaptive;
+	__u32 tp_basicsize; /* 0: not in this version's table (3.15+) */
 	__u32 bytes_ob_size, bytes_ob_sval;
 	__u32 uni_state, uni_length, uni_ascii_size;
+	__u32 uni_compact_size; /* 0: not in this version's table (3.15+) */
 };
 
 /*
@@ -79,7 +84,7 @@ const struct mt_py_code_layout *mt_py__code_layout(__u32 version);
 /* 3.10-3.12 walker offsets; .version is the minor version (0x030a0000), .runtime 0 */
 extern const struct mt_py_offsets mt_py__offsets_tab[];
 extern const size_t mt_py__offsets_tab_nr;
-/* 3.10-3.14 code-object layouts */
+/* 3.10-3.15 code-object layouts */
 extern const struct mt_py_code_layout mt_py__code_tab[];
 extern const size_t mt_py__code_tab_nr;
 /* 3.13+ _Py_DebugOffsets layouts */

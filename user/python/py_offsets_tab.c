@@ -3,8 +3,9 @@
  * Per-version CPython layouts (x86-64, GIL builds): data only.
  * Values from DWARF of pyenv 3.10.13, 3.11.7, 3.12.1, 3.13.0 and Debian's
  * 3.11.2, checked against live processes (shared/notes/cpython.md sections
- * 2-5); 3.14 from the v3.14.0 headers. Walker offsets for 3.13+ are not
- * here: they are read from the target's _Py_DebugOffsets.
+ * 2-5); 3.14 and 3.15 from the headers, checked against Debian sid's
+ * 3.14.10 and 3.15.2. Walker offsets for 3.13+ are not here: they are read
+ * from the target's _Py_DebugOffsets.
  */
 #include "python/py_offsets.h"
 
@@ -122,6 +123,7 @@ const struct mt_py_code_layout mt_py__code_tab[] = {
     },
     {
 	.version = 0x030e0000,
+	.last = 0x030f0000, /* 3.15: the same */
 	.code_basicsize = 208,
 	.co_firstlineno = 68,
 	.co_filename = 112,
@@ -139,7 +141,12 @@ const size_t mt_py__code_tab_nr = sizeof(mt_py__code_tab) / sizeof(mt_py__code_t
 /*
  * _Py_DebugOffsets: a 24-byte header (cookie "xdebugpy", version,
  * free_threaded) then groups of uint64 fields; 3.14 added fields inside
- * groups (interpreter_state, interpreter_frame, code_object) and new groups.
+ * groups (interpreter_state, interpreter_frame, code_object) and new groups;
+ * 3.15 grew thread_state from 9 to 16 fields, added err_stackitem,
+ * type_object.tp_basicsize/tp_dictoffset, heap_type_object,
+ * unicode_object.compactunicodeobject_size and gc generation stats (888
+ * bytes; the 3.15.0 betas differ: only final releases are accepted).
+ * A field at position 0 is absent in that version.
  */
 const struct mt_py_debug_layout mt_py__debug_tab[] = {
     {
@@ -201,6 +208,39 @@ const struct mt_py_debug_layout mt_py__debug_tab[] = {
 	.uni_state = 624,
 	.uni_length = 632,
 	.uni_ascii_size = 640,
+    },
+    {
+	.version = 0x030f0000,
+	.first = 0x030f00f0,
+	.total = 888,
+	.rt_size = 24,
+	.rt_interp_head = 40,
+	.is_size = 48,
+	.is_next = 64,
+	.is_threads_head = 72,
+	.ts_size = 176,
+	.ts_next = 192,
+	.ts_current_frame = 208,
+	.ts_thread_id = 240,
+	.fr_size = 312,
+	.fr_previous = 320,
+	.fr_executable = 328,
+	.fr_instr_ptr = 336,
+	.fr_owner = 352,
+	.co_size = 376,
+	.co_filename = 384,
+	.co_name = 392,
+	.co_qualname = 400,
+	.co_linetable = 408,
+	.co_firstlineno = 416,
+	.co_code_adaptive = 448,
+	.tp_basicsize = 512,
+	.bytes_ob_size = 696,
+	.bytes_ob_sval = 704,
+	.uni_state = 720,
+	.uni_length = 728,
+	.uni_ascii_size = 736,
+	.uni_compact_size = 744,
     },
 };
 const size_t mt_py__debug_tab_nr = sizeof(mt_py__debug_tab) / sizeof(mt_py__debug_tab[0]);

@@ -7,7 +7,9 @@
  *   attributes of the --group-by mode (strings by content, so frames from
  *   different symbolizers, or re-symbolized ones, still match). Strings are
  *   written as a tag byte (0 = NULL, 1 = present) followed by the text and
- *   its NUL; numbers as 8 raw bytes; each key starts with a kind letter.
+ *   its NUL; numbers as 8 raw bytes; each key starts with the site kind
+ *   (enum mt_site_kind, one byte: a line's arena and its heap blocks are
+ *   two groups), then a letter for the form of the key.
  *   When the attribute a mode groups by is unknown, the key falls back to
  *   function + module, then to module + address:
  *     line:     'L' file line function module
@@ -37,6 +39,7 @@
  *   when a row is built; total_count is the rounded sum over all groups.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
@@ -59,6 +62,7 @@ struct agg_stack {
 
 struct mt_group {
 	__u64 hash;
+	enum mt_site_kind kind;
 	/* this report */
 	__s64 bytes;
 	__s64 count_q;
@@ -91,6 +95,7 @@ struct agg_memo {
 	const char *file, *function, *module;
 	__u64 addr;
 	int line;
+	enum mt_site_kind kind;
 	struct mt_group *g; /* NULL: empty */
 };
 
@@ -207,8 +212,11 @@ static void key__fallback(struct mt_agg *a, const struct mt_frame *f)
 /* Encode the key of sample s into a->kbuf; see the design comment. */
 static int agg__make_key(struct mt_agg *a, const struct mt_sample *s, const struct mt_frame *site)
 {
+	unsigned char kind = (unsigned char)s->kind;
+
 	a->kbuf_len = 0;
 	a->kbuf_err = 0;
+	key__put(a, &kind, 1);
 	switch (a->opts.group_by) {
 	case MT_GROUP_LINE:
 		if (!site->file) {
@@ -385,7 +393,8 @@ struct mt_agg *mt_agg__new(const struct mt_agg_opts *opts)
 {
 	struct mt_agg *a;
 
-	if (!opts || opts->group_by < MT_GROUP_LINE || opts->group_by > MT_GROUP_STACK) {
+	if (!opts || opts->group_by < MT_GROUP_LINE || opts->group_by > MT_GROUP_STACK ||
+	    opts->nr_include > MT_AGG_MAX_FILTERS || opts->nr_exclude > MT_AGG_MAX_FILTERS) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -419,10 +428,11 @@ void mt_agg__begin(struct mt_agg *a)
 	memset(a->memo, 0, sizeof(a->memo));
 }
 
-/* What of frame f the key of a (non-stack) mode depends on; the rest zeroed. */
-static struct agg_memo memo__of(enum mt_group_by by, const struct mt_frame *f)
+/* What of sample s's frame f the key of a (non-stack) mode depends on; the rest zeroed. */
+static struct agg_memo memo__of(enum mt_group_by by, const struct mt_sample *s,
+				const struct mt_frame *f)
 {
-	struct agg_memo t = {0};
+	struct agg_memo t = {.kind = s->kind};
 
 	if (f->file && by == MT_GROUP_LINE) {
 		t.file = f->file;
@@ -447,14 +457,14 @@ static struct agg_memo *agg__memo(struct mt_agg *a, const struct agg_memo *t)
 
 	h ^= (__u64)(unsigned long)t->function * 0xc2b2ae3d27d4eb4fULL;
 	h ^= ((__u64)(unsigned long)t->module ^ t->addr) * 0x165667b19e3779f9ULL;
-	h ^= (__u64)(unsigned int)t->line * 0x27d4eb2f165667c5ULL;
+	h ^= ((__u64)(unsigned int)t->line ^ (__u64)t->kind << 32) * 0x27d4eb2f165667c5ULL;
 	return &a->memo[(h ^ h >> 29 ^ h >> 47) & (AGG_MEMO - 1)];
 }
 
 static bool memo__is(const struct agg_memo *m, const struct agg_memo *t)
 {
 	return m->g && m->file == t->file && m->function == t->function && m->module == t->module &&
-	       m->addr == t->addr && m->line == t->line;
+	       m->addr == t->addr && m->line == t->line && m->kind == t->kind;
 }
 
 /* The group of sample s (site: its line frame), created if new. */
@@ -479,6 +489,7 @@ static int agg__group(struct mt_agg *a, const struct mt_sample *s, const struct 
 		if (!g)
 			return -ENOMEM;
 		g->hash = hash;
+		g->kind = s->kind;
 		g->key_len = a->kbuf_len;
 		memcpy(g->key, a->kbuf, a->kbuf_len);
 		/* room was reserved above */
@@ -582,6 +593,24 @@ static int group__add_stack(struct mt_agg *a, struct mt_group *g, const struct m
 	return 0;
 }
 
+static bool any_match(const char *const *pats, size_t n, const char *file)
+{
+	for (size_t i = 0; i < n; i++)
+		if (file && !fnmatch(pats[i], file, 0))
+			return true;
+	return false;
+}
+
+/* The file filters of the options: is a sample whose line is in file kept? */
+static bool agg__keep(const struct mt_agg *a, const char *file)
+{
+	const struct mt_agg_opts *o = &a->opts;
+
+	if (any_match(o->exclude, o->nr_exclude, file))
+		return false;
+	return !o->nr_include || any_match(o->include, o->nr_include, file);
+}
+
 int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
 {
 	const struct mt_frame *site = &unknown_frame;
@@ -589,13 +618,17 @@ int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
 	struct mt_group *g;
 	int err;
 
+	if ((unsigned int)s->kind >= MT_SITE__MAX)
+		return -EINVAL;
 	if (s->nr_frames) {
 		if (!s->frames || s->site >= s->nr_frames)
 			return -EINVAL;
 		site = sample__frame(s, s->site);
 	}
+	if (!agg__keep(a, site->file))
+		return 0;
 	if (a->opts.group_by != MT_GROUP_STACK) {
-		t = memo__of(a->opts.group_by, site);
+		t = memo__of(a->opts.group_by, s, site);
 		m = agg__memo(a, &t);
 	}
 	if (m && memo__is(m, &t)) {
@@ -747,6 +780,7 @@ int mt_agg__end(struct mt_agg *a, struct mt_report *out)
 	struct agg_stack **scratch = NULL;
 	size_t nr_ents = 0, nr_rows, n = 0, max_stacks = 0;
 	__s64 total_bytes = 0, total_count_q = 0;
+	__s64 kind_bytes[MT_SITE__MAX] = {0}, kind_count_q[MT_SITE__MAX] = {0};
 
 	/* allocate first: past this point nothing can fail */
 	for (size_t i = 0; i < a->nr_groups; i++)
@@ -771,9 +805,12 @@ int mt_agg__end(struct mt_agg *a, struct mt_report *out)
 			continue;
 		total_bytes += g->bytes;
 		total_count_q += g->count_q;
+		kind_bytes[g->kind] += g->bytes;
+		kind_count_q[g->kind] += g->count_q;
 		g->streak = g->bytes > prev ? (g->in_prev ? g->prev_streak : 0) + 1 : 0;
 
 		memset(e, 0, sizeof(*e));
+		row->kind = g->kind;
 		row->bytes = g->bytes;
 		row->count = count_round(g->count_q);
 		if (row->bytes == 0 && row->count == 0)
@@ -839,6 +876,10 @@ int mt_agg__end(struct mt_agg *a, struct mt_report *out)
 	out->group_by = a->opts.group_by;
 	out->total_bytes = total_bytes;
 	out->total_count = count_round(total_count_q);
+	for (int k = 0; k < MT_SITE__MAX; k++) {
+		out->kinds[k].bytes = kind_bytes[k];
+		out->kinds[k].count = count_round(kind_count_q[k]);
+	}
 	out->total_growth_bytes = total_bytes - a->prev_total;
 	out->nr_groups = nr_ents;
 	out->rows = nr_rows ? rows : NULL;

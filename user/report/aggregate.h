@@ -11,6 +11,7 @@
 
 /* One BPF site after symbolization. */
 struct mt_sample {
+	enum mt_site_kind kind; /* samples of different kinds never share a group */
 	__s64 bytes;
 	__s64 count_q; /* MT_COUNT_ONE units */
 	__u64 alloc_bytes;
@@ -26,9 +27,22 @@ struct mt_sample {
 	size_t site; /* index of the frame that is "the line" */
 };
 
+/* --include / --exclude patterns kept at most (each) */
+#define MT_AGG_MAX_FILTERS 16
+
 struct mt_agg_opts {
 	enum mt_group_by group_by;
 	size_t top; /* rows kept; 0 = all */
+	/*
+	 * File filters, as tracemalloc's Filter on the most recent frame:
+	 * fnmatch(3) patterns on the file of a sample's line (its site frame).
+	 * A sample whose file matches an exclude pattern, or (with include
+	 * patterns) matches none of them, is left out of the report, totals
+	 * included; a site without a file matches no pattern. The strings
+	 * must outlive the aggregator.
+	 */
+	const char *include[MT_AGG_MAX_FILTERS], *exclude[MT_AGG_MAX_FILTERS];
+	size_t nr_include, nr_exclude;
 	/*
 	 * Ignored: every row gets its representative stack and all its
 	 * stacks (JSON always prints them); only the rows shown keep them
@@ -45,8 +59,10 @@ void mt_agg__free(struct mt_agg *a);
 /* Start a report: drops the samples of the previous one (keeps history). */
 void mt_agg__begin(struct mt_agg *a);
 /*
- * Add one sample; frames are copied as needed. 0, -ENOMEM, or -EINVAL when
- * site is not an index into frames (nr_frames == 0 is an unknown site).
+ * Add one sample (or leave it out: the file filters); frames are copied as
+ * needed. 0, -ENOMEM, or -EINVAL when
+ * site is not an index into frames (nr_frames == 0 is an unknown site) or
+ * kind is not a site kind.
  */
 int mt_agg__add(struct mt_agg *a, const struct mt_sample *s);
 /*

@@ -95,7 +95,8 @@ static int diff_add(struct diff_build *db, enum mt_group_by by, const struct mt_
 		    const struct mt_frame *frames, size_t nr, size_t site, __s64 bytes, __s64 count,
 		    bool side_b)
 {
-	struct mt_diff_row loc = {0};
+	struct mt_diff_row loc = {.kind = row->kind};
+	unsigned char kind = (unsigned char)row->kind;
 	struct diff_ent *e;
 	struct mt_hnode *n;
 	__u64 hash;
@@ -113,6 +114,7 @@ static int diff_add(struct diff_build *db, enum mt_group_by by, const struct mt_
 		loc.module = row->module;
 	}
 	db->k.len = 0;
+	kb_put(&db->k, &kind, 1);
 	if (by == MT_GROUP_LINE) {
 		kb_frame(&db->k, loc.file, loc.line, loc.function, loc.module, loc.addr);
 	} else {

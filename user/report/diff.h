@@ -10,7 +10,9 @@
  * stack's site frame (file and line; without a file function and module;
  * without either module and address), a stack all its frames. A row
  * saved without its stacks counts as its location (line) or its
- * representative stack (stack). Only the rows a report shows take part:
+ * representative stack (stack). A line's rows of different kinds (its
+ * heap blocks, the pymalloc arenas it first needed) stay apart, as in the
+ * reports. Only the rows a report shows take part:
  * record with --top 0 for a complete diff.
  */
 #ifndef MT_DIFF_H
@@ -25,6 +27,7 @@ enum mt_diff_state {
 };
 
 struct mt_diff_row {
+	enum mt_site_kind kind; /* of the rows it comes from: kinds never share a row */
 	/* line: the location; stack: the site frame's */
 	const char *file, *function, *module;
 	int line;

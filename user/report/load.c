@@ -600,11 +600,29 @@ static void stacks_free(struct mt_row_stack *v, size_t n)
 	free(v);
 }
 
+/* A site kind by name; a kind this version does not know is an error. */
+static int site_kind(struct jp *j, enum mt_site_kind *out)
+{
+	const char *s;
+
+	if (string(j, &s))
+		return j->rc;
+	for (int k = 0; s && k < MT_SITE__MAX; k++) {
+		if (!strcmp(s, mt_site_kind__name(k))) {
+			*out = (enum mt_site_kind)k;
+			return 0;
+		}
+	}
+	return BAD(j, "bad site kind");
+}
+
 static int row_member(struct jp *j, const char *key, void *ctx)
 {
 	struct mt_row *row = ctx;
 	unsigned long long v;
 
+	if (!strcmp(key, "kind"))
+		return site_kind(j, &row->kind);
 	if (!strcmp(key, "file"))
 		return string(j, &row->file);
 	if (!strcmp(key, "function"))
@@ -690,6 +708,28 @@ static int counter_member(struct jp *j, const char *key, void *ctx)
 			return u64(j, &r->counters[c]);
 	}
 	return skip_value(j, 1); /* a counter of another version */
+}
+
+static int kind_total_member(struct jp *j, const char *key, void *ctx)
+{
+	struct mt_kind_total *t = ctx;
+
+	if (!strcmp(key, "bytes"))
+		return s64(j, &t->bytes);
+	if (!strcmp(key, "count"))
+		return s64(j, &t->count);
+	return skip_value(j, 1);
+}
+
+static int kinds_member(struct jp *j, const char *key, void *ctx)
+{
+	struct mt_report *r = ctx;
+
+	for (int k = 0; k < MT_SITE__MAX; k++) {
+		if (!strcmp(key, mt_site_kind__name(k)))
+			return object(j, kind_total_member, &r->kinds[k]);
+	}
+	return skip_value(j, 1); /* a kind of another version */
 }
 
 struct report_ctx {
@@ -783,6 +823,8 @@ static int report_member(struct jp *j, const char *key, void *ctx)
 		return mem_field(j, c, &r->swap_bytes);
 	if (!strcmp(key, "untraced_growth_bytes"))
 		return s64(j, &r->untraced_growth_bytes);
+	if (!strcmp(key, "kinds"))
+		return object(j, kinds_member, r);
 	if (!strcmp(key, "sites")) {
 		struct rows_ctx rc = {.r = r};
 

@@ -8,7 +8,8 @@
  * bounds (line length, nesting, integer ranges, site indexes inside their
  * stacks); malformed input is an error naming its line, never a crash.
  * Unknown keys are skipped (a newer memtrace may add some); keys a older
- * one did not write ("stacks", "site", "kind", the rss fields) are optional.
+ *  one did not write ("stacks", "site", "kind", "kinds", the rss fields) are
+ * optional (a row without "kind" is of the C heap).
  * Empty lines are skipped; so is a last line without its newline that
  * is empty. "pid" and "sites" are required.
  */

@@ -7,6 +7,13 @@
 static const char *const counter_names[MT_CNT__MAX] = {MT_COUNTERS(MT_CNT_NAME)};
 #undef MT_CNT_NAME
 
+#define MT_SITE_NAME(id, name, summary) [MT_SITE_##id] = name,
+static const char *const site_kind_names[MT_SITE__MAX] = {MT_SITE_KINDS(MT_SITE_NAME)};
+#undef MT_SITE_NAME
+#define MT_SITE_SUMMARY(id, name, summary) [MT_SITE_##id] = summary,
+static const char *const site_kind_summaries[MT_SITE__MAX] = {MT_SITE_KINDS(MT_SITE_SUMMARY)};
+#undef MT_SITE_SUMMARY
+
 static const char *const group_by_names[] = {
     [MT_GROUP_LINE] = "line",
     [MT_GROUP_FUNCTION] = "function",
@@ -17,6 +24,21 @@ static const char *const group_by_names[] = {
 const char *mt_counter__name(enum mt_counter c)
 {
 	return (unsigned int)c < MT_CNT__MAX ? counter_names[c] : NULL;
+}
+
+const char *mt_site_kind__name(enum mt_site_kind k)
+{
+	return (unsigned int)k < MT_SITE__MAX ? site_kind_names[k] : NULL;
+}
+
+const char *mt_site_kind__summary(enum mt_site_kind k)
+{
+	return (unsigned int)k < MT_SITE__MAX ? site_kind_summaries[k] : NULL;
+}
+
+bool mt_site_kind__is_runtime(enum mt_site_kind k)
+{
+	return k == MT_SITE_ARENA || k == MT_SITE_RUNTIME;
 }
 
 const char *mt_group_by__name(enum mt_group_by g)

@@ -43,7 +43,8 @@ struct mt_row_stack {
  * (stack[site].addr), so file and function may both be NULL.
  */
 struct mt_row {
-	const char *file; /* NULL when unknown */
+	enum mt_site_kind kind; /* a group holds sites of one kind */
+	const char *file;	/* NULL when unknown */
 	const char *function;
 	const char *module;
 	int line;	    /* 0 when unknown or grouped by function/file */
@@ -75,6 +76,10 @@ struct mt_report {
 	__s64 total_bytes; /* over every group, not just the rows shown */
 	__s64 total_count;
 	__s64 total_growth_bytes;
+	/* outstanding bytes and allocations by kind, over every group */
+	struct mt_kind_total {
+		__s64 bytes, count;
+	} kinds[MT_SITE__MAX];
 	size_t nr_groups; /* groups before --top */
 	__u64 counters[MT_CNT__MAX];
 	struct mt_row *rows; /* sorted: growing groups first, then by bytes */
@@ -103,6 +108,15 @@ struct mt_report {
  */
 const char *mt_counter__name(enum mt_counter c);
 const char *mt_group_by__name(enum mt_group_by g);
+/* A site kind's name ("heap", "arena", ...) and its summary label ("pymalloc arenas") */
+const char *mt_site_kind__name(enum mt_site_kind k);
+const char *mt_site_kind__summary(enum mt_site_kind k);
+/*
+ * Memory the runtime holds for itself at a line, not the line's own
+ * blocks (pymalloc arenas, the interpreter's mappings): flame graphs give
+ * it a leaf of its own, "[arena]", under the line.
+ */
+bool mt_site_kind__is_runtime(enum mt_site_kind k);
 
 /* Frees rows, their stacks and frames; r itself not. NULL-safe. */
 void mt_report__free(struct mt_report *r);

@@ -40,9 +40,13 @@ struct target *mt_target__new(struct memtrace *mt, pid_t pid, __u64 start)
 	    .group_by = mt->opts->group_by,
 	    .top = mt->opts->top,
 	    .keep_stacks = true,
+	    .nr_include = mt->opts->nr_include,
+	    .nr_exclude = mt->opts->nr_exclude,
 	};
 	struct target *t = mt_targets__add(&mt->targets, pid, start);
 
+	memcpy(ao.include, mt->opts->include, sizeof(ao.include));
+	memcpy(ao.exclude, mt->opts->exclude, sizeof(ao.exclude));
 	if (!t) {
 		pr_err("pid %d: %s", pid, strerror(ENOMEM));
 		return NULL;
@@ -67,6 +71,28 @@ static bool target__probed(const struct target *t, const struct mt_plan *plan)
 	return false;
 }
 
+/*
+ * Stops where a process is about to unmap code: libc's exit() and
+ * dlclose(). Its mappings (dlopen()ed libraries too) are read there, while
+ * they are there, for its reports after they have gone.
+ */
+static void target__probe_unmaps(struct memtrace *mt, struct target *t, const struct mt_plan *plan)
+{
+	static const char *const funcs[] = {"exit", "dlclose"};
+
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
+		__u64 off;
+		int err = mt_elf__func_offset(plan->path, funcs[i], &off);
+
+		if (!err)
+			err = mt_loader__attach_stop(mt->loader, plan->path, off, t->pid,
+						     MT_PROC_UNMAPPING);
+		if (err)
+			pr_debug("pid %d: no stop at %s() in %s: %s", t->pid, funcs[i], plan->shown,
+				 strerror(-err));
+	}
+}
+
 /* Attach a planned set of probes to one process. 1: probed already. */
 static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_plan *plan)
 {
@@ -82,6 +108,8 @@ static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_
 	if (mt->opts->verbose)
 		mt_plan__log(plan);
 	err = mt_loader__attach(mt->loader, plan, t->pid);
+	if (!err)
+		target__probe_unmaps(mt, t, plan);
 	if (!err && t->nr_probed < sizeof(t->probed) / sizeof(t->probed[0])) {
 		t->probed[t->nr_probed].inode = plan->inode;
 		t->probed[t->nr_probed++].dev = plan->dev;
@@ -171,7 +199,7 @@ static void target__probe_finalize(struct memtrace *mt, struct target *t,
 	/* through the descriptor checked (mt_maps__module_open), not a path */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if (fd < 0 || mt_elf__func_offset(path, "Py_FinalizeEx", &fin) ||
-	    mt_loader__attach_finalize(mt->loader, path, fin, t->pid))
+	    mt_loader__attach_stop(mt->loader, path, fin, t->pid, MT_PROC_FINALIZE))
 		pr_warn("pid %d: no probe on Py_FinalizeEx: the final report shows what "
 			"is left after the interpreter's teardown",
 			t->pid);
@@ -275,7 +303,7 @@ static int check_pid(pid_t pid)
 /* Follow the target's forks, execs and exit from now on. */
 static int target__follow(struct memtrace *mt, struct target *t)
 {
-	__u32 flags = mt->follow_flags | (t->command ? MT_PROC_PTRACED : 0);
+	__u32 flags = mt->follow_flags | (t->awaiting ? MT_PROC_AWAIT_LIB : 0);
 	int err = mt_loader__follow(mt->loader, t->pid, flags);
 
 	if (err)
@@ -292,6 +320,21 @@ struct spawn_ctx {
 	int py_waits;  /* syscall stops left to wait for libpython's relocation */
 };
 
+/* Is the code of the file named base mapped in pid? */
+static bool alloc_code_mapped(pid_t pid, const char *base)
+{
+	struct mt_maps maps;
+	bool mapped = false;
+
+	if (mt_maps__read(pid, &maps))
+		return true; /* nothing to wait for */
+	for (size_t i = 0; i < maps.nr_mods && !mapped; i++)
+		mapped = !strcmp(basename_of(maps.mods[i].path), base) &&
+			 maps.mods[i].exec_end > maps.mods[i].exec_start;
+	mt_maps__free(&maps);
+	return mapped;
+}
+
 /* Called at each syscall stop of the command until its allocator is mapped. */
 static int spawn_ready(pid_t pid, void *arg)
 {
@@ -302,11 +345,13 @@ static int spawn_ready(pid_t pid, void *arg)
 	if (c->attached) {
 		/*
 		 * Python's layout is read once ld.so has relocated libpython,
-		 * which it does before running any of its code.
+		 * which it does before running any of its code; the modules
+		 * once the allocator's code is mapped (its first mapping, with
+		 * which it was probed, holds none).
 		 */
-		if (target__detect_python_now(c->mt, c->t) != -EAGAIN || --c->py_waits <= 0)
-			return 1;
-		return 0;
+		if (target__detect_python_now(c->mt, c->t) == -EAGAIN && --c->py_waits > 0)
+			return 0;
+		return alloc_code_mapped(pid, c->t->alloc_module) || --c->py_waits <= 0;
 	}
 	if (mt_maps__read(pid, &maps))
 		return 0;
@@ -335,7 +380,7 @@ static int spawn_ready(pid_t pid, void *arg)
 	mt_proc__comm(pid, c->t->comm);
 	c->attached = true;
 	c->py_waits = 100000;
-	return target__detect_python_now(c->mt, c->t) == -EAGAIN ? 0 : 1;
+	return spawn_ready(pid, arg);
 }
 
 static int start_command(struct memtrace *mt)
@@ -542,51 +587,102 @@ static void target__new_image(struct memtrace *mt, struct target *t)
 	mt_proc__comm(t->pid, t->comm);
 }
 
-int mt_target__exec(struct memtrace *mt, struct target *t)
+/*
+ * Stop a target at each new mapping (MT_PROC_AWAIT_LIB) while
+ * its allocator or its interpreter is yet to be found; or no more.
+ */
+static void target__await(struct memtrace *mt, struct target *t, bool on)
 {
-	struct spawn_ctx c = {.mt = mt, .t = t, .cmd = mt->opts->cmd[0]};
-	int err;
+	if (on && !mt_loader__can_await_lib(mt->loader))
+		on = false;
+	if (t->awaiting == on)
+		return;
+	t->awaiting = on;
+	target__follow(mt, t);
+}
 
-	target__new_image(mt, t);
-	err = mt_spawn__follow_exec(t->pid, spawn_ready, &c);
-	if (err)
-		return err;
+/*
+ * Python found mapped but not relocated yet (ld.so is still at work): a
+ * probe on the interpreter's start stops the process again, once it is
+ * relocated and before it runs any Python code.
+ */
+static void target__probe_py_start(struct memtrace *mt, struct target *t,
+				   const struct mt_maps *maps)
+{
+	static const char *const starts[] = {"_PyRuntime_Initialize", "Py_InitializeFromConfig",
+					     "Py_BytesMain"};
+	const struct mt_module *m = mt_maps__find_name(maps, "libpython");
+	char path[32];
+	__u64 off;
+	int fd;
+
+	if (t->py_start)
+		return;
+	if (!m)
+		m = mt_maps__find_name(maps, "python");
+	fd = m ? mt_maps__module_open(t->pid, maps, m->start) : -1;
+	if (fd < 0)
+		return;
+	/* through the descriptor checked (mt_maps__module_open), not a path */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]) && !t->py_start; i++)
+		t->py_start =
+		    !mt_elf__func_offset(path, starts[i], &off) &&
+		    !mt_loader__attach_stop(mt->loader, path, off, t->pid, MT_PROC_MAPPED);
+	close(fd);
+}
+
+/*
+ * A target stopped after an exec or at a new mapping (MT_PROC_MAPPED): its
+ * allocator once the new image maps it, then its interpreter; it is
+ * stopped again at its next new mapping until both are found.
+ */
+static void target__mapped(struct memtrace *mt, struct target *t)
+{
+	struct mt_maps maps;
+	int err = 0;
+
+	if (mt_maps__read(t->pid, &maps))
+		return;
+	if (t->replan) {
+		err = target__attach(mt, t, &maps);
+		t->replan = err == -ENOENT;
+		if (err < 0 && !t->replan)
+			pr_warn("pid %d (%s): not traced: %s", t->pid, t->comm, strerror(-err));
+		else if (!err)
+			pr_info("pid %d executed %s: probing %s", t->pid, t->comm, t->alloc_module);
+	}
+	err = t->replan ? 0 : target__detect_python(mt, t, &maps);
+	if (err == -EAGAIN)
+		target__probe_py_start(mt, t, &maps);
+	target__await(mt, t, t->replan || (err == -EAGAIN && !t->py_start));
+	mt_maps__free(&maps);
 	mt_sym_native__add_pid(mt->sym, t->pid);
-	pr_info("pid %d executed %s", t->pid, t->comm);
-	return 0;
 }
 
 /*
  * Per-process links: the new image of a process stopped at its exec. A
  * static image (its executable holds the allocator) is probed now, before
  * its first instruction. A dynamic one maps its C library later: the same
- * library file is probed already (the links follow the process), another
- * one is probed when a report round finds it mapped (t->replan).
+ * library file is probed already (the links follow the process); another
+ * one is probed when the process maps it (target__mapped), or, where the
+ * kernel cannot stop it there, when a report round finds it mapped.
  */
 static void target__replan(struct memtrace *mt, struct target *t)
 {
-	struct mt_maps maps;
-	int err;
-
 	target__new_image(mt, t);
 	if (mt->opts->all) {
 		mt_sym_native__add_pid(mt->sym, t->pid);
 		return; /* whole-host links see every image */
 	}
-	err = mt_maps__read(t->pid, &maps);
-	if (err)
-		return;
-	err = target__attach(mt, t, &maps);
-	mt_maps__free(&maps);
-	t->replan = err == -ENOENT;
-	if (err > 0)
+	t->replan = true;
+	t->py_start = false;
+	target__mapped(mt, t);
+	if (t->replan)
+		pr_debug("pid %d executed %s: probing it once its C library is mapped", t->pid,
+			 t->comm);
+	else
 		pr_debug("pid %d executed %s", t->pid, t->comm);
-	else if (!err)
-		pr_info("pid %d executed %s: probing %s", t->pid, t->comm, t->alloc_module);
-	else if (t->replan)
-		pr_debug("pid %d executed %s: planning it again once its C library is mapped",
-			 t->pid, t->comm);
-	mt_sym_native__add_pid(mt->sym, t->pid);
 }
 
 /*
@@ -659,10 +755,12 @@ int mt_session__lifecycle(struct memtrace *mt)
 		mt_session__progress();
 		if (a != MT_LC_IGNORE && a != MT_LC_FORGET)
 			pr_debug("pid %d: %s event: %s", e.pid,
-				 e.type == MT_PROC_FORK	      ? "fork"
-				 : e.type == MT_PROC_EXEC     ? "exec"
-				 : e.type == MT_PROC_FINALIZE ? "finalize"
-							      : "exit",
+				 e.type == MT_PROC_FORK	       ? "fork"
+				 : e.type == MT_PROC_EXEC      ? "exec"
+				 : e.type == MT_PROC_FINALIZE  ? "finalize"
+				 : e.type == MT_PROC_MAPPED    ? "mapped"
+				 : e.type == MT_PROC_UNMAPPING ? "unmapping"
+							       : "exit",
 				 mt_lc_action__name(a));
 		switch (a) {
 		case MT_LC_ADOPT:
@@ -670,6 +768,12 @@ int mt_session__lifecycle(struct memtrace *mt)
 			break;
 		case MT_LC_REPLAN:
 			target__replan(mt, t);
+			break;
+		case MT_LC_MAPPED:
+			target__mapped(mt, t);
+			break;
+		case MT_LC_REFRESH:
+			mt_target__symbolize_now(mt, t); /* a failed read said so */
 			break;
 		case MT_LC_RETIRE:
 			err = mt_target__retire(mt, t, !mt->opts->all);

@@ -8,7 +8,7 @@
  *   reports.c  report rounds: read maps, symbolize, aggregate, render
  *              (reads the session, never changes what is traced)
  *   targets.c, lifecycle.c   the target table and the lifecycle decisions
- *   spawn.c    running the command under ptrace until it is probed
+ *   spawn.c    running the command under ptrace until it is probed, then letting it go
  */
 #ifndef MT_SESSION_INTERNAL_H
 #define MT_SESSION_INTERNAL_H
@@ -30,6 +30,7 @@
 
 struct memtrace {
 	const struct mt_opts *opts;
+	__u64 drops_said[MT_CNT__MAX]; /* drop counters as last said on stderr */
 	struct mt_loader *loader;
 	struct mt_bpf_maps bpf;
 	struct mt_events *events;
@@ -81,8 +82,6 @@ int mt_session__start(struct memtrace *mt);
 void mt_session__refresh(struct memtrace *mt);
 /* Carry out the queued lifecycle events. 0 or -errno. */
 int mt_session__lifecycle(struct memtrace *mt);
-/* -- mode: the command executed a new program; probe it before it runs. */
-int mt_target__exec(struct memtrace *mt, struct target *t);
 /* A target exited: its final report (unless made, or -a), then drop it. */
 int mt_target__retire(struct memtrace *mt, struct target *t, bool report);
 /* Targets still to report on. */
@@ -125,6 +124,13 @@ int mt_session__report_round(struct memtrace *mt, const struct mt_snapshot *snap
 /* -a: a summary of the ranked processes (text), then a report of each. */
 int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
 			    const struct mt_host_row *rows, size_t nr, bool final);
+/*
+ * Before t unmaps code (a dlclose() or exit() stop): its mappings read
+ * again and every site not yet symbolized symbolized now, while the code
+ * is there; a library mapped later at the same addresses does not rename
+ * them. 0 or -errno.
+ */
+int mt_target__symbolize_now(struct memtrace *mt, struct target *t);
 /* The final report of one target (alive: Py_FinalizeEx, exit stop; or exited). */
 int mt_target__final_report(struct memtrace *mt, struct target *t, bool exited);
 /* Ring buffer callback: a new Python stack, read its code objects now. */

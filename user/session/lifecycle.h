@@ -7,13 +7,16 @@
  *   event  target found (pid and start time)      action
  *   FORK   -                                      ADOPT the child (per-process links)
  *   FORK   (-a, or not following)                 RESUME it if it was stopped, nothing else
- *   EXEC   yes, memtrace is its tracer (--)       IGNORE: ptrace shows the exec
  *   EXEC   yes                                    REPLAN: the old image's allocations went
  *   EXEC   no                                     RESUME if stopped
  *   EXIT   yes                                    RETIRE: final report (not -a), then forget
  *   EXIT   no                                     IGNORE (-a: FORGET the pid's records)
  *   FINALIZE yes                                  FINAL: its final report, then SIGCONT
  *   FINALIZE no                                   RESUME
+ *   MAPPED yes                                    MAPPED: probe what it mapped, SIGCONT
+ *   MAPPED no                                     RESUME
+ *   UNMAPPING yes                                 REFRESH: read its mappings, SIGCONT
+ *   UNMAPPING no                                  RESUME
  *
  * A start time that differs from the target's means another process that
  * reuses the pid: it is not that target.
@@ -33,12 +36,14 @@
 
 enum mt_lc_action {
 	MT_LC_IGNORE = 0,
-	MT_LC_RESUME, /* only send SIGCONT where the event says it was stopped */
-	MT_LC_ADOPT,  /* a new target for the child (stopped: attach, then SIGCONT) */
-	MT_LC_REPLAN, /* drop the old image of *t, plan the new one, SIGCONT */
-	MT_LC_RETIRE, /* *t exited: its last report, then drop it */
-	MT_LC_FORGET, /* -a: drop whatever the maps hold for the pid */
-	MT_LC_FINAL,  /* *t's interpreter is finalizing: its final report now (stopped) */
+	MT_LC_RESUME,  /* only send SIGCONT where the event says it was stopped */
+	MT_LC_ADOPT,   /* a new target for the child (stopped: attach, then SIGCONT) */
+	MT_LC_REPLAN,  /* drop the old image of *t, plan the new one, SIGCONT */
+	MT_LC_RETIRE,  /* *t exited: its last report, then drop it */
+	MT_LC_FORGET,  /* -a: drop whatever the maps hold for the pid */
+	MT_LC_FINAL,   /* *t's interpreter is finalizing: its final report now (stopped) */
+	MT_LC_MAPPED,  /* *t mapped code after an exec: its allocator or interpreter (stopped) */
+	MT_LC_REFRESH, /* *t is about to unmap code: its mappings while they are there (stopped) */
 };
 
 struct mt_lc_policy {

@@ -47,14 +47,19 @@ static int resolve_py(struct memtrace *mt, const struct target *t, const struct 
 	return err;
 }
 
+/* Python's import machinery: <frozen importlib._bootstrap> and _bootstrap_external */
+#define IMPORTLIB "<frozen importlib._bootstrap"
+
 /*
  * Symbolize one site into frames, innermost first: the call site ([SP] at
  * entry), then the frame-pointer stack above it, cut at the first address
  * in no module (what a function without frame pointers left in %rbp).
  * For a Python process the native frames stop at the first one inside the
- * interpreter and the Python frames follow; the innermost Python frame is
- * then the line. Otherwise the line is the first frame outside the
- * allocator's own library.
+ * interpreter and the Python frames follow; the innermost Python frame
+ * outside the import machinery is then the line (import-time allocations
+ * land on the line that imported), unless that importer's code object was
+ * gone before it could be read; else the innermost Python frame.
+ * Otherwise the line is the first frame outside the allocator's own library.
  */
 static size_t site_frames(struct memtrace *mt, const struct target *t, const struct mt_raw_site *s,
 			  struct mt_frame *frames, size_t max, size_t *site_idx, bool *complete)
@@ -63,7 +68,7 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	struct mt_py_frame py[MT_PY_MAX_DEPTH];
 	int n = 1, m, npy = 0;
 	size_t nf = 0;
-	bool site_set = false;
+	bool site_set = false, site_py_import = false;
 
 	if (s->key.py_stack && t->py_module[0])
 		npy = mt_stack_cache__python(mt->stacks, &mt->bpf, s->key.py_stack, py,
@@ -100,6 +105,7 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	}
 	for (int i = 0; i < npy && nf < max; i++) {
 		struct mt_frame *f = &frames[nf];
+		bool importing;
 
 		if (resolve_py(mt, t, &py[i], f)) {
 			/* freed (and maybe reused) before memtrace could read it */
@@ -108,9 +114,13 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 			f->addr = py[i].code;
 			f->function = "<python code object gone before it was read>";
 		}
-		if (!site_set) {
+		importing = f->file && !strncmp(f->file, IMPORTLIB, sizeof(IMPORTLIB) - 1);
+		if (!site_set || (site_py_import && !importing && f->file)) {
 			*site_idx = nf;
 			site_set = true;
+			site_py_import = importing;
+		} else if (site_py_import && !importing) {
+			site_py_import = false; /* an importer gone unread: keep importlib's line */
 		}
 		nf++;
 	}
@@ -151,6 +161,59 @@ static int write_error(struct memtrace *mt, int err)
 	       strerror(why));
 	return -EIO;
 }
+/*
+ * Drops are said where the user looks: a text report on the terminal
+ * carries them; JSON, pprof, a file or the live view get them on stderr,
+ * once each time a counter grew.
+ */
+static void say_drops(struct memtrace *mt, const struct mt_report *r)
+{
+	if (mt->opts->format == MT_FORMAT_TEXT && !mt->out_cfg.path && !mt->live)
+		return;
+	for (int c = 0; c < MT_CNT__MAX; c++) {
+		if (!mt_counter__is_drop(c) || r->counters[c] <= mt->drops_said[c])
+			continue;
+		mt->drops_said[c] = r->counters[c];
+		pr_warn("%s=%llu: %s", mt_counter__name(c), (unsigned long long)r->counters[c],
+			mt_counter__help(c));
+	}
+}
+
+/* A site's frames (MT_MAX_STACK_DEPTH * 4 of room), remembered when complete. */
+static size_t site_symbolize(struct memtrace *mt, const struct target *t,
+			     const struct mt_raw_site *s, struct mt_frame *frames, size_t *site)
+{
+	bool complete;
+	size_t n = site_frames(mt, t, s, frames, MT_MAX_STACK_DEPTH * 4, site, &complete);
+
+	if (complete && n)
+		mt_site_cache__put(mt->sites, &s->key, s->slot, frames, n, *site);
+	return n;
+}
+
+int mt_target__symbolize_now(struct memtrace *mt, struct target *t)
+{
+	struct mt_frame frames[MT_MAX_STACK_DEPTH * 4];
+	const struct mt_raw_site *sites;
+	struct mt_snapshot snap;
+	size_t nr_sites, site;
+	const struct mt_frame *table;
+	const __u32 *ids;
+	int err;
+
+	mt_sym_native__add_pid(mt->sym, t->pid);
+	err = mt_session__snapshot(mt, &snap);
+	if (err)
+		return err;
+	sites = mt_snapshot__process(&snap, (__u32)t->pid, &nr_sites);
+	for (size_t i = 0; i < nr_sites; i++) {
+		if (!mt_site_cache__ref(mt->sites, &sites[i].key, sites[i].slot, &table, &ids,
+					&site))
+			site_symbolize(mt, t, &sites[i], frames, &site);
+	}
+	mt_snapshot__free(&snap);
+	return 0;
+}
 
 static int report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
 			 bool final, bool exited)
@@ -173,6 +236,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		mt_session__progress();
 		if (!s->stats.bytes && !s->stats.count && !s->stats.alloc_count)
 			continue;
+		smp.kind = s->key.kind;
 		smp.bytes = s->stats.bytes;
 		smp.count_q = s->stats.count;
 		smp.alloc_bytes = s->stats.alloc_bytes;
@@ -180,16 +244,9 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		smp.nr_frames = mt_site_cache__ref(mt->sites, &s->key, s->slot, &smp.frames,
 						   &smp.ids, &smp.site);
 		if (!smp.nr_frames) {
-			bool complete;
-
 			smp.frames = frames;
 			smp.ids = NULL;
-			smp.nr_frames =
-			    site_frames(mt, t, s, frames, sizeof(frames) / sizeof(frames[0]),
-					&smp.site, &complete);
-			if (complete && smp.nr_frames)
-				mt_site_cache__put(mt->sites, &s->key, s->slot, frames,
-						   smp.nr_frames, smp.site);
+			smp.nr_frames = site_symbolize(mt, t, s, frames, &smp.site);
 		}
 		if (!smp.nr_frames)
 			continue;
@@ -217,6 +274,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	}
 	if (mt->live && !err)
 		err = mt_live__report(mt->live, &r);
+	say_drops(mt, &r);
 	mt_report__free(&r);
 	return err ? write_error(mt, err) : 0;
 }

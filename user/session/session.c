@@ -6,8 +6,8 @@
  * (new Python stacks, and forks, execs and exits of followed processes)
  * and the next report's time. Lifecycle events are queued as they arrive
  * and carried out between reports, never inside one. In -- mode the
- * command is also polled through ptrace: memtrace is its tracer for the
- * exec, signal and exit stops spawn.h describes.
+ * command, memtrace's child, is also reaped here when it ends (its exit
+ * status becomes memtrace's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -387,51 +387,20 @@ err_out:
 	return NULL;
 }
 
-/* -- mode: what the command's tracer sees. 0 or -errno. */
-static int poll_command(struct memtrace *mt, const sigset_t *intercept)
+/* -- mode: has the command ended? Its status kept, its target retired. 0 or -errno. */
+static int poll_command(struct memtrace *mt)
 {
 	struct target *t = mt_targets__find(&mt->targets, mt->cmd_pid, 0);
-	int status, err = 0;
+	int status;
 
 	if (t && !t->command)
 		t = NULL; /* a reused pid: the command is gone */
-	switch (mt_spawn__poll(mt->cmd_pid, intercept, &status)) {
-	case MT_CHILD_EXEC:
-		if (t)
-			err = mt_target__exec(mt, t);
-		else
-			mt_spawn__resume(mt->cmd_pid);
-		break;
-	case MT_CHILD_SIGNAL:
-		if (status == SIGURG && t && mt_loader__finalizing(mt->loader, t->pid)) {
-			/* Py_FinalizeEx: the final report, before teardown */
-			err = mt_target__final_report(mt, t, false);
-			t->final_reported = true;
-			mt_spawn__resume_signal(mt->cmd_pid, 0);
-		} else {
-			mt_spawn__resume_signal(mt->cmd_pid, status);
-		}
-		break;
-	case MT_CHILD_EXITING:
-		/* stopped in exit with its memory still there: the final report now */
-		if (t) {
-			mt_sym_native__add_pid(mt->sym, t->pid);
-			err = mt_target__final_report(mt, t, true);
-			t->final_reported = false;
-		}
-		mt_spawn__resume(mt->cmd_pid);
-		break;
-	case MT_CHILD_GONE:
-		mt->child_status = status;
-		mt->cmd_pid = signal_cmd = 0;
-		/* its exit event may be on its way: do not wait for it */
-		if (t)
-			err = mt_target__retire(mt, t, true);
-		break;
-	default:
-		break;
-	}
-	return err;
+	if (!mt_spawn__reap(mt->cmd_pid, &status))
+		return 0;
+	mt->child_status = status;
+	mt->cmd_pid = signal_cmd = 0;
+	/* its exit event may be on its way: do not wait for it */
+	return t ? mt_target__retire(mt, t, true) : 0;
 }
 
 /* --live: the view stays up after the targets went, until q. */
@@ -509,6 +478,7 @@ static int report_round(struct memtrace *mt, bool final)
  */
 static void wait_command(struct memtrace *mt)
 {
+	mt_loader__quiesce(mt->loader); /* then nothing stops after the last read */
 	if (mt->events)
 		mt_events__consume(mt->events);
 	mt_session__resume_all(mt);
@@ -522,20 +492,13 @@ static void wait_command(struct memtrace *mt)
 		int status;
 
 		signal_cmd = mt->cmd_pid; /* signals sent to memtrace go to it */
-		/* the command's ptrace stops come as SIGCHLD; poll at least every 100 ms */
+		/* its exit comes as SIGCHLD; poll at least every 100 ms */
 		poll(&pfd, 1, 100);
 		while (read(mt->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			;
-		switch (mt_spawn__poll(mt->cmd_pid, NULL, &status)) {
-		case MT_CHILD_NONE:
-			break;
-		case MT_CHILD_GONE:
+		if (mt_spawn__reap(mt->cmd_pid, &status)) {
 			mt->child_status = status;
 			mt->cmd_pid = signal_cmd = 0;
-			break;
-		default:
-			mt_spawn__resume(mt->cmd_pid);
-			break;
 		}
 	}
 }
@@ -544,11 +507,7 @@ int memtrace__run(struct memtrace *mt)
 {
 	const struct mt_opts *o = mt->opts;
 	double next = now_mono() + o->interval;
-	sigset_t intercept;
 	int err = 0;
-
-	sigemptyset(&intercept);
-	sigaddset(&intercept, SIGURG);
 
 	while (o->all || mt_session__live(mt) || mt->cmd_pid || live_holds(mt)) {
 		struct pollfd pfds[3] = {
@@ -561,7 +520,7 @@ int memtrace__run(struct memtrace *mt)
 		struct signalfd_siginfo si;
 		int n;
 
-		/* the command's ptrace stops come as SIGCHLD; poll them at least every 100 ms */
+		/* the command's exit comes as SIGCHLD; poll it at least every 100 ms */
 		if (mt->cmd_pid && timeout > 100)
 			timeout = 100;
 		signal_cmd = mt->cmd_pid;
@@ -591,7 +550,7 @@ int memtrace__run(struct memtrace *mt)
 		mt_events__consume(mt->events);
 		err = mt_session__lifecycle(mt);
 		if (!err && mt->cmd_pid)
-			err = poll_command(mt, &intercept);
+			err = poll_command(mt);
 		if (err)
 			break;
 		if (!o->all && !mt_session__live(mt) && !mt->cmd_pid) {
@@ -641,6 +600,7 @@ void memtrace__free(struct memtrace *mt)
 			mt->child_status = st;
 	}
 	/* processes stopped at a fork or exec memtrace has not handled */
+	mt_loader__quiesce(mt->loader);
 	if (mt->events)
 		mt_events__consume(mt->events);
 	mt_session__resume_all(mt);

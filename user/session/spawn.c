@@ -23,7 +23,8 @@ static void kill_child(pid_t pid)
 
 /*
  * Step a stopped child from syscall to syscall until ready() says so, then
- * let it run. 0, or a negative errno (the child is then killed or gone).
+ * let it go (detached). 0, or a negative errno (the child is then killed
+ * or gone).
  */
 static int step_until_ready(pid_t pid, mt_spawn_ready_fn ready, void *arg, const char *what)
 {
@@ -63,17 +64,12 @@ static int step_until_ready(pid_t pid, mt_spawn_ready_fn ready, void *arg, const
 			sig = WSTOPSIG(st); /* a real signal: deliver it */
 		}
 	}
-	if (ptrace(PTRACE_CONT, pid, NULL, NULL)) {
+	if (ptrace(PTRACE_DETACH, pid, NULL, NULL)) {
 		err = -errno;
 		kill_child(pid);
 		return err;
 	}
 	return 0;
-}
-
-int mt_spawn__follow_exec(pid_t pid, mt_spawn_ready_fn ready, void *arg)
-{
-	return step_until_ready(pid, ready, arg, "the command");
 }
 
 pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg)
@@ -122,8 +118,7 @@ pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg)
 		return -ECHILD;
 	}
 	if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
-		   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC |
-				  PTRACE_O_EXITKILL))) {
+		   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))) {
 		err = -errno;
 		pr_err("ptrace '%s': %s", argv[0], strerror(errno));
 		kill_child(pid);
@@ -135,56 +130,18 @@ pid_t mt_spawn__start(char **argv, mt_spawn_ready_fn ready, void *arg)
 	return pid;
 }
 
-enum mt_child_event mt_spawn__poll(pid_t pid, const sigset_t *intercept, int *status)
+bool mt_spawn__reap(pid_t pid, int *status)
 {
-	int st;
+	pid_t r;
 
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		siginfo_t si;
-		int sig;
-
-		if (r == 0)
-			return MT_CHILD_NONE;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			*status = 0;
-			return MT_CHILD_GONE;
-		}
-		if (WIFEXITED(st) || WIFSIGNALED(st)) {
-			*status = st;
-			return MT_CHILD_GONE;
-		}
-		if ((st >> 8) == (SIGTRAP | (PTRACE_EVENT_EXIT << 8)))
-			return MT_CHILD_EXITING;
-		if ((st >> 8) == (SIGTRAP | (PTRACE_EVENT_EXEC << 8)))
-			return MT_CHILD_EXEC;
-		if (st >> 16) {
-			/* another ptrace event: go on */
-			ptrace(PTRACE_CONT, pid, NULL, NULL);
-			continue;
-		}
-		sig = WSTOPSIG(st);
-		/* group-stop (no siginfo): without PTRACE_SEIZE it can only be resumed */
-		if (ptrace(PTRACE_GETSIGINFO, pid, NULL, &si))
-			sig = 0;
-		if (sig && intercept && sigismember(intercept, sig)) {
-			*status = sig;
-			return MT_CHILD_SIGNAL;
-		}
-		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
-	}
-}
-
-void mt_spawn__resume_signal(pid_t pid, int sig)
-{
-	ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
-}
-
-void mt_spawn__resume(pid_t pid)
-{
-	ptrace(PTRACE_CONT, pid, NULL, NULL);
+	do
+		r = waitpid(pid, status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return false;
+	if (r < 0)
+		*status = 0; /* reaped already: nothing to tell */
+	return true;
 }
 
 int mt_spawn__exit_code(int status)

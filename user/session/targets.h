@@ -27,10 +27,12 @@ struct target {
 	__u64 start;	     /* start time, clock ticks since boot; 0 = not known yet */
 	pid_t ppid;	     /* a followed child: its parent's pid; else 0 */
 	char comm[16];	     /* printable */
-	bool command;	     /* the command memtrace runs (-- mode), its tracer until it exits */
+	bool command;	     /* the command memtrace runs (-- mode), its parent */
 	bool done;	     /* final report written */
-	bool final_reported; /* -- mode: reported at Py_FinalizeEx, still running */
+	bool final_reported; /* reported at Py_FinalizeEx, still running */
 	bool replan;	     /* exec'd before its allocator was mapped: look for it again */
+	bool awaiting;	     /* stopped at each new mapping until replan and Python are done */
+	bool py_start;	     /* a stop probe waits for its interpreter's start */
 	char alloc_module[PATH_MAX]; /* basename of the allocator's file */
 	char py_module[PATH_MAX];    /* basename of the interpreter's file, "" if not Python */
 	struct mt_py_offsets py;     /* the interpreter's layout, when py_module is set */

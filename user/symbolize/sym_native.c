@@ -74,7 +74,8 @@ struct sym_elf {
 	__u64 dwfl_bias; /* Dwfl address - ELF vaddr; 0 in practice */
 	/* its fd and Elf are handed over to libdwfl by find_elf, then -1/NULL */
 	struct mt_elf file;
-	char *path; /* in the target's namespace; debuglink search */
+	char *path;    /* in the target's namespace; debuglink search */
+	bool dwarf_ok; /* has DWARF whose strings are bounded (dwarf__strings_bounded) */
 };
 
 struct sym_inode {
@@ -245,12 +246,48 @@ static struct sym_elf *elf__find(struct mt_sym_native *s, const unsigned char *i
 }
 
 /*
+ * libdw hands out strings as pointers into their sections and they are read
+ * up to their NUL: a string section (or .debug_info, whose inline strings
+ * are read alike) that does not end in a NUL would be read past its end.
+ * A well-formed one always does (.debug_info ends with a null entry).
+ */
+static bool dwarf__strings_bounded(Dwarf *dw)
+{
+	static const char *const names[] = {".debug_str", ".debug_line_str", ".debug_info"};
+	Elf *elf = dwarf_getelf(dw);
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx))
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		const char *name;
+		bool str = false;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+			str |= !strcmp(name, names[i]);
+		if (!str)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (d && d->d_size && ((const char *)d->d_buf)[d->d_size - 1])
+			return false;
+	}
+	return true;
+}
+
+/*
  * Take an open file (fd) and make it a sym_elf, or return the existing one
  * with the same build-id or identity. Consumes fd in all cases. NULL with
  * errno set when the file is not a usable ELF file (ENOEXEC) or on ENOMEM.
  */
 static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *path)
 {
+	Dwarf *dw;
 	struct sym_elf *e, *old;
 	Dwarf_Addr bias = 0;
 	__u64 low, high;
@@ -311,7 +348,9 @@ static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *pat
 		goto err_out;
 	e->dwfl_bias = bias;
 	/* find debug info now, while /proc/PID/root still resolves */
-	dwfl_module_getdwarf(e->mod, &bias);
+	dw = dwfl_module_getdwarf(e->mod, &bias);
+	/* corrupt DWARF: function names from the symbol table, no lines */
+	e->dwarf_ok = dw && dwarf__strings_bounded(dw);
 
 	err = mt_htab__add(&s->elfs, &e->node,
 			   elf_key_hash(e->build_id, e->build_id_len, e->dev, e->ino));
@@ -684,12 +723,12 @@ static struct sym_hit *symbolize(struct mt_sym_native *s, const struct sym_elf *
 	int i, n, line = 0;
 
 	symname = dwfl_module_addrinfo(e->mod, pc, &sym_off, &sym, NULL, NULL, NULL);
-	dl = dwfl_module_getsrc(e->mod, pc);
+	dl = e->dwarf_ok ? dwfl_module_getsrc(e->mod, pc) : NULL;
 	if (dl)
 		file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
 	if (!file || line < 0)
 		line = 0;
-	n = scopes__lines(e->mod, pc, file, line, lines, MAX_INLINE);
+	n = e->dwarf_ok ? scopes__lines(e->mod, pc, file, line, lines, MAX_INLINE) : 0;
 	if (n == 0 && (symname || file)) {
 		lines[0] = (struct sym_line){.file = file, .line = line};
 		n = 1;

@@ -70,7 +70,7 @@
 #define CACHE_MAX (128u << 20) /* bytes of line tables cached per process */
 #define TYPE_NAME_MAX 16
 
-/* PyObject, PyTypeObject, PyASCIIObject (x86-64, GIL builds, 3.10-3.14) */
+/* PyObject, PyTypeObject, PyASCIIObject (x86-64, GIL builds, 3.10-3.15) */
 #define OB_TYPE 8
 #define TP_NAME 24
 #define TP_BASICSIZE 32

@@ -19,7 +19,7 @@ WARM = [(i, i) for i in range(200000)][::2048]  # @noise
 
 def handle_request(n, size):
     for _ in range(n):
-        KEEP.append(bytearray(size))  # @leak bytes=5000000 exact=5000020 count=20
+        KEEP.append(bytearray(size))  # @leak bytes=5000000 exact=5000020 bytearray count=20
 
 
 def main():
