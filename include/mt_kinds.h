@@ -90,9 +90,9 @@ enum mt_site_kind { MT_SITE_KINDS(MT_SITE_ENUM) MT_SITE__MAX };
 	  "forks, execs or exits not announced (ring buffer full)")                              \
 	X(UNWIND_COPIES, "unwind_copies", 0,                                                     \
 	  "stacks copied for user space to unwind (a return address with no rule yet)")          \
-	X(UNWIND_PARTIAL, "unwind_partial", 1,                                                   \
-	  "stacks cut at a return address with no rule yet and not copied (rate limit, "         \
-	  "ring buffer full)")                                                                   \
+	X(UNWIND_PARTIAL, "unwind_partial", 0,                                                   \
+	  "stacks cut at a return address with no rule yet and not copied (a burst on a new "    \
+	  "path before user space answered, ring buffer full); lines and bytes stay exact")      \
 	X(UNWIND_STOP, "unwind_stop", 0, "stacks ended at code with no usable CFI")
 
 #define MT_CNT_ENUM(id, name, drop, help) MT_CNT_##id,

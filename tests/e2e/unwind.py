@@ -17,7 +17,8 @@ compare as they are.
     caller of malloc to _start, past main; inlined frames and the tail-call
     frames gdb rebuilds from DWARF call sites left out: a tail call leaves
     no return address on the stack); the marker's bytes
-    and count times 3 at the xmalloc line; no drop (unwind_partial 0); at
+    and count times 3 at the xmalloc line; no drop, no stack left partial
+    (events.unwind_partial 0); at
     most 8 stack copies (the first round's 8 allocations; the 16 later ones
     walked in BPF), every one unwound to the outermost frame (-v);
   - unwind-same-stacks: both builds give the same stacks, function by
@@ -166,6 +167,8 @@ def check_build(name):
                                          " <- ".join(str(f) for f, _ in stacks[size])))
     STATE[name] = stacks
     ev = rep.get("events") or {}
+    if ev.get("unwind_partial") != 0:
+        errs.append("events.unwind_partial=%s, want 0" % ev.get("unwind_partial"))
     copies = ev.get("unwind_copies")
     if not isinstance(copies, int) or not 1 <= copies <= 8:
         errs.append("events.unwind_copies=%s, want 1..8 (the first round's allocations)"
