@@ -168,7 +168,18 @@ $(OUTPUT)/targets/leak_wrap_jes: tests/targets/leak_wrap.c | $(OUTPUT)/targets
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -Wl,-Bstatic -ljemalloc_pic -Wl,-Bdynamic -lstdc++ -lm -ldl
 
-targets: $(TARGETS) $(CXX_TARGETS)
+
+# the CFI unwinder's target: optimised, no frame pointers; and the same
+# source with frame pointers, whose stacks must be the same
+UNWIND_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -Wall -Werror
+$(OUTPUT)/targets/unwind_deep: tests/targets/unwind_deep.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(UNWIND_CFLAGS) -fomit-frame-pointer $< -o $@
+$(OUTPUT)/targets/unwind_deep_fp: tests/targets/unwind_deep.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(UNWIND_CFLAGS) -fno-omit-frame-pointer $< -o $@
+
+targets: $(TARGETS) $(CXX_TARGETS) $(OUTPUT)/targets/unwind_deep_fp
 
 unit: $(OUTPUT)/unit-tests
 	$(Q)$(OUTPUT)/unit-tests
@@ -176,7 +187,7 @@ unit: $(OUTPUT)/unit-tests
 # every end-to-end runner runs; the target fails if any failed
 E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py \
 	       tests/e2e/outputs_pprof.py tests/e2e/outputs_html.py tests/e2e/live.py \
-	       tests/e2e/hostile.py tests/e2e/symbols.py tests/e2e/alloc.py
+	       tests/e2e/hostile.py tests/e2e/symbols.py tests/e2e/alloc.py tests/e2e/unwind.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 
@@ -265,7 +276,14 @@ $(OUTPUT)/bench/%: tests/bench/%.c
 	$(Q)$(CC) -std=gnu11 -O2 -g -fno-omit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
 		-pthread -Wall -Werror $< -o $@
 
-bench: memtrace $(BENCH_BINS) $(OUTPUT)/unit-tests
+# the same workload without frame pointers: the CFI unwinder's bench rows
+$(OUTPUT)/bench/churn-nofp: tests/bench/churn.c
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -g -fomit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
+		-pthread -Wall -Werror $< -o $@
+
+bench: memtrace $(BENCH_BINS) $(OUTPUT)/bench/churn-nofp $(OUTPUT)/unit-tests
 	$(Q)$(PYTHON) tests/bench/run.py
 
 deps:

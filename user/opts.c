@@ -61,6 +61,7 @@ enum {
 	OPT_MAX_STACKS,
 	OPT_STACK_STORAGE,
 	OPT_NO_STACKS,
+	OPT_UNWIND,
 	OPT_ATTACH_MODE,
 	OPT_FLOOR,
 	OPT_SAMPLE_RATE,
@@ -146,6 +147,10 @@ static const struct argp_option options[] = {
     {"stack-storage", OPT_STACK_STORAGE, "N", 0,
      "Entries of each stack map, native and Python (default 65536)", 6},
     {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 6},
+    {"unwind", OPT_UNWIND, "HOW", 0,
+     "Native stacks by cfi (DWARF CFI rules, learned lazily; code without frame pointers "
+     "too; the default but with -a) or fp (frame pointers only; the -a default)",
+     6},
     {"attach-mode", OPT_ATTACH_MODE, "MODE", 0,
      "auto (default), session, multi or perf: how probes attach", 6},
     {"syscall-tracepoints", OPT_SYSCALL_TPS, "WHEN", 0,
@@ -389,6 +394,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			BAD("invalid --prefix '%s': letters, digits and _ (at most 32)", arg);
 		o->prefix = arg;
 		break;
+	case OPT_UNWIND:
+		if (!strcmp(arg, "cfi"))
+			o->unwind_cfi = MT_WHEN_ON;
+		else if (!strcmp(arg, "fp"))
+			o->unwind_cfi = MT_WHEN_OFF;
+		else
+			BAD("invalid --unwind '%s': cfi or fp", arg);
+		break;
 	case OPT_NO_FOLLOW_FORKS:
 		o->no_follow_forks = true;
 		break;
@@ -512,6 +525,9 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		o->sample_rate = 512 * 1024;
 	if (o->syscall_tps == MT_WHEN_AUTO)
 		o->syscall_tps = o->all ? MT_WHEN_ON : MT_WHEN_OFF;
+	/* -a: every process's new paths would ask the unwinder; frame pointers unless asked */
+	if (o->unwind_cfi == MT_WHEN_AUTO)
+		o->unwind_cfi = o->all ? MT_WHEN_OFF : MT_WHEN_ON;
 	if (o->floor && o->attach_mode != MT_ATTACH_AUTO && o->attach_mode != MT_ATTACH_SESSION) {
 		pr_err("--floor needs session links (--attach-mode session)");
 		return -EINVAL;

@@ -47,6 +47,7 @@ struct mt_opts {
 	int verbose;
 	__u32 max_allocs, max_sites, stack_storage;
 	bool no_stacks;
+	enum mt_when unwind_cfi; /* --unwind: CFI rules (ON), frame pointers (OFF); AUTO resolved */
 	enum mt_attach_mode attach_mode;
 	enum mt_floor floor;
 	__u64 sample_rate;	  /* bytes, 0 = record everything */

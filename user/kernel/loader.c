@@ -87,8 +87,8 @@ struct mt_loader {
 	size_t nr_pids;
 	__u64 nr_allocs;	    /* entries of the allocation table */
 	__u32 nr_sites, nr_stripes; /* site slots, stripes of their totals */
-	void *mem[3];		    /* mapped arrays: site keys, site totals, sampled counts */
-	size_t mem_len[3];
+	void *mem[4]; /* mapped arrays: site keys, site totals, sampled counts, unwind rules */
+	size_t mem_len[4];
 };
 
 const char *mt_attach_mode__name(enum mt_attach_mode m)
@@ -194,6 +194,7 @@ static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_at
 	skel->rodata->mt_max_size = opts->max_size;
 	skel->rodata->mt_self_tgid = getpid();
 	skel->rodata->mt_want_stacks = opts->stacks;
+	skel->rodata->mt_unwind_cfi = opts->unwind_cfi;
 	skel->rodata->mt_want_age = opts->ages;
 	skel->rodata->mt_py_depth = opts->python_depth;
 	skel->rodata->mt_procs_all = opts->procs_all;
@@ -881,6 +882,10 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 			err = map_array(l, 1, skel->maps.mt_site_stats,
 					(size_t)l->nr_sites * l->nr_stripes *
 					    sizeof(struct mt_site_stats));
+		if (!err)
+			err = map_array(l, 3, skel->maps.mt_unwind_rules,
+					(size_t)MT_UNWIND_BUCKETS * MT_UNWIND_WAYS *
+					    sizeof(struct mt_unwind_entry));
 		if (!err && skel->rodata->mt_sample_rate)
 			err = map_array(l, 2, skel->maps.mt_sampled,
 					MT_SAMPLED_SLOTS * sizeof(__u64));
@@ -896,9 +901,12 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 	m->py_stacks = bpf_map__fd(skel->maps.mt_py_stacks);
 	m->py_events = bpf_map__fd(skel->maps.mt_py_events);
 	m->proc_events = bpf_map__fd(skel->maps.mt_proc_events);
+	m->unwind_asked = bpf_map__fd(skel->maps.mt_unwind_asked);
+	m->unwind_events = bpf_map__fd(skel->maps.mt_unwind_events);
 	m->nr_allocs = l->nr_allocs;
 	m->spill_nr = &skel->bss->mt_spill_nr;
 	m->site_keys = l->mem[0];
+	m->unwind_rules = l->mem[3];
 	m->site_stats = l->mem[1];
 	m->nr_sites = l->nr_sites;
 	m->nr_stripes = l->nr_stripes;
@@ -920,7 +928,7 @@ void mt_loader__free(struct mt_loader *l)
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);
 	free(l->pids);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (l->mem[i])
 			munmap(l->mem[i], l->mem_len[i]);
 	memtrace_bpf__destroy(l->skel);

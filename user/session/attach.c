@@ -58,6 +58,8 @@ struct target *mt_target__new(struct memtrace *mt, pid_t pid, __u64 start)
 		return NULL;
 	}
 	mt_proc__comm(pid, t->comm);
+	if (mt->opts->unwind_cfi == MT_WHEN_ON)
+		mt_unwinder__prepare(mt->unwinder, (__u32)pid);
 	return t;
 }
 
@@ -633,6 +635,7 @@ void mt_session__purge(struct memtrace *mt)
 static void target__forget(struct memtrace *mt, struct target *t)
 {
 	mt_site_cache__forget(mt->sites, t->pid);
+	mt_unwinder__forget(mt->unwinder, (__u32)t->pid);
 	mt_sym_native__forget_pid(mt->sym, t->pid);
 	mt_sym_python__forget_pid(mt->pysym, t->pid);
 	if (t->py_module[0])

@@ -21,6 +21,7 @@
 #include "kernel/reader.h"
 #include "kernel/reclaim.h"
 #include "kernel/stackcache.h"
+#include "kernel/unwinder.h"
 #include "opts.h"
 #include "output/live.h"
 #include "output/output.h"
@@ -35,6 +36,7 @@ struct memtrace {
 	struct mt_loader *loader;
 	struct mt_bpf_maps bpf;
 	struct mt_events *events;
+	struct mt_unwinder *unwinder; /* stacks BPF could not unwind yet */
 	struct mt_sym_native *sym;
 	struct mt_sym_python *pysym;
 	struct mt_stack_cache *stacks;
