@@ -52,6 +52,7 @@ struct mt_opts {
 	bool python_allocators;	  /* probe PyMem_Raw / PyMem / PyObject too */
 	__u32 python_depth;	  /* Python frames walked per allocation */
 	bool pymalloc_off;	  /* -- mode: run with PYTHONMALLOC=malloc */
+	int py_objects;		  /* --py-objects: 0 off, 1 racy walk, 2 stop the process */
 	enum mt_when syscall_tps; /* mmap, munmap, mremap by tracepoints (else uprobes) */
 	/* --include / --exclude GLOB: file filters of the reports (report/aggregate.h) */
 	const char *include[MT_AGG_MAX_FILTERS], *exclude[MT_AGG_MAX_FILTERS];
