@@ -177,7 +177,11 @@ MT_TEST(py_objects_gc_state)
 	memset(mem, 0, sizeof(mem));
 	put(BASE + 40, BASE + 0x1000);
 	ASSERT_EQ(mt_py_objects__gc_state(&off, fake_read, NULL, &gc), 0, "3.12");
-	ASSERT_EQ(gc, BASE + 0x1000 + 112, "3.12 gc");
+	ASSERT_EQ(gc, BASE + 0x1000 + 112, "3.12 gc (head: no main)");
+	put(BASE + 48, BASE + 0x2000); /* interpreters.main, not head (a subinterpreter) */
+	ASSERT_EQ(mt_py_objects__gc_state(&off, fake_read, NULL, &gc), 0, "3.12 main");
+	ASSERT_EQ(gc, BASE + 0x2000 + 112, "3.12 main gc");
+	put(BASE + 48, 0);
 	off.version = 0x030e0a00;
 	put(BASE + 88, 7400);
 	ASSERT_EQ(mt_py_objects__gc_state(&off, fake_read, NULL, &gc), 0, "3.14");

@@ -359,7 +359,13 @@ int mt_py_objects__gc_state(const struct mt_py_offsets *off, mt_py_read_fn read,
 	default:
 		return -EOPNOTSUPP;
 	}
-	err = read(ctx, off->runtime + off->rt_interp_head, b, sizeof(b));
+	/*
+	 * interpreters.main follows interpreters.head on 3.10-3.15: the main
+	 * interpreter, where head is the newest (a subinterpreter's)
+	 */
+	err = read(ctx, off->runtime + off->rt_interp_head + 8, b, sizeof(b));
+	if (!err && !plausible(u64_at(b)))
+		err = read(ctx, off->runtime + off->rt_interp_head, b, sizeof(b));
 	if (err)
 		return err;
 	interp = u64_at(b);
