@@ -71,6 +71,9 @@ Cases, for every Python below unless said otherwise:
                  gc.get_objects() census; memtrace -p --py-objects=stop
                  must report the same count for those types and the same
                  total, with no failed link and a stated pause
+  objects-racy   pyenv 3.12 and sid's 3.14: objects.py --churn (a thread
+                 builds and drops dicts all the time), plain --py-objects:
+                 three walks end, Foo, Slotted and Frozen exact
 
 Pythons: pyenv 3.10, 3.11, 3.12, 3.13 (shared libpython; $PYENV_ROOT or
 ~/.pyenv) and /usr/bin/python3.11 (Debian: static, LTO, stripped); 3.9 for
@@ -1176,9 +1179,13 @@ def t_sid_pid(label, name, M):
 OBJECT_TYPES = ("Foo", "Slotted", "Frozen", "dict", "list")
 
 
-def objects_case(label, argv, script):
-    """memtrace -p --py-objects=stop on objects.py: per-type counts equal gc.get_objects()'s."""
-    t = Waiting(argv + [script], "objects.py")
+def objects_case(label, argv, script, racy=False):
+    """memtrace -p --py-objects=stop on objects.py: per-type counts equal gc.get_objects()'s.
+
+    racy: objects.py --churn (a thread keeps building and dropping dicts)
+    and plain --py-objects: the walk ends, the populations that do not
+    change are exact, the totals and failures are whatever the race made."""
+    t = Waiting(argv + [script] + (["--churn"] if racy else []), "objects.py")
     errs = []
     try:
         m = t.out.wait(regex(r"^objects (\{.*\}) total=(\d+) frozen=(\d+)$"), 1)
@@ -1186,16 +1193,28 @@ def objects_case(label, argv, script):
             raise Fail("objects.py did not print its 'objects {...} total=N' line")
         truth, total = json.loads(m.group(1)), int(m.group(2))
         out = os.path.join(TMP, "objects-%s.json" % label)
-        r = run([MEMTRACE, "--format", "json", "--py-objects=stop", "-p", str(t.pid),
-                 "--interval", "0.5", "--count", "1", "-o", out])
+        mode = "--py-objects" if racy else "--py-objects=stop"
+        r = run([MEMTRACE, "--format", "json", mode, "-p", str(t.pid),
+                 "--interval", "0.5", "--count", "3", "-o", out])
         if r.timed_out or r.rc != 0:
-            raise Fail("memtrace -p %d --py-objects=stop: %s" % (t.pid, r.describe()))
+            raise Fail("memtrace -p %d %s: %s" % (t.pid, mode, r.describe()))
         reps = read_reports(out)
         if not reps or "objects" not in reps[-1]:
             raise Fail("no report with \"objects\" (stderr: %s)" % r.err.strip()[-300:])
         rep = reps[-1]
         got = {o["type"]: o["count"] for o in rep["objects"]}
         tot = rep["objects_total"]
+        if racy:
+            for ty in ("Foo", "Slotted", "Frozen"):
+                if got.get(ty) != truth.get(ty):
+                    errs.append("racy walk: %s: memtrace %s, gc.get_objects() %s" % (
+                        ty, got.get(ty), truth.get(ty)))
+            if tot["pause_us"]:
+                errs.append("racy walk stopped the process for %d us" % tot["pause_us"])
+            if errs or VERBOSE:
+                info("objects-racy:%s: %d objects in %.3f s, %d lists cut short" % (
+                    label, tot["count"], tot["walk_us"] / 1e6, tot["failures"]))
+            return errs
         for ty in OBJECT_TYPES:
             if got.get(ty) != truth.get(ty):
                 errs.append("%s: memtrace %s, gc.get_objects() %s" % (ty, got.get(ty),
@@ -1219,6 +1238,16 @@ def objects_case(label, argv, script):
 def t_objects(label, py, M):
     py_version(py)
     return objects_case(label, [py], OBJECTS)
+
+
+def t_objects_racy(label, py, M):
+    py_version(py)
+    return objects_case(label, [py], OBJECTS, racy=True)
+
+
+def t_sid_objects_racy(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    return objects_case(label, argv, os.path.join(inner, "objects.py"), racy=True)
 
 
 def t_sid_objects(label, name, M):
@@ -1313,6 +1342,8 @@ def main():
                 check("objects:" + label, t_objects, label, py, M)
             for label, name in SID:
                 check("sid-objects:" + label, t_sid_objects, label, name, M)
+            check("objects-racy:3.12", t_objects_racy, "3.12", pys["3.12"], M)
+            check("sid-objects-racy:sid3.14", t_sid_objects_racy, "sid3.14", "python3.14", M)
     except Fail as e:
         result("setup", str(e))
     except KeyboardInterrupt:

@@ -174,8 +174,11 @@ static struct mt_py_type_count *type_of(struct walk *w, __u64 tp, __u64 *basic, 
 	return e;
 }
 
-/* Count the object whose GC head is at node (its first 32 bytes in n) */
-static void count(struct walk *w, __u64 node, const unsigned char *n)
+/*
+ * Count the object whose GC head is at node (its first 32 bytes in n).
+ * false: its type pointer is not a GC type object.
+ */
+static bool count(struct walk *w, __u64 node, const unsigned char *n)
 {
 	__u64 basic, item, extra, size;
 	struct mt_py_type_count *e;
@@ -183,11 +186,10 @@ static void count(struct walk *w, __u64 node, const unsigned char *n)
 
 	e = type_of(w, u64_at(n + MT_PY_GC_HEAD + OB_TYPE), &basic, &item, &extra);
 	if (!e) {
-		if (w->o->nr_types >= MT_PY_MAX_TYPES)
-			w->o->dropped_types++;
-		else
-			w->o->bad_types++;
-		return;
+		if (w->o->nr_types < MT_PY_MAX_TYPES)
+			return false;
+		w->o->dropped_types++;
+		return true;
 	}
 	size = basic + extra;
 	if (item && !cread(w, node + MT_PY_GC_HEAD + OB_SIZE, sz, sizeof(sz), false)) {
@@ -201,6 +203,7 @@ static void count(struct walk *w, __u64 node, const unsigned char *n)
 	e->bytes += size;
 	w->o->objects++;
 	w->o->bytes += size;
+	return true;
 }
 
 /* Walk the list whose head is at head; returns its length */
@@ -234,7 +237,22 @@ static __u64 walk_list(struct walk *w, __u64 head)
 			w->o->failures++;
 			break;
 		}
-		count(w, cur, n);
+		/*
+		 * Not an object: a list head the walk ran into, as when a
+		 * collection moved this list onto another (its head in the GC
+		 * state or on the collector's stack) while it was read. Every
+		 * circular list passes through its head, so this also ends
+		 * any walk that will not come back to ours.
+		 */
+		if (!count(w, cur, n)) {
+			w->o->retries++;
+			if (cread(w, cur, n, sizeof(n), true) ||
+			    (u64_at(n + 8) & PTR_MASK) != prev || !count(w, cur, n)) {
+				w->o->bad_types++;
+				w->o->failures++;
+				break;
+			}
+		}
 		len++;
 		prev = cur;
 		cur = u64_at(n) & PTR_MASK;

@@ -7,9 +7,11 @@
  * fake target tests it; every byte read is hostile (bounded walks, checked
  * links, sanitized names). GIL builds, CPython 3.10-3.15.
  *
- * A racy walk (the process runs) checks each link (next->_gc_prev == cur):
- * a link that fails is read again once, uncached; if it fails again the
- * rest of that list is dropped and counted in .failures.
+ * A racy walk (the process runs) checks each link (next->_gc_prev == cur)
+ * and each node's type (a type object with the GC flag, whose own type is
+ * a type): a node that fails is read again once, uncached; if it fails
+ * again the rest of that list is dropped and counted in .failures (a node
+ * that is no object is another list's head: the list moved meanwhile).
  */
 #ifndef MT_PY_OBJECTS_H
 #define MT_PY_OBJECTS_H

@@ -14,12 +14,16 @@ prints one line
 
 (type names: type(o).__name__, which is tp_name for classes defined in
 Python and for the built-ins; C types of a module have "module.Name" as
-tp_name), then "ready <pid>", and exits on SIGUSR2.
+tp_name), then "ready <pid>", and exits on SIGUSR2. With --churn a
+thread then builds and drops lists of dicts without end (a racy walk's
+target): the populations above stay as they are.
 """
 import gc
 import json
 import os
 import signal
+import sys
+import threading
 
 FOO_N = 12345
 SLOT_N = 3456
@@ -56,6 +60,14 @@ def census():
     return counts, total
 
 
+def churn():
+    held = []
+    while True:
+        held.append([{"k": [i]} for i in range(500)])
+        if len(held) > 40:
+            del held[:20]
+
+
 def main():
     wait = {signal.SIGUSR2}  # a set: GC-tracked, made before the census
     signal.pthread_sigmask(signal.SIG_BLOCK, wait)
@@ -78,6 +90,8 @@ def main():
     gc.freeze()
     print("objects %s total=%d frozen=%d" % (json.dumps(counts, sort_keys=True), total,
                                              nfrozen))
+    if "--churn" in sys.argv:
+        threading.Thread(target=churn, daemon=True).start()
     print("ready %d" % os.getpid(), flush=True)
     signal.sigwait(wait)
     return keep, frozen
