@@ -73,7 +73,8 @@ Cases, for every Python below unless said otherwise:
                  total, with no failed link and a stated pause
   objects-racy   pyenv 3.12 and sid's 3.14: objects.py --churn (a thread
                  builds and drops dicts all the time), plain --py-objects:
-                 three walks end, Foo, Slotted and Frozen exact
+                 three walks end, one at least sees Foo, Slotted and
+                 Frozen whole
 
 Pythons: pyenv 3.10, 3.11, 3.12, 3.13 (shared libpython; $PYENV_ROOT or
 ~/.pyenv) and /usr/bin/python3.11 (Debian: static, LTO, stripped); 3.9 for
@@ -1205,15 +1206,23 @@ def objects_case(label, argv, script, racy=False):
         got = {o["type"]: o["count"] for o in rep["objects"]}
         tot = rep["objects_total"]
         if racy:
-            for ty in ("Foo", "Slotted", "Frozen"):
-                if got.get(ty) != truth.get(ty):
-                    errs.append("racy walk: %s: memtrace %s, gc.get_objects() %s" % (
-                        ty, got.get(ty), truth.get(ty)))
-            if tot["pause_us"]:
-                errs.append("racy walk stopped the process for %d us" % tot["pause_us"])
+            # a walk that met a collection loses lists (counted): one of the
+            # three must see the stable populations whole
+            if len(reps) != 3 or any("objects_total" not in x for x in reps):
+                errs.append("%d reports, not 3 with objects" % len(reps))
+            exact = [x for x in reps if "objects" in x and all(
+                {o["type"]: o["count"] for o in x["objects"]}.get(ty) == truth.get(ty)
+                for ty in ("Foo", "Slotted", "Frozen"))]
+            if not exact:
+                errs.append("no racy walk saw Foo, Slotted and Frozen whole: %s" % [
+                    ({o["type"]: o["count"] for o in x.get("objects", [])}.get("Foo"),
+                     x.get("objects_total", {}).get("failures")) for x in reps])
+            if any(x.get("objects_total", {}).get("pause_us") for x in reps):
+                errs.append("a racy walk stopped the process")
             if errs or VERBOSE:
-                info("objects-racy:%s: %d objects in %.3f s, %d lists cut short" % (
-                    label, tot["count"], tot["walk_us"] / 1e6, tot["failures"]))
+                info("objects-racy:%s: %d objects in %.3f s, lists cut short per walk: %s" % (
+                    label, tot["count"], tot["walk_us"] / 1e6,
+                    [x.get("objects_total", {}).get("failures") for x in reps]))
             return errs
         for ty in OBJECT_TYPES:
             if got.get(ty) != truth.get(ty):
@@ -1224,6 +1233,10 @@ def objects_case(label, argv, script, racy=False):
                     for k in set(got) | set(truth) if got.get(k, 0) != truth.get(k, 0)}
             errs.append("total: memtrace %d objects, gc.get_objects() %d (by type: %s)" % (
                 tot["count"], total, diff))
+        if tot.get("permanent") != tot["count"]:
+            # objects.py froze every object after its census
+            errs.append("permanent generation: %s objects, want all %d" % (
+                tot.get("permanent"), tot["count"]))
         if tot["failures"] or not tot["pause_us"]:
             errs.append("failures %d, pause %d us (want 0 and > 0)" % (tot["failures"],
                                                                       tot["pause_us"]))

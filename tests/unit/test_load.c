@@ -125,6 +125,7 @@ static char *make_saved(enum mt_group_by by)
 			r.objects[1] = (struct mt_obj_row){strdup("we\"ird\x01"), 3, 120, -2, -80};
 			r.objects_count = 12348;
 			r.objects_bytes = 592680;
+			r.objects_permanent = 1111;
 			r.objects_failures = 1;
 			r.objects_walk_us = 2900;
 			r.objects_pause_us = 2900;

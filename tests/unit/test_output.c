@@ -792,9 +792,10 @@ MT_TEST(out_objects)
 	ASSERT_TRUE(out && strstr(out, ",\"objects\":[{\"type\":\"a\\u001bb\",\"count\":100,"
 				       "\"bytes\":4096,\"growth\":25,\"growth_bytes\":1024},"),
 		    "json objects");
-	ASSERT_TRUE(out && strstr(out, "],\"objects_total\":{\"count\":2000,\"bytes\":102400,"
-				       "\"failures\":2,\"walk_us\":1500,\"pause_us\":1500},"
-				       "\"sites\":[]}\n"),
-		    "json objects_total");
+	ASSERT_TRUE(
+	    out && strstr(out, "],\"objects_total\":{\"count\":2000,\"bytes\":102400,"
+			       "\"permanent\":0,\"failures\":2,\"walk_us\":1500,\"pause_us\":1500},"
+			       "\"sites\":[]}\n"),
+	    "json objects_total");
 	free(out);
 }

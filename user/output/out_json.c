@@ -12,7 +12,8 @@
  *    "untraced_growth_bytes":N,
  *    "kinds":{KIND:{"bytes":N,"count":N} for every kind},
  *    ["objects":[{"type":S,"count":N,"bytes":N,"growth":N,"growth_bytes":N}],
- *     "objects_total":{"count":N,"bytes":N,"failures":N,"walk_us":N,"pause_us":N},]
+ *     "objects_total":{"count":N,"bytes":N,"permanent":N,"failures":N,"walk_us":N,
+ *                      "pause_us":N},]
  *    "sites":[{"file":S,"line":N,"function":S,"module":S,"kind":KIND,"bytes":N,
  *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,
  *              "alloc_bytes":N,"alloc_count":N,
@@ -28,7 +29,8 @@
  *
  * "objects" and "objects_total" are there only with --py-objects for a
  * Python process: live GC-tracked objects by type (tp_name), largest
- * growth (count since the previous report) first; "failures" counts GC
+ * growth (count since the previous report) first; "permanent" is how many
+ * of them are in the permanent generation (gc.freeze()); "failures" counts GC
  * lists cut short by racy links, "pause_us" how long the process was
  * stopped for the walk (0 without =stop).
  *
@@ -162,11 +164,11 @@ static void json_objects(FILE *f, const struct mt_report *r)
 			(long long)o->growth_bytes);
 	}
 	fprintf(f,
-		"],\"objects_total\":{\"count\":%lld,\"bytes\":%lld,\"failures\":%llu,"
-		"\"walk_us\":%llu,\"pause_us\":%llu}",
+		"],\"objects_total\":{\"count\":%lld,\"bytes\":%lld,\"permanent\":%lld,"
+		"\"failures\":%llu,\"walk_us\":%llu,\"pause_us\":%llu}",
 		(long long)r->objects_count, (long long)r->objects_bytes,
-		(unsigned long long)r->objects_failures, (unsigned long long)r->objects_walk_us,
-		(unsigned long long)r->objects_pause_us);
+		(long long)r->objects_permanent, (unsigned long long)r->objects_failures,
+		(unsigned long long)r->objects_walk_us, (unsigned long long)r->objects_pause_us);
 }
 
 static void json_frame(FILE *f, const struct mt_frame *fr)

@@ -316,7 +316,8 @@ static void put_objects(FILE *f, const struct mt_report *r)
 		fprintf(f, ", process stopped %.3f s", r->objects_pause_us / 1e6);
 	if (r->objects_failures)
 		fprintf(f, ", %llu list%s cut short by racy links",
-			(unsigned long long)r->objects_failures, r->objects_failures == 1 ? "" : "s");
+			(unsigned long long)r->objects_failures,
+			r->objects_failures == 1 ? "" : "s");
 	fputs(")\n", f);
 	fprintf(f, "  %12s %12s %12s  %s\n", "count", "bytes", "growth", "type");
 	for (size_t i = 0; i < n; i++) {

@@ -7,8 +7,9 @@
  * flags (collecting/finalized in _gc_prev, "unreachable" during a collection
  * and 3.14's old-space bit in _gc_next), so pointers are masked to 8-byte
  * alignment. The list heads live in the interpreter's GC state: three
- * generations and the permanent one on 3.10-3.13, young + two old spaces
- * and the permanent one on 3.14+. Rather than pin every head's offset, the
+ * generations and the permanent one on 3.10-3.13 (+24, +48, +72, +104),
+ * young + two old spaces and the permanent one on 3.14 (+24 ... +96) and
+ * 3.15 (+8 ... +80): the permanent generation's head is the last. Rather than pin every head's offset, the
  * first bytes of the GC state are scanned for 16-byte list heads: an empty
  * head links to itself, a non-empty one is linked back by both neighbours.
  */
@@ -277,8 +278,6 @@ static bool is_head(struct walk *w, __u64 gc, __u64 at, const unsigned char *raw
 int mt_py_objects__walk(__u32 version, __u64 gc, mt_py_read_fn read, void *ctx,
 			struct mt_py_objects *out)
 {
-	/* the permanent generation's head inside the GC state */
-	__u64 perm = gc + (version >= 0x030e0000 ? 96 : 104);
 	struct walk w = {.version = version, .read = read, .ctx = ctx, .o = out};
 	unsigned char raw[GC_SCAN];
 	int err = 0;
@@ -303,8 +302,8 @@ int mt_py_objects__walk(__u32 version, __u64 gc, mt_py_read_fn read, void *ctx,
 			continue;
 		out->lists++;
 		len = walk_list(&w, gc + pos);
-		if (gc + pos == perm)
-			out->permanent = len;
+		/* the last head is the permanent generation's (+104, +96, +80) */
+		out->permanent = len;
 		pos += 8; /* a head is 16 bytes */
 	}
 	if (!out->lists)

@@ -783,6 +783,8 @@ static int obj_total_member(struct jp *j, const char *key, void *ctx)
 		return s64(j, &r->objects_count);
 	if (!strcmp(key, "bytes"))
 		return s64(j, &r->objects_bytes);
+	if (!strcmp(key, "permanent"))
+		return s64(j, &r->objects_permanent);
 	if (!strcmp(key, "failures"))
 		return u64(j, &r->objects_failures);
 	if (!strcmp(key, "walk_us"))

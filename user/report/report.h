@@ -118,6 +118,7 @@ struct mt_report {
 	struct mt_obj_row *objects;
 	size_t nr_objects;
 	__s64 objects_count, objects_bytes;
+	__s64 objects_permanent; /* of objects_count, in the permanent generation (gc.freeze()) */
 	__u64 objects_failures;
 	__u64 objects_walk_us, objects_pause_us;
 };

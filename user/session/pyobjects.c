@@ -4,7 +4,9 @@
  * target, read from the interpreter's GC lists (python/py_objects.h), with
  * their growth since the target's previous report. With =stop the process
  * is stopped (SIGSTOP, every thread seen stopped) for the walk and
- * continued after; a process found stopped already is left stopped.
+ * continued after; a process found stopped already is left stopped. A
+ * racy walk that cut lists short is made once more, and the one with fewer
+ * failures kept.
  */
 #include <errno.h>
 #include <signal.h>
@@ -172,6 +174,19 @@ int mt_session__py_objects(struct memtrace *mt, struct target *t, struct mt_repo
 			goto cont;
 	}
 	err = mt_py_objects__walk(t->py.version, gc, read_target, &pid, &o);
+	if (!err && o.failures) {
+		/* a racy walk that lost lists (say, to a collection): once more */
+		struct mt_py_objects again;
+
+		if (!mt_py_objects__walk(t->py.version, gc, read_target, &pid, &again)) {
+			if (again.failures < o.failures) {
+				mt_py_objects__free(&o);
+				o = again;
+			} else {
+				mt_py_objects__free(&again);
+			}
+		}
+	}
 cont:
 	if (stopped)
 		kill(pid, SIGCONT);
@@ -187,6 +202,7 @@ cont:
 	r->has_objects = true;
 	r->objects_count = o.objects;
 	r->objects_bytes = o.bytes;
+	r->objects_permanent = o.permanent;
 	r->objects_failures = o.failures;
 	r->objects_walk_us = t1 - t0;
 	r->objects_pause_us = stopped ? t1 - t0 : 0;
