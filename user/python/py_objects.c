@@ -9,9 +9,10 @@
  * alignment. The list heads live in the interpreter's GC state: three
  * generations and the permanent one on 3.10-3.13 (+24, +48, +72, +104),
  * young + two old spaces and the permanent one on 3.14 (+24 ... +96) and
- * 3.15 (+8 ... +80): the permanent generation's head is the last. Rather than pin every head's offset, the
- * first bytes of the GC state are scanned for 16-byte list heads: an empty
- * head links to itself, a non-empty one is linked back by both neighbours.
+ * 3.15 (+8 ... +80): the permanent generation's head is the last.
+ * Rather than pin every head's offset, the first bytes of the GC state are
+ * scanned for 16-byte list heads: an empty head links to itself, a
+ * non-empty one is linked back by both neighbours.
  */
 #include <errno.h>
 #include <stdlib.h>
