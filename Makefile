@@ -23,7 +23,7 @@ CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 USER_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP \
 	       -Iinclude -Iuser -I$(OUTPUT) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS    := -lbpf -lelf -ldw -lz -lm -lncursesw
+LDLIBS    := -lbpf -lelf -ldw -ldebuginfod -lz -lm -lncursesw
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I$(OUTPUT) -Iinclude -Ibpf -MMD -MP
 
@@ -148,7 +148,38 @@ $(OUTPUT)/targets/static_leak: tests/targets/static_leak.c | $(OUTPUT)/targets
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TARGET_CFLAGS) -static $< -o $@
 
-targets: $(TARGETS)
+# C++ targets (-O2 -g, as a program is built) and the allocator variants:
+# linked with jemalloc (tcmalloc comes by LD_PRELOAD in the tests)
+CXX ?= g++
+CXX_TARGET_FLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -Wall -Werror
+CXX_TARGETS := $(OUTPUT)/targets/leak_cxx $(OUTPUT)/targets/leak_cxx_je $(OUTPUT)/targets/leak_wrap_je \
+	       $(OUTPUT)/targets/leak_wrap_jes
+$(OUTPUT)/targets/leak_cxx: tests/targets/cxx/leak_cxx.cc | $(OUTPUT)/targets
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(CXX_TARGET_FLAGS) $< -o $@
+$(OUTPUT)/targets/leak_cxx_je: tests/targets/cxx/leak_cxx.cc | $(OUTPUT)/targets
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(CXX_TARGET_FLAGS) $< -o $@ -ljemalloc
+$(OUTPUT)/targets/leak_wrap_je: tests/targets/leak_wrap.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -ljemalloc
+# jemalloc linked into the executable itself (its malloc is the executable's)
+$(OUTPUT)/targets/leak_wrap_jes: tests/targets/leak_wrap.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -Wl,-Bstatic -ljemalloc_pic -Wl,-Bdynamic -lstdc++ -lm -ldl
+
+
+# the CFI unwinder's target: optimised, no frame pointers; and the same
+# source with frame pointers, whose stacks must be the same
+UNWIND_CFLAGS := -std=gnu11 -O2 -g -fno-builtin -Wall -Werror
+$(OUTPUT)/targets/unwind_deep: tests/targets/unwind_deep.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(UNWIND_CFLAGS) -fomit-frame-pointer $< -o $@
+$(OUTPUT)/targets/unwind_deep_fp: tests/targets/unwind_deep.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(UNWIND_CFLAGS) -fno-omit-frame-pointer $< -o $@
+
+targets: $(TARGETS) $(CXX_TARGETS) $(OUTPUT)/targets/unwind_deep_fp
 
 unit: $(OUTPUT)/unit-tests
 	$(Q)$(OUTPUT)/unit-tests
@@ -156,7 +187,7 @@ unit: $(OUTPUT)/unit-tests
 # every end-to-end runner runs; the target fails if any failed
 E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py \
 	       tests/e2e/outputs_pprof.py tests/e2e/outputs_html.py tests/e2e/live.py \
-	       tests/e2e/hostile.py
+	       tests/e2e/hostile.py tests/e2e/symbols.py tests/e2e/alloc.py tests/e2e/unwind.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 
@@ -245,7 +276,14 @@ $(OUTPUT)/bench/%: tests/bench/%.c
 	$(Q)$(CC) -std=gnu11 -O2 -g -fno-omit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
 		-pthread -Wall -Werror $< -o $@
 
-bench: memtrace $(BENCH_BINS) $(OUTPUT)/unit-tests
+# the same workload without frame pointers: the CFI unwinder's bench rows
+$(OUTPUT)/bench/churn-nofp: tests/bench/churn.c
+	$(Q)mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -g -fomit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
+		-pthread -Wall -Werror $< -o $@
+
+bench: memtrace $(BENCH_BINS) $(OUTPUT)/bench/churn-nofp $(OUTPUT)/unit-tests
 	$(Q)$(PYTHON) tests/bench/run.py
 
 deps:

@@ -64,8 +64,9 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 	__u64 p1 = r->arg[0], p2 = r->arg[1], p3 = r->arg[2], p4 = r->arg[3];
 
 	asm volatile("" : "+r"(p1), "+r"(p2), "+r"(p3), "+r"(p4));
-	if (kind == MT_KIND_FREE || kind == MT_KIND_FREE_SIZED ||
-	    kind == MT_KIND_FREE_ALIGNED_SIZED) {
+	/* frees are uprobes only: sys leaves this out of the tracepoints' copies (stack) */
+	if (!sys && (kind == MT_KIND_FREE || kind == MT_KIND_FREE_SIZED ||
+		     kind == MT_KIND_FREE_ALIGNED_SIZED)) {
 		/*
 		 * No nesting check: no allocator calls the public free. With
 		 * sampling most frees stop at the filter, before anything else.
@@ -73,8 +74,34 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 		if (!p1 || !mt_maybe_recorded(p1))
 			return 1;
 		tgid = bpf_get_current_pid_tgid() >> 32;
-		if (tgid != mt_self_tgid)
-			mt_release(tgid, p1, !mt_sample_rate);
+		if (tgid == mt_self_tgid)
+			return 1;
+		if (mt_release(tgid, p1, false)) {
+			if ((cookie & MT_COOKIE_HANDS_ON) && (t = mt_thread_get()))
+				t->handed = p1;
+			return 1;
+		}
+		if (mt_sample_rate)
+			return 1;
+		t = mt_thread_get();
+		if (t && t->handed == p1) {
+			t->handed = 0; /* the free it was handed on to: seen once already */
+			mt_count(MT_CNT_NESTED);
+			return 1;
+		}
+		/*
+		 * Not tracked: a block the allocator's library made for itself
+		 * without a probed call (glibc's tcache, tcmalloc's own state)
+		 * when it frees it; one made and freed inside another allocator
+		 * call (nested: neither is counted); else one allocated before
+		 * tracing began.
+		 */
+		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp))
+			mt_count(MT_CNT_UNTRACKED_FREE);
+		else if (mt_from_library(r, cookie, caller))
+			mt_count(MT_CNT_INTERNAL_FREE);
+		else if (!mt_call_nested(sp, caller))
+			mt_count(MT_CNT_UNTRACKED_FREE);
 		return 1;
 	}
 	switch (kind) {

@@ -105,19 +105,192 @@ __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u6
 		lo = fp;
 		fp = frame[0];
 	}
-	if (!n)
+	return mt_stack_store(s, n, h, last);
+}
+
+/* The user stack's 8-byte word at addr, through the scratch window st->base..st->end. */
+static __always_inline bool mt_stack_word(struct mt_stack_scratch *sc, struct mt_unwind_state *st,
+					  __u64 addr, __u64 *out)
+{
+	if (addr < st->base || addr + 8 > st->end) {
+		if (!bpf_probe_read_user(sc->chunk, MT_STACK_CHUNK, (void *)addr)) {
+			st->base = addr;
+			st->end = addr + MT_STACK_CHUNK;
+		} else if (!bpf_probe_read_user(sc->chunk, 8, (void *)addr)) {
+			st->base = addr;
+			st->end = addr + 8;
+		} else {
+			return false;
+		}
+	}
+	/* one 8-byte load (x86 BPF allows it unaligned), not eight byte loads */
+	*out = *(__u64 *)&sc->chunk[(addr - st->base) & (MT_STACK_CHUNK - 1)];
+	return true;
+}
+
+/*
+ * Apply the rule of the walk's state st at its pc: the caller's return
+ * address into st->ra, its %rsp and %rbp into st. 1 when there is a caller
+ * to go on with, 0 at the end (END, STOP: counted, a failed read, a frame
+ * not above the last).
+ */
+static __always_inline int mt_unwind_step(struct mt_stack_scratch *sc, struct mt_unwind_state *st)
+{
+	__u64 cfa;
+
+	switch (st->rule.kind) {
+	case MT_UNWIND_SIGNAL:
+		if (!mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RIP, &st->ra) ||
+		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RSP, &st->rsp) ||
+		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RBP, &st->rbp))
+			return 0;
+		st->sp = st->rsp;
+		st->fp = st->rbp;
+		return st->ra != 0;
+	case MT_UNWIND_SP:
+	case MT_UNWIND_BP:
+		cfa = (st->rule.kind == MT_UNWIND_SP ? st->sp : st->fp) + (__s64)st->rule.cfa;
+		/* the caller's frame lies above this one, on the same stack */
+		if (cfa <= st->sp || cfa - st->sp > MT_MAX_FRAME_SPAN ||
+		    !mt_stack_word(sc, st, cfa - 8, &st->ra))
+			return 0;
+		if (st->rule.rbp && !mt_stack_word(sc, st, cfa + (__s64)st->rule.rbp, &st->fp))
+			return 0;
+		st->sp = cfa;
+		return st->ra != 0;
+	case MT_UNWIND_STOP:
+		mt_count(MT_CNT_UNWIND_STOP);
 		return 0;
-	if (n < MT_MAX_STACK_DEPTH)
-		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = 0;
-	h ^= n;
-	h |= 1; /* never 0 */
-	if (h == last)
-		return h; /* the thread's previous stack: stored already */
-	if (!bpf_map_lookup_elem(&mt_stacks, &h) &&
-	    bpf_map_update_elem(&mt_stacks, &h, s, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&mt_stacks, &h)) {
-		mt_count(MT_CNT_STACKS_FULL);
+	default:
+		return 0; /* MT_UNWIND_END: the outermost frame */
+	}
+}
+
+/* The rule of (st->key.tgid, st->key.addr) into st->rule; false when there is none. */
+static __always_inline bool mt_unwind_find(struct mt_unwind_state *st)
+{
+	__u32 b = MT_UNWIND_BUCKET(st->key.tgid, st->key.addr) * MT_UNWIND_WAYS;
+
+	for (__u32 i = 0; i < MT_UNWIND_WAYS; i++) {
+		__u32 idx = b + i;
+		struct mt_unwind_entry *e = bpf_map_lookup_elem(&mt_unwind_rules, &idx);
+
+		if (!e || e->addr != st->key.addr || e->tgid != st->key.tgid)
+			continue;
+		st->rule = e->rule;
+		/* user space clears the address before it changes a rule */
+		return *(volatile __u64 *)&e->addr == st->key.addr;
+	}
+	return false;
+}
+
+/* May the stack stopped at key's address be copied for user space (rate limit)? */
+static __always_inline bool mt_unwind_may_ask(const struct mt_unwind_key *key)
+{
+	struct mt_unwind_asked *a = bpf_map_lookup_elem(&mt_unwind_asked, key), fresh;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!a) {
+		fresh.ts_ns = now;
+		fresh.n = 1;
+		bpf_map_update_elem(&mt_unwind_asked, key, &fresh, BPF_ANY);
+		return true;
+	}
+	if (now - a->ts_ns > 1000000000ULL) {
+		a->ts_ns = now;
+		a->n = 0;
+	}
+	return __sync_fetch_and_add(&a->n, 1) < MT_UNWIND_ASKS;
+}
+
+/*
+ * Copy the stack from st->sp for user space: as much of MT_UNWIND_COPY
+ * bytes as lies below the stack's top. Returns the key of the stack
+ * (stored partial here, completed by user space), 0 when nothing was sent.
+ */
+static __always_inline __u64 mt_unwind_ask(const struct mt_unwind_state *st, struct mt_stack *s,
+					   __u32 n, __u64 h)
+{
+	struct mt_unwind_event *e;
+	__u32 len = MT_UNWIND_COPY;
+
+	e = bpf_ringbuf_reserve(&mt_unwind_events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	for (int i = 0; i < 6; i++) {
+		if (!bpf_probe_read_user(e->data, len & (MT_UNWIND_COPY * 2 - 1), (void *)st->sp))
+			break;
+		len >>= 1;
+	}
+	if (len < MT_UNWIND_COPY >> 5) {
+		bpf_ringbuf_discard(e, 0);
 		return 0;
 	}
+	/* a key of its own: user space completes this stack, not another's */
+	h = (h ^ (__sync_fetch_and_add(&mt_unwind_seq, 1) * 0x9e3779b97f4a7c15ULL)) | 1;
+	e->tgid = st->tgid;
+	e->nr = n;
+	e->stack = h;
+	e->pc = st->pc;
+	e->sp = st->sp;
+	e->bp = st->fp;
+	e->len = len;
+	e->pad = 0;
+	if (n < MT_MAX_STACK_DEPTH)
+		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = 0;
+	__builtin_memcpy(e->ips, s->ips, sizeof(e->ips));
+	/* stored as far as it goes (maybe no frame yet), completed by user space */
+	if (bpf_map_update_elem(&mt_stacks, &h, s, BPF_NOEXIST)) {
+		mt_count(MT_CNT_STACKS_FULL);
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
+	bpf_ringbuf_submit(e, 0);
 	return h;
+}
+
+__noinline __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 last)
+{
+	__u64 h = 0xcbf29ce484222325ULL, key_h;
+	struct mt_stack_scratch *sc;
+	struct mt_unwind_state *st;
+	__u32 zero = 0, n = 0;
+	bool miss = false;
+
+	sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
+	if (!sc)
+		return 0;
+	st = &sc->st;
+	st->tgid = bpf_get_current_pid_tgid() >> 32;
+	st->pc = pc;
+	st->sp = sp;
+	st->fp = fp;
+	st->base = win;
+	st->end = win ? win + MT_STACK_CHUNK : 0;
+	st->key.tgid = st->tgid;
+	st->key.pad = 0;
+	for (__u32 i = 0; i < MT_MAX_STACK_DEPTH; i++) {
+		st->key.addr = st->pc;
+		if (!mt_unwind_find(st)) {
+			miss = true;
+			break;
+		}
+		if (!mt_unwind_step(sc, st))
+			break;
+		sc->stack.ips[n & (MT_MAX_STACK_DEPTH - 1)] = st->ra;
+		n++;
+		h = (h ^ st->ra) * 0x100000001b3ULL;
+		st->pc = st->ra;
+	}
+	if (!miss)
+		return mt_stack_store(&sc->stack, n, h, last);
+	key_h = 0;
+	if (mt_unwind_may_ask(&st->key))
+		key_h = mt_unwind_ask(st, &sc->stack, n, h);
+	if (key_h) {
+		mt_count(MT_CNT_UNWIND_COPIES);
+		return key_h;
+	}
+	mt_count(MT_CNT_UNWIND_PARTIAL);
+	return mt_stack_store(&sc->stack, n, h, last);
 }

@@ -333,6 +333,44 @@ __u64 mt_stack_window(__u64 sp, __u64 *ret);
 __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u64 win);
 
 /*
+ * Store the stack s of n frames whose running hash is h (mt_stack_walk's
+ * FNV-1a) under its key; last: the thread's previous key, stored already.
+ * Returns the key, 0 when the map is full (counted) or n is 0.
+ */
+static __always_inline __u64 mt_stack_store(struct mt_stack *s, __u32 n, __u64 h, __u64 last)
+{
+	if (!n)
+		return 0;
+	if (n < MT_MAX_STACK_DEPTH)
+		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = 0;
+	h ^= n;
+	h |= 1; /* never 0 */
+	if (h == last)
+		return h; /* the thread's previous stack: stored already */
+	if (!bpf_map_lookup_elem(&mt_stacks, &h) &&
+	    bpf_map_update_elem(&mt_stacks, &h, s, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&mt_stacks, &h)) {
+		mt_count(MT_CNT_STACKS_FULL);
+		return 0;
+	}
+	return h;
+}
+
+/*
+ * Walk the stack by the CFI rules of mt_unwind_rules from pc (the
+ * allocator's return address) with sp (the CFA of the allocator's frame)
+ * and fp there; win: the user stack address the scratch window holds,
+ * 0 = none. Its state lives in the scratch map, not on the BPF stack
+ * (the tracepoint programs that call it have little left);
+ * one hash lookup and one or two reads a frame. At a return address with
+ * no rule the walk stops: the stack is copied for user space (rate
+ * limited per address), which completes it under a key of its own;
+ * without a copy the partial stack is kept, counted. Returns the stack's
+ * key in mt_stacks, 0 when there is none. A global function (core.bpf.c).
+ */
+__u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 last);
+
+/*
  * What an allocator's entry is judged by: its argument registers, the stack
  * pointer at entry ([sp] is the return address), %rbp there (still the
  * caller's frame pointer) and the probed address. A uprobe reads them from
@@ -373,6 +411,17 @@ static __always_inline __u64 mt_stack_get(const struct mt_regs *regs, __u64 call
 	struct mt_frame_key k;
 	struct mt_frame_rule *r;
 
+	/*
+	 * CFI rules, but in a Python process: the interpreter's native paths
+	 * are too many to learn at allocation rate, and its Python frames are
+	 * walked on their own (python.bpf.c)
+	 */
+	if (mt_unwind_cfi) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		if (!mt_py_procs_nr || !bpf_map_lookup_elem(&mt_py_procs, &tgid))
+			return mt_stack_unwind(caller, sp + 8, fp, win, last);
+	}
 	if (!in_library)
 		return mt_stack_walk(0, fp, sp, last, win);
 	k.seg_size = seg_size;

@@ -24,7 +24,9 @@ extern const volatile __u64 mt_min_size;
 extern const volatile __u64 mt_max_size;
 extern const volatile __u32 mt_self_tgid;
 extern const volatile bool mt_want_stacks;
-extern const volatile bool mt_want_age;	     /* timestamps for --min-age */
+extern const volatile bool mt_want_age; /* timestamps for --min-age */
+/* native stacks by the CFI rules in mt_unwind_rules (else the frame-pointer walk) */
+extern const volatile bool mt_unwind_cfi;
 extern const volatile __u64 mt_sample_rate;  /* R bytes, 0 = record everything */
 extern const volatile __u64 mt_sample_exact; /* R * ln(100): recorded exactly from here */
 extern const volatile __u64 mt_seed;	     /* 0 = random */
@@ -34,6 +36,7 @@ extern const volatile __u32 mt_alloc_mask;  /* buckets in mt_allocs - 1 */
 extern const volatile __u32 mt_site_max;    /* slots */
 extern const volatile __u32 mt_stripe_mask; /* stripes of site totals - 1 */
 extern volatile __u32 mt_site_next;	    /* slots handed out by counting */
+extern volatile __u64 mt_unwind_seq;	    /* unwind requests sent */
 extern volatile __s64 mt_spill_nr;	    /* records in mt_allocs_spill */
 extern volatile __u32 mt_sys_every;	    /* -a: the system calls of every process but ours */
 extern const volatile bool mt_procs_all;    /* -a: lifecycle events of every process */
@@ -64,6 +67,7 @@ struct mt_thread {
 	__u32 site;		   /* slot of the thread's last site: likely the next one too */
 	__u32 sys;		   /* the call in flight is a system call (tracepoints) */
 	__u32 site_kind;	   /* enum mt_site_kind of the call in flight */
+	__u64 handed; /* a block a MT_COOKIE_HANDS_ON free released: its next free is the same */
 };
 
 /*
@@ -149,6 +153,41 @@ MT_MAP struct {
 	__type(value, struct mt_frame_rule);
 } mt_frame_rules SEC(".maps");
 
+/* the CFI unwinder's rules by (process, return address): buckets written by user space */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MT_UNWIND_BUCKETS *MT_UNWIND_WAYS);
+	__type(key, __u32);
+	__type(value, struct mt_unwind_entry);
+} mt_unwind_rules SEC(".maps");
+
+/*
+ * Return addresses whose stack was copied for user space while it has not
+ * answered yet: at most MT_UNWIND_ASKS copies per address and second, so
+ * that a loop allocating on a new path in the ~ms user space takes to
+ * answer gets each of its stacks completed, and an address user space
+ * cannot answer for does not copy at allocation rate.
+ */
+struct mt_unwind_asked {
+	__u64 ts_ns; /* start of the current second */
+	__u64 n;     /* copies sent in it */
+};
+#define MT_UNWIND_ASKS 1024
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct mt_unwind_key);
+	__type(value, struct mt_unwind_asked);
+} mt_unwind_asked SEC(".maps");
+
+/* stack copies for user space to unwind (struct mt_unwind_event): ~990 of them */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} mt_unwind_events SEC(".maps");
+
 /* system calls in probed libraries' mmap, munmap and mremap (filled by the loader) */
 MT_MAP struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -199,10 +238,22 @@ MT_MAP struct {
 	__type(value, __u64);
 } mt_sampled SEC(".maps");
 
+/* Where the CFI walk (core.bpf.c mt_stack_unwind) stands: at pc, with these %rsp and %rbp. */
+struct mt_unwind_state {
+	__u32 tgid, pad;
+	__u64 pc, sp, fp;
+	__u64 base, end;	    /* what the scratch window holds now */
+	struct mt_unwind_rule rule; /* the rule at pc */
+	__u64 ra;		    /* the return address the rule found */
+	__u64 rsp, rbp;		    /* a signal frame's, being read */
+	struct mt_unwind_key key;   /* the rule's key (not on the BPF stack either) */
+};
+
 /* scratch space for building a stack (too large for the BPF stack) */
 #define MT_STACK_CHUNK 512
 struct mt_stack_scratch {
 	struct mt_stack stack;
+	struct mt_unwind_state st;
 	__u8 chunk[MT_STACK_CHUNK + 16]; /* a window of the user stack */
 };
 

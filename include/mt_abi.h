@@ -32,12 +32,16 @@
  *   bits  0..6   enum mt_kind
  *   bit   7      MT_COOKIE_PRODUCT: the probe sits where the function has
  *                multiplied its count by its size (glibc's reallocarray):
- *                %rsi holds the product, the overflow flag says it overflowed
+ *                %rsi holds the product, the overflow flag says it overflowed;
+ *                on a free, MT_COOKIE_HANDS_ON: the function may hand the
+ *                block on to another probed free (tcmalloc's sized delete
+ *                jumps to free on its slow path), whose probe sees it again
  *   bits  8..35  probe address - start of the executable segment
  *   bits 36..63  size of the executable segment (0: unknown)
  */
 #define MT_COOKIE_KIND(c) ((c)&0x7f)
 #define MT_COOKIE_PRODUCT 0x80ULL
+#define MT_COOKIE_HANDS_ON MT_COOKIE_PRODUCT
 #define MT_COOKIE_OFF(c) (((c) >> 8) & 0xfffffffULL)
 #define MT_COOKIE_SIZE(c) ((c) >> 36)
 #define MT_COOKIE_MAKE(kind, off, size) \
@@ -93,6 +97,91 @@ struct mt_frame_key {
 struct mt_frame_rule {
 	__s32 cfa;
 	__s32 rbp;
+};
+
+/*
+ * The CFI unwinder's rules, learned lazily (README "Stacks without frame
+ * pointers"): per process and return address (absolute: a process's
+ * libraries do not move while it runs, and fork children share them), how
+ * to step from the frame that address returns into to its caller:
+ *   MT_UNWIND_SP, MT_UNWIND_BP: CFA = %rsp (or %rbp) + cfa, the caller's
+ *     return address at CFA - 8, its %rbp at CFA + rbp (rbp == 0: the
+ *     frame leaves %rbp alone), its %rsp = CFA;
+ *   MT_UNWIND_SIGNAL: the frame is a signal trampoline (__restore_rt): the
+ *     interrupted %rip, %rsp and %rbp are in the ucontext at %rsp;
+ *   MT_UNWIND_END: the outermost frame (CFI leaves the return address
+ *     undefined, as _start's does): the stack is complete;
+ *   MT_UNWIND_STOP: no usable CFI here (no unwind table, a rule BPF cannot
+ *     apply): the stack ends here, counted.
+ * A return address with no rule yet stops the walk: BPF copies the stack
+ * (struct mt_unwind_event) for user space to unwind, which inserts a rule
+ * for every return address it crosses and completes that stack.
+ *
+ * The rules sit in an array of MT_UNWIND_WAYS-entry buckets, one bucket per
+ * (tgid, address) by MT_UNWIND_BUCKET: a step costs BPF an inlined array
+ * index and a compare, not a hash map lookup. Only user space writes it
+ * (mapped): an entry's rule first, then its tgid and address; a changed or
+ * dropped entry loses its address first. A full bucket evicts (the evicted
+ * address is asked about again).
+ */
+enum mt_unwind_kind {
+	MT_UNWIND_SP = 1,
+	MT_UNWIND_BP,
+	MT_UNWIND_SIGNAL,
+	MT_UNWIND_END,
+	MT_UNWIND_STOP,
+};
+
+struct mt_unwind_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr; /* a return address (or an interrupted IP after a signal frame) */
+};
+
+struct mt_unwind_rule {
+	__u32 kind; /* enum mt_unwind_kind */
+	__s32 cfa;
+	__s32 rbp;
+	__u32 pad;
+};
+
+struct mt_unwind_entry {
+	struct mt_unwind_rule rule;
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr; /* 0: a free entry */
+};
+
+#define MT_UNWIND_WAYS 4
+#define MT_UNWIND_BUCKETS (1U << 15) /* 131072 entries, 4 MiB */
+#define MT_UNWIND_BUCKET(tgid, addr)                                                           \
+	((__u32)((((__u64)(addr) ^ ((__u64)(tgid) << 47 | (tgid))) * 0x9e3779b97f4a7c15ULL) >> \
+		 40) &                                                                         \
+	 (MT_UNWIND_BUCKETS - 1))
+
+/* Offsets of the interrupted registers in a signal frame, from %rsp in __restore_rt. */
+#define MT_SIGFRAME_RBP 120
+#define MT_SIGFRAME_RSP 160
+#define MT_SIGFRAME_RIP 168
+
+/* bytes of stack an unwind request copies, from the first frame without a rule */
+#define MT_UNWIND_COPY 16384
+
+/*
+ * An unwind request: the stack stopped at pc (a return address with no
+ * rule) with %rsp and %rbp as the walk computed them there. ips[0..nr) are
+ * the return addresses found before (the stack as stored under key stack,
+ * which user space completes); data holds len bytes of the stack from sp.
+ */
+struct mt_unwind_event {
+	__u32 tgid;
+	__u32 nr;
+	__u64 stack; /* key in the stacks map of this allocation's stack */
+	__u64 pc, sp, bp;
+	__u32 len;
+	__u32 pad;
+	__u64 ips[MT_MAX_STACK_DEPTH];
+	__u8 data[MT_UNWIND_COPY];
 };
 
 /*
@@ -237,6 +326,11 @@ _Static_assert(sizeof(struct mt_frame_key) == 8, "mt_frame_key size");
 _Static_assert(sizeof(struct mt_frame_rule) == 8, "mt_frame_rule size");
 _Static_assert(sizeof(struct mt_alloc) == 32, "mt_alloc size");
 _Static_assert(sizeof(struct mt_sys_key) == 16, "mt_sys_key size");
+_Static_assert(sizeof(struct mt_unwind_key) == 16, "mt_unwind_key size");
+_Static_assert(sizeof(struct mt_unwind_rule) == 16, "mt_unwind_rule size");
+_Static_assert(sizeof(struct mt_unwind_entry) == 32, "mt_unwind_entry size");
+_Static_assert(sizeof(struct mt_unwind_event) == 48 + 8 * MT_MAX_STACK_DEPTH + MT_UNWIND_COPY,
+	       "mt_unwind_event size");
 _Static_assert(sizeof(struct mt_sys_site) == 24, "mt_sys_site size");
 _Static_assert(sizeof(struct mt_sys_proc) == 56, "mt_sys_proc size");
 _Static_assert(sizeof(struct mt_stack) == MT_MAX_STACK_DEPTH * 8, "mt_stack size");

@@ -73,6 +73,8 @@ enum mt_site_kind { MT_SITE_KINDS(MT_SITE_ENUM) MT_SITE__MAX };
 	X(ALLOC_FAILED, "alloc_failed", 0, "allocations that failed")                            \
 	X(UNTRACKED_FREE, "untracked_free", 0, "frees of blocks allocated before tracing began") \
 	X(NESTED, "nested", 0, "allocator calls made inside another allocator call")             \
+	X(INTERNAL_FREE, "internal_free", 0,                                                     \
+	  "frees by the allocator's own library of blocks it made for itself")                   \
 	X(INTERNAL_MMAP, "internal_mmap", 0, "mmap family calls made by the C library itself")   \
 	X(FILTERED, "filtered", 0, "allocations outside --min/--max-size")                       \
 	X(SPILLED, "spilled", 0,                                                                 \
@@ -87,7 +89,13 @@ enum mt_site_kind { MT_SITE_KINDS(MT_SITE_ENUM) MT_SITE__MAX };
 	X(SYSCALL_BUSY, "syscall_busy", 1,                                                       \
 	  "mmap family system calls not told apart (the process's memory map was locked)")       \
 	X(PROC_EVENTS_LOST, "proc_events_lost", 1,                                               \
-	  "forks, execs or exits not announced (ring buffer full)")
+	  "forks, execs or exits not announced (ring buffer full)")                              \
+	X(UNWIND_COPIES, "unwind_copies", 0,                                                     \
+	  "stacks copied for user space to unwind (a return address with no rule yet)")          \
+	X(UNWIND_PARTIAL, "unwind_partial", 0,                                                   \
+	  "stacks cut at a return address with no rule yet and not copied (a burst on a new "    \
+	  "path before user space answered, ring buffer full); lines and bytes stay exact")      \
+	X(UNWIND_STOP, "unwind_stop", 0, "stacks ended at code with no usable CFI")
 
 #define MT_CNT_ENUM(id, name, drop, help) MT_CNT_##id,
 enum mt_counter { MT_COUNTERS(MT_CNT_ENUM) MT_CNT__MAX };

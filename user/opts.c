@@ -38,6 +38,7 @@ static const char doc[] =
     "  memtrace report out.ndjson --format folded   a saved report, again (no root)\n"
     "  memtrace diff before.ndjson after.ndjson     what grew between two saved reports\n"
     "  memtrace --live -p 1234        a top-like view: b/c/g sort, space pause, q quit\n"
+    "  memtrace --alloc-fn xmalloc -p 1234  the lines that call xmalloc\n"
     "\n"
     "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
     "the command's; else 0; 64 for a usage error, 1 for any other error.";
@@ -60,6 +61,7 @@ enum {
 	OPT_MAX_STACKS,
 	OPT_STACK_STORAGE,
 	OPT_NO_STACKS,
+	OPT_UNWIND,
 	OPT_ATTACH_MODE,
 	OPT_FLOOR,
 	OPT_SAMPLE_RATE,
@@ -72,6 +74,8 @@ enum {
 	OPT_SYSCALL_TPS,
 	OPT_NO_FOLLOW_FORKS,
 	OPT_LIVE,
+	OPT_ALLOC_FN,
+	OPT_PREFIX,
 	OPT_INCLUDE,
 	OPT_EXCLUDE,
 };
@@ -104,6 +108,12 @@ static const struct argp_option options[] = {
      "reports go to -o FILE only; --interval 1 and --top 0 unless given",
      2},
     {"verbose", 'v', NULL, 0, "Show stacks and attach details (-vv: libbpf too)", 2},
+    {"alloc-fn", OPT_ALLOC_FN, "NAME", 0,
+     "The program's own allocation wrapper (xmalloc, zmalloc...; a glob pattern, "
+     "repeatable): its caller is the line",
+     2},
+    {"prefix", OPT_PREFIX, "PFX", 0,
+     "Also probe a jemalloc built with prefixed names (PFXmalloc, PFXfree, PFXmallocx...)", 2},
     {NULL, 0, NULL, 0, "Filters:", 3},
     {"min-age", OPT_MIN_AGE, "SEC", 0, "Only allocations at least SEC old", 3},
     {"min-size", OPT_MIN_SIZE, "BYTES", 0, "Ignore allocations smaller than BYTES (K/M/G)", 3},
@@ -143,6 +153,10 @@ static const struct argp_option options[] = {
     {"stack-storage", OPT_STACK_STORAGE, "N", 0,
      "Entries of each stack map, native and Python (default 65536)", 6},
     {"no-stacks", OPT_NO_STACKS, NULL, 0, "Record only the calling line, no deeper stack", 6},
+    {"unwind", OPT_UNWIND, "HOW", 0,
+     "Native stacks by cfi (DWARF CFI rules, learned lazily; code without frame pointers "
+     "too; the default but with -a) or fp (frame pointers only; the -a default)",
+     6},
     {"attach-mode", OPT_ATTACH_MODE, "MODE", 0,
      "auto (default), session, multi or perf: how probes attach", 6},
     {"syscall-tracepoints", OPT_SYSCALL_TPS, "WHEN", 0,
@@ -373,6 +387,27 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_STACKS:
 		o->no_stacks = true;
 		break;
+	case OPT_ALLOC_FN:
+		if (!*arg || o->nr_alloc_fns == MT_MAX_ALLOC_FNS)
+			BAD("invalid --alloc-fn '%s': a function name or glob pattern, at most %d",
+			    arg, MT_MAX_ALLOC_FNS);
+		o->alloc_fns[o->nr_alloc_fns++] = arg;
+		break;
+	case OPT_PREFIX:
+		if (!*arg || strlen(arg) > 32 ||
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(arg))
+			BAD("invalid --prefix '%s': letters, digits and _ (at most 32)", arg);
+		o->prefix = arg;
+		break;
+	case OPT_UNWIND:
+		if (!strcmp(arg, "cfi"))
+			o->unwind_cfi = MT_WHEN_ON;
+		else if (!strcmp(arg, "fp"))
+			o->unwind_cfi = MT_WHEN_OFF;
+		else
+			BAD("invalid --unwind '%s': cfi or fp", arg);
+		break;
 	case OPT_NO_FOLLOW_FORKS:
 		o->no_follow_forks = true;
 		break;
@@ -504,6 +539,9 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		o->sample_rate = 512 * 1024;
 	if (o->syscall_tps == MT_WHEN_AUTO)
 		o->syscall_tps = o->all ? MT_WHEN_ON : MT_WHEN_OFF;
+	/* -a: every process's new paths would ask the unwinder; frame pointers unless asked */
+	if (o->unwind_cfi == MT_WHEN_AUTO)
+		o->unwind_cfi = o->all ? MT_WHEN_OFF : MT_WHEN_ON;
 	if (o->floor && o->attach_mode != MT_ATTACH_AUTO && o->attach_mode != MT_ATTACH_SESSION) {
 		pr_err("--floor needs session links (--attach-mode session)");
 		return -EINVAL;

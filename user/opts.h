@@ -26,6 +26,8 @@ enum mt_when {
 	MT_WHEN_OFF,
 };
 
+#define MT_MAX_ALLOC_FNS 32
+
 struct mt_opts {
 	pid_t pids[MT_MAX_PIDS];
 	size_t nr_pids;
@@ -45,6 +47,7 @@ struct mt_opts {
 	int verbose;
 	__u32 max_allocs, max_sites, stack_storage;
 	bool no_stacks;
+	enum mt_when unwind_cfi; /* --unwind: CFI rules (ON), frame pointers (OFF); AUTO resolved */
 	enum mt_attach_mode attach_mode;
 	enum mt_floor floor;
 	__u64 sample_rate;	  /* bytes, 0 = record everything */
@@ -54,6 +57,11 @@ struct mt_opts {
 	bool pymalloc_off;	  /* -- mode: run with PYTHONMALLOC=malloc */
 	int py_objects;		  /* --py-objects: 0 off, 1 racy walk, 2 stop the process */
 	enum mt_when syscall_tps; /* mmap, munmap, mremap by tracepoints (else uprobes) */
+	/* --alloc-fn: the program's own allocation wrappers (glob patterns), skipped to their
+	 * caller */
+	char *alloc_fns[MT_MAX_ALLOC_FNS];
+	size_t nr_alloc_fns;
+	const char *prefix; /* --prefix: a jemalloc built with prefixed names (je_malloc...) */
 	/* --include / --exclude GLOB: file filters of the reports (report/aggregate.h) */
 	const char *include[MT_AGG_MAX_FILTERS], *exclude[MT_AGG_MAX_FILTERS];
 	size_t nr_include, nr_exclude;

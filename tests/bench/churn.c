@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * churn ITER THREADS SIZE: each of THREADS threads (1 or 2) does ITER
- * iterations of malloc(SIZE) + free() and times its own loop with
- * CLOCK_THREAD_CPUTIME_ID, after a short untimed warm-up. Prints one JSON
+ * churn ITER THREADS SIZE [DEPTH]: each of THREADS threads (1 or 2) does
+ * ITER iterations of malloc(SIZE) + free() and times its own loop with
+ * CLOCK_THREAD_CPUTIME_ID, after a short untimed warm-up. With DEPTH, the
+ * loop runs DEPTH calls deep (a chain of functions that are not inlined),
+ * so every allocation's stack has about DEPTH + 4 frames (the stack
+ * walk's cost; Makefile builds churn with frame pointers and churn-nofp
+ * without). Prints one JSON
  * line: {"ns_per_pair":MEAN_OVER_THREADS,"threads":N,"iter":N,
  * "per_thread":[NS,...]}. Built with -fno-builtin-malloc -fno-builtin-free;
  * the asm barrier keeps the pair from being optimised away.
@@ -18,6 +22,7 @@
 
 static long iter;
 static size_t size;
+static int depth;
 
 static double thread_cpu_ns(void)
 {
@@ -36,14 +41,27 @@ static void churn(long n)
 	}
 }
 
+/* churn(n) d calls below this one; not a tail call, so every level keeps a frame */
+__attribute__((noinline)) static long deep(long n, int d)
+{
+	long r;
+
+	if (d > 0)
+		r = deep(n, d - 1);
+	else
+		r = n, churn(n);
+	asm volatile("" : "+r"(r)::"memory");
+	return r + d;
+}
+
 static void *worker(void *arg)
 {
 	double *ns_per_pair = arg;
 	double t0;
 
-	churn(WARMUP);
+	deep(WARMUP, depth);
 	t0 = thread_cpu_ns();
-	churn(iter);
+	deep(iter, depth);
 	*ns_per_pair = (thread_cpu_ns() - t0) / iter;
 	return NULL;
 }
@@ -68,13 +86,14 @@ int main(int argc, char **argv)
 	double ns[2], sum = 0;
 	int threads, err;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: churn ITER THREADS SIZE\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: churn ITER THREADS SIZE [DEPTH]\n");
 		return 2;
 	}
 	iter = parse(argv[1], 1, 1L << 40, "ITER");
 	threads = (int)parse(argv[2], 1, 2, "THREADS");
 	size = (size_t)parse(argv[3], 0, 1L << 30, "SIZE");
+	depth = argc > 4 ? (int)parse(argv[4], 0, 200, "DEPTH") : 0;
 
 	for (int t = 0; t < threads; t++) {
 		err = pthread_create(&tid[t], NULL, worker, &ns[t]);

@@ -25,7 +25,8 @@ Standard library only.
 Environment: BENCH_SECTIONS (comma-separated subset of churn,python,loader,render;
 default all), MEMTRACE, CHURN, PYWORK, LIVEMANY, and per section:
 churn:  BENCH_RUNS (5), BENCH_SECONDS (0.6), BENCH_SIZE (32),
-        BENCH_THREADS ("1,2"), BENCH_MODES (subset of mode names);
+        BENCH_THREADS ("1,2"), BENCH_MODES (subset of mode names), BENCH_DEPTH
+        (16: calls deep in the deep-* modes, ~20-frame stacks), CHURN_NOFP;
 python: BENCH_PY_RUNS (5; BENCH_PY_RUNS2, 3, for the second interpreter),
         BENCH_PY_SECONDS (1.5: untraced CPU seconds per run), BENCH_PY_CAP (4: wall seconds a slower mode may take; it runs
         fewer iterations, scaled), BENCH_PYTHON (pyenv 3.12.1),
@@ -43,6 +44,7 @@ import re
 import platform
 import select
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -52,6 +54,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEMTRACE = os.environ.get("MEMTRACE", os.path.join(ROOT, "memtrace"))
 CHURN = os.environ.get("CHURN", os.path.join(ROOT, ".output", "bench", "churn"))
+CHURN_NOFP = os.environ.get("CHURN_NOFP", os.path.join(ROOT, ".output", "bench", "churn-nofp"))
 PYWORK = os.environ.get("PYWORK", os.path.join(ROOT, "tests", "bench", "pywork.py"))
 LIVEMANY = os.environ.get("LIVEMANY", os.path.join(ROOT, ".output", "bench", "livemany"))
 SECTIONS = os.environ.get("BENCH_SECTIONS", "churn,python,loader,render").split(",")
@@ -59,6 +62,7 @@ UNIT_TESTS = os.path.join(ROOT, ".output", "unit-tests")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_S = float(os.environ.get("BENCH_SECONDS", "0.6"))
 SIZE = int(os.environ.get("BENCH_SIZE", "32"))
+DEPTH = int(os.environ.get("BENCH_DEPTH", "16"))  # churn's calls deep: ~20-frame stacks
 THREADS = [int(t) for t in os.environ.get("BENCH_THREADS", "1,2").split(",")]
 EX_USAGE = 64  # argp's exit status for an unknown option or a bad argument
 FLOOR = "floor-return"  # the reference for the "x floor" column
@@ -99,6 +103,18 @@ def resolve(argv):
     return [MT_BIN if a == MT else a for a in argv]
 
 
+# the workload of a mode, as the last element of its prefix: churn with or
+# without frame pointers, DEPTH calls deep (stack walks of ~20 frames)
+DEEP_FP, DEEP_NOFP = "@deep-fp@", "@deep-nofp@"
+
+
+def workload(prefix):
+    """(memtrace prefix, churn argv tail after ITER THREADS SIZE, binary) of a mode."""
+    if prefix and prefix[-1] in (DEEP_FP, DEEP_NOFP):
+        return prefix[:-1], [str(DEPTH)], CHURN if prefix[-1] == DEEP_FP else CHURN_NOFP
+    return prefix, [], CHURN
+
+
 # One line per mode: (name, argv prefix put before "churn ITER THREADS SIZE"
 # [, the floor mode to compare it with when that is not floor-return]).
 MODES = [
@@ -109,9 +125,17 @@ MODES = [
     ("full-nostacks", mt("--no-stacks")),
     # unsampled calls skip the return trap: bounded below by floor-entry
     ("sampled-512K", mt("--sample-rate", "512K"), "floor-entry"),
+    # ~20-frame stacks: the frame-pointer walk on code built with frame
+    # pointers, the CFI unwinder (warm: rules learned) on code built without
+    ("deep-floor", mt("--floor", "return") + [DEEP_NOFP], "deep-floor"),
+    ("deep-fp-walk", mt("--unwind", "fp") + [DEEP_FP], "deep-floor"),
+    ("deep-cfi-nofp", mt() + [DEEP_NOFP], "deep-floor"),
+    ("deep-cfi-fp", mt() + [DEEP_FP], "deep-floor"),
 ]
+# the CFI unwinder's budget: at most this much more per recorded allocation than the FP walk
+CFI_BUDGET_NS = 300
 # modes whose drop counters are checked from one extra --format json run
-CHECK_DROPS = ["full", "sampled-512K"]
+CHECK_DROPS = ["full", "sampled-512K", "deep-cfi-nofp"]
 
 # Python modes: (name, memtrace prefix, interpreter options, first interpreter only)
 PY_MODES = [
@@ -143,10 +167,11 @@ def plural(n, word):
 
 def run_churn(prefix, iters, threads, env, verbose=False):
     """One run; returns (churn's JSON dict, memtrace's stderr)."""
+    prefix, tail, churn = workload(prefix)
     argv = resolve(prefix)
     if verbose and prefix:
         argv.insert(1, "-v")
-    argv += [CHURN, str(iters), str(threads), str(SIZE)]
+    argv += [churn, str(iters), str(threads), str(SIZE)] + tail
     p = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=300)
     if prefix and p.returncode == EX_USAGE:
@@ -251,8 +276,54 @@ def fmt_ns(v):
     return "%.1f" % v if v < 100 else "%.0f" % v
 
 
+def bpf_ns_per_run(prefix, env, seconds=2.0):
+    """memtrace's BPF programs' own time (kernel.bpf_stats_enabled run_time_ns / run_cnt),
+    in ns per program run, over ~seconds of churn in mode prefix: free of the trap's
+    noise. Its programs are found by the prog_id of memtrace's file descriptors."""
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(path) as f:
+        was = f.read().strip()
+    mprefix, tail, churn = workload(prefix)
+    argv = resolve(mprefix) + [churn, "100000000", "1", str(SIZE)] + tail
+    p = None
+    try:
+        with open(path, "w") as f:
+            f.write("1")
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(1.0)  # attached, rules learned
+
+        def sample():
+            ids = set()
+            for fd in os.listdir("/proc/%d/fdinfo" % p.pid):
+                try:
+                    with open("/proc/%d/fdinfo/%s" % (p.pid, fd)) as f:
+                        ids.update(int(m) for m in re.findall(r"prog_id:\s*(\d+)", f.read()))
+                except OSError:
+                    pass
+            t = c = 0
+            for i in ids:
+                out = subprocess.run(["bpftool", "prog", "show", "id", str(i), "-j"],
+                                     stdout=subprocess.PIPE, text=True).stdout
+                d = json.loads(out or "{}")
+                if d.get("name", "").startswith("mt_libc"):
+                    t += d.get("run_time_ns", 0)
+                    c += d.get("run_cnt", 0)
+            return t, c
+        t0, c0 = sample()
+        time.sleep(seconds)
+        t1, c1 = sample()
+        return (t1 - t0) / (c1 - c0) if c1 > c0 else None
+    finally:
+        if p:  # memtrace and the churn it runs: one process group
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        with open(path, "w") as f:
+            f.write(was)
+
+
 def churn_section(tmp, env):
-    for f in (CHURN,):
+    for f in (CHURN, CHURN_NOFP):
         if not os.access(f, os.X_OK):
             sys.exit("bench: %s missing: run make bench" % f)
     wanted = os.environ.get("BENCH_MODES")
@@ -358,6 +429,40 @@ def churn_section(tmp, env):
         print("**Verdict: full tracing = %s the bare-trap floor (target ≤ %.1f×): %s**"
               % (", ".join(verdicts), TARGET_RATIO,
                  "met" if worst <= TARGET_RATIO else "NOT met"))
+    bpf = {}
+    if shutil.which("bpftool") and all(m in dict(active) for m in ("deep-cfi-nofp", "deep-fp-walk")):
+        # the trap's noise dwarfs a few hundred ns: BPF's own run time says it exactly
+        modes_d = dict(active)
+        for _ in range(3):
+            for m in ("deep-fp-walk", "deep-cfi-nofp", "deep-cfi-fp"):
+                if m in modes_d:
+                    v = bpf_ns_per_run(modes_d[m], env)
+                    if v:
+                        bpf.setdefault(m, []).append(v)
+        bpf = {m: statistics.median(v) for m, v in bpf.items()}
+        print()
+        print("| mode (1 thread) | BPF ns per program run (median of 3) | per malloc+free pair (3 runs) |")
+        print("|---|---:|---:|")
+        for m, v in bpf.items():
+            print("| %s | %.0f | %.0f |" % (m, v, 3 * v))
+        if "deep-cfi-nofp" in bpf and "deep-fp-walk" in bpf:
+            d = 3 * (bpf["deep-cfi-nofp"] - bpf["deep-fp-walk"])
+            print()
+            print("**CFI unwinder, BPF time: %+.0f ns per recorded allocation against the "
+                  "frame-pointer walk, warm %d-frame stacks (budget ≤ %d ns: %s)**"
+                  % (d, DEPTH + 4, CFI_BUDGET_NS, "met" if d <= CFI_BUDGET_NS else "NOT met"))
+    for t in THREADS:
+        if all((m, t) in med for m in ("deep-cfi-nofp", "deep-fp-walk", "deep-floor")):
+            cfi, fp, fl = med["deep-cfi-nofp", t], med["deep-fp-walk", t], med["deep-floor", t]
+            pr = [a - b for a, b in zip(samples["deep-cfi-nofp", t], samples["deep-fp-walk", t])]
+            print()
+            print("**CFI unwinder, warm %d-frame stacks without frame pointers (%d thread%s): "
+                  "%+.0f ns per recorded allocation against the frame-pointer walk (per-round "
+                  "%+.0f..%+.0f; budget ≤ %d ns: %s); %.2f× the FP walk, %.2f× the bare-trap "
+                  "floor (FP walk: %.2f×)**"
+                  % (DEPTH + 4, t, "s" if t > 1 else "", cfi - fp, min(pr), max(pr),
+                     CFI_BUDGET_NS, "met" if cfi - fp <= CFI_BUDGET_NS else "NOT met",
+                     cfi / fp, cfi / fl, fp / fl))
     print()
     sys.stdout.flush()
     bad_drops = any(any(d.values()) for _, _, _, d, _ in counters)

@@ -16,7 +16,6 @@
  */
 #define _GNU_SOURCE
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -85,6 +84,8 @@ int main(void)
 	wrapped();
 	raw();
 	wrapping_product();
-	printf("sys_paths done\n");
+	/* write(2), not stdio: no buffer allocated behind the markers' back */
+	if (write(1, "sys_paths done\n", 15) != 15)
+		return 1;
 	return 0;
 }

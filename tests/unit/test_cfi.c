@@ -6,12 +6,8 @@
  */
 #include <dwarf.h>
 #include "probe/cfi.h"
+#include "dwarf_op.h"
 #include "test.h"
-
-#define OP(a, n1, n2)                                                                \
-	{                                                                            \
-		.atom = (a), .number = (Dwarf_Word)(n1), .number2 = (Dwarf_Word)(n2) \
-	}
 
 static const Dwarf_Op rsp_8[] = {OP(DW_OP_bregx, 7, 8)};
 static const Dwarf_Op rsp_16[] = {OP(DW_OP_bregx, 7, 16)};

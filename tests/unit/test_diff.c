@@ -151,7 +151,7 @@ MT_TEST(diff_by_line)
 		     "memtrace diff: a.ndjson (1 report) -> b.ndjson (1 report), by line\n"
 		     "          growth     count     bytes A     bytes B  site\n"
 		     "         +2500 B       +25      1000 B      3500 B  app.c:42 make [app]\n"
-		     "             0 B        +0        64 B        64 B  [libbar.so] 0x0\n"
+		     "             0 B        +0        64 B        64 B  [libbar.so 0x0]\n"
 		     "gone      -160 B        -2       160 B         0 B  util.c:10 xstrdup [app]\n"
 		     "total: A 1224 B in 13, B 3564 B in 36, growth +2340 B, +23 allocations; "
 		     "0 new, 1 gone, 2 in both\n",

@@ -50,3 +50,28 @@ MT_TEST(elf_not_elf)
 	ASSERT_EQ(mt_elf__open(&e, path), -ENOEXEC, "truncated header");
 	unlink(path);
 }
+
+MT_TEST(elf_needed)
+{
+	char soname[64], names[4096], small[12];
+	bool libc = false;
+	struct mt_elf e;
+	size_t n;
+
+	if (!ASSERT_OK(mt_elf__open(&e, "/proc/self/exe"), "open"))
+		return;
+	n = mt_elf__needed(&e, soname, sizeof(soname), names, sizeof(names));
+	ASSERT_TRUE(n >= 1, "this binary needs libraries");
+	ASSERT_STREQ(soname, "", "an executable has no DT_SONAME");
+	for (const char *s = names; n--; s += strlen(s) + 1)
+		libc |= !strcmp(s, "libc.so.6");
+	ASSERT_TRUE(libc, "libc.so.6 among them");
+	/* a buffer too small for any name: none written, nothing overrun */
+	ASSERT_EQ(mt_elf__needed(&e, soname, sizeof(soname), small, 4), 0, "no room");
+	mt_elf__close(&e);
+	if (ASSERT_OK(mt_elf__open(&e, "/usr/lib/x86_64-linux-gnu/libc.so.6"), "open libc")) {
+		mt_elf__needed(&e, soname, sizeof(soname), names, sizeof(names));
+		ASSERT_STREQ(soname, "libc.so.6", "libc's DT_SONAME");
+		mt_elf__close(&e);
+	}
+}

@@ -117,7 +117,7 @@ MT_TEST(html_golden)
 	    "\"note\":null,\n"
 	    /* files and modules first, then functions, in the order the tree meets them */
 	    "\"strings\":[\"\",\"app.c\",\"app\",\"util.h\",\"libbar.so\",\"app.py\",\"main\","
-	    "\"make_buffer\",\"xstrdup\",\"0x7f0012345678\",\"load\"],\n"
+	    "\"make_buffer\",\"xstrdup\",\"libbar.so 0x7f0012345678\",\"load\"],\n"
 	    /* main, make_buffer, xstrdup (inlined), the address, load (Python) */
 	    "\"frames\":[7,1,90,8,1,1,42,8,1,3,7,10,1,0,0,16,1,5,12,1],\n"
 	    /* root; main: make_buffer, xstrdup; the address: load */

@@ -9,7 +9,7 @@
 
 struct insn_case {
 	const char *what;
-	unsigned char b[8];
+	unsigned char b[12];
 	size_t n; /* bytes available */
 	enum mt_insn_class cls;
 	size_t len;
@@ -35,11 +35,34 @@ static const struct insn_case insns[] = {
     {"mov $11,%eax", {0xb8, 0x0b, 0, 0, 0}, 5, MT_INSN_FLAGS, 5, 0},
     {"syscall", {0x0f, 0x05}, 2, MT_INSN_SYSCALL, 2, MT_INSN_RCX},
     /* what the decoder does not know keeps the probe where it is */
-    {"mov %rsp,%rbp", {0x48, 0x89, 0xe5}, 3, MT_INSN_UNKNOWN, 0, 0},
+    {"mov %rsp,%rbp", {0x48, 0x89, 0xe5}, 3, MT_INSN_FLAGS, 3, MT_INSN_RBP},
+    {"mov %rdi,%rsi", {0x48, 0x89, 0xfe}, 3, MT_INSN_FLAGS, 3, MT_INSN_RSI},
+    {"test %rdx,%rdx", {0x48, 0x85, 0xd2}, 3, MT_INSN_FLAGS, 3, 0},
+    {"endbr64", {0xf3, 0x0f, 0x1e, 0xfa}, 4, MT_INSN_FLAGS, 4, 0},
+    /* jemalloc, tcmalloc entries */
+    {"cmp $0x1000,%rdi", {0x48, 0x81, 0xff, 0, 0x10, 0, 0}, 7, MT_INSN_FLAGS, 7, 0},
+    {"mov disp32(%rip),%rdx", {0x48, 0x8b, 0x15, 1, 2, 3, 4}, 7, MT_INSN_FLAGS, 7, MT_INSN_RDX},
+    {"mov %rdi,%r8", {0x49, 0x89, 0xf8}, 3, MT_INSN_FLAGS, 3, 0},
+    {"shr $0x1a,%rax", {0x48, 0xc1, 0xe8, 0x1a}, 4, MT_INSN_FLAGS, 4, 0},
+    {"and $imm32,%rcx", {0x48, 0x81, 0xe1, 0, 0, 0, 0xc0}, 7, MT_INSN_FLAGS, 7, MT_INSN_RCX},
+    {"add %fs:0,%rax", {0x64, 0x48, 0x03, 0x04, 0x25, 0, 0, 0, 0}, 9, MT_INSN_FLAGS, 9, 0},
+    {"cmp 0x1b0(%rax),%rcx", {0x48, 0x3b, 0x88, 0xb0, 1, 0, 0}, 7, MT_INSN_FLAGS, 7, 0},
+    {"lea -1(%rsi),%rax", {0x48, 0x8d, 0x46, 0xff}, 4, MT_INSN_FLAGS, 4, 0},
+    {"xor %ecx,%ecx", {0x31, 0xc9}, 2, MT_INSN_FLAGS, 2, MT_INSN_RCX},
+    {"mul %rsi", {0x48, 0xf7, 0xe6}, 3, MT_INSN_FLAGS, 3, MT_INSN_RDX},
+    {"mov $-0xa48,%rdx",
+     {0x48, 0xc7, 0xc2, 0xb8, 0xf5, 0xff, 0xff},
+     7,
+     MT_INSN_FLAGS,
+     7,
+     MT_INSN_RDX},
+    {"movq $0,(%rsp)", {0x48, 0xc7, 0x04, 0x24, 0, 0, 0, 0}, 8, MT_INSN_UNKNOWN, 0, 0},
+    {"div %rsi", {0x48, 0xf7, 0xf6}, 3, MT_INSN_UNKNOWN, 0, 0},
+    {"cmpb $0,%fs:0x10(%rcx)", {0x64, 0x80, 0x79, 0x10, 0}, 5, MT_INSN_FLAGS, 5, 0},
+    /* what the decoder does not know, or must not pass, keeps the probe where it is */
     {"sub $8,%rsp", {0x48, 0x83, 0xec, 0x08}, 4, MT_INSN_UNKNOWN, 0, 0},
-    {"mov %rdi,%rsi", {0x48, 0x89, 0xfe}, 3, MT_INSN_UNKNOWN, 0, 0},
-    {"test %rdx,%rdx", {0x48, 0x85, 0xd2}, 3, MT_INSN_UNKNOWN, 0, 0},
-    {"endbr64", {0xf3, 0x0f, 0x1e, 0xfa}, 4, MT_INSN_UNKNOWN, 0, 0},
+    {"mov %rdi,(%rsp)", {0x48, 0x89, 0x3c, 0x24}, 4, MT_INSN_UNKNOWN, 0, 0},
+    {"mov $1,%esp", {0xbc, 1, 0, 0, 0}, 5, MT_INSN_UNKNOWN, 0, 0},
     {"int3", {0xcc}, 1, MT_INSN_UNKNOWN, 0, 0},
     /* cut short: never read past n */
     {"je rel32, 2 bytes", {0x0f, 0x84}, 2, MT_INSN_UNKNOWN, 0, 0},
@@ -128,12 +151,32 @@ static const struct entry_case entries[] = {
      0},
     {"calloc: test %rsi,%rsi; push", MT_KIND_CALLOC, {0x48, 0x85, 0xf6, 0x55}, 3, false, 0},
     {"malloc: push at +0", MT_KIND_MALLOC, {0x55, 0x48, 0x89, 0xe5}, 0, false, 0},
-    {"endbr64 first: single-stepped at +0",
+    {"libstdc++ operator new: endbr64; test; mov $1,%eax; push",
      MT_KIND_MALLOC,
-     {0xf3, 0x0f, 0x1e, 0xfa, 0x55},
+     {0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x85, 0xff, 0xb8, 1, 0, 0, 0, 0x53},
+     12,
+     false,
+     0},
+    {"jemalloc malloc: cmp $0x1000,%rdi; ja",
+     MT_KIND_MALLOC,
+     {0x48, 0x81, 0xff, 0, 0x10, 0, 0, 0x0f, 0x87, 1, 0, 0, 0},
+     7,
+     false,
+     0},
+    {"endbr64; sub $8,%rsp: single-stepped at +0",
+     MT_KIND_MALLOC,
+     {0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x83, 0xec, 0x08},
      0,
      true,
      0},
+    {"malloc writing %rbp first", MT_KIND_MALLOC, {0x48, 0x89, 0xe5, 0x55}, 0, true, 0},
+    {"glibc 2.43 calloc: mov %rdi,%rax; mul %rsi; jo",
+     MT_KIND_CALLOC,
+     {0x48, 0x89, 0xf8, 0x48, 0xf7, 0xe6, 0x0f, 0x80, 1, 0, 0, 0},
+     6,
+     false,
+     0},
+    {"malloc overwriting its size", MT_KIND_MALLOC, {0x48, 0x89, 0xf7, 0x55}, 0, true, 0},
     /* an allocating call must not pass its system call */
     {"mmap making the call at once",
      MT_KIND_MMAP,
@@ -148,7 +191,12 @@ static const struct entry_case entries[] = {
      3,
      false,
      0},
-    {"reallocarray, another body", MT_KIND_REALLOCARRAY, {0x48, 0x89, 0xf0, 0x55}, 0, true, 0},
+    {"reallocarray, another body: mov %rsi,%rax; push",
+     MT_KIND_REALLOCARRAY,
+     {0x48, 0x89, 0xf0, 0x55},
+     3,
+     false,
+     0},
 };
 
 MT_TEST(insn_probe_site)

@@ -121,7 +121,7 @@ MT_TEST(live_rows_as_text)
 	ASSERT_STREQ(mt_out_text__row(buf, sizeof(buf), &rows[1]),
 		     "      4000 B      2000         new  util.c:10 xstrdup [app]", "new");
 	ASSERT_STREQ(mt_out_text__row(buf, sizeof(buf), &rows[2]),
-		     "       160 B         2       -32 B  [libbar.so] 0x7f0012345678", "address");
+		     "       160 B         2       -32 B  [libbar.so 0x7f0012345678]", "address");
 	ASSERT_STREQ(mt_out_text__row(small, sizeof(small), &rows[0]), "^    1.5 Mi",
 		     "truncated, terminated");
 	ASSERT_STREQ(mt_out_text__columns(buf, sizeof(buf)),

@@ -236,15 +236,15 @@ MT_TEST(out_text_golden)
 	    "note: sampled every 512 KiB; bytes and counts are estimates\n"
 	    "       bytes     count      growth  site\n"
 	    "^    1.5 MiB      1536  +512.0 KiB  app.c:42 make_buffer [app]\n"
-	    "    at xmalloc (util.h:7) [app] (inlined)\n"
+	    "  - at xmalloc (util.h:7) [app] (inlined)\n"
 	    "    at make_buffer (app.c:42) [app]\n"
 	    "    at main (app.c:90) [app]\n"
 	    "      4000 B         1         new  util.c:10 xstrdup [app]\n"
 	    "    at xstrdup (util.c:10) [app]\n"
 	    "    12.0 KiB         3           =  parse [libfoo.so]\n"
-	    "    at parse (0x7f0000001000) [libfoo.so]\n"
-	    "       160 B         2       -32 B  [libbar.so] 0x7f0012345678\n"
-	    "    at ?? (0x7f0012345678) [libbar.so]\n"
+	    "    at parse [libfoo.so 0x7f0000001000]\n"
+	    "       160 B         2       -32 B  [libbar.so 0x7f0012345678]\n"
+	    "    at ?? [libbar.so 0x7f0012345678]\n"
 	    "^ = kept growing: grew in 2 or more reports in a row\n"
 	    "total: bytes 1.5 MiB, count 1542, growth +515.9 KiB; 4 of 9 groups shown\n";
 	static const char head_short[] =
@@ -395,26 +395,30 @@ MT_TEST(out_json_golden)
 	    "{\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\",\"line\":5,"
 	    "\"function\":\"caf\xc3\xa9\",\"module\":\"m\\ufffdod\",\"kind\":\"heap\","
 	    "\"bytes\":4096,\"count\":2,"
-	    "\"growth_bytes\":-100,\"growth_streak\":0,\"new\":false,\"alloc_bytes\":8192,"
+	    "\"growth_bytes\":-100,\"growth_streak\":0,\"new\":false,\"runtime\":false,\"alloc_"
+	    "bytes\":8192,"
 	    "\"alloc_count\":4,\"stack\":["
 	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
 	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true,"
-	    "\"kind\":\"native\",\"build_id\":\"5eed00ba11\"},"
+	    "\"kind\":\"native\",\"build_id\":\"5eed00ba11\",\"elf_addr\":null},"
 	    "{\"function\":null,\"file\":null,\"line\":0,\"module\":null,"
-	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\",\"build_id\":null}],"
+	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\",\"build_id\":null,\"elf_"
+	    "addr\":null}],"
 	    "\"site\":0,"
 	    "\"stacks\":[{\"bytes\":4000,\"count\":1,\"site\":0,\"frames\":["
 	    "{\"function\":\"caf\xc3\xa9\",\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\","
 	    "\"line\":5,\"module\":\"m\\ufffdod\",\"addr\":\"0x1234\",\"inlined\":true,"
-	    "\"kind\":\"native\",\"build_id\":\"5eed00ba11\"},"
+	    "\"kind\":\"native\",\"build_id\":\"5eed00ba11\",\"elf_addr\":null},"
 	    "{\"function\":null,\"file\":null,\"line\":0,\"module\":null,"
-	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\",\"build_id\":null}]},"
+	    "\"addr\":\"0xdeadbeef\",\"inlined\":false,\"kind\":\"native\",\"build_id\":null,\"elf_"
+	    "addr\":null}]},"
 	    "{\"bytes\":96,\"count\":1,\"site\":0,\"frames\":["
 	    "{\"function\":\"handler\",\"file\":\"app.py\",\"line\":3,\"module\":null,"
-	    "\"addr\":\"0x0\",\"inlined\":false,\"kind\":\"python\",\"build_id\":null}]}]},"
+	    "\"addr\":\"0x0\",\"inlined\":false,\"kind\":\"python\",\"build_id\":null,\"elf_addr\":"
+	    "null}]}]},"
 	    "{\"file\":null,\"line\":0,\"function\":null,\"module\":null,\"kind\":\"arena\","
 	    "\"bytes\":1,"
-	    "\"count\":1,\"growth_bytes\":1,\"growth_streak\":1,\"new\":true,"
+	    "\"count\":1,\"growth_bytes\":1,\"growth_streak\":1,\"new\":true,\"runtime\":false,"
 	    "\"alloc_bytes\":1,\"alloc_count\":1,\"stack\":[],\"site\":0,\"stacks\":[]}"
 	    "]}\n";
 	char *out, *cnt, *expected;
@@ -694,7 +698,7 @@ MT_TEST(out_folded_golden)
 				       "1572864\n"
 				       "xstrdup (util.c:10) 4000\n"
 				       "parse [libfoo.so] 12288\n"
-				       "[libbar.so] 0x7f0012345678 160\n";
+				       "[libbar.so 0x7f0012345678] 160\n";
 	struct mt_frame nat[] = {
 	    {.function = "operator new(unsigned long)", .module = "libstdc++.so.6", .addr = 1},
 	    {.function = "a;b\nc", .file = "we;ird\r.cc", .module = "app", .addr = 2},
@@ -714,7 +718,7 @@ MT_TEST(out_folded_golden)
 	struct mt_row row = {.bytes = 4192, .count = 3, .stacks = stacks, .nr_stacks = 3};
 	struct mt_report r2 = {.rows = &row, .nr_rows = 1};
 	static const char expected[] =
-	    "[unknown] 0xabc;?? (nofunc.c);a?b?c (we?ird?.cc);operator new(unsigned long) "
+	    "[unknown 0xabc];?? (nofunc.c);a?b?c (we?ird?.cc);operator new(unsigned long) "
 	    "[libstdc++.so.6] 4096\n"
 	    "<module> (svc/main.py:1);handler (svc/app.py:12);PyObject_Malloc "
 	    "[libpython3.11.so.1.0] 96\n";

@@ -37,6 +37,15 @@ static int on_proc(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static int on_unwind(void *ctx, void *data, size_t size)
+{
+	struct mt_events *ev = ctx;
+
+	if (ev->ops.unwind)
+		ev->ops.unwind(ev->ctx, data, size);
+	return 0;
+}
+
 struct mt_events *mt_events__new(const struct mt_bpf_maps *maps, const struct mt_events_ops *ops,
 				 void *ctx)
 {
@@ -53,6 +62,8 @@ struct mt_events *mt_events__new(const struct mt_bpf_maps *maps, const struct mt
 		goto err_out;
 	}
 	err = ring_buffer__add(ev->rb, maps->proc_events, on_proc, ev);
+	if (!err)
+		err = ring_buffer__add(ev->rb, maps->unwind_events, on_unwind, ev);
 	if (err)
 		goto err_out;
 	return ev;

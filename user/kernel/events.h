@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Events BPF sends as they happen, on ring buffers: new Python stacks
- * (their code objects must be read while they exist) and the lifecycle of
- * followed processes (struct mt_proc_event: fork, exec, exit). One file
- * descriptor polls readable when either has something.
+ * (their code objects must be read while they exist), the lifecycle of
+ * followed processes (struct mt_proc_event: fork, exec, exit) and stack
+ * copies for the CFI unwinder. One file descriptor polls readable when
+ * any has something.
  *
  * The callbacks run inside mt_events__consume. A consumer that must not
  * change its state at that moment (a report in progress) queues what it
@@ -22,6 +23,8 @@ struct mt_events_ops {
 	void (*py_stack)(void *ctx, __u32 tgid, __u64 py_stack);
 	/* a fork, exec or exit of a followed process, in the order they happened */
 	void (*proc)(void *ctx, const struct mt_proc_event *e);
+	/* a stack BPF could not unwind: struct mt_unwind_event, size bytes */
+	void (*unwind)(void *ctx, const void *data, size_t size);
 };
 
 /* NULL with errno set on failure. ops is copied. */

@@ -25,12 +25,14 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kernel/loader.h"
 #include "lib/log.h"
 #include "proc/procinfo.h"
+#include "proc/procmaps.h"
 #include "mt_python.h"
 #include "kernel/tracefs.h"
 #include "memtrace.skel.h"
@@ -85,8 +87,8 @@ struct mt_loader {
 	size_t nr_pids;
 	__u64 nr_allocs;	    /* entries of the allocation table */
 	__u32 nr_sites, nr_stripes; /* site slots, stripes of their totals */
-	void *mem[3];		    /* mapped arrays: site keys, site totals, sampled counts */
-	size_t mem_len[3];
+	void *mem[4]; /* mapped arrays: site keys, site totals, sampled counts, unwind rules */
+	size_t mem_len[4];
 };
 
 const char *mt_attach_mode__name(enum mt_attach_mode m)
@@ -192,6 +194,7 @@ static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_at
 	skel->rodata->mt_max_size = opts->max_size;
 	skel->rodata->mt_self_tgid = getpid();
 	skel->rodata->mt_want_stacks = opts->stacks;
+	skel->rodata->mt_unwind_cfi = opts->unwind_cfi;
 	skel->rodata->mt_want_age = opts->ages;
 	skel->rodata->mt_py_depth = opts->python_depth;
 	skel->rodata->mt_procs_all = opts->procs_all;
@@ -406,6 +409,98 @@ static int raw_link(int prog_fd, __u32 type, __u32 flags, const char *path, cons
 	return fd < 0 ? -errno : fd;
 }
 
+/* Functions whose first instruction the kernel emulates, or single-steps. */
+__asm__(".pushsection .text\n"
+	".globl mt_calib_emulated\n"
+	".type mt_calib_emulated, @function\n"
+	"mt_calib_emulated:\n\tpush %rbp\n\tpop %rbp\n\tret\n"
+	".size mt_calib_emulated, .-mt_calib_emulated\n"
+	".globl mt_calib_stepped\n"
+	".type mt_calib_stepped, @function\n"
+	"mt_calib_stepped:\n\tmov %rdi, %rax\n\tret\n"
+	".size mt_calib_stepped, .-mt_calib_stepped\n"
+	".popsection\n");
+void mt_calib_emulated(void);
+void mt_calib_stepped(void);
+
+#define MT_CALIB_CALLS 2000
+
+/* Seconds that n calls of fn take. */
+static double calib_time(void (*volatile fn)(void), int n)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < n; i++)
+		fn();
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* File offset of our own code at addr, from /proc/self/maps. */
+static int self_offset(__u64 addr, __u64 *off)
+{
+	struct mt_maps maps;
+	int err = mt_maps__read(getpid(), &maps);
+
+	if (err)
+		return err;
+	err = -ENOENT;
+	for (size_t i = 0; i < maps.nr_maps; i++) {
+		if (addr >= maps.maps[i].start && addr < maps.maps[i].end) {
+			*off = addr - maps.maps[i].start + maps.maps[i].offset;
+			err = 0;
+			break;
+		}
+	}
+	mt_maps__free(&maps);
+	return err;
+}
+
+int mt_loader__probe_costs(struct mt_loader *l, double *emulated_us, double *stepped_us)
+{
+	void (*fns[2])(void) = {mt_calib_emulated, mt_calib_stepped};
+	__u64 offs[2], cookies[2] = {MT_KIND__MAX, MT_KIND__MAX}; /* a kind no probe acts on */
+	double base[2], traced[2];
+	struct bpf_link *links[2] = {};
+	int fd = -1, err = 0;
+
+	for (int i = 0; i < 2 && !err; i++) {
+		err = self_offset((__u64)(unsigned long)fns[i], &offs[i]);
+		base[i] = calib_time(fns[i], MT_CALIB_CALLS);
+	}
+	if (err)
+		return err;
+	if (l->mode == MT_ATTACH_PERF) {
+		for (int i = 0; i < 2 && !err; i++) {
+			LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookies[i]);
+
+			links[i] = bpf_program__attach_uprobe_opts(
+			    l->skel->progs.mt_libc_entry, getpid(), "/proc/self/exe", offs[i], &o);
+			err = links[i] ? 0 : -errno;
+		}
+	} else {
+		fd = raw_link(l->mode == MT_ATTACH_SESSION
+				  ? bpf_program__fd(l->session)
+				  : bpf_program__fd(l->skel->progs.mt_libc_entry),
+			      l->mode == MT_ATTACH_SESSION ? MT_BPF_TRACE_UPROBE_SESSION
+							   : MT_BPF_TRACE_UPROBE_MULTI,
+			      0, "/proc/self/exe", offs, cookies, 2, getpid());
+		err = fd < 0 ? fd : 0;
+	}
+	for (int i = 0; i < 2 && !err; i++)
+		traced[i] = calib_time(fns[i], MT_CALIB_CALLS);
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < 2; i++)
+		bpf_link__destroy(links[i]);
+	if (err)
+		return err;
+	*emulated_us = (traced[0] - base[0]) * 1e6 / MT_CALIB_CALLS;
+	*stepped_us = (traced[1] - base[1]) * 1e6 / MT_CALIB_CALLS;
+	return 0;
+}
+
 static void pid_links__close(struct mt_pid_links *p)
 {
 	for (int i = 0; i < 2; i++) {
@@ -492,8 +587,8 @@ static int attach_perf(struct mt_loader *l, struct mt_pid_links *pl, const struc
 static int attach_multi(struct mt_loader *l, struct mt_pid_links *pl, const struct mt_plan *plan,
 			pid_t pid)
 {
-	__u64 offs[MT_KIND__MAX], cookies[MT_KIND__MAX], roffs[MT_KIND__MAX],
-	    rcookies[MT_KIND__MAX];
+	__u64 offs[MT_MAX_PLAN_PROBES], cookies[MT_MAX_PLAN_PROBES], roffs[MT_MAX_PLAN_PROBES],
+	    rcookies[MT_MAX_PLAN_PROBES];
 	__u32 n = 0, rn = 0;
 	int fd;
 
@@ -787,6 +882,10 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 			err = map_array(l, 1, skel->maps.mt_site_stats,
 					(size_t)l->nr_sites * l->nr_stripes *
 					    sizeof(struct mt_site_stats));
+		if (!err)
+			err = map_array(l, 3, skel->maps.mt_unwind_rules,
+					(size_t)MT_UNWIND_BUCKETS * MT_UNWIND_WAYS *
+					    sizeof(struct mt_unwind_entry));
 		if (!err && skel->rodata->mt_sample_rate)
 			err = map_array(l, 2, skel->maps.mt_sampled,
 					MT_SAMPLED_SLOTS * sizeof(__u64));
@@ -802,9 +901,12 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 	m->py_stacks = bpf_map__fd(skel->maps.mt_py_stacks);
 	m->py_events = bpf_map__fd(skel->maps.mt_py_events);
 	m->proc_events = bpf_map__fd(skel->maps.mt_proc_events);
+	m->unwind_asked = bpf_map__fd(skel->maps.mt_unwind_asked);
+	m->unwind_events = bpf_map__fd(skel->maps.mt_unwind_events);
 	m->nr_allocs = l->nr_allocs;
 	m->spill_nr = &skel->bss->mt_spill_nr;
 	m->site_keys = l->mem[0];
+	m->unwind_rules = l->mem[3];
 	m->site_stats = l->mem[1];
 	m->nr_sites = l->nr_sites;
 	m->nr_stripes = l->nr_stripes;
@@ -826,7 +928,7 @@ void mt_loader__free(struct mt_loader *l)
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);
 	free(l->pids);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (l->mem[i])
 			munmap(l->mem[i], l->mem_len[i]);
 	memtrace_bpf__destroy(l->skel);

@@ -33,6 +33,7 @@ enum mt_floor {
 struct mt_loader_opts {
 	__u64 min_size, max_size; /* bytes recorded; max 0 = no limit */
 	bool stacks;		  /* walk native stacks */
+	bool unwind_cfi;	  /* by CFI rules (else frame pointers) */
 	bool ages;		  /* timestamps, for --min-age */
 	__u32 python_depth;	  /* Python frames walked per allocation */
 	__u64 sample_rate;	  /* bytes, 0 = record everything */
@@ -51,6 +52,10 @@ struct mt_loader_opts {
 struct mt_bpf_maps {
 	int allocs, allocs_spill, site_index, site_free, stacks, counters, py_stacks, py_events;
 	int proc_events; /* ring buffer of struct mt_proc_event */
+	/* the CFI unwinder: addresses asked about, requests (struct mt_unwind_event) */
+	int unwind_asked, unwind_events;
+	/* its rules: MT_UNWIND_BUCKETS * MT_UNWIND_WAYS entries (mt_abi.h) */
+	struct mt_unwind_entry *unwind_rules;
 	__u64 nr_allocs; /* entries of the allocs table (the reader maps a window at a time) */
 	volatile __s64 *spill_nr;	  /* records in allocs_spill */
 	struct mt_site_key *site_keys;	  /* nr_sites slots */
@@ -71,6 +76,15 @@ struct mt_bpf_maps {
 struct mt_loader *mt_loader__new(const struct mt_loader_opts *opts, enum mt_attach_mode mode);
 void mt_loader__free(struct mt_loader *l);
 enum mt_attach_mode mt_loader__mode(const struct mt_loader *l);
+
+/*
+ * What one probe hit costs on this machine, measured now on two functions
+ * of memtrace itself: one whose entry the kernel emulates (push), one it
+ * single-steps (mov), with probes that do nothing, attached as the
+ * loader attaches its own. Microseconds per call over an unprobed call.
+ * 0 or -errno (then nothing is known).
+ */
+int mt_loader__probe_costs(struct mt_loader *l, double *emulated_us, double *stepped_us);
 const char *mt_attach_mode__name(enum mt_attach_mode m);
 
 /*

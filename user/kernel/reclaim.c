@@ -167,6 +167,17 @@ int mt_reclaim__purge(const struct mt_bpf_maps *maps, const __u32 *tgids, size_t
 	}
 	err = delete_matching(maps->site_index, sizeof(struct mt_site_key), sizeof(__u32),
 			      key_of_tgids, &set);
+	/* the CFI rules of a process are its addresses: not another's, nor a new image's */
+	if (maps->unwind_rules) {
+		for (size_t i = 0; i < (size_t)MT_UNWIND_BUCKETS * MT_UNWIND_WAYS; i++) {
+			volatile struct mt_unwind_entry *e = &maps->unwind_rules[i];
+
+			if (e->addr && tgid_in(e->tgid, tgids, n))
+				e->addr = 0; /* BPF matches none from now */
+		}
+		delete_matching(maps->unwind_asked, sizeof(struct mt_unwind_key), 2 * sizeof(__u64),
+				key_of_tgids, &set);
+	}
 	for (__u32 slot = 0; slot < used; slot++) {
 		volatile struct mt_site_key *k = &maps->site_keys[slot];
 

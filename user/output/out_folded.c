@@ -24,6 +24,7 @@
  * made the runtime hold apart from the line's own blocks.
  */
 #include <errno.h>
+#include <limits.h>
 #include "output/output.h"
 
 static void put_name(FILE *f, const char *s)
@@ -38,9 +39,11 @@ static void put_name(FILE *f, const char *s)
 static void put_frame(FILE *f, const struct mt_frame *fr)
 {
 	if (!fr->function && !fr->file) {
+		char where[PATH_MAX + 32];
+
 		fputc('[', f);
-		put_name(f, fr->module ? fr->module : "unknown");
-		fprintf(f, "] 0x%llx", (unsigned long long)fr->addr);
+		put_name(f, mt_frame__where(fr, where, sizeof(where)));
+		fputc(']', f);
 		return;
 	}
 	put_name(f, fr->function ? fr->function : "??");

@@ -41,6 +41,7 @@
  * process's latest report; the page holds all of them and a picker.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,10 +216,10 @@ static long frame_idx_slow(struct builder *b, const struct mt_frame *fr)
 	__u64 h;
 
 	if (!fn && !fr->file) {
-		char *a;
+		char where[PATH_MAX + 32], *a;
 
 		if (grow(&b->owned, &b->cap_owned, b->nr_owned + 1, sizeof(*b->owned)) ||
-		    asprintf(&a, "0x%llx", (unsigned long long)fr->addr) < 0)
+		    asprintf(&a, "%s", mt_frame__where(fr, where, sizeof(where))) < 0)
 			return -ENOMEM;
 		b->owned[b->nr_owned++] = a;
 		fn = a;

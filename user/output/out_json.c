@@ -15,12 +15,13 @@
  *     "objects_total":{"count":N,"bytes":N,"permanent":N,"failures":N,"walk_us":N,
  *                      "pause_us":N},]
  *    "sites":[{"file":S,"line":N,"function":S,"module":S,"kind":KIND,"bytes":N,
- *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,
+ *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,"runtime":B,
  *              "alloc_bytes":N,"alloc_count":N,
  *              "stack":[FRAME...],"site":N,
  *              "stacks":[{"bytes":N,"count":N,"site":N,"frames":[FRAME...]}]}]}
  *
  *   FRAME: {"function":S,"file":S,"line":N,"module":S,"addr":"0x..","inlined":B,
+ *           "elf_addr":"0x.."|null (the address in the ELF file: addr2line -e FILE),
  *           "kind":"native"|"python","build_id":S}
  *   KIND: "heap"|"mmap"|"pyobj"|"arena"|"runtime" (include/mt_kinds.h): the
  *         C heap, anonymous mappings, CPython's allocator domains, pymalloc
@@ -183,6 +184,10 @@ static void json_frame(FILE *f, const struct mt_frame *fr)
 		(unsigned long long)fr->addr, json_bool(fr->inlined),
 		fr->kind == MT_FRAME_PYTHON ? "python" : "native");
 	json_str(f, fr->build_id);
+	if (fr->elf_addr)
+		fprintf(f, ",\"elf_addr\":\"0x%llx\"", (unsigned long long)fr->elf_addr);
+	else
+		fputs(",\"elf_addr\":null", f);
 	fputc('}', f);
 }
 
@@ -217,10 +222,10 @@ static void json_row(FILE *f, const struct mt_row *row)
 	json_str(f, mt_site_kind__name(row->kind));
 	fprintf(f,
 		",\"bytes\":%lld,\"count\":%lld,\"growth_bytes\":%lld,\"growth_streak\":%u"
-		",\"new\":%s,\"alloc_bytes\":%llu,\"alloc_count\":%llu,\"stack\":",
+		",\"new\":%s,\"runtime\":%s,\"alloc_bytes\":%llu,\"alloc_count\":%llu,\"stack\":",
 		(long long)row->bytes, (long long)row->count, (long long)row->growth_bytes,
-		row->growth_streak, json_bool(row->is_new), (unsigned long long)row->alloc_bytes,
-		(unsigned long long)row->alloc_count);
+		row->growth_streak, json_bool(row->is_new), json_bool(row->runtime),
+		(unsigned long long)row->alloc_bytes, (unsigned long long)row->alloc_count);
 	json_frames(f, row->stack, row->nr_stack);
 	fprintf(f, ",\"site\":%zu,\"stacks\":[", row->site);
 	for (size_t i = 0; i < row->nr_stacks; i++) {

@@ -11,6 +11,7 @@
  *         4000 B         1         new  mmap at util.c:10 map_it [app]
  *       12.0 KiB         3           =  parse [libfoo.so]
  *          160 B         2       -32 B  [libbar.so] 0x7f0012345678
+ *       71.0 KiB         1           =  [libstdc++.so.6.0.30] 0x7f0012345678 (runtime)
  *   ^ = kept growing: grew in 2 or more reports in a row
  *   total: bytes 1.5 MiB, count 1542, growth +515.9 KiB; 4 of 9 groups shown
  *   note: RSS kept growing, 6.0 MiB more than the traced bytes: memory no probe sees ...
@@ -33,9 +34,12 @@
  * and have one decimal in the largest unit that keeps the value below
  * 1024 above ("10.0 KiB", "1.5 MiB"; see mt_bytes__format). The widths
  * are fixed (a wider value pushes the rest of its row right) so that
- * successive reports line up. The time is local time.
+ * successive reports line up. The time is local time. "(runtime)" marks
+ * a group with no frame in the program's own code (sorted last).
  * With show_stacks each row is followed by its representative stack,
- * innermost frame first: "    at function (file:line) [module] (inlined)".
+ * innermost frame first: "    at function (file:line) [module] (inlined)";
+ * frames below the row's line (the allocator, --alloc-fn wrappers, C++
+ * standard library code) start with "  - at" instead.
  * The "memory:" line is the process's RSS, anonymous RSS and swap at the
  * report ("?" for one its kernel does not show) next to the traced
  * outstanding bytes; there is none when they are unknown (the process
@@ -58,6 +62,7 @@
  * followed by its stack as above.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 #include "lib/printable.h"
@@ -110,11 +115,14 @@ static void put_site(FILE *f, const struct mt_row *row)
 	else if (row->kind != MT_SITE_HEAP && mt_site_kind__name(row->kind))
 		fprintf(f, "%s at ", mt_site_kind__name(row->kind));
 	if (!row->file && !row->function) {
+		struct mt_frame fr =
+		    row->site < row->nr_stack ? row->stack[row->site] : (struct mt_frame){0};
+		char where[PATH_MAX + 32];
+
+		fr.module = row->module ? row->module : fr.module;
 		fputc('[', f);
-		put_safe(f, row->module ? row->module : "unknown");
+		put_safe(f, mt_frame__where(&fr, where, sizeof(where)));
 		fputc(']', f);
-		if (row->site < row->nr_stack)
-			fprintf(f, " 0x%llx", (unsigned long long)row->stack[row->site].addr);
 		return;
 	}
 	if (row->file) {
@@ -134,9 +142,10 @@ static void put_site(FILE *f, const struct mt_row *row)
 	}
 }
 
-static void put_frame(FILE *f, const struct mt_frame *fr)
+/* One frame of a stack; skipped: below the row's line (the allocator, a wrapper). */
+static void put_frame(FILE *f, const struct mt_frame *fr, bool skipped)
 {
-	fputs("    at ", f);
+	fputs(skipped ? "  - at " : "    at ", f);
 	put_safe(f, fr->function ? fr->function : "??");
 	if (fr->file) {
 		fputs(" (", f);
@@ -144,8 +153,13 @@ static void put_frame(FILE *f, const struct mt_frame *fr)
 		if (fr->line)
 			fprintf(f, ":%d", fr->line);
 		fputc(')', f);
-	} else {
-		fprintf(f, " (0x%llx)", (unsigned long long)fr->addr);
+	} else if (!fr->function || fr->kind != MT_FRAME_PYTHON) {
+		char where[PATH_MAX + 32];
+
+		fputs(" [", f);
+		put_safe(f, mt_frame__where(fr, where, sizeof(where)));
+		fputs(fr->inlined ? "] (inlined)\n" : "]\n", f);
+		return;
 	}
 	if (fr->module) {
 		fputs(" [", f);
@@ -170,6 +184,8 @@ static void put_row(FILE *f, const struct mt_row *row)
 	mt_bytes__format(bytes, sizeof(bytes), row->bytes, false);
 	fprintf(f, TEXT_ROW_FMT, mark ? '^' : ' ', bytes, (long long)row->count, growth);
 	put_site(f, row);
+	if (row->runtime)
+		fputs(" (runtime)", f);
 }
 
 /* What fn writes to a stream, into buf (truncated, always terminated). */
@@ -289,7 +305,7 @@ static void put_rows(FILE *f, const struct mt_output_cfg *cfg, const struct mt_r
 		fputc('\n', f);
 		if (cfg->show_stacks) {
 			for (size_t j = 0; j < row->nr_stack; j++)
-				put_frame(f, &row->stack[j]);
+				put_frame(f, &row->stack[j], j < row->site);
 		}
 		growing |= mark;
 	}
@@ -411,7 +427,7 @@ int mt_out_text__diff(FILE *f, const struct mt_output_cfg *cfg, const struct mt_
 		put_site(f, &row);
 		fputc('\n', f);
 		for (size_t j = 0; j < dr->nr_frames; j++)
-			put_frame(f, &dr->frames[j]);
+			put_frame(f, &dr->frames[j], false);
 	}
 	fprintf(f, "total: A %s in %lld, B %s in %lld, growth %s, %+lld allocations; ",
 		mt_bytes__format(b1, sizeof(b1), d->bytes_a, false), (long long)d->count_a,

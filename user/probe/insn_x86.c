@@ -33,9 +33,143 @@ unsigned int mt_insn__args_read(enum mt_kind kind)
 	}
 }
 
+/* The MT_INSN_* bit of register number r (REX bit included); 0 for one no probe reads. */
+static unsigned int reg_bit(unsigned int r)
+{
+	switch (r) {
+	case 1:
+		return MT_INSN_RCX;
+	case 2:
+		return MT_INSN_RDX;
+	case 4:
+		return MT_INSN_RSP;
+	case 5:
+		return MT_INSN_RBP;
+	case 6:
+		return MT_INSN_RSI;
+	case 7:
+		return MT_INSN_RDI;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Bytes of a ModRM operand (the ModRM byte, a SIB byte, a displacement)
+ * at b[0..n), 0 when cut short.
+ */
+static size_t modrm_len(const unsigned char *b, size_t n)
+{
+	unsigned int mod, rm;
+	size_t len = 1;
+
+	if (n < 1)
+		return 0;
+	mod = b[0] >> 6;
+	rm = b[0] & 7;
+	if (mod != 3 && rm == 4) {
+		if (n < 2)
+			return 0;
+		len++;
+		if (mod == 0 && (b[1] & 7) == 5)
+			len += 4; /* SIB with no base: disp32 */
+	}
+	if (mod == 1)
+		len += 1;
+	else if (mod == 2 || (mod == 0 && rm == 5))
+		len += 4;
+	return len <= n ? len : 0;
+}
+
+/*
+ * Register-to-register and load forms of the integer ALU and mov opcodes,
+ * with a REX prefix or none (and a %fs/%gs prefix on a load): the
+ * register written (as a MT_INSN_* bit) or, for cmp and test, none.
+ * Memory destinations are UNKNOWN: a store could hit the return address.
+ */
+static enum mt_insn_class decode_alu(const unsigned char *b, size_t n, size_t *len,
+				     unsigned int *writes)
+{
+	size_t i = 0, m, imm = 0;
+	unsigned int rex = 0, op, mod, reg, rm;
+	bool to_rm, flags_only = false;
+
+	if (i < n && (b[i] == 0x64 || b[i] == 0x65))
+		i++;
+	if (i < n && (b[i] & 0xf0) == 0x40)
+		rex = b[i++];
+	if (i + 1 >= n)
+		return MT_INSN_UNKNOWN;
+	op = b[i++];
+	mod = b[i] >> 6;
+	reg = ((b[i] >> 3) & 7) | (rex & 4 ? 8 : 0);
+	rm = (b[i] & 7) | (rex & 1 ? 8 : 0);
+	switch (op) {
+	case 0x01: /* add, or, and, sub, xor, mov: r/m <- reg */
+	case 0x09:
+	case 0x21:
+	case 0x29:
+	case 0x31:
+	case 0x89:
+		to_rm = true;
+		break;
+	case 0x03: /* the same: reg <- r/m */
+	case 0x0b:
+	case 0x23:
+	case 0x2b:
+	case 0x33:
+	case 0x8b:
+	case 0x8d: /* lea: reads no memory */
+		to_rm = false;
+		break;
+	case 0x39: /* cmp, test */
+	case 0x3b:
+	case 0x85:
+		to_rm = false;
+		flags_only = true;
+		break;
+	case 0x81: /* group 1 with imm32 / imm8: /7 is cmp */
+	case 0x83:
+		to_rm = true;
+		imm = op == 0x81 ? 4 : 1;
+		flags_only = ((reg & 7) == 7);
+		break;
+	case 0xc7: /* mov $imm32,r/m (/0) */
+		if ((reg & 7) != 0)
+			return MT_INSN_UNKNOWN;
+		to_rm = true;
+		imm = 4;
+		break;
+	case 0xc1: /* shifts by imm8 */
+		to_rm = true;
+		imm = 1;
+		break;
+	case 0xf7: /* mul r/m (glibc 2.43's calloc: mov %rdi,%rax; mul %rsi; jo) */
+		if ((reg & 7) != 4 || mod != 3)
+			return MT_INSN_UNKNOWN;
+		m = modrm_len(b + i, n - i);
+		*len = i + m;
+		*writes = MT_INSN_RDX; /* and %rax */
+		return MT_INSN_FLAGS;
+	default:
+		return MT_INSN_UNKNOWN;
+	}
+	m = modrm_len(b + i, n - i);
+	if (!m || i + m + imm > n)
+		return MT_INSN_UNKNOWN;
+	if (to_rm && mod != 3 && !flags_only)
+		return MT_INSN_UNKNOWN; /* a store */
+	*len = i + m + imm;
+	if (!flags_only)
+		*writes = reg_bit(to_rm ? rm : reg);
+	return MT_INSN_FLAGS;
+}
+
 enum mt_insn_class mt_insn__decode(const unsigned char *b, size_t n, size_t *len,
 				   unsigned int *writes)
 {
+	enum mt_insn_class cls;
+
 	*writes = 0;
 	if (n < 1)
 		return MT_INSN_UNKNOWN;
@@ -64,14 +198,19 @@ enum mt_insn_class mt_insn__decode(const unsigned char *b, size_t n, size_t *len
 		*len = 6;
 		return MT_INSN_EMULATED;
 	}
+	/* endbr64: a no-op to everything but indirect branches */
+	if (n >= 4 && !memcmp(b, "\xf3\x0f\x1e\xfa", 4)) {
+		*len = 4;
+		return MT_INSN_FLAGS;
+	}
 	/* cmpb $imm8, disp32(%rip): flags */
 	if (n >= 7 && b[0] == 0x80 && b[1] == 0x3d) {
 		*len = 7;
 		return MT_INSN_FLAGS;
 	}
-	/* test %rdi,%rdi / test %rsi,%rsi: flags */
-	if (n >= 3 && b[0] == 0x48 && b[1] == 0x85 && (b[2] == 0xff || b[2] == 0xf6)) {
-		*len = 3;
+	/* cmpb $imm8, %fs:disp8(%reg) (tcmalloc's calloc): flags */
+	if (n >= 5 && b[0] == 0x64 && b[1] == 0x80 && (b[2] & 0xf8) == 0x78 && (b[2] & 7) != 4) {
+		*len = 5;
 		return MT_INSN_FLAGS;
 	}
 	/* test $imm32, %r9d: flags */
@@ -79,14 +218,14 @@ enum mt_insn_class mt_insn__decode(const unsigned char *b, size_t n, size_t *len
 		*len = 7;
 		return MT_INSN_FLAGS;
 	}
-	/* mov %ecx,%r10d: writes %r10, which no probe reads */
-	if (n >= 3 && b[0] == 0x41 && b[1] == 0x89 && b[2] == 0xca) {
-		*len = 3;
-		return MT_INSN_FLAGS;
-	}
 	/* cmp $imm32,%rax: flags */
 	if (n >= 6 && b[0] == 0x48 && b[1] == 0x3d) {
 		*len = 6;
+		return MT_INSN_FLAGS;
+	}
+	/* and $imm32,%eax: writes %rax */
+	if (n >= 5 && b[0] == 0x25) {
+		*len = 5;
 		return MT_INSN_FLAGS;
 	}
 	/* syscall: writes %rax, %rcx, %r11 */
@@ -95,12 +234,19 @@ enum mt_insn_class mt_insn__decode(const unsigned char *b, size_t n, size_t *len
 		*writes = MT_INSN_RCX;
 		return MT_INSN_SYSCALL;
 	}
-	/* mov $imm32,%eax: writes %rax */
-	if (n >= 5 && b[0] == 0xb8) {
+	/* mov $imm32,%r32: writes the register */
+	if (n >= 5 && b[0] >= 0xb8 && b[0] <= 0xbf) {
 		*len = 5;
-		return MT_INSN_FLAGS;
+		*writes = reg_bit(b[0] - 0xb8u);
+		cls = MT_INSN_FLAGS;
+	} else {
+		cls = decode_alu(b, n, len, writes);
 	}
-	return MT_INSN_UNKNOWN;
+	if (*writes & MT_INSN_RSP)
+		cls = MT_INSN_UNKNOWN;
+	if (cls == MT_INSN_UNKNOWN)
+		*writes = 0;
+	return cls;
 }
 
 /*
@@ -139,7 +285,7 @@ size_t mt_insn__probe_site(const unsigned char *b, size_t n, enum mt_kind kind, 
 		*flags = MT_COOKIE_PRODUCT;
 		return 9;
 	}
-	while (off < MT_INSN_ENTRY_BYTES - 8) {
+	while (off < n) { /* one cut short by the end of b is UNKNOWN */
 		switch (mt_insn__decode(b + off, n - off, &len, &writes)) {
 		case MT_INSN_EMULATED:
 			*slow = false;
@@ -154,7 +300,8 @@ size_t mt_insn__probe_site(const unsigned char *b, size_t n, enum mt_kind kind, 
 				return 0;
 			/* fall through */
 		case MT_INSN_FLAGS:
-			if (writes & mt_insn__args_read(kind))
+			/* %rbp too: the frame-pointer walk starts from it */
+			if (writes & (mt_insn__args_read(kind) | MT_INSN_RBP))
 				return 0;
 			off += len;
 			break;

@@ -22,6 +22,8 @@
 #define MT_INSN_RSI 0x2u
 #define MT_INSN_RDX 0x4u
 #define MT_INSN_RCX 0x8u
+#define MT_INSN_RBP 0x10u /* where the frame-pointer walk starts */
+#define MT_INSN_RSP 0x20u /* never passed: [SP] is the return address */
 
 enum mt_insn_class {
 	MT_INSN_UNKNOWN = 0, /* stop: stay where we are */
@@ -51,7 +53,7 @@ static inline __s32 mt_insn__rel32(const unsigned char *p)
 }
 
 /* Bytes of a function's entry mt_insn__probe_site needs. */
-#define MT_INSN_ENTRY_BYTES 32
+#define MT_INSN_ENTRY_BYTES 64
 
 /*
  * Where to probe a function of kind whose first n bytes are b: the byte

@@ -21,6 +21,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include "probe/plan.h"
+#include "probe/binding.h"
 #include "probe/cfi.h"
 #include "probe/insn_x86.h"
 #include "probe/syscall_scan.h"
@@ -37,7 +38,24 @@ struct kind_desc {
 	bool required;
 };
 
-/* Order matters for aliases: the first kind at an address wins. */
+/* operator new and new[]: size first, as malloc (sized, aligned, nothrow) */
+#define CXX_NEW(required)                                                                  \
+	{MT_KIND_MALLOC, "_Znwm", true, required}, {MT_KIND_MALLOC, "_Znam", true, false}, \
+	    {MT_KIND_MALLOC, "_ZnwmRKSt9nothrow_t", true, false},                          \
+	    {MT_KIND_MALLOC, "_ZnamRKSt9nothrow_t", true, false},                          \
+	    {MT_KIND_MALLOC, "_ZnwmSt11align_val_t", true, false},                         \
+	    {MT_KIND_MALLOC, "_ZnamSt11align_val_t", true, false},                         \
+	    {MT_KIND_MALLOC, "_ZnwmSt11align_val_tRKSt9nothrow_t", true, false},           \
+	{                                                                                  \
+		MT_KIND_MALLOC, "_ZnamSt11align_val_tRKSt9nothrow_t", true, false          \
+	}
+
+/*
+ * The allocator malloc and free bind to: the C library's functions, the
+ * extended APIs of jemalloc, tcmalloc (gperftools) and mimalloc, and the
+ * operator new and delete an allocator defines itself (each of them
+ * does). Order matters for aliases: the first kind at an address wins.
+ */
 static const struct kind_desc kinds[] = {
     {MT_KIND_MALLOC, "malloc", true, true},
     {MT_KIND_CALLOC, "calloc", true, false},
@@ -54,6 +72,85 @@ static const struct kind_desc kinds[] = {
     {MT_KIND_MUNMAP, "munmap", false, false},
     {MT_KIND_FREE_SIZED, "free_sized", false, false},
     {MT_KIND_FREE_ALIGNED_SIZED, "free_aligned_sized", false, false},
+    /* operator new and delete of the allocator itself (before tcmalloc's aliases of them) */
+    CXX_NEW(false),
+    {MT_KIND_FREE, "_ZdlPv", false, false},
+    {MT_KIND_FREE, "_ZdaPv", false, false},
+    {MT_KIND_FREE, "_ZdlPvm", false, false},
+    {MT_KIND_FREE, "_ZdaPvm", false, false},
+    {MT_KIND_FREE, "_ZdlPvSt11align_val_t", false, false},
+    {MT_KIND_FREE, "_ZdaPvSt11align_val_t", false, false},
+    {MT_KIND_FREE, "_ZdlPvmSt11align_val_t", false, false},
+    {MT_KIND_FREE, "_ZdaPvmSt11align_val_t", false, false},
+    {MT_KIND_FREE, "_ZdlPvRKSt9nothrow_t", false, false},
+    {MT_KIND_FREE, "_ZdaPvRKSt9nothrow_t", false, false},
+    /* jemalloc: mallocx(size, flags), rallocx(ptr, size, flags), [s]dallocx(ptr, ...) */
+    {MT_KIND_MALLOC, "mallocx", true, false},
+    {MT_KIND_REALLOC, "rallocx", true, false},
+    {MT_KIND_FREE, "sdallocx", false, false},
+    {MT_KIND_FREE, "dallocx", false, false},
+    /* tcmalloc: tc_* (most are aliases of the standard names) */
+    {MT_KIND_MALLOC, "tc_malloc", true, false},
+    {MT_KIND_MALLOC, "tc_malloc_skip_new_handler", true, false},
+    {MT_KIND_CALLOC, "tc_calloc", true, false},
+    {MT_KIND_REALLOC, "tc_realloc", true, false},
+    {MT_KIND_MEMALIGN, "tc_memalign", true, false},
+    {MT_KIND_POSIX_MEMALIGN, "tc_posix_memalign", true, false},
+    {MT_KIND_VALLOC, "tc_valloc", true, false},
+    {MT_KIND_PVALLOC, "tc_pvalloc", true, false},
+    {MT_KIND_MALLOC, "tc_new", true, false},
+    {MT_KIND_MALLOC, "tc_newarray", true, false},
+    {MT_KIND_MALLOC, "tc_new_nothrow", true, false},
+    {MT_KIND_MALLOC, "tc_newarray_nothrow", true, false},
+    {MT_KIND_FREE, "tc_free", false, false},
+    {MT_KIND_FREE, "tc_cfree", false, false},
+    {MT_KIND_FREE, "tc_free_sized", false, false},
+    {MT_KIND_FREE, "tc_delete", false, false},
+    {MT_KIND_FREE, "tc_deletearray", false, false},
+    {MT_KIND_FREE, "tc_delete_sized", false, false},
+    {MT_KIND_FREE, "tc_deletearray_sized", false, false},
+    /* mimalloc: mi_* (the aligned ones take the size first) */
+    {MT_KIND_MALLOC, "mi_malloc", true, false},
+    {MT_KIND_MALLOC, "mi_zalloc", true, false},
+    {MT_KIND_CALLOC, "mi_calloc", true, false},
+    {MT_KIND_REALLOC, "mi_realloc", true, false},
+    {MT_KIND_MALLOC, "mi_malloc_aligned", true, false},
+    {MT_KIND_MALLOC, "mi_zalloc_aligned", true, false},
+    {MT_KIND_REALLOC, "mi_realloc_aligned", true, false},
+    {MT_KIND_MALLOC, "mi_new", true, false},
+    {MT_KIND_MALLOC, "mi_new_aligned", true, false},
+    {MT_KIND_MALLOC, "mi_new_nothrow", true, false},
+    {MT_KIND_FREE, "mi_free", false, false},
+    {MT_KIND_FREE, "mi_free_size", false, false},
+    {MT_KIND_FREE, "mi_free_aligned", false, false},
+    {MT_KIND_FREE, "mi_free_size_aligned", false, false},
+};
+
+/*
+ * operator new of the C++ runtime (libstdc++, libc++) when it, not the
+ * allocator, defines the one the program binds to. Its operator delete
+ * only calls free, which is probed: not probed again here (twice would
+ * count each free twice).
+ */
+static const struct kind_desc cxx_kinds[] = {CXX_NEW(true)};
+
+/*
+ * GLib's allocation functions: each calls malloc or realloc underneath
+ * (nested: counted once, at g_malloc's caller). g_free only calls free.
+ */
+static const struct kind_desc glib_kinds[] = {
+    {MT_KIND_MALLOC, "g_malloc", true, true},
+    {MT_KIND_MALLOC, "g_malloc0", true, false},
+    {MT_KIND_MALLOC, "g_try_malloc", true, false},
+    {MT_KIND_MALLOC, "g_try_malloc0", true, false},
+    {MT_KIND_CALLOC, "g_malloc_n", true, false},
+    {MT_KIND_CALLOC, "g_malloc0_n", true, false},
+    {MT_KIND_CALLOC, "g_try_malloc_n", true, false},
+    {MT_KIND_CALLOC, "g_try_malloc0_n", true, false},
+    {MT_KIND_REALLOC, "g_realloc", true, false},
+    {MT_KIND_REALLOC, "g_try_realloc", true, false},
+    {MT_KIND_REALLOCARRAY, "g_realloc_n", true, false},
+    {MT_KIND_REALLOCARRAY, "g_try_realloc_n", true, false},
 };
 
 #define NR_KINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -78,7 +175,7 @@ static const struct kind_desc py_kinds[] = {
     {MT_KIND_FREE, "PyObject_Free", false, false},
 };
 
-#define MAX_KINDS 32
+#define MAX_KINDS 96
 
 struct elf_file {
 	struct mt_elf e;
@@ -130,6 +227,69 @@ static __u64 place_probe(int fd, enum mt_kind kind, __u64 func_off, bool *slow, 
 	ssize_t n = pread(fd, b, sizeof(b), (off_t)func_off);
 
 	return mt_insn__probe_site(b, n > 0 ? (size_t)n : 0, kind, slow, flags);
+}
+
+/* Is vaddr in one of the file's PLT sections? */
+static bool in_plt(const struct mt_elf *e, __u64 vaddr)
+{
+	static const char *const plts[] = {".plt", ".plt.sec", ".plt.got"};
+	GElf_Shdr sh;
+
+	for (size_t i = 0; i < sizeof(plts) / sizeof(plts[0]); i++)
+		if (!mt_elf__section(e, plts[i], &sh) && vaddr >= sh.sh_addr &&
+		    vaddr - sh.sh_addr < sh.sh_size)
+			return true;
+	return false;
+}
+
+/*
+ * Does function k (at file offset off) only hand its call on to another
+ * function, one probed here or one reached through the PLT? Either it
+ * jumps there (jemalloc's operator delete is `jmp free@plt`, libstdc++'s
+ * operator new[] `jmp operator new@plt`): that probe sees the call with
+ * the same return address at [SP]; or it calls it right away after making
+ * room on the stack (libstdc++'s nothrow operator new: `sub $8,%rsp; call
+ * operator new@plt`) and step (the plan, with the CFI rules of calls made
+ * inside the file) steps out of that call: that probe sees it, its return
+ * address is stepped over, and this entry, whose first instruction writes
+ * %rsp, would be single-stepped. A probe here would cost a trap more, or count
+ * a free twice.
+ */
+static bool forwards(const struct elf_file *f, size_t k, __u64 off, const struct mt_plan *step)
+{
+	unsigned char b[16];
+	size_t at = 0, len;
+	__u64 target;
+
+	if (pread(f->e.fd, b, sizeof(b), (off_t)off) != (ssize_t)sizeof(b))
+		return false;
+	if (!memcmp(b, "\xf3\x0f\x1e\xfa", 4))
+		at = 4; /* endbr64 */
+	if (step && !memcmp(b + at, "\x48\x83\xec", 3) && b[at + 4] == 0xe8) {
+		/* sub $imm8,%rsp; call rel32: only with the rule that steps out of it */
+		__u64 ret = f->sym[k] + at + 4 + 5;
+		bool ruled = false;
+
+		for (size_t i = 0; i < step->nr_rules; i++)
+			ruled |= step->rules[i].key.off == ret - f->exec.vaddr &&
+				 step->rules[i].key.seg_size == f->exec.memsz;
+		if (!ruled)
+			return false;
+		at += 4;
+	} else {
+		step = NULL;
+	}
+	if (b[at] == 0xe9 || step)
+		len = 5, target = (__u64)(__s64)mt_insn__rel32(b + at + 1);
+	else if (b[at] == 0xeb)
+		len = 2, target = (__u64)(__s64)(signed char)b[at + 1];
+	else
+		return false;
+	target += f->sym[k] + at + len;
+	for (size_t j = 0; j < f->ntab; j++)
+		if (j != k && f->sym[j] == target)
+			return true;
+	return in_plt(&f->e, target);
 }
 
 /* Is d an allocating function (one whose caller becomes a site)? */
@@ -241,6 +401,9 @@ static int plan_file(struct mt_plan *plan, int fd, const char *shown, const stru
 		cfi = dwarf_getcfi_elf(f.e.elf);
 	if (tab == kinds)
 		plan->syscall_note = identity_unsure(f.e.fd);
+	/* first: a function that only calls another is left to it when a rule steps out */
+	if (tab != py_kinds && cfi)
+		plan_rules(plan, &f, cfi);
 	for (size_t k = 0; k < f.ntab; k++) {
 		struct mt_probe *p;
 		__u64 off, seg_off = 0, seg_size = 0, where, flags;
@@ -256,6 +419,14 @@ static int plan_file(struct mt_plan *plan, int fd, const char *shown, const stru
 		}
 		if (mt_elf__offset(&f.e, f.sym[k], &off))
 			continue;
+		if (forwards(&f, k, off, plan)) {
+			pr_debug(
+			    "%s only hands its calls on to another probed function: not probed",
+			    f.tab[k].name);
+			continue;
+		}
+		if (plan->nr_probes == MT_MAX_PLAN_PROBES)
+			break;
 		p = &plan->probes[plan->nr_probes++];
 		p->kind = f.tab[k].kind;
 		p->name = f.tab[k].name;
@@ -270,11 +441,14 @@ static int plan_file(struct mt_plan *plan, int fd, const char *shown, const stru
 			seg_size = f.exec.memsz;
 		}
 		p->cookie = MT_COOKIE_MAKE(p->kind, seg_off, seg_size) | flags;
+		/* every free but free itself may pass the block on to free */
+		if ((p->kind == MT_KIND_FREE || p->kind == MT_KIND_FREE_SIZED ||
+		     p->kind == MT_KIND_FREE_ALIGNED_SIZED) &&
+		    strcmp(p->name, "free"))
+			p->cookie |= MT_COOKIE_HANDS_ON;
 		if (tab == kinds && mt_syscall_scan__by_syscall(p->kind) && !plan->syscall_note)
 			p->syscall_tp = plan_syscalls(plan, &f, cfi, k, p);
 	}
-	if (tab == kinds && cfi)
-		plan_rules(plan, &f, cfi);
 out:
 	if (cfi)
 		dwarf_cfi_end(cfi);
@@ -315,41 +489,243 @@ static bool is_libc_name(const char *path)
 	       !strncmp(base, "ld-musl", 7);
 }
 
-int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps)
+/*
+ * Read at most size - 1 bytes of a small file (NUL-terminated); returns
+ * how many were read (0 when it cannot be read).
+ */
+static size_t read_small(const char *path, char *buf, size_t size)
 {
-	char path[64], exe[PATH_MAX] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * The objects the dynamic linker preloads for pid: LD_PRELOAD from its
+ * environment, then /etc/ld.so.preload in its root, space-separated.
+ */
+static void preload_of(pid_t pid, char *out, size_t size)
+{
+	char path[64], *env = malloc(MT_PLAN_ENV_MAX);
+	size_t used = 0;
+
+	out[0] = 0;
+	if (env) {
+		size_t len;
+
+		snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+		len = read_small(path, env, MT_PLAN_ENV_MAX);
+		/* NUL-separated, and NUL-terminated at len: never past it */
+		for (char *v = env; v < env + len; v += strlen(v) + 1) {
+			if (!strncmp(v, "LD_PRELOAD=", 11)) {
+				snprintf(out, size, "%s ", v + 11);
+				break;
+			}
+		}
+		free(env);
+	}
+	used = strlen(out);
+	snprintf(path, sizeof(path), "/proc/%d/root/etc/ld.so.preload", pid);
+	read_small(path, out + used, size - used);
+	for (char *c = out; *c; c++)
+		if (*c == '\n' || *c == '\t')
+			*c = ' ';
+}
+
+/* A module's DT_SONAME and DT_NEEDED names (struct mt_bind_mod's storage). */
+struct bind_names {
+	char soname[256];
+	char needed[4096];
+};
+
+/*
+ * The modules of pid in the dynamic linker's lookup order (probe/binding.h)
+ * into order[0..maps->nr_mods); *complete: every library needed is mapped.
+ */
+static int lookup_order(pid_t pid, const struct mt_maps *maps, size_t *order, bool *complete)
+{
+	struct mt_bind_mod *mods = calloc(maps->nr_mods + 1, sizeof(*mods));
+	struct bind_names *names = calloc(maps->nr_mods + 1, sizeof(*names));
+	char path[64], exe[PATH_MAX] = "", preload[1024];
+	size_t scope;
 	ssize_t n;
 
-	plan->fd = -1;
+	if (!mods || !names) {
+		free(mods);
+		free(names);
+		return -ENOMEM;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = 0;
-	/*
-	 * The executable first (a static binary, or one with its own malloc),
-	 * then the C library by name, then any module: the first file that
-	 * defines malloc and free is planned. Each file is read once.
-	 */
-	for (int pass = 0; pass < 3; pass++) {
-		for (size_t i = 0; i < maps->nr_mods; i++) {
-			const struct mt_module *m = &maps->mods[i];
-			bool is_exe = !strcmp(m->path, exe), is_libc = is_libc_name(m->path);
+	preload_of(pid, preload, sizeof(preload));
+	for (size_t i = 0; i < maps->nr_mods; i++) {
+		const struct mt_module *m = &maps->mods[i];
+		struct mt_elf e;
 
-			if ((pass == 0 && !is_exe) || (pass == 1 && (is_exe || !is_libc)) ||
-			    (pass == 2 && (is_exe || is_libc)))
-				continue;
-			/* the mapped file (device and inode), kept open from here on */
-			if (plan_file(
-				plan,
-				mt_files__open_module(pid, maps, m, NULL, MT_FILES_SAME, NULL, 0),
-				m->path, kinds, NR_KINDS))
-				continue;
-			plan->exec_start = m->exec_start;
-			plan->exec_end = m->exec_end;
-			plan->exec_offset = m->exec_offset;
-			return 0;
+		mods[i].path = m->path;
+		mods[i].soname = names[i].soname;
+		mods[i].needed = names[i].needed;
+		mods[i].is_exe = !strcmp(m->path, exe);
+		if (!mt_elf__open_fd(
+			&e, mt_files__open_module(pid, maps, m, NULL, MT_FILES_SAME, NULL, 0))) {
+			mods[i].nr_needed =
+			    mt_elf__needed(&e, names[i].soname, sizeof(names[i].soname),
+					   names[i].needed, sizeof(names[i].needed));
+			mt_elf__close(&e);
 		}
 	}
+	scope = mt_bind__order(mods, maps->nr_mods, preload, order, complete);
+	/* ld.so maps a library's code right after its first segment: wait for it */
+	for (size_t i = 0; i < scope; i++)
+		if (maps->mods[order[i]].exec_end <= maps->mods[order[i]].exec_start)
+			*complete = false;
+	free(mods);
+	free(names);
+	return 0;
+}
+
+/* Plan module m of pid with tab. */
+static int plan_module(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps,
+		       const struct mt_module *m, const struct kind_desc *tab, size_t ntab)
+{
+	int err;
+
+	/* the mapped file (device and inode), kept open from here on */
+	err = plan_file(plan, mt_files__open_module(pid, maps, m, NULL, MT_FILES_SAME, NULL, 0),
+			m->path, tab, ntab);
+	if (err)
+		return err;
+	plan->exec_start = m->exec_start;
+	plan->exec_end = m->exec_end;
+	plan->exec_offset = m->exec_offset;
+	return 0;
+}
+
+/* Plan the first module in lookup order that defines tab's required functions. */
+static int plan_bound(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps,
+		      const size_t *order, const struct kind_desc *tab, size_t ntab)
+{
+	plan->fd = -1;
+	for (size_t i = 0; i < maps->nr_mods; i++)
+		if (!plan_module(plan, pid, maps, &maps->mods[order[i]], tab, ntab))
+			return 0;
 	return mt_proc__exited(pid) ? -ESRCH : -ENOENT;
+}
+
+int mt_plan__for_pid(struct mt_plan *plan, pid_t pid, const struct mt_maps *maps)
+{
+	size_t *order = calloc(maps->nr_mods + 1, sizeof(*order));
+	bool complete;
+	int err;
+
+	plan->fd = -1;
+	err = order ? lookup_order(pid, maps, order, &complete) : -ENOMEM;
+	if (!err)
+		err = plan_bound(plan, pid, maps, order, kinds, NR_KINDS);
+	free(order);
+	return err;
+}
+
+static bool same_file(const struct mt_plan *plans, size_t nr, const struct mt_plan *p)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (plans[i].inode == p->inode && plans[i].dev == p->dev)
+			return true;
+	return false;
+}
+
+/*
+ * --prefix: jemalloc's API under prefixed names (its --with-jemalloc-prefix
+ * builds, linked next to another malloc). Built once; the names live as
+ * long as the program, as the plans' names must.
+ */
+static const struct kind_desc je_api[] = {
+    {MT_KIND_MALLOC, "malloc", true, true},
+    {MT_KIND_CALLOC, "calloc", true, false},
+    {MT_KIND_REALLOC, "realloc", true, false},
+    {MT_KIND_POSIX_MEMALIGN, "posix_memalign", true, false},
+    {MT_KIND_ALIGNED_ALLOC, "aligned_alloc", true, false},
+    {MT_KIND_MEMALIGN, "memalign", true, false},
+    {MT_KIND_VALLOC, "valloc", true, false},
+    {MT_KIND_MALLOC, "mallocx", true, false},
+    {MT_KIND_REALLOC, "rallocx", true, false},
+    {MT_KIND_FREE, "free", false, true},
+    {MT_KIND_FREE, "sdallocx", false, false},
+    {MT_KIND_FREE, "dallocx", false, false},
+};
+
+#define NR_JE (sizeof(je_api) / sizeof(je_api[0]))
+
+static struct kind_desc prefixed[NR_JE];
+static char prefixed_names[NR_JE][64];
+static size_t nr_prefixed;
+
+int mt_plan__set_prefix(const char *prefix)
+{
+	nr_prefixed = 0;
+	if (!prefix || !*prefix)
+		return 0;
+	if (strlen(prefix) > 32)
+		return -EINVAL;
+	for (size_t i = 0; i < NR_JE; i++) {
+		snprintf(prefixed_names[i], sizeof(prefixed_names[i]), "%s%s", prefix,
+			 je_api[i].name);
+		prefixed[i] = je_api[i];
+		prefixed[i].name = prefixed_names[i];
+	}
+	nr_prefixed = NR_JE;
+	return 0;
+}
+
+int mt_plan__process(struct mt_plan *plans, size_t max, pid_t pid, const struct mt_maps *maps,
+		     bool wait)
+{
+	const struct {
+		const struct kind_desc *tab;
+		size_t n;
+	} more[] = {
+	    {cxx_kinds, sizeof(cxx_kinds) / sizeof(cxx_kinds[0])},
+	    {glib_kinds, sizeof(glib_kinds) / sizeof(glib_kinds[0])},
+	    {prefixed, nr_prefixed},
+	};
+	size_t *order = calloc(maps->nr_mods + 1, sizeof(*order)), nr = 0;
+	bool complete = true;
+	int err;
+
+	for (size_t i = 0; i < max; i++)
+		plans[i].fd = -1;
+	err = order ? lookup_order(pid, maps, order, &complete) : -ENOMEM;
+	if (!err && wait && !complete)
+		err = -EAGAIN;
+	if (!err && max)
+		err = plan_bound(&plans[nr], pid, maps, order, kinds, NR_KINDS);
+	if (err)
+		goto out;
+	nr++;
+	/* the C library when another allocator is bound: its mmap & co */
+	for (size_t i = 0; i < maps->nr_mods && nr < max && !is_libc_name(plans[0].shown); i++) {
+		if (!is_libc_name(maps->mods[i].path) ||
+		    plan_module(&plans[nr], pid, maps, &maps->mods[i], kinds, NR_KINDS))
+			continue;
+		nr++;
+		break;
+	}
+	for (size_t k = 0; k < sizeof(more) / sizeof(more[0]) && nr < max; k++) {
+		if (!more[k].n || plan_bound(&plans[nr], pid, maps, order, more[k].tab, more[k].n))
+			continue;
+		if (same_file(plans, nr, &plans[nr]))
+			mt_plan__close(&plans[nr]); /* the allocator's own operator new */
+		else
+			nr++;
+	}
+out:
+	free(order);
+	return err ? err : (int)nr;
 }
 
 void mt_plan__no_syscall_tps(struct mt_plan *plan)
@@ -359,8 +735,21 @@ void mt_plan__no_syscall_tps(struct mt_plan *plan)
 	plan->nr_syscalls = 0;
 }
 
+/* A probe hit's cost measured at start (mt_plan__set_costs), microseconds; < 0 unknown. */
+static double cost_emulated = -1, cost_stepped = -1;
+
+void mt_plan__set_costs(double emulated_us, double stepped_us)
+{
+	cost_emulated = emulated_us;
+	cost_stepped = stepped_us;
+}
+
 void mt_plan__log(const struct mt_plan *plan)
 {
+	char emulated[48] = "emulated: one trap per call",
+	     stepped[96] = "single-stepped: a second exception per call, several times the cost "
+			   "of an emulated probe";
+
 	pr_info("probing %s (%zu functions; %zu calls to them from inside it stepped over "
 		"with CFI)",
 		plan->shown, plan->nr_probes, plan->nr_rules);
@@ -374,11 +763,16 @@ void mt_plan__log(const struct mt_plan *plan)
 			pr_info("  %-18s syscall tracepoint  no trap", p->name);
 			continue;
 		}
+		if (cost_emulated >= 0) {
+			snprintf(emulated, sizeof(emulated), "emulated: ~%.1f us per call",
+				 cost_emulated);
+			snprintf(stepped, sizeof(stepped),
+				 "single-stepped: ~%.1f us per call (measured here)", cost_stepped);
+		}
 
 		pr_info("  %-18s at 0x%llx%s  %s", p->name, (unsigned long long)p->offset,
 			p->offset != p->func_offset ? " (moved past a single-stepped entry)" : "",
-			p->slow ? "single-stepped: ~10 us per call on VMs"
-				: "emulated: ~0.7 us per call");
+			p->slow ? stepped : emulated);
 	}
 }
 

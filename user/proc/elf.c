@@ -179,6 +179,50 @@ int mt_elf__section(const struct mt_elf *e, const char *name, GElf_Shdr *sh)
 	return -ENOENT;
 }
 
+size_t mt_elf__needed(const struct mt_elf *e, char *soname, size_t soname_size, char *buf,
+		      size_t size)
+{
+	Elf_Scn *scn = NULL;
+	size_t n = 0, used = 0;
+	GElf_Shdr sh;
+
+	if (soname_size)
+		soname[0] = 0;
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		Elf_Data *d;
+		GElf_Dyn dyn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC)
+			continue;
+		d = elf_getdata(scn, NULL);
+		/* libelf bounds the data by the section's size in the file */
+		for (int i = 0; d && gelf_getdyn(d, i, &dyn) && dyn.d_tag != DT_NULL; i++) {
+			const char *s;
+			size_t len;
+
+			if (dyn.d_tag != DT_NEEDED && dyn.d_tag != DT_SONAME)
+				continue;
+			s = elf_strptr(e->elf, sh.sh_link, dyn.d_un.d_val);
+			len = s ? strnlen(s, 256) : 256;
+			if (len > 255)
+				continue;
+			if (dyn.d_tag == DT_SONAME) {
+				if (len < soname_size)
+					memcpy(soname, s, len + 1);
+				continue;
+			}
+			if (used + len + 1 > size)
+				continue;
+			memcpy(buf + used, s, len);
+			buf[used + len] = 0;
+			used += len + 1;
+			n++;
+		}
+		break;
+	}
+	return n;
+}
+
 /* ---- addresses ---- */
 
 /* The PT_LOAD whose file data holds [vaddr, vaddr + len), or NULL. */

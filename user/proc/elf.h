@@ -90,6 +90,16 @@ size_t mt_elf__find_syms(const struct mt_elf *e, struct mt_elf_sym *syms, size_t
 /* The section named name: 0 and *sh filled, or -ENOENT. */
 int mt_elf__section(const struct mt_elf *e, const char *name, GElf_Shdr *sh);
 
+/*
+ * The file's dynamic section: its DT_SONAME into soname ("" when none)
+ * and its DT_NEEDED entries, in order, as NUL-terminated names one after
+ * another in buf (the last ones dropped when buf is full; names longer
+ * than 255 bytes skipped). Returns how many needed names were written;
+ * 0 for a file with no dynamic section (a static executable).
+ */
+size_t mt_elf__needed(const struct mt_elf *e, char *soname, size_t soname_size, char *buf,
+		      size_t size);
+
 /* ---- addresses ---- */
 
 /* File offset of vaddr, from the PT_LOAD holding it in the file. 0 or -ENOENT. */

@@ -75,6 +75,7 @@ struct mt_group {
 	size_t nr_stacks;
 	unsigned int streak; /* growth streak, computed by mt_agg__end */
 	bool seen;	     /* has a sample in this report */
+	bool program;	     /* one of this report's samples is the program's (not runtime) */
 	/* the previous report */
 	bool in_prev;
 	__s64 prev_bytes;
@@ -651,6 +652,7 @@ int mt_agg__add(struct mt_agg *a, const struct mt_sample *s)
 	err = group__add_stack(a, g, s);
 	if (err)
 		return err;
+	g->program = (g->seen && g->program) || !s->runtime;
 	g->seen = true;
 	g->bytes += s->bytes;
 	g->count_q += s->count_q;
@@ -718,6 +720,9 @@ static int ent_cmp(const void *pa, const void *pb)
 	size_t la = ea->g->key_len, lb = eb->g->key_len;
 	int c;
 
+	/* the runtime's own rows after the program's */
+	if (a->runtime != b->runtime)
+		return a->runtime ? 1 : -1;
 	if (ga != gb)
 		return ga ? -1 : 1;
 	if (a->bytes != b->bytes)
@@ -820,6 +825,7 @@ int mt_agg__end(struct mt_agg *a, struct mt_report *out)
 		row->alloc_count = ucount_round(g->alloc_count_q);
 		row->growth_streak = g->streak;
 		row->is_new = !g->in_prev;
+		row->runtime = !g->program;
 		row->site = g->rep_site;
 		row__set_location(row, a->opts.group_by,
 				  g->rep_site < g->nr_rep ? &g->rep[g->rep_site] : &unknown_frame);

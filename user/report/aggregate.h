@@ -24,7 +24,8 @@ struct mt_sample {
 	const struct mt_frame *frames;
 	const __u32 *ids;
 	size_t nr_frames;
-	size_t site; /* index of the frame that is "the line" */
+	size_t site;  /* index of the frame that is "the line" */
+	bool runtime; /* no frame in the program's own code (report/site.h) */
 };
 
 /* --include / --exclude patterns kept at most (each) */

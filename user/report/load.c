@@ -495,15 +495,17 @@ static int frame_member(struct jp *j, const char *key, void *ctx)
 	}
 	if (!strcmp(key, "inlined"))
 		return boolean(j, &f->inlined);
-	if (!strcmp(key, "addr")) {
-		char *e;
+	if (!strcmp(key, "addr") || !strcmp(key, "elf_addr")) {
+		bool elf = key[0] == 'e';
 
 		if (string(j, &s))
 			return j->rc;
+		if (!s && elf)
+			return 0; /* null: unknown */
 		if (!s || strncmp(s, "0x", 2) || !s[2] || strlen(s) > 18 ||
 		    s[2 + strspn(s + 2, "0123456789abcdefABCDEF")])
 			return BAD(j, "bad addr");
-		f->addr = strtoull(s + 2, &e, 16);
+		*(elf ? &f->elf_addr : &f->addr) = strtoull(s + 2, NULL, 16);
 		return 0;
 	}
 	if (!strcmp(key, "kind")) {
@@ -653,6 +655,8 @@ static int row_member(struct jp *j, const char *key, void *ctx)
 	}
 	if (!strcmp(key, "new"))
 		return boolean(j, &row->is_new);
+	if (!strcmp(key, "runtime"))
+		return boolean(j, &row->runtime);
 	if (!strcmp(key, "stack"))
 		return frames(j, &row->stack, &row->nr_stack);
 	if (!strcmp(key, "site")) {

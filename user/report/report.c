@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The report model: ownership and the names of its enums; see report.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include "report/report.h"
 
@@ -24,6 +25,17 @@ static const char *const group_by_names[] = {
 const char *mt_counter__name(enum mt_counter c)
 {
 	return (unsigned int)c < MT_CNT__MAX ? counter_names[c] : NULL;
+}
+
+const char *mt_frame__where(const struct mt_frame *fr, char *buf, size_t len)
+{
+	const char *mod = fr->module ? fr->module : "unknown";
+
+	if (fr->elf_addr)
+		snprintf(buf, len, "%s+0x%llx", mod, (unsigned long long)fr->elf_addr);
+	else
+		snprintf(buf, len, "%s 0x%llx", mod, (unsigned long long)fr->addr);
+	return buf;
 }
 
 const char *mt_site_kind__name(enum mt_site_kind k)

@@ -55,6 +55,12 @@ struct mt_row {
 	__u64 alloc_count;
 	unsigned int growth_streak; /* consecutive reports in which bytes grew */
 	bool is_new;		    /* not present at the previous report */
+	/*
+	 * No frame of the group is in the program's own code: the C or C++
+	 * runtime's or the dynamic linker's own blocks (libstdc++'s emergency
+	 * pool, ld.so's TLS, stdio buffers). Sorted after the program's rows.
+	 */
+	bool runtime;
 	/* representative stack (the largest contributor's), innermost first */
 	struct mt_frame *stack;
 	size_t nr_stack;
@@ -132,6 +138,14 @@ struct mt_report {
  */
 const char *mt_counter__name(enum mt_counter c);
 const char *mt_group_by__name(enum mt_group_by g);
+/*
+ * Where a frame without function and file is, for people and addr2line:
+ * "module+0xELFADDR" when its ELF address is known (`addr2line -e FILE
+ * 0xELFADDR` names the line once debug symbols are there), else
+ * "module 0xADDR" ("unknown" for no module). Returns buf.
+ */
+const char *mt_frame__where(const struct mt_frame *fr, char *buf, size_t len);
+
 /* A site kind's name ("heap", "arena", ...) and its summary label ("pymalloc arenas") */
 const char *mt_site_kind__name(enum mt_site_kind k);
 const char *mt_site_kind__summary(enum mt_site_kind k);

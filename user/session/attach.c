@@ -58,6 +58,8 @@ struct target *mt_target__new(struct memtrace *mt, pid_t pid, __u64 start)
 		return NULL;
 	}
 	mt_proc__comm(pid, t->comm);
+	if (mt->opts->unwind_cfi == MT_WHEN_ON)
+		mt_unwinder__prepare(mt->unwinder, (__u32)pid);
 	return t;
 }
 
@@ -67,6 +69,29 @@ static bool target__probed(const struct target *t, const struct mt_plan *plan)
 		if (t->probed[i].inode == plan->inode && t->probed[i].dev == plan->dev)
 			return true;
 	return false;
+}
+
+/*
+ * Remember the basename of a file probed for t's allocations (the site is
+ * above it): not the executable's, where the program's own code is too (an
+ * allocator linked statically: its entries' callers are the lines).
+ */
+static void target__add_alloc_mod(struct target *t, const char *path)
+{
+	const char *b = basename_of(path);
+	char link[64], exe[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", t->pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n > 0 && (exe[n] = 0, !strcmp(exe, path)))
+		return;
+
+	for (size_t i = 0; i < t->nr_alloc_mods; i++)
+		if (!strcmp(t->alloc_mods[i], b))
+			return;
+	if (t->nr_alloc_mods < sizeof(t->alloc_mods) / sizeof(t->alloc_mods[0]))
+		snprintf(t->alloc_mods[t->nr_alloc_mods++], sizeof(t->alloc_mods[0]), "%.255s", b);
 }
 
 /*
@@ -97,12 +122,12 @@ static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_
 	int err;
 
 	mt_loader__prepare(mt->loader, plan);
+	target__add_alloc_mod(t, plan->shown);
 	/* probed already (the same libc after an exec): twice would count twice */
 	if (target__probed(t, plan)) {
 		mt_loader__locate(mt->loader, plan, t->pid); /* mapped elsewhere now */
 		return 1;
 	}
-	snprintf(t->alloc_module, sizeof(t->alloc_module), "%s", basename_of(plan->shown));
 	if (mt->opts->verbose)
 		mt_plan__log(plan);
 	err = mt_loader__attach(mt->loader, plan, t->pid);
@@ -115,28 +140,81 @@ static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_
 	return err;
 }
 
+/* Allocators memtrace knows by their file names, but probes only where malloc binds. */
+static const char *const known_allocators[] = {
+    "libjemalloc", "libtcmalloc", "libmimalloc",  "libhoard", "libsnmalloc",
+    "librpmalloc", "libscudo",	  "libtbbmalloc", "libumem",  "libnedmalloc",
+};
+
+/* Warn about an allocator t maps but no probe covers (dlopen'ed, or a prefixed build). */
+static void target__warn_unprobed(const struct target *t, const struct mt_maps *maps,
+				  const struct mt_plan *plans, size_t nr)
+{
+	for (size_t i = 0; i < maps->nr_mods; i++) {
+		const char *b = basename_of(maps->mods[i].path);
+		bool probed = false;
+
+		for (size_t k = 0; k < nr; k++)
+			probed |= plans[k].inode == maps->mods[i].inode;
+		for (size_t k = 0;
+		     !probed && k < sizeof(known_allocators) / sizeof(known_allocators[0]); k++) {
+			if (strncmp(b, known_allocators[k], strlen(known_allocators[k])))
+				continue;
+			pr_warn(
+			    "pid %d maps %s, an allocator memtrace does not probe (malloc binds to "
+			    "%s): its allocations are not seen%s",
+			    t->pid, b, t->alloc_module,
+			    !strcmp(known_allocators[k], "libjemalloc")
+				? "; a build with prefixed names takes --prefix"
+				: "");
+			break;
+		}
+	}
+}
+
 /*
  * Plan and attach the probes of one process. 0, 1 when its allocator's
- * file is probed already, -ENOENT (quietly) when none is mapped, or
- * -errno after a message.
+ * file is probed already, -ENOENT (quietly) when none is mapped, -EAGAIN
+ * (wait set: ld.so is still mapping its libraries), or -errno after a
+ * message.
  */
+static int target__attach_wait(struct memtrace *mt, struct target *t, const struct mt_maps *maps,
+			       bool wait)
+{
+	struct mt_plan *plans = malloc(MT_MAX_PLANS * sizeof(*plans));
+	int err, nr, done = 1;
+
+	if (!plans)
+		return -ENOMEM;
+	nr = mt_plan__process(plans, MT_MAX_PLANS, t->pid, maps, wait);
+	err = nr < 0 ? nr : 0;
+	if (nr > 0)
+		snprintf(t->alloc_module, sizeof(t->alloc_module), "%s",
+			 basename_of(plans[0].shown));
+	for (int i = 0; i < nr && !err; i++) {
+		err = target__attach_plan(mt, t, &plans[i]);
+		if (err == 1)
+			err = 0;
+		else if (!err)
+			done = 0;
+	}
+	if (nr > 0 && !err) {
+		target__warn_unprobed(t, maps, plans, (size_t)nr);
+		err = done;
+	}
+	if (err == -ESRCH)
+		pr_err("pid %d exited", t->pid);
+	else if (err < 0 && err != -ENOENT && err != -EAGAIN)
+		pr_err("pid %d: reading its allocator's ELF file: %s", t->pid, strerror(-err));
+	for (int i = 0; i < nr; i++)
+		mt_plan__close(&plans[i]);
+	free(plans);
+	return err;
+}
+
 static int target__attach(struct memtrace *mt, struct target *t, const struct mt_maps *maps)
 {
-	struct mt_plan *plan = malloc(sizeof(*plan));
-	int err;
-
-	if (!plan)
-		return -ENOMEM;
-	err = mt_plan__for_pid(plan, t->pid, maps);
-	if (!err)
-		err = target__attach_plan(mt, t, plan);
-	else if (err == -ESRCH)
-		pr_err("pid %d exited", t->pid);
-	else if (err != -ENOENT)
-		pr_err("pid %d: reading its allocator's ELF file: %s", t->pid, strerror(-err));
-	mt_plan__close(plan);
-	free(plan);
-	return err;
+	return target__attach_wait(mt, t, maps, false);
 }
 
 /* --python-allocators: probes on the interpreter's allocator domains. */
@@ -359,7 +437,12 @@ static int spawn_ready(pid_t pid, void *arg)
 	}
 	c->last_nr_maps = maps.nr_maps;
 	c->t->pid = pid;
-	err = target__attach(c->mt, c->t, &maps);
+	err = target__attach_wait(c->mt, c->t, &maps, true);
+	if (err == -EAGAIN) {
+		/* every library the program needs comes before its first instruction */
+		mt_maps__free(&maps);
+		return 0;
+	}
 	if (err == -ENOENT) {
 		/* a static binary without libc never maps one: say so at once */
 		bool no_ld = maps.nr_mods && !mt_maps__find_name(&maps, "ld-");
@@ -552,6 +635,7 @@ void mt_session__purge(struct memtrace *mt)
 static void target__forget(struct memtrace *mt, struct target *t)
 {
 	mt_site_cache__forget(mt->sites, t->pid);
+	mt_unwinder__forget(mt->unwinder, (__u32)t->pid);
 	mt_sym_native__forget_pid(mt->sym, t->pid);
 	mt_sym_python__forget_pid(mt->pysym, t->pid);
 	if (t->py_module[0])
@@ -578,6 +662,7 @@ int mt_target__retire(struct memtrace *mt, struct target *t, bool report)
 static void target__new_image(struct memtrace *mt, struct target *t)
 {
 	target__forget(mt, t);
+	t->nr_alloc_mods = 0;  /* the new image's are planned again */
 	mt_session__purge(mt); /* now: the new image's first allocations must stay */
 	t->py_checks = 3;
 	memset(&t->py, 0, sizeof(t->py));
@@ -669,6 +754,8 @@ static void target__replan(struct memtrace *mt, struct target *t)
 {
 	target__new_image(mt, t);
 	if (mt->opts->all) {
+		memcpy(t->alloc_mods, mt->host_alloc_mods, sizeof(t->alloc_mods));
+		t->nr_alloc_mods = mt->nr_host_alloc_mods;
 		mt_sym_native__add_pid(mt->sym, t->pid);
 		return; /* whole-host links see every image */
 	}

@@ -18,68 +18,104 @@
 #include "session/internal.h"
 #include "symbolize/sym_native.h"
 
+struct host_seen {
+	__u64 inode;
+	dev_t dev;
+};
+
+/*
+ * Attach one planned file for every process, unless seen already (then
+ * only where pid maps it). 0 attached, 1 seen or not attachable (warned),
+ * negative errno.
+ */
+static int host__attach(struct memtrace *mt, struct mt_plan *plan, pid_t pid,
+			struct host_seen *seen, size_t *nr_seen)
+{
+	static const char *const sanitizers[] = {"libasan", "libtsan", "libmsan", "liblsan",
+						 "libhwasan"};
+	const char *b = strrchr(plan->shown, '/');
+	bool dup = false;
+	int err;
+
+	/*
+	 * A sanitizer's allocator (a test build's) is not probed for the whole
+	 * host: it keeps its own books (LeakSanitizer), and its processes are
+	 * slow enough already. -p on such a process probes it.
+	 */
+	for (size_t i = 0; i < sizeof(sanitizers) / sizeof(sanitizers[0]); i++)
+		if (strstr(plan->shown, sanitizers[i]))
+			return 1;
+
+	for (size_t i = 0; i < *nr_seen; i++)
+		dup |= seen[i].inode == plan->inode && seen[i].dev == plan->dev;
+	mt_loader__prepare(mt->loader, plan);
+	mt_loader__locate(mt->loader, plan, pid);
+	if (dup)
+		return 1;
+	seen[*nr_seen].inode = plan->inode;
+	seen[(*nr_seen)++].dev = plan->dev;
+	if (mt->opts->verbose)
+		mt_plan__log(plan);
+	err = mt_loader__attach(mt->loader, plan, 0);
+	if (err) {
+		/* one library we cannot probe does not stop the others */
+		pr_warn("not probing %s (as seen by pid %d): %s", plan->shown, pid, strerror(-err));
+		return 1;
+	}
+	/* its frames are never a row's line (each target's alloc_mods) */
+	b = b ? b + 1 : plan->shown;
+	if (mt->nr_host_alloc_mods < sizeof(mt->host_alloc_mods) / sizeof(mt->host_alloc_mods[0]))
+		snprintf(mt->host_alloc_mods[mt->nr_host_alloc_mods++],
+			 sizeof(mt->host_alloc_mods[0]), "%.255s", b);
+	pr_info("probing %s (as seen by pid %d) for every process", plan->shown, pid);
+	return 0;
+}
+
 /*
  * -a: one link per distinct C library file on the host (containers bring
  * their own), for every process (pid 0), current and future.
  */
 int mt_host__start(struct memtrace *mt)
 {
-	struct {
-		__u64 inode;
-		dev_t dev;
-	} seen[64];
+	struct host_seen seen[64];
 	size_t nr_seen = 0, nr_slow = 0, nr_probes = 0, nr_libs = 0, nr_tps = 0;
-	struct mt_plan *plan = malloc(sizeof(*plan));
+	struct mt_plan *plans = malloc(MT_MAX_PLANS * sizeof(*plans)), *plan;
 	struct dirent *de;
 	DIR *d = opendir("/proc");
-	int err = 0;
+	int err = 0, nr = 0;
 
-	if (plan)
-		plan->fd = -1;
-	if (!d || !plan) {
+	if (!d || !plans) {
 		err = d ? -ENOMEM : -errno;
 		goto out;
 	}
 	while (!mt_session__stopping() && (de = readdir(d)) && nr_seen < 64) {
 		pid_t pid = (pid_t)atoi(de->d_name);
 		struct mt_maps maps;
-		bool dup = false;
 
-		mt_plan__close(plan); /* the previous process's */
+		for (int k = 0; k < nr; k++)
+			mt_plan__close(&plans[k]); /* the previous process's */
+		nr = 0;
 		mt_session__progress();
 		if (pid <= 0 || pid == getpid() || mt_maps__read(pid, &maps))
 			continue;
-		err = mt_plan__for_pid(plan, pid, &maps);
+		/* its allocator, C library, C++ runtime, GLib: each file once for the host */
+		nr = mt_plan__process(plans, MT_MAX_PLANS, pid, &maps, false);
 		mt_maps__free(&maps);
-		if (err) {
-			err = 0; /* no libc there (a kernel thread, a static binary) */
-			continue;
+		for (int k = 0; k < nr && nr_seen < 64; k++) {
+			plan = &plans[k];
+			err = host__attach(mt, plan, pid, seen, &nr_seen);
+			if (err < 0)
+				goto out;
+			if (err)
+				continue;
+			for (size_t i = 0; i < plan->nr_probes; i++) {
+				nr_tps += plan->probes[i].syscall_tp;
+				nr_slow += plan->probes[i].slow && !plan->probes[i].syscall_tp;
+			}
+			nr_probes += plan->nr_probes;
+			nr_libs++;
 		}
-		for (size_t i = 0; i < nr_seen; i++)
-			dup |= seen[i].inode == plan->inode && seen[i].dev == plan->dev;
-		mt_loader__prepare(mt->loader, plan);
-		mt_loader__locate(mt->loader, plan, pid);
-		if (dup)
-			continue;
-		seen[nr_seen].inode = plan->inode;
-		seen[nr_seen++].dev = plan->dev;
-		if (mt->opts->verbose)
-			mt_plan__log(plan);
-		err = mt_loader__attach(mt->loader, plan, 0);
-		if (err) {
-			/* one library we cannot probe does not stop the others */
-			pr_warn("not probing %s (as seen by pid %d): %s", plan->shown, pid,
-				strerror(-err));
-			err = 0;
-			continue;
-		}
-		for (size_t i = 0; i < plan->nr_probes; i++) {
-			nr_tps += plan->probes[i].syscall_tp;
-			nr_slow += plan->probes[i].slow && !plan->probes[i].syscall_tp;
-		}
-		nr_probes += plan->nr_probes;
-		nr_libs++;
-		pr_info("probing %s (as seen by pid %d) for every process", plan->shown, pid);
+		err = 0; /* none there (a kernel thread, a static binary) */
 	}
 	if (!err && !nr_libs) {
 		pr_err("no C library could be probed in any process");
@@ -88,8 +124,8 @@ int mt_host__start(struct memtrace *mt)
 	if (err)
 		goto out;
 	pr_info("whole host: %zu C librar%s, %zu probes; every allocator call of every process "
-		"pays a trap: ~0.7 us where emulated, ~10 us on the %zu single-stepped entries "
-		"(-v lists them)%s; sampling every %llu bytes",
+		"pays a trap, a second exception on the %zu single-stepped entries (-v lists "
+		"them and measures both here)%s; sampling every %llu bytes",
 		nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes - nr_tps, nr_slow,
 		nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap, but "
 			 "every system call on the host takes the traced path (tens of ns)"
@@ -98,11 +134,11 @@ int mt_host__start(struct memtrace *mt)
 out:
 	if (d)
 		closedir(d);
-	mt_plan__close(plan);
-	free(plan);
+	for (int k = 0; k < nr; k++)
+		mt_plan__close(&plans[k]);
+	free(plans);
 	return err;
 }
-
 int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap)
 {
 	int err = 0;
@@ -129,6 +165,8 @@ int mt_host__discover(struct memtrace *mt, const struct mt_snapshot *snap)
 		}
 		mt_session__progress();
 		mt_proc__cgroup(pid, t->cgroup, sizeof(t->cgroup));
+		memcpy(t->alloc_mods, mt->host_alloc_mods, sizeof(t->alloc_mods));
+		t->nr_alloc_mods = mt->nr_host_alloc_mods;
 		mt_sym_native__add_pid(mt->sym, pid);
 		/* stopped at an exec, so the new image's allocations are not purged with the old */
 		mt_loader__follow(mt->loader, pid, MT_PROC_STOP);

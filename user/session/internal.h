@@ -21,6 +21,7 @@
 #include "kernel/reader.h"
 #include "kernel/reclaim.h"
 #include "kernel/stackcache.h"
+#include "kernel/unwinder.h"
 #include "opts.h"
 #include "output/live.h"
 #include "output/output.h"
@@ -30,14 +31,20 @@
 struct memtrace {
 	const struct mt_opts *opts;
 	__u64 drops_said[MT_CNT__MAX]; /* drop counters as last said on stderr */
+	const char **no_lines_said;    /* modules said to have no line information */
+	size_t nr_no_lines_said;
 	struct mt_loader *loader;
 	struct mt_bpf_maps bpf;
 	struct mt_events *events;
+	struct mt_unwinder *unwinder; /* stacks BPF could not unwind yet */
 	struct mt_sym_native *sym;
 	struct mt_sym_python *pysym;
 	struct mt_stack_cache *stacks;
 	struct mt_site_cache *sites; /* symbolized sites */
 	struct mt_targets targets;
+	/* -a: basenames of the files probed for every process (each target's alloc_mods) */
+	char host_alloc_mods[5][NAME_MAX + 1];
+	size_t nr_host_alloc_mods;
 	struct mt_lc_policy policy;
 	__u32 follow_flags; /* MT_PROC_* for the targets memtrace attaches to */
 	/* lifecycle events, queued by the ring buffer callback, applied by the loop */

@@ -16,6 +16,7 @@
 #include "mt_python.h"
 #include "proc/procinfo.h"
 #include "report/aggregate.h"
+#include "report/site.h"
 #include "session/internal.h"
 #include "symbolize/sitecache.h"
 #include "symbolize/sym_native.h"
@@ -59,11 +60,20 @@ static int resolve_py(struct memtrace *mt, const struct target *t, const struct 
  * outside the import machinery is then the line (import-time allocations
  * land on the line that imported), unless that importer's code object was
  * gone before it could be read; else the innermost Python frame.
- * Otherwise the line is the first frame outside the allocator's own library.
+ * Otherwise report/site.h chooses it (*runtime too): above the allocators'
+ * files, --alloc-fn wrappers and C++ standard headers.
  */
 static size_t site_frames(struct memtrace *mt, const struct target *t, const struct mt_raw_site *s,
-			  struct mt_frame *frames, size_t max, size_t *site_idx, bool *complete)
+			  struct mt_frame *frames, size_t max, size_t *site_idx, bool *complete,
+			  bool *runtime)
 {
+	const char *mods[sizeof(t->alloc_mods) / sizeof(t->alloc_mods[0])];
+	struct mt_site_rules rules = {
+	    .alloc_mods = mods,
+	    .nr_alloc_mods = t->nr_alloc_mods,
+	    .alloc_fns = (const char *const *)mt->opts->alloc_fns,
+	    .nr_alloc_fns = mt->opts->nr_alloc_fns,
+	};
 	__u64 ips[MT_MAX_STACK_DEPTH + 1];
 	struct mt_py_frame py[MT_PY_MAX_DEPTH];
 	int n = 1, m, npy = 0;
@@ -73,7 +83,10 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 	if (s->key.py_stack && t->py_module[0])
 		npy = mt_stack_cache__python(mt->stacks, &mt->bpf, s->key.py_stack, py,
 					     MT_PY_MAX_DEPTH);
+	for (size_t i = 0; i < t->nr_alloc_mods; i++)
+		mods[i] = t->alloc_mods[i];
 	*complete = true;
+	*runtime = false;
 	ips[0] = s->key.caller;
 	m = mt_stack_cache__native(mt->stacks, &mt->bpf, s->key.stack, ips + 1, MT_MAX_STACK_DEPTH);
 	if (m > 0)
@@ -94,15 +107,12 @@ static size_t site_frames(struct memtrace *mt, const struct target *t, const str
 			*complete = false; /* the maps may know it next time */
 		in_interp =
 		    npy > 0 && frames[nf].module && !strcmp(frames[nf].module, t->py_module);
-		if (!site_set && !npy &&
-		    !(frames[nf].module && !strcmp(frames[nf].module, t->alloc_module))) {
-			*site_idx = nf;
-			site_set = true;
-		}
 		nf += k;
 		if (in_interp)
 			break;
 	}
+	if (!npy)
+		*site_idx = mt_site__choose(frames, nf, &rules, runtime);
 	for (int i = 0; i < npy && nf < max; i++) {
 		struct mt_frame *f = &frames[nf];
 		bool importing;
@@ -181,13 +191,15 @@ static void say_drops(struct memtrace *mt, const struct mt_report *r)
 
 /* A site's frames (MT_MAX_STACK_DEPTH * 4 of room), remembered when complete. */
 static size_t site_symbolize(struct memtrace *mt, const struct target *t,
-			     const struct mt_raw_site *s, struct mt_frame *frames, size_t *site)
+			     const struct mt_raw_site *s, struct mt_frame *frames, size_t *site,
+			     bool *runtime)
 {
 	bool complete;
-	size_t n = site_frames(mt, t, s, frames, MT_MAX_STACK_DEPTH * 4, site, &complete);
+	size_t n = site_frames(mt, t, s, frames, MT_MAX_STACK_DEPTH * 4, site, &complete, runtime);
 
 	if (complete && n)
-		mt_site_cache__put(mt->sites, &s->key, s->slot, frames, n, *site);
+		mt_site_cache__put(mt->sites, &s->key, s->slot, frames, n,
+				   *site | (*runtime ? MT_SITE_RUNTIME : 0));
 	return n;
 }
 
@@ -199,6 +211,7 @@ int mt_target__symbolize_now(struct memtrace *mt, struct target *t)
 	size_t nr_sites, site;
 	const struct mt_frame *table;
 	const __u32 *ids;
+	bool runtime;
 	int err;
 
 	mt_sym_native__add_pid(mt->sym, t->pid);
@@ -209,10 +222,45 @@ int mt_target__symbolize_now(struct memtrace *mt, struct target *t)
 	for (size_t i = 0; i < nr_sites; i++) {
 		if (!mt_site_cache__ref(mt->sites, &sites[i].key, sites[i].slot, &table, &ids,
 					&site))
-			site_symbolize(mt, t, &sites[i], frames, &site);
+			site_symbolize(mt, t, &sites[i], frames, &site, &runtime);
 	}
 	mt_snapshot__free(&snap);
 	return 0;
+}
+
+/*
+ * A row's line is a native frame without file: once per module, say what
+ * would give it (its build-id is what debuginfod and the -dbgsym packages
+ * are found by).
+ */
+static void say_no_lines(struct memtrace *mt, const struct mt_report *r)
+{
+	for (size_t i = 0; i < r->nr_rows; i++) {
+		const struct mt_row *row = &r->rows[i];
+		const struct mt_frame *fr =
+		    row->site < row->nr_stack ? &row->stack[row->site] : NULL;
+		char mod[256], id[128];
+		const char **said;
+		size_t k;
+
+		if (!fr || fr->file || fr->kind != MT_FRAME_NATIVE || !fr->module)
+			continue;
+		for (k = 0; k < mt->nr_no_lines_said && mt->no_lines_said[k] != fr->module; k++)
+			;
+		if (k < mt->nr_no_lines_said)
+			continue;
+		said = realloc(mt->no_lines_said, (k + 1) * sizeof(*said));
+		if (!said)
+			return;
+		mt->no_lines_said = said;
+		said[mt->nr_no_lines_said++] = fr->module;
+		mt_printable__str(mod, sizeof(mod), fr->module);
+		mt_printable__str(id, sizeof(id), fr->build_id ? fr->build_id : "none");
+		pr_info("no line information for %s (build-id %s): install its debug symbols "
+			"(Debian: its -dbgsym package) or set DEBUGINFOD_URLS; `addr2line -e FILE "
+			"ADDR` takes the +0x addresses shown",
+			mod, id);
+	}
 }
 
 static int report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
@@ -243,10 +291,12 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		smp.alloc_count_q = s->stats.alloc_count;
 		smp.nr_frames = mt_site_cache__ref(mt->sites, &s->key, s->slot, &smp.frames,
 						   &smp.ids, &smp.site);
+		smp.runtime = smp.site & MT_SITE_RUNTIME;
+		smp.site &= ~MT_SITE_RUNTIME;
 		if (!smp.nr_frames) {
 			smp.frames = frames;
 			smp.ids = NULL;
-			smp.nr_frames = site_symbolize(mt, t, s, frames, &smp.site);
+			smp.nr_frames = site_symbolize(mt, t, s, frames, &smp.site, &smp.runtime);
 		}
 		if (!smp.nr_frames)
 			continue;
@@ -280,6 +330,7 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	if (mt->live && !err)
 		err = mt_live__report(mt->live, &r);
 	say_drops(mt, &r);
+	say_no_lines(mt, &r);
 	mt_report__free(&r);
 	return err ? write_error(mt, err) : 0;
 }

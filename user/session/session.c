@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "lib/log.h"
+#include "probe/plan.h"
 #include "session/internal.h"
 #include "session/session.h"
 #include "session/spawn.h"
@@ -61,12 +62,40 @@ static void on_proc_event(void *ctx, const struct mt_proc_event *e)
 	mt->pending[mt->nr_pending++] = *e;
 }
 
+/* A stack copy from BPF: unwind it now, while the process and its files are there. */
+static void on_unwind_event(void *ctx, const void *data, size_t size)
+{
+	struct memtrace *mt = ctx;
+
+	if (mt->unwinder)
+		mt_unwinder__handle(mt->unwinder, data, size);
+}
+
+/* -v: what the user-space unwinder did. */
+static void log_unwinder(const struct mt_unwinder *u)
+{
+	const struct mt_unwinder_stats *s;
+
+	if (!u)
+		return;
+	s = mt_unwinder__stats(u);
+	if (s->requests)
+		pr_info("unwinder: %llu stack copies: %llu unwound to the outermost frame, %llu "
+			"ended at code without usable CFI, %llu at the end of the copy, %llu "
+			"failed, %llu skipped (time budget); %llu rules learned",
+			(unsigned long long)s->requests, (unsigned long long)s->completed,
+			(unsigned long long)s->no_cfi, (unsigned long long)s->short_copy,
+			(unsigned long long)s->bad, (unsigned long long)s->skipped,
+			(unsigned long long)s->rules);
+}
+
 static struct mt_loader_opts loader_opts(const struct mt_opts *o)
 {
 	struct mt_loader_opts lo = {
 	    .min_size = o->min_size,
 	    .max_size = o->max_size,
 	    .stacks = !o->no_stacks,
+	    .unwind_cfi = o->unwind_cfi == MT_WHEN_ON,
 	    .ages = o->min_age > 0,
 	    .python_depth = o->python_depth,
 	    .sample_rate = o->sample_rate,
@@ -247,9 +276,11 @@ static FILE *open_output(const char *path)
 
 struct memtrace *memtrace__new(const struct mt_opts *opts)
 {
-	struct mt_events_ops ops = {.py_stack = mt_session__on_py_stack, .proc = on_proc_event};
+	struct mt_events_ops ops = {
+	    .py_stack = mt_session__on_py_stack, .proc = on_proc_event, .unwind = on_unwind_event};
 	struct mt_loader_opts lo = loader_opts(opts);
 	struct memtrace *mt = calloc(1, sizeof(*mt));
+	char *urls = NULL;
 	struct rlimit rl;
 	sigset_t mask;
 	int err;
@@ -269,7 +300,9 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* debug files come from the local disk: never stall a report on the network */
+	/* debuginfod only through the symbolizer, each request bounded in time */
+	if (getenv("DEBUGINFOD_URLS"))
+		urls = strdup(getenv("DEBUGINFOD_URLS"));
 	unsetenv("DEBUGINFOD_URLS");
 
 	/* before anything that can block (a FIFO as -o) */
@@ -325,10 +358,25 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	mt->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
+	err = mt_plan__set_prefix(opts->prefix);
+	if (err)
+		goto err_out;
 	mt->loader = mt_loader__new(&lo, opts->attach_mode);
 	if (!mt->loader) {
 		err = -errno;
 		goto err_out;
+	}
+	if (opts->verbose) {
+		double emulated, stepped;
+
+		/* -v prints each probe's cost: measured on this machine, never a constant */
+		if (!mt_loader__probe_costs(mt->loader, &emulated, &stepped)) {
+			mt_plan__set_costs(emulated, stepped);
+			pr_info(
+			    "a probe hit costs ~%.1f us here where the kernel emulates the probed "
+			    "instruction, ~%.1f us where it single-steps it (measured now)",
+			    emulated, stepped);
+		}
 	}
 	err = mt_loader__maps(mt->loader, &mt->bpf);
 	if (err) {
@@ -336,11 +384,15 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		goto err_out;
 	}
 	mt->sym = mt_sym_native__new();
+	mt_sym_native__use_debuginfod(mt->sym, urls);
+	free(urls);
+	urls = NULL;
 	mt->pysym = mt_sym_python__new();
 	mt->stacks = mt_stack_cache__new();
+	mt->unwinder = mt_unwinder__new(&mt->bpf);
 	mt->events = mt_events__new(&mt->bpf, &ops, mt);
 	mt->sites = mt_site_cache__new();
-	if (!mt->sym || !mt->pysym || !mt->stacks || !mt->events || !mt->sites) {
+	if (!mt->sym || !mt->pysym || !mt->stacks || !mt->unwinder || !mt->events || !mt->sites) {
 		err = -errno;
 		pr_err("symbolizer: %s", strerror(errno));
 		goto err_out;
@@ -352,6 +404,7 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		goto err_out;
 	return mt;
 err_out:
+	free(urls);
 	memtrace__free(mt);
 	errno = -err;
 	return NULL;
@@ -576,6 +629,8 @@ void memtrace__free(struct memtrace *mt)
 	mt_session__resume_all(mt);
 	mt_targets__free(&mt->targets);
 	mt_events__free(mt->events);
+	log_unwinder(mt->unwinder);
+	mt_unwinder__free(mt->unwinder);
 	mt_sym_native__free(mt->sym);
 	mt_sym_python__free(mt->pysym);
 	mt_stack_cache__free(mt->stacks);
@@ -583,6 +638,7 @@ void memtrace__free(struct memtrace *mt)
 	mt_loader__free(mt->loader);
 	free(mt->pending);
 	free(mt->gone);
+	free(mt->no_lines_said);
 	if (mt->sfd >= 0)
 		close(mt->sfd);
 	if (mt->out && mt->out != stdout)

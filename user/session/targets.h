@@ -35,10 +35,13 @@ struct target {
 	bool awaiting;	     /* stopped at each new mapping until replan and Python are done */
 	bool py_start;	     /* a stop probe waits for its interpreter's start */
 	char alloc_module[PATH_MAX]; /* basename of the allocator's file */
-	char py_module[PATH_MAX];    /* basename of the interpreter's file, "" if not Python */
-	struct mt_py_offsets py;     /* the interpreter's layout, when py_module is set */
-	int py_checks;		     /* Python detection attempts left */
-	char cgroup[128];	     /* -a: the process's cgroup (its container) */
+	/* basenames of every file probed for allocations (the allocator, libc, libstdc++...) */
+	char alloc_mods[5][NAME_MAX + 1];
+	size_t nr_alloc_mods;
+	char py_module[PATH_MAX]; /* basename of the interpreter's file, "" if not Python */
+	struct mt_py_offsets py;  /* the interpreter's layout, when py_module is set */
+	int py_checks;		  /* Python detection attempts left */
+	char cgroup[128];	  /* -a: the process's cgroup (its container) */
 	struct {
 		__u64 inode;
 		dev_t dev;

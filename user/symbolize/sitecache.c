@@ -8,6 +8,7 @@ struct site_entry {
 	struct mt_site_key key;
 	__u32 *ids; /* NULL: empty slot */
 	__u32 n, site;
+	bool runtime;
 };
 
 struct frame_slot {
@@ -104,7 +105,7 @@ size_t mt_site_cache__ref(struct mt_site_cache *c, const struct mt_site_key *key
 		return 0;
 	*table = c->frames;
 	*ids = e->ids;
-	*site = e->site < e->n ? e->site : 0;
+	*site = (e->site < e->n ? e->site : 0) | (e->runtime ? MT_SITE_RUNTIME : 0);
 	return e->n;
 }
 
@@ -201,7 +202,8 @@ int mt_site_cache__put(struct mt_site_cache *c, const struct mt_site_key *key, _
 	e->key = *key;
 	e->ids = ids;
 	e->n = n;
-	e->site = site;
+	e->site = (__u32)(site & ~MT_SITE_RUNTIME);
+	e->runtime = site & MT_SITE_RUNTIME;
 	return 0;
 }
 

@@ -18,6 +18,9 @@
 
 struct mt_site_cache;
 
+/* Or'ed into a site index: the site is the runtime's (report/site.h), not the program's. */
+#define MT_SITE_RUNTIME ((size_t)1 << 31)
+
 struct mt_site_cache *mt_site_cache__new(void);
 void mt_site_cache__free(struct mt_site_cache *c);
 
@@ -29,7 +32,10 @@ void mt_site_cache__free(struct mt_site_cache *c);
  */
 size_t mt_site_cache__ref(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
 			  const struct mt_frame **table, const __u32 **ids, size_t *site);
-/* Remember a site's frames at its slot. 0, -EINVAL (MT_NO_SITE) or -ENOMEM. */
+/*
+ * Remember a site's frames at its slot (site may carry MT_SITE_RUNTIME,
+ * which __ref gives back). 0, -EINVAL (MT_NO_SITE) or -ENOMEM.
+ */
 int mt_site_cache__put(struct mt_site_cache *c, const struct mt_site_key *key, __u32 slot,
 		       const struct mt_frame *frames, size_t n, size_t site);
 /* Forget every site of a process. */

@@ -46,10 +46,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <dwarf.h>
 #include <gelf.h>
+#include <elfutils/debuginfod.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
@@ -169,6 +171,58 @@ static int find_elf_cb(Dwfl_Module *mod, void **userdata, const char *modname, D
 
 #define DEBUG_DIR "/usr/lib/debug"
 
+/*
+ * debuginfod, when DEBUGINFOD_URLS names servers (root's setting): one
+ * client for the run, its cache root's (~/.cache/debuginfod_client or
+ * DEBUGINFOD_CACHE_PATH). A request gives up after DEBUGINFOD_BUDGET_S.
+ */
+#define DEBUGINFOD_BUDGET_S 10
+static debuginfod_client *dbginfod;
+static char *dbginfod_urls; /* NULL: not used */
+static bool dbginfod_tried;
+static struct timespec dbginfod_start;
+
+static int dbginfod_progress(debuginfod_client *c, long a, long b)
+{
+	struct timespec now;
+
+	(void)c;
+	(void)a;
+	(void)b;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - dbginfod_start.tv_sec > DEBUGINFOD_BUDGET_S; /* non-zero: give up */
+}
+
+/* A debug file for build-id id from debuginfod: an fd (its path in *path), or -1. */
+static int dbginfod_find(const unsigned char *id, int len, char **path)
+{
+	int fd;
+
+	if (!dbginfod_urls)
+		return -1;
+	if (!dbginfod_tried) {
+		dbginfod_tried = true;
+		dbginfod = debuginfod_begin();
+		if (dbginfod)
+			debuginfod_set_progressfn(dbginfod, dbginfod_progress);
+	}
+	if (!dbginfod)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &dbginfod_start);
+	/* the client reads its servers from the environment, set for this call only */
+	setenv("DEBUGINFOD_URLS", dbginfod_urls, 1);
+	fd = debuginfod_find_debuginfo(dbginfod, id, len, path);
+	unsetenv("DEBUGINFOD_URLS");
+	return fd < 0 ? -1 : fd;
+}
+
+void mt_sym_native__use_debuginfod(struct mt_sym_native *s, const char *urls)
+{
+	(void)s;
+	free(dbginfod_urls);
+	dbginfod_urls = urls && *urls ? strdup(urls) : NULL;
+}
+
 /* The separate debug file of mod (see the top of the file): fd or -1. */
 static int find_debuginfo_cb(Dwfl_Module *mod, void **userdata, const char *modname,
 			     Dwarf_Addr base, const char *file_name, const char *debuglink,
@@ -197,6 +251,8 @@ static int find_debuginfo_cb(Dwfl_Module *mod, void **userdata, const char *modn
 				     (int)(dir_end - e->path), e->path, debuglink) < sizeof(path))
 			fd = mt_files__open(path);
 	}
+	if (fd < 0 && len > 1 && len <= 64)
+		return dbginfod_find(id, len, debuginfo_file_name);
 	if (fd < 0)
 		return -1;
 	*debuginfo_file_name = strdup(path);
@@ -784,8 +840,9 @@ int mt_sym_native__resolve(struct mt_sym_native *s, pid_t pid, __u64 addr, bool 
 	if (!m->elf)
 		return 1;
 	frames[0].build_id = m->elf->build_id_hex;
-
 	vaddr = addr - (is_return ? 1 : 0) - m->bias;
+	frames[0].elf_addr = vaddr;
+
 	hash = hit_hash(m->elf, vaddr);
 	for (node = mt_htab__first(&s->hits, hash); node; node = mt_htab__next(node)) {
 		struct sym_hit *h = (struct sym_hit *)node;
@@ -811,6 +868,7 @@ int mt_sym_native__resolve(struct mt_sym_native *s, pid_t pid, __u64 addr, bool 
 		    .module = m->name,
 		    .build_id = m->elf->build_id_hex,
 		    .addr = addr,
+		    .elf_addr = vaddr,
 		    .line = hit->lines[i].line,
 		    .kind = MT_FRAME_NATIVE,
 		    .inlined = hit->lines[i].inlined,
@@ -869,6 +927,12 @@ void mt_sym_native__free(struct mt_sym_native *s)
 	mt_htab__clear(&s->procs, proc__free);
 	mt_htab__clear(&s->hits, node__free);
 	mt_htab__clear(&s->inodes, node__free);
+	if (dbginfod)
+		debuginfod_end(dbginfod);
+	dbginfod = NULL;
+	dbginfod_tried = false;
+	free(dbginfod_urls);
+	dbginfod_urls = NULL;
 	mt_htab__clear(&s->elfs, elf_node__free);
 	mt_strtab__clear(&s->strs);
 	free(s);

@@ -19,6 +19,15 @@ struct mt_sym_native *mt_sym_native__new(void);
 void mt_sym_native__free(struct mt_sym_native *s);
 
 /*
+ * Ask debuginfod servers (a DEBUGINFOD_URLS value; NULL or "": none) for
+ * the debug files of modules that have none on the local disk, through
+ * libdebuginfod with its cache; each request gives up after 10 s. The
+ * variable is kept out of the environment otherwise, so libdw never asks
+ * on its own.
+ */
+void mt_sym_native__use_debuginfod(struct mt_sym_native *s, const char *urls);
+
+/*
  * Make a process's modules known (call again after it maps new files).
  * Files are opened through /proc/PID/root so containers work, and kept
  * open, so addresses still resolve after the process has exited.

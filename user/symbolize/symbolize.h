@@ -27,7 +27,13 @@ struct mt_frame {
 	const char *module;   /* basename of the ELF file */
 	const char *build_id; /* its GNU build-id in lower-case hex; NULL when unknown */
 	__u64 addr;	      /* address in the process */
-	int line;	      /* 0 = unknown */
+	/*
+	 * The address as its ELF file numbers it, what `addr2line -e FILE`
+	 * takes; for a return address, the call's last byte (so the line is
+	 * the call's). 0 = unknown.
+	 */
+	__u64 elf_addr;
+	int line; /* 0 = unknown */
 	enum mt_frame_kind kind;
 	bool inlined;
 };
