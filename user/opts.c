@@ -69,6 +69,7 @@ enum {
 	OPT_TOP_PROCESSES,
 	OPT_PYTHON_ALLOCATORS,
 	OPT_PYMALLOC,
+	OPT_PY_OBJECTS,
 	OPT_PYTHON_DEPTH,
 	OPT_SYSCALL_TPS,
 	OPT_NO_FOLLOW_FORKS,
@@ -133,6 +134,11 @@ static const struct argp_option options[] = {
     {"pymalloc", OPT_PYMALLOC, "on|off", 0,
      "With --: off runs the command with PYTHONMALLOC=malloc, so every object reaches "
      "libc (complete, also on LTO builds)",
+     4},
+    {"py-objects", OPT_PY_OBJECTS, "stop", OPTION_ARG_OPTIONAL,
+     "Add live Python objects by type (count, bytes, growth) to each report, read from "
+     "the interpreter's GC lists while it runs; =stop stops the process for the walk "
+     "(exact counts; the pause is stated)",
      4},
     {NULL, 0, NULL, 0, "Sampling (production):", 5},
     {"sample-rate", OPT_SAMPLE_RATE, "BYTES", 0,
@@ -442,6 +448,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			o->pymalloc_off = false;
 		else
 			BAD("invalid --pymalloc '%s': on or off", arg);
+		break;
+	case OPT_PY_OBJECTS:
+		if (!arg)
+			o->py_objects = 1;
+		else if (!strcmp(arg, "stop"))
+			o->py_objects = 2;
+		else
+			BAD("invalid --py-objects='%s': nothing or stop", arg);
 		break;
 	case OPT_SAMPLE_RATE:
 		if (mt_parse_size(arg, &o->sample_rate) || o->sample_rate > (1ULL << 40))

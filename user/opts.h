@@ -55,6 +55,7 @@ struct mt_opts {
 	bool python_allocators;	  /* probe PyMem_Raw / PyMem / PyObject too */
 	__u32 python_depth;	  /* Python frames walked per allocation */
 	bool pymalloc_off;	  /* -- mode: run with PYTHONMALLOC=malloc */
+	int py_objects;		  /* --py-objects: 0 off, 1 racy walk, 2 stop the process */
 	enum mt_when syscall_tps; /* mmap, munmap, mremap by tracepoints (else uprobes) */
 	/* --alloc-fn: the program's own allocation wrappers (glob patterns), skipped to their
 	 * caller */

@@ -65,6 +65,16 @@ Cases, for every Python below unless said otherwise:
                  through /proc/PID/root as for a container: every marked
                  line in an interval report and in the final one (taken at
                  Py_FinalizeEx)
+  objects        every Python above and sid's: objects.py builds known
+                 populations (12345 Foo, 3456 Slotted, 2345 dicts, lists,
+                 1111 Frozen in the permanent generation) and prints its
+                 gc.get_objects() census; memtrace -p --py-objects=stop
+                 must report the same count for those types and the same
+                 total, with no failed link and a stated pause
+  objects-racy   pyenv 3.12 and sid's 3.14: objects.py --churn (a thread
+                 builds and drops dicts all the time), plain --py-objects:
+                 three walks end, one at least sees Foo, Slotted and
+                 Frozen whole
 
 Pythons: pyenv 3.10, 3.11, 3.12, 3.13 (shared libpython; $PYENV_ROOT or
 ~/.pyenv) and /usr/bin/python3.11 (Debian: static, LTO, stripped); 3.9 for
@@ -104,6 +114,7 @@ SMALL = os.path.join(PYDIR, "small.py")
 SERVICE = os.path.join(PYDIR, "service.py")
 KINDS = os.path.join(PYDIR, "kinds.py")
 IMPORTS = os.path.join(PYDIR, "imports.py")
+OBJECTS = os.path.join(PYDIR, "objects.py")
 PYENV = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 # (label, path); the label names the checks
@@ -1084,7 +1095,7 @@ def sid_setup():
         else:
             inner = tempfile.mkdtemp(prefix="memtrace-pye2e-", dir=os.path.join(root, "tmp"))
             os.chmod(inner, 0o755)
-            for f in (LEAKS, SERVICE, SMALL, KINDS, IMPORTS):
+            for f in (LEAKS, SERVICE, SMALL, KINDS, IMPORTS, OBJECTS):
                 shutil.copy(f, inner)
             SID_ROOT["root"] = (root, inner)
     v = SID_ROOT["root"]
@@ -1162,6 +1173,99 @@ def t_sid_pid(label, name, M):
     finally:
         mt.stop()
     return errs
+
+
+# ---- --py-objects: objects by type against gc.get_objects() -------------------------------
+
+OBJECT_TYPES = ("Foo", "Slotted", "Frozen", "dict", "list")
+
+
+def objects_case(label, argv, script, racy=False):
+    """memtrace -p --py-objects=stop on objects.py: per-type counts equal gc.get_objects()'s.
+
+    racy: objects.py --churn (a thread keeps building and dropping dicts)
+    and plain --py-objects: the walk ends, the populations that do not
+    change are exact, the totals and failures are whatever the race made."""
+    t = Waiting(argv + [script] + (["--churn"] if racy else []), "objects.py")
+    errs = []
+    try:
+        m = t.out.wait(regex(r"^objects (\{.*\}) total=(\d+) frozen=(\d+)$"), 1)
+        if not m:
+            raise Fail("objects.py did not print its 'objects {...} total=N' line")
+        truth, total = json.loads(m.group(1)), int(m.group(2))
+        out = os.path.join(TMP, "objects-%s.json" % label)
+        mode = "--py-objects" if racy else "--py-objects=stop"
+        r = run([MEMTRACE, "--format", "json", mode, "-p", str(t.pid),
+                 "--interval", "0.5", "--count", "3", "-o", out])
+        if r.timed_out or r.rc != 0:
+            raise Fail("memtrace -p %d %s: %s" % (t.pid, mode, r.describe()))
+        reps = read_reports(out)
+        if not reps or "objects" not in reps[-1]:
+            raise Fail("no report with \"objects\" (stderr: %s)" % r.err.strip()[-300:])
+        rep = reps[-1]
+        got = {o["type"]: o["count"] for o in rep["objects"]}
+        tot = rep["objects_total"]
+        if racy:
+            # a walk that met a collection loses lists (counted): one of the
+            # three must see the stable populations whole
+            if len(reps) != 3 or any("objects_total" not in x for x in reps):
+                errs.append("%d reports, not 3 with objects" % len(reps))
+            exact = [x for x in reps if "objects" in x and all(
+                {o["type"]: o["count"] for o in x["objects"]}.get(ty) == truth.get(ty)
+                for ty in ("Foo", "Slotted", "Frozen"))]
+            if not exact:
+                errs.append("no racy walk saw Foo, Slotted and Frozen whole: %s" % [
+                    ({o["type"]: o["count"] for o in x.get("objects", [])}.get("Foo"),
+                     x.get("objects_total", {}).get("failures")) for x in reps])
+            if any(x.get("objects_total", {}).get("pause_us") for x in reps):
+                errs.append("a racy walk stopped the process")
+            if errs or VERBOSE:
+                info("objects-racy:%s: %d objects in %.3f s, lists cut short per walk: %s" % (
+                    label, tot["count"], tot["walk_us"] / 1e6,
+                    [x.get("objects_total", {}).get("failures") for x in reps]))
+            return errs
+        for ty in OBJECT_TYPES:
+            if got.get(ty) != truth.get(ty):
+                errs.append("%s: memtrace %s, gc.get_objects() %s" % (ty, got.get(ty),
+                                                                      truth.get(ty)))
+        if tot["count"] != total:
+            diff = {k: got.get(k, 0) - truth.get(k, 0)
+                    for k in set(got) | set(truth) if got.get(k, 0) != truth.get(k, 0)}
+            errs.append("total: memtrace %d objects, gc.get_objects() %d (by type: %s)" % (
+                tot["count"], total, diff))
+        if tot.get("permanent") != tot["count"]:
+            # objects.py froze every object after its census
+            errs.append("permanent generation: %s objects, want all %d" % (
+                tot.get("permanent"), tot["count"]))
+        if tot["failures"] or not tot["pause_us"]:
+            errs.append("failures %d, pause %d us (want 0 and > 0)" % (tot["failures"],
+                                                                      tot["pause_us"]))
+        if errs or VERBOSE:
+            info("objects:%s: %d objects in %.3f s (stopped), Foo %s" % (
+                label, tot["count"], tot["walk_us"] / 1e6, got.get("Foo")))
+    finally:
+        t.finish()
+    return errs
+
+
+def t_objects(label, py, M):
+    py_version(py)
+    return objects_case(label, [py], OBJECTS)
+
+
+def t_objects_racy(label, py, M):
+    py_version(py)
+    return objects_case(label, [py], OBJECTS, racy=True)
+
+
+def t_sid_objects_racy(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    return objects_case(label, argv, os.path.join(inner, "objects.py"), racy=True)
+
+
+def t_sid_objects(label, name, M):
+    argv, ver, root, inner = sid_python(name)
+    return objects_case(label, argv, os.path.join(inner, "objects.py"))
 
 
 # ---------------------------------------------------------------------------
@@ -1247,6 +1351,12 @@ def main():
                 check("sid-pid:" + label, t_sid_pid, label, name, M)
                 check("sid-kinds:" + label, t_sid_kinds, label, name, M)
             check("sid-imports:sid3.15", t_sid_imports, "sid3.15", "python3.15", M)
+            for label, py in PYTHONS:
+                check("objects:" + label, t_objects, label, py, M)
+            for label, name in SID:
+                check("sid-objects:" + label, t_sid_objects, label, name, M)
+            check("objects-racy:3.12", t_objects_racy, "3.12", pys["3.12"], M)
+            check("sid-objects-racy:sid3.14", t_sid_objects_racy, "sid3.14", "python3.14", M)
     except Fail as e:
         result("setup", str(e))
     except KeyboardInterrupt:

@@ -114,6 +114,21 @@ static char *make_saved(enum mt_group_by by)
 			r.rss_anon_bytes = 21495808;
 			r.swap_bytes = -1;
 			r.untraced_growth_bytes = 3 << 20;
+			/* --py-objects */
+			r.objects = calloc(2, sizeof(*r.objects));
+			if (!r.objects)
+				goto out;
+			r.nr_objects = 2;
+			r.has_objects = true;
+			r.objects[0] =
+			    (struct mt_obj_row){strdup("Foo"), 12345, 592560, 12000, 576000};
+			r.objects[1] = (struct mt_obj_row){strdup("we\"ird\x01"), 3, 120, -2, -80};
+			r.objects_count = 12348;
+			r.objects_bytes = 592680;
+			r.objects_permanent = 1111;
+			r.objects_failures = 1;
+			r.objects_walk_us = 2900;
+			r.objects_pause_us = 2900;
 		}
 		if (round)
 			j2 = json_of(&r, "sampled every 512 KiB");
@@ -218,6 +233,14 @@ MT_TEST(load_model_fields)
 		ASSERT_EQ(set.reports[0].rows[3].kind, MT_SITE_ARENA, "arena row");
 		ASSERT_EQ(set.reports[0].rows[0].kind, MT_SITE_HEAP, "heap row");
 	}
+	ASSERT_TRUE(set.reports[0].has_objects, "objects");
+	ASSERT_FALSE(set.reports[1].has_objects, "no objects");
+	if (ASSERT_EQ(set.reports[0].nr_objects, 2, "object types")) {
+		ASSERT_STREQ(set.reports[0].objects[1].type, "we\"ird\x01", "type escapes");
+		ASSERT_EQ(set.reports[0].objects[1].growth, -2, "growth");
+		ASSERT_EQ(set.reports[0].objects[0].bytes, 592560, "object bytes");
+	}
+	ASSERT_EQ(set.reports[0].objects_pause_us, 2900, "pause");
 	ASSERT_STREQ(set.reports[1].comm, "0123456789abcde", "comm");
 	ASSERT_STREQ(set.reports[1].cgroup, "/sys/fs/x\"y", "cgroup");
 out:

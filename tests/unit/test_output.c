@@ -762,3 +762,44 @@ MT_TEST(out_format_table)
 	ASSERT_STREQ(mt_format__list(buf, sizeof(buf)), "text, json, pprof, folded or html",
 		     "list");
 }
+
+/* --py-objects: the text table (types escaped, top 20) and the JSON arrays */
+MT_TEST(out_objects)
+{
+	struct mt_obj_row rows[25];
+	struct mt_report r = {.pid = 1, .time = 1700000000, .seq = 2, .has_objects = true};
+	char names[25][16];
+	char *out;
+
+	use_utc();
+	for (int i = 0; i < 25; i++) {
+		snprintf(names[i], sizeof(names[i]), i ? "T%d" : "a\033b", i);
+		rows[i] = (struct mt_obj_row){names[i], 100 - i, 4096, 25 - i, 1024};
+	}
+	r.objects = rows;
+	r.nr_objects = 25;
+	r.objects_count = 2000;
+	r.objects_bytes = 102400;
+	r.objects_walk_us = 1500;
+	r.objects_pause_us = 1500;
+	r.objects_failures = 2;
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && strstr(out, "\npython objects: 2000, 100.0 KiB in 25 types (read in "
+				       "0.002 s, process stopped 0.002 s, 2 lists cut short by "
+				       "racy links)\n"),
+		    "objects line");
+	ASSERT_TRUE(out && strstr(out, "\n           100       4096 B          +25  a\\x1bb\n"),
+		    "escaped row");
+	ASSERT_TRUE(out && strstr(out, "  T19\n") && !strstr(out, "  T20\n"), "top 20");
+	free(out);
+	out = render(MT_FORMAT_JSON, false, NULL, &r);
+	ASSERT_TRUE(out && strstr(out, ",\"objects\":[{\"type\":\"a\\u001bb\",\"count\":100,"
+				       "\"bytes\":4096,\"growth\":25,\"growth_bytes\":1024},"),
+		    "json objects");
+	ASSERT_TRUE(
+	    out && strstr(out, "],\"objects_total\":{\"count\":2000,\"bytes\":102400,"
+			       "\"permanent\":0,\"failures\":2,\"walk_us\":1500,\"pause_us\":1500},"
+			       "\"sites\":[]}\n"),
+	    "json objects_total");
+	free(out);
+}

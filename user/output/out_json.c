@@ -11,6 +11,9 @@
  *    "rss_bytes":N|null,"rss_anon_bytes":N|null,"swap_bytes":N|null,
  *    "untraced_growth_bytes":N,
  *    "kinds":{KIND:{"bytes":N,"count":N} for every kind},
+ *    ["objects":[{"type":S,"count":N,"bytes":N,"growth":N,"growth_bytes":N}],
+ *     "objects_total":{"count":N,"bytes":N,"permanent":N,"failures":N,"walk_us":N,
+ *                      "pause_us":N},]
  *    "sites":[{"file":S,"line":N,"function":S,"module":S,"kind":KIND,"bytes":N,
  *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,"runtime":B,
  *              "alloc_bytes":N,"alloc_count":N,
@@ -24,6 +27,13 @@
  *         C heap, anonymous mappings, CPython's allocator domains, pymalloc
  *         arenas (the row's line first needed them), the interpreter's own
  *         mappings. "kinds" sums every group (not only the rows shown).
+ *
+ * "objects" and "objects_total" are there only with --py-objects for a
+ * Python process: live GC-tracked objects by type (tp_name), largest
+ * growth (count since the previous report) first; "permanent" is how many
+ * of them are in the permanent generation (gc.freeze()); "failures" counts GC
+ * lists cut short by racy links, "pause_us" how long the process was
+ * stopped for the walk (0 without =stop).
  *
  * A frame's "build_id" is its module's GNU build-id in hex (null when the
  * module has none or is unknown, and for Python frames).
@@ -142,6 +152,26 @@ static void json_counters(FILE *f, const struct mt_report *r, bool drops)
 	fputc('}', f);
 }
 
+static void json_objects(FILE *f, const struct mt_report *r)
+{
+	fputs(",\"objects\":[", f);
+	for (size_t i = 0; i < r->nr_objects; i++) {
+		const struct mt_obj_row *o = &r->objects[i];
+
+		fputs(i ? ",{\"type\":" : "{\"type\":", f);
+		json_str(f, o->type);
+		fprintf(f, ",\"count\":%lld,\"bytes\":%lld,\"growth\":%lld,\"growth_bytes\":%lld}",
+			(long long)o->count, (long long)o->bytes, (long long)o->growth,
+			(long long)o->growth_bytes);
+	}
+	fprintf(f,
+		"],\"objects_total\":{\"count\":%lld,\"bytes\":%lld,\"permanent\":%lld,"
+		"\"failures\":%llu,\"walk_us\":%llu,\"pause_us\":%llu}",
+		(long long)r->objects_count, (long long)r->objects_bytes,
+		(long long)r->objects_permanent, (unsigned long long)r->objects_failures,
+		(unsigned long long)r->objects_walk_us, (unsigned long long)r->objects_pause_us);
+}
+
 static void json_frame(FILE *f, const struct mt_frame *fr)
 {
 	fputs("{\"function\":", f);
@@ -243,7 +273,10 @@ int mt_out_json__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 		fprintf(f, "%s\"%s\":{\"bytes\":%lld,\"count\":%lld}", k ? "," : "",
 			mt_site_kind__name(k), (long long)r->kinds[k].bytes,
 			(long long)r->kinds[k].count);
-	fputs("},\"sites\":[", f);
+	fputc('}', f);
+	if (r->has_objects)
+		json_objects(f, r);
+	fputs(",\"sites\":[", f);
 	for (size_t i = 0; i < r->nr_rows; i++) {
 		if (i)
 			fputc(',', f);

@@ -314,6 +314,39 @@ static void put_rows(FILE *f, const struct mt_output_cfg *cfg, const struct mt_r
 			MT_GROWTH_STREAK_MIN);
 }
 
+#define OBJ_ROWS_TEXT 20 /* types the text shows */
+
+/* --py-objects: the types that grew most, then the largest */
+static void put_objects(FILE *f, const struct mt_report *r)
+{
+	size_t n = r->nr_objects < OBJ_ROWS_TEXT ? r->nr_objects : OBJ_ROWS_TEXT;
+	char bytes[32];
+
+	if (!r->has_objects)
+		return;
+	fprintf(f, "python objects: %lld, %s in %zu types (read in %.3f s",
+		(long long)r->objects_count,
+		mt_bytes__format(bytes, sizeof(bytes), r->objects_bytes, false), r->nr_objects,
+		r->objects_walk_us / 1e6);
+	if (r->objects_pause_us)
+		fprintf(f, ", process stopped %.3f s", r->objects_pause_us / 1e6);
+	if (r->objects_failures)
+		fprintf(f, ", %llu list%s cut short by racy links",
+			(unsigned long long)r->objects_failures,
+			r->objects_failures == 1 ? "" : "s");
+	fputs(")\n", f);
+	fprintf(f, "  %12s %12s %12s  %s\n", "count", "bytes", "growth", "type");
+	for (size_t i = 0; i < n; i++) {
+		const struct mt_obj_row *o = &r->objects[i];
+
+		fprintf(f, "  %12lld %12s %+12lld  ", (long long)o->count,
+			mt_bytes__format(bytes, sizeof(bytes), o->bytes, false),
+			(long long)o->growth);
+		put_safe(f, o->type);
+		fputc('\n', f);
+	}
+}
+
 static void put_counters(FILE *f, const struct mt_report *r, bool drops)
 {
 	fputs(drops ? "drops:" : "events:", f);
@@ -342,6 +375,7 @@ int mt_out_text__report(FILE *f, const struct mt_output_cfg *cfg, const struct m
 		    "note: RSS kept growing, %s more than the traced bytes: memory no probe "
 		    "sees (another allocator, direct system calls such as mmap or brk, a JIT)\n",
 		    mt_bytes__format(growth, sizeof(growth), r->untraced_growth_bytes, false));
+	put_objects(f, r);
 	put_counters(f, r, true);
 	put_counters(f, r, false);
 	for (int c = 0; c < MT_CNT__MAX; c++) {

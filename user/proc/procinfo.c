@@ -143,6 +143,36 @@ bool mt_proc__alive(pid_t pid, __u64 ticks)
 	return !stat_state_start(pid, &state, &now) && now == ticks && !state_exited(state);
 }
 
+int mt_proc__running_threads(pid_t pid)
+{
+	char path[64], buf[512];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d))) {
+		char *p;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat", pid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ' &&
+		    p[2] != 'T' && p[2] != 't')
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
 int mt_proc__children(pid_t pid, pid_t *out, size_t max)
 {
 	char path[64];

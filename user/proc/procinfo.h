@@ -33,6 +33,8 @@ __u64 mt_proc__ticks_of_ns(__u64 ns);
 int mt_proc__children(pid_t pid, pid_t *out, size_t max);
 /* Does pid still name the process that started at ticks, and has it not exited? */
 bool mt_proc__alive(pid_t pid, __u64 ticks);
+/* Threads of pid not stopped (state other than T or t), or -ESRCH / -errno */
+int mt_proc__running_threads(pid_t pid);
 /* Has pid exited: no such process, or a zombie (state Z or X)? */
 bool mt_proc__exited(pid_t pid);
 

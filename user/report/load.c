@@ -736,6 +736,77 @@ static int kinds_member(struct jp *j, const char *key, void *ctx)
 	return skip_value(j, 1); /* a kind of another version */
 }
 
+/* ---- --py-objects ---- */
+
+static int obj_member(struct jp *j, const char *key, void *ctx)
+{
+	struct mt_obj_row *o = ctx;
+	const char *s;
+
+	if (!strcmp(key, "type")) {
+		if (string(j, &s))
+			return j->rc;
+		free(o->type);
+		o->type = strdup(s ? s : "?");
+		return o->type ? 0 : jp_fail(j, -ENOMEM, "out of memory");
+	}
+	if (!strcmp(key, "count"))
+		return s64(j, &o->count);
+	if (!strcmp(key, "bytes"))
+		return s64(j, &o->bytes);
+	if (!strcmp(key, "growth"))
+		return s64(j, &o->growth);
+	if (!strcmp(key, "growth_bytes"))
+		return s64(j, &o->growth_bytes);
+	return skip_value(j, 1);
+}
+
+static int obj_element(struct jp *j, size_t i, void *ctx)
+{
+	struct rows_ctx *c = ctx;
+	struct mt_obj_row *o;
+
+	if (i >= MT_OBJ_ROWS_MAX)
+		return BAD(j, "more than %d object types", MT_OBJ_ROWS_MAX);
+	if (grow(j, (void **)&c->r->objects, &c->cap, i, sizeof(*c->r->objects)))
+		return j->rc;
+	c->r->nr_objects = i + 1;
+	o = &c->r->objects[i];
+	if (object(j, obj_member, o))
+		return j->rc;
+	if (!o->type)
+		return BAD(j, "an object type without \"type\"");
+	return 0;
+}
+
+static int obj_total_member(struct jp *j, const char *key, void *ctx)
+{
+	struct mt_report *r = ctx;
+
+	if (!strcmp(key, "count"))
+		return s64(j, &r->objects_count);
+	if (!strcmp(key, "bytes"))
+		return s64(j, &r->objects_bytes);
+	if (!strcmp(key, "permanent"))
+		return s64(j, &r->objects_permanent);
+	if (!strcmp(key, "failures"))
+		return u64(j, &r->objects_failures);
+	if (!strcmp(key, "walk_us"))
+		return u64(j, &r->objects_walk_us);
+	if (!strcmp(key, "pause_us"))
+		return u64(j, &r->objects_pause_us);
+	return skip_value(j, 1);
+}
+
+static void free_objects(struct mt_report *r)
+{
+	for (size_t i = 0; i < r->nr_objects; i++)
+		free(r->objects[i].type);
+	free(r->objects);
+	r->objects = NULL;
+	r->nr_objects = 0;
+}
+
 struct report_ctx {
 	struct mt_report *r;
 	const char **sampling;
@@ -831,10 +902,28 @@ static int report_member(struct jp *j, const char *key, void *ctx)
 		return object(j, kinds_member, r);
 	if (!strcmp(key, "sites")) {
 		struct rows_ctx rc = {.r = r};
+		struct mt_obj_row *objects = r->objects;
+		size_t nr_objects = r->nr_objects;
 
 		c->has_sites = true;
-		mt_report__free(r); /* a repeated key: the last one counts */
+		/* a repeated key: the last one counts (the objects stay) */
+		r->objects = NULL;
+		r->nr_objects = 0;
+		mt_report__free(r);
+		r->objects = objects;
+		r->nr_objects = nr_objects;
 		return array(j, row_element, &rc);
+	}
+	if (!strcmp(key, "objects")) {
+		struct rows_ctx rc = {.r = r};
+
+		r->has_objects = true;
+		free_objects(r);
+		return array(j, obj_element, &rc);
+	}
+	if (!strcmp(key, "objects_total")) {
+		r->has_objects = true;
+		return object(j, obj_total_member, r);
 	}
 	return skip_value(j, 1);
 }

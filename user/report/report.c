@@ -75,4 +75,9 @@ void mt_report__free(struct mt_report *r)
 	free(r->rows);
 	r->rows = NULL;
 	r->nr_rows = 0;
+	for (size_t i = 0; i < r->nr_objects; i++)
+		free(r->objects[i].type);
+	free(r->objects);
+	r->objects = NULL;
+	r->nr_objects = 0;
 }

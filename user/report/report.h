@@ -70,6 +70,14 @@ struct mt_row {
 	size_t nr_stacks;
 };
 
+/* Live Python objects of one type (--py-objects), from the interpreter's GC lists */
+struct mt_obj_row {
+	char *type;	    /* tp_name, printable; owned */
+	__s64 count, bytes; /* objects and their bytes (basic + items + GC header) */
+	__s64 growth;	    /* count - count at the previous report */
+	__s64 growth_bytes; /* bytes - bytes at the previous report */
+};
+
 struct mt_report {
 	__u32 pid;
 	char comm[16];
@@ -105,7 +113,23 @@ struct mt_report {
 	 * did not, by this many bytes more than they (see untraced.h); 0 = no.
 	 */
 	__s64 untraced_growth_bytes;
+	/*
+	 * --py-objects: live GC-tracked objects by type, largest growth first,
+	 * then bytes (at most MT_OBJ_ROWS_MAX); the totals are over every type.
+	 * objects_failures: GC lists cut short by links that failed their check
+	 * twice (racy walk); objects_pause_us: how long the process was
+	 * stopped for the walk (--py-objects=stop), else 0.
+	 */
+	bool has_objects;
+	struct mt_obj_row *objects;
+	size_t nr_objects;
+	__s64 objects_count, objects_bytes;
+	__s64 objects_permanent; /* of objects_count, in the permanent generation (gc.freeze()) */
+	__u64 objects_failures;
+	__u64 objects_walk_us, objects_pause_us;
 };
+
+#define MT_OBJ_ROWS_MAX 4096
 
 /*
  * Names as the JSON and the text have them (and the loader reads back):

@@ -141,4 +141,7 @@ int mt_target__final_report(struct memtrace *mt, struct target *t, bool exited);
 /* Ring buffer callback: a new Python stack, read its code objects now. */
 void mt_session__on_py_stack(void *ctx, __u32 tgid, __u64 py_stack);
 
+/* --py-objects: fill r's objects by type for a Python target t (session/pyobjects.c) */
+int mt_session__py_objects(struct memtrace *mt, struct target *t, struct mt_report *r);
+
 #endif

@@ -316,6 +316,11 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 	r.exited = exited;
 	memcpy(r.counters, snap->counters, sizeof(r.counters));
 	report_memory(t, &r);
+	err = mt_session__py_objects(mt, t, &r);
+	if (err) {
+		mt_report__free(&r);
+		return err;
+	}
 	errno = 0;
 	if (mt->out) {
 		err = mt_output__report(mt->out, &mt->out_cfg, &r);

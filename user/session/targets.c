@@ -49,15 +49,26 @@ void mt_targets__remove(struct mt_targets *tt, struct target *t)
 		memmove(&tt->v[i], &tt->v[i + 1], (tt->nr - i - 1) * sizeof(*tt->v));
 		tt->nr--;
 		mt_agg__free(t->agg);
+		mt_target__free_py_prev(t);
 		free(t);
 		return;
 	}
+}
+
+void mt_target__free_py_prev(struct target *t)
+{
+	for (size_t i = 0; i < t->nr_py_prev; i++)
+		free(t->py_prev[i].type);
+	free(t->py_prev);
+	t->py_prev = NULL;
+	t->nr_py_prev = 0;
 }
 
 void mt_targets__free(struct mt_targets *tt)
 {
 	for (size_t i = 0; i < tt->nr; i++) {
 		mt_agg__free(tt->v[i]->agg);
+		mt_target__free_py_prev(tt->v[i]);
 		free(tt->v[i]);
 	}
 	free(tt->v);

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "mt_python.h"
+#include "report/report.h"
 #include "report/untraced.h"
 
 struct mt_agg;
@@ -50,6 +51,8 @@ struct target {
 	struct mt_agg *agg;	     /* owned */
 	unsigned int seq;	     /* reports written */
 	struct mt_untraced untraced; /* RSS against traced bytes across its reports */
+	struct mt_obj_row *py_prev;  /* --py-objects at the previous report, by type name; owned */
+	size_t nr_py_prev;
 };
 
 struct mt_targets {
@@ -67,6 +70,8 @@ struct target *mt_targets__find(const struct mt_targets *tt, pid_t pid, __u64 st
 /* Remove and free a target (its agg too). */
 void mt_targets__remove(struct mt_targets *tt, struct target *t);
 /* Free every target and the table's storage; the table is then empty. */
+/* Frees t->py_prev. */
+void mt_target__free_py_prev(struct target *t);
 void mt_targets__free(struct mt_targets *tt);
 
 #define mt_targets__for_each(tt, i, t) \
