@@ -108,14 +108,19 @@ def compare(samples, markers, json_rep=None):
                 errs.append("%s:%d JSON bytes/count %d/%d, pprof %d/%d"
                             % (run.SRC_BASE, line, a[0], a[1], b[0], b[1]))
         # every sample's leaf is its row's site (never the allocator), the
-        # values the row's, also outside leak_apis.c
-        rows = collections.Counter(
-            (run.base(s.get("file")) or "-", s.get("line") or 0, s.get("function") or "-",
-             run.num(s, "bytes"), run.num(s, "count"), run.num(s, "alloc_bytes"),
-             run.num(s, "alloc_count")) for s in run.sites_of(json_rep))
-        leaves = collections.Counter((run.base(file) or "-", line, "-" if fn == "??" else fn,
-                                      v[3], v[2], v[1], v[0])
-                                     for v, file, line, fn, _ in samples)
+        # values the row's, also outside leak_apis.c: summed per leaf, as a row
+        # with several stacks (one cut short while its path was being learned,
+        # say) is several samples, its totals since start on the first
+        rows, leaves = collections.Counter(), collections.Counter()
+        for s in run.sites_of(json_rep):
+            key = (run.base(s.get("file")) or "-", s.get("line") or 0, s.get("function") or "-")
+            for i, k in enumerate(("bytes", "count", "alloc_bytes", "alloc_count")):
+                rows[key + (i,)] += run.num(s, k)
+        for v, file, line, fn, _ in samples:
+            key = (run.base(file) or "-", line, "-" if fn == "??" else fn)
+            for i, x in enumerate((v[3], v[2], v[1], v[0])):
+                leaves[key + (i,)] += x
+        rows, leaves = +rows, +leaves
         if rows != leaves:
             errs.append("sample leaves differ from the JSON rows: only in JSON %s; only in "
                         "pprof %s" % (sorted(rows - leaves)[:3], sorted(leaves - rows)[:3]))
