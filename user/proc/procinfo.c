@@ -61,13 +61,12 @@ void mt_proc__cgroup(pid_t pid, char *buf, size_t len)
  * The fields of /proc/PID/stat after the name (from field 3, the state),
  * into buf. 0 or -errno (-ESRCH: no such process).
  */
-static int stat_fields(pid_t pid, char *buf, size_t size, char **fields)
+static int stat_fields_at(const char *path, char *buf, size_t size, char **fields)
 {
-	char path[64], *p;
+	char *p;
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
@@ -80,6 +79,14 @@ static int stat_fields(pid_t pid, char *buf, size_t size, char **fields)
 		return -EINVAL;
 	*fields = p + 1;
 	return 0;
+}
+
+static int stat_fields(pid_t pid, char *buf, size_t size, char **fields)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	return stat_fields_at(path, buf, size, fields);
 }
 
 /* The state (field 3) and start time (field 22) of pid. 0 or -errno (-ESRCH: none). */
@@ -156,18 +163,13 @@ int mt_proc__running_threads(pid_t pid)
 		return errno == ENOENT ? -ESRCH : -errno;
 	while ((de = readdir(d))) {
 		char *p;
-		FILE *f;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat", pid, de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ' &&
-		    p[2] != 'T' && p[2] != 't')
+		if (!stat_fields_at(path, buf, sizeof(buf), &p) && p[0] == ' ' && p[1] != 'T' &&
+		    p[1] != 't')
 			n++;
-		fclose(f);
 	}
 	closedir(d);
 	return n;

@@ -399,14 +399,14 @@ struct spawn_ctx {
 /* Is the code of the file named base mapped in pid? */
 static bool alloc_code_mapped(pid_t pid, const char *base)
 {
+	const struct mt_module *m;
 	struct mt_maps maps;
-	bool mapped = false;
+	bool mapped;
 
 	if (mt_maps__read(pid, &maps))
 		return true; /* nothing to wait for */
-	for (size_t i = 0; i < maps.nr_mods && !mapped; i++)
-		mapped = !strcmp(basename_of(maps.mods[i].path), base) &&
-			 maps.mods[i].exec_end > maps.mods[i].exec_start;
+	m = mt_maps__find_name(&maps, base);
+	mapped = m && m->exec_end > m->exec_start;
 	mt_maps__free(&maps);
 	return mapped;
 }

@@ -64,8 +64,11 @@
 
 /* ---- entries ---- */
 
+struct mt_sym_native;
+
 struct sym_elf {
-	struct mt_hnode node; /* in elfs */
+	struct mt_hnode node;	 /* in elfs */
+	struct mt_sym_native *s; /* its symbolizer (debuginfod) */
 	unsigned char *build_id;
 	size_t build_id_len;	  /* 0: keyed by dev/ino */
 	const char *build_id_hex; /* interned, for frames; NULL without one */
@@ -114,10 +117,19 @@ struct sym_hit {
 	struct sym_line lines[];
 };
 
+/* debuginfod (mt_sym_native__use_debuginfod): one client for the run */
+struct dbginfod {
+	debuginfod_client *client;
+	char *urls; /* NULL: not used */
+	bool tried;
+	struct timespec start; /* of the request under way */
+};
+
 struct mt_sym_native {
 	struct mt_htab elfs, inodes, procs, hits;
 	struct mt_strtab strs;
 	__u64 page_size;
+	struct dbginfod dbginfod;
 };
 
 /* ---- strings ---- */
@@ -177,50 +189,57 @@ static int find_elf_cb(Dwfl_Module *mod, void **userdata, const char *modname, D
  * DEBUGINFOD_CACHE_PATH). A request gives up after DEBUGINFOD_BUDGET_S.
  */
 #define DEBUGINFOD_BUDGET_S 10
-static debuginfod_client *dbginfod;
-static char *dbginfod_urls; /* NULL: not used */
-static bool dbginfod_tried;
-static struct timespec dbginfod_start;
 
 static int dbginfod_progress(debuginfod_client *c, long a, long b)
 {
+	const struct dbginfod *d = debuginfod_get_user_data(c);
 	struct timespec now;
 
-	(void)c;
 	(void)a;
 	(void)b;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec - dbginfod_start.tv_sec > DEBUGINFOD_BUDGET_S; /* non-zero: give up */
+	return now.tv_sec - d->start.tv_sec > DEBUGINFOD_BUDGET_S; /* non-zero: give up */
 }
 
 /* A debug file for build-id id from debuginfod: an fd (its path in *path), or -1. */
-static int dbginfod_find(const unsigned char *id, int len, char **path)
+static int dbginfod_find(struct dbginfod *d, const unsigned char *id, int len, char **path)
 {
 	int fd;
 
-	if (!dbginfod_urls)
+	if (!d->urls)
 		return -1;
-	if (!dbginfod_tried) {
-		dbginfod_tried = true;
-		dbginfod = debuginfod_begin();
-		if (dbginfod)
-			debuginfod_set_progressfn(dbginfod, dbginfod_progress);
+	if (!d->tried) {
+		d->tried = true;
+		d->client = debuginfod_begin();
+		if (d->client) {
+			debuginfod_set_user_data(d->client, d);
+			debuginfod_set_progressfn(d->client, dbginfod_progress);
+		}
 	}
-	if (!dbginfod)
+	if (!d->client)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &dbginfod_start);
+	clock_gettime(CLOCK_MONOTONIC, &d->start);
 	/* the client reads its servers from the environment, set for this call only */
-	setenv("DEBUGINFOD_URLS", dbginfod_urls, 1);
-	fd = debuginfod_find_debuginfo(dbginfod, id, len, path);
+	setenv("DEBUGINFOD_URLS", d->urls, 1);
+	fd = debuginfod_find_debuginfo(d->client, id, len, path);
 	unsetenv("DEBUGINFOD_URLS");
 	return fd < 0 ? -1 : fd;
 }
 
+static void dbginfod__free(struct dbginfod *d)
+{
+	if (d->client)
+		debuginfod_end(d->client);
+	free(d->urls);
+	memset(d, 0, sizeof(*d));
+}
+
 void mt_sym_native__use_debuginfod(struct mt_sym_native *s, const char *urls)
 {
-	(void)s;
-	free(dbginfod_urls);
-	dbginfod_urls = urls && *urls ? strdup(urls) : NULL;
+	if (!s)
+		return;
+	free(s->dbginfod.urls);
+	s->dbginfod.urls = urls && *urls ? strdup(urls) : NULL;
 }
 
 /* The separate debug file of mod (see the top of the file): fd or -1. */
@@ -251,8 +270,8 @@ static int find_debuginfo_cb(Dwfl_Module *mod, void **userdata, const char *modn
 				     (int)(dir_end - e->path), e->path, debuglink) < sizeof(path))
 			fd = mt_files__open(path);
 	}
-	if (fd < 0 && len > 1 && len <= 64)
-		return dbginfod_find(id, len, debuginfo_file_name);
+	if (fd < 0 && len > 1 && len <= 64 && e)
+		return dbginfod_find(&e->s->dbginfod, id, len, debuginfo_file_name);
 	if (fd < 0)
 		return -1;
 	*debuginfo_file_name = strdup(path);
@@ -358,6 +377,7 @@ static struct sym_elf *elf__get(struct mt_sym_native *s, int fd, const char *pat
 		errno = ENOMEM;
 		return NULL;
 	}
+	e->s = s;
 	err = mt_elf__open_fd(&e->file, fd);
 	if (err == -ENXIO)
 		err = -ENOEXEC;
@@ -927,12 +947,7 @@ void mt_sym_native__free(struct mt_sym_native *s)
 	mt_htab__clear(&s->procs, proc__free);
 	mt_htab__clear(&s->hits, node__free);
 	mt_htab__clear(&s->inodes, node__free);
-	if (dbginfod)
-		debuginfod_end(dbginfod);
-	dbginfod = NULL;
-	dbginfod_tried = false;
-	free(dbginfod_urls);
-	dbginfod_urls = NULL;
+	dbginfod__free(&s->dbginfod);
 	mt_htab__clear(&s->elfs, elf_node__free);
 	mt_strtab__clear(&s->strs);
 	free(s);
