@@ -139,8 +139,8 @@ int BPF_PROG(mt_proc_mapped, unsigned long addr, struct vm_unmapped_area_info *i
  * and announced with the event type its cookie holds: MT_PROC_FINALIZE at
  * Py_FinalizeEx (the final report before the interpreter's teardown),
  * MT_PROC_MAPPED at an interpreter's start (its layout can be read now),
- * MT_PROC_UNMAPPING at libc's exit() and dlclose() (its mappings are read
- * while they are there).
+ * MT_PROC_UNMAPPING at dlclose() and MT_PROC_EXITING at exit() (its
+ * mappings are read while they are there).
  * memtrace sends SIGCONT when done. Only sent with its event on the ring
  * buffer.
  */

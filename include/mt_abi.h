@@ -290,7 +290,8 @@ enum mt_proc_event_type {
 	MT_PROC_EXIT,	   /* pid's last thread exited */
 	MT_PROC_FINALIZE,  /* pid's Python interpreter began to finalize (Py_FinalizeEx) */
 	MT_PROC_MAPPED,	   /* stopped: pid (MT_PROC_AWAIT_LIB) mapped, or its interpreter starts */
-	MT_PROC_UNMAPPING, /* stopped: pid is about to unmap code (exit(), dlclose()) */
+	MT_PROC_UNMAPPING, /* stopped: pid is about to unmap a library (dlclose()) */
+	MT_PROC_EXITING,   /* stopped: pid called exit(), its mappings still there */
 };
 
 /*

@@ -140,8 +140,8 @@ int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_off
  * type (enum mt_proc_event_type) when it runs file offset off of path;
  * the session sends SIGCONT when done. MT_PROC_FINALIZE at Py_FinalizeEx
  * (the final report before the interpreter's teardown), MT_PROC_MAPPED at
- * an interpreter's start, MT_PROC_UNMAPPING at exit() and dlclose(). The link is one of
- * pid's. 0 or -errno.
+ * an interpreter's start, MT_PROC_UNMAPPING at dlclose(), MT_PROC_EXITING at exit(). The link is
+ * one of pid's. 0 or -errno.
  */
 int mt_loader__attach_stop(struct mt_loader *l, const char *path, __u64 off, pid_t pid, __u32 type);
 

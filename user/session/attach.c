@@ -95,24 +95,28 @@ static void target__add_alloc_mod(struct target *t, const char *path)
 }
 
 /*
- * Stops where a process is about to unmap code: libc's exit() and
- * dlclose(). Its mappings (dlopen()ed libraries too) are read there, while
- * they are there, for its reports after they have gone.
+ * Stops where a process is about to unmap code: libc's exit() (its
+ * mappings, dlopen()ed libraries too, are read while they are there, for
+ * its last report) and dlclose() (its sites are symbolized too, before
+ * another library can take the addresses).
  */
 static void target__probe_unmaps(struct memtrace *mt, struct target *t, const struct mt_plan *plan)
 {
-	static const char *const funcs[] = {"exit", "dlclose"};
+	static const struct {
+		const char *func;
+		__u32 type;
+	} stops[] = {{"exit", MT_PROC_EXITING}, {"dlclose", MT_PROC_UNMAPPING}};
 
-	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
+	for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
 		__u64 off;
-		int err = mt_elf__func_offset(plan->path, funcs[i], &off);
+		int err = mt_elf__func_offset(plan->path, stops[i].func, &off);
 
 		if (!err)
 			err = mt_loader__attach_stop(mt->loader, plan->path, off, t->pid,
-						     MT_PROC_UNMAPPING);
+						     stops[i].type);
 		if (err)
-			pr_debug("pid %d: no stop at %s() in %s: %s", t->pid, funcs[i], plan->shown,
-				 strerror(-err));
+			pr_debug("pid %d: no stop at %s() in %s: %s", t->pid, stops[i].func,
+				 plan->shown, strerror(-err));
 	}
 }
 
@@ -844,6 +848,7 @@ int mt_session__lifecycle(struct memtrace *mt)
 				 : e.type == MT_PROC_FINALIZE  ? "finalize"
 				 : e.type == MT_PROC_MAPPED    ? "mapped"
 				 : e.type == MT_PROC_UNMAPPING ? "unmapping"
+				 : e.type == MT_PROC_EXITING   ? "exiting"
 							       : "exit",
 				 mt_lc_action__name(a));
 		switch (a) {
@@ -857,6 +862,9 @@ int mt_session__lifecycle(struct memtrace *mt)
 			target__mapped(mt, t);
 			break;
 		case MT_LC_REFRESH:
+			mt_sym_native__add_pid(mt->sym, t->pid);
+			break;
+		case MT_LC_SYMBOLIZE:
 			mt_target__symbolize_now(mt, t); /* a failed read said so */
 			break;
 		case MT_LC_RETIRE:

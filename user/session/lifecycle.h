@@ -15,8 +15,9 @@
  *   FINALIZE no                                   RESUME
  *   MAPPED yes                                    MAPPED: probe what it mapped, SIGCONT
  *   MAPPED no                                     RESUME
- *   UNMAPPING yes                                 REFRESH: read its mappings, SIGCONT
- *   UNMAPPING no                                  RESUME
+ *   UNMAPPING yes                                 SYMBOLIZE: its sites, now, SIGCONT
+ *   EXITING yes                                   REFRESH: read its mappings, SIGCONT
+ *   UNMAPPING, EXITING no                         RESUME
  *
  * A start time that differs from the target's means another process that
  * reuses the pid: it is not that target.
@@ -36,14 +37,15 @@
 
 enum mt_lc_action {
 	MT_LC_IGNORE = 0,
-	MT_LC_RESUME,  /* only send SIGCONT where the event says it was stopped */
-	MT_LC_ADOPT,   /* a new target for the child (stopped: attach, then SIGCONT) */
-	MT_LC_REPLAN,  /* drop the old image of *t, plan the new one, SIGCONT */
-	MT_LC_RETIRE,  /* *t exited: its last report, then drop it */
-	MT_LC_FORGET,  /* -a: drop whatever the maps hold for the pid */
-	MT_LC_FINAL,   /* *t's interpreter is finalizing: its final report now (stopped) */
-	MT_LC_MAPPED,  /* *t mapped code after an exec: its allocator or interpreter (stopped) */
-	MT_LC_REFRESH, /* *t is about to unmap code: its mappings while they are there (stopped) */
+	MT_LC_RESUME,	 /* only send SIGCONT where the event says it was stopped */
+	MT_LC_ADOPT,	 /* a new target for the child (stopped: attach, then SIGCONT) */
+	MT_LC_REPLAN,	 /* drop the old image of *t, plan the new one, SIGCONT */
+	MT_LC_RETIRE,	 /* *t exited: its last report, then drop it */
+	MT_LC_FORGET,	 /* -a: drop whatever the maps hold for the pid */
+	MT_LC_FINAL,	 /* *t's interpreter is finalizing: its final report now (stopped) */
+	MT_LC_MAPPED,	 /* *t mapped code after an exec: its allocator or interpreter (stopped) */
+	MT_LC_REFRESH,	 /* *t is exiting: its mappings while they are there (stopped) */
+	MT_LC_SYMBOLIZE, /* *t is about to unmap a library: its sites symbolized now (stopped) */
 };
 
 struct mt_lc_policy {
