@@ -117,6 +117,11 @@ MT_TEST(lifecycle_mapped)
 	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_RESUME, "another process");
 	ASSERT_TRUE(t == NULL, "no target");
 	ASSERT_STREQ(mt_lc_action__name(MT_LC_MAPPED), "mapped", "name");
+	e = ev(MT_PROC_EXITING, 10, 100);
+	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_REFRESH, "exit(): mappings");
+	e = ev(MT_PROC_UNMAPPING, 10, 100);
+	ASSERT_EQ(mt_lifecycle__decide(&tt, &p, &e, &t), MT_LC_SYMBOLIZE, "dlclose(): sites");
+	ASSERT_TRUE(t == a, "of a");
 	mt_targets__free(&tt);
 }
 
