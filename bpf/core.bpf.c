@@ -96,7 +96,8 @@ __noinline __u64 mt_stack_walk(__u64 first, __u64 fp, __u64 lo, __u64 last, __u6
 			}
 		}
 		idx = (fp - base) & (MT_STACK_CHUNK - 1);
-		__builtin_memcpy(frame, &sc->chunk[idx], sizeof(frame));
+		frame[0] = mt_load_u64(&sc->chunk[idx]);
+		frame[1] = mt_load_u64(&sc->chunk[idx + 8]);
 		if (!frame[1] || n >= MT_MAX_STACK_DEPTH)
 			break;
 		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = frame[1];
@@ -123,8 +124,7 @@ static __always_inline bool mt_stack_word(struct mt_stack_scratch *sc, struct mt
 			return false;
 		}
 	}
-	/* one 8-byte load (x86 BPF allows it unaligned), not eight byte loads */
-	*out = *(__u64 *)&sc->chunk[(addr - st->base) & (MT_STACK_CHUNK - 1)];
+	*out = mt_load_u64(&sc->chunk[(addr - st->base) & (MT_STACK_CHUNK - 1)]);
 	return true;
 }
 
@@ -136,20 +136,12 @@ static __always_inline bool mt_stack_word(struct mt_stack_scratch *sc, struct mt
  */
 static __always_inline int mt_unwind_step(struct mt_stack_scratch *sc, struct mt_unwind_state *st)
 {
+	__u32 kind = st->rule.kind;
 	__u64 cfa;
 
-	switch (st->rule.kind) {
-	case MT_UNWIND_SIGNAL:
-		if (!mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RIP, &st->ra) ||
-		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RSP, &st->rsp) ||
-		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RBP, &st->rbp))
-			return 0;
-		st->sp = st->rsp;
-		st->fp = st->rbp;
-		return st->ra != 0;
-	case MT_UNWIND_SP:
-	case MT_UNWIND_BP:
-		cfa = (st->rule.kind == MT_UNWIND_SP ? st->sp : st->fp) + (__s64)st->rule.cfa;
+	/* the common rules first: tests, not a switch's chain of compares */
+	if (kind == MT_UNWIND_SP || kind == MT_UNWIND_BP) {
+		cfa = (kind == MT_UNWIND_SP ? st->sp : st->fp) + (__s64)st->rule.cfa;
 		/* the caller's frame lies above this one, on the same stack */
 		if (cfa <= st->sp || cfa - st->sp > MT_MAX_FRAME_SPAN ||
 		    !mt_stack_word(sc, st, cfa - 8, &st->ra))
@@ -158,28 +150,39 @@ static __always_inline int mt_unwind_step(struct mt_stack_scratch *sc, struct mt
 			return 0;
 		st->sp = cfa;
 		return st->ra != 0;
-	case MT_UNWIND_STOP:
-		mt_count(MT_CNT_UNWIND_STOP);
-		return 0;
-	default:
-		return 0; /* MT_UNWIND_END: the outermost frame */
 	}
+	if (kind == MT_UNWIND_SIGNAL) {
+		if (!mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RIP, &st->ra) ||
+		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RSP, &st->rsp) ||
+		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RBP, &st->rbp))
+			return 0;
+		st->sp = st->rsp;
+		st->fp = st->rbp;
+		return st->ra != 0;
+	}
+	if (kind == MT_UNWIND_STOP)
+		mt_count(MT_CNT_UNWIND_STOP);
+	return 0; /* STOP, or MT_UNWIND_END: the outermost frame */
 }
 
-/* The rule of (st->key.tgid, st->key.addr) into st->rule; false when there is none. */
-static __always_inline bool mt_unwind_find(struct mt_unwind_state *st)
+/*
+ * The rule of (tgid, addr) into st->rule; false when there is none. mix is
+ * MT_UNWIND_TGID_MIX(tgid), worked out once per stack.
+ */
+static __always_inline bool mt_unwind_find(struct mt_unwind_state *st, __u32 tgid, __u64 mix,
+					   __u64 addr)
 {
-	__u32 b = MT_UNWIND_BUCKET(st->key.tgid, st->key.addr) * MT_UNWIND_WAYS;
+	__u32 b = MT_UNWIND_BUCKET_MIXED(mix, addr) * MT_UNWIND_WAYS;
 
 	for (__u32 i = 0; i < MT_UNWIND_WAYS; i++) {
 		__u32 idx = b + i;
 		struct mt_unwind_entry *e = bpf_map_lookup_elem(&mt_unwind_rules, &idx);
 
-		if (!e || e->addr != st->key.addr || e->tgid != st->key.tgid)
+		if (!e || e->addr != addr || e->tgid != tgid)
 			continue;
 		st->rule = e->rule;
 		/* user space clears the address before it changes a rule */
-		return *(volatile __u64 *)&e->addr == st->key.addr;
+		return *(volatile __u64 *)&e->addr == addr;
 	}
 	return false;
 }
@@ -254,24 +257,22 @@ __noinline __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 
 	__u64 h = 0xcbf29ce484222325ULL, key_h;
 	struct mt_stack_scratch *sc;
 	struct mt_unwind_state *st;
-	__u32 zero = 0, n = 0;
+	__u32 zero = 0, n = 0, tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 mix = MT_UNWIND_TGID_MIX(tgid);
 	bool miss = false;
 
 	sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
 	if (!sc)
 		return 0;
 	st = &sc->st;
-	st->tgid = bpf_get_current_pid_tgid() >> 32;
+	st->tgid = tgid;
 	st->pc = pc;
 	st->sp = sp;
 	st->fp = fp;
 	st->base = win;
 	st->end = win ? win + MT_STACK_CHUNK : 0;
-	st->key.tgid = st->tgid;
-	st->key.pad = 0;
 	for (__u32 i = 0; i < MT_MAX_STACK_DEPTH; i++) {
-		st->key.addr = st->pc;
-		if (!mt_unwind_find(st)) {
+		if (!mt_unwind_find(st, tgid, mix, st->pc)) {
 			miss = true;
 			break;
 		}
@@ -285,6 +286,9 @@ __noinline __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 
 	if (!miss)
 		return mt_stack_store(&sc->stack, n, h, last);
 	key_h = 0;
+	st->key.tgid = tgid;
+	st->key.pad = 0;
+	st->key.addr = st->pc;
 	if (mt_unwind_may_ask(&st->key))
 		key_h = mt_unwind_ask(st, &sc->stack, n, h);
 	if (key_h) {

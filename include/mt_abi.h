@@ -154,10 +154,10 @@ struct mt_unwind_entry {
 
 #define MT_UNWIND_WAYS 4
 #define MT_UNWIND_BUCKETS (1U << 15) /* 131072 entries, 4 MiB */
-#define MT_UNWIND_BUCKET(tgid, addr)                                                           \
-	((__u32)((((__u64)(addr) ^ ((__u64)(tgid) << 47 | (tgid))) * 0x9e3779b97f4a7c15ULL) >> \
-		 40) &                                                                         \
-	 (MT_UNWIND_BUCKETS - 1))
+#define MT_UNWIND_TGID_MIX(tgid) ((__u64)(tgid) << 47 | (tgid))
+#define MT_UNWIND_BUCKET_MIXED(mix, addr) \
+	((__u32)((((__u64)(addr) ^ (mix)) * 0x9e3779b97f4a7c15ULL) >> 40) & (MT_UNWIND_BUCKETS - 1))
+#define MT_UNWIND_BUCKET(tgid, addr) MT_UNWIND_BUCKET_MIXED(MT_UNWIND_TGID_MIX(tgid), addr)
 
 /* Offsets of the interrupted registers in a signal frame, from %rsp in __restore_rt. */
 #define MT_SIGFRAME_RBP 120

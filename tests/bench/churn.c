@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * churn ITER THREADS SIZE [DEPTH]: each of THREADS threads (1 or 2) does
+ * churn ITER THREADS SIZE [DEPTH [leak]]: each of THREADS threads (1 or 2) does
  * ITER iterations of malloc(SIZE) + free() and times its own loop with
  * CLOCK_THREAD_CPUTIME_ID, after a short untimed warm-up. With DEPTH, the
  * loop runs DEPTH calls deep (a chain of functions that are not inlined),
@@ -9,7 +9,9 @@
  * without). Prints one JSON
  * line: {"ns_per_pair":MEAN_OVER_THREADS,"threads":N,"iter":N,
  * "per_thread":[NS,...]}. Built with -fno-builtin-malloc -fno-builtin-free;
- * the asm barrier keeps the pair from being optimised away.
+ * the asm barrier keeps the pair from being optimised away. With "leak",
+ * the last iteration of each loop keeps its block: one row whose stack is
+ * the churn's (the bench counts the frames each unwinder records).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +25,7 @@
 static long iter;
 static size_t size;
 static int depth;
+static int leak;
 
 static double thread_cpu_ns(void)
 {
@@ -37,7 +40,8 @@ static void churn(long n)
 	for (long i = 0; i < n; i++) {
 		void *p = malloc(size);
 		asm volatile("" ::"r"(p) : "memory");
-		free(p);
+		if (!leak || i + 1 < n)
+			free(p);
 	}
 }
 
@@ -86,14 +90,15 @@ int main(int argc, char **argv)
 	double ns[2], sum = 0;
 	int threads, err;
 
-	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: churn ITER THREADS SIZE [DEPTH]\n");
+	if (argc < 4 || argc > 6 || (argc == 6 && strcmp(argv[5], "leak"))) {
+		fprintf(stderr, "usage: churn ITER THREADS SIZE [DEPTH [leak]]\n");
 		return 2;
 	}
 	iter = parse(argv[1], 1, 1L << 40, "ITER");
 	threads = (int)parse(argv[2], 1, 2, "THREADS");
 	size = (size_t)parse(argv[3], 0, 1L << 30, "SIZE");
 	depth = argc > 4 ? (int)parse(argv[4], 0, 200, "DEPTH") : 0;
+	leak = argc > 5;
 
 	for (int t = 0; t < threads; t++) {
 		err = pthread_create(&tid[t], NULL, worker, &ns[t]);

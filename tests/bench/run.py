@@ -108,10 +108,11 @@ def resolve(argv):
 DEEP_FP, DEEP_NOFP = "@deep-fp@", "@deep-nofp@"
 
 
-def workload(prefix):
+def workload(prefix, depth=None):
     """(memtrace prefix, churn argv tail after ITER THREADS SIZE, binary) of a mode."""
     if prefix and prefix[-1] in (DEEP_FP, DEEP_NOFP):
-        return prefix[:-1], [str(DEPTH)], CHURN if prefix[-1] == DEEP_FP else CHURN_NOFP
+        return (prefix[:-1], [str(DEPTH if depth is None else depth)],
+                CHURN if prefix[-1] == DEEP_FP else CHURN_NOFP)
     return prefix, [], CHURN
 
 
@@ -276,14 +277,36 @@ def fmt_ns(v):
     return "%.1f" % v if v < 100 else "%.0f" % v
 
 
-def bpf_ns_per_run(prefix, env, seconds=2.0):
+def stack_frames(prefix, env):
+    """Frames (not counting inlined ones) of the stack a deep mode records for the
+    churn's allocation: churn run with "leak" keeps one block at that stack."""
+    mprefix, tail, churn = workload(prefix)
+    out = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
+    out.close()
+    try:
+        argv = [a for a in resolve(mprefix) if a not in ("-o", "/dev/null")]
+        argv = argv[:-1] + ["--group-by", "stack", "--format", "json", "-o", out.name, "--"]
+        subprocess.run(argv + [churn, "3000", "1", str(SIZE)] + tail + ["leak"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        with open(out.name) as f:
+            rep = json.load(f)
+        n = [len([fr for fr in st.get("stack", []) if not fr.get("inlined")])
+             for st in rep.get("sites", []) if st.get("bytes") == SIZE]
+        return max(n) if n else None
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    finally:
+        os.unlink(out.name)
+
+
+def bpf_ns_per_run(prefix, env, seconds=2.0, depth=None):
     """memtrace's BPF programs' own time (kernel.bpf_stats_enabled run_time_ns / run_cnt),
     in ns per program run, over ~seconds of churn in mode prefix: free of the trap's
     noise. Its programs are found by the prog_id of memtrace's file descriptors."""
     path = "/proc/sys/kernel/bpf_stats_enabled"
     with open(path) as f:
         was = f.read().strip()
-    mprefix, tail, churn = workload(prefix)
+    mprefix, tail, churn = workload(prefix, depth)
     argv = resolve(mprefix) + [churn, "100000000", "1", str(SIZE)] + tail
     p = None
     try:
@@ -447,10 +470,26 @@ def churn_section(tmp, env):
             print("| %s | %.0f | %.0f |" % (m, v, 3 * v))
         if "deep-cfi-nofp" in bpf and "deep-fp-walk" in bpf:
             d = 3 * (bpf["deep-cfi-nofp"] - bpf["deep-fp-walk"])
+            # the CFI walk goes on through code without frame pointers (libc's
+            # thread start) where the FP walk stops: compare at equal depth too,
+            # with the CFI walk's own cost per frame (its slope over 8 more frames)
+            f_cfi = stack_frames(modes_d["deep-cfi-nofp"], env)
+            f_fp = stack_frames(modes_d["deep-fp-walk"], env)
+            deeper = [v for v in (bpf_ns_per_run(modes_d["deep-cfi-nofp"], env, depth=DEPTH + 8)
+                                  for _ in range(3)) if v]
             print()
             print("**CFI unwinder, BPF time: %+.0f ns per recorded allocation against the "
-                  "frame-pointer walk, warm %d-frame stacks (budget ≤ %d ns: %s)**"
-                  % (d, DEPTH + 4, CFI_BUDGET_NS, "met" if d <= CFI_BUDGET_NS else "NOT met"))
+                  "frame-pointer walk, warm %d-frame stacks**" % (d, DEPTH + 4))
+            if f_cfi and f_fp and deeper:
+                per_frame = 3 * (statistics.median(deeper) - bpf["deep-cfi-nofp"]) / 8
+                eq = d - (f_cfi - f_fp) * per_frame
+                print()
+                print("**The CFI walk records %d frames, the FP walk %d (it stops where libc has "
+                      "no frame pointers); a CFI frame costs %.0f ns: at equal depth the CFI "
+                      "unwinder costs %+.0f ns per recorded allocation over the FP walk "
+                      "(budget ≤ %d ns: %s)**"
+                      % (f_cfi, f_fp, per_frame, eq, CFI_BUDGET_NS,
+                         "met" if eq <= CFI_BUDGET_NS else "NOT met"))
     for t in THREADS:
         if all((m, t) in med for m in ("deep-cfi-nofp", "deep-fp-walk", "deep-floor")):
             cfi, fp, fl = med["deep-cfi-nofp", t], med["deep-fp-walk", t], med["deep-floor", t]
