@@ -129,32 +129,53 @@ static __always_inline bool mt_stack_word(struct mt_stack_scratch *sc, struct mt
 }
 
 /*
- * Apply the rule of the walk's state st at its pc: the caller's return
- * address into st->ra, its %rsp and %rbp into st. 1 when there is a caller
- * to go on with, 0 at the end (END, STOP: counted, a failed read, a frame
- * not above the last).
+ * The rule of (tgid, addr): its entry, NULL when there is none. The rule
+ * is read from the entry and holds only while *(volatile)&e->addr is still
+ * addr afterwards (user space clears the address before it changes a
+ * rule). mix is MT_UNWIND_TGID_MIX(tgid), worked out once per stack.
  */
-static __always_inline int mt_unwind_step(struct mt_stack_scratch *sc, struct mt_unwind_state *st)
+static __always_inline const struct mt_unwind_entry *mt_unwind_find(__u32 tgid, __u64 mix,
+								    __u64 addr)
 {
-	__u32 kind = st->rule.kind;
-	__u64 cfa;
+	__u32 b = MT_UNWIND_BUCKET_MIXED(mix, addr) * MT_UNWIND_WAYS;
+
+	for (__u32 i = 0; i < MT_UNWIND_WAYS; i++) {
+		__u32 idx = b + i;
+		const struct mt_unwind_entry *e = bpf_map_lookup_elem(&mt_unwind_rules, &idx);
+
+		if (e && e->addr == addr && e->tgid == tgid)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * One step of the walk in st (at st->pc) by rule (kind, cfa, rbp): the
+ * caller's return address into st->ra, its %rsp and %rbp into st. 1 when
+ * there is a caller to go on with, 0 at the end (END, STOP: counted, a
+ * failed read, a frame not above the last).
+ */
+static __always_inline int mt_unwind_step(struct mt_stack_scratch *sc, struct mt_unwind_state *st,
+					  __u32 kind, __s64 cfa_off, __s64 rbp_off)
+{
+	__u64 cfa, sp = st->sp;
 
 	/* the common rules first: tests, not a switch's chain of compares */
 	if (kind == MT_UNWIND_SP || kind == MT_UNWIND_BP) {
-		cfa = (kind == MT_UNWIND_SP ? st->sp : st->fp) + (__s64)st->rule.cfa;
+		cfa = (kind == MT_UNWIND_SP ? sp : st->fp) + cfa_off;
 		/* the caller's frame lies above this one, on the same stack */
-		if (cfa <= st->sp || cfa - st->sp > MT_MAX_FRAME_SPAN ||
+		if (cfa <= sp || cfa - sp > MT_MAX_FRAME_SPAN ||
 		    !mt_stack_word(sc, st, cfa - 8, &st->ra))
 			return 0;
-		if (st->rule.rbp && !mt_stack_word(sc, st, cfa + (__s64)st->rule.rbp, &st->fp))
+		if (rbp_off && !mt_stack_word(sc, st, cfa + rbp_off, &st->fp))
 			return 0;
 		st->sp = cfa;
 		return st->ra != 0;
 	}
 	if (kind == MT_UNWIND_SIGNAL) {
-		if (!mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RIP, &st->ra) ||
-		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RSP, &st->rsp) ||
-		    !mt_stack_word(sc, st, st->sp + MT_SIGFRAME_RBP, &st->rbp))
+		if (!mt_stack_word(sc, st, sp + MT_SIGFRAME_RIP, &st->ra) ||
+		    !mt_stack_word(sc, st, sp + MT_SIGFRAME_RSP, &st->rsp) ||
+		    !mt_stack_word(sc, st, sp + MT_SIGFRAME_RBP, &st->rbp))
 			return 0;
 		st->sp = st->rsp;
 		st->fp = st->rbp;
@@ -163,28 +184,6 @@ static __always_inline int mt_unwind_step(struct mt_stack_scratch *sc, struct mt
 	if (kind == MT_UNWIND_STOP)
 		mt_count(MT_CNT_UNWIND_STOP);
 	return 0; /* STOP, or MT_UNWIND_END: the outermost frame */
-}
-
-/*
- * The rule of (tgid, addr) into st->rule; false when there is none. mix is
- * MT_UNWIND_TGID_MIX(tgid), worked out once per stack.
- */
-static __always_inline bool mt_unwind_find(struct mt_unwind_state *st, __u32 tgid, __u64 mix,
-					   __u64 addr)
-{
-	__u32 b = MT_UNWIND_BUCKET_MIXED(mix, addr) * MT_UNWIND_WAYS;
-
-	for (__u32 i = 0; i < MT_UNWIND_WAYS; i++) {
-		__u32 idx = b + i;
-		struct mt_unwind_entry *e = bpf_map_lookup_elem(&mt_unwind_rules, &idx);
-
-		if (!e || e->addr != addr || e->tgid != tgid)
-			continue;
-		st->rule = e->rule;
-		/* user space clears the address before it changes a rule */
-		return *(volatile __u64 *)&e->addr == addr;
-	}
-	return false;
 }
 
 /* May the stack stopped at key's address be copied for user space (rate limit)? */
@@ -272,11 +271,20 @@ __noinline __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 
 	st->base = win;
 	st->end = win ? win + MT_STACK_CHUNK : 0;
 	for (__u32 i = 0; i < MT_MAX_STACK_DEPTH; i++) {
-		if (!mt_unwind_find(st, tgid, mix, st->pc)) {
+		const struct mt_unwind_entry *e = mt_unwind_find(tgid, mix, st->pc);
+		__u32 kind;
+		__s32 cfa_off, rbp_off;
+
+		if (e) {
+			kind = e->rule.kind;
+			cfa_off = e->rule.cfa;
+			rbp_off = e->rule.rbp;
+		}
+		if (!e || *(volatile __u64 *)&e->addr != st->pc) {
 			miss = true;
 			break;
 		}
-		if (!mt_unwind_step(sc, st))
+		if (!mt_unwind_step(sc, st, kind, cfa_off, rbp_off))
 			break;
 		sc->stack.ips[n & (MT_MAX_STACK_DEPTH - 1)] = st->ra;
 		n++;

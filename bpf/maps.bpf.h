@@ -242,11 +242,10 @@ MT_MAP struct {
 struct mt_unwind_state {
 	__u32 tgid, pad;
 	__u64 pc, sp, fp;
-	__u64 base, end;	    /* what the scratch window holds now */
-	struct mt_unwind_rule rule; /* the rule at pc */
-	__u64 ra;		    /* the return address the rule found */
-	__u64 rsp, rbp;		    /* a signal frame's, being read */
-	struct mt_unwind_key key;   /* the rule's key (not on the BPF stack either) */
+	__u64 base, end;	  /* what the scratch window holds now */
+	__u64 ra;		  /* the return address the rule found */
+	__u64 rsp, rbp;		  /* a signal frame's, being read */
+	struct mt_unwind_key key; /* the rule's key (not on the BPF stack either) */
 };
 
 /* scratch space for building a stack (too large for the BPF stack) */
