@@ -131,6 +131,7 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 		size = mt_mul(p1, p2, &overflow);
 		break;
 	case MT_KIND_REALLOC:
+	case MT_KIND_XALLOCX:
 		aux = p1;
 		size = p2;
 		break;
@@ -265,9 +266,9 @@ static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 	t->active = 0;
 
 	if (t->release_only) {
-		/* realloc/mremap of a tracked block whose result is not recorded */
+		/* realloc/mremap/xallocx of a tracked block whose result is not recorded */
 		/* realloc(p, 0) frees p through free(), which is probed */
-		if (ret && !mt_map_failed(ret))
+		if (t->kind == MT_KIND_XALLOCX ? ret >= t->size : ret && !mt_map_failed(ret))
 			mt_release(tgid, t->aux, true);
 		return;
 	}
@@ -293,6 +294,18 @@ static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 			/* glibc's realloc(p, 0) frees p through free(), probed */
 			mt_count(MT_CNT_ALLOC_FAILED);
 		}
+		return;
+	case MT_KIND_XALLOCX:
+		/*
+		 * The block's real size after resizing it in place: below the
+		 * size asked for, it was not resized (a normal outcome, not a
+		 * failure). Resized, it is size bytes now (extra is not
+		 * counted) at the caller's site, as realloc's result is.
+		 */
+		if (ret < t->size)
+			return;
+		mt_release(tgid, t->aux, true);
+		mt_record(tgid, t->aux, t->size, t);
 		return;
 	case MT_KIND_MMAP:
 		if (mt_map_failed(ret)) {

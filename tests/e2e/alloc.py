@@ -22,8 +22,10 @@ innermost frame of the file that is not a wrapper) must agree.
                     xmalloc_raw; -v marks the skipped frames
   wrap-valgrind     valgrind, read past the same wrappers, agrees
   jemalloc-*        the same programs linked with -ljemalloc, -- and -p: probes
-                    in libjemalloc (none single-stepped), exact; and leak_wrap
-                    with jemalloc linked into the executable (probed there)
+                    in libjemalloc (none single-stepped), exact; leak_wrap
+                    with jemalloc linked into the executable (probed there);
+                    leak_jex: mallocx, rallocx, xallocx (grown in place, and
+                    refused), sdallocx, dallocx, exact
   tcmalloc-*        the same with LD_PRELOAD=libtcmalloc.so.4, -- and -p
   mimalloc-*        the same with LD_PRELOAD=libmimalloc.so.2 (its entries move
                     the size out of %rdi first: single-stepped, said by -v)
@@ -60,6 +62,7 @@ import run  # noqa: E402
 
 CXX_SRC = os.path.join(run.ROOT, "tests", "targets", "cxx", "leak_cxx.cc")
 WRAP_SRC = os.path.join(run.ROOT, "tests", "targets", "leak_wrap.c")
+JEX_SRC = os.path.join(run.ROOT, "tests", "targets", "leak_jex.c")
 TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"
 MIMALLOC = "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
 PREFIX_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "alloc")
@@ -430,7 +433,8 @@ def t_sid(_m, _f):
 def main():
     je = [(os.path.join(run.TARGETS, "leak_cxx_je"), CXX_SRC, ()),
           (os.path.join(run.TARGETS, "leak_wrap_je"), WRAP_SRC, ALLOC_FNS),
-          (os.path.join(run.TARGETS, "leak_wrap_jes"), WRAP_SRC, ALLOC_FNS)]
+          (os.path.join(run.TARGETS, "leak_wrap_jes"), WRAP_SRC, ALLOC_FNS),
+          (os.path.join(run.TARGETS, "leak_jex"), JEX_SRC, ())]
     tc = [(os.path.join(run.TARGETS, "leak_cxx"), CXX_SRC, ()),
           (os.path.join(run.TARGETS, "leak_wrap"), WRAP_SRC, ALLOC_FNS)]
     mi = list(tc)

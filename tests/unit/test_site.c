@@ -67,6 +67,67 @@ MT_TEST(site_alloc_fn_and_runtime)
 	    "zm* does not match zstrdup");
 }
 
+MT_TEST(site_runtime_libraries)
+{
+	/* jemalloc is the allocator: libstdc++ and libc are not probed, still not the line */
+	static const char *const je[] = {"libjemalloc.so.2"};
+	const struct mt_site_rules jrules = {je, 1, NULL, 0};
+	const struct mt_frame str[] = {
+	    {.function = "_Znwm", .module = "libjemalloc.so.2"},
+	    {.function = "_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE9_M_mutateEmmPKcm",
+	     .module = "libstdc++.so.6.0.30"},
+	    {.function = "grow", .file = "app.cc", .line = 5, .module = "app"},
+	};
+	const struct mt_frame dup[] = {
+	    {.function = "malloc", .module = "libjemalloc.so.2"},
+	    {.function = "strdup", .module = "libc.so.6"},
+	    {.function = "main", .file = "app.c", .line = 8, .module = "app"},
+	};
+	bool runtime = true;
+
+	ASSERT_EQ(mt_site__choose(str, 3, &jrules, &runtime), 2, "std::string's user line");
+	ASSERT_FALSE(runtime, "the program's string");
+	ASSERT_EQ(mt_site__choose(dup, 3, &jrules, &runtime), 2, "strdup's caller");
+	ASSERT_FALSE(runtime, "the program's strdup");
+}
+
+MT_TEST(site_runtime_state)
+{
+	/* printf's stdout buffer: the same row whether the walk reached main or not */
+	const struct mt_frame stdio[] = {
+	    {.function = "malloc", .module = "libc.so.6"},
+	    {.function = "_IO_file_doallocate", .file = "filedoalloc.c", .module = "libc.so.6"},
+	    {.function = "_IO_doallocbuf", .module = "libc.so.6"},
+	    {.function = "printf", .module = "libc.so.6"},
+	    {.function = "main", .file = "app.c", .line = 7, .module = "app"},
+	};
+	/* a thread's TLS block: the dynamic linker's, under pthread_create */
+	const struct mt_frame tls[] = {
+	    {.function = "calloc", .module = "ld-linux-x86-64.so.2"},
+	    {.function = "allocate_dtv", .module = "ld-linux-x86-64.so.2"},
+	    {.function = "_dl_allocate_tls", .module = "ld-linux-x86-64.so.2"},
+	    {.function = "pthread_create", .module = "libc.so.6"},
+	    {.function = "main", .file = "app.c", .line = 9, .module = "app"},
+	};
+	/* the program's own strdup: its line; _dl_* above the program is not the row's */
+	const struct mt_frame dup[] = {
+	    {.function = "malloc", .module = "libc.so.6"},
+	    {.function = "strdup", .module = "libc.so.6"},
+	    {.function = "main", .file = "app.c", .line = 11, .module = "app"},
+	    {.function = "_dl_start_user", .module = "ld-linux-x86-64.so.2"},
+	};
+	bool runtime = false;
+
+	ASSERT_EQ(mt_site__choose(stdio, 5, &rules, &runtime), 1, "stdio's buffer");
+	ASSERT_TRUE(runtime, "stdio's buffer is the runtime's");
+	ASSERT_EQ(mt_site__choose(stdio, 3, &rules, &runtime), 1, "cut inside libc: the same");
+	ASSERT_TRUE(runtime, "cut: runtime too");
+	ASSERT_EQ(mt_site__choose(tls, 5, &rules, &runtime), 1, "ld.so's TLS block");
+	ASSERT_TRUE(runtime, "TLS is the runtime's");
+	ASSERT_EQ(mt_site__choose(dup, 4, &rules, &runtime), 2, "strdup's caller");
+	ASSERT_FALSE(runtime, "the program's strdup");
+}
+
 MT_TEST(binding_order)
 {
 	/* app needs libfoo, libc; libfoo needs libjemalloc; tcmalloc preloaded by path */
