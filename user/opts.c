@@ -29,7 +29,9 @@ static const char doc[] =
     "  memtrace -- ./server -p 80     a command, traced from its first insn\n"
     "  memtrace --group-by stack -p 1234    whole call stacks\n"
     "  memtrace --min-age 60 -p 1234  only allocations a minute old or more\n"
-    "  memtrace -a 30                 every process on the host, sampled\n"
+    "  memtrace -a 30                 every process on the host: resident growth\n"
+    "  memtrace --growth -p 1234      growth by line, no allocator probe (production)\n"
+    "  memtrace -a --exact 30         every process's allocator calls, sampled\n"
     "  memtrace --format json -o out.ndjson -p 1234   one JSON object a report\n"
     "  memtrace --format pprof -o heap.pb.gz -p 1234  for go tool pprof\n"
     "  memtrace --pymalloc off -- python3 app.py   every Python object\n"
@@ -78,14 +80,24 @@ enum {
 	OPT_PREFIX,
 	OPT_INCLUDE,
 	OPT_EXCLUDE,
+	OPT_GROWTH,
+	OPT_EXACT,
 };
 
 static const struct argp_option options[] = {
     {NULL, 0, NULL, 0, "Targets:", 1},
     {"pid", 'p', "PID[,PID...]", 0, "Trace these running processes", 1},
     {"all", 'a', NULL, 0,
-     "Trace every process on the host that maps a C library (sampling on by "
-     "default: --sample-rate 512K)",
+     "Trace every process on the host (--growth by default; with --exact: those that map a "
+     "C library, sampled by default: --sample-rate 512K)",
+     1},
+    {"growth", OPT_GROWTH, NULL, 0,
+     "Attribute resident memory growth (new anonymous pages, their releases) to lines, "
+     "with no allocator probe: cost follows growth, not allocation rate (the -a default)",
+     1},
+    {"exact", OPT_EXACT, NULL, 0,
+     "Probe the allocators: every allocation (or one per --sample-rate bytes); the -p and "
+     "-- default",
      1},
     {"top-processes", OPT_TOP_PROCESSES, "N", 0,
      "With -a: processes reported per interval, largest first (default 10, 0 = all)", 1},
@@ -270,6 +282,7 @@ struct parse_state {
 	int err;
 	bool rate_set;
 	bool interval_set, top_set;
+	bool growth_set, exact_set;
 };
 
 #define BAD(fmt, ...)                       \
@@ -296,6 +309,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'a':
 		o->all = true;
+		break;
+	case OPT_GROWTH:
+		o->growth = true;
+		ps->growth_set = true;
+		break;
+	case OPT_EXACT:
+		ps->exact_set = true;
 		break;
 	case OPT_TOP_PROCESSES:
 		if (parse_ulong(arg, 1UL << 20, &v))
@@ -535,7 +555,19 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		pr_err("--pymalloc=off works only when memtrace starts the command (--)");
 		return -EINVAL;
 	}
-	if (o->all && !ps.rate_set)
+	if (ps.growth_set && ps.exact_set) {
+		pr_err("give one of --growth and --exact");
+		return -EINVAL;
+	}
+	if (o->all && !ps.exact_set && !ps.rate_set)
+		o->growth = true;
+	if (o->growth && (ps.rate_set || o->floor || o->python_allocators || o->min_size ||
+			  o->max_size)) {
+		pr_err("--growth records pages, not allocator calls: --sample-rate, --floor, "
+		       "--python-allocators, --min-size and --max-size need --exact");
+		return -EINVAL;
+	}
+	if (o->all && !o->growth && !ps.rate_set)
 		o->sample_rate = 512 * 1024;
 	if (o->syscall_tps == MT_WHEN_AUTO)
 		o->syscall_tps = o->all ? MT_WHEN_ON : MT_WHEN_OFF;

@@ -33,6 +33,11 @@ struct mt_opts {
 	size_t nr_pids;
 	char **cmd;	      /* argv of the command to run, NULL-terminated, or NULL */
 	bool all;	      /* -a: every process on the host */
+	/*
+	 * --growth: resident anonymous growth by page faults, no allocator
+	 * probe (the -a default; --exact turns it off)
+	 */
+	bool growth;
 	bool no_follow_forks; /* children of targets are not targets */
 	size_t top_processes; /* -a: processes reported per interval */
 	double interval;      /* seconds between reports */

@@ -132,9 +132,10 @@ static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_
 		mt_loader__locate(mt->loader, plan, t->pid); /* mapped elsewhere now */
 		return 1;
 	}
-	if (mt->opts->verbose)
+	if (mt->opts->verbose && !mt->opts->growth)
 		mt_plan__log(plan);
-	err = mt_loader__attach(mt->loader, plan, t->pid);
+	/* --growth: no allocator probe; the plan still names the allocator's frames */
+	err = mt->opts->growth ? 0 : mt_loader__attach(mt->loader, plan, t->pid);
 	if (!err)
 		target__probe_unmaps(mt, t, plan);
 	if (!err && t->nr_probed < sizeof(t->probed) / sizeof(t->probed[0])) {

@@ -107,6 +107,8 @@ static struct mt_loader_opts loader_opts(const struct mt_opts *o)
 	    .syscall_tps = o->syscall_tps == MT_WHEN_ON,
 	    .verbose = o->verbose > 0,
 	    .procs_all = o->all,
+	    .growth = o->growth,
+	    .default_tier = o->growth ? MT_TIER_GROWTH : MT_TIER_EXACT,
 	};
 
 	return lo;
