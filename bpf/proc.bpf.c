@@ -49,12 +49,11 @@ int BPF_PROG(mt_proc_fork, struct task_struct *parent, struct task_struct *child
 
 	if (ptgid == ctgid)
 		return 0; /* a new thread */
-	/* a child has its parent's tier */
-	if (mt_tiers_nr && (tier = bpf_map_lookup_elem(&mt_tiers, &ptgid)))
+	f = mt_procs_all ? NULL : bpf_map_lookup_elem(&mt_procs, &ptgid);
+	/* a followed child has its parent's tier */
+	if (mt_tiers_nr && (mt_procs_all || (f && (*f & MT_PROC_FOLLOW))) &&
+	    (tier = bpf_map_lookup_elem(&mt_tiers, &ptgid)))
 		bpf_map_update_elem(&mt_tiers, &ctgid, tier, BPF_ANY);
-	if (mt_procs_all)
-		return 0;
-	f = bpf_map_lookup_elem(&mt_procs, &ptgid);
 	if (!f || !(*f & MT_PROC_FOLLOW))
 		return 0;
 	flags = *f & ~MT_PROC_AWAIT_LIB;

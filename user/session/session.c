@@ -108,7 +108,8 @@ static struct mt_loader_opts loader_opts(const struct mt_opts *o)
 	    .verbose = o->verbose > 0,
 	    .procs_all = o->all,
 	    .growth = o->growth,
-	    .default_tier = o->growth ? MT_TIER_GROWTH : MT_TIER_EXACT,
+	    /* -p, --: the growth programs see every process; only targets are set to growth */
+	    .default_tier = !o->growth ? MT_TIER_EXACT : o->all ? MT_TIER_GROWTH : MT_TIER_NONE,
 	};
 
 	return lo;
