@@ -95,9 +95,10 @@ static const struct argp_option options[] = {
      "Attribute resident memory growth (new anonymous pages, their releases) to lines, "
      "with no allocator probe: cost follows growth, not allocation rate (the -a default)",
      1},
-    {"exact", OPT_EXACT, NULL, 0,
+    {"exact", OPT_EXACT, "PID[,PID...]", OPTION_ARG_OPTIONAL,
      "Probe the allocators: every allocation (or one per --sample-rate bytes); the -p and "
-     "-- default",
+     "-- default. With --growth and PIDs: those -p targets exact, the others growth (one "
+     "memtrace, per-process tiers)",
      1},
     {"top-processes", OPT_TOP_PROCESSES, "N", 0,
      "With -a: processes reported per interval, largest first (default 10, 0 = all)", 1},
@@ -245,7 +246,8 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int parse_pids(struct mt_opts *o, const char *arg)
+/* "PID[,PID...]" appended to pids (*nr of them, at most MT_MAX_PIDS). */
+static int parse_pids(pid_t *pids, size_t *nr, const char *arg)
 {
 	char *copy = strdup(arg), *tok, *save = NULL;
 	int err = 0;
@@ -260,14 +262,14 @@ static int parse_pids(struct mt_opts *o, const char *arg)
 			err = -EINVAL;
 			goto cleanup;
 		}
-		if (o->nr_pids == MT_MAX_PIDS) {
+		if (*nr == MT_MAX_PIDS) {
 			pr_err("too many pids (at most %d)", MT_MAX_PIDS);
 			err = -E2BIG;
 			goto cleanup;
 		}
-		o->pids[o->nr_pids++] = (pid_t)pid;
+		pids[(*nr)++] = (pid_t)pid;
 	}
-	if (!o->nr_pids) {
+	if (!*nr) {
 		pr_err("no pid in '%s'", arg);
 		err = -EINVAL;
 	}
@@ -301,7 +303,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'p':
-		err = parse_pids(o, arg);
+		err = parse_pids(o->pids, &o->nr_pids, arg);
 		if (err) {
 			ps->err = err;
 			return err;
@@ -315,6 +317,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		ps->growth_set = true;
 		break;
 	case OPT_EXACT:
+		if (arg) {
+			err = parse_pids(o->exact_pids, &o->nr_exact_pids, arg);
+			if (err) {
+				ps->err = err;
+				return err;
+			}
+			break;
+		}
 		ps->exact_set = true;
 		break;
 	case OPT_TOP_PROCESSES:
@@ -561,6 +571,16 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	}
 	if (o->all && !ps.exact_set && !ps.rate_set)
 		o->growth = true;
+	for (size_t i = 0; i < o->nr_exact_pids; i++) {
+		bool listed = false;
+
+		for (size_t k = 0; k < o->nr_pids; k++)
+			listed |= o->pids[k] == o->exact_pids[i];
+		if (!o->growth || !listed) {
+			pr_err("--exact=PIDS names -p targets to trace exactly under --growth");
+			return -EINVAL;
+		}
+	}
 	if (o->growth && (ps.rate_set || o->floor || o->python_allocators || o->min_size ||
 			  o->max_size)) {
 		pr_err("--growth records pages, not allocator calls: --sample-rate, --floor, "
@@ -571,9 +591,12 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		o->sample_rate = 512 * 1024;
 	if (o->syscall_tps == MT_WHEN_AUTO)
 		o->syscall_tps = o->all ? MT_WHEN_ON : MT_WHEN_OFF;
-	/* -a: every process's new paths would ask the unwinder; frame pointers unless asked */
+	/*
+	 * -a --exact: every process's new paths would ask the unwinder at allocation
+	 * rate; frame pointers unless asked. Growth events are rare: CFI
+	 */
 	if (o->unwind_cfi == MT_WHEN_AUTO)
-		o->unwind_cfi = o->all ? MT_WHEN_OFF : MT_WHEN_ON;
+		o->unwind_cfi = o->all && !o->growth ? MT_WHEN_OFF : MT_WHEN_ON;
 	if (o->floor && o->attach_mode != MT_ATTACH_AUTO && o->attach_mode != MT_ATTACH_SESSION) {
 		pr_err("--floor needs session links (--attach-mode session)");
 		return -EINVAL;

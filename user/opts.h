@@ -38,6 +38,9 @@ struct mt_opts {
 	 * probe (the -a default; --exact turns it off)
 	 */
 	bool growth;
+	/* --exact=PIDS with --growth: these -p targets are traced exactly */
+	pid_t exact_pids[MT_MAX_PIDS];
+	size_t nr_exact_pids;
 	bool no_follow_forks; /* children of targets are not targets */
 	size_t top_processes; /* -a: processes reported per interval */
 	double interval;      /* seconds between reports */
