@@ -196,7 +196,8 @@ static __always_inline bool mt_alloc_claim(const __u32 *b, __u32 tgid, __u64 add
 	return false;
 }
 
-/* Forget a table entry (of a process sampled at rate): off its site's totals, then free for reuse. */
+/* Forget a table entry (of a process sampled at rate): off its site's totals, then free for reuse.
+ */
 static __always_inline void mt_forget(struct mt_alloc *e, __u64 rate)
 {
 	__u32 site = e->site;
@@ -577,8 +578,8 @@ static __always_inline __s64 mt_draw(struct mt_sampler *t, __u64 rate)
  * which weight (*w_bytes, *w_count), from countdown st. Without sampling
  * every allocation is, with weight 1.
  */
-static __always_inline bool mt_sample(struct mt_sampler *st, __u64 size, __u64 rate,
-				      __u64 *w_bytes, __u64 *w_count)
+static __always_inline bool mt_sample(struct mt_sampler *st, __u64 size, __u64 rate, __u64 *w_bytes,
+				      __u64 *w_count)
 {
 	__u64 s = size ? size : 1;
 

@@ -300,7 +300,8 @@ int mt_growth_sys_exit(struct mt_sys_exit_ctx *ctx)
 	case MT_NR_BRK:
 		/* brk returns the new break; below the old one, the rest went */
 		if (ret < c.old_brk)
-			mt_growth_pages(tgid, (ret + MT_PAGE_SIZE - 1) & MT_PAGE_MASK, c.old_brk, 0);
+			mt_growth_pages(tgid, (ret + MT_PAGE_SIZE - 1) & MT_PAGE_MASK, c.old_brk,
+					0);
 		return 0;
 	case MT_NR_MREMAP:
 		if ((__s64)ret < 0 && (__s64)ret > -4096)

@@ -73,7 +73,7 @@ struct mt_thread {
 	__u32 site;		   /* slot of the thread's last site: likely the next one too */
 	__u32 sys;		   /* the call in flight is a system call (tracepoints) */
 	__u32 site_kind;	   /* enum mt_site_kind of the call in flight */
-	__u64 rate;		   /* the process's sample rate (mt_tier_of) for the call in flight */
+	__u64 rate;   /* the process's sample rate (mt_tier_of) for the call in flight */
 	__u64 handed; /* a block a MT_COOKIE_HANDS_ON free released: its next free is the same */
 };
 
@@ -342,9 +342,9 @@ MT_MAP struct {
  * for, from its entry to its exit (pid_tgid -> struct mt_growth_call)
  */
 struct mt_growth_call {
-	__s64 nr;	      /* system call number */
-	__u64 arg[3];	      /* its first arguments */
-	__u64 old_brk;	      /* brk: the break before the call */
+	__s64 nr;      /* system call number */
+	__u64 arg[3];  /* its first arguments */
+	__u64 old_brk; /* brk: the break before the call */
 };
 
 MT_MAP struct {

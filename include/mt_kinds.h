@@ -49,12 +49,12 @@ enum mt_kind { MT_ALLOC_KINDS(MT_KIND_ENUM) MT_KIND__MAX };
  *            (munmap, madvise, brk, mremap); its line is the code that
  *            touched the new page
  */
-#define MT_SITE_KINDS(X)                          \
-	X(HEAP, "heap", "native heap")            \
-	X(MMAP, "mmap", "mappings")               \
-	X(PYOBJ, "pyobj", "Python object domain") \
-	X(ARENA, "arena", "pymalloc arenas")      \
-	X(RUNTIME, "runtime", "interpreter runtime")    \
+#define MT_SITE_KINDS(X)                             \
+	X(HEAP, "heap", "native heap")               \
+	X(MMAP, "mmap", "mappings")                  \
+	X(PYOBJ, "pyobj", "Python object domain")    \
+	X(ARENA, "arena", "pymalloc arenas")         \
+	X(RUNTIME, "runtime", "interpreter runtime") \
 	X(GROWTH, "growth", "resident growth")
 
 #define MT_SITE_ENUM(id, name, summary) MT_SITE_##id,

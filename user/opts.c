@@ -581,8 +581,8 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 			return -EINVAL;
 		}
 	}
-	if (o->growth && (ps.rate_set || o->floor || o->python_allocators || o->min_size ||
-			  o->max_size)) {
+	if (o->growth &&
+	    (ps.rate_set || o->floor || o->python_allocators || o->min_size || o->max_size)) {
 		pr_err("--growth records pages, not allocator calls: --sample-rate, --floor, "
 		       "--python-allocators, --min-size and --max-size need --exact");
 		return -EINVAL;

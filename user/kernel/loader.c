@@ -81,9 +81,9 @@ static const char *const sys_events[] = {
 
 /* --growth releases: the exits first, as above */
 static const char *const growth_events[] = {
-    "syscalls/sys_exit_munmap",	  "syscalls/sys_exit_madvise",	"syscalls/sys_exit_brk",
-    "syscalls/sys_exit_mremap",	  "syscalls/sys_enter_munmap", "syscalls/sys_enter_madvise",
-    "syscalls/sys_enter_brk",	  "syscalls/sys_enter_mremap",
+    "syscalls/sys_exit_munmap", "syscalls/sys_exit_madvise", "syscalls/sys_exit_brk",
+    "syscalls/sys_exit_mremap", "syscalls/sys_enter_munmap", "syscalls/sys_enter_madvise",
+    "syscalls/sys_enter_brk",	"syscalls/sys_enter_mremap",
 };
 #define NR_GROWTH_EVENTS (sizeof(growth_events) / sizeof(growth_events[0]))
 #define NR_GROWTH_FAULT 4 /* page_fault_user, page_fault_kernel, mm_page_alloc, rss_stat */
@@ -343,10 +343,10 @@ static int growth_attach(struct mt_loader *l)
 			err = -errno;
 	}
 	if (!err)
-		err = tp_attach(growth_events, NR_GROWTH_EVENTS, NR_GROWTH_EVENTS / 2,
-				l->skel->progs.mt_growth_sys_exit,
-				l->skel->progs.mt_growth_sys_enter,
-				l->growth_links + NR_GROWTH_FAULT);
+		err =
+		    tp_attach(growth_events, NR_GROWTH_EVENTS, NR_GROWTH_EVENTS / 2,
+			      l->skel->progs.mt_growth_sys_exit, l->skel->progs.mt_growth_sys_enter,
+			      l->growth_links + NR_GROWTH_FAULT);
 	if (err)
 		links_destroy(l->growth_links, NR_GROWTH_FAULT);
 	return err;
@@ -574,7 +574,8 @@ int mt_loader__probe_costs(struct mt_loader *l, double *emulated_us, double *ste
 
 int mt_loader__set_tier(struct mt_loader *l, pid_t pid, enum mt_tier tier, __u64 sample_rate)
 {
-	struct mt_tier_val v = {.tier = tier, .sample_rate = tier == MT_TIER_EXACT ? sample_rate : 0};
+	struct mt_tier_val v = {.tier = tier,
+				.sample_rate = tier == MT_TIER_EXACT ? sample_rate : 0};
 	__u32 key = pid;
 
 	if (pid <= 0 || tier > MT_TIER_EXACT)
@@ -601,8 +602,13 @@ bool mt_loader__can_grow(const struct mt_loader *l)
 	return l->growth_links[0];
 }
 
-#define MT_GROWTH_CALIB_PAGES 256
-#define MT_GROWTH_CALIB_ROUNDS 3
+/*
+ * The first round of a new path copies each page's stack for the unwinder
+ * (up to MT_UNWIND_ASKS a second, nobody answers here): the least of the
+ * later rounds is a path BPF walks alone
+ */
+#define MT_GROWTH_CALIB_PAGES 1024
+#define MT_GROWTH_CALIB_ROUNDS 4
 
 /* Seconds to fault in n fresh anonymous pages (and give them back), under tier. */
 static double growth_round(int tiers_fd, enum mt_tier tier, int n)
@@ -646,7 +652,7 @@ static void growth_child(int tiers_fd, int fd)
 	_exit(write(fd, best, sizeof(best)) == sizeof(best) ? 0 : 1);
 }
 
-int mt_loader__growth_cost(struct mt_loader *l, double *event_us)
+int mt_loader__growth_cost(struct mt_loader *l, double *event_us, double *fault_us)
 {
 	int tiers_fd = bpf_map__fd(l->skel->maps.mt_tiers), fds[2], status = 0;
 	double best[2];
@@ -674,6 +680,7 @@ int mt_loader__growth_cost(struct mt_loader *l, double *event_us)
 	if (got != sizeof(best))
 		return -EIO;
 	*event_us = (best[1] - best[0]) * 1e6 / MT_GROWTH_CALIB_PAGES;
+	*fault_us = best[0] * 1e6 / MT_GROWTH_CALIB_PAGES;
 	return 0;
 }
 

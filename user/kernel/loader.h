@@ -190,11 +190,13 @@ bool mt_loader__can_grow(const struct mt_loader *l);
 /*
  * What one growth event costs on this machine, measured now: a child of
  * memtrace faults in fresh pages under MT_TIER_NONE and MT_TIER_GROWTH (and
- * gives them back), the least of three rounds each; microseconds per page
- * over a page no one records (which pays the fentry and one map lookup).
+ * gives them back), the least of four rounds each (the first round of the
+ * path copies its stacks for an unwinder that does not answer yet);
+ * *event_us: microseconds per page over a page no one records (which pays
+ * the tracepoints and one map lookup), *fault_us: such a page's fault.
  * 0 or -errno (-EOPNOTSUPP without the growth programs).
  */
-int mt_loader__growth_cost(struct mt_loader *l, double *event_us);
+int mt_loader__growth_cost(struct mt_loader *l, double *event_us, double *fault_us);
 
 /* The maps, mapped where they can be: 0 or a negative errno. Valid until mt_loader__free. */
 int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m);

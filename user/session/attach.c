@@ -405,8 +405,8 @@ static int target__follow(struct memtrace *mt, struct target *t)
 		pr_err("pid %d: following its lifecycle: %s", t->pid, strerror(-err));
 	/* --growth: its new pages from now on (its followed children inherit the tier) */
 	if (!err && mt->opts->growth && !mt->opts->all) {
-		err = mt_loader__set_tier(mt->loader, t->pid,
-					  target__growth(mt, t) ? MT_TIER_GROWTH : MT_TIER_EXACT, 0);
+		err = mt_loader__set_tier(
+		    mt->loader, t->pid, target__growth(mt, t) ? MT_TIER_GROWTH : MT_TIER_EXACT, 0);
 		if (err)
 			pr_err("pid %d: setting its tier: %s", t->pid, strerror(-err));
 	}
