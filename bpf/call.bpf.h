@@ -55,7 +55,7 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 {
 	__u32 kind = MT_COOKIE_KIND(cookie);
 	__u32 tgid;
-	__u64 sp = r->sp;
+	__u64 sp = r->sp, rate = 0;
 	__u64 caller = 0, size = 0, aux = 0, w_bytes = 0, w_count = 0, prev_stack, prev_py, win = 0;
 	bool overflow = false, filtered, decided, record = false;
 	struct mt_thread *t;
@@ -74,14 +74,14 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 		if (!p1 || !mt_maybe_recorded(p1))
 			return 1;
 		tgid = bpf_get_current_pid_tgid() >> 32;
-		if (tgid == mt_self_tgid)
+		if (tgid == mt_self_tgid || mt_tier_of(tgid, &rate) != MT_TIER_EXACT)
 			return 1;
-		if (mt_release(tgid, p1, false)) {
+		if (mt_release(tgid, p1, rate, false)) {
 			if ((cookie & MT_COOKIE_HANDS_ON) && (t = mt_thread_get()))
 				t->handed = p1;
 			return 1;
 		}
-		if (mt_sample_rate)
+		if (rate)
 			return 1;
 		t = mt_thread_get();
 		if (t && t->handed == p1) {
@@ -107,7 +107,7 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 	switch (kind) {
 	case MT_KIND_MUNMAP:
 		tgid = bpf_get_current_pid_tgid() >> 32;
-		if (tgid == mt_self_tgid)
+		if (tgid == mt_self_tgid || mt_tier_of(tgid, &rate) != MT_TIER_EXACT)
 			return 1;
 		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)sp)) {
 			mt_count(MT_CNT_READ_FAULT);
@@ -120,7 +120,7 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 			return 1;
 		}
 		/* a whole mapping: partial unmaps of tracked maps are rare */
-		mt_release(tgid, p1, true);
+		mt_release(tgid, p1, rate, true);
 		return 1;
 	case MT_KIND_MALLOC:
 	case MT_KIND_VALLOC:
@@ -174,22 +174,23 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 	filtered = mt_size_filtered(size);
 	if (filtered)
 		mt_count(MT_CNT_FILTERED);
+	/* the process's tier and sample rate: only EXACT records allocator calls */
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == mt_self_tgid || mt_tier_of(tgid, &rate) != MT_TIER_EXACT)
+		return 1;
 	/*
 	 * Sampling without a seed: decided on the CPU's countdown before any
 	 * per-thread state, so an unsampled call costs a per-CPU lookup (and,
 	 * for realloc, a filter test) and returns.
 	 */
-	decided = mt_sample_rate && !mt_seed && kind != MT_KIND_MMAP && kind != MT_KIND_MREMAP;
+	decided = rate && !mt_seed && kind != MT_KIND_MMAP && kind != MT_KIND_MREMAP;
 	if (decided && !filtered) {
 		struct mt_sampler *st = bpf_map_lookup_elem(&mt_samplers, &zero);
 
-		record = st && mt_sample(st, size, &w_bytes, &w_count);
+		record = st && mt_sample(st, size, rate, &w_bytes, &w_count);
 	}
 	if (decided && !record && !aux)
-		return 1; /* the common unsampled call: not even the process is asked */
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == mt_self_tgid)
-		return 1;
+		return 1; /* the common unsampled call: no per-thread state */
 	if (decided && !record && !mt_tracked(tgid, aux))
 		return 1;
 
@@ -215,7 +216,8 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 		return 1;
 	}
 	if (!decided && !filtered)
-		record = mt_sample(&t->sampler, size, &w_bytes, &w_count);
+		record = mt_sample(&t->sampler, size, rate, &w_bytes, &w_count);
+	t->rate = rate;
 	t->w_bytes = w_bytes;
 	t->w_count = w_count;
 	t->release_only = 0;
@@ -269,7 +271,7 @@ static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 		/* realloc/mremap/xallocx of a tracked block whose result is not recorded */
 		/* realloc(p, 0) frees p through free(), which is probed */
 		if (t->kind == MT_KIND_XALLOCX ? ret >= t->size : ret && !mt_map_failed(ret))
-			mt_release(tgid, t->aux, true);
+			mt_release(tgid, t->aux, t->rate, true);
 		return;
 	}
 	switch (t->kind) {
@@ -288,7 +290,7 @@ static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 	case MT_KIND_REALLOCARRAY:
 		if (ret) {
 			if (t->aux)
-				mt_release(tgid, t->aux, true);
+				mt_release(tgid, t->aux, t->rate, true);
 			mt_record(tgid, ret, t->size, t);
 		} else if (!(t->size == 0 && t->aux)) {
 			/* glibc's realloc(p, 0) frees p through free(), probed */
@@ -304,7 +306,7 @@ static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 		 */
 		if (ret < t->size)
 			return;
-		mt_release(tgid, t->aux, true);
+		mt_release(tgid, t->aux, t->rate, true);
 		mt_record(tgid, t->aux, t->size, t);
 		return;
 	case MT_KIND_MMAP:
@@ -319,7 +321,7 @@ static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 			mt_count(MT_CNT_ALLOC_FAILED);
 			return;
 		}
-		mt_release(tgid, t->aux, true);
+		mt_release(tgid, t->aux, t->rate, true);
 		mt_record(tgid, ret, t->size, t);
 		return;
 	default:

@@ -66,7 +66,7 @@ static __always_inline bool mt_maybe_recorded(__u64 addr)
 {
 	__u64 *c;
 
-	if (!mt_sample_rate)
+	if (!mt_sampling)
 		return true;
 	c = mt_sampled_count(addr);
 	return !c || *c;
@@ -77,35 +77,55 @@ static __always_inline void mt_sampled_add(__u64 addr, __s64 delta)
 {
 	__u64 *c;
 
-	if (!mt_sample_rate)
+	if (!mt_sampling)
 		return;
 	c = mt_sampled_count(addr);
 	if (c)
 		__sync_fetch_and_add(c, delta);
 }
 
-/*
- * The weight of a recorded allocation of size bytes: size and one without
- * sampling or from mt_sample_exact on, else R * g(S/R) bytes and that over
- * S allocations (S = size, at least 1). A function of size alone, so a
- * free can subtract what the allocation added without storing it.
- */
-static __always_inline void mt_weight(__u64 size, __u64 *w_bytes, __u64 *w_count)
+/* R * ln(100): from this size on an allocation sampled at rate R is recorded exactly */
+static __always_inline __u64 mt_exact_from(__u64 rate)
 {
-	__u64 s = size ? size : 1, pos, g;
+	return rate == mt_sample_rate ? mt_sample_exact : MT_SAMPLE_EXACT(rate);
+}
+
+/*
+ * The weight of a recorded allocation of size bytes in a process sampled
+ * at rate (its tier's, mt_tier_of): size and one without sampling or from
+ * mt_exact_from(rate) on, else R * g(S/R) bytes and that over S allocations
+ * (S = size, at least 1). A function of size and rate alone, so a free can
+ * subtract what the allocation added without storing it.
+ */
+static __always_inline void mt_weight(__u64 size, __u64 rate, __u64 *w_bytes, __u64 *w_count)
+{
+	__u64 s = size ? size : 1, pos, g, exact = mt_exact_from(rate);
 	__u32 i, frac;
 
 	*w_bytes = size;
 	*w_count = MT_COUNT_ONE;
-	if (!mt_sample_rate || size >= mt_sample_exact)
+	if (!rate || size >= exact || !exact)
 		return;
 	/* x = s / R on the table: s * BINS / (R ln 100), Q16 */
-	pos = (s << 16) * MT_G_BINS / mt_sample_exact;
+	pos = (s << 16) * MT_G_BINS / exact;
 	i = (pos >> 16) & (MT_G_BINS - 1);
 	frac = pos & 0xffff;
 	g = mt_g_tab[i] + (((__u64)(mt_g_tab[i + 1] - mt_g_tab[i]) * frac) >> 16);
-	*w_bytes = (mt_sample_rate * g) >> 16;
+	*w_bytes = (rate * g) >> 16;
 	*w_count = (*w_bytes << MT_COUNT_SHIFT) / s;
+}
+
+/*
+ * The tier of process tgid (enum mt_tier) and, for EXACT, its sample rate
+ * into *rate (0 otherwise): its mt_tiers entry, else the loader's default.
+ */
+static __always_inline __u32 mt_tier_of(__u32 tgid, __u64 *rate)
+{
+	struct mt_tier_val *v = mt_tiers_nr ? bpf_map_lookup_elem(&mt_tiers, &tgid) : NULL;
+	__u32 tier = v ? v->tier : mt_default_tier;
+
+	*rate = tier != MT_TIER_EXACT ? 0 : v ? v->sample_rate : mt_sample_rate;
+	return tier;
 }
 
 /* This CPU's stripe of a site's totals. */
@@ -116,15 +136,15 @@ static __always_inline struct mt_site_stats *mt_site_stats_get(__u32 slot)
 	return bpf_map_lookup_elem(&mt_site_stats, &idx);
 }
 
-/* Take an allocation of size bytes off the totals of its site. */
-static __always_inline void mt_site_sub(__u32 slot, __u64 size)
+/* Take an allocation of size bytes (sampled at rate) off the totals of its site. */
+static __always_inline void mt_site_sub(__u32 slot, __u64 size, __u64 rate)
 {
 	struct mt_site_stats *st = mt_site_stats_get(slot);
 	__u64 w_bytes, w_count;
 
 	if (!st)
 		return;
-	mt_weight(size, &w_bytes, &w_count);
+	mt_weight(size, rate, &w_bytes, &w_count);
 	__sync_fetch_and_add(&st->bytes, -(__s64)w_bytes);
 	__sync_fetch_and_add(&st->count, -(__s64)w_count);
 }
@@ -189,20 +209,21 @@ static __always_inline bool mt_alloc_claim(const __u32 *b, __u32 tgid, __u64 add
 	return false;
 }
 
-/* Forget a table entry: off its site's totals, then free for reuse. */
-static __always_inline void mt_forget(struct mt_alloc *e)
+/* Forget a table entry (of a process sampled at rate): off its site's totals, then free for reuse.
+ */
+static __always_inline void mt_forget(struct mt_alloc *e, __u64 rate)
 {
 	__u32 site = e->site;
 	__u64 size = e->size, addr = e->addr;
 
 	*(volatile __u32 *)&e->tgid = 0;
 	*(volatile __u64 *)&e->addr = 0;
-	mt_site_sub(site, size);
+	mt_site_sub(site, size, rate);
 	mt_sampled_add(addr, -1);
 }
 
 /* Forget the spilled record of (tgid, addr); false when there is none. */
-static __always_inline bool mt_forget_spilled(__u32 tgid, __u64 addr)
+static __always_inline bool mt_forget_spilled(__u32 tgid, __u64 addr, __u64 rate)
 {
 	struct mt_alloc_key key = {.tgid = tgid, .addr = addr};
 	struct mt_alloc *a;
@@ -219,16 +240,17 @@ static __always_inline bool mt_forget_spilled(__u32 tgid, __u64 addr)
 	if (bpf_map_delete_elem(&mt_allocs_spill, &key))
 		return false; /* a racing release took it */
 	__sync_fetch_and_add(&mt_spill_nr, -1);
-	mt_site_sub(site, size);
+	mt_site_sub(site, size, rate);
 	mt_sampled_add(addr, -1);
 	return true;
 }
 
 /*
- * Release the block at addr of this process; false if it was not tracked
- * (counted when count_untracked: with sampling, untracked is the norm).
+ * Release the block at addr of this process (sampled at rate); false if it
+ * was not tracked (counted when count_untracked: with sampling, untracked
+ * is the norm).
  */
-static __always_inline bool mt_release(__u32 tgid, __u64 addr, bool count_untracked)
+static __always_inline bool mt_release(__u32 tgid, __u64 addr, __u64 rate, bool count_untracked)
 {
 	struct mt_alloc *e;
 
@@ -236,10 +258,10 @@ static __always_inline bool mt_release(__u32 tgid, __u64 addr, bool count_untrac
 		return false; /* sampled mode: never recorded */
 	e = mt_alloc_find(tgid, addr);
 	if (e) {
-		mt_forget(e);
+		mt_forget(e, rate);
 		return true;
 	}
-	if (mt_forget_spilled(tgid, addr))
+	if (mt_forget_spilled(tgid, addr, rate))
 		return true;
 	if (count_untracked)
 		mt_count(MT_CNT_UNTRACKED_FREE);
@@ -301,9 +323,9 @@ static __always_inline void mt_record(__u32 tgid, __u64 addr, __u64 size, struct
 	mt_alloc_buckets(tgid, addr, &b[0], &b[1]);
 	e = mt_alloc_find_in(b, tgid, addr);
 	if (e)
-		mt_forget(e);
+		mt_forget(e, t->rate);
 	else
-		mt_forget_spilled(tgid, addr);
+		mt_forget_spilled(tgid, addr, t->rate);
 	if (!mt_alloc_claim(b, tgid, addr, slot, size, ts)) {
 		rec.addr = addr;
 		rec.tgid = tgid;
@@ -382,6 +404,26 @@ static __always_inline __u64 mt_stack_store(struct mt_stack *s, __u32 n, __u64 h
  * key in mt_stacks, 0 when there is none. A global function (core.bpf.c).
  */
 __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 last);
+
+/*
+ * A syscalls:sys_enter_* record as BPF sees it: its first 8 bytes are not
+ * readable, and a program may read no further than the event's arguments
+ * go, so one program serving several events reads them from the user
+ * registers instead.
+ */
+struct mt_sys_enter_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+};
+
+/* A syscalls:sys_exit_* record. */
+struct mt_sys_exit_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
 
 /*
  * What an allocator's entry is judged by: its argument registers, the stack
@@ -504,7 +546,7 @@ static __always_inline __u64 mt_rand(struct mt_sampler *t)
 }
 
 /* Bytes to the next sample: R * -ln(u), u uniform in (0, 1]. */
-static __always_inline __s64 mt_draw(struct mt_sampler *t)
+static __always_inline __s64 mt_draw(struct mt_sampler *t, __u64 rate)
 {
 	__u32 u = mt_rand(t) >> 32, k = 0, i, frac;
 	__u64 nl;
@@ -541,32 +583,32 @@ static __always_inline __s64 mt_draw(struct mt_sampler *t)
 	}
 	nl = (__u64)k * MT_LN2_Q16 + mt_ln_tab[i] -
 	     (((__u64)(mt_ln_tab[i] - mt_ln_tab[i + 1]) * frac) >> 16);
-	return (__s64)((mt_sample_rate * nl) >> 16) + 1;
+	return (__s64)((rate * nl) >> 16) + 1;
 }
 
 /*
- * Decide whether an allocation of size bytes is recorded, and with which
- * weight (*w_bytes, *w_count), from countdown st. Without sampling every
- * allocation is, with weight 1.
+ * Decide whether an allocation of size bytes is recorded at rate, and with
+ * which weight (*w_bytes, *w_count), from countdown st. Without sampling
+ * every allocation is, with weight 1.
  */
-static __always_inline bool mt_sample(struct mt_sampler *st, __u64 size, __u64 *w_bytes,
+static __always_inline bool mt_sample(struct mt_sampler *st, __u64 size, __u64 rate, __u64 *w_bytes,
 				      __u64 *w_count)
 {
 	__u64 s = size ? size : 1;
 
-	if (!mt_sample_rate || size >= mt_sample_exact) {
+	if (!rate || size >= mt_exact_from(rate)) {
 		*w_bytes = size;
 		*w_count = MT_COUNT_ONE;
 		return true;
 	}
 	if (st->left <= 0 && !st->rng)
-		st->left = mt_draw(st);
+		st->left = mt_draw(st, rate);
 	if (st->left > (__s64)s) {
 		st->left -= s;
 		return false;
 	}
-	st->left = mt_draw(st);
-	mt_weight(size, w_bytes, w_count);
+	st->left = mt_draw(st, rate);
+	mt_weight(size, rate, w_bytes, w_count);
 	return true;
 }
 

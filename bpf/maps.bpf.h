@@ -30,6 +30,12 @@ extern const volatile bool mt_unwind_cfi;
 extern const volatile __u64 mt_sample_rate;  /* R bytes, 0 = record everything */
 extern const volatile __u64 mt_sample_exact; /* R * ln(100): recorded exactly from here */
 extern const volatile __u64 mt_seed;	     /* 0 = random */
+/* the sampled-records filter (mt_sampled) is kept: some process may be sampled */
+extern const volatile bool mt_sampling;
+/* tier of a process with no mt_tiers entry (enum mt_tier) */
+extern volatile __u32 mt_default_tier;
+/* entries in mt_tiers, kept by the loader: 0 spares the lookup */
+extern volatile __u32 mt_tiers_nr;
 extern const volatile __u32 mt_g_tab[MT_G_BINS + 1];
 extern const volatile __u32 mt_ln_tab[MT_LN_BINS + 1];
 extern const volatile __u32 mt_alloc_mask;  /* buckets in mt_allocs - 1 */
@@ -67,6 +73,7 @@ struct mt_thread {
 	__u32 site;		   /* slot of the thread's last site: likely the next one too */
 	__u32 sys;		   /* the call in flight is a system call (tracepoints) */
 	__u32 site_kind;	   /* enum mt_site_kind of the call in flight */
+	__u64 rate;   /* the process's sample rate (mt_tier_of) for the call in flight */
 	__u64 handed; /* a block a MT_COOKIE_HANDS_ON free released: its next free is the same */
 };
 
@@ -320,6 +327,57 @@ MT_MAP struct {
 	__type(key, __u32);
 	__type(value, struct mt_py_scratch);
 } mt_py_scratch SEC(".maps");
+
+/* per-process tiers: tgid -> struct mt_tier_val (set by the loader, inherited at fork) */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct mt_tier_val);
+} mt_tiers SEC(".maps");
+
+/*
+ * --growth releases: what a thread's munmap, madvise, brk or mremap asked
+ * for, from its entry to its exit (pid_tgid -> struct mt_growth_call)
+ */
+struct mt_growth_call {
+	__s64 nr;      /* system call number */
+	__u64 arg[3];  /* its first arguments */
+	__u64 old_brk; /* brk: the break before the call */
+};
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct mt_growth_call);
+} mt_growth_calls SEC(".maps");
+
+/*
+ * A page fault of a thread of a growth process, from its start
+ * (page_fault_user, page_fault_kernel) to the anonymous page it installs
+ * (rss_stat): at most one growth event per fault.
+ */
+struct mt_growth_fault {
+	__u64 addr;    /* the faulting address */
+	__u32 order;   /* of the largest movable (user) page allocated in the fault */
+	__u32 pending; /* a fault is under way and has recorded nothing yet */
+};
+
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mt_growth_fault);
+} mt_growth_faults SEC(".maps");
+
+/* scratch: a growth event's site, as mt_record takes it */
+MT_MAP struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_thread);
+} mt_growth_scratch SEC(".maps");
 
 /* processes whose forks, execs and exits are followed: tgid -> MT_PROC_* flags */
 MT_MAP struct {

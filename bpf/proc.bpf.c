@@ -43,12 +43,17 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(mt_proc_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid, flags;
+	struct mt_tier_val *tier;
 	struct mt_proc_event *e;
 	__u32 *f;
 
-	if (ptgid == ctgid || mt_procs_all)
+	if (ptgid == ctgid)
 		return 0; /* a new thread */
-	f = bpf_map_lookup_elem(&mt_procs, &ptgid);
+	f = mt_procs_all ? NULL : bpf_map_lookup_elem(&mt_procs, &ptgid);
+	/* a followed child has its parent's tier */
+	if (mt_tiers_nr && (mt_procs_all || (f && (*f & MT_PROC_FOLLOW))) &&
+	    (tier = bpf_map_lookup_elem(&mt_tiers, &ptgid)))
+		bpf_map_update_elem(&mt_tiers, &ctgid, tier, BPF_ANY);
 	if (!f || !(*f & MT_PROC_FOLLOW))
 		return 0;
 	flags = *f & ~MT_PROC_AWAIT_LIB;
@@ -104,6 +109,8 @@ int BPF_PROG(mt_proc_exit, struct task_struct *p)
 	/* the last thread: the live count was taken down before the tracepoint */
 	if (BPF_CORE_READ(p, signal, live.counter) || tgid == mt_self_tgid)
 		return 0;
+	if (mt_tiers_nr)
+		bpf_map_delete_elem(&mt_tiers, &tgid);
 	if (bpf_map_delete_elem(&mt_procs, &tgid) && !mt_procs_all)
 		return 0;
 	e = mt_proc_event_new(MT_PROC_EXIT, tgid);

@@ -22,26 +22,6 @@
 #define MT_PAGE_SHIFT 12
 #define MT_EBUSY 16
 
-/*
- * A syscalls:sys_enter_* record as BPF sees it: its first 8 bytes are not
- * readable, and a program may read no further than the event's arguments
- * go, so one program serving several events reads them from the user
- * registers instead.
- */
-struct mt_sys_enter_ctx {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-};
-
-/* A syscalls:sys_exit_* record. */
-struct mt_sys_exit_ctx {
-	__u64 common;
-	__s32 nr;
-	__u32 pad;
-	__s64 ret;
-};
-
 /* The kind of the wrapper of system call nr; MT_KIND__MAX for others. */
 static __always_inline __u32 mt_sys_kind(__s32 nr)
 {

@@ -236,6 +236,8 @@ struct mt_sys_proc {
  *         exponential draws -ln(u) = k ln 2 - ln(m), u = 2^-k m.
  */
 #define MT_G_BINS 512
+/* R * ln(100), rounded up: ln(100) = 4.60517 = 301805 / 65536 (+1 covers the rounding) */
+#define MT_SAMPLE_EXACT(rate) ((((__u64)(rate)) * 301805ULL >> 16) + 1)
 #define MT_LN_BINS 256
 #define MT_Q16 65536ULL
 #define MT_LN2_Q16 45426ULL /* ln 2 * 65536 */
@@ -319,6 +321,32 @@ struct mt_proc_event {
 	__u32 pad;
 };
 
+/*
+ * Per-process tiers (mt_tiers, keyed by tgid): what memtrace does for a
+ * process, changed at run time without reloading (mt_loader__set_tier).
+ *   NONE    nothing is recorded (its allocator probes, if any, return at once)
+ *   GROWTH  new anonymous pages faulted in are recorded (struct mt_site_key
+ *           kind MT_SITE_GROWTH, one page or folio a record) and released
+ *           where munmap, madvise, brk and mremap give them back; no uprobe
+ *   EXACT   the allocator's calls are recorded by its uprobes (attached per
+ *           process), every call or one per sample_rate bytes
+ * A process with no entry has the loader's default tier and sample rate.
+ */
+enum mt_tier {
+	MT_TIER_NONE = 0,
+	MT_TIER_GROWTH,
+	MT_TIER_EXACT,
+};
+
+struct mt_tier_val {
+	__u32 tier; /* enum mt_tier */
+	__u32 pad;
+	__u64 sample_rate; /* EXACT: bytes per sample, 0 = every allocation */
+};
+
+/* pages one release (munmap, madvise, brk, mremap) looks at: 4 GiB of 4 KiB pages */
+#define MT_GROWTH_MAX_PAGES (1U << 20)
+
 _Static_assert(MT_KIND__MAX <= MT_COOKIE_PRODUCT, "kinds fit the cookie");
 _Static_assert(sizeof(struct mt_site_key) == 32, "mt_site_key size");
 _Static_assert(sizeof(struct mt_site_stats) == 32, "mt_site_stats size");
@@ -336,5 +364,6 @@ _Static_assert(sizeof(struct mt_sys_site) == 24, "mt_sys_site size");
 _Static_assert(sizeof(struct mt_sys_proc) == 56, "mt_sys_proc size");
 _Static_assert(sizeof(struct mt_stack) == MT_MAX_STACK_DEPTH * 8, "mt_stack size");
 _Static_assert(sizeof(struct mt_proc_event) == 40, "mt_proc_event size");
+_Static_assert(sizeof(struct mt_tier_val) == 16, "mt_tier_val size");
 
 #endif /* MT_ABI_H */

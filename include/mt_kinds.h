@@ -45,13 +45,18 @@ enum mt_kind { MT_ALLOC_KINDS(MT_KIND_ENUM) MT_KIND__MAX };
  *            the arena size made by the interpreter itself; its line is
  *            the line that first needed it
  *   runtime  the interpreter's other mappings (its frames' data stack)
+ *   growth   resident anonymous memory (--growth): pages the process
+ *            faulted in for the first time and has not given back
+ *            (munmap, madvise, brk, mremap); its line is the code that
+ *            touched the new page
  */
-#define MT_SITE_KINDS(X)                          \
-	X(HEAP, "heap", "native heap")            \
-	X(MMAP, "mmap", "mappings")               \
-	X(PYOBJ, "pyobj", "Python object domain") \
-	X(ARENA, "arena", "pymalloc arenas")      \
-	X(RUNTIME, "runtime", "interpreter runtime")
+#define MT_SITE_KINDS(X)                             \
+	X(HEAP, "heap", "native heap")               \
+	X(MMAP, "mmap", "mappings")                  \
+	X(PYOBJ, "pyobj", "Python object domain")    \
+	X(ARENA, "arena", "pymalloc arenas")         \
+	X(RUNTIME, "runtime", "interpreter runtime") \
+	X(GROWTH, "growth", "resident growth")
 
 #define MT_SITE_ENUM(id, name, summary) MT_SITE_##id,
 enum mt_site_kind { MT_SITE_KINDS(MT_SITE_ENUM) MT_SITE__MAX };
@@ -96,7 +101,11 @@ enum mt_site_kind { MT_SITE_KINDS(MT_SITE_ENUM) MT_SITE__MAX };
 	X(UNWIND_PARTIAL, "unwind_partial", 0,                                                   \
 	  "stacks cut at a return address with no rule yet and not copied (a burst on a new "    \
 	  "path before user space answered, ring buffer full); lines and bytes stay exact")      \
-	X(UNWIND_STOP, "unwind_stop", 0, "stacks ended at code with no usable CFI")
+	X(UNWIND_STOP, "unwind_stop", 0, "stacks ended at code with no usable CFI")              \
+	X(GROWTH_PAGES, "growth_events", 0,                                                      \
+	  "new anonymous folios faulted in by processes under --growth")                         \
+	X(GROWTH_CUT, "growth_release_cut", 1,                                                   \
+	  "releases (munmap, madvise, brk, mremap) of more pages than one call looks at")
 
 #define MT_CNT_ENUM(id, name, drop, help) MT_CNT_##id,
 enum mt_counter { MT_COUNTERS(MT_CNT_ENUM) MT_CNT__MAX };

@@ -29,7 +29,9 @@ static const char doc[] =
     "  memtrace -- ./server -p 80     a command, traced from its first insn\n"
     "  memtrace --group-by stack -p 1234    whole call stacks\n"
     "  memtrace --min-age 60 -p 1234  only allocations a minute old or more\n"
-    "  memtrace -a 30                 every process on the host, sampled\n"
+    "  memtrace -a 30                 every process on the host: resident growth\n"
+    "  memtrace --growth -p 1234      growth by line, no allocator probe (production)\n"
+    "  memtrace -a --exact 30         every process's allocator calls, sampled\n"
     "  memtrace --format json -o out.ndjson -p 1234   one JSON object a report\n"
     "  memtrace --format pprof -o heap.pb.gz -p 1234  for go tool pprof\n"
     "  memtrace --pymalloc off -- python3 app.py   every Python object\n"
@@ -78,14 +80,25 @@ enum {
 	OPT_PREFIX,
 	OPT_INCLUDE,
 	OPT_EXCLUDE,
+	OPT_GROWTH,
+	OPT_EXACT,
 };
 
 static const struct argp_option options[] = {
     {NULL, 0, NULL, 0, "Targets:", 1},
     {"pid", 'p', "PID[,PID...]", 0, "Trace these running processes", 1},
     {"all", 'a', NULL, 0,
-     "Trace every process on the host that maps a C library (sampling on by "
-     "default: --sample-rate 512K)",
+     "Trace every process on the host (--growth by default; with --exact: those that map a "
+     "C library, sampled by default: --sample-rate 512K)",
+     1},
+    {"growth", OPT_GROWTH, NULL, 0,
+     "Attribute resident memory growth (new anonymous pages, their releases) to lines, "
+     "with no allocator probe: cost follows growth, not allocation rate (the -a default)",
+     1},
+    {"exact", OPT_EXACT, "PID[,PID...]", OPTION_ARG_OPTIONAL,
+     "Probe the allocators: every allocation (or one per --sample-rate bytes); the -p and "
+     "-- default. With --growth and PIDs: those -p targets exact, the others growth (one "
+     "memtrace, per-process tiers)",
      1},
     {"top-processes", OPT_TOP_PROCESSES, "N", 0,
      "With -a: processes reported per interval, largest first (default 10, 0 = all)", 1},
@@ -233,7 +246,8 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int parse_pids(struct mt_opts *o, const char *arg)
+/* "PID[,PID...]" appended to pids (*nr of them, at most MT_MAX_PIDS). */
+static int parse_pids(pid_t *pids, size_t *nr, const char *arg)
 {
 	char *copy = strdup(arg), *tok, *save = NULL;
 	int err = 0;
@@ -248,14 +262,14 @@ static int parse_pids(struct mt_opts *o, const char *arg)
 			err = -EINVAL;
 			goto cleanup;
 		}
-		if (o->nr_pids == MT_MAX_PIDS) {
+		if (*nr == MT_MAX_PIDS) {
 			pr_err("too many pids (at most %d)", MT_MAX_PIDS);
 			err = -E2BIG;
 			goto cleanup;
 		}
-		o->pids[o->nr_pids++] = (pid_t)pid;
+		pids[(*nr)++] = (pid_t)pid;
 	}
-	if (!o->nr_pids) {
+	if (!*nr) {
 		pr_err("no pid in '%s'", arg);
 		err = -EINVAL;
 	}
@@ -270,6 +284,7 @@ struct parse_state {
 	int err;
 	bool rate_set;
 	bool interval_set, top_set;
+	bool growth_set, exact_set;
 };
 
 #define BAD(fmt, ...)                       \
@@ -288,7 +303,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'p':
-		err = parse_pids(o, arg);
+		err = parse_pids(o->pids, &o->nr_pids, arg);
 		if (err) {
 			ps->err = err;
 			return err;
@@ -296,6 +311,21 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'a':
 		o->all = true;
+		break;
+	case OPT_GROWTH:
+		o->growth = true;
+		ps->growth_set = true;
+		break;
+	case OPT_EXACT:
+		if (arg) {
+			err = parse_pids(o->exact_pids, &o->nr_exact_pids, arg);
+			if (err) {
+				ps->err = err;
+				return err;
+			}
+			break;
+		}
+		ps->exact_set = true;
 		break;
 	case OPT_TOP_PROCESSES:
 		if (parse_ulong(arg, 1UL << 20, &v))
@@ -535,13 +565,38 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 		pr_err("--pymalloc=off works only when memtrace starts the command (--)");
 		return -EINVAL;
 	}
-	if (o->all && !ps.rate_set)
+	if (ps.growth_set && ps.exact_set) {
+		pr_err("give one of --growth and --exact");
+		return -EINVAL;
+	}
+	if (o->all && !ps.exact_set && !ps.rate_set)
+		o->growth = true;
+	for (size_t i = 0; i < o->nr_exact_pids; i++) {
+		bool listed = false;
+
+		for (size_t k = 0; k < o->nr_pids; k++)
+			listed |= o->pids[k] == o->exact_pids[i];
+		if (!o->growth || !listed) {
+			pr_err("--exact=PIDS names -p targets to trace exactly under --growth");
+			return -EINVAL;
+		}
+	}
+	if (o->growth &&
+	    (ps.rate_set || o->floor || o->python_allocators || o->min_size || o->max_size)) {
+		pr_err("--growth records pages, not allocator calls: --sample-rate, --floor, "
+		       "--python-allocators, --min-size and --max-size need --exact");
+		return -EINVAL;
+	}
+	if (o->all && !o->growth && !ps.rate_set)
 		o->sample_rate = 512 * 1024;
 	if (o->syscall_tps == MT_WHEN_AUTO)
 		o->syscall_tps = o->all ? MT_WHEN_ON : MT_WHEN_OFF;
-	/* -a: every process's new paths would ask the unwinder; frame pointers unless asked */
+	/*
+	 * -a --exact: every process's new paths would ask the unwinder at allocation
+	 * rate; frame pointers unless asked. Growth events are rare: CFI
+	 */
 	if (o->unwind_cfi == MT_WHEN_AUTO)
-		o->unwind_cfi = o->all ? MT_WHEN_OFF : MT_WHEN_ON;
+		o->unwind_cfi = o->all && !o->growth ? MT_WHEN_OFF : MT_WHEN_ON;
 	if (o->floor && o->attach_mode != MT_ATTACH_AUTO && o->attach_mode != MT_ATTACH_SESSION) {
 		pr_err("--floor needs session links (--attach-mode session)");
 		return -EINVAL;

@@ -31,8 +31,16 @@ enum mt_when {
 struct mt_opts {
 	pid_t pids[MT_MAX_PIDS];
 	size_t nr_pids;
-	char **cmd;	      /* argv of the command to run, NULL-terminated, or NULL */
-	bool all;	      /* -a: every process on the host */
+	char **cmd; /* argv of the command to run, NULL-terminated, or NULL */
+	bool all;   /* -a: every process on the host */
+	/*
+	 * --growth: resident anonymous growth by page faults, no allocator
+	 * probe (the -a default; --exact turns it off)
+	 */
+	bool growth;
+	/* --exact=PIDS with --growth: these -p targets are traced exactly */
+	pid_t exact_pids[MT_MAX_PIDS];
+	size_t nr_exact_pids;
 	bool no_follow_forks; /* children of targets are not targets */
 	size_t top_processes; /* -a: processes reported per interval */
 	double interval;      /* seconds between reports */

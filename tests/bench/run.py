@@ -57,7 +57,8 @@ CHURN = os.environ.get("CHURN", os.path.join(ROOT, ".output", "bench", "churn"))
 CHURN_NOFP = os.environ.get("CHURN_NOFP", os.path.join(ROOT, ".output", "bench", "churn-nofp"))
 PYWORK = os.environ.get("PYWORK", os.path.join(ROOT, "tests", "bench", "pywork.py"))
 LIVEMANY = os.environ.get("LIVEMANY", os.path.join(ROOT, ".output", "bench", "livemany"))
-SECTIONS = os.environ.get("BENCH_SECTIONS", "churn,python,loader,render").split(",")
+SECTIONS = os.environ.get("BENCH_SECTIONS",
+                          "churn,python,services,loader,render").split(",")
 UNIT_TESTS = os.path.join(ROOT, ".output", "unit-tests")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_S = float(os.environ.get("BENCH_SECONDS", "0.6"))
@@ -126,6 +127,8 @@ MODES = [
     ("full-nostacks", mt("--no-stacks")),
     # unsampled calls skip the return trap: bounded below by floor-entry
     ("sampled-512K", mt("--sample-rate", "512K"), "floor-entry"),
+    # no allocator probe: page faults only (a churn that does not grow: none)
+    ("growth", mt("--growth"), "untraced"),
     # ~20-frame stacks: the frame-pointer walk on code built with frame
     # pointers, the CFI unwinder (warm: rules learned) on code built without
     ("deep-floor", mt("--floor", "return") + [DEEP_NOFP], "deep-floor"),
@@ -147,6 +150,7 @@ PY_MODES = [
     # no native stack and no Python frames: what stacks add to default
     ("no-stacks", mt("--no-stacks"), [], False),
     ("sampled-512K", mt("--sample-rate", "512K"), [], False),
+    ("growth", mt("--growth"), [], False),
     # pyenv's PyObject_Malloc/Free entries are single-stepped (~10 us per call)
     ("python-allocators", mt("--python-allocators"), [], True),
     ("tracemalloc", [], ["-X", "tracemalloc=1"], False),
@@ -697,6 +701,161 @@ def python_section(tmp, env):
 
 
 # ---------------------------------------------------------------------------
+# services: throughput of Debian's redis and nginx attached by -p
+
+SVC_RUNS = int(os.environ.get("BENCH_SVC_RUNS", "3"))
+SVC_MODES = [
+    ("untraced", None),
+    ("growth", ["--growth"]),
+    ("exact", []),
+    ("sampled-512K", ["--sample-rate", "512K"]),
+]
+# --growth: at most this throughput loss (issue 14)
+SVC_GROWTH_LOSS = 0.03
+
+
+def free_port():
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def wait_port(port, timeout=10):
+    import socket
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with socket.socket() as so:
+            if so.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def attach(pid, opts, tmp):
+    """memtrace OPTS -p PID, once it says it attached; None for untraced."""
+    if opts is None:
+        return None
+    errf = open(os.path.join(tmp, "svc.err"), "w+")
+    mtp = subprocess.Popen([MT_BIN, *opts, "--interval", "60", "-o", "/dev/null", "-p",
+                            str(pid)], stdout=subprocess.DEVNULL, stderr=errf)
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        errf.seek(0)
+        if "attached to pid" in errf.read() or mtp.poll() is not None:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    return mtp
+
+
+def detach(mtp):
+    if mtp:
+        mtp.send_signal(signal.SIGINT)
+        try:
+            mtp.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            mtp.kill()
+            mtp.wait()
+
+
+def redis_run(opts, tmp):
+    port = free_port()
+    srv = subprocess.Popen(["redis-server", "--port", str(port), "--save", "",
+                            "--appendonly", "no", "--dir", tmp],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_port(port):
+            raise Skip("redis-server did not listen")
+        mtp = attach(srv.pid, opts, tmp)
+        try:
+            out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set,get",
+                                  "-n", "100000", "-r", "100000", "-q"],
+                                 stdout=subprocess.PIPE, text=True, timeout=300).stdout
+        finally:
+            detach(mtp)
+        rps = [float(x) for x in re.findall(r"([\d.]+) requests per second", out)]
+        if not rps:
+            raise Skip("no result from redis-benchmark: %r" % out[-200:])
+        return statistics.mean(rps)
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def nginx_run(opts, tmp):
+    port = free_port()
+    root = os.path.join(tmp, "www")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "f"), "w") as f:
+        f.write("x" * 1024)
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("daemon off; worker_processes 1; error_log %s/nginx.err; pid %s/nginx.pid;\n"
+                "events { worker_connections 256; }\n"
+                "http { access_log off; server { listen 127.0.0.1:%d; root %s; } }\n"
+                % (tmp, tmp, port, root))
+    srv = subprocess.Popen(["nginx", "-c", conf, "-p", tmp], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        if not wait_port(port):
+            raise Skip("nginx did not listen")
+        mtp = attach(srv.pid, opts, tmp)
+        try:
+            out = subprocess.run(["ab", "-q", "-k", "-n", "40000", "-c", "4",
+                                  "http://127.0.0.1:%d/f" % port],
+                                 stdout=subprocess.PIPE, text=True, timeout=300).stdout
+        finally:
+            detach(mtp)
+        m = re.search(r"Requests per second:\s+([\d.]+)", out)
+        if not m:
+            raise Skip("no result from ab: %r" % out[-200:])
+        return float(m.group(1))
+    finally:
+        srv.terminate()
+        srv.wait()
+
+
+def services_section(tmp):
+    print("## Services attached by -p: throughput")
+    print()
+    print("- Debian's redis-server (`redis-benchmark -t set,get -n 100000 -r 100000`, mean "
+          "of its two rates) and nginx (`ab -k -n 40000 -c 4`, a 1 KiB file, one worker "
+          "followed from its master), %d interleaved runs per mode, medians; the system "
+          "libc, memtrace attached by -p before the load starts" % SVC_RUNS)
+    print()
+    rc = 0
+    for svc, fn, tool in (("redis", redis_run, "redis-benchmark"), ("nginx", nginx_run, "ab")):
+        if not shutil.which(tool) or not shutil.which("nginx" if svc == "nginx" else
+                                                      "redis-server"):
+            print("- %s: not installed (tests/install-deps.sh installs it), skipped" % svc)
+            continue
+        res = {name: [] for name, _ in SVC_MODES}
+        try:
+            for _ in range(SVC_RUNS):
+                for name, opts in SVC_MODES:
+                    res[name].append(fn(opts, tmp))
+        except Skip as e:
+            print("- %s: %s" % (svc, e))
+            continue
+        base = statistics.median(res["untraced"])
+        print("| %s mode | requests/s (median) | × untraced | ± (min–max) |" % svc)
+        print("|---|---:|---:|---|")
+        for name, _ in SVC_MODES:
+            med = statistics.median(res[name])
+            print("| %s | %.0f | %.3f | %.0f–%.0f |" % (name, med, med / base, min(res[name]),
+                                                      max(res[name])))
+        loss = 1 - statistics.median(res["growth"]) / base
+        ok = loss <= SVC_GROWTH_LOSS
+        print()
+        print("**Verdict: %s under --growth loses %.1f%% throughput (target ≤ %.0f%%): %s**"
+              % (svc, 100 * loss, 100 * SVC_GROWTH_LOSS, "met" if ok else "NOT met"))
+        print()
+        sys.stdout.flush()
+    return rc
+
+
+# ---------------------------------------------------------------------------
 # loader: memtrace's own cost with many live allocations
 
 
@@ -1004,9 +1163,9 @@ def main():
     if not os.access(MEMTRACE, os.X_OK):
         sys.exit("bench: %s missing: run make bench" % MEMTRACE)
     for s in SECTIONS:
-        if s not in ("churn", "python", "loader", "render"):
-            sys.exit("bench: unknown section %r in BENCH_SECTIONS (churn, python, loader, "
-                     "render)" % s)
+        if s not in ("churn", "python", "services", "loader", "render"):
+            sys.exit("bench: unknown section %r in BENCH_SECTIONS (churn, python, services, "
+                     "loader, render)" % s)
     start = datetime.datetime.now().astimezone()
     tmp = tempfile.mkdtemp(prefix="memtrace-bench-")
     rc = 0
@@ -1042,6 +1201,8 @@ def main():
             rc |= churn_section(tmp, env)
         if "python" in SECTIONS:
             rc |= python_section(tmp, env)
+        if "services" in SECTIONS:
+            rc |= services_section(tmp)
         if "loader" in SECTIONS:
             rc |= loader_section(tmp, env)
         if "render" in SECTIONS:

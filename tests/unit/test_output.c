@@ -390,7 +390,7 @@ MT_TEST(out_json_golden)
 	    "\"untraced_growth_bytes\":2097152"
 	    ",\"kinds\":{\"heap\":{\"bytes\":4096,\"count\":2},\"mmap\":{\"bytes\":0,\"count\":0},"
 	    "\"pyobj\":{\"bytes\":0,\"count\":0},\"arena\":{\"bytes\":1,\"count\":1},"
-	    "\"runtime\":{\"bytes\":0,\"count\":0}}"
+	    "\"runtime\":{\"bytes\":0,\"count\":0},\"growth\":{\"bytes\":0,\"count\":0}}"
 	    ",\"sites\":["
 	    "{\"file\":\"we\\\"ird\\\\dir/a\\u0001b\\u0009c.c\",\"line\":5,"
 	    "\"function\":\"caf\xc3\xa9\",\"module\":\"m\\ufffdod\",\"kind\":\"heap\","

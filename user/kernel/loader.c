@@ -23,7 +23,9 @@
 #include <string.h>
 #include <linux/perf_event.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,12 +79,23 @@ static const char *const sys_events[] = {
 };
 #define NR_SYS_EVENTS (sizeof(sys_events) / sizeof(sys_events[0]))
 
+/* --growth releases: the exits first, as above */
+static const char *const growth_events[] = {
+    "syscalls/sys_exit_munmap", "syscalls/sys_exit_madvise", "syscalls/sys_exit_brk",
+    "syscalls/sys_exit_mremap", "syscalls/sys_enter_munmap", "syscalls/sys_enter_madvise",
+    "syscalls/sys_enter_brk",	"syscalls/sys_enter_mremap",
+};
+#define NR_GROWTH_EVENTS (sizeof(growth_events) / sizeof(growth_events[0]))
+#define NR_GROWTH_FAULT 4 /* page_fault_user, page_fault_kernel, mm_page_alloc, rss_stat */
+
 struct mt_loader {
 	struct memtrace_bpf *skel;
 	struct bpf_link *proc_links[4]; /* fork, exec, exit, code mapped (optional) */
 	struct bpf_program *session;	/* the session program attached */
 	enum mt_attach_mode mode;
 	struct bpf_link *sys_links[NR_SYS_EVENTS]; /* all set, or none */
+	/* --growth: the fault tracepoints first; all or none */
+	struct bpf_link *growth_links[NR_GROWTH_FAULT + NR_GROWTH_EVENTS];
 	struct mt_pid_links *pids;
 	size_t nr_pids;
 	__u64 nr_allocs;	    /* entries of the allocation table */
@@ -198,6 +211,8 @@ static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_at
 	skel->rodata->mt_want_age = opts->ages;
 	skel->rodata->mt_py_depth = opts->python_depth;
 	skel->rodata->mt_procs_all = opts->procs_all;
+	skel->rodata->mt_sampling = opts->sample_rate || opts->sampling;
+	skel->data->mt_default_tier = opts->default_tier;
 	set_sampling(skel, opts->sample_rate, opts->seed);
 	set_capacities(l, opts);
 	bpf_map__set_max_entries(skel->maps.mt_stacks, opts->stack_storage);
@@ -213,6 +228,12 @@ static struct mt_loader *load_mode(const struct mt_loader_opts *opts, enum mt_at
 	bpf_program__set_autoload(skel->progs.mt_floor_entry, false);
 	bpf_program__set_autoload(skel->progs.mt_sys_enter, sys);
 	bpf_program__set_autoload(skel->progs.mt_sys_exit, sys);
+	bpf_program__set_autoload(skel->progs.mt_growth_fault_user, opts->growth);
+	bpf_program__set_autoload(skel->progs.mt_growth_fault_kernel, opts->growth);
+	bpf_program__set_autoload(skel->progs.mt_growth_page_alloc, opts->growth);
+	bpf_program__set_autoload(skel->progs.mt_growth_rss, opts->growth);
+	bpf_program__set_autoload(skel->progs.mt_growth_sys_enter, opts->growth);
+	bpf_program__set_autoload(skel->progs.mt_growth_sys_exit, opts->growth);
 	switch (mode) {
 	case MT_ATTACH_SESSION:
 		bpf_program__set_expected_attach_type(skel->progs.mt_proc_stop,
@@ -243,24 +264,36 @@ err_out:
 	return NULL;
 }
 
-static void sys_detach(struct mt_loader *l)
+static void links_destroy(struct bpf_link **links, size_t n)
 {
-	for (size_t i = NR_SYS_EVENTS; i-- > 0;) {
-		bpf_link__destroy(l->sys_links[i]);
-		l->sys_links[i] = NULL;
+	for (size_t i = n; i-- > 0;) {
+		bpf_link__destroy(links[i]);
+		links[i] = NULL;
 	}
 }
 
-/* The system call tracepoints, for every process: 0 or -errno. */
-static int sys_attach(struct mt_loader *l)
+static void sys_detach(struct mt_loader *l)
 {
-	__u64 ids[NR_SYS_EVENTS];
+	links_destroy(l->sys_links, NR_SYS_EVENTS);
+}
+
+/*
+ * Tracepoints events[0..n), for every process: the first nr_exit to
+ * prog_exit, the others to prog_enter, into links. 0 or -errno (then none).
+ */
+static int tp_attach(const char *const *events, size_t n, size_t nr_exit,
+		     struct bpf_program *prog_exit, struct bpf_program *prog_enter,
+		     struct bpf_link **links)
+{
+	__u64 ids[NR_GROWTH_EVENTS > NR_SYS_EVENTS ? NR_GROWTH_EVENTS : NR_SYS_EVENTS];
 	int err;
 
-	err = mt_tracefs__event_ids(sys_events, NR_SYS_EVENTS, ids);
+	if (n > sizeof(ids) / sizeof(ids[0]))
+		return -EINVAL;
+	err = mt_tracefs__event_ids(events, n, ids);
 	if (err)
 		return err;
-	for (size_t i = 0; i < NR_SYS_EVENTS; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct perf_event_attr attr = {
 		    .type = PERF_TYPE_TRACEPOINT,
 		    .size = sizeof(attr),
@@ -268,8 +301,7 @@ static int sys_attach(struct mt_loader *l)
 		    .sample_period = 1,
 		    .wakeup_events = 1,
 		};
-		struct bpf_program *prog =
-		    i < 2 ? l->skel->progs.mt_sys_exit : l->skel->progs.mt_sys_enter;
+		struct bpf_program *prog = i < nr_exit ? prog_exit : prog_enter;
 		/* a tracepoint's programs run on every CPU, whichever the event is opened on */
 		int pfd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
 
@@ -277,8 +309,8 @@ static int sys_attach(struct mt_loader *l)
 			err = -errno;
 			goto fail;
 		}
-		l->sys_links[i] = bpf_program__attach_perf_event(prog, pfd);
-		if (!l->sys_links[i]) {
+		links[i] = bpf_program__attach_perf_event(prog, pfd);
+		if (!links[i]) {
 			err = -errno;
 			close(pfd);
 			goto fail;
@@ -286,7 +318,37 @@ static int sys_attach(struct mt_loader *l)
 	}
 	return 0;
 fail:
-	sys_detach(l);
+	links_destroy(links, n);
+	return err;
+}
+
+/* The system call tracepoints of mmap, munmap, mremap: 0 or -errno. */
+static int sys_attach(struct mt_loader *l)
+{
+	return tp_attach(sys_events, NR_SYS_EVENTS, 2, l->skel->progs.mt_sys_exit,
+			 l->skel->progs.mt_sys_enter, l->sys_links);
+}
+
+/* --growth: the fault tracepoints and the release tracepoints, all or none: 0 or -errno. */
+static int growth_attach(struct mt_loader *l)
+{
+	struct bpf_program *faults[NR_GROWTH_FAULT] = {
+	    l->skel->progs.mt_growth_fault_user, l->skel->progs.mt_growth_fault_kernel,
+	    l->skel->progs.mt_growth_page_alloc, l->skel->progs.mt_growth_rss};
+	int err = 0;
+
+	for (size_t i = 0; i < NR_GROWTH_FAULT && !err; i++) {
+		l->growth_links[i] = bpf_program__attach(faults[i]);
+		if (!l->growth_links[i])
+			err = -errno;
+	}
+	if (!err)
+		err =
+		    tp_attach(growth_events, NR_GROWTH_EVENTS, NR_GROWTH_EVENTS / 2,
+			      l->skel->progs.mt_growth_sys_exit, l->skel->progs.mt_growth_sys_enter,
+			      l->growth_links + NR_GROWTH_FAULT);
+	if (err)
+		links_destroy(l->growth_links, NR_GROWTH_FAULT);
 	return err;
 }
 
@@ -382,6 +444,15 @@ struct mt_loader *mt_loader__new(const struct mt_loader_opts *opts, enum mt_atta
 	err = procs_attach(l);
 	if (err) {
 		pr_err("attaching to the sched_process_fork/exec/exit tracepoints: %s",
+		       strerror(-err));
+		mt_loader__free(l);
+		errno = -err;
+		return NULL;
+	}
+	err = opts->growth ? growth_attach(l) : 0;
+	if (err) {
+		pr_err("--growth: attaching to the page fault, rss_stat, mm_page_alloc and the "
+		       "munmap, madvise, brk, mremap tracepoints: %s",
 		       strerror(-err));
 		mt_loader__free(l);
 		errno = -err;
@@ -498,6 +569,118 @@ int mt_loader__probe_costs(struct mt_loader *l, double *emulated_us, double *ste
 		return err;
 	*emulated_us = (traced[0] - base[0]) * 1e6 / MT_CALIB_CALLS;
 	*stepped_us = (traced[1] - base[1]) * 1e6 / MT_CALIB_CALLS;
+	return 0;
+}
+
+int mt_loader__set_tier(struct mt_loader *l, pid_t pid, enum mt_tier tier, __u64 sample_rate)
+{
+	struct mt_tier_val v = {.tier = tier,
+				.sample_rate = tier == MT_TIER_EXACT ? sample_rate : 0};
+	__u32 key = pid;
+
+	if (pid <= 0 || tier > MT_TIER_EXACT)
+		return -EINVAL;
+	if (sample_rate && !l->skel->rodata->mt_sampling)
+		return -EOPNOTSUPP;
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.mt_tiers), &key, &v, BPF_ANY))
+		return -errno;
+	/* never taken back: BPF asks the map once there has been an entry */
+	l->skel->bss->mt_tiers_nr = 1;
+	return 0;
+}
+
+void mt_loader__clear_tier(struct mt_loader *l, pid_t pid)
+{
+	__u32 key = pid;
+
+	if (l)
+		bpf_map_delete_elem(bpf_map__fd(l->skel->maps.mt_tiers), &key);
+}
+
+bool mt_loader__can_grow(const struct mt_loader *l)
+{
+	return l->growth_links[0];
+}
+
+/*
+ * The first round of a new path copies each page's stack for the unwinder
+ * (up to MT_UNWIND_ASKS a second, nobody answers here): the least of the
+ * later rounds is a path BPF walks alone
+ */
+#define MT_GROWTH_CALIB_PAGES 1024
+#define MT_GROWTH_CALIB_ROUNDS 4
+
+/* Seconds to fault in n fresh anonymous pages (and give them back), under tier. */
+static double growth_round(int tiers_fd, enum mt_tier tier, int n)
+{
+	struct mt_tier_val v = {.tier = tier};
+	__u32 key = getpid();
+	struct timespec a, b;
+	long page = sysconf(_SC_PAGESIZE);
+	char *p;
+
+	if (bpf_map_update_elem(tiers_fd, &key, &v, BPF_ANY))
+		return -1;
+	p = mmap(NULL, (size_t)n * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		 0);
+	if (p == MAP_FAILED)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < n; i++)
+		((volatile char *)p)[(size_t)i * page] = 1;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	munmap(p, (size_t)n * page);
+	return (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* The child of mt_loader__growth_cost: the least of each tier's rounds, on fd. */
+static void growth_child(int tiers_fd, int fd)
+{
+	double best[2] = {1e9, 1e9};
+
+	for (int r = 0; r < MT_GROWTH_CALIB_ROUNDS; r++) {
+		for (int i = 0; i < 2; i++) {
+			double t = growth_round(tiers_fd, i ? MT_TIER_GROWTH : MT_TIER_NONE,
+						MT_GROWTH_CALIB_PAGES);
+
+			if (t < 0)
+				_exit(1);
+			if (t < best[i])
+				best[i] = t;
+		}
+	}
+	_exit(write(fd, best, sizeof(best)) == sizeof(best) ? 0 : 1);
+}
+
+int mt_loader__growth_cost(struct mt_loader *l, double *event_us, double *fault_us)
+{
+	int tiers_fd = bpf_map__fd(l->skel->maps.mt_tiers), fds[2], status = 0;
+	double best[2];
+	ssize_t got;
+	pid_t pid;
+
+	if (!mt_loader__can_grow(l))
+		return -EOPNOTSUPP;
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	/* a child: BPF never records memtrace itself */
+	l->skel->bss->mt_tiers_nr = 1;
+	pid = fork();
+	if (pid == 0)
+		growth_child(tiers_fd, fds[1]);
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return -errno;
+	}
+	got = read(fds[0], best, sizeof(best));
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	mt_loader__clear_tier(l, pid);
+	if (got != sizeof(best))
+		return -EIO;
+	*event_us = (best[1] - best[0]) * 1e6 / MT_GROWTH_CALIB_PAGES;
+	*fault_us = best[0] * 1e6 / MT_GROWTH_CALIB_PAGES;
 	return 0;
 }
 
@@ -886,7 +1069,7 @@ int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m)
 			err = map_array(l, 3, skel->maps.mt_unwind_rules,
 					(size_t)MT_UNWIND_BUCKETS * MT_UNWIND_WAYS *
 					    sizeof(struct mt_unwind_entry));
-		if (!err && skel->rodata->mt_sample_rate)
+		if (!err && skel->rodata->mt_sampling)
 			err = map_array(l, 2, skel->maps.mt_sampled,
 					MT_SAMPLED_SLOTS * sizeof(__u64));
 		if (err)
@@ -924,6 +1107,7 @@ void mt_loader__free(struct mt_loader *l)
 		return;
 	for (size_t i = 0; i < 4; i++)
 		bpf_link__destroy(l->proc_links[i]);
+	links_destroy(l->growth_links, NR_GROWTH_FAULT + NR_GROWTH_EVENTS);
 	sys_detach(l);
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);

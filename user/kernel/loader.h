@@ -43,6 +43,16 @@ struct mt_loader_opts {
 	bool syscall_tps; /* mmap, munmap, mremap by system call tracepoints */
 	bool verbose;	  /* say which mechanisms were chosen */
 	bool procs_all;	  /* lifecycle events of every process (-a), not only mt_loader__follow's */
+	/*
+	 * --growth: load and attach the growth programs (a fentry on
+	 * folio_add_new_anon_rmap, tracepoints on munmap, madvise, brk,
+	 * mremap); without them no process can be under MT_TIER_GROWTH
+	 */
+	bool growth;
+	/* the tier of a process mt_loader__set_tier was not told about (0: MT_TIER_NONE) */
+	enum mt_tier default_tier;
+	/* mt_loader__set_tier may give processes sample rates (sample_rate 0 here) */
+	bool sampling;
 };
 
 /*
@@ -144,6 +154,49 @@ int mt_loader__set_python(struct mt_loader *l, pid_t pid, const struct mt_py_off
  * one of pid's. 0 or -errno.
  */
 int mt_loader__attach_stop(struct mt_loader *l, const char *path, __u64 off, pid_t pid, __u32 type);
+
+/*
+ * Per-process tiers (enum mt_tier, include/mt_abi.h), changed while
+ * tracing, nothing reloaded: the BPF programs read pid's tier and sample
+ * rate from a map at every event (a child inherits its parent's at fork;
+ * the entry goes at exit). A process without an entry has
+ * opts.default_tier and opts.sample_rate.
+ *
+ * What each tier needs besides: GROWTH needs opts.growth (the growth
+ * programs are attached for the whole run and cost a process under
+ * another tier one map lookup per new anonymous page); EXACT needs the
+ * process's allocator probes, which are per process: mt_loader__attach
+ * with its plan when it enters EXACT, mt_loader__detach when it leaves
+ * (which also closes its stop probes: attach those again if it is
+ * followed). So escalating growth -> exact -> growth is
+ *   set_tier(EXACT, R); attach(plan, pid)   ...   set_tier(GROWTH, 0); detach(pid)
+ * A sample rate needs opts.sampling or opts.sample_rate (-EOPNOTSUPP).
+ *
+ * What a change leaves behind: records stay until released, and a record
+ * is released with the weight of the process's tier at that moment. A
+ * process's exact (heap) records made before it left EXACT are not freed
+ * any more (no probes): purge its records (mt_reclaim__purge, with the
+ * process stopped) when it leaves EXACT, or give it a new tier only while
+ * it has none; likewise before changing a nonzero sample rate. Growth
+ * records (MT_SITE_GROWTH) weigh their size under any tier. --min-age
+ * reports weigh sampled records with opts.sample_rate.
+ * 0 or -errno.
+ */
+int mt_loader__set_tier(struct mt_loader *l, pid_t pid, enum mt_tier tier, __u64 sample_rate);
+/* Back to the default tier. */
+void mt_loader__clear_tier(struct mt_loader *l, pid_t pid);
+/* Were the growth programs attached (opts.growth)? */
+bool mt_loader__can_grow(const struct mt_loader *l);
+/*
+ * What one growth event costs on this machine, measured now: a child of
+ * memtrace faults in fresh pages under MT_TIER_NONE and MT_TIER_GROWTH (and
+ * gives them back), the least of four rounds each (the first round of the
+ * path copies its stacks for an unwinder that does not answer yet);
+ * *event_us: microseconds per page over a page no one records (which pays
+ * the tracepoints and one map lookup), *fault_us: such a page's fault.
+ * 0 or -errno (-EOPNOTSUPP without the growth programs).
+ */
+int mt_loader__growth_cost(struct mt_loader *l, double *event_us, double *fault_us);
 
 /* The maps, mapped where they can be: 0 or a negative errno. Valid until mt_loader__free. */
 int mt_loader__maps(struct mt_loader *l, struct mt_bpf_maps *m);

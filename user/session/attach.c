@@ -120,6 +120,20 @@ static void target__probe_unmaps(struct memtrace *mt, struct target *t, const st
 	}
 }
 
+/*
+ * Is t under --growth (no allocator probe)? Not a pid --exact=PIDS names,
+ * nor a child of one (its tier was inherited in BPF).
+ */
+static bool target__growth(const struct memtrace *mt, const struct target *t)
+{
+	const struct mt_opts *o = mt->opts;
+
+	for (size_t i = 0; o->growth && i < o->nr_exact_pids; i++)
+		if (o->exact_pids[i] == t->pid || (t->ppid && o->exact_pids[i] == t->ppid))
+			return false;
+	return o->growth;
+}
+
 /* Attach a planned set of probes to one process. 1: probed already. */
 static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_plan *plan)
 {
@@ -132,9 +146,10 @@ static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_
 		mt_loader__locate(mt->loader, plan, t->pid); /* mapped elsewhere now */
 		return 1;
 	}
-	if (mt->opts->verbose)
+	if (mt->opts->verbose && !target__growth(mt, t))
 		mt_plan__log(plan);
-	err = mt_loader__attach(mt->loader, plan, t->pid);
+	/* --growth: no allocator probe; the plan still names the allocator's frames */
+	err = target__growth(mt, t) ? 0 : mt_loader__attach(mt->loader, plan, t->pid);
 	if (!err)
 		target__probe_unmaps(mt, t, plan);
 	if (!err && t->nr_probed < sizeof(t->probed) / sizeof(t->probed[0])) {
@@ -388,6 +403,13 @@ static int target__follow(struct memtrace *mt, struct target *t)
 
 	if (err)
 		pr_err("pid %d: following its lifecycle: %s", t->pid, strerror(-err));
+	/* --growth: its new pages from now on (its followed children inherit the tier) */
+	if (!err && mt->opts->growth && !mt->opts->all) {
+		err = mt_loader__set_tier(
+		    mt->loader, t->pid, target__growth(mt, t) ? MT_TIER_GROWTH : MT_TIER_EXACT, 0);
+		if (err)
+			pr_err("pid %d: setting its tier: %s", t->pid, strerror(-err));
+	}
 	return err;
 }
 

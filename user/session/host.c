@@ -54,9 +54,10 @@ static int host__attach(struct memtrace *mt, struct mt_plan *plan, pid_t pid,
 		return 1;
 	seen[*nr_seen].inode = plan->inode;
 	seen[(*nr_seen)++].dev = plan->dev;
-	if (mt->opts->verbose)
+	if (mt->opts->verbose && !mt->opts->growth)
 		mt_plan__log(plan);
-	err = mt_loader__attach(mt->loader, plan, 0);
+	/* --growth: no allocator probe; the plan still names the allocator's frames */
+	err = mt->opts->growth ? 0 : mt_loader__attach(mt->loader, plan, 0);
 	if (err) {
 		/* one library we cannot probe does not stop the others */
 		pr_warn("not probing %s (as seen by pid %d): %s", plan->shown, pid, strerror(-err));
@@ -67,7 +68,8 @@ static int host__attach(struct memtrace *mt, struct mt_plan *plan, pid_t pid,
 	if (mt->nr_host_alloc_mods < sizeof(mt->host_alloc_mods) / sizeof(mt->host_alloc_mods[0]))
 		snprintf(mt->host_alloc_mods[mt->nr_host_alloc_mods++],
 			 sizeof(mt->host_alloc_mods[0]), "%.255s", b);
-	pr_info("probing %s (as seen by pid %d) for every process", plan->shown, pid);
+	if (!mt->opts->growth)
+		pr_info("probing %s (as seen by pid %d) for every process", plan->shown, pid);
 	return 0;
 }
 

@@ -107,6 +107,11 @@ static struct mt_loader_opts loader_opts(const struct mt_opts *o)
 	    .syscall_tps = o->syscall_tps == MT_WHEN_ON,
 	    .verbose = o->verbose > 0,
 	    .procs_all = o->all,
+	    .growth = o->growth,
+	    /* -p, --: the growth programs see every process; only targets are set to growth */
+	    .default_tier = !o->growth ? MT_TIER_EXACT
+			    : o->all   ? MT_TIER_GROWTH
+				       : MT_TIER_NONE,
 	};
 
 	return lo;
@@ -366,17 +371,24 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		err = -errno;
 		goto err_out;
 	}
-	if (opts->verbose) {
-		double emulated, stepped;
+	if (opts->verbose || opts->growth) {
+		double emulated = 0, stepped, event = 0, fault = 0;
 
-		/* -v prints each probe's cost: measured on this machine, never a constant */
+		/* each probe's cost: measured on this machine, never a constant */
 		if (!mt_loader__probe_costs(mt->loader, &emulated, &stepped)) {
 			mt_plan__set_costs(emulated, stepped);
-			pr_info(
-			    "a probe hit costs ~%.1f us here where the kernel emulates the probed "
-			    "instruction, ~%.1f us where it single-steps it (measured now)",
-			    emulated, stepped);
+			if (!opts->growth)
+				pr_info("a probe hit costs ~%.1f us here where the kernel emulates "
+					"the probed instruction, ~%.1f us where it single-steps it "
+					"(measured now)",
+					emulated, stepped);
 		}
+		if (opts->growth && !mt_loader__growth_cost(mt->loader, &event, &fault))
+			pr_info("--growth: no allocator probe (an allocator call costs nothing; "
+				"exact tracing would trap on each, ~%.1f us here); a new page of a "
+				"traced process costs ~%.1f us more to record than its fault "
+				"(~%.1f us) (measured now)",
+				emulated, event > 0 ? event : 0, fault);
 	}
 	err = mt_loader__maps(mt->loader, &mt->bpf);
 	if (err) {
