@@ -23,7 +23,7 @@ CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 USER_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP \
 	       -Iinclude -Iuser -I$(OUTPUT) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS    := -lbpf -lelf -ldw -ldebuginfod -lz -lm -lncursesw
+LDLIBS    := -lbpf -lelf -ldw -ldebuginfod -lz -lm -lncursesw -lmicrohttpd -lcurl
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -I$(OUTPUT) -Iinclude -Ibpf -MMD -MP
 
@@ -40,6 +40,7 @@ USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # but its pure parts: the target table and the lifecycle decisions.
 SESSION_PURE := $(OUTPUT)/user/session/targets.o $(OUTPUT)/user/session/lifecycle.o
 SKEL_OBJS := $(OUTPUT)/user/main.o $(OUTPUT)/user/kernel/loader.o \
+	     $(OUTPUT)/user/commands.o $(OUTPUT)/user/daemon/daemon.o \
 	     $(filter-out $(SESSION_PURE),$(filter $(OUTPUT)/user/session/%,$(USER_OBJS)))
 LIB_OBJS  := $(filter-out $(SKEL_OBJS),$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)

@@ -25,7 +25,8 @@ ALLOWED = {
     "kernel": {"probe", "proc", "lib"},
     "session": {"top", "kernel", "probe", "proc", "python", "symbolize", "report", "output",
                 "lib"},
-    "top": {"session", "kernel", "probe", "proc", "python", "symbolize", "report", "output",
+    "daemon": {"top", "session", "report", "output", "symbolize", "proc", "lib"},
+    "top": {"daemon", "session", "kernel", "probe", "proc", "python", "symbolize", "report", "output",
             "lib"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

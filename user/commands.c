@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "commands.h"
+#include "daemon/daemon.h"
 #include "output/output.h"
 #include "report/diff.h"
 #include "report/load.h"
@@ -317,6 +318,7 @@ out:
 static const struct mt_command commands[] = {
     {"report", "render a saved report again (text, json, folded, pprof, html)", cmd_report},
     {"diff", "what changed between two saved reports", cmd_diff},
+    {"daemon", "watch every process; escalate the growing ones to leak tracing", mt_daemon__main},
 };
 
 const struct mt_command *mt_command__find(const char *name)

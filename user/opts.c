@@ -531,12 +531,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
+void mt_opts__defaults(struct mt_opts *o)
 {
-	static const struct argp argp = {options, parse_arg, args_doc, doc};
-	struct parse_state ps = {.opts = o};
-	int err;
-
 	memset(o, 0, sizeof(*o));
 	o->interval = 5;
 	o->top = 10;
@@ -545,6 +541,15 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	o->max_allocs = 1 << 20;
 	o->max_sites = 1 << 16;
 	o->stack_storage = 1 << 16;
+}
+
+int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
+{
+	static const struct argp argp = {options, parse_arg, args_doc, doc};
+	struct parse_state ps = {.opts = o};
+	int err;
+
+	mt_opts__defaults(o);
 
 	err = argp_parse(&argp, argc, argv, 0, NULL, &ps);
 	if (ps.err)

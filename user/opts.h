@@ -75,6 +75,9 @@ struct mt_opts {
 	size_t nr_include, nr_exclude;
 };
 
+/* Every option at its default (nothing to trace yet). */
+void mt_opts__defaults(struct mt_opts *o);
+
 /*
  * Parse argv into opts. --syscall-tracepoints auto is resolved here: on
  * with -a, off otherwise. Returns 0, or a negative errno after printing one

@@ -601,6 +601,15 @@ static void start_children(struct memtrace *mt, pid_t pid, int depth)
 	}
 }
 
+int mt_session__attach_pid(struct memtrace *mt, pid_t pid)
+{
+	int err = start_pid(mt, pid, 0);
+
+	if (!err && mt->policy.follow_forks)
+		start_children(mt, pid, 0);
+	return err;
+}
+
 int mt_session__start(struct memtrace *mt)
 {
 	const struct mt_opts *o = mt->opts;
@@ -612,11 +621,9 @@ int mt_session__start(struct memtrace *mt)
 		return start_command(mt);
 	for (size_t i = 0; i < o->nr_pids && !mt_session__stopping(); i++) {
 		mt_session__progress();
-		err = start_pid(mt, o->pids[i], 0);
+		err = mt_session__attach_pid(mt, o->pids[i]);
 		if (err)
 			return err;
-		if (mt->policy.follow_forks)
-			start_children(mt, o->pids[i], 0);
 	}
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include "opts.h"
 #include "output/live.h"
 #include "output/output.h"
+#include "session/control.h"
 #include "session/lifecycle.h"
 #include "session/targets.h"
 
@@ -64,12 +65,13 @@ struct memtrace {
 	pid_t cmd_pid; /* -- mode: the command, until reaped (0 then) */
 	int child_status;
 	int sfd; /* signalfd */
+	/* the daemon (session/control.h): reports go here instead of the output */
+	int (*sink)(void *ctx, const struct mt_report *r);
+	void *sink_ctx;
 };
 
 /* ---- session.c ---- */
 
-/* Has SIGINT or SIGTERM asked memtrace to stop? Long loops end early. */
-bool mt_session__stopping(void);
 /*
  * A step of a long loop is done (a site, a process, an event): after a
  * signal, memtrace that makes progress is given time for its final
@@ -98,6 +100,9 @@ int mt_session__gone(struct memtrace *mt, pid_t pid);
 /* Resume everything memtrace stopped and has not resumed (at exit). */
 void mt_session__resume_all(struct memtrace *mt);
 
+/* Attach a running process (and its children when forks are followed). 0 or -errno. */
+int mt_session__attach_pid(struct memtrace *mt, pid_t pid);
+
 /* Before a report of t: new mappings, Python found late, an image to plan again. */
 void mt_target__refresh(struct memtrace *mt, struct target *t);
 
@@ -122,10 +127,16 @@ int mt_host__rank(struct memtrace *mt, const struct mt_snapshot *snap, struct mt
 
 /* ---- reports.c ---- */
 
+/* A report round of every target (-a: of the ranked processes). 0 or -errno (session.c). */
+int mt_session__round(struct memtrace *mt, bool final);
+
 /* Read the maps (--min-age applied). 0 or -errno after a message. */
 int mt_session__snapshot(struct memtrace *mt, struct mt_snapshot *snap);
 /* One report for each live target of snap (final ones where asked). 0 or -errno. */
 int mt_session__report_round(struct memtrace *mt, const struct mt_snapshot *snap, bool final);
+/* One report of a live target t from snap (final: marked so). 0 or -errno. */
+int mt_session__report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
+			      bool final);
 /* -a: a summary of the ranked processes (text), then a report of each. */
 int mt_session__report_host(struct memtrace *mt, const struct mt_snapshot *snap,
 			    const struct mt_host_row *rows, size_t nr, bool final);

@@ -322,6 +322,11 @@ static int report_target(struct memtrace *mt, struct target *t, const struct mt_
 		return err;
 	}
 	errno = 0;
+	if (mt->sink) {
+		err = mt->sink(mt->sink_ctx, &r);
+		mt_report__free(&r);
+		return err;
+	}
 	if (mt->out) {
 		err = mt_output__report(mt->out, &mt->out_cfg, &r);
 		if (!err && (fflush(mt->out) || ferror(mt->out)))
@@ -369,6 +374,12 @@ int mt_session__snapshot(struct memtrace *mt, struct mt_snapshot *snap)
 	if (err)
 		pr_err("reading BPF maps: %s", strerror(-err));
 	return err;
+}
+
+int mt_session__report_target(struct memtrace *mt, struct target *t, const struct mt_snapshot *snap,
+			      bool final)
+{
+	return report_target(mt, t, snap, final, false);
 }
 
 int mt_session__report_round(struct memtrace *mt, const struct mt_snapshot *snap, bool final)

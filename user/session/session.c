@@ -478,7 +478,7 @@ static int host_round(struct memtrace *mt, const struct mt_snapshot *snap, bool 
 	return err;
 }
 
-static int report_round(struct memtrace *mt, bool final)
+int mt_session__round(struct memtrace *mt, bool final)
 {
 	struct mt_snapshot snap;
 	int err;
@@ -568,7 +568,7 @@ int memtrace__run(struct memtrace *mt)
 		if (stop_signo) {
 			/* the loop took it: the final reports (on_alarm bounds them) */
 			mt_session__progress();
-			return report_round(mt, true);
+			return mt_session__round(mt, true);
 		}
 		n = poll(pfds, 3, timeout);
 		if (n < 0 && errno != EINTR) {
@@ -581,7 +581,7 @@ int memtrace__run(struct memtrace *mt)
 		if (stop_signo)
 			continue;
 		if (pfds[2].revents && on_live_keys(mt))
-			return report_round(mt, true);
+			return mt_session__round(mt, true);
 		mt_events__consume(mt->events);
 		err = mt_session__lifecycle(mt);
 		if (!err && mt->cmd_pid)
@@ -600,7 +600,7 @@ int memtrace__run(struct memtrace *mt)
 		if (now_mono() >= next) {
 			bool last = o->count && mt->reports + 1 >= o->count;
 
-			err = report_round(mt, last);
+			err = mt_session__round(mt, last);
 			if (err || last)
 				break;
 			next += o->interval;

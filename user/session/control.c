@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Runtime control of a session (control.h): the daemon's seam. Adding a
+ * process is attach.c's start of a -p pid; removing one is its retirement
+ * without a report; reports are the usual rounds with the sink in place
+ * of the output.
+ */
+#include <errno.h>
+#include "lib/log.h"
+#include "session/control.h"
+#include "session/internal.h"
+
+static const char *const tier_names[MT_TIER__MAX] = {
+    [MT_TIER_WATCH] = "watch",
+    [MT_TIER_GROWTH] = "growth",
+    [MT_TIER_EXACT] = "exact",
+};
+
+const char *mt_tier__name(enum mt_tier t)
+{
+	return (unsigned int)t < MT_TIER__MAX ? tier_names[t] : NULL;
+}
+
+void mt_session__set_sink(struct memtrace *mt, mt_report_fn fn, void *ctx)
+{
+	mt->sink = fn;
+	mt->sink_ctx = ctx;
+}
+
+enum mt_tier mt_session__tier(const struct memtrace *mt, pid_t pid)
+{
+	const struct target *t = mt_targets__find(&mt->targets, pid, 0);
+
+	return t && !t->done ? MT_TIER_EXACT : MT_TIER_WATCH;
+}
+
+/* pid and the children memtrace followed from it: their probes and entries go. */
+static void remove_tree(struct memtrace *mt, pid_t pid)
+{
+	struct target *t;
+
+	for (size_t i = 0; i < mt->targets.nr;) {
+		t = mt->targets.v[i];
+		if (t->pid == pid || t->ppid == pid) {
+			mt_target__retire(mt, t, false);
+			continue; /* the table moved the next one here */
+		}
+		i++;
+	}
+	mt_session__purge(mt);
+}
+
+int mt_session__set_tier(struct memtrace *mt, pid_t pid, enum mt_tier tier)
+{
+	switch (tier) {
+	case MT_TIER_WATCH:
+		remove_tree(mt, pid);
+		return 0;
+	case MT_TIER_EXACT:
+		if (mt_session__tier(mt, pid) == MT_TIER_EXACT)
+			return 0;
+		remove_tree(mt, pid); /* a final report made, not yet gone */
+		return mt_session__attach_pid(mt, pid);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+int mt_session__events_fd(const struct memtrace *mt)
+{
+	return mt_events__fd(mt->events);
+}
+
+int mt_session__tick(struct memtrace *mt)
+{
+	mt_events__consume(mt->events);
+	return mt_session__lifecycle(mt);
+}
+
+int mt_session__report_all(struct memtrace *mt)
+{
+	if (!mt->targets.nr)
+		return 0;
+	return mt_session__round(mt, false);
+}
+
+int mt_session__report_of(struct memtrace *mt, pid_t pid, bool final, mt_report_fn fn, void *ctx)
+{
+	struct target *t = mt_targets__find(&mt->targets, pid, 0);
+	int (*sink)(void *, const struct mt_report *) = mt->sink;
+	void *sink_ctx = mt->sink_ctx;
+	struct mt_snapshot snap;
+	int err;
+
+	if (!t)
+		return -ESRCH;
+	err = mt_session__snapshot(mt, &snap);
+	if (err)
+		return err;
+	mt->sink = fn;
+	mt->sink_ctx = ctx;
+	err = mt_session__report_target(mt, t, &snap, final);
+	mt->sink = sink;
+	mt->sink_ctx = sink_ctx;
+	mt_snapshot__free(&snap);
+	return err;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Runtime control of a session, for the daemon (user/daemon/): a session
+ * made with nothing to trace (mt_opts__defaults), then processes added and
+ * removed while it runs, each at a tier, and their reports handed to a
+ * sink as report models instead of being written to the output.
+ *
+ * The daemon drives the loop itself: it polls mt_session__events_fd and
+ * calls mt_session__tick when it is readable (forks, execs and exits of the
+ * traced processes; a traced process that exits gets its final report
+ * through the sink, then is gone).
+ */
+#ifndef MT_SESSION_CONTROL_H
+#define MT_SESSION_CONTROL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct memtrace;
+struct mt_report;
+
+/* How closely a process is looked at; each tier costs more than the one before. */
+enum mt_tier {
+	MT_TIER_WATCH = 0, /* no probe: its RSS is watched from /proc (the daemon) */
+	MT_TIER_GROWTH,	   /* new anonymous pages attributed to lines, no allocator probe */
+	MT_TIER_EXACT,	   /* every allocation and free probed */
+	MT_TIER__MAX,
+};
+
+/* "watch", "growth", "exact"; NULL outside the list. */
+const char *mt_tier__name(enum mt_tier t);
+
+/* A report model: the sink's; it must not keep r past the call. 0 or -errno. */
+typedef int (*mt_report_fn)(void *ctx, const struct mt_report *r);
+
+/* Every report from now on goes to fn (NULL: back to the output). */
+void mt_session__set_sink(struct memtrace *mt, mt_report_fn fn, void *ctx);
+
+/*
+ * Put pid at tier: WATCH removes its probes and what the maps hold for it
+ * (no report); EXACT attaches its allocator probes now (allocations before
+ * now are not seen). 0, -EOPNOTSUPP for a tier this build cannot give, or
+ * -errno after a message (-ESRCH: it exited).
+ */
+int mt_session__set_tier(struct memtrace *mt, pid_t pid, enum mt_tier tier);
+/* The tier pid is traced at (WATCH when not traced). */
+enum mt_tier mt_session__tier(const struct memtrace *mt, pid_t pid);
+
+/* Has SIGINT or SIGTERM asked memtrace to stop? Long loops end early (session.c). */
+bool mt_session__stopping(void);
+
+/* The descriptor to poll for BPF's events; then mt_session__tick. */
+int mt_session__events_fd(const struct memtrace *mt);
+/* Read the events and carry out the lifecycle actions. 0 or -errno. */
+int mt_session__tick(struct memtrace *mt);
+
+/* A report of every traced process, each to the sink. 0 or -errno. */
+int mt_session__report_all(struct memtrace *mt);
+/*
+ * The report model of pid now, to fn (not the sink), marked final when
+ * final; fast: the maps read once, sites already symbolized taken from
+ * the cache. 0, -ESRCH (not traced) or -errno.
+ */
+int mt_session__report_of(struct memtrace *mt, pid_t pid, bool final, mt_report_fn fn, void *ctx);
+
+#endif
