@@ -207,8 +207,8 @@ int mt_metrics__render(FILE *f, const struct mt_metrics_view *v)
 		qsort(top, nr_top, sizeof(*top), by_rss);
 		nr_top = v->top_rss;
 	}
-	proc_gauge(f, "memtrace_process_rss_bytes", "Resident set size of a watched process (VmRSS)",
-		   top, nr_top, false);
+	proc_gauge(f, "memtrace_process_rss_bytes",
+		   "Resident set size of a watched process (VmRSS)", top, nr_top, false);
 	proc_gauge(f, "memtrace_process_anon_bytes",
 		   "Anonymous resident memory of a watched process (resident minus file and shmem)",
 		   top, nr_top, true);
