@@ -193,7 +193,7 @@ unit: $(OUTPUT)/unit-tests
 E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py tests/e2e/python.py \
 	       tests/e2e/outputs_pprof.py tests/e2e/outputs_html.py tests/e2e/live.py \
 	       tests/e2e/hostile.py tests/e2e/symbols.py tests/e2e/alloc.py tests/e2e/unwind.py \
-	       tests/e2e/growth.py
+	       tests/e2e/growth.py tests/e2e/daemon.py
 e2e: memtrace targets
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 

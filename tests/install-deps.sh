@@ -10,5 +10,6 @@ apt-get install -y -qq --no-install-recommends \
 	libc6-dbg libclang-rt-14-dev python3 valgrind procps linux-perf \
 	golang-go golang-github-google-pprof-dev groff-base man-db chromium xxd \
 	libncurses-dev tmux debootstrap curl xz-utils binutils g++ libjemalloc-dev libgoogle-perftools-dev libtcmalloc-minimal4 libmimalloc2.0 libglib2.0-0 gdb \
-	nginx-light apache2-utils redis-server redis-tools >/dev/null
+	nginx-light apache2-utils redis-server redis-tools \
+	libmicrohttpd-dev libcurl4-openssl-dev prometheus >/dev/null
 echo "install-deps: ok"

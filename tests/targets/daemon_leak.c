@@ -2,7 +2,8 @@
 /*
  * The daemon's targets: one program, several behaviours.
  *   daemon_leak idle              allocate nothing, sleep
- *   daemon_leak leak MIB MS       leak 1 MiB (touched) every MS ms, MIB MiB in all, then idle
+ *   daemon_leak leak MIB MS [MORE] leak 1 MiB (touched) every MS ms, MIB MiB in all, then
+ *                                 idle; each SIGUSR1 then leaks MORE MiB (default 1) at once
  *   daemon_leak oom MS            leak 1 MiB every MS ms until the kernel kills it
  * Each leak is one malloc of 1 MiB at one line.
  */
@@ -29,10 +30,21 @@ __attribute__((noinline)) static void *leak_one(void)
 	return p;
 }
 
+static volatile sig_atomic_t more_asked;
+
+static void on_usr1(int sig)
+{
+	more_asked++;
+}
+
 int main(int argc, char **argv)
 {
 	long mib = argc > 2 ? atol(argv[2]) : 0;
 	long ms = argc > 3 ? atol(argv[3]) : 100;
+	long more = argc > 4 ? atol(argv[4]) : 1;
+	sig_atomic_t done = 0;
+
+	signal(SIGUSR1, on_usr1);
 
 	if (argc > 1 && !strcmp(argv[1], "oom")) {
 		ms = argc > 2 ? atol(argv[2]) : 20;
@@ -47,7 +59,12 @@ int main(int argc, char **argv)
 			nap(ms);
 		}
 	}
-	for (;;)
-		pause();
+	for (;;) {
+		while (done == more_asked)
+			nap(10);
+		done++;
+		for (long i = 0; i < more; i++)
+			leak_one();
+	}
 	return 0;
 }
