@@ -294,6 +294,7 @@ enum mt_proc_event_type {
 	MT_PROC_MAPPED,	   /* stopped: pid (MT_PROC_AWAIT_LIB) mapped, or its interpreter starts */
 	MT_PROC_UNMAPPING, /* stopped: pid is about to unmap a library (dlclose()) */
 	MT_PROC_EXITING,   /* stopped: pid called exit(), its mappings still there */
+	MT_PROC_OOM,	   /* the OOM killer chose task pid (a thread id) as its victim */
 };
 
 /*

@@ -405,11 +405,119 @@ def t_sigterm(markers, funcs):
     return errs
 
 
+class MemCgroup:
+    """A memory cgroup with a limit: v2 where the memory controller is on v2, else v1's
+    memory controller (this machine's hierarchy is hybrid). Swap is limited too."""
+
+    def __init__(self, name, limit):
+        self.path = None
+        v2 = "/sys/fs/cgroup"
+        try:
+            with open(os.path.join(v2, "cgroup.controllers")) as f:
+                has_v2_memory = "memory" in f.read().split()
+        except OSError:
+            has_v2_memory = False
+        if has_v2_memory:
+            self.version, root = 2, v2
+        elif os.path.isdir("/sys/fs/cgroup/memory"):
+            self.version, root = 1, "/sys/fs/cgroup/memory"
+        else:
+            raise run.Fail("no memory cgroup controller (v1 or v2) on this machine: the OOM "
+                           "path cannot be tested here")
+        self.path = os.path.join(root, "%s-%d" % (name, os.getpid()))
+        os.makedirs(self.path, exist_ok=True)
+        if self.version == 2:
+            self._write("memory.max", str(limit))
+            self._write("memory.swap.max", "0", optional=True)
+        else:
+            self._write("memory.limit_in_bytes", str(limit))
+            self._write("memory.memsw.limit_in_bytes", str(limit), optional=True)
+            self._write("memory.oom_control", "0", optional=True)
+
+    def _write(self, name, value, optional=False):
+        try:
+            with open(os.path.join(self.path, name), "w") as f:
+                f.write(value)
+        except OSError as e:
+            if not optional:
+                raise run.Fail("cgroup %s: writing %s: %s" % (self.path, name, e))
+
+    def spawn(self, argv):
+        procs = os.path.join(self.path, "cgroup.procs")
+
+        def enter():
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True, cwd=run.ROOT,
+                             preexec_fn=enter)
+        run.CHILDREN.append(p)
+        return p
+
+    def remove(self):
+        if self.path:
+            for _ in range(50):
+                try:
+                    os.rmdir(self.path)
+                    return
+                except OSError:
+                    time.sleep(0.1)
+
+
+def t_oom(markers, funcs):
+    errs = []
+    line = leak_line()
+    pdir = os.path.join(run.TMP, "oom-profiles")
+    cg = MemCgroup("memtrace-oom", 64 * MIB)
+    run.log("daemon_oom: memory cgroup v%d at %s, limit 64 MiB" % (cg.version, cg.path))
+    d = Daemon(FAST + ["--profile-dir", pdir])
+    try:
+        if d.m.err.wait(run.regex(r"does not announce OOM victims"), 0.5):
+            raise run.Fail("this kernel does not announce OOM victims (oom/mark_victim)")
+        lk = cg.spawn([LEAKER, "oom", "50"])
+        d.wait_log(r"pid %d \(daemon_leak\): watch -> exact" % lk.pid, 20, "escalation")
+        rc = run.reap(lk, 30)
+        if rc != -signal.SIGKILL:
+            errs.append("the leaker ended with %s, want SIGKILL from the OOM killer" % rc)
+        d.wait_log(r"pid %d \(daemon_leak\): chosen by the OOM killer: .* first line "
+                   r"\S*daemon_leak.c:%d" % (lk.pid, line), 10, "the OOM log line")
+        gz = os.path.join(pdir, "memtrace-%d-oom.pb.gz" % lk.pid)
+        js = os.path.join(pdir, "memtrace-%d-oom.json" % lk.pid)
+        if not os.path.exists(gz) or not os.path.exists(js):
+            errs.append("OOM snapshot files missing: %s" % sorted(os.listdir(pdir)))
+            return errs
+        outputs_pprof.build_checker()
+        _, samples = outputs_pprof.check(gz)
+        got = sum(v[3] for v, file, ln, fn, _ in samples
+                  if run.base(file) == "daemon_leak.c" and ln == line)
+        if got <= 0 or got % MIB:
+            errs.append("OOM profile: inuse_space at daemon_leak.c:%d is %d, want a positive "
+                        "multiple of 1 MiB" % (line, got))
+        with open(js) as f:
+            rep = json.loads(f.readline())
+        if not rep.get("final"):
+            errs.append("the OOM report is not marked final")
+        sites = [s for s in rep.get("sites", rep.get("rows", []))
+                 if run.base(str(s.get("file"))) == "daemon_leak.c" and s.get("line") == line]
+        if not sites or sum(s.get("bytes", 0) for s in sites) != got:
+            errs.append("the OOM JSON report's bytes at the line differ from the profile's "
+                        "(%d)" % got)
+        text = d.scrape()
+        oom = series(text, "memtrace_oom_snapshots_total")
+        if not oom or oom[0][1] != 1:
+            errs.append("memtrace_oom_snapshots_total %s, want 1" % oom)
+    finally:
+        d.m.stop()
+        cg.remove()
+    return errs
+
+
 CASES = (("daemon_prometheus", t_prometheus),
          ("daemon_budget", t_budget),
          ("daemon_push", t_push),
          ("daemon_sighup", t_sighup),
-         ("daemon_sigterm", t_sigterm))
+         ("daemon_sigterm", t_sigterm),
+         ("daemon_oom", t_oom))
 
 
 def main():

@@ -172,6 +172,45 @@ static int on_report(void *ctx, const struct mt_report *r)
 	return 0;
 }
 
+/* ---- OOM ---- */
+
+/* The report of an OOM victim: its profile and JSON report under the OOM names, a log line. */
+static int on_oom_report(void *ctx, const struct mt_report *r)
+{
+	struct daemon *d = ctx;
+	const struct mt_row *top = r->nr_rows ? &r->rows[0] : NULL;
+	char bytes[32], where[96];
+
+	write_profile(d, r, d->o.interval, "oom");
+	if (d->prof.dir && mt_profiles__write_json(&d->prof, r, "oom"))
+		d->drops[DROP_PROFILE]++;
+	mt_bytes__format(bytes, sizeof(bytes), r->total_bytes, false);
+	if (top && top->file)
+		snprintf(where, sizeof(where), "%s:%d", top->file, top->line);
+	else if (top && top->function)
+		snprintf(where, sizeof(where), "%s", top->function);
+	else
+		snprintf(where, sizeof(where), "none");
+	pr_warn(
+	    "pid %u (%s): chosen by the OOM killer: %s outstanding, first line %s; last "
+	    "profile and report %s%s%s",
+	    r->pid, r->comm, bytes, where, d->prof.dir ? "in " : "not written (no --profile-dir)",
+	    d->prof.dir ? d->prof.dir : "", d->prof.dir ? "/memtrace-PID-oom.{pb.gz,json}" : "");
+	return 0;
+}
+
+static void on_oom(void *ctx, pid_t pid)
+{
+	struct daemon *d = ctx;
+
+	if (mt_session__report_of(d->mt, pid, true, on_oom_report, d)) {
+		d->drops[DROP_OOM]++;
+		pr_warn("pid %d: chosen by the OOM killer: its report could not be made", pid);
+		return;
+	}
+	d->oom_snapshots++;
+}
+
 /* ---- metrics ---- */
 
 static double cpu_seconds(void)
@@ -415,6 +454,11 @@ int mt_daemon__main(int argc, char **argv)
 		goto out;
 	}
 	mt_session__set_sink(d.mt, on_report, &d);
+	mt_session__set_oom_hook(d.mt, on_oom, &d);
+	if (!mt_session__announces_oom(d.mt))
+		pr_warn(
+		    "this kernel does not announce OOM victims (tracepoint oom/mark_victim): no "
+		    "OOM snapshots");
 	if (d.o.listen) {
 		d.srv = mt_server__new(d.o.listen, render, &d);
 		if (!d.srv) {

@@ -91,6 +91,7 @@ static const char *const growth_events[] = {
 struct mt_loader {
 	struct memtrace_bpf *skel;
 	struct bpf_link *proc_links[4]; /* fork, exec, exit, code mapped (optional) */
+	struct bpf_link *oom_link;	/* OOM victims (optional) */
 	struct bpf_program *session;	/* the session program attached */
 	enum mt_attach_mode mode;
 	struct bpf_link *sys_links[NR_SYS_EVENTS]; /* all set, or none */
@@ -398,6 +399,10 @@ static int procs_attach(struct mt_loader *l)
 	if (!l->proc_links[3])
 		pr_debug("tracepoint vm_unmapped_area: %s: a new image's allocator is probed at "
 			 "the next report",
+			 strerror(errno));
+	l->oom_link = bpf_program__attach(l->skel->progs.mt_oom_victim);
+	if (!l->oom_link)
+		pr_debug("tracepoint oom/mark_victim: %s: OOM victims are not announced",
 			 strerror(errno));
 	return 0;
 }
@@ -929,6 +934,8 @@ void mt_loader__quiesce(struct mt_loader *l)
 		bpf_link__destroy(l->proc_links[i]);
 		l->proc_links[i] = NULL;
 	}
+	bpf_link__destroy(l->oom_link);
+	l->oom_link = NULL;
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);
 	l->nr_pids = 0;
@@ -987,6 +994,11 @@ int mt_loader__attach_stop(struct mt_loader *l, const char *path, __u64 off, pid
 		return -errno;
 	pl->links[pl->nr_links++] = link;
 	return 0;
+}
+
+bool mt_loader__announces_oom(const struct mt_loader *l)
+{
+	return l && l->oom_link;
 }
 
 bool mt_loader__can_await_lib(const struct mt_loader *l)
@@ -1108,6 +1120,7 @@ void mt_loader__free(struct mt_loader *l)
 	for (size_t i = 0; i < 4; i++)
 		bpf_link__destroy(l->proc_links[i]);
 	links_destroy(l->growth_links, NR_GROWTH_FAULT + NR_GROWTH_EVENTS);
+	bpf_link__destroy(l->oom_link);
 	sys_detach(l);
 	for (size_t i = 0; i < l->nr_pids; i++)
 		pid_links__close(&l->pids[i]);

@@ -140,6 +140,8 @@ void mt_loader__unfollow(struct mt_loader *l, pid_t pid);
  * is probed at the next report round.
  */
 bool mt_loader__can_await_lib(const struct mt_loader *l);
+/* Are OOM victims announced (MT_PROC_OOM: the oom/mark_victim tracepoint attached)? */
+bool mt_loader__announces_oom(const struct mt_loader *l);
 
 /* Tell BPF a process runs CPython with this layout (NULL: forget it). 0 or -errno. */
 struct mt_py_offsets;

@@ -870,6 +870,10 @@ int mt_session__lifecycle(struct memtrace *mt)
 		enum mt_lc_action a = mt_lifecycle__decide(&mt->targets, &mt->policy, &e, &t);
 
 		mt_session__progress();
+		if (e.type == MT_PROC_OOM) {
+			mt_session__oom(mt, (pid_t)e.pid); /* before its exit is handled */
+			continue;
+		}
 		if (a != MT_LC_IGNORE && a != MT_LC_FORGET)
 			pr_debug("pid %d: %s event: %s", e.pid,
 				 e.type == MT_PROC_FORK	       ? "fork"

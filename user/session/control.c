@@ -6,6 +6,11 @@
  * of the output.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include "lib/log.h"
 #include "session/control.h"
 #include "session/internal.h"
@@ -104,4 +109,52 @@ int mt_session__report_of(struct memtrace *mt, pid_t pid, bool final, mt_report_
 	mt->sink_ctx = sink_ctx;
 	mt_snapshot__free(&snap);
 	return err;
+}
+
+void mt_session__set_oom_hook(struct memtrace *mt, mt_oom_fn fn, void *ctx)
+{
+	mt->oom_hook = fn;
+	mt->oom_ctx = ctx;
+}
+
+bool mt_session__announces_oom(const struct memtrace *mt)
+{
+	return mt_loader__announces_oom(mt->loader);
+}
+
+/* The process of thread tid (/proc/TID/status, Tgid:), or tid itself when it cannot be read. */
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tid;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return tid;
+	buf[n] = 0;
+	p = strstr(buf, "\nTgid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : tid;
+}
+
+void mt_session__oom(struct memtrace *mt, pid_t tid)
+{
+	pid_t pid = mt_targets__find(&mt->targets, tid, 0) ? tid : tgid_of(tid);
+	struct target *t = mt_targets__find(&mt->targets, pid, 0);
+
+	if (!t || t->done) {
+		pr_debug("pid %d: chosen by the OOM killer (not traced)", tid);
+		return;
+	}
+	if (mt->oom_hook) {
+		mt->oom_hook(mt->oom_ctx, pid);
+		return;
+	}
+	pr_warn("pid %d (%s): chosen by the OOM killer: its final report now", pid, t->comm);
+	mt_target__final_report(mt, t, false);
 }

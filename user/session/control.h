@@ -49,6 +49,18 @@ enum mt_tier mt_session__tier(const struct memtrace *mt, pid_t pid);
 /* Has SIGINT or SIGTERM asked memtrace to stop? Long loops end early (session.c). */
 bool mt_session__stopping(void);
 
+/*
+ * A traced process the kernel's OOM killer chose as its victim: fn(ctx,
+ * pid) is called when the event is read (mt_session__tick), before its
+ * exit is handled; the process is being killed, its memory taken away:
+ * fn should take its report at once (mt_session__report_of). Without a
+ * hook the process's final report is written. NULL: back to that.
+ */
+typedef void (*mt_oom_fn)(void *ctx, pid_t pid);
+void mt_session__set_oom_hook(struct memtrace *mt, mt_oom_fn fn, void *ctx);
+/* Does this kernel announce OOM victims (the oom/mark_victim tracepoint)? */
+bool mt_session__announces_oom(const struct memtrace *mt);
+
 /* The descriptor to poll for BPF's events; then mt_session__tick. */
 int mt_session__events_fd(const struct memtrace *mt);
 /* Read the events and carry out the lifecycle actions. 0 or -errno. */

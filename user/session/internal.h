@@ -68,6 +68,8 @@ struct memtrace {
 	/* the daemon (session/control.h): reports go here instead of the output */
 	int (*sink)(void *ctx, const struct mt_report *r);
 	void *sink_ctx;
+	mt_oom_fn oom_hook; /* OOM victims among the targets (NULL: a final report) */
+	void *oom_ctx;
 };
 
 /* ---- session.c ---- */
@@ -102,6 +104,12 @@ void mt_session__resume_all(struct memtrace *mt);
 
 /* Attach a running process (and its children when forks are followed). 0 or -errno. */
 int mt_session__attach_pid(struct memtrace *mt, pid_t pid);
+
+/*
+ * The OOM killer chose task tid: when its process is a target, the hook
+ * (control.h), else its final report now, while its maps are there (control.c).
+ */
+void mt_session__oom(struct memtrace *mt, pid_t tid);
 
 /* Before a report of t: new mappings, Python found late, an image to plan again. */
 void mt_target__refresh(struct memtrace *mt, struct target *t);
