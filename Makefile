@@ -16,6 +16,7 @@ VMLINUX_FALLBACK := vmlinux/$(ARCH)/vmlinux.h
 PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
 MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 # the git description the binary was built from (--version); "unknown" outside git
 MT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -115,15 +116,19 @@ $(OUTPUT)/memtrace: $(USER_OBJS)
 memtrace: $(OUTPUT)/memtrace
 	$(Q)ln -sf $< $@
 
-# make install [PREFIX=/usr/local] [DESTDIR=staging]: the binary and its man page
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the binary, its man page and the
+# daemon's systemd unit (its ExecStart names SBINDIR)
 install: $(OUTPUT)/memtrace
-	$(call msg,INSTALL,$(DESTDIR)$(SBINDIR)/memtrace $(DESTDIR)$(MANDIR)/man8/memtrace.8)
-	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	$(call msg,INSTALL,$(DESTDIR)$(SBINDIR)/memtrace $(DESTDIR)$(MANDIR)/man8/memtrace.8 $(DESTDIR)$(UNITDIR)/memtrace.service)
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
 	$(Q)install -m 0755 $(OUTPUT)/memtrace $(DESTDIR)$(SBINDIR)/memtrace
 	$(Q)install -m 0644 user/memtrace.8 $(DESTDIR)$(MANDIR)/man8/memtrace.8
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' user/daemon/memtrace.service > $(OUTPUT)/memtrace.service
+	$(Q)install -m 0644 $(OUTPUT)/memtrace.service $(DESTDIR)$(UNITDIR)/memtrace.service
 
 uninstall:
-	$(Q)rm -f $(DESTDIR)$(SBINDIR)/memtrace $(DESTDIR)$(MANDIR)/man8/memtrace.8
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/memtrace $(DESTDIR)$(MANDIR)/man8/memtrace.8 \
+		$(DESTDIR)$(UNITDIR)/memtrace.service
 
 version:
 	@echo '$(MT_VERSION)'

@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """Packaging: `make install` into a scratch DESTDIR, the man page, --version.
 
-- `make install PREFIX=/usr/local DESTDIR=<tmp>` puts sbin/memtrace (0755)
-  and share/man/man8/memtrace.8 (0644) under <tmp>/usr/local, nothing else;
+- `make install PREFIX=/usr/local DESTDIR=<tmp>` puts sbin/memtrace (0755),
+  share/man/man8/memtrace.8 and lib/systemd/system/memtrace.service (0644)
+  under <tmp>/usr/local, nothing else; the unit starts the installed binary
+  (`memtrace daemon`), keeps its hardening, and `systemd-analyze verify`
+  takes it without a word;
   `make uninstall` with the same arguments removes them;
 - the installed man page renders with `groff -man -ww -z` and `man
   --warnings -l` without a single warning, and has the sections and every
-  long option and example of `memtrace --help`;
+  long option and example of `memtrace --help` and `memtrace daemon --help`;
 - the installed binary's `--version` is "memtrace " + `git describe
   --always --dirty` (what the build saw), and the Makefile says "unknown"
   outside git.
@@ -51,7 +54,8 @@ def check_install(dest):
     r = sh(["make", "-s", "install", "PREFIX=/usr/local", "DESTDIR=" + dest])
     if r.returncode:
         return ["make install: exit %d: %s" % (r.returncode, r.stderr.strip()[-300:])]
-    want = {"usr/local/sbin/memtrace": 0o755, "usr/local/share/man/man8/memtrace.8": 0o644}
+    want = {"usr/local/sbin/memtrace": 0o755, "usr/local/share/man/man8/memtrace.8": 0o644,
+            "usr/local/lib/systemd/system/memtrace.service": 0o644}
     got = files_under(dest)
     if got != sorted(want):
         errs.append("installed %s, want %s" % (got, sorted(want)))
@@ -62,6 +66,38 @@ def check_install(dest):
     if os.path.exists(os.path.join(dest, "usr/local/sbin/memtrace")) and \
             os.path.islink(os.path.join(dest, "usr/local/sbin/memtrace")):
         errs.append("sbin/memtrace is a symlink, want the binary itself")
+    return errs
+
+
+UNIT_KEYS = ("CapabilityBoundingSet=CAP_BPF CAP_PERFMON", "NoNewPrivileges=yes",
+             "ProtectSystem=strict", "ProtectHome=read-only", "PrivateTmp=yes",
+             "ExecReload=kill -HUP $MAINPID")
+
+
+def check_unit(dest):
+    """The installed unit: the installed binary, its hardening, systemd-analyze verify."""
+    errs = []
+    unit = os.path.join(dest, "usr/local/lib/systemd/system/memtrace.service")
+    text = open(unit).read()
+    if not re.search(r"(?m)^ExecStart=/usr/local/sbin/memtrace daemon ", text):
+        errs.append("ExecStart does not start /usr/local/sbin/memtrace daemon")
+    for key in UNIT_KEYS:
+        if key not in text:
+            errs.append("the unit has no %r" % key)
+    if not shutil.which("systemd-analyze"):
+        if CI:
+            return errs + ["systemd-analyze not installed (CI=true: a missing tool is a failure)"]
+        print("SKIPPED systemd-unit verify: systemd-analyze not installed (a FAIL under CI=true)")
+        return errs
+    # verify wants the command to exist: the staged binary in its place
+    staged = os.path.join(dest, "memtrace.service")
+    with open(staged, "w") as f:
+        f.write(text.replace("/usr/local/sbin/memtrace", os.path.join(dest, "usr/local/sbin/memtrace")))
+    r = sh(["systemd-analyze", "verify", "--man=no", "--generators=no", staged])
+    os.unlink(staged)
+    if r.returncode or r.stderr.strip() or r.stdout.strip():
+        errs.append("systemd-analyze verify: exit %d: %s" % (
+            r.returncode, (r.stderr + r.stdout).strip()[:500]))
     return errs
 
 
@@ -106,6 +142,20 @@ def check_man(page, help_text):
     return errs
 
 
+def check_man_options(page, help_text):
+    """Every long option and example of a subcommand's --help is in the page too."""
+    errs = []
+    src = open(page).read().replace("\\-", "-").replace("\\&", "")
+    for opt in sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", help_text))):
+        if opt not in src:
+            errs.append("option %s of daemon --help is not in the man page" % opt)
+    ex = help_text.split("EXAMPLES:", 1)[-1].split("\n\n", 1)[0]
+    for line in ex.strip().splitlines():
+        if line.strip() and line.strip() not in src:
+            errs.append("example %r of daemon --help is not in the man page" % line.strip())
+    return errs
+
+
 def check_version(binary):
     errs = []
     r = sh(["git", "describe", "--always", "--dirty"])
@@ -132,7 +182,12 @@ def main():
             errs = check_man(page, h.stdout) if h.returncode == 0 else \
                 ["memtrace --help: exit %d" % h.returncode]
             if errs is not None:
+                h = sh([binary, "daemon", "--help"])
+                if h.returncode:
+                    errs.append("memtrace daemon --help: exit %d" % h.returncode)
+                errs += check_man_options(page, h.stdout)
                 result("man-page", errs)
+            result("systemd-unit", check_unit(dest))
             result("version", check_version(binary))
             result("make-uninstall", check_uninstall(dest))
     finally:

@@ -11,5 +11,5 @@ apt-get install -y -qq --no-install-recommends \
 	golang-go golang-github-google-pprof-dev groff-base man-db chromium xxd \
 	libncurses-dev tmux debootstrap curl xz-utils binutils g++ libjemalloc-dev libgoogle-perftools-dev libtcmalloc-minimal4 libmimalloc2.0 libglib2.0-0 gdb \
 	nginx-light apache2-utils redis-server redis-tools \
-	libmicrohttpd-dev libcurl4-openssl-dev prometheus >/dev/null
+	libmicrohttpd-dev libcurl4-openssl-dev prometheus systemd >/dev/null
 echo "install-deps: ok"

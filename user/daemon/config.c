@@ -67,7 +67,9 @@ static const struct argp_option options[] = {
     {"app", OPT_APP, "NAME", 0, "application name of pushed profiles (default memtrace)", 2},
     {NULL, 0, NULL, 0, "Operation:", 3},
     {"config", OPT_CONFIG, "FILE", 0,
-     "options from FILE, one a line (\"rss-growth 64M\"), read again on SIGHUP", 3},
+     "options from FILE, one a line (\"rss-growth 64M\"), read again on SIGHUP; a file that "
+     "does not exist is no options",
+     3},
     {"verbose", 'v', NULL, 0, "say more (repeat for more)", 3},
     {NULL},
 };
@@ -232,6 +234,10 @@ static int parse_file(struct mt_daemon_opts *o, const char *path)
 	FILE *f = fopen(path, "re");
 	int err;
 
+	if (!f && errno == ENOENT) {
+		pr_debug("--config %s: no such file: no options from it", path);
+		return 0;
+	}
 	if (!f) {
 		pr_err("--config %s: %s", path, strerror(errno));
 		return -errno;
