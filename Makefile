@@ -294,7 +294,8 @@ $(OUTPUT)/bench/churn-nofp: tests/bench/churn.c
 	$(Q)$(CC) -std=gnu11 -O2 -g -fomit-frame-pointer -fno-builtin-malloc -fno-builtin-free \
 		-pthread -Wall -Werror $< -o $@
 
-bench: memtrace $(BENCH_BINS) $(OUTPUT)/bench/churn-nofp $(OUTPUT)/unit-tests
+bench: memtrace $(BENCH_BINS) $(OUTPUT)/bench/churn-nofp $(OUTPUT)/unit-tests \
+       $(OUTPUT)/targets/daemon_leak
 	$(Q)$(PYTHON) tests/bench/run.py
 
 deps:

@@ -15,6 +15,12 @@ python  wall seconds of tests/bench/pywork.py (pure-Python allocation churn)
 loader  memtrace's own CPU (% of one core per interval) and RSS while
         .output/bench/livemany holds 1 M live allocations from 100 k sites
         at --interval 1; perf profile of memtrace when a target is missed.
+daemon  memtrace daemon watching every process of the host plus 500 idle
+        ones (nothing escalated: --max-escalated 0) at --poll 10 (the
+        default) and --poll 1: its CPU (% of one core) and RSS; and a
+        metrics scrape of 10 escalated processes x 100 sites (the unit test
+        daemon_scrape_10x100: synthetic report models, the real
+        libmicrohttpd server, a libcurl client; median of 20).
 
 Every workload runs against a private copy of libc (and of libpython when the
 interpreter has one) through LD_LIBRARY_PATH, so other tracers' probes on the
@@ -22,7 +28,7 @@ system libraries cannot skew the numbers, and memtrace runs from a private
 copy of ./memtrace, so a rebuild during the run changes nothing.
 Standard library only.
 
-Environment: BENCH_SECTIONS (comma-separated subset of churn,python,loader,render;
+Environment: BENCH_SECTIONS (comma-separated subset of churn,python,services,loader,render,daemon;
 default all), MEMTRACE, CHURN, PYWORK, LIVEMANY, and per section:
 churn:  BENCH_RUNS (5), BENCH_SECONDS (0.6), BENCH_SIZE (32),
         BENCH_THREADS ("1,2"), BENCH_MODES (subset of mode names), BENCH_DEPTH
@@ -34,7 +40,9 @@ python: BENCH_PY_RUNS (5; BENCH_PY_RUNS2, 3, for the second interpreter),
 loader: BENCH_LIVE_SITES (100000), BENCH_LIVE_PER_SITE (10),
         BENCH_LIVE_INTERVAL (1), BENCH_LIVE_WINDOW (10: seconds sampled),
         BENCH_LIVE_SETTLE (3), BENCH_PROFILE (auto: perf profile when a
-        target is missed; 1 always; 0 never), BENCH_PROFILE_SECONDS (6).
+        target is missed; 1 always; 0 never), BENCH_PROFILE_SECONDS (6);
+daemon: BENCH_DAEMON_PROCS (500), BENCH_DAEMON_WINDOW (30: seconds sampled at
+        --poll 10; a third of it at --poll 1).
 """
 import datetime
 import hashlib
@@ -58,7 +66,8 @@ CHURN_NOFP = os.environ.get("CHURN_NOFP", os.path.join(ROOT, ".output", "bench",
 PYWORK = os.environ.get("PYWORK", os.path.join(ROOT, "tests", "bench", "pywork.py"))
 LIVEMANY = os.environ.get("LIVEMANY", os.path.join(ROOT, ".output", "bench", "livemany"))
 SECTIONS = os.environ.get("BENCH_SECTIONS",
-                          "churn,python,services,loader,render").split(",")
+                          "churn,python,services,loader,render,daemon").split(",")
+IDLE = os.path.join(ROOT, ".output", "targets", "daemon_leak")
 UNIT_TESTS = os.path.join(ROOT, ".output", "unit-tests")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_S = float(os.environ.get("BENCH_SECONDS", "0.6"))
@@ -1158,14 +1167,95 @@ def render_section(runs=5):
     return 0
 
 
+SCRAPE_LINE = re.compile(r"scrape: (\d+)x(\d+): (\d+) bytes, median (\d+) us \(min (\d+), "
+                         r"max (\d+)\) over (\d+)")
+
+
+def count_procs():
+    return sum(1 for d in os.listdir("/proc") if d.isdigit())
+
+
+def daemon_section(tmp, env):
+    """memtrace daemon's own cost: the watch of every process (500 idle ones added), at
+    --poll 10 and 1, nothing escalated; then the scrape of 10 x 100 sites."""
+    nproc = int(os.environ.get("BENCH_DAEMON_PROCS", "500"))
+    window = float(os.environ.get("BENCH_DAEMON_WINDOW", "30"))
+    print("## memtrace daemon")
+    print()
+    if not os.access(IDLE, os.X_OK):
+        print("skipped: %s missing (make targets)" % IDLE)
+        return 1
+    idle = []
+    try:
+        for _ in range(nproc):
+            idle.append(subprocess.Popen([IDLE, "idle"], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1)
+        total = count_procs()
+        print("%d processes on the host (%d idle ones added); nothing escalated "
+              "(--max-escalated 0), no metrics server (--listen none)" % (total, nproc))
+        print()
+        print("| --poll | window | daemon CPU, % of one core | per scan | VmRSS | VmHWM | BPF maps "
+              "(memlock) |")
+        print("|---|---|---|---|---|---|---|")
+        for poll, win in ((10, window), (1, window / 3)):
+            d = subprocess.Popen([MT_BIN, "daemon", "--max-escalated", "0", "--listen", "none",
+                                  "--poll", str(poll)], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+            try:
+                time.sleep(3)  # loaded, its first scans done
+                c0, t0 = cpu_ns(d.pid), time.monotonic()
+                time.sleep(win)
+                c1, t1 = cpu_ns(d.pid), time.monotonic()
+                st = status_kb(d.pid, "VmRSS", "VmHWM")
+                memlock, nmaps = bpf_map_memlock(d.pid)
+            finally:
+                d.send_signal(signal.SIGTERM)
+                try:
+                    d.wait(15)
+                except subprocess.TimeoutExpired:
+                    d.kill()
+                    d.wait()
+            if c0 is None or c1 is None:
+                print("| %d | - | daemon exited: %s | | | | |"
+                      % (poll, d.stderr.read().decode(errors="replace")[-200:]))
+                continue
+            pct = (c1 - c0) / 1e9 / (t1 - t0) * 100
+            scans = (t1 - t0) / poll
+            print("| %d s | %.0f s | %.3f %% | %.1f ms | %.1f MB | %.1f MB | %.1f MB in %d maps |"
+                  % (poll, t1 - t0, pct, (c1 - c0) / 1e6 / scans, st.get("VmRSS", 0) / 1024,
+                     st.get("VmHWM", 0) / 1024, memlock / 1e6, nmaps))
+        print()
+    finally:
+        for p in idle:
+            p.kill()
+        for p in idle:
+            p.wait()
+    print("Metrics scrape (unit test daemon_scrape_10x100: 10 escalated processes x 100 sites "
+          "and 500 RSS series, the real server and a libcurl client):")
+    print()
+    r = subprocess.run([UNIT_TESTS, "daemon_scrape_10x100"], capture_output=True, text=True)
+    m = SCRAPE_LINE.search(r.stdout)
+    if not m:
+        print("scrape: no result (%s)" % r.stdout[-200:])
+        return 1
+    print("| processes x sites | exposition | median | min | max | scrapes |")
+    print("|---|---|---|---|---|---|")
+    print("| %s x %s | %.0f KB | %.2f ms | %.2f ms | %.2f ms | %s |" % (
+        m.group(1), m.group(2), int(m.group(3)) / 1e3, int(m.group(4)) / 1e3,
+        int(m.group(5)) / 1e3, int(m.group(6)) / 1e3, m.group(7)))
+    print()
+    return 0
+
+
 def main():
     global MT_BIN
     if not os.access(MEMTRACE, os.X_OK):
         sys.exit("bench: %s missing: run make bench" % MEMTRACE)
     for s in SECTIONS:
-        if s not in ("churn", "python", "services", "loader", "render"):
+        if s not in ("churn", "python", "services", "loader", "render", "daemon"):
             sys.exit("bench: unknown section %r in BENCH_SECTIONS (churn, python, services, "
-                     "loader, render)" % s)
+                     "loader, render, daemon)" % s)
     start = datetime.datetime.now().astimezone()
     tmp = tempfile.mkdtemp(prefix="memtrace-bench-")
     rc = 0
@@ -1207,6 +1297,8 @@ def main():
             rc |= loader_section(tmp, env)
         if "render" in SECTIONS:
             rc |= render_section()
+        if "daemon" in SECTIONS:
+            rc |= daemon_section(tmp, env)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("Total %.0f s, load average at end %s."
