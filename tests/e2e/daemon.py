@@ -53,7 +53,7 @@ STANDIN_BIN = os.path.join(run.ROOT, ".output", "ingest_standin")
 MIB = 1 << 20
 # fast settings: a leaker's 12 MiB escalates within a 4 s window, 3 s without a new peak settles
 FAST = ["--match", "comm=daemon_leak", "--rss-growth", "8M", "--window", "4", "--settle", "3",
-        "--poll", "0.3", "--interval", "0.5", "--exact-for", "60"]
+        "--poll", "0.3", "--interval", "0.5", "--exact-for", "60", "--escalate", "exact-now"]
 
 
 def leak_line():

@@ -119,7 +119,7 @@ MT_TEST(daemon_watch_window)
 	ASSERT_EQ(decide_apply(&w, 31, a), 0, "4 s after the peak");
 	scan(&w, 33.5, r, 3);
 	ASSERT_EQ(decide_apply(&w, 33.5, a), 1, "settled");
-	ASSERT_EQ(a[0].to, MT_TIER_WATCH, "back to the watch");
+	ASSERT_EQ(a[0].to, MT_TIER_NONE, "back to the watch");
 	ASSERT_STREQ(a[0].why, "growth stopped", "why");
 	ASSERT_EQ(w.nr_escalated, 0, "none escalated");
 	/* a new window: its old growth does not bring it back */
@@ -153,7 +153,7 @@ MT_TEST(daemon_watch_budget_and_exact_for)
 	scan(&w, 31.5, r, 4);
 	ASSERT_EQ(decide_apply(&w, 31.5, a), 2, "exact-for ended for both");
 	ASSERT_STREQ(a[0].why, "exact-for ended", "why");
-	ASSERT_EQ(a[0].to, MT_TIER_WATCH, "no growth tier: the watch");
+	ASSERT_EQ(a[0].to, MT_TIER_NONE, "no growth tier: the watch");
 	/* a failed escalation is not counted and starts a new window */
 	mt_watch__free(&w);
 	mt_watch__init(&w, &wopts);

@@ -39,8 +39,9 @@ static const struct argp_option options[] = {
      "de-escalate a process without a new RSS peak for SEC (default: the window)", 1},
     {"poll", OPT_POLL, "SEC", 0, "seconds between reads of /proc (default 10)", 1},
     {"escalate", OPT_ESCALATE, "TIER", 0,
-     "growth (default) or exact: go on to exact tracing (straight to it when this build has "
-     "no growth tier)",
+     "growth (default: growth profiling, no allocator probe), exact (growth, then exact "
+     "tracing while it still grows) or exact-now (straight to exact tracing; no growth "
+     "programs loaded)",
      1},
     {"exact-for", OPT_EXACT_FOR, "SEC", 0,
      "exact tracing of a process ends after SEC, its probes removed (default 300; 0: until "
@@ -134,11 +135,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		err = parse_seconds(arg, &o->poll, false);
 		break;
 	case OPT_ESCALATE:
-		if (!strcmp(arg, "exact"))
-			w->exact = true;
-		else if (!strcmp(arg, "growth"))
-			w->exact = false;
-		else
+		w->exact = !strcmp(arg, "exact");
+		w->exact_now = !strcmp(arg, "exact-now");
+		if (!w->exact && !w->exact_now && strcmp(arg, "growth"))
 			err = -EINVAL;
 		break;
 	case OPT_EXACT_FOR:

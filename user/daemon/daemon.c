@@ -247,7 +247,7 @@ static int render(void *ctx, char **buf, size_t *len)
 		const struct mt_watch_proc *p = d->w.v[i];
 		const struct esc *e = esc_find(d, p->pid);
 
-		if (p->kernel || !p->nr || (!p->matched && p->tier == MT_TIER_WATCH))
+		if (p->kernel || !p->nr || (!p->matched && p->tier == MT_TIER_NONE))
 			continue;
 		procs[v.nr_procs++] = (struct mt_metrics_proc){
 		    .pid = p->pid,
@@ -255,7 +255,7 @@ static int render(void *ctx, char **buf, size_t *len)
 		    .rss = p->rss,
 		    .anon = p->anon,
 		    .tier = mt_tier__name(p->tier),
-		    .sites = e && p->tier > MT_TIER_WATCH ? &e->sites : NULL,
+		    .sites = e && p->tier > MT_TIER_NONE ? &e->sites : NULL,
 		};
 	}
 	d->drops[DROP_BUDGET] = d->w.refused;
@@ -282,23 +282,18 @@ static void apply(struct daemon *d, const struct mt_watch_action *a, double now)
 	char growth[32];
 	int err;
 
-	if (a->to == MT_TIER_WATCH)
+	if (a->to == MT_TIER_NONE)
 		last_report(d, a->pid);
 	err = mt_session__set_tier(d->mt, a->pid, a->to);
-	if (err == -EOPNOTSUPP && a->to == MT_TIER_GROWTH) {
-		pr_warn("the growth tier is not in this build: escalating to exact tracing");
-		d->w.opts.growth_tier = false;
-		return;
-	}
 	mt_watch__applied(&d->w, a, !err, now);
 	if (err) {
-		if (a->from == MT_TIER_WATCH)
+		if (a->from == MT_TIER_NONE)
 			d->drops[DROP_ATTACH]++;
 		pr_warn("pid %d: escalation to %s failed: %s", a->pid, mt_tier__name(a->to),
 			strerror(-err));
 		return;
 	}
-	if (a->to == MT_TIER_WATCH) {
+	if (a->to == MT_TIER_NONE) {
 		d->deescalations++;
 		esc_drop(d, a->pid);
 	}
@@ -315,7 +310,7 @@ static void scan(struct daemon *d, double now)
 	size_t n;
 
 	for (int i = 0; i < nr_gone; i++) {
-		mt_session__set_tier(d->mt, gone[i], MT_TIER_WATCH);
+		mt_session__set_tier(d->mt, gone[i], MT_TIER_NONE);
 		esc_drop(d, gone[i]);
 	}
 	n = mt_watch__decide(&d->w, now, acts, 64);
@@ -334,6 +329,8 @@ static void session_opts(struct daemon *d)
 	d->sopts.syscall_tps = MT_WHEN_OFF;
 	d->sopts.sample_rate = d->o.sample_rate;
 	d->sopts.verbose = d->o.verbose > 1;
+	/* the growth programs: only when escalations go through growth (they see every process) */
+	d->sopts.growth = !d->o.watch.exact_now;
 }
 
 static void reload(struct daemon *d)
@@ -449,10 +446,16 @@ int mt_daemon__main(int argc, char **argv)
 	mt_watch__init(&d.w, &d.o.watch);
 	d.hup_fd = hup_signalfd();
 	d.mt = memtrace__new(&d.sopts);
+	if (!d.mt && d.sopts.growth) {
+		pr_warn("the growth programs did not load: escalating to exact tracing");
+		d.sopts.growth = false;
+		d.mt = memtrace__new(&d.sopts);
+	}
 	if (!d.mt) {
 		err = -errno;
 		goto out;
 	}
+	d.o.watch.growth_tier = d.w.opts.growth_tier = mt_session__can_grow(d.mt);
 	mt_session__set_sink(d.mt, on_report, &d);
 	mt_session__set_oom_hook(d.mt, on_oom, &d);
 	if (!mt_session__announces_oom(d.mt))
@@ -470,7 +473,9 @@ int mt_daemon__main(int argc, char **argv)
 		"most %zu at once); metrics on %s",
 		d.o.watch.nr_match ? " that --match" : "", (unsigned long long)d.o.watch.rss_growth,
 		d.o.watch.window,
-		d.o.watch.exact || !d.w.opts.growth_tier ? "exact tracing" : "growth",
+		!d.w.opts.growth_tier || d.o.watch.exact_now ? "exact tracing"
+		: d.o.watch.exact ? "growth profiling, then exact tracing"
+				  : "growth profiling",
 		d.o.watch.max_escalated, d.o.listen ? d.o.listen : "none");
 	err = run(&d);
 	pr_info("daemon: stopping: every probe removed");

@@ -188,7 +188,7 @@ struct mt_watch_proc *mt_watch__sample(struct mt_watch *w, pid_t pid, __u64 star
 
 	if (found && w->v[i]->start != start) {
 		/* the pid names another process now: the old one is gone */
-		if (w->v[i]->tier > MT_TIER_WATCH)
+		if (w->v[i]->tier > MT_TIER_NONE)
 			w->nr_escalated--;
 		free(w->v[i]);
 		memmove(&w->v[i], &w->v[i + 1], (w->nr - i - 1) * sizeof(*w->v));
@@ -241,7 +241,7 @@ size_t mt_watch__end(struct mt_watch *w, pid_t *gone, size_t max_gone)
 			w->v[j++] = p;
 			continue;
 		}
-		if (p->tier > MT_TIER_WATCH) {
+		if (p->tier > MT_TIER_NONE) {
 			w->nr_escalated--;
 			if (nr_gone < max_gone)
 				gone[nr_gone++] = p->pid;
@@ -348,7 +348,7 @@ static int by_growth(const void *a, const void *b)
 size_t mt_watch__decide(struct mt_watch *w, double now, struct mt_watch_action *out, size_t max)
 {
 	const struct mt_watch_opts *o = &w->opts;
-	enum mt_tier first = o->growth_tier ? MT_TIER_GROWTH : MT_TIER_EXACT;
+	enum mt_tier first = o->growth_tier && !o->exact_now ? MT_TIER_GROWTH : MT_TIER_EXACT;
 	size_t n = 0, nr_cand, budget, escalated = w->nr_escalated;
 
 	/* de-escalations and moves between tiers first: they free the budget */
@@ -356,14 +356,14 @@ size_t mt_watch__decide(struct mt_watch *w, double now, struct mt_watch_action *
 		struct mt_watch_proc *p = w->v[i];
 		struct mt_watch_action a = {.pid = p->pid, .from = p->tier};
 
-		if (p->tier == MT_TIER_WATCH)
+		if (p->tier == MT_TIER_NONE)
 			continue;
 		if (now - p->peak_t >= o->settle) {
-			a.to = MT_TIER_WATCH;
+			a.to = MT_TIER_NONE;
 			a.why = "growth stopped";
 		} else if (p->tier == MT_TIER_EXACT && o->exact_for > 0 &&
 			   now - p->tier_t >= o->exact_for) {
-			a.to = o->growth_tier ? MT_TIER_GROWTH : MT_TIER_WATCH;
+			a.to = o->growth_tier && !o->exact_now ? MT_TIER_GROWTH : MT_TIER_NONE;
 			a.why = "exact-for ended";
 		} else if (p->tier == MT_TIER_GROWTH && o->exact && now - p->tier_t >= o->window) {
 			a.to = MT_TIER_EXACT;
@@ -371,7 +371,7 @@ size_t mt_watch__decide(struct mt_watch *w, double now, struct mt_watch_action *
 		} else {
 			continue;
 		}
-		if (a.to == MT_TIER_WATCH)
+		if (a.to == MT_TIER_NONE)
 			escalated--;
 		out[n++] = a;
 	}
@@ -381,13 +381,13 @@ size_t mt_watch__decide(struct mt_watch *w, double now, struct mt_watch_action *
 		struct mt_watch_proc *p = w->v[i];
 		__s64 g;
 
-		if (p->tier != MT_TIER_WATCH || !p->matched || p->kernel)
+		if (p->tier != MT_TIER_NONE || !p->matched || p->kernel)
 			continue;
 		g = mt_watch__growth(w, p, now);
 		if (g < 0 || (__u64)g < o->rss_growth)
 			continue;
 		out[n++] = (struct mt_watch_action){.pid = p->pid,
-						    .from = MT_TIER_WATCH,
+						    .from = MT_TIER_NONE,
 						    .to = first,
 						    .why = "rss grew",
 						    .growth = g};
@@ -408,17 +408,17 @@ void mt_watch__applied(struct mt_watch *w, const struct mt_watch_action *a, bool
 	if (!p)
 		return;
 	if (!ok) {
-		if (a->from == MT_TIER_WATCH)
+		if (a->from == MT_TIER_NONE)
 			proc_reset(p); /* a new window before trying again */
 		return;
 	}
-	if (a->from == MT_TIER_WATCH && a->to != MT_TIER_WATCH) {
+	if (a->from == MT_TIER_NONE && a->to != MT_TIER_NONE) {
 		w->nr_escalated++;
 		w->escalations++;
 		p->escalations++;
 		p->peak = p->rss;
 		p->peak_t = now;
-	} else if (a->from != MT_TIER_WATCH && a->to == MT_TIER_WATCH) {
+	} else if (a->from != MT_TIER_NONE && a->to == MT_TIER_NONE) {
 		w->nr_escalated--;
 		proc_reset(p);
 	}

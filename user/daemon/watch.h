@@ -9,11 +9,14 @@
  * above its lowest sample of the last window seconds. Candidates are
  * taken largest growth first while fewer than max_escalated processes
  * are escalated; the others are refused (counted) and stay candidates.
- * An escalated process goes back to the watch when it has not reached a
- * new RSS peak for settle seconds ("growth stopped"), and exact tracing
- * ends after exact_for seconds (back to growth when this build has it,
- * else to the watch). A process let go starts a new window: it must grow
- * by rss_growth again to come back.
+ * A candidate goes to growth profiling (to exact tracing with exact_now,
+ * or when the growth tier is missing); with exact, a process still
+ * growing (a new peak within settle) after window seconds at growth goes
+ * on to exact tracing. An escalated process goes back to the watch when
+ * it has not reached a new RSS peak for settle seconds ("growth
+ * stopped"), and exact tracing ends after exact_for seconds (back to
+ * growth when there is a growth tier, else to the watch). A process let go starts a new window: it
+ * must grow by rss_growth again to come back.
  *
  * The samples of a process are a ring of MT_WATCH_SAMPLES kept at least
  * window / MT_WATCH_SAMPLES apart: bounded memory whatever the poll rate.
@@ -50,6 +53,7 @@ struct mt_watch_opts {
 	size_t max_escalated; /* processes escalated at once */
 	bool growth_tier;     /* the growth tier exists (escalate to it first) */
 	bool exact;	      /* --escalate exact: on to exact tracing */
+	bool exact_now;	      /* --escalate exact-now: straight to exact tracing */
 	struct mt_match match[MT_WATCH_MAX_MATCH];
 	size_t nr_match;
 };

@@ -128,6 +128,8 @@ static bool target__growth(const struct memtrace *mt, const struct target *t)
 {
 	const struct mt_opts *o = mt->opts;
 
+	if (t->exact)
+		return false;
 	for (size_t i = 0; o->growth && i < o->nr_exact_pids; i++)
 		if (o->exact_pids[i] == t->pid || (t->ppid && o->exact_pids[i] == t->ppid))
 			return false;
@@ -517,7 +519,7 @@ static int start_command(struct memtrace *mt)
 }
 
 /* Attach to a running process (ppid: the target it is a child of, or 0). */
-static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid)
+static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid, bool exact)
 {
 	struct mt_maps maps;
 	struct target *t;
@@ -540,6 +542,7 @@ static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid)
 	if (!t)
 		return -ENOMEM;
 	t->ppid = ppid;
+	t->exact = exact;
 	err = mt_maps__read(pid, &maps);
 	if (err && mt_proc__exited(pid)) {
 		pr_err("pid %d exited", pid);
@@ -592,7 +595,7 @@ static void start_children(struct memtrace *mt, pid_t pid, int depth)
 	for (int i = 0; i < n; i++) {
 		if (mt_targets__find(&mt->targets, kids[i], 0))
 			continue;
-		if (start_pid(mt, kids[i], pid)) {
+		if (start_pid(mt, kids[i], pid, false)) {
 			pr_warn("pid %d (child of %d): not traced", kids[i], pid);
 			continue;
 		}
@@ -601,9 +604,9 @@ static void start_children(struct memtrace *mt, pid_t pid, int depth)
 	}
 }
 
-int mt_session__attach_pid(struct memtrace *mt, pid_t pid)
+int mt_session__attach_pid(struct memtrace *mt, pid_t pid, bool exact)
 {
-	int err = start_pid(mt, pid, 0);
+	int err = start_pid(mt, pid, 0, exact);
 
 	if (!err && mt->policy.follow_forks)
 		start_children(mt, pid, 0);
@@ -621,7 +624,7 @@ int mt_session__start(struct memtrace *mt)
 		return start_command(mt);
 	for (size_t i = 0; i < o->nr_pids && !mt_session__stopping(); i++) {
 		mt_session__progress();
-		err = mt_session__attach_pid(mt, o->pids[i]);
+		err = mt_session__attach_pid(mt, o->pids[i], false);
 		if (err)
 			return err;
 	}

@@ -15,15 +15,20 @@
 #include "session/control.h"
 #include "session/internal.h"
 
-static const char *const tier_names[MT_TIER__MAX] = {
-    [MT_TIER_WATCH] = "watch",
+static const char *const tier_names[] = {
+    [MT_TIER_NONE] = "watch",
     [MT_TIER_GROWTH] = "growth",
     [MT_TIER_EXACT] = "exact",
 };
 
 const char *mt_tier__name(enum mt_tier t)
 {
-	return (unsigned int)t < MT_TIER__MAX ? tier_names[t] : NULL;
+	return (unsigned int)t < sizeof(tier_names) / sizeof(tier_names[0]) ? tier_names[t] : NULL;
+}
+
+bool mt_session__can_grow(const struct memtrace *mt)
+{
+	return mt->opts->growth && mt_loader__can_grow(mt->loader);
 }
 
 void mt_session__set_sink(struct memtrace *mt, mt_report_fn fn, void *ctx)
@@ -36,7 +41,9 @@ enum mt_tier mt_session__tier(const struct memtrace *mt, pid_t pid)
 {
 	const struct target *t = mt_targets__find(&mt->targets, pid, 0);
 
-	return t && !t->done ? MT_TIER_EXACT : MT_TIER_WATCH;
+	if (!t || t->done)
+		return MT_TIER_NONE;
+	return t->exact || !mt->opts->growth ? MT_TIER_EXACT : MT_TIER_GROWTH;
 }
 
 /* pid and the children memtrace followed from it: their probes and entries go. */
@@ -57,18 +64,16 @@ static void remove_tree(struct memtrace *mt, pid_t pid)
 
 int mt_session__set_tier(struct memtrace *mt, pid_t pid, enum mt_tier tier)
 {
-	switch (tier) {
-	case MT_TIER_WATCH:
-		remove_tree(mt, pid);
-		return 0;
-	case MT_TIER_EXACT:
-		if (mt_session__tier(mt, pid) == MT_TIER_EXACT)
-			return 0;
-		remove_tree(mt, pid); /* a final report made, not yet gone */
-		return mt_session__attach_pid(mt, pid);
-	default:
+	if (tier == MT_TIER_GROWTH && !mt_session__can_grow(mt))
 		return -EOPNOTSUPP;
-	}
+	if (tier != MT_TIER_NONE && tier != MT_TIER_GROWTH && tier != MT_TIER_EXACT)
+		return -EINVAL;
+	if (tier != MT_TIER_NONE && mt_session__tier(mt, pid) == tier)
+		return 0;
+	remove_tree(mt, pid); /* also a target with its final report made, not yet gone */
+	if (tier == MT_TIER_NONE)
+		return 0;
+	return mt_session__attach_pid(mt, pid, tier == MT_TIER_EXACT);
 }
 
 int mt_session__events_fd(const struct memtrace *mt)

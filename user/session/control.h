@@ -15,20 +15,23 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <linux/types.h>
+#include "mt_abi.h"
 
 struct memtrace;
 struct mt_report;
 
-/* How closely a process is looked at; each tier costs more than the one before. */
-enum mt_tier {
-	MT_TIER_WATCH = 0, /* no probe: its RSS is watched from /proc (the daemon) */
-	MT_TIER_GROWTH,	   /* new anonymous pages attributed to lines, no allocator probe */
-	MT_TIER_EXACT,	   /* every allocation and free probed */
-	MT_TIER__MAX,
-};
-
+/*
+ * Tiers (enum mt_tier, mt_abi.h), each closer and costlier than the one
+ * before: NONE (not traced: the daemon watches its RSS from /proc, no
+ * probe), GROWTH (new anonymous pages attributed to lines, no allocator
+ * probe; needs the session's --growth programs), EXACT (every allocation
+ * and free probed).
+ */
 /* "watch", "growth", "exact"; NULL outside the list. */
 const char *mt_tier__name(enum mt_tier t);
+/* Were the growth programs loaded (the session's opts.growth), so GROWTH can be given? */
+bool mt_session__can_grow(const struct memtrace *mt);
 
 /* A report model: the sink's; it must not keep r past the call. 0 or -errno. */
 typedef int (*mt_report_fn)(void *ctx, const struct mt_report *r);
@@ -37,13 +40,16 @@ typedef int (*mt_report_fn)(void *ctx, const struct mt_report *r);
 void mt_session__set_sink(struct memtrace *mt, mt_report_fn fn, void *ctx);
 
 /*
- * Put pid at tier: WATCH removes its probes and what the maps hold for it
- * (no report); EXACT attaches its allocator probes now (allocations before
- * now are not seen). 0, -EOPNOTSUPP for a tier this build cannot give, or
- * -errno after a message (-ESRCH: it exited).
+ * Put pid at tier: NONE removes its probes and what the maps hold for it
+ * (no report); GROWTH and EXACT start it afresh at that tier (what it
+ * held at the tier before goes: records of one tier are not released
+ * under another), its followed children at GROWTH (or EXACT without
+ * --growth); allocations and pages before now are not seen. 0,
+ * -EOPNOTSUPP for GROWTH without the growth programs, or -errno after a
+ * message (-ESRCH: it exited).
  */
 int mt_session__set_tier(struct memtrace *mt, pid_t pid, enum mt_tier tier);
-/* The tier pid is traced at (WATCH when not traced). */
+/* The tier pid is traced at (NONE when not traced). */
 enum mt_tier mt_session__tier(const struct memtrace *mt, pid_t pid);
 
 /* Has SIGINT or SIGTERM asked memtrace to stop? Long loops end early (session.c). */

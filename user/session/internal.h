@@ -102,8 +102,11 @@ int mt_session__gone(struct memtrace *mt, pid_t pid);
 /* Resume everything memtrace stopped and has not resumed (at exit). */
 void mt_session__resume_all(struct memtrace *mt);
 
-/* Attach a running process (and its children when forks are followed). 0 or -errno. */
-int mt_session__attach_pid(struct memtrace *mt, pid_t pid);
+/*
+ * Attach a running process (and its children when forks are followed);
+ * exact: traced exactly even under --growth (not its children). 0 or -errno.
+ */
+int mt_session__attach_pid(struct memtrace *mt, pid_t pid, bool exact);
 
 /*
  * The OOM killer chose task tid: when its process is a target, the hook

@@ -34,6 +34,7 @@ struct target {
 	bool replan;	     /* exec'd before its allocator was mapped: look for it again */
 	bool awaiting;	     /* stopped at each new mapping until replan and Python are done */
 	bool py_start;	     /* a stop probe waits for its interpreter's start */
+	bool exact;	     /* --growth: this one traced exactly (the daemon escalated it) */
 	char alloc_module[PATH_MAX]; /* basename of the allocator's file */
 	/* basenames of every file probed for allocations (the allocator, libc, libstdc++...) */
 	char alloc_mods[5][NAME_MAX + 1];
