@@ -64,6 +64,14 @@ def leak_line():
     raise run.Fail("no @leak marker in daemon_leak.c")
 
 
+def memset_line():
+    with open(LEAKER_SRC) as f:
+        for n, line in enumerate(f, 1):
+            if "memset(p, 1" in line:
+                return n
+    raise run.Fail("no memset line in daemon_leak.c")
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -194,9 +202,10 @@ def escalate_one(d, more):
 
 
 def site_bytes(text, pid, line):
-    """The leaker's outstanding bytes at the @leak line in a scrape (0 when absent)."""
+    """The leaker's outstanding heap bytes at the @leak line in a scrape (0 when absent)."""
     return sum(v for lab, v in series(text, "memtrace_site_outstanding_bytes")
-               if lab.get("pid") == str(pid) and lab.get("line") == str(line))
+               if lab.get("pid") == str(pid) and lab.get("line") == str(line) and
+               lab.get("kind") == "heap")
 
 
 def t_prometheus(markers, funcs):
@@ -379,6 +388,51 @@ def proc_state(pid):
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
+def t_growth(markers, funcs):
+    """Escalation through the growth tier (--escalate exact): the leaker's new pages at the
+    lines that touched them first, then exact tracing while it still grows."""
+    errs = []
+    line, mline = leak_line(), memset_line()
+    args = FAST[:FAST.index("--escalate")] + ["--escalate", "exact", "--settle", "6"]
+    d = Daemon(args)
+    try:
+        lk = leaker("leak", 16, 80, 5)  # 16 MiB in 1.3 s; then 5 MiB at SIGUSR1
+        d.wait_log(r"pid %d \(daemon_leak\): watch -> growth: rss grew" % lk.pid, 20,
+                   "escalation to growth")
+        time.sleep(1.5)
+        text = d.scrape()
+        if not d.m.err.wait(run.regex(r"pid %d \(daemon_leak\): growth -> exact" % lk.pid), 0.1):
+            grown = {int(lab["line"]): v for lab, v in
+                     series(text, "memtrace_site_outstanding_bytes")
+                     if lab.get("pid") == str(lk.pid) and lab.get("kind") == "growth"}
+            # each leak: the malloc line touches its chunk's header page, memset the 1 MiB
+            if not grown.get(mline) or grown[mline] % MIB:
+                errs.append("growth tier: %s bytes at the memset line %d, want a positive "
+                            "multiple of 1 MiB (all: %s)" % (grown.get(mline), mline, grown))
+            elif grown.get(line) != grown[mline] // 256:
+                errs.append("growth tier: %s bytes at the malloc line %d, want one page per "
+                            "MiB at the memset line (%d)" % (grown.get(line), line,
+                                                            grown[mline] // 256))
+            tiers = series(text, "memtrace_process_tier")
+            if [lab.get("tier") for lab, _ in tiers] != ["growth"]:
+                errs.append("tiers %s, want one growth" % tiers)
+        else:
+            errs.append("went on to exact before the growth tier could be read")
+        d.wait_log(r"pid %d \(daemon_leak\): growth -> exact: still growing" % lk.pid, 15,
+                   "on to exact tracing")
+        time.sleep(1)
+        os.kill(lk.pid, signal.SIGUSR1)  # exactly 5 MiB under exact tracing
+        end, heap = time.monotonic() + 10, None
+        while time.monotonic() < end and heap != 5 * MIB:
+            time.sleep(0.5)
+            heap = site_bytes(d.scrape(), lk.pid, line)
+        if heap != 5 * MIB:
+            errs.append("exact tier: %s bytes at the @leak line, want exactly 5 MiB" % heap)
+    finally:
+        d.m.stop()
+    return errs
+
+
 def t_sigterm(markers, funcs):
     errs = []
     d = Daemon(FAST)
@@ -516,6 +570,7 @@ CASES = (("daemon_prometheus", t_prometheus),
          ("daemon_budget", t_budget),
          ("daemon_push", t_push),
          ("daemon_sighup", t_sighup),
+         ("daemon_growth", t_growth),
          ("daemon_sigterm", t_sigterm),
          ("daemon_oom", t_oom))
 
