@@ -56,20 +56,21 @@ FAST = ["--match", "comm=daemon_leak", "--rss-growth", "8M", "--window", "4", "-
         "--poll", "0.3", "--interval", "0.5", "--exact-for", "60", "--escalate", "exact-now"]
 
 
-def leak_line():
+def src_line(mark):
+    """The first line of daemon_leak.c holding mark."""
     with open(LEAKER_SRC) as f:
         for n, line in enumerate(f, 1):
-            if "@leak" in line:
+            if mark in line:
                 return n
-    raise run.Fail("no @leak marker in daemon_leak.c")
+    raise run.Fail("no %r in daemon_leak.c" % mark)
+
+
+def leak_line():
+    return src_line("@leak")
 
 
 def memset_line():
-    with open(LEAKER_SRC) as f:
-        for n, line in enumerate(f, 1):
-            if "memset(p, 1" in line:
-                return n
-    raise run.Fail("no memset line in daemon_leak.c")
+    return src_line("memset(p, 1")
 
 
 def free_port():
