@@ -1201,9 +1201,16 @@ def daemon_section(tmp, env):
         for poll, win in ((10, window), (1, window / 3)):
             d = subprocess.Popen([MT_BIN, "daemon", "--max-escalated", "0", "--listen", "none",
                                   "--poll", str(poll)], stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                                 text=True)
             try:
-                time.sleep(3)  # loaded, its first scans done
+                # loaded (its start measures what growth costs: not part of the window)
+                line, end = "", time.monotonic() + 60
+                while "daemon: watching" not in line and time.monotonic() < end:
+                    line = read_line(d.stderr, end - time.monotonic()) or ""
+                    if d.poll() is not None:
+                        break
+                time.sleep(2)  # its first scans done
                 c0, t0 = cpu_ns(d.pid), time.monotonic()
                 time.sleep(win)
                 c1, t1 = cpu_ns(d.pid), time.monotonic()
@@ -1218,7 +1225,7 @@ def daemon_section(tmp, env):
                     d.wait()
             if c0 is None or c1 is None:
                 print("| %d | - | daemon exited: %s | | | | |"
-                      % (poll, d.stderr.read().decode(errors="replace")[-200:]))
+                      % (poll, d.stderr.read()[-200:]))
                 continue
             pct = (c1 - c0) / 1e9 / (t1 - t0) * 100
             scans = (t1 - t0) / poll
