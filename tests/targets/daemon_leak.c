@@ -2,7 +2,7 @@
 /*
  * The daemon's targets: one program, several behaviours.
  *   daemon_leak idle              allocate nothing, sleep
- *   daemon_leak leak MIB MS [MORE] leak 1 MiB (touched) every MS ms, MIB MiB in all, then
+ *   daemon_leak leak MIB MS [MORE] after 0.5 s, leak 1 MiB (touched) every MS ms, MIB MiB in all, then
  *                                 idle; each SIGUSR1 then leaks MORE MiB (default 1) at once
  *   daemon_leak oom MS            leak 1 MiB every MS ms until the kernel kills it
  * Each leak is one malloc of 1 MiB at one line.
@@ -54,6 +54,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc > 1 && !strcmp(argv[1], "leak")) {
+		nap(500); /* a watcher's first sample: the size it starts at */
 		for (long i = 0; i < mib; i++) {
 			leak_one();
 			nap(ms);
