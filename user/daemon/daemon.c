@@ -72,6 +72,7 @@ struct daemon {
 	size_t nr_esc, cap_esc;
 	__u64 deescalations, oom_snapshots, scrapes;
 	__u64 drops[DROP__MAX];
+	__u64 counters[MT_CNT__MAX]; /* BPF's, as the latest report had them (run-wide) */
 	int hup_fd;
 };
 
@@ -162,6 +163,7 @@ static int on_report(void *ctx, const struct mt_report *r)
 		return -ENOMEM;
 	if (mt_metrics__sites(r, d->o.max_sites, &e->sites))
 		d->drops[DROP_REPORT]++;
+	memcpy(d->counters, r->counters, sizeof(d->counters));
 	span = e->last ? r->time - e->last : d->o.interval;
 	e->last = r->time;
 	write_profile(d, r, span, NULL);
@@ -227,7 +229,7 @@ static int render(void *ctx, char **buf, size_t *len)
 {
 	struct daemon *d = ctx;
 	struct mt_metrics_proc *procs = calloc(d->w.nr ? d->w.nr : 1, sizeof(*procs));
-	struct mt_metrics_drop drops[DROP__MAX];
+	struct mt_metrics_drop drops[DROP__MAX + MT_CNT__MAX];
 	struct mt_metrics_view v = {
 	    .procs = procs,
 	    .top_rss = d->o.top_rss,
@@ -236,7 +238,6 @@ static int render(void *ctx, char **buf, size_t *len)
 	    .escalated = d->w.nr_escalated,
 	    .oom_snapshots = d->oom_snapshots,
 	    .drops = drops,
-	    .nr_drops = DROP__MAX,
 	    .scrapes = ++d->scrapes,
 	};
 	int err;
@@ -260,7 +261,12 @@ static int render(void *ctx, char **buf, size_t *len)
 	}
 	d->drops[DROP_BUDGET] = d->w.refused;
 	for (int i = 0; i < DROP__MAX; i++)
-		drops[i] = (struct mt_metrics_drop){drop_names[i], d->drops[i]};
+		drops[v.nr_drops++] = (struct mt_metrics_drop){drop_names[i], d->drops[i]};
+	/* BPF's drops (full maps, lost events...) by their counters' names */
+	for (int c = 0; c < MT_CNT__MAX; c++)
+		if (mt_counter__is_drop(c))
+			drops[v.nr_drops++] =
+			    (struct mt_metrics_drop){mt_counter__name(c), d->counters[c]};
 	v.overhead_seconds = cpu_seconds();
 	err = mt_metrics__render_buf(&v, buf, len);
 	free(procs);

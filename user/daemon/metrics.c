@@ -245,7 +245,8 @@ int mt_metrics__render(FILE *f, const struct mt_metrics_view *v)
 	       "Profiles written for an escalated process the kernel chose as an OOM victim");
 	fprintf(f, "memtrace_oom_snapshots_total %llu\n", (unsigned long long)v->oom_snapshots);
 	family(f, "memtrace_drops_total", "counter",
-	       "Things the daemon could not do, by reason (budget: over --max-escalated)");
+	       "Things the daemon could not do, by reason (budget: over --max-escalated; "
+	       "BPF's own drops by their counter's name)");
 	for (size_t i = 0; i < v->nr_drops; i++)
 		fprintf(f, "memtrace_drops_total{reason=\"%s\"} %llu\n", v->drops[i].reason,
 			(unsigned long long)v->drops[i].count);
