@@ -32,6 +32,7 @@
 #include "daemon/watch.h"
 #include "lib/log.h"
 #include "opts.h"
+#include "proc/procinfo.h"
 #include "report/report.h"
 #include "session/control.h"
 #include "session/session.h"
@@ -288,6 +289,17 @@ static void apply(struct daemon *d, const struct mt_watch_action *a, double now)
 	char growth[32];
 	int err;
 
+	if (a->from == MT_TIER_NONE && p) {
+		__u64 start;
+
+		/* the start time is read once per process: a pid reused since is not this one */
+		if (mt_proc__start_time(a->pid, &start) || start != p->start) {
+			pr_debug("pid %d: not the process watched (exited, or its pid reused)",
+				 a->pid);
+			mt_watch__applied(&d->w, a, false, now);
+			return;
+		}
+	}
 	if (a->to == MT_TIER_NONE)
 		last_report(d, a->pid);
 	err = mt_session__set_tier(d->mt, a->pid, a->to);
