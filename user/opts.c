@@ -41,6 +41,7 @@ static const char doc[] =
     "  memtrace diff before.ndjson after.ndjson     what grew between two saved reports\n"
     "  memtrace --live -p 1234        a top-like view: b/c/g sort, space pause, q quit\n"
     "  memtrace --alloc-fn xmalloc -p 1234  the lines that call xmalloc\n"
+    "  memtrace daemon     watch every process; trace the ones that grow\n"
     "\n"
     "Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE). Exit status: with --,\n"
     "the command's; else 0; 64 for a usage error, 1 for any other error.";
@@ -48,7 +49,8 @@ static const char doc[] =
 static const char args_doc[] =
     "-p PID[,PID...] [interval [count]]\n-a [interval [count]]\n-- COMMAND [ARGS...]\n"
     "report FILE [--format FMT] [-o OUT] [--all]\n"
-    "diff A B [--format FMT] [--group-by KEY]";
+    "diff A B [--format FMT] [--group-by KEY]\n"
+    "daemon [OPTIONS] (see memtrace daemon --help)";
 
 enum {
 	OPT_INTERVAL = 1000,
