@@ -368,8 +368,8 @@ def t_sighup(markers, funcs):
     del args[i:i + 2]
     d = Daemon(args + ["--config", cfg])
     try:
-        lk = leaker("leak", 16, 60)
-        time.sleep(2)
+        lk = leaker("leak", 16, 60, 12)
+        time.sleep(2.5)
         if d.m.err.wait(run.regex(r"watch -> exact"), 0.1):
             errs.append("escalated with --rss-growth 1G from the config file")
         with open(cfg, "w") as f:
@@ -377,6 +377,8 @@ def t_sighup(markers, funcs):
         os.kill(d.pid, signal.SIGHUP)
         d.wait_log(r"SIGHUP: options read again: --rss-growth 8388608 --window 4 --max-escalated 4", 10,
                    "reload")
+        os.kill(lk.pid, signal.SIGUSR1)  # 12 MiB more: growth within the window, whenever
+        # the first 16 MiB were
         d.wait_log(r"pid %d \(daemon_leak\): watch -> exact" % lk.pid, 10,
                    "escalation after SIGHUP")
     finally:
@@ -400,25 +402,32 @@ def t_growth(markers, funcs):
         lk = leaker("leak", 16, 80, 5)  # 16 MiB in 1.3 s; then 5 MiB at SIGUSR1
         d.wait_log(r"pid %d \(daemon_leak\): watch -> growth: rss grew" % lk.pid, 20,
                    "escalation to growth")
-        time.sleep(1.5)
-        text = d.scrape()
-        if not d.m.err.wait(run.regex(r"pid %d \(daemon_leak\): growth -> exact" % lk.pid), 0.1):
+        # the leaks done and reported (a report taken during a memset has part of a MiB)
+        end, problem = time.monotonic() + 3.5, "no scrape"
+        while time.monotonic() < end and problem:
+            time.sleep(0.5)
+            text = d.scrape()
+            if d.m.err.wait(run.regex(r"pid %d \(daemon_leak\): growth -> exact" % lk.pid), 0):
+                problem = "went on to exact before the growth tier could be read"
+                break
             grown = {int(lab["line"]): v for lab, v in
                      series(text, "memtrace_site_outstanding_bytes")
                      if lab.get("pid") == str(lk.pid) and lab.get("kind") == "growth"}
+            tiers = [lab.get("tier") for lab, _ in series(text, "memtrace_process_tier")]
             # each leak: the malloc line touches its chunk's header page, memset the 1 MiB
             if not grown.get(mline) or grown[mline] % MIB:
-                errs.append("growth tier: %s bytes at the memset line %d, want a positive "
-                            "multiple of 1 MiB (all: %s)" % (grown.get(mline), mline, grown))
+                problem = ("growth tier: %s bytes at the memset line %d, want a positive "
+                           "multiple of 1 MiB (all: %s)" % (grown.get(mline), mline, grown))
             elif grown.get(line) != grown[mline] // 256:
-                errs.append("growth tier: %s bytes at the malloc line %d, want one page per "
-                            "MiB at the memset line (%d)" % (grown.get(line), line,
-                                                            grown[mline] // 256))
-            tiers = series(text, "memtrace_process_tier")
-            if [lab.get("tier") for lab, _ in tiers] != ["growth"]:
-                errs.append("tiers %s, want one growth" % tiers)
-        else:
-            errs.append("went on to exact before the growth tier could be read")
+                problem = ("growth tier: %s bytes at the malloc line %d, want one page per "
+                           "MiB at the memset line (%d)" % (grown.get(line), line,
+                                                           grown[mline] // 256))
+            elif tiers != ["growth"]:
+                problem = "tiers %s, want one growth" % tiers
+            else:
+                problem = None
+        if problem:
+            errs.append(problem)
         d.wait_log(r"pid %d \(daemon_leak\): growth -> exact: still growing" % lk.pid, 15,
                    "on to exact tracing")
         time.sleep(1)
