@@ -304,19 +304,24 @@ int mt_watch__scan(struct mt_watch *w, double now, pid_t *gone, size_t max_gone)
 		}
 		if (p && p->nr && rss) {
 			start = p->start; /* the start time once: a reuse comes as another entry */
+			/* an exec renames it (a process seen between fork and exec above all) */
+			if (p->scans < 3 || p->scans % MT_WATCH_REREAD == 0) {
+				mt_proc__comm((pid_t)pid, p->comm);
+				mt_proc__cgroup((pid_t)pid, p->cgroup, sizeof(p->cgroup));
+				p->matched = mt_match__any(w->opts.match, w->opts.nr_match, p->comm,
+							   p->cgroup);
+			}
 		} else {
 			if (mt_proc__start_time((pid_t)pid, &start))
 				continue;
 			mt_proc__comm((pid_t)pid, comm);
 			mt_proc__cgroup((pid_t)pid, cgroup, sizeof(cgroup));
-			if (p && p->start == start) {
-				memcpy(comm, p->comm, sizeof(comm));
-				memcpy(cgroup, p->cgroup, sizeof(cgroup));
-			}
 		}
 		p = mt_watch__sample(w, (pid_t)pid, start, comm, cgroup, rss, anon, now);
 		if (p && !rss && !p->nr)
 			p->kernel = true;
+		if (p)
+			p->scans++;
 	}
 	closedir(d);
 	return (int)mt_watch__end(w, gone, max_gone);

@@ -32,6 +32,7 @@
 
 #define MT_WATCH_SAMPLES 32
 #define MT_WATCH_MAX_MATCH 16
+#define MT_WATCH_REREAD 8
 
 /* --match: which processes are watched (none: all) */
 enum mt_match_kind {
@@ -79,6 +80,8 @@ struct mt_watch_proc {
 	double peak_t;	 /* when it was reached */
 	double tier_t;	 /* when the tier was entered */
 	__u64 escalations;
+	unsigned int
+	    scans; /* scans that sampled it (comm and cgroup are read again now and then) */
 };
 
 struct mt_watch {
@@ -128,8 +131,9 @@ struct mt_watch_proc *mt_watch__find(const struct mt_watch *w, pid_t pid);
 struct mt_watch_proc *mt_watch__sample(struct mt_watch *w, pid_t pid, __u64 start, const char *comm,
 				       const char *cgroup, __s64 rss, __s64 anon, double now);
 /*
- * Scan /proc: every process sampled (its comm, start time and cgroup read
- * once), those gone removed (an escalated one's pid into gone[], at most
+ * Scan /proc: every process sampled (its start time read once; its comm
+ * and cgroup at its first three scans, then every MT_WATCH_REREAD: an exec
+ * changes them), those gone removed (an escalated one's pid into gone[], at most
  * max_gone; the count is returned). -errno when /proc cannot be read.
  */
 int mt_watch__scan(struct mt_watch *w, double now, pid_t *gone, size_t max_gone);
