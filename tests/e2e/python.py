@@ -1178,6 +1178,7 @@ def t_sid_pid(label, name, M):
 # ---- --py-objects: objects by type against gc.get_objects() -------------------------------
 
 OBJECT_TYPES = ("Foo", "Slotted", "Frozen", "dict", "list")
+ATOM_TYPES = ("str", "bytes", "int", "float")
 
 
 def objects_case(label, argv, script, racy=False):
@@ -1193,6 +1194,10 @@ def objects_case(label, argv, script, racy=False):
         if not m:
             raise Fail("objects.py did not print its 'objects {...} total=N' line")
         truth, total = json.loads(m.group(1)), int(m.group(2))
+        m = t.out.wait(regex(r"^atoms (\{.*\})$"), 1)
+        if not m:
+            raise Fail("objects.py did not print its 'atoms {...}' line")
+        atoms = json.loads(m.group(1))
         out = os.path.join(TMP, "objects-%s.json" % label)
         mode = "--py-objects" if racy else "--py-objects=stop"
         r = run([MEMTRACE, "--format", "json", mode, "-p", str(t.pid),
@@ -1219,6 +1224,11 @@ def objects_case(label, argv, script, racy=False):
                      x.get("objects_total", {}).get("failures")) for x in reps])
             if any(x.get("objects_total", {}).get("pause_us") for x in reps):
                 errs.append("a racy walk stopped the process")
+            slow = [x["objects_total"]["walk_us"] for x in reps if "objects_total" in x
+                    and x["objects_total"]["walk_us"] > 2000000]
+            if slow:
+                # a racy ring that misses our head is caught, not walked to the cap
+                errs.append("racy walks of %s us (want < 2 s)" % slow)
             if errs or VERBOSE:
                 info("objects-racy:%s: %d objects in %.3f s, lists cut short per walk: %s" % (
                     label, tot["count"], tot["walk_us"] / 1e6,
@@ -1228,21 +1238,35 @@ def objects_case(label, argv, script, racy=False):
             if got.get(ty) != truth.get(ty):
                 errs.append("%s: memtrace %s, gc.get_objects() %s" % (ty, got.get(ty),
                                                                       truth.get(ty)))
-        if tot["count"] != total:
+        # str, bytes, int, float one level down from the containers, as
+        # objects.py counted them in-process: count and sys.getsizeof bytes
+        got_atoms = {o["type"]: [o["count"], o["bytes"]] for o in rep["objects"]
+                     if o["type"] in ATOM_TYPES}
+        if got_atoms != atoms:
+            errs.append("untracked: memtrace %s, in-process %s" % (got_atoms, atoms))
+        if [tot.get("untracked"), tot.get("untracked_bytes"), tot.get("untracked_dropped")] != [
+                sum(c for c, _ in atoms.values()), sum(b for _, b in atoms.values()), 0]:
+            errs.append("untracked totals %s/%s B/%s dropped, want the census's %d/%d B/0" % (
+                tot.get("untracked"), tot.get("untracked_bytes"), tot.get("untracked_dropped"),
+                sum(c for c, _ in atoms.values()), sum(b for _, b in atoms.values())))
+        tracked = tot["count"] - tot.get("untracked", 0)
+        if tracked != total:
             diff = {k: got.get(k, 0) - truth.get(k, 0)
-                    for k in set(got) | set(truth) if got.get(k, 0) != truth.get(k, 0)}
-            errs.append("total: memtrace %d objects, gc.get_objects() %d (by type: %s)" % (
-                tot["count"], total, diff))
-        if tot.get("permanent") != tot["count"]:
+                    for k in set(got) | set(truth)
+                    if k not in ATOM_TYPES and got.get(k, 0) != truth.get(k, 0)}
+            errs.append("total: memtrace %d tracked objects, gc.get_objects() %d (by type: %s)"
+                        % (tracked, total, diff))
+        if tot.get("permanent") != tracked:
             # objects.py froze every object after its census
             errs.append("permanent generation: %s objects, want all %d" % (
-                tot.get("permanent"), tot["count"]))
+                tot.get("permanent"), tracked))
         if tot["failures"] or not tot["pause_us"]:
             errs.append("failures %d, pause %d us (want 0 and > 0)" % (tot["failures"],
                                                                       tot["pause_us"]))
         if errs or VERBOSE:
-            info("objects:%s: %d objects in %.3f s (stopped), Foo %s" % (
-                label, tot["count"], tot["walk_us"] / 1e6, got.get("Foo")))
+            info("objects:%s: %d objects (%d untracked) in %.3f s (stopped), Foo %s" % (
+                label, tot["count"], tot.get("untracked", 0), tot["walk_us"] / 1e6,
+                got.get("Foo")))
     finally:
         t.finish()
     return errs

@@ -170,6 +170,99 @@ MT_TEST(py_objects_hostile)
 		  "unmapped");
 }
 
+/*
+ * Untracked objects one level down: a list and a str-keyed dict (3.12
+ * layouts); type objects are read 264 bytes long
+ */
+#define LISTT (BASE + 0x2800)
+#define DICTT (BASE + 0x2900)
+#define STRT (BASE + 0x2a00)
+#define INTT (BASE + 0x2b00)
+#define FLOATT (BASE + 0x2c00)
+#define BYTEST (BASE + 0x2d00)
+#define STR1 (BASE + 0x3400)
+#define INT1 (BASE + 0x3480)
+#define INT0 (BASE + 0x34c0)
+#define FLT (BASE + 0x3500)
+#define BYT (BASE + 0x3540)
+#define ITEMS (BASE + 0x3600)
+#define KEYS (BASE + 0x3700)
+
+static void make_containers(void)
+{
+	__u64 list = NODE(5) + 16, dict = NODE(4) + 16;
+	const __u64 items[] = {STR1, STR1, INT1, FLT, BYT, NODE(0) + 16, 0};
+
+	make_fake();
+	make_type(LISTT, NAMES + 48, "list", 40, 0, (1UL << 14) | (1UL << 25));
+	make_type(DICTT, NAMES + 64, "dict", 48, 0, (1UL << 14) | (1UL << 29));
+	make_type(STRT, NAMES + 80, "str", 64, 0, 1UL << 28);
+	make_type(INTT, NAMES + 96, "int", 24, 4, 1UL << 24);
+	make_type(FLOATT, NAMES + 112, "float", 24, 0, 0);
+	make_type(BYTEST, NAMES + 128, "bytes", 33, 1, 1UL << 27);
+	/* "abc": compact ASCII, 40 + 4 bytes */
+	put(STR1 + 8, STRT);
+	put(STR1 + 16, 3);
+	put(STR1 + 32, (1 << 2) | (1 << 5) | (1 << 6));
+	put(INT1 + 8, INTT);
+	put(INT1 + 16, 2 << 3); /* two digits: 32 bytes */
+	put(INT0 + 8, INTT);	/* zero: one digit, 28 bytes */
+	put(FLT + 8, FLOATT);
+	put(BYT + 8, BYTEST);
+	put(BYT + 16, 5); /* 38 bytes */
+	/* the permanent Foo becomes a list of 7 items, the str twice */
+	put(list + 8, LISTT);
+	put(list + 16, 7);
+	put(list + 24, ITEMS);
+	put(list + 32, 8);
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
+		put(ITEMS + 8 * i, items[i]);
+	/* a gen2 tuple becomes {"abc": 0, <deleted>} */
+	put(dict + 8, DICTT);
+	put(dict + 16, 1);
+	put(dict + 32, KEYS);
+	put(dict + 40, 0);
+	mem[KEYS + 8 - BASE] = 3;  /* 8 slots */
+	mem[KEYS + 9 - BASE] = 3;  /* 8 index bytes */
+	mem[KEYS + 10 - BASE] = 1; /* str keys: {key, value} entries */
+	put(KEYS + 24, 2);
+	put(KEYS + 40, STR1);
+	put(KEYS + 48, INT0);
+}
+
+MT_TEST(py_objects_untracked)
+{
+	const struct mt_py_type_count *str, *in, *by;
+	struct mt_py_objects o;
+
+	make_containers();
+	if (!ASSERT_EQ(mt_py_objects__walk(0x030c0000, GC, fake_read, NULL, &o), 0, "walk"))
+		return;
+	ASSERT_EQ(o.untracked, 5, "str once, two ints, a float, bytes");
+	ASSERT_EQ(o.untracked_bytes, 44 + 32 + 28 + 24 + 38, "untracked bytes");
+	ASSERT_EQ(o.objects, 6 + 5, "tracked and untracked");
+	ASSERT_EQ(o.untracked_dropped + o.containers_cut, 0, "nothing dropped");
+	str = find(&o, "str");
+	in = find(&o, "int");
+	by = find(&o, "bytes");
+	if (ASSERT_TRUE(str && in && by, "atom types")) {
+		ASSERT_EQ(str->count, 1, "str deduplicated");
+		ASSERT_EQ(str->bytes, 44, "str bytes");
+		ASSERT_EQ(in->count, 2, "ints");
+		ASSERT_EQ(by->bytes, 38, "bytes bytes");
+	}
+	mt_py_objects__free(&o);
+
+	/* hostile sizes: a list longer than its storage, keys past any bound */
+	make_containers();
+	put(NODE(5) + 16 + 16, 1ULL << 40);
+	put(KEYS + 24, 1ULL << 50);
+	ASSERT_EQ(mt_py_objects__walk(0x030c0000, GC, fake_read, NULL, &o), 0, "hostile");
+	ASSERT_EQ(o.containers_cut, 2, "both cut");
+	ASSERT_EQ(o.untracked, 0, "nothing counted");
+	mt_py_objects__free(&o);
+}
+
 MT_TEST(py_objects_gc_state)
 {
 	struct mt_py_offsets off = {.runtime = BASE, .rt_interp_head = 40, .version = 0x030c0100};
