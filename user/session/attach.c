@@ -489,6 +489,7 @@ static int start_command(struct memtrace *mt)
 	if (err)
 		return err;
 	mt_sym_native__add_pid(mt->sym, pid);
+	mt_session__say_capacity(mt);
 	pr_info("attached to pid %d (%s), %s mode", pid, t->comm,
 		mt_attach_mode__name(mt_loader__mode(mt->loader)));
 	return 0;
@@ -548,6 +549,7 @@ static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid)
 		goto err_out;
 	}
 	mt_sym_native__add_pid(mt->sym, pid);
+	mt_session__say_capacity(mt);
 	pr_info("attached to pid %d (%s), %s mode", pid, t->comm,
 		mt_attach_mode__name(mt_loader__mode(mt->loader)));
 	return 0;
