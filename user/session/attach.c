@@ -877,6 +877,11 @@ int mt_session__lifecycle(struct memtrace *mt)
 			/* what was outstanding before the interpreter's teardown */
 			err = mt_target__final_report(mt, t, false);
 			t->final_reported = true;
+			/*
+			 * nothing after it is reported: the teardown's frees
+			 * (every object the program held) need not trap
+			 */
+			mt_loader__detach(mt->loader, t->pid);
 			break;
 		case MT_LC_FORGET:
 			/* -a: most processes that come and go never had a sampled allocation */
