@@ -153,7 +153,7 @@ $(OUTPUT)/targets/static_leak: tests/targets/static_leak.c | $(OUTPUT)/targets
 CXX ?= g++
 CXX_TARGET_FLAGS := -std=gnu++17 -O2 -g -fno-omit-frame-pointer -Wall -Werror
 CXX_TARGETS := $(OUTPUT)/targets/leak_cxx $(OUTPUT)/targets/leak_cxx_je $(OUTPUT)/targets/leak_wrap_je \
-	       $(OUTPUT)/targets/leak_wrap_jes
+	       $(OUTPUT)/targets/leak_wrap_jes $(OUTPUT)/targets/leak_jeapi
 $(OUTPUT)/targets/leak_cxx: tests/targets/cxx/leak_cxx.cc | $(OUTPUT)/targets
 	$(call msg,CXX,$@)
 	$(Q)$(CXX) $(CXX_TARGET_FLAGS) $< -o $@
@@ -161,6 +161,10 @@ $(OUTPUT)/targets/leak_cxx_je: tests/targets/cxx/leak_cxx.cc | $(OUTPUT)/targets
 	$(call msg,CXX,$@)
 	$(Q)$(CXX) $(CXX_TARGET_FLAGS) $< -o $@ -ljemalloc
 $(OUTPUT)/targets/leak_wrap_je: tests/targets/leak_wrap.c | $(OUTPUT)/targets
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -ljemalloc
+# jemalloc's extended API (mallocx, rallocx, xallocx, [s]dallocx)
+$(OUTPUT)/targets/leak_jeapi: tests/targets/leak_jeapi.c | $(OUTPUT)/targets
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TARGET_CFLAGS) $< -o $@ -ljemalloc
 # jemalloc linked into the executable itself (its malloc is the executable's)

@@ -131,6 +131,7 @@ static __always_inline int mt_entry(const struct mt_regs *r, __u64 cookie, bool 
 		size = mt_mul(p1, p2, &overflow);
 		break;
 	case MT_KIND_REALLOC:
+	case MT_KIND_XALLOCX:
 		aux = p1;
 		size = p2;
 		break;
@@ -292,6 +293,17 @@ static __always_inline void mt_finish(struct mt_thread *t, __u64 ret)
 		} else if (!(t->size == 0 && t->aux)) {
 			/* glibc's realloc(p, 0) frees p through free(), probed */
 			mt_count(MT_CNT_ALLOC_FAILED);
+		}
+		return;
+	case MT_KIND_XALLOCX:
+		/*
+		 * jemalloc's in-place resize returns the block's real size:
+		 * at least the size asked for, the block now has it (at the
+		 * caller's line, as realloc); less, it kept its old size
+		 */
+		if (ret >= t->size) {
+			mt_release(tgid, t->aux, true);
+			mt_record(tgid, t->aux, t->size, t);
 		}
 		return;
 	case MT_KIND_MMAP:

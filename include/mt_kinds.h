@@ -11,22 +11,23 @@
  * Allocator entry points. X(ID, name, args): args documents which
  * argument registers the BPF side reads.
  */
-#define MT_ALLOC_KINDS(X)                   \
-	X(MALLOC, "malloc")                 \
-	X(CALLOC, "calloc")                 \
-	X(REALLOC, "realloc")               \
-	X(REALLOCARRAY, "reallocarray")     \
-	X(POSIX_MEMALIGN, "posix_memalign") \
-	X(ALIGNED_ALLOC, "aligned_alloc")   \
-	X(MEMALIGN, "memalign")             \
-	X(VALLOC, "valloc")                 \
-	X(PVALLOC, "pvalloc")               \
-	X(MMAP, "mmap")                     \
-	X(MREMAP, "mremap")                 \
-	X(FREE, "free")                     \
-	X(MUNMAP, "munmap")                 \
-	X(FREE_SIZED, "free_sized")         \
-	X(FREE_ALIGNED_SIZED, "free_aligned_sized")
+#define MT_ALLOC_KINDS(X)                           \
+	X(MALLOC, "malloc")                         \
+	X(CALLOC, "calloc")                         \
+	X(REALLOC, "realloc")                       \
+	X(REALLOCARRAY, "reallocarray")             \
+	X(POSIX_MEMALIGN, "posix_memalign")         \
+	X(ALIGNED_ALLOC, "aligned_alloc")           \
+	X(MEMALIGN, "memalign")                     \
+	X(VALLOC, "valloc")                         \
+	X(PVALLOC, "pvalloc")                       \
+	X(MMAP, "mmap")                             \
+	X(MREMAP, "mremap")                         \
+	X(FREE, "free")                             \
+	X(MUNMAP, "munmap")                         \
+	X(FREE_SIZED, "free_sized")                 \
+	X(FREE_ALIGNED_SIZED, "free_aligned_sized") \
+	X(XALLOCX, "xallocx")
 
 #define MT_KIND_ENUM(id, name) MT_KIND_##id,
 enum mt_kind { MT_ALLOC_KINDS(MT_KIND_ENUM) MT_KIND__MAX };

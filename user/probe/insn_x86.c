@@ -16,6 +16,7 @@ unsigned int mt_insn__args_read(enum mt_kind kind)
 	switch (kind) {
 	case MT_KIND_CALLOC:
 	case MT_KIND_REALLOC:
+	case MT_KIND_XALLOCX:
 		return MT_INSN_RDI | MT_INSN_RSI;
 	case MT_KIND_REALLOCARRAY:
 		return MT_INSN_RDI | MT_INSN_RSI | MT_INSN_RDX;

@@ -84,9 +84,13 @@ static const struct kind_desc kinds[] = {
     {MT_KIND_FREE, "_ZdaPvmSt11align_val_t", false, false},
     {MT_KIND_FREE, "_ZdlPvRKSt9nothrow_t", false, false},
     {MT_KIND_FREE, "_ZdaPvRKSt9nothrow_t", false, false},
-    /* jemalloc: mallocx(size, flags), rallocx(ptr, size, flags), [s]dallocx(ptr, ...) */
+    /*
+     * jemalloc: mallocx(size, flags), rallocx(ptr, size, flags), [s]dallocx(ptr, ...),
+     * xallocx(ptr, size, extra, flags): resizes in place, returns the real size
+     */
     {MT_KIND_MALLOC, "mallocx", true, false},
     {MT_KIND_REALLOC, "rallocx", true, false},
+    {MT_KIND_XALLOCX, "xallocx", true, false},
     {MT_KIND_FREE, "sdallocx", false, false},
     {MT_KIND_FREE, "dallocx", false, false},
     /* tcmalloc: tc_* (most are aliases of the standard names) */
@@ -654,6 +658,7 @@ static const struct kind_desc je_api[] = {
     {MT_KIND_VALLOC, "valloc", true, false},
     {MT_KIND_MALLOC, "mallocx", true, false},
     {MT_KIND_REALLOC, "rallocx", true, false},
+    {MT_KIND_XALLOCX, "xallocx", true, false},
     {MT_KIND_FREE, "free", false, true},
     {MT_KIND_FREE, "sdallocx", false, false},
     {MT_KIND_FREE, "dallocx", false, false},

@@ -3,6 +3,11 @@
  * The line of an allocation. Standard-library header code is told by its
  * file: libstdc++'s headers sit in .../include/c++/VERSION/, libc++'s in
  * .../include/c++/v1/. Runtime files are told by their names.
+ *
+ * The C++ standard library's own compiled code (std::string's _M_mutate,
+ * _M_create...) is skipped too, wherever operator new is: with glibc it is
+ * libstdc++'s (an allocator module already), but jemalloc, tcmalloc and
+ * mimalloc define their own, and the frame above theirs is libstdc++'s.
  */
 #include <fnmatch.h>
 #include <string.h>
@@ -29,6 +34,13 @@ static bool std_header(const struct mt_frame *f)
 	return f->kind == MT_FRAME_NATIVE && f->file && strstr(f->file, "/include/c++/");
 }
 
+static bool std_library(const struct mt_frame *f)
+{
+	return f->kind == MT_FRAME_NATIVE && f->module &&
+	       (!strncmp(f->module, "libstdc++", 9) || !strncmp(f->module, "libc++.", 7) ||
+		!strncmp(f->module, "libc++abi", 9));
+}
+
 /* The C and C++ runtimes and the dynamic linker: never the program's own code. */
 static bool runtime_module(const char *m)
 {
@@ -46,7 +58,7 @@ static bool runtime_module(const char *m)
 
 bool mt_site__skipped(const struct mt_frame *f, const struct mt_site_rules *r)
 {
-	return in_alloc_mod(f, r) || is_alloc_fn(f, r) || std_header(f);
+	return in_alloc_mod(f, r) || is_alloc_fn(f, r) || std_header(f) || std_library(f);
 }
 
 size_t mt_site__choose(const struct mt_frame *frames, size_t n, const struct mt_site_rules *r,
