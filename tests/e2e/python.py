@@ -74,7 +74,13 @@ Cases, for every Python below unless said otherwise:
   objects-racy   pyenv 3.12 and sid's 3.14: objects.py --churn (a thread
                  builds and drops dicts all the time), plain --py-objects:
                  three walks end, one at least sees Foo, Slotted and
-                 Frozen whole
+                 Frozen whole, each walk under 2 s; objects.py's untracked
+                 str, bytes, int and float (one level down from the
+                 containers) equal its in-process count and bytes
+  many           pyenv 3.12: many.py holds 5 M objects at one line under
+                 memtrace --pymalloc off --: the live-allocation table
+                 (sized at start, said once) holds them all: exact, no
+                 drops (~50 s here, the suite's last case)
 
 Pythons: pyenv 3.10, 3.11, 3.12, 3.13 (shared libpython; $PYENV_ROOT or
 ~/.pyenv) and /usr/bin/python3.11 (Debian: static, LTO, stripped); 3.9 for
@@ -88,7 +94,7 @@ Environment:
   E2E_ONLY=a,b          run only the checks whose name starts with a or b
                         (e.g. leaks, pidns:3.12)
   E2E_VERBOSE=1         print the commands and every table; keep the outputs
-  E2E_BUDGET=SEC        time budget of the whole suite (default 420)
+  E2E_BUDGET=SEC        time budget of the whole suite (default 480)
 
 Only the Python standard library is used.
 """
@@ -136,7 +142,7 @@ VERBOSE = os.environ.get("E2E_VERBOSE", "") not in ("", "0")
 ONLY = [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
 
 RUN_TIMEOUT = 60.0  # hard limit for one memtrace run
-BUDGET = float(os.environ.get("E2E_BUDGET", "420"))
+BUDGET = float(os.environ.get("E2E_BUDGET", "480"))
 TOLERANCE = 0.02  # per-line bytes vs the payload truth
 ZERO_SLACK = 16384  # bytes=0 lines: pymalloc noise allowed (an arena is 1 MiB)
 UNMARKED_MAX = 65536  # an unmarked line of leaks.py holding more is misattribution
@@ -1398,10 +1404,6 @@ def main():
                 check("pidns:" + label, t_pidns, label, py, M)
             for label, py in PYTHONS:
                 check("pymalloc-off:" + label, t_pymalloc_off, label, py, M)
-            # ~190 s at 5 M objects here (about 35 us per traced allocation):
-            # only when asked for by name (E2E_ONLY=many)
-            if any(o.startswith("many") for o in ONLY):
-                check("many:3.12", t_many, "3.12", pys["3.12"], M)
             check("python-allocators:3.12", t_python_allocators, "3.12", pys["3.12"], M)
             check("python-allocators:deb3.11", t_python_allocators_lto, "deb3.11",
                   pys["deb3.11"], M)
@@ -1418,6 +1420,8 @@ def main():
                 check("sid-objects:" + label, t_sid_objects, label, name, M)
             check("objects-racy:3.12", t_objects_racy, "3.12", pys["3.12"], M)
             check("sid-objects-racy:sid3.14", t_sid_objects_racy, "sid3.14", "python3.14", M)
+            # last: ~50 s here (a trap costs ~6 us on this VM, one per object)
+            check("many:3.12", t_many, "3.12", pys["3.12"], M)
     except Fail as e:
         result("setup", str(e))
     except KeyboardInterrupt:

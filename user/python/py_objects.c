@@ -89,7 +89,8 @@ enum kind {
 
 struct atype {
 	__u64 tp;
-	int idx; /* in o->types, -1: not an untracked kind */
+	__u64 basic, item; /* its tp_basicsize, tp_itemsize */
+	int idx;	   /* in o->types, -1: not an untracked kind */
 };
 
 struct walk {
@@ -303,12 +304,15 @@ static struct mt_py_type_count *atom_type(struct walk *w, __u64 tp, __u64 *basic
 	enum kind kind = K_PLAIN;
 	__u64 flags;
 
+	if (a->tp == tp) {
+		*basic = a->basic;
+		*item = a->item;
+		return a->idx < 0 ? NULL : &w->o->types[a->idx];
+	}
 	if (!plausible(tp) || cread(w, tp, t, sizeof(t), false))
 		return NULL;
-	*basic = u64_at(t + TP_BASICSIZE);
-	*item = u64_at(t + TP_ITEMSIZE);
-	if (a->tp == tp)
-		return a->idx < 0 ? NULL : &w->o->types[a->idx];
+	*basic = a->basic = u64_at(t + TP_BASICSIZE);
+	*item = a->item = u64_at(t + TP_ITEMSIZE);
 	a->tp = tp;
 	a->idx = -1;
 	flags = u64_at(t + TP_FLAGS);
