@@ -16,6 +16,13 @@
 #define SIZE 0x4000
 
 static unsigned char mem[SIZE];
+/* a racing target: after the first read of it, the word at race_at becomes race_val */
+static __u64 race_at, race_val;
+
+static void put(__u64 addr, __u64 v)
+{
+	memcpy(mem + (addr - BASE), &v, sizeof(v));
+}
 
 static int fake_read(void *ctx, __u64 addr, void *buf, size_t len)
 {
@@ -23,12 +30,11 @@ static int fake_read(void *ctx, __u64 addr, void *buf, size_t len)
 	if (addr < BASE || addr + len > BASE + SIZE || addr + len < addr)
 		return -EFAULT;
 	memcpy(buf, mem + (addr - BASE), len);
+	if (race_at && race_at >= addr && race_at < addr + len) {
+		put(race_at, race_val);
+		race_at = 0;
+	}
 	return 0;
-}
-
-static void put(__u64 addr, __u64 v)
-{
-	memcpy(mem + (addr - BASE), &v, sizeof(v));
 }
 
 #define META (BASE + 0x100)
@@ -143,6 +149,23 @@ MT_TEST(py_objects_hostile)
 	put(NODE(1), NODE(0));
 	ASSERT_EQ(mt_py_objects__walk(0x030b0000, GC, fake_read, NULL, &o), 0, "cycle");
 	ASSERT_EQ(o.failures, 1, "cycle failures");
+	mt_py_objects__free(&o);
+
+	/*
+	 * a ring that misses the head, its back links consistent once read
+	 * again (the target moved the first node meanwhile): Brent's check
+	 * ends the walk, not the 64 M-node cap
+	 */
+	make_fake();
+	put(NODE(2), NODE(0)); /* gen0: head -> 0 -> 1 -> 2 -> 0 ... */
+	put(NODE(6), GC + 24); /* and a node 6 that is the head's prev */
+	put(GC + 32, NODE(6));
+	race_at = NODE(0) + 8;
+	race_val = NODE(2);
+	ASSERT_EQ(mt_py_objects__walk(0x030b0000, GC, fake_read, NULL, &o), 0, "racy ring");
+	ASSERT_EQ(race_at, 0, "the target moved");
+	ASSERT_TRUE(o.failures >= 1, "ring counted as a failure");
+	ASSERT_TRUE(o.objects < 20, "ring not walked round and round");
 	mt_py_objects__free(&o);
 
 	/* garbage type pointers (not a type, not GC): the list is cut there */
