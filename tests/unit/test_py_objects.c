@@ -284,6 +284,16 @@ MT_TEST(py_objects_untracked)
 	ASSERT_EQ(o.containers_cut, 2, "both cut");
 	ASSERT_EQ(o.untracked, 0, "nothing counted");
 	mt_py_objects__free(&o);
+
+	/* a legacy (non-compact) str whose header runs past the mapped memory */
+	make_containers();
+	put(ITEMS + 8 * 6, BASE + SIZE - 48);
+	put(BASE + SIZE - 48 + 8, STRT);
+	put(BASE + SIZE - 48 + 16, 3);
+	put(BASE + SIZE - 48 + 32, 1 << 2);
+	ASSERT_EQ(mt_py_objects__walk(0x030b0000, GC, fake_read, NULL, &o), 0, "short str");
+	ASSERT_EQ(o.untracked_dropped, 1, "the short str dropped");
+	mt_py_objects__free(&o);
 }
 
 MT_TEST(py_objects_gc_state)

@@ -53,6 +53,7 @@
 #define GC_SCAN 192 /* bytes of the GC state searched for list heads */
 #define TYPE_READ 264
 #define ATYPE_SLOTS 256 /* untracked-type cache */
+#define STR_READ 80	/* the longest str header: legacy, before 3.12 */
 
 /* PyTypeObject (stable from 3.10 to 3.15) */
 #define TP_NAME 24
@@ -340,7 +341,10 @@ static __u64 magnitude(__u64 v)
 	return (__s64)v < 0 ? -v : v;
 }
 
-/* sys.getsizeof() of the str at p (h: its first 72 bytes, n of them read) */
+/*
+ * sys.getsizeof() of the str at p (h: its first n bytes, at most STR_READ,
+ * n >= 40); 0 when the header read is too short for its form
+ */
 static __u64 str_size(struct walk *w, __u64 p, const unsigned char *h, size_t n)
 {
 	bool old = w->version < 0x030c0000; /* the wstr fields */
@@ -351,7 +355,7 @@ static __u64 str_size(struct walk *w, __u64 p, const unsigned char *h, size_t n)
 
 	memcpy(&state, h + 32, sizeof(state));
 	kind = (state >> 2) & 7;
-	if (len > (1ULL << 40) || (kind != 1 && kind != 2 && kind != 4))
+	if (len > (1ULL << 40) || (kind != 1 && kind != 2 && kind != 4) || n < ascii)
 		return 0;
 	if (old)
 		wstr = u64_at(h + 40);
@@ -359,7 +363,8 @@ static __u64 str_size(struct walk *w, __u64 p, const unsigned char *h, size_t n)
 		size = ascii + len + 1;
 		data = p + ascii;
 	} else {
-		if (n < compact + (old ? 0 : 8))
+		/* compact: the UTF-8 fields (and wstr_length); legacy: the data pointer too */
+		if (n < compact + (state & (1 << 5) ? 0 : 8))
 			return 0;
 		utf8_len = u64_at(h + ascii);
 		utf8 = u64_at(h + ascii + 8);
@@ -384,13 +389,13 @@ static __u64 str_size(struct walk *w, __u64 p, const unsigned char *h, size_t n)
 /* sys.getsizeof() of the untracked object at p of kind; 0: implausible */
 static __u64 atom_size(struct walk *w, enum kind kind, __u64 p, __u64 basic, __u64 item)
 {
-	unsigned char h[72];
+	unsigned char h[STR_READ];
 	size_t n = kind == K_STR ? sizeof(h) : 24;
 	__u64 m;
 
-	/* a shorter object at the end of a mapping: its header alone */
+	/* a shorter str at the end of a mapping: as much of its header as is there */
 	while (cread(w, p, h, n, false))
-		if (kind != K_STR || (n = n == 72 ? 64 : n == 64 ? 48 : n == 48 ? 40 : 0) == 0)
+		if (kind != K_STR || (n -= 8) < 40)
 			return 0;
 	switch (kind) {
 	case K_STR:
