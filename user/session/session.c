@@ -122,27 +122,29 @@ static __u32 pow2_floor(__u64 v)
 /*
  * --max-allocs by default. A table too small loses records (counted as
  * allocs_map_full) and makes every line short; one too large costs kernel
- * memory for nothing. -p: room for four times the blocks the targets'
- * anonymous memory can hold now (one per 64 bytes of RssAnon), so a
- * process can grow; -- and -a (nothing known yet): 1/64 of the host's
- * memory (8 M entries, 256 MiB, on a 24 GiB host). Always at least 1 M
- * entries (32 MiB) and at most 1/16 of the host's memory.
+ * memory for nothing. The most: 1/64 of the host's memory (8 M entries,
+ * 256 MiB, on a 24 GiB host), what -- and -a take (nothing is known of
+ * their processes yet). -p: room for twice the blocks the targets'
+ * anonymous memory can hold now (one per 64 bytes of RssAnon), rounded up
+ * to a power of two, so a process can grow. Always at least 1 M entries
+ * (32 MiB).
  */
 static __u32 auto_max_allocs(const struct mt_opts *o)
 {
 	__u64 host = host_memory(), want = 0, cap;
 
-	cap = host ? pow2_floor(host / 16 / ALLOC_ENTRY) : ALLOCS_MIN;
+	cap = host ? pow2_floor(host / 64 / ALLOC_ENTRY) : ALLOCS_MIN;
 	if (o->nr_pids) {
 		for (size_t i = 0; i < o->nr_pids; i++) {
 			struct mt_proc_mem m;
 
 			if (!mt_proc__mem(o->pids[i], &m) && m.rss_anon > 0)
-				want += 4 * (__u64)m.rss_anon / ALLOC_BLOCK_GUESS;
+				want += 2 * (__u64)m.rss_anon / ALLOC_BLOCK_GUESS;
 		}
-		want = want > ALLOCS_MIN ? 2ULL * pow2_floor(want) : ALLOCS_MIN;
+		/* the power of two at least want */
+		want = want > ALLOCS_MIN ? 2ULL * pow2_floor(want - 1) : ALLOCS_MIN;
 	} else {
-		want = pow2_floor(host / 64 / ALLOC_ENTRY);
+		want = cap;
 	}
 	if (want > cap)
 		want = cap;
