@@ -163,7 +163,9 @@ static const struct argp_option options[] = {
     {"seed", OPT_SEED, "N", 0, "Seed the sampling draws (reproducible runs)", 5},
     {NULL, 0, NULL, 0, "Capacity and tuning:", 6},
     {"max-allocs", OPT_MAX_ALLOCS, "N", 0,
-     "Live allocations tracked (default 1048576, a 32 MiB table)", 6},
+     "Live allocations tracked (default: sized from the -p targets and the host's memory, "
+     "at least 1048576 (a 32 MiB table); memtrace says at start what it reserves)",
+     6},
     {"max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation sites (default 65536)", 6},
     {"stack-storage", OPT_STACK_STORAGE, "N", 0,
      "Entries of each stack map, native and Python (default 65536)", 6},
@@ -540,7 +542,7 @@ void mt_opts__defaults(struct mt_opts *o)
 	o->top = 10;
 	o->top_processes = 10;
 	o->python_depth = MT_PY_MAX_DEPTH;
-	o->max_allocs = 1 << 20;
+	o->max_allocs = 0; /* sized at start (session.c) */
 	o->max_sites = 1 << 16;
 	o->stack_storage = 1 << 16;
 }

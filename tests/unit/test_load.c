@@ -126,6 +126,9 @@ static char *make_saved(enum mt_group_by by)
 			r.objects_count = 12348;
 			r.objects_bytes = 592680;
 			r.objects_permanent = 1111;
+			r.objects_untracked = 345;
+			r.objects_untracked_bytes = 17280;
+			r.objects_untracked_dropped = 7;
 			r.objects_failures = 1;
 			r.objects_walk_us = 2900;
 			r.objects_pause_us = 2900;
@@ -241,6 +244,9 @@ MT_TEST(load_model_fields)
 		ASSERT_EQ(set.reports[0].objects[0].bytes, 592560, "object bytes");
 	}
 	ASSERT_EQ(set.reports[0].objects_pause_us, 2900, "pause");
+	ASSERT_EQ(set.reports[0].objects_untracked, 345, "untracked");
+	ASSERT_EQ(set.reports[0].objects_untracked_bytes, 17280, "untracked bytes");
+	ASSERT_EQ(set.reports[0].objects_untracked_dropped, 7, "untracked dropped");
 	ASSERT_STREQ(set.reports[1].comm, "0123456789abcde", "comm");
 	ASSERT_STREQ(set.reports[1].cgroup, "/sys/fs/x\"y", "cgroup");
 out:

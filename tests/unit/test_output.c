@@ -797,9 +797,12 @@ MT_TEST(out_objects)
 				       "\"bytes\":4096,\"growth\":25,\"growth_bytes\":1024},"),
 		    "json objects");
 	ASSERT_TRUE(
-	    out && strstr(out, "],\"objects_total\":{\"count\":2000,\"bytes\":102400,"
-			       "\"permanent\":0,\"failures\":2,\"walk_us\":1500,\"pause_us\":1500},"
-			       "\"sites\":[]}\n"),
+	    out &&
+		strstr(out,
+		       "],\"objects_total\":{\"count\":2000,\"bytes\":102400,"
+		       "\"permanent\":0,\"untracked\":0,\"untracked_bytes\":0,"
+		       "\"untracked_dropped\":0,\"failures\":2,\"walk_us\":1500,\"pause_us\":1500},"
+		       "\"sites\":[]}\n"),
 	    "json objects_total");
 	free(out);
 }

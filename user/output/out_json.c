@@ -12,8 +12,9 @@
  *    "untraced_growth_bytes":N,
  *    "kinds":{KIND:{"bytes":N,"count":N} for every kind},
  *    ["objects":[{"type":S,"count":N,"bytes":N,"growth":N,"growth_bytes":N}],
- *     "objects_total":{"count":N,"bytes":N,"permanent":N,"failures":N,"walk_us":N,
- *                      "pause_us":N},]
+ *     "objects_total":{"count":N,"bytes":N,"permanent":N,"untracked":N,
+ *                      "untracked_bytes":N,"untracked_dropped":N,"failures":N,
+ *                      "walk_us":N,"pause_us":N},]
  *    "sites":[{"file":S,"line":N,"function":S,"module":S,"kind":KIND,"bytes":N,
  *              "count":N,"growth_bytes":N,"growth_streak":N,"new":B,"runtime":B,
  *              "alloc_bytes":N,"alloc_count":N,
@@ -29,9 +30,13 @@
  *         mappings. "kinds" sums every group (not only the rows shown).
  *
  * "objects" and "objects_total" are there only with --py-objects for a
- * Python process: live GC-tracked objects by type (tp_name), largest
- * growth (count since the previous report) first; "permanent" is how many
- * of them are in the permanent generation (gc.freeze()); "failures" counts GC
+ * Python process: live objects by type (tp_name), largest growth (count
+ * since the previous report) first: every GC-tracked object, and the str,
+ * bytes, int and float objects the items of tracked lists, tuples, dicts
+ * and sets point to ("untracked" and "untracked_bytes" of the totals;
+ * "untracked_dropped": those not counted, past the limit or in containers
+ * that could not be read); "permanent" is how many of the tracked ones
+ * are in the permanent generation (gc.freeze()); "failures" counts GC
  * lists cut short by racy links, "pause_us" how long the process was
  * stopped for the walk (0 without =stop).
  *
@@ -166,10 +171,14 @@ static void json_objects(FILE *f, const struct mt_report *r)
 	}
 	fprintf(f,
 		"],\"objects_total\":{\"count\":%lld,\"bytes\":%lld,\"permanent\":%lld,"
+		"\"untracked\":%lld,\"untracked_bytes\":%lld,\"untracked_dropped\":%llu,"
 		"\"failures\":%llu,\"walk_us\":%llu,\"pause_us\":%llu}",
 		(long long)r->objects_count, (long long)r->objects_bytes,
-		(long long)r->objects_permanent, (unsigned long long)r->objects_failures,
-		(unsigned long long)r->objects_walk_us, (unsigned long long)r->objects_pause_us);
+		(long long)r->objects_permanent, (long long)r->objects_untracked,
+		(long long)r->objects_untracked_bytes,
+		(unsigned long long)r->objects_untracked_dropped,
+		(unsigned long long)r->objects_failures, (unsigned long long)r->objects_walk_us,
+		(unsigned long long)r->objects_pause_us);
 }
 
 static void json_frame(FILE *f, const struct mt_frame *fr)

@@ -330,11 +330,20 @@ static void put_objects(FILE *f, const struct mt_report *r)
 		r->objects_walk_us / 1e6);
 	if (r->objects_pause_us)
 		fprintf(f, ", process stopped %.3f s", r->objects_pause_us / 1e6);
+	if (r->objects_untracked_dropped)
+		fprintf(f, ", %llu untracked not counted",
+			(unsigned long long)r->objects_untracked_dropped);
 	if (r->objects_failures)
 		fprintf(f, ", %llu list%s cut short by racy links",
 			(unsigned long long)r->objects_failures,
 			r->objects_failures == 1 ? "" : "s");
 	fputs(")\n", f);
+	if (r->objects_untracked)
+		fprintf(f,
+			"  of which %lld str, bytes, int and float (%s) held by lists, tuples, "
+			"dicts and sets\n",
+			(long long)r->objects_untracked,
+			mt_bytes__format(bytes, sizeof(bytes), r->objects_untracked_bytes, false));
 	fprintf(f, "  %12s %12s %12s  %s\n", "count", "bytes", "growth", "type");
 	for (size_t i = 0; i < n; i++) {
 		const struct mt_obj_row *o = &r->objects[i];

@@ -7,6 +7,14 @@
  * fake target tests it; every byte read is hostile (bounded walks, checked
  * links, sanitized names). GIL builds, CPython 3.10-3.15.
  *
+ * Objects the collector does not track (str, bytes, int and float) are
+ * counted through the tracked containers that hold them, one level deep,
+ * as pympler does: the items of every list, tuple, dict (keys and values)
+ * and set (subclasses included), each object once (by address), sized as
+ * sys.getsizeof() sizes it (a str's UTF-8 and, before 3.12, wchar_t copies
+ * included). They have types of their own in .types (no GC header in
+ * their bytes) and are also summed in .untracked.
+ *
  * A racy walk (the process runs) checks each link (next->_gc_prev == cur)
  * and each node's type (a type object with the GC flag, whose own type is
  * a type): a node that fails is read again once, uncached; if it fails
@@ -24,9 +32,11 @@
 /* Read len bytes at addr of the target: 0, or a negative errno (all or nothing). */
 typedef int (*mt_py_read_fn)(void *ctx, __u64 addr, void *buf, size_t len);
 
-#define MT_PY_TYPE_NAME 64		/* bytes kept of a tp_name, NUL included */
-#define MT_PY_MAX_TYPES 16384		/* distinct types counted; more go to .dropped_types */
-#define MT_PY_MAX_OBJECTS (64ULL << 20) /* nodes walked over all lists */
+#define MT_PY_TYPE_NAME 64		  /* bytes kept of a tp_name, NUL included */
+#define MT_PY_MAX_TYPES 16384		  /* distinct types counted; more go to .dropped_types */
+#define MT_PY_MAX_OBJECTS (64ULL << 20)	  /* nodes walked over all lists */
+#define MT_PY_MAX_UNTRACKED (16ULL << 20) /* distinct untracked objects counted */
+#define MT_PY_MAX_ITEMS (64ULL << 20)	  /* items read in one container */
 
 struct mt_py_type_count {
 	__u64 type; /* the type object's address */
@@ -38,7 +48,12 @@ struct mt_py_type_count {
 struct mt_py_objects {
 	struct mt_py_type_count *types; /* unordered; see mt_py_objects__sort */
 	size_t nr_types;
-	__u64 objects, bytes; /* over every type */
+	__u64 objects, bytes; /* over every type, untracked ones included */
+	/* str, bytes, int, float reached through containers (in objects, bytes) */
+	__u64 untracked, untracked_bytes;
+	/* untracked objects not counted: past MT_PY_MAX_UNTRACKED, unreadable */
+	__u64 untracked_dropped;
+	__u64 containers_cut; /* containers whose items could not all be read */
 	__u64 permanent;      /* objects in the permanent generation */
 	unsigned int lists;   /* GC lists found and walked */
 	__u64 retries;	      /* links read again after a failed check */

@@ -789,6 +789,12 @@ static int obj_total_member(struct jp *j, const char *key, void *ctx)
 		return s64(j, &r->objects_bytes);
 	if (!strcmp(key, "permanent"))
 		return s64(j, &r->objects_permanent);
+	if (!strcmp(key, "untracked"))
+		return s64(j, &r->objects_untracked);
+	if (!strcmp(key, "untracked_bytes"))
+		return s64(j, &r->objects_untracked_bytes);
+	if (!strcmp(key, "untracked_dropped"))
+		return u64(j, &r->objects_untracked_dropped);
 	if (!strcmp(key, "failures"))
 		return u64(j, &r->objects_failures);
 	if (!strcmp(key, "walk_us"))

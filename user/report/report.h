@@ -114,7 +114,8 @@ struct mt_report {
 	 */
 	__s64 untraced_growth_bytes;
 	/*
-	 * --py-objects: live GC-tracked objects by type, largest growth first,
+	 * --py-objects: live objects by type (GC-tracked, and untracked ones
+	 * one level down), largest growth first,
 	 * then bytes (at most MT_OBJ_ROWS_MAX); the totals are over every type.
 	 * objects_failures: GC lists cut short by links that failed their check
 	 * twice (racy walk); objects_pause_us: how long the process was
@@ -125,6 +126,13 @@ struct mt_report {
 	size_t nr_objects;
 	__s64 objects_count, objects_bytes;
 	__s64 objects_permanent; /* of objects_count, in the permanent generation (gc.freeze()) */
+	/*
+	 * of objects_count/_bytes: str, bytes, int and float the collector
+	 * does not track, reached through the containers that hold them; and
+	 * those not counted (too many, unreadable containers)
+	 */
+	__s64 objects_untracked, objects_untracked_bytes;
+	__u64 objects_untracked_dropped;
 	__u64 objects_failures;
 	__u64 objects_walk_us, objects_pause_us;
 };

@@ -513,6 +513,7 @@ static int start_command(struct memtrace *mt)
 	if (err)
 		return err;
 	mt_sym_native__add_pid(mt->sym, pid);
+	mt_session__say_capacity(mt);
 	pr_info("attached to pid %d (%s), %s mode", pid, t->comm,
 		mt_attach_mode__name(mt_loader__mode(mt->loader)));
 	return 0;
@@ -573,6 +574,7 @@ static int start_pid(struct memtrace *mt, pid_t pid, pid_t ppid, bool exact)
 		goto err_out;
 	}
 	mt_sym_native__add_pid(mt->sym, pid);
+	mt_session__say_capacity(mt);
 	pr_info("attached to pid %d (%s), %s mode", pid, t->comm,
 		mt_attach_mode__name(mt_loader__mode(mt->loader)));
 	return 0;
@@ -911,6 +913,11 @@ int mt_session__lifecycle(struct memtrace *mt)
 			/* what was outstanding before the interpreter's teardown */
 			err = mt_target__final_report(mt, t, false);
 			t->final_reported = true;
+			/*
+			 * nothing after it is reported: the teardown's frees
+			 * (every object the program held) need not trap
+			 */
+			mt_loader__detach(mt->loader, t->pid);
 			break;
 		case MT_LC_FORGET:
 			/* -a: most processes that come and go never had a sampled allocation */

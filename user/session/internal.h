@@ -31,6 +31,8 @@
 
 struct memtrace {
 	const struct mt_opts *opts;
+	__u32 spill_max;	       /* records the spill map takes */
+	bool capacity_said;	       /* the live-allocation table's size was said */
 	__u64 drops_said[MT_CNT__MAX]; /* drop counters as last said on stderr */
 	const char **no_lines_said;    /* modules said to have no line information */
 	size_t nr_no_lines_said;
@@ -165,5 +167,8 @@ void mt_session__on_py_stack(void *ctx, __u32 tgid, __u64 py_stack);
 
 /* --py-objects: fill r's objects by type for a Python target t (session/pyobjects.c) */
 int mt_session__py_objects(struct memtrace *mt, struct target *t, struct mt_report *r);
+
+/* Says once, before the first "attached" line, what the live-allocation table reserves. */
+void mt_session__say_capacity(struct memtrace *mt);
 
 #endif

@@ -203,6 +203,9 @@ cont:
 	r->objects_count = o.objects;
 	r->objects_bytes = o.bytes;
 	r->objects_permanent = o.permanent;
+	r->objects_untracked = o.untracked;
+	r->objects_untracked_bytes = o.untracked_bytes;
+	r->objects_untracked_dropped = o.untracked_dropped + o.containers_cut;
 	r->objects_failures = o.failures;
 	r->objects_walk_us = t1 - t0;
 	r->objects_pause_us = stopped ? t1 - t0 : 0;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "lib/log.h"
+#include "proc/procinfo.h"
 #include "probe/plan.h"
 #include "session/internal.h"
 #include "session/session.h"
@@ -89,6 +90,86 @@ static void log_unwinder(const struct mt_unwinder *u)
 			(unsigned long long)s->rules);
 }
 
+#define ALLOCS_MIN (1U << 20)	/* the least table: 32 MiB */
+#define ALLOC_ENTRY 32ULL	/* bytes of an entry (struct mt_alloc) */
+#define ALLOC_BLOCK_GUESS 64ULL /* bytes of anonymous memory per live block, at least */
+
+/* MemTotal of /proc/meminfo in bytes, 0 when unknown */
+static __u64 host_memory(void)
+{
+	unsigned long long kib = 0;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib * 1024;
+}
+
+static __u32 pow2_floor(__u64 v)
+{
+	__u32 p = 1;
+
+	while ((__u64)p * 2 <= v && p < (1U << 26))
+		p *= 2;
+	return p;
+}
+
+/*
+ * --max-allocs by default. A table too small loses records (counted as
+ * allocs_map_full) and makes every line short; one too large costs kernel
+ * memory for nothing. The most: 1/64 of the host's memory (8 M entries,
+ * 256 MiB, on a 24 GiB host), what -- and -a take (nothing is known of
+ * their processes yet). -p: room for twice the blocks the targets'
+ * anonymous memory can hold now (one per 64 bytes of RssAnon), rounded up
+ * to a power of two, so a process can grow. Always at least 1 M entries
+ * (32 MiB).
+ */
+static __u32 auto_max_allocs(const struct mt_opts *o)
+{
+	__u64 host = host_memory(), want = 0, cap;
+
+	cap = host ? pow2_floor(host / 64 / ALLOC_ENTRY) : ALLOCS_MIN;
+	if (o->nr_pids) {
+		for (size_t i = 0; i < o->nr_pids; i++) {
+			struct mt_proc_mem m;
+
+			if (!mt_proc__mem(o->pids[i], &m) && m.rss_anon > 0)
+				want += 2 * (__u64)m.rss_anon / ALLOC_BLOCK_GUESS;
+		}
+		/* the power of two at least want */
+		want = want > ALLOCS_MIN ? 2ULL * pow2_floor(want - 1) : ALLOCS_MIN;
+	} else {
+		want = cap;
+	}
+	if (want > cap)
+		want = cap;
+	return want < ALLOCS_MIN ? ALLOCS_MIN : (__u32)want;
+}
+
+void mt_session__say_capacity(struct memtrace *mt)
+{
+	const struct mt_opts *o = mt->opts;
+
+	if (mt->capacity_said)
+		return;
+	mt->capacity_said = true;
+	/* the spill map's bucket array (16 bytes a bucket) is allocated at once, its records on
+	 * demand */
+	pr_info("live-allocation table: %llu entries, %llu MiB of kernel memory (%s); spill map: "
+		"up to %u more records on demand, its index %u MiB",
+		(unsigned long long)mt->bpf.nr_allocs,
+		(unsigned long long)(mt->bpf.nr_allocs * ALLOC_ENTRY >> 20),
+		o->max_allocs ? "--max-allocs"
+		: o->nr_pids  ? "sized from the targets' memory"
+			      : "sized from the host's memory",
+		mt->spill_max, (pow2_floor(2ULL * mt->spill_max - 1) * 16) >> 20);
+}
+
 static struct mt_loader_opts loader_opts(const struct mt_opts *o)
 {
 	struct mt_loader_opts lo = {
@@ -100,7 +181,7 @@ static struct mt_loader_opts loader_opts(const struct mt_opts *o)
 	    .python_depth = o->python_depth,
 	    .sample_rate = o->sample_rate,
 	    .seed = o->seed,
-	    .max_allocs = o->max_allocs,
+	    .max_allocs = o->max_allocs ? o->max_allocs : auto_max_allocs(o),
 	    .max_sites = o->max_sites,
 	    .stack_storage = o->stack_storage,
 	    .floor = o->floor,
@@ -395,6 +476,7 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		pr_err("mapping BPF maps: %s", strerror(-err));
 		goto err_out;
 	}
+	mt->spill_max = lo.max_allocs / 4 < 1024 ? 1024 : lo.max_allocs / 4;
 	mt->sym = mt_sym_native__new();
 	mt_sym_native__use_debuginfod(mt->sym, urls);
 	free(urls);
