@@ -8,7 +8,10 @@ tests/targets/py/growth_small.py (`# @growth`, `# @churn`):
 
   leak-dashdash   memtrace --growth -- growth leak 8: the leak line is the first row
                   from the third report on, growing; at the end it holds exactly
-                  8 x 257 pages (+ the one page malloc's first call initializes);
+                  8 x 257 pages (+ the one page malloc's first call initializes),
+                  but for the pages of a first burst whose stack the unwinder had
+                  not completed yet (under load), which stay at libc's row: the sum
+                  is exact, and the line holds at least 6 rounds;
                   the churn line holds at most its 32 KiB + 1 page and does not grow
   cycle-dashdash  memory given back and faulted in again (munmap, free of an mmap'd
                   block, brk shrinking, malloc_trim's madvise): hundreds of MiB of
@@ -83,6 +86,12 @@ def run(argv, timeout=120):
     return reports(out), p.stderr.decode(errors="replace")
 
 
+def in_libc(rep):
+    """Bytes of rows that are the C library's own (a stack cut at the faulting function)."""
+    return sum(s["bytes"] for s in rep.get("sites", [])
+               if s.get("runtime") and (s.get("module") or "").startswith("libc.so"))
+
+
 def first_row(rep):
     s = rep.get("sites", [])
     return (os.path.basename(s[0]["file"] or ""), s[0]["line"]) if s else None
@@ -102,8 +111,11 @@ def t_leak_dashdash():
     final = reps[-1]
     got = sum(s["bytes"] for s in rows_at(final, SRC, line, "growth"))
     want = rounds * int(attrs["bytes_per_round"]) + PAGE
-    if got != want:
-        return "leak line holds %d bytes, want %d" % (got, want)
+    # a burst on a new path before the unwinder answered can keep the faulting
+    # allocator function as its row (README "Growth profiling"): counted with it
+    cut = in_libc(final)
+    if got + cut != want or got < (rounds - 2) * int(attrs["bytes_per_round"]):
+        return "leak line holds %d bytes (+ %d at libc rows), want %d" % (got, cut, want)
     c = rows_at(final, SRC, churn)
     cb = sum(s["bytes"] for s in c)
     if cb > 32768 + PAGE or any(s.get("growth_streak", 0) > 1 for s in c):
@@ -198,7 +210,8 @@ def t_tiers_pid():
         if not fa or not fb:
             return "no final report of both: %s" % err.decode()[-300:]
         ga = sum(s["bytes"] for s in rows_at(fa[0], SRC, line, "growth"))
-        if ga < 40 * int(attrs["bytes_per_round"]) or rows_at(fa[0], SRC, kind="heap"):
+        if (ga + in_libc(fa[0]) < 40 * int(attrs["bytes_per_round"]) or
+                ga < 30 * int(attrs["bytes_per_round"]) or rows_at(fa[0], SRC, kind="heap")):
             return "growth process: %d growth bytes at the leak line, heap rows %s" % (
                 ga, rows_at(fa[0], SRC, kind="heap"))
         hb = sum(s["bytes"] for s in rows_at(fb[0], SRC, line, "heap"))
