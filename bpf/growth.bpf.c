@@ -151,9 +151,15 @@ int BPF_PROG(mt_growth_rss, struct mm_struct *mm, int member)
 	t->stack = 0;
 	t->py_stack = 0;
 	if (mt_want_stacks) {
-		if (mt_unwind_cfi && !(mt_py_procs_nr && bpf_map_lookup_elem(&mt_py_procs, &tgid)))
+		if (mt_unwind_cfi &&
+		    !(mt_py_procs_nr && bpf_map_lookup_elem(&mt_py_procs, &tgid))) {
+			struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
+
+			/* the faulting instruction: its rule is the one at it, not before it */
+			if (sc)
+				sc->st.exact = 1;
 			t->stack = mt_stack_unwind(regs->ip, regs->sp, regs->bp, 0, prev_stack);
-		else
+		} else
 			t->stack = mt_stack_walk(0, regs->bp, regs->sp, prev_stack, 0);
 		t->py_stack = mt_py_stack_get(tgid, prev_py);
 	}
