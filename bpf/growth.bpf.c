@@ -107,7 +107,12 @@ int BPF_PROG(mt_growth_page_alloc, struct page *page, unsigned int order, gfp_t 
 {
 	struct mt_growth_fault *f;
 
-	if (!(gfp & MT_GFP_MOVABLE) || !order)
+	/*
+	 * anonymous large folios are at least order 2 (16 KiB); a movable
+	 * order-1 page allocated in the fault is something else's (seen here:
+	 * its order put a page's record 4 KiB below its mapping)
+	 */
+	if (!(gfp & MT_GFP_MOVABLE) || order < 2)
 		return 0;
 	f = mt_growth_fault_now();
 	if (f && order > f->order && order <= MT_MAX_FOLIO_ORDER)
