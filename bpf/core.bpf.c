@@ -237,7 +237,8 @@ static __always_inline __u64 mt_unwind_ask(const struct mt_unwind_state *st, str
 	e->sp = st->sp;
 	e->bp = st->fp;
 	e->len = len;
-	e->pad = 0;
+	/* only the first frame's pc is an interrupted instruction */
+	e->flags = st->exact && !n ? MT_UNWIND_F_EXACT : 0;
 	if (n < MT_MAX_STACK_DEPTH)
 		s->ips[n & (MT_MAX_STACK_DEPTH - 1)] = 0;
 	__builtin_memcpy(e->ips, s->ips, sizeof(e->ips));
@@ -265,6 +266,7 @@ __noinline __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 
 		return 0;
 	st = &sc->st;
 	st->tgid = tgid;
+	/* st->exact: set by the caller for this walk only (cleared below) */
 	st->pc = pc;
 	st->sp = sp;
 	st->fp = fp;
@@ -291,14 +293,17 @@ __noinline __u64 mt_stack_unwind(__u64 pc, __u64 sp, __u64 fp, __u64 win, __u64 
 		h = (h ^ st->ra) * 0x100000001b3ULL;
 		st->pc = st->ra;
 	}
-	if (!miss)
+	if (!miss) {
+		st->exact = 0;
 		return mt_stack_store(&sc->stack, n, h, last);
+	}
 	key_h = 0;
 	st->key.tgid = tgid;
 	st->key.pad = 0;
 	st->key.addr = st->pc;
 	if (mt_unwind_may_ask(&st->key))
 		key_h = mt_unwind_ask(st, &sc->stack, n, h);
+	st->exact = 0;
 	if (key_h) {
 		mt_count(MT_CNT_UNWIND_COPIES);
 		return key_h;

@@ -107,7 +107,12 @@ int BPF_PROG(mt_growth_page_alloc, struct page *page, unsigned int order, gfp_t 
 {
 	struct mt_growth_fault *f;
 
-	if (!(gfp & MT_GFP_MOVABLE) || !order)
+	/*
+	 * anonymous large folios are at least order 2 (16 KiB); a movable
+	 * order-1 page allocated in the fault is something else's (seen here:
+	 * its order put a page's record 4 KiB below its mapping)
+	 */
+	if (!(gfp & MT_GFP_MOVABLE) || order < 2)
 		return 0;
 	f = mt_growth_fault_now();
 	if (f && order > f->order && order <= MT_MAX_FOLIO_ORDER)
@@ -151,9 +156,15 @@ int BPF_PROG(mt_growth_rss, struct mm_struct *mm, int member)
 	t->stack = 0;
 	t->py_stack = 0;
 	if (mt_want_stacks) {
-		if (mt_unwind_cfi && !(mt_py_procs_nr && bpf_map_lookup_elem(&mt_py_procs, &tgid)))
+		if (mt_unwind_cfi &&
+		    !(mt_py_procs_nr && bpf_map_lookup_elem(&mt_py_procs, &tgid))) {
+			struct mt_stack_scratch *sc = bpf_map_lookup_elem(&mt_stack_scratch, &zero);
+
+			/* the faulting instruction: its rule is the one at it, not before it */
+			if (sc)
+				sc->st.exact = 1;
 			t->stack = mt_stack_unwind(regs->ip, regs->sp, regs->bp, 0, prev_stack);
-		else
+		} else
 			t->stack = mt_stack_walk(0, regs->bp, regs->sp, prev_stack, 0);
 		t->py_stack = mt_py_stack_get(tgid, prev_py);
 	}

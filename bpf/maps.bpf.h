@@ -247,7 +247,8 @@ MT_MAP struct {
 
 /* Where the CFI walk (core.bpf.c mt_stack_unwind) stands: at pc, with these %rsp and %rbp. */
 struct mt_unwind_state {
-	__u32 tgid, pad;
+	__u32 tgid;
+	__u32 exact; /* set before mt_stack_unwind: its pc is an interrupted instruction */
 	__u64 pc, sp, fp;
 	__u64 base, end;	  /* what the scratch window holds now */
 	__u64 ra;		  /* the return address the rule found */

@@ -164,6 +164,13 @@ struct mt_unwind_entry {
 #define MT_SIGFRAME_RSP 160
 #define MT_SIGFRAME_RIP 168
 
+/*
+ * An unwind request's pc is an interrupted instruction (a page fault,
+ * --growth), not a return address: its rule is looked up at pc itself, not
+ * at pc - 1 (where a push just before it would give the wrong CFA)
+ */
+#define MT_UNWIND_F_EXACT 0x1
+
 /* bytes of stack an unwind request copies, from the first frame without a rule */
 #define MT_UNWIND_COPY 16384
 
@@ -179,7 +186,7 @@ struct mt_unwind_event {
 	__u64 stack; /* key in the stacks map of this allocation's stack */
 	__u64 pc, sp, bp;
 	__u32 len;
-	__u32 pad;
+	__u32 flags; /* MT_UNWIND_F_* */
 	__u64 ips[MT_MAX_STACK_DEPTH];
 	__u8 data[MT_UNWIND_COPY];
 };

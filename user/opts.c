@@ -599,7 +599,7 @@ int mt_opts__parse(struct mt_opts *o, int argc, char **argv)
 	if (o->all && !o->growth && !ps.rate_set)
 		o->sample_rate = 512 * 1024;
 	if (o->syscall_tps == MT_WHEN_AUTO)
-		o->syscall_tps = o->all ? MT_WHEN_ON : MT_WHEN_OFF;
+		o->syscall_tps = o->all && !o->growth ? MT_WHEN_ON : MT_WHEN_OFF;
 	/*
 	 * -a --exact: every process's new paths would ask the unwinder at allocation
 	 * rate; frame pointers unless asked. Growth events are rare: CFI

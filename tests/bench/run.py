@@ -2,16 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """memtrace benchmarks: what tracing costs the traced process, and memtrace itself.
 
-Three sections, each printed as markdown (see tests/bench/README.md):
+Sections, each printed as markdown (see tests/bench/README.md):
 
 churn   ns per malloc+free pair of .output/bench/churn, untraced and under
         memtrace in several modes, interleaved (round-robin over modes,
         BENCH_RUNS rounds), for 1 and 2 threads. The workload times its own
         loop per thread with CLOCK_THREAD_CPUTIME_ID; the table shows medians.
 python  wall seconds of tests/bench/pywork.py (pure-Python allocation churn)
-        untraced, under memtrace (default, sampled, --python-allocators) and
+        untraced, under memtrace (default, sampled, --growth, --python-allocators) and
         under python -X tracemalloc=1, interleaved, medians, as ratios to
         untraced; on pyenv's CPython 3.12.1 and Debian's /usr/bin/python3.11.
+services throughput of Debian's redis-server (redis-benchmark) and nginx (ab)
+        attached by -p: untraced, --growth, exact and sampled 512K, interleaved,
+        medians (BENCH_SVC_RUNS, 3); the verdict: --growth loses <= 3%.
 loader  memtrace's own CPU (% of one core per interval) and RSS while
         .output/bench/livemany holds 1 M live allocations from 100 k sites
         at --interval 1; perf profile of memtrace when a target is missed.

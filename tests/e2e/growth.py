@@ -8,7 +8,10 @@ tests/targets/py/growth_small.py (`# @growth`, `# @churn`):
 
   leak-dashdash   memtrace --growth -- growth leak 8: the leak line is the first row
                   from the third report on, growing; at the end it holds exactly
-                  8 x 257 pages (+ the one page malloc's first call initializes);
+                  8 x 257 pages (+ the one page malloc's first call initializes),
+                  but for the pages of a first burst whose stack the unwinder had
+                  not completed yet (under load), which stay at libc's row: the sum
+                  is exact, and the line holds at least 6 rounds;
                   the churn line holds at most its 32 KiB + 1 page and does not grow
   cycle-dashdash  memory given back and faulted in again (munmap, free of an mmap'd
                   block, brk shrinking, malloc_trim's madvise): hundreds of MiB of
@@ -83,6 +86,13 @@ def run(argv, timeout=120):
     return reports(out), p.stderr.decode(errors="replace")
 
 
+def in_libc(rep):
+    """Bytes of rows that are the C library's own (a stack cut at the faulting function)."""
+    return sum(s["bytes"] for s in rep.get("sites", [])
+               if s.get("runtime") and (s.get("module") or "").startswith("libc.so") and
+               re.search(r"memset|malloc", s.get("function") or ""))
+
+
 def first_row(rep):
     s = rep.get("sites", [])
     return (os.path.basename(s[0]["file"] or ""), s[0]["line"]) if s else None
@@ -102,8 +112,11 @@ def t_leak_dashdash():
     final = reps[-1]
     got = sum(s["bytes"] for s in rows_at(final, SRC, line, "growth"))
     want = rounds * int(attrs["bytes_per_round"]) + PAGE
-    if got != want:
-        return "leak line holds %d bytes, want %d" % (got, want)
+    # a burst on a new path before the unwinder answered can keep the faulting
+    # allocator function as its row (README "Growth profiling"): counted with it
+    cut = in_libc(final)
+    if got != want and (got + cut != want or got < (rounds - 2) * int(attrs["bytes_per_round"])):
+        return "leak line holds %d bytes (+ %d at libc rows), want %d" % (got, cut, want)
     c = rows_at(final, SRC, churn)
     cb = sum(s["bytes"] for s in c)
     if cb > 32768 + PAGE or any(s.get("growth_streak", 0) > 1 for s in c):
@@ -140,6 +153,18 @@ def t_python_small():
     return None
 
 
+def wait_stderr(mt, patterns, timeout=60):
+    """Read memtrace's stderr until every pattern has matched a line; False on EOF or timeout."""
+    left = list(patterns)
+    end = time.monotonic() + timeout
+    while left and time.monotonic() < end:
+        line = mt.stderr.readline().decode(errors="replace")
+        if not line:
+            break
+        left = [p for p in left if not re.search(p, line)]
+    return not left
+
+
 def start_waiting():
     p = subprocess.Popen([TARGET, "wait"], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
                          start_new_session=True)
@@ -158,7 +183,8 @@ def t_all_default():
         mt = subprocess.Popen([MEMTRACE, "-a", "--format", "json", "-o", out, "--top-processes",
                                "0", "--interval", "1", "--count", "5"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-        time.sleep(2)
+        if not wait_stderr(mt, [r"^memtrace: whole host"]):
+            return "memtrace -a did not start"
         p.send_signal(signal.SIGUSR1)
         _, err = mt.communicate(timeout=120)
         if mt.returncode:
@@ -186,7 +212,9 @@ def t_tiers_pid():
                                "--exact=%d" % b.pid, "--format", "json", "-o", out,
                                "--interval", "1"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-        time.sleep(2)
+        if not wait_stderr(mt, [r"attached to pid %d\b" % a.pid,
+                                r"attached to pid %d\b" % b.pid]):
+            return "memtrace did not attach to both"
         a.send_signal(signal.SIGUSR1)
         b.send_signal(signal.SIGUSR1)
         a.wait(timeout=60)
@@ -198,7 +226,8 @@ def t_tiers_pid():
         if not fa or not fb:
             return "no final report of both: %s" % err.decode()[-300:]
         ga = sum(s["bytes"] for s in rows_at(fa[0], SRC, line, "growth"))
-        if ga < 40 * int(attrs["bytes_per_round"]) or rows_at(fa[0], SRC, kind="heap"):
+        if (ga + in_libc(fa[0]) < 40 * int(attrs["bytes_per_round"]) or
+                ga < 30 * int(attrs["bytes_per_round"]) or rows_at(fa[0], SRC, kind="heap")):
             return "growth process: %d growth bytes at the leak line, heap rows %s" % (
                 ga, rows_at(fa[0], SRC, kind="heap"))
         hb = sum(s["bytes"] for s in rows_at(fb[0], SRC, line, "heap"))

@@ -2034,9 +2034,12 @@ def check_host_reports(reps, mt_pid, procs, truth, tol, sampled):
 
 @case("host-mode")
 def t_host(markers, funcs):
-    """-a (sampled by default): host_leak processes before and after the attach."""
+    """-a --exact (sampled by default): host_leak processes before and after the attach.
+
+    (-a alone is --growth: tests/e2e/growth.py all-default.)
+    """
     truth, _ = parse_markers(HOST_SRC, min_markers=1)
-    mt_pid, procs, out, errs = host_session("host", ["--format", "json"])
+    mt_pid, procs, out, errs = host_session("host", ["--exact", "--format", "json"])
     # the cost statement counts only the probes that trap
     cost = re.search(r"(?m)^memtrace: whole host: .*$", STATE.get("host_stderr", ""))
     if STATE.get("tracepoints") and not (cost and re.search(
@@ -2071,7 +2074,7 @@ def t_host_exact(markers, funcs):
 def t_host_text(markers, funcs):
     """-a --format text: the per-process summary lists the pids, then their reports."""
     truth, _ = parse_markers(HOST_SRC, min_markers=1)
-    mt_pid, procs, out, errs = host_session("host-text", ["--format", "text"],
+    mt_pid, procs, out, errs = host_session("host-text", ["--exact", "--format", "text"],
                                             n_before=1, n_after=1)
     try:
         with open(out, errors="replace") as f:

@@ -95,6 +95,30 @@ static bool fake_rule_fn(void *ctx, __u64 pc, bool exact, struct mt_unwind_rule 
 #define BASE 0x7ff000000000ULL
 #define WORD(buf, addr, v) (buf)[((addr)-BASE) / 8] = (v)
 
+/* A faulting instruction (--growth) is looked up exactly; the frames above it at ra - 1. */
+MT_TEST(unwind_walk_from_fault)
+{
+	const struct fake_rule rules[] = {
+	    {0x1000, {MT_UNWIND_SP, 8, 0, 0}},
+	    {0x2000, {MT_UNWIND_END, 0, 0, 0}},
+	};
+	struct fake_rules f = {rules, 2, 0};
+	__u64 stack[8] = {0x2000};
+	struct mt_unwind_copy mem = {BASE, (const __u8 *)stack, sizeof(stack)};
+	struct mt_unwind_frame fr[4];
+	enum mt_unwind_end end;
+	size_t n;
+
+	n = mt_unwind__walk_from(0x1000, true, BASE, 0, &mem, fake_rule_fn, &f, fr, 4, &end);
+	ASSERT_EQ(n, 2, "frames");
+	ASSERT_EQ(fr[1].pc, 0x2000, "caller");
+	ASSERT_EQ(f.exact_seen, 1, "only the faulting pc exactly");
+	f.exact_seen = 0;
+	n = mt_unwind__walk(0x1000, BASE, 0, &mem, fake_rule_fn, &f, fr, 4, &end);
+	ASSERT_EQ(n, 2, "frames from a return address");
+	ASSERT_EQ(f.exact_seen, 0, "a return address at ra - 1");
+}
+
 MT_TEST(unwind_walk_synthetic)
 {
 	/* frame A (SP+16, saves rbp at CFA-16) -> B (BP+16) -> C (signal) -> D (END) */

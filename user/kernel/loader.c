@@ -657,6 +657,22 @@ static void growth_child(int tiers_fd, int fd)
 	_exit(write(fd, best, sizeof(best)) == sizeof(best) ? 0 : 1);
 }
 
+static int drop_event(void *ctx, void *data, size_t size)
+{
+	return 0;
+}
+
+/* Drop the stack copies the calibration child sent: its stacks are nobody's. */
+static void drain_unwind_events(struct mt_loader *l)
+{
+	struct ring_buffer *rb =
+	    ring_buffer__new(bpf_map__fd(l->skel->maps.mt_unwind_events), drop_event, NULL, NULL);
+
+	if (rb)
+		ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+}
+
 int mt_loader__growth_cost(struct mt_loader *l, double *event_us, double *fault_us)
 {
 	int tiers_fd = bpf_map__fd(l->skel->maps.mt_tiers), fds[2], status = 0;
@@ -682,6 +698,7 @@ int mt_loader__growth_cost(struct mt_loader *l, double *event_us, double *fault_
 	close(fds[0]);
 	waitpid(pid, &status, 0);
 	mt_loader__clear_tier(l, pid);
+	drain_unwind_events(l);
 	if (got != sizeof(best))
 		return -EIO;
 	*event_us = (best[1] - best[0]) * 1e6 / MT_GROWTH_CALIB_PAGES;

@@ -44,8 +44,8 @@ struct mt_loader_opts {
 	bool verbose;	  /* say which mechanisms were chosen */
 	bool procs_all;	  /* lifecycle events of every process (-a), not only mt_loader__follow's */
 	/*
-	 * --growth: load and attach the growth programs (a fentry on
-	 * folio_add_new_anon_rmap, tracepoints on munmap, madvise, brk,
+	 * --growth: load and attach the growth programs (tracepoints on page
+	 * faults, rss_stat, mm_page_alloc, and on munmap, madvise, brk,
 	 * mremap); without them no process can be under MT_TIER_GROWTH
 	 */
 	bool growth;

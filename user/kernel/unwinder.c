@@ -157,8 +157,8 @@ static size_t walk(struct mt_unwind_proc *p, const struct mt_unwind_event *e,
 {
 	struct mt_unwind_copy mem = {e->sp, e->data, e->len};
 
-	return mt_unwind__walk(e->pc, e->sp, e->bp, &mem, mt_unwind_proc__rule, p, fr,
-			       MT_MAX_STACK_DEPTH, end);
+	return mt_unwind__walk_from(e->pc, e->flags & MT_UNWIND_F_EXACT, e->sp, e->bp, &mem,
+				    mt_unwind_proc__rule, p, fr, MT_MAX_STACK_DEPTH, end);
 }
 
 static int handle(struct mt_unwinder *u, const struct mt_unwind_event *e);

@@ -145,7 +145,14 @@ size_t mt_unwind__walk(__u64 pc, __u64 sp, __u64 bp, const struct mt_unwind_copy
 		       mt_unwind_rule_fn rule_fn, void *ctx, struct mt_unwind_frame *frames,
 		       size_t max, enum mt_unwind_end *end)
 {
-	bool exact = false;
+	return mt_unwind__walk_from(pc, false, sp, bp, mem, rule_fn, ctx, frames, max, end);
+}
+
+size_t mt_unwind__walk_from(__u64 pc, bool exact_pc, __u64 sp, __u64 bp,
+			    const struct mt_unwind_copy *mem, mt_unwind_rule_fn rule_fn, void *ctx,
+			    struct mt_unwind_frame *frames, size_t max, enum mt_unwind_end *end)
+{
+	bool exact = exact_pc;
 	size_t n = 0;
 
 	*end = MT_UNWIND_ENDED_DEPTH;

@@ -87,6 +87,13 @@ enum mt_unwind_end {
 size_t mt_unwind__walk(__u64 pc, __u64 sp, __u64 bp, const struct mt_unwind_copy *mem,
 		       mt_unwind_rule_fn rule_fn, void *ctx, struct mt_unwind_frame *frames,
 		       size_t max, enum mt_unwind_end *end);
+/*
+ * The same from pc, an interrupted instruction (a page fault) when
+ * exact_pc: its rule is looked up at pc, not at pc - 1.
+ */
+size_t mt_unwind__walk_from(__u64 pc, bool exact_pc, __u64 sp, __u64 bp,
+			    const struct mt_unwind_copy *mem, mt_unwind_rule_fn rule_fn, void *ctx,
+			    struct mt_unwind_frame *frames, size_t max, enum mt_unwind_end *end);
 
 /* ---- rules of a live process ---- */
 

@@ -136,6 +136,23 @@ static bool target__growth(const struct memtrace *mt, const struct target *t)
 	return o->growth;
 }
 
+/*
+ * -p, -- with --growth: the target's tier (the run's default is none), before
+ * its probes are attached so that none of their calls is skipped.
+ */
+static int target__set_tier(struct memtrace *mt, struct target *t)
+{
+	int err;
+
+	if (!mt->opts->growth || mt->opts->all)
+		return 0;
+	err = mt_loader__set_tier(mt->loader, t->pid,
+				  target__growth(mt, t) ? MT_TIER_GROWTH : MT_TIER_EXACT, 0);
+	if (err)
+		pr_err("pid %d: setting its tier: %s", t->pid, strerror(-err));
+	return err;
+}
+
 /* Attach a planned set of probes to one process. 1: probed already. */
 static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_plan *plan)
 {
@@ -151,7 +168,9 @@ static int target__attach_plan(struct memtrace *mt, struct target *t, struct mt_
 	if (mt->opts->verbose && !target__growth(mt, t))
 		mt_plan__log(plan);
 	/* --growth: no allocator probe; the plan still names the allocator's frames */
-	err = target__growth(mt, t) ? 0 : mt_loader__attach(mt->loader, plan, t->pid);
+	err = target__set_tier(mt, t);
+	if (!err && !target__growth(mt, t))
+		err = mt_loader__attach(mt->loader, plan, t->pid);
 	if (!err)
 		target__probe_unmaps(mt, t, plan);
 	if (!err && t->nr_probed < sizeof(t->probed) / sizeof(t->probed[0])) {
@@ -406,13 +425,7 @@ static int target__follow(struct memtrace *mt, struct target *t)
 	if (err)
 		pr_err("pid %d: following its lifecycle: %s", t->pid, strerror(-err));
 	/* --growth: its new pages from now on (its followed children inherit the tier) */
-	if (!err && mt->opts->growth && !mt->opts->all) {
-		err = mt_loader__set_tier(
-		    mt->loader, t->pid, target__growth(mt, t) ? MT_TIER_GROWTH : MT_TIER_EXACT, 0);
-		if (err)
-			pr_err("pid %d: setting its tier: %s", t->pid, strerror(-err));
-	}
-	return err;
+	return err ? err : target__set_tier(mt, t);
 }
 
 struct spawn_ctx {

@@ -125,14 +125,21 @@ int mt_host__start(struct memtrace *mt)
 	}
 	if (err)
 		goto out;
-	pr_info("whole host: %zu C librar%s, %zu probes; every allocator call of every process "
-		"pays a trap, a second exception on the %zu single-stepped entries (-v lists "
-		"them and measures both here)%s; sampling every %llu bytes",
-		nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes - nr_tps, nr_slow,
-		nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap, but "
-			 "every system call on the host takes the traced path (tens of ns)"
-		       : "",
-		(unsigned long long)mt->opts->sample_rate);
+	if (mt->opts->growth)
+		pr_info("whole host: --growth, no allocator probe (%zu C librar%s found, its "
+			"frames skipped); every process's new anonymous pages are recorded, and "
+			"munmap, madvise, brk and mremap take the traced system call path",
+			nr_libs, nr_libs == 1 ? "y" : "ies");
+	else
+		pr_info(
+		    "whole host: %zu C librar%s, %zu probes; every allocator call of every process "
+		    "pays a trap, a second exception on the %zu single-stepped entries (-v lists "
+		    "them and measures both here)%s; sampling every %llu bytes",
+		    nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes - nr_tps, nr_slow,
+		    nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap, but "
+			     "every system call on the host takes the traced path (tens of ns)"
+			   : "",
+		    (unsigned long long)mt->opts->sample_rate);
 out:
 	if (d)
 		closedir(d);
