@@ -689,6 +689,16 @@ MT_TEST(out_text_kinds)
 	    "arena row");
 	ASSERT_TRUE(out && strstr(out, "  mmap at util.c:10 xstrdup [app]\n"), "mmap row");
 	free(out);
+
+	/* a growth row that gave pages back says what it grew and released */
+	rows[1].kind = MT_SITE_GROWTH;
+	rows[1].bytes = 8192;
+	rows[1].alloc_bytes = 40960;
+	out = render(MT_FORMAT_TEXT, false, NULL, &r);
+	ASSERT_TRUE(out && strstr(out, "growth at util.c:10 xstrdup [app] (grew 40.0 KiB since "
+				       "start, 32.0 KiB released)\n"),
+		    "growth row");
+	free(out);
 }
 
 MT_TEST(out_folded_golden)

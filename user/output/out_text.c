@@ -27,7 +27,9 @@
  * "[unknown]" without a module). A row of another kind than the C heap
  * says so first: "mmap at SITE", "pyobj at SITE" (CPython's allocator
  * domains), "runtime at SITE" (the interpreter's own mappings) and
- * "pymalloc arena, first needed at SITE". The "by kind:" line sums every
+ * "pymalloc arena, first needed at SITE", "growth at SITE" (--growth:
+ * resident pages; a row that gave some back ends with "(grew X since
+ * start, Y released)"). The "by kind:" line sums every
  * group per kind (with count); it is printed when some memory is not of
  * the C heap. Byte counts are exact below 10 KiB
  * ("9999 B": small sizes, such as a leaked struct's, stay recognizable)
@@ -186,6 +188,16 @@ static void put_row(FILE *f, const struct mt_row *row)
 	put_site(f, row);
 	if (row->runtime)
 		fputs(" (runtime)", f);
+	/* growth rows: what the line grew since the start and what was given back */
+	if (row->kind == MT_SITE_GROWTH && row->alloc_bytes > (__u64)row->bytes) {
+		char grew[32], released[32];
+
+		mt_bytes__format(grew, sizeof(grew), (__s64)row->alloc_bytes, false);
+		mt_bytes__format(released, sizeof(released),
+				 (__s64)row->alloc_bytes - (row->bytes > 0 ? row->bytes : 0),
+				 false);
+		fprintf(f, " (grew %s since start, %s released)", grew, released);
+	}
 }
 
 /* What fn writes to a stream, into buf (truncated, always terminated). */
