@@ -749,6 +749,15 @@ void mt_plan__set_costs(double emulated_us, double stepped_us)
 	cost_stepped = stepped_us;
 }
 
+bool mt_plan__costs(double *emulated_us, double *stepped_us)
+{
+	if (cost_emulated < 0 || cost_stepped < 0)
+		return false;
+	*emulated_us = cost_emulated;
+	*stepped_us = cost_stepped;
+	return true;
+}
+
 void mt_plan__log(const struct mt_plan *plan)
 {
 	char emulated[48] = "emulated: one trap per call",

@@ -127,6 +127,8 @@ void mt_plan__no_syscall_tps(struct mt_plan *plan);
  * it), printed by mt_plan__log from now on.
  */
 void mt_plan__set_costs(double emulated_us, double stepped_us);
+/* Those costs; false (nothing set) when they were not measured. */
+bool mt_plan__costs(double *emulated_us, double *stepped_us);
 
 /* Print the plan at info level (-v): each probe, its offset and cost. */
 void mt_plan__log(const struct mt_plan *plan);

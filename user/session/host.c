@@ -85,6 +85,8 @@ int mt_host__start(struct memtrace *mt)
 	struct dirent *de;
 	DIR *d = opendir("/proc");
 	int err = 0, nr = 0;
+	char costs[2][64] = {"", ""};
+	double emulated, stepped;
 
 	if (!d || !plans) {
 		err = d ? -ENOMEM : -errno;
@@ -130,16 +132,24 @@ int mt_host__start(struct memtrace *mt)
 			"frames skipped); every process's new anonymous pages are recorded, and "
 			"munmap, madvise, brk and mremap take the traced system call path",
 			nr_libs, nr_libs == 1 ? "y" : "ies");
-	else
-		pr_info(
-		    "whole host: %zu C librar%s, %zu probes; every allocator call of every process "
-		    "pays a trap, a second exception on the %zu single-stepped entries (-v lists "
-		    "them and measures both here)%s; sampling every %llu bytes",
-		    nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes - nr_tps, nr_slow,
-		    nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap, but "
-			     "every system call on the host takes the traced path (tens of ns)"
-			   : "",
-		    (unsigned long long)mt->opts->sample_rate);
+	if (mt->opts->growth)
+		goto out;
+	/* measured at start (memtrace__new), never a constant */
+	if (mt_plan__costs(&emulated, &stepped)) {
+		snprintf(costs[0], sizeof(costs[0]), " (~%.1f us a call here, measured now)",
+			 emulated);
+		snprintf(costs[1], sizeof(costs[1]), " (~%.1f us)", stepped);
+	}
+	pr_info("whole host: %zu C librar%s, %zu probes; every allocator call of every process "
+		"pays a trap%s, a second exception on the %zu single-stepped entries%s (-v "
+		"lists them)%s; sampling every %llu bytes (the trap comes first, sampled or "
+		"not); --growth costs nothing per allocator call",
+		nr_libs, nr_libs == 1 ? "y" : "ies", nr_probes - nr_tps, costs[0], nr_slow,
+		costs[1],
+		nr_tps ? "; mmap, munmap and mremap by system call tracepoints, no trap, but "
+			 "every system call on the host takes the traced path (tens of ns)"
+		       : "",
+		(unsigned long long)mt->opts->sample_rate);
 out:
 	if (d)
 		closedir(d);

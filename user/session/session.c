@@ -452,13 +452,14 @@ struct memtrace *memtrace__new(const struct mt_opts *opts)
 		err = -errno;
 		goto err_out;
 	}
-	if (opts->verbose || opts->growth) {
+	/* -a without --growth: the host statement says what a call costs (mt_host__plan) */
+	if (opts->verbose || opts->growth || opts->all) {
 		double emulated = 0, stepped, event = 0, fault = 0;
 
 		/* each probe's cost: measured on this machine, never a constant */
 		if (!mt_loader__probe_costs(mt->loader, &emulated, &stepped)) {
 			mt_plan__set_costs(emulated, stepped);
-			if (!opts->growth)
+			if (!opts->growth && opts->verbose)
 				pr_info("a probe hit costs ~%.1f us here where the kernel emulates "
 					"the probed instruction, ~%.1f us where it single-steps it "
 					"(measured now)",
