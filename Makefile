@@ -199,7 +199,7 @@ E2E_RUNNERS := tests/e2e/run.py tests/e2e/lifecycle.py tests/e2e/container.py te
 	       tests/e2e/outputs_pprof.py tests/e2e/outputs_html.py tests/e2e/live.py \
 	       tests/e2e/hostile.py tests/e2e/symbols.py tests/e2e/alloc.py tests/e2e/unwind.py \
 	       tests/e2e/growth.py tests/e2e/daemon.py
-e2e: memtrace targets
+e2e: memtrace targets $(OUTPUT)/demo/leaky
 	$(Q)rc=0; for r in $(E2E_RUNNERS); do $(PYTHON) $$r || rc=1; done; exit $$rc
 
 # make install into a scratch DESTDIR; the man page renders without a
@@ -214,7 +214,7 @@ check-install: memtrace
 SAN_FLAGS := EXTRA_CFLAGS='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 	     EXTRA_LDFLAGS='-fsanitize=address,undefined'
 E2E_SAN_RUNNERS ?= tests/e2e/hostile.py tests/e2e/lifecycle.py tests/e2e/run.py
-e2e-sanitize: targets
+e2e-sanitize: targets $(OUTPUT)/demo/leaky
 	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-asan $(SAN_FLAGS) .output-asan/memtrace
 	$(Q)rm -rf .output-asan/logs && mkdir -p .output-asan/logs
 	$(Q)rc=0; for r in $(E2E_SAN_RUNNERS); do \

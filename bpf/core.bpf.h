@@ -462,9 +462,10 @@ static __always_inline __u64 mt_frame_cfa(const struct mt_frame_rule *r, __u64 s
 static __always_inline __u64 mt_stack_get(const struct mt_regs *regs, __u64 caller, bool in_library,
 					  __u64 seg_lo, __u64 seg_size, __u64 last, __u64 win)
 {
-	__u64 sp = regs->sp, fp = regs->fp, cfa, ret = 0;
+	__u64 sp = regs->sp, fp = regs->fp, cfa, ret = 0, s;
 	struct mt_frame_key k;
 	struct mt_frame_rule *r;
+	bool cut = false;
 
 	/*
 	 * CFI rules, but in a Python process: the interpreter's native paths
@@ -474,8 +475,20 @@ static __always_inline __u64 mt_stack_get(const struct mt_regs *regs, __u64 call
 	if (mt_unwind_cfi) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-		if (!mt_py_procs_nr || !bpf_map_lookup_elem(&mt_py_procs, &tgid))
-			return mt_stack_unwind(caller, sp + 8, fp, win, last);
+		if (!mt_py_procs_nr || !bpf_map_lookup_elem(&mt_py_procs, &tgid)) {
+			s = mt_stack_unwind(caller, sp + 8, fp, win, last);
+			/*
+			 * Nothing learned at the caller yet and no copy taken
+			 * (the copies' rate limit, a full ring): a caller in
+			 * the probed library (strndup, fopen...) is stepped
+			 * out of with the library's own rule below, so the
+			 * row still has the program's line: one frame, no
+			 * frame-pointer walk above it (code without them)
+			 */
+			if (s || !in_library)
+				return s;
+			cut = true;
+		}
 	}
 	if (!in_library)
 		return mt_stack_walk(0, fp, sp, last, win);
@@ -483,13 +496,13 @@ static __always_inline __u64 mt_stack_get(const struct mt_regs *regs, __u64 call
 	k.off = caller - seg_lo;
 	r = bpf_map_lookup_elem(&mt_frame_rules, &k);
 	if (!r)
-		return mt_stack_walk(0, fp, sp, last, win);
+		return cut ? 0 : mt_stack_walk(0, fp, sp, last, win);
 	cfa = mt_frame_cfa(r, sp, &fp);
 	if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(cfa - 8))) {
 		mt_count(MT_CNT_READ_FAULT);
 		return 0;
 	}
-	return mt_stack_walk(ret, fp, cfa - 8, last, win);
+	return mt_stack_walk(ret, cut ? 0 : fp, cfa - 8, last, win);
 }
 
 /*

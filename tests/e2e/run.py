@@ -1691,6 +1691,33 @@ def t_multi(markers, funcs):
 
 # ---- text output ----------------------------------------------------------------------
 
+@case("demo-first-stacks")
+def t_demo_first_stacks(markers, funcs):
+    """The bundled demo (no frame pointers, strndup from libc): every cached request's
+    two blocks at cache_put's two lines, also the first ones, whose stacks the CFI
+    unwinder has not learned yet (copies rate-limited): a caller in libc is
+    stepped out of with libc's own rule, never a row of its own."""
+    prog = os.path.join(ROOT, ".output", "demo", "leaky")
+    out = os.path.join(TMP, "demo.json")
+    r = run([MEMTRACE, "--format", "json", "--top", "0", "--interval", "1", "-o", out, "--", prog, "2"])
+    if r.timed_out or r.rc != 0:
+        raise Fail("memtrace -- leaky: %s" % r.describe())
+    m = re.search(r"leaky: handled (\d+) requests", r.out)
+    if not m:
+        raise Fail("leaky did not say how many requests it handled (%r)" % r.out[-200:])
+    n = (int(m.group(1)) + 3) // 4  # every fourth request is cached (ids 0, 4, ...)
+    rows = {}
+    errs = []
+    for s in sites_of(final_report(read_reports(out))):
+        if base(s.get("file")) == "leaky.c":
+            rows[s.get("line")] = rows.get(s.get("line"), 0) + num(s, "count")
+        elif "strndup" in (s.get("function") or ""):
+            errs.append("a row in %s: %s allocations" % (s.get("function"), s.get("count")))
+    if sorted(rows.items()) != [(21, n), (23, n)]:
+        errs.append("leaky.c rows %s, want %d allocations at lines 21 and 23" % (rows, n))
+    return errs
+
+
 @case("text-format")
 def t_text(markers, funcs):
     out = os.path.join(TMP, "report.txt")
