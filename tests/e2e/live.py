@@ -194,14 +194,14 @@ class Session:
 
     def ended(self, what, want_rc=0):
         """Wait for memtrace's exit: the errors of its status and the terminal's state."""
-        self.pane.wait(lambda s: "live-exit=" in s and os.path.exists(self.after), 15,
-                       "memtrace's exit after %s" % what)
+        self.pane.wait(lambda s: re.search(r"live-exit=\d+", s) and os.path.exists(self.after),
+                       15, "memtrace's exit after %s" % what)
         time.sleep(0.3)
         screen = self.pane.screen()
         errs = []
         if "live-exit=%d\n" % want_rc not in screen:
             errs.append("after %s memtrace's exit status: %s, want %d"
-                        % (what, re.search(r"live-exit=\S*", screen).group(0), want_rc))
+                        % (what, re.search(r"live-exit=\d+", screen).group(0), want_rc))
         with open(self.before) as f1, open(self.after) as f2:
             errs += check_clean(self.pane, f1.read().strip(), f2.read().strip(), screen)
         return errs, screen
@@ -292,11 +292,13 @@ def t_dashdash(markers, funcs):
             errs.append("the header does not say 'process exited'")
         errs += check_leaks(screen, markers)
         pane.send("q")
-        screen = pane.wait(lambda s: s if "live-exit=" in s else None, 15,
+        # the status echo's output, not the typed line ("live-exit=$?"), which
+        # the screen shows again once the view has left the alternate screen
+        screen = pane.wait(lambda s: s if re.search(r"live-exit=\d+", s) else None, 15,
                            "memtrace's exit after q")
-        if "live-exit=0" not in screen:
+        if not re.search(r"live-exit=0$", screen, re.M):
             errs.append("memtrace exit status: %s (want the command's, 0)"
-                        % re.search(r"live-exit=\S*", screen).group(0))
+                        % re.search(r"live-exit=\d+", screen).group(0))
         # the command's own output was held while the view was up, then printed
         if "leak_apis done" not in screen:
             errs.append("the command's output is not on the screen after the view ended")
