@@ -221,7 +221,10 @@ int mt_parse_size(const char *s, __u64 *out)
 	return 0;
 }
 
-static int parse_seconds(const char *s, double *out, bool allow_zero)
+/* the longest interval or age the command line takes */
+#define MAX_SECONDS 1e7
+
+int mt_parse_seconds(const char *s, double *out, bool allow_zero, double max)
 {
 	char *end;
 	double v;
@@ -229,13 +232,13 @@ static int parse_seconds(const char *s, double *out, bool allow_zero)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || *end || !isfinite(v) || v < 0 || (!allow_zero && v == 0) ||
-	    v > 1e7)
+	    v > max)
 		return -EINVAL;
 	*out = v;
 	return 0;
 }
 
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+int mt_parse_ulong(const char *s, unsigned long max, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -261,7 +264,7 @@ static int parse_pids(pid_t *pids, size_t *nr, const char *arg)
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		unsigned long pid;
 
-		if (parse_ulong(tok, INT_MAX, &pid) || pid == 0) {
+		if (mt_parse_ulong(tok, INT_MAX, &pid) || pid == 0) {
 			pr_err("invalid pid '%s'", tok);
 			err = -EINVAL;
 			goto cleanup;
@@ -332,22 +335,22 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		ps->exact_set = true;
 		break;
 	case OPT_TOP_PROCESSES:
-		if (parse_ulong(arg, 1UL << 20, &v))
+		if (mt_parse_ulong(arg, 1UL << 20, &v))
 			BAD("invalid --top-processes '%s': a non-negative integer", arg);
 		o->top_processes = v;
 		break;
 	case OPT_INTERVAL:
-		if (parse_seconds(arg, &o->interval, false))
+		if (mt_parse_seconds(arg, &o->interval, false, MAX_SECONDS))
 			BAD("invalid --interval '%s': a positive number of seconds", arg);
 		ps->interval_set = true;
 		break;
 	case OPT_COUNT:
-		if (parse_ulong(arg, LONG_MAX, &v) || !v)
+		if (mt_parse_ulong(arg, LONG_MAX, &v) || !v)
 			BAD("invalid --count '%s': a positive integer", arg);
 		o->count = (long)v;
 		break;
 	case OPT_TOP:
-		if (parse_ulong(arg, 1UL << 30, &v))
+		if (mt_parse_ulong(arg, 1UL << 30, &v))
 			BAD("invalid --top '%s': a non-negative integer", arg);
 		o->top = v;
 		ps->top_set = true;
@@ -365,7 +368,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			BAD("invalid --group-by '%s': line, function, file or stack", arg);
 		break;
 	case OPT_MIN_AGE:
-		if (parse_seconds(arg, &o->min_age, true))
+		if (mt_parse_seconds(arg, &o->min_age, true, MAX_SECONDS))
 			BAD("invalid --min-age '%s': seconds", arg);
 		break;
 	case OPT_MIN_SIZE:
@@ -404,17 +407,17 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->verbose++;
 		break;
 	case OPT_MAX_ALLOCS:
-		if (parse_ulong(arg, 1UL << 26, &v) || v < 1024)
+		if (mt_parse_ulong(arg, 1UL << 26, &v) || v < 1024)
 			BAD("invalid --max-allocs '%s': 1024 to 67108864", arg);
 		o->max_allocs = v;
 		break;
 	case OPT_MAX_STACKS:
-		if (parse_ulong(arg, 1UL << 24, &v) || v < 64)
+		if (mt_parse_ulong(arg, 1UL << 24, &v) || v < 64)
 			BAD("invalid --max-stacks '%s': 64 to 16777216", arg);
 		o->max_sites = v;
 		break;
 	case OPT_STACK_STORAGE:
-		if (parse_ulong(arg, 1UL << 22, &v) || v < 64)
+		if (mt_parse_ulong(arg, 1UL << 22, &v) || v < 64)
 			BAD("invalid --stack-storage '%s': 64 to 4194304", arg);
 		o->stack_storage = v;
 		break;
@@ -471,7 +474,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->python_allocators = true;
 		break;
 	case OPT_PYTHON_DEPTH:
-		if (parse_ulong(arg, MT_PY_MAX_DEPTH, &v) || !v)
+		if (mt_parse_ulong(arg, MT_PY_MAX_DEPTH, &v) || !v)
 			BAD("invalid --python-depth '%s': 1 to %d", arg, MT_PY_MAX_DEPTH);
 		o->python_depth = v;
 		break;
@@ -497,7 +500,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		ps->rate_set = true;
 		break;
 	case OPT_SEED:
-		if (parse_ulong(arg, ULONG_MAX, &v))
+		if (mt_parse_ulong(arg, ULONG_MAX, &v))
 			BAD("invalid --seed '%s'", arg);
 		o->seed = v;
 		break;
@@ -517,11 +520,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			break;
 		}
 		if (ps->nr_positional == 0) {
-			if (parse_seconds(arg, &o->interval, false))
+			if (mt_parse_seconds(arg, &o->interval, false, MAX_SECONDS))
 				BAD("invalid interval '%s': a positive number of seconds", arg);
 			ps->interval_set = true;
 		} else if (ps->nr_positional == 1) {
-			if (parse_ulong(arg, LONG_MAX, &v) || !v)
+			if (mt_parse_ulong(arg, LONG_MAX, &v) || !v)
 				BAD("invalid count '%s': a positive integer", arg);
 			o->count = (long)v;
 		} else {

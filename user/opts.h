@@ -87,5 +87,9 @@ int mt_opts__parse(struct mt_opts *opts, int argc, char **argv);
 
 /* "4096", "4K", "1.5M", "2G" -> bytes. 0 or -EINVAL. */
 int mt_parse_size(const char *s, __u64 *out);
+/* Seconds, a finite decimal in 0..max (0 only with allow_zero). 0 or -EINVAL. */
+int mt_parse_seconds(const char *s, double *out, bool allow_zero, double max);
+/* A decimal count in 0..max, no sign. 0 or -EINVAL. */
+int mt_parse_ulong(const char *s, unsigned long max, unsigned long *out);
 
 #endif

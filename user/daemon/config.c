@@ -91,26 +91,18 @@ struct state {
 	int err;
 };
 
-static int parse_seconds(const char *arg, double *out, bool zero_ok)
-{
-	char *end;
-	double v = strtod(arg, &end);
+/* the longest window, settle, poll, exact-for or interval taken: a year */
+#define MAX_SECONDS (86400.0 * 365)
 
-	if (*end || end == arg || v < 0 || (!zero_ok && v == 0) || v > 86400 * 365)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
+/* A count into a size_t option (opts.c's parser) */
 static int parse_count(const char *arg, size_t *out, size_t max)
 {
-	char *end;
-	unsigned long v = strtoul(arg, &end, 10);
+	unsigned long v;
+	int err = mt_parse_ulong(arg, max, &v);
 
-	if (*end || end == arg || arg[0] == '-' || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	if (!err)
+		*out = v;
+	return err;
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *st)
@@ -126,13 +118,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		err = mt_parse_size(arg, &w->rss_growth);
 		break;
 	case OPT_WINDOW:
-		err = parse_seconds(arg, &w->window, false);
+		err = mt_parse_seconds(arg, &w->window, false, MAX_SECONDS);
 		break;
 	case OPT_SETTLE:
-		err = parse_seconds(arg, &w->settle, false);
+		err = mt_parse_seconds(arg, &w->settle, false, MAX_SECONDS);
 		break;
 	case OPT_POLL:
-		err = parse_seconds(arg, &o->poll, false);
+		err = mt_parse_seconds(arg, &o->poll, false, MAX_SECONDS);
 		break;
 	case OPT_ESCALATE:
 		w->exact = !strcmp(arg, "exact");
@@ -141,7 +133,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 			err = -EINVAL;
 		break;
 	case OPT_EXACT_FOR:
-		err = parse_seconds(arg, &w->exact_for, true);
+		err = mt_parse_seconds(arg, &w->exact_for, true, MAX_SECONDS);
 		break;
 	case OPT_MAX_ESCALATED:
 		err = parse_count(arg, &w->max_escalated, 4096);
@@ -165,7 +157,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *st)
 		err = parse_count(arg, &o->top_rss, 1 << 22);
 		break;
 	case OPT_INTERVAL:
-		err = parse_seconds(arg, &o->interval, false);
+		err = mt_parse_seconds(arg, &o->interval, false, MAX_SECONDS);
 		break;
 	case OPT_PROFILE_DIR:
 		o->profile_dir = arg;
